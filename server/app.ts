@@ -1,0 +1,62 @@
+import express, { type Express } from "express";
+import type { Store } from "express-session";
+import helmet from "helmet";
+import { createPassport, type UserLookup } from "./auth/passport.js";
+import type { PasswordHasher } from "./auth/password.js";
+import { createAuthRouter } from "./auth/routes.js";
+import { createUserRepository } from "./auth/user-repository.js";
+import type { Config } from "./config/config.js";
+import type { Database } from "./db/database.js";
+import { createHealthRouter } from "./health/routes.js";
+import { errorHandler, notFoundHandler } from "./http/error-handler.js";
+import type { Logger } from "./logging/logger.js";
+import { createRequestLogger } from "./logging/request-logger.js";
+import type { Redis } from "./redis/redis-client.js";
+import { createSessionMiddleware, createSessionStore, enforceAbsoluteTimeout } from "./session/session.js";
+
+export interface AppDeps {
+  config: Config;
+  logger: Logger;
+  db: Database;
+  hasher: PasswordHasher;
+  /** Absent when no Redis is configured (embedded mode). */
+  redis?: Redis;
+  /** Defaults to the store config chooses (Redis or bounded memory). */
+  sessionStore?: Store;
+}
+
+/** Builds the Express app from its dependencies; does no I/O, so tests can build several. */
+export function createApp(deps: AppDeps): Express {
+  const { config, logger, db, hasher, redis } = deps;
+  const users = createUserRepository(db);
+  const lookup: UserLookup = { findById: (id) => users.findById(id) };
+  const passport = createPassport({ users, hasher, lookup });
+  const store = deps.sessionStore ?? createSessionStore({ config, redis, logger });
+
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("trust proxy", config.trustProxy);
+  app.set("query parser", "simple");
+  app.set("etag", false);
+
+  app.use(createRequestLogger(logger));
+  app.use(helmet());
+  app.use((_req, res, next) => {
+    // Every API answer depends on who asks; nothing may be stored by a shared cache.
+    res.setHeader("Cache-Control", "no-store");
+    next();
+  });
+
+  app.use("/health", createHealthRouter());
+
+  app.use(createSessionMiddleware({ config, store }));
+  app.use(enforceAbsoluteTimeout(config));
+  app.use(passport.initialize());
+  app.use(passport.session());
+
+  app.use("/auth", createAuthRouter({ config, passport, users, hasher, logger }));
+
+  app.use(notFoundHandler());
+  app.use(errorHandler(logger));
+  return app;
+}

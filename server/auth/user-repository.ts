@@ -1,0 +1,79 @@
+import type { PublicUser } from "../../shared/api-types.js";
+import type { Database } from "../db/database.js";
+import { emailTaken } from "../http/errors.js";
+
+export interface UserRecord {
+  id: string;
+  email: string;
+  passwordHash: string;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+interface Row {
+  id: string;
+  email: string;
+  password_hash: string;
+  created_at: Date | string;
+  updated_at: Date | string;
+}
+
+const COLUMNS = "id, email, password_hash, created_at, updated_at";
+
+function toRecord(row: Row): UserRecord {
+  return {
+    id: row.id,
+    email: row.email,
+    passwordHash: row.password_hash,
+    createdAt: new Date(row.created_at),
+    updatedAt: new Date(row.updated_at),
+  };
+}
+
+export function toPublicUser(user: Pick<UserRecord, "id" | "email" | "createdAt">): PublicUser {
+  return { id: user.id, email: user.email, createdAt: user.createdAt.toISOString() };
+}
+
+export interface UserRepository {
+  create(email: string, passwordHash: string): Promise<UserRecord>;
+  findByEmail(email: string): Promise<UserRecord | undefined>;
+  findById(id: string): Promise<UserRecord | undefined>;
+  updatePassword(id: string, passwordHash: string): Promise<void>;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Users in SQL; emails arrive normalised and are unique case-insensitively. */
+export function createUserRepository(db: Database): UserRepository {
+  return {
+    async create(email, passwordHash) {
+      try {
+        const { rows } = await db.query<Row>(
+          `INSERT INTO users (email, password_hash) VALUES ($1, $2) RETURNING ${COLUMNS}`,
+          [email, passwordHash],
+        );
+        return toRecord(rows[0] as Row);
+      } catch (err) {
+        if ((err as { code?: string }).code === "23505") throw emailTaken();
+        throw err;
+      }
+    },
+    async findByEmail(email) {
+      const { rows } = await db.query<Row>(`SELECT ${COLUMNS} FROM users WHERE lower(email) = lower($1)`, [
+        email,
+      ]);
+      return rows[0] ? toRecord(rows[0]) : undefined;
+    },
+    async findById(id) {
+      if (!UUID.test(id)) return undefined;
+      const { rows } = await db.query<Row>(`SELECT ${COLUMNS} FROM users WHERE id = $1`, [id]);
+      return rows[0] ? toRecord(rows[0]) : undefined;
+    },
+    async updatePassword(id, passwordHash) {
+      await db.query("UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1", [
+        id,
+        passwordHash,
+      ]);
+    },
+  };
+}

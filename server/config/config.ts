@@ -1,0 +1,353 @@
+import { randomBytes } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import { isIP } from "node:net";
+import { z } from "zod";
+
+export type Env = Record<string, string | undefined>;
+
+export class ConfigError extends Error {
+  static readonly code = "invalid_config";
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+export interface RedisConfig {
+  host: string;
+  port: number;
+  username?: string;
+  password?: string;
+  db: number;
+  tls?: { ca?: string; rejectUnauthorized: boolean; servername?: string };
+  /** Where the settings came from, for logs (never holds the password). */
+  source: string;
+  connectTimeoutMs: number;
+  commandTimeoutMs: number;
+}
+
+const MIN_SECRET_LENGTH = 32;
+
+const bool = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z
+    .string()
+    .regex(/^\d+$/, "must be a whole number")
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+const nonEmpty = z.string().min(1);
+
+/** One line per variable: the schema is also the list of every knob. */
+const schema = z.object({
+  NODE_ENV: z.enum(["production", "development", "test"]).default("development"),
+  PORT: int(0, 65535).default(3000),
+  HOST: nonEmpty.default("0.0.0.0"),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  TRUST_PROXY: nonEmpty.optional(),
+  SHUTDOWN_TIMEOUT_MS: int(0).default(10_000),
+
+  REDIS_URL: nonEmpty.optional(),
+  REDIS_PRIVATE_URL: nonEmpty.optional(),
+  REDIS_HOST: nonEmpty.optional(),
+  REDIS_PORT: int(1, 65535).optional(),
+  REDIS_USERNAME: nonEmpty.optional(),
+  REDIS_PASSWORD: nonEmpty.optional(),
+  REDIS_DB: int(0, 15).optional(),
+  REDISHOST: nonEmpty.optional(),
+  REDISPORT: int(1, 65535).optional(),
+  REDISUSER: nonEmpty.optional(),
+  REDISPASSWORD: nonEmpty.optional(),
+  REDIS_TLS: bool.optional(),
+  REDIS_TLS_CA: nonEmpty.optional(),
+  REDIS_TLS_REJECT_UNAUTHORIZED: bool.default(true),
+  REDIS_CONNECT_TIMEOUT_MS: int(100).default(5000),
+  REDIS_COMMAND_TIMEOUT_MS: int(10).default(500),
+
+  DATABASE_URL: nonEmpty.optional(),
+  DATABASE_SCHEMA: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]{0,62}$/, "must be a lower-case SQL identifier")
+    .optional(),
+  DATABASE_POOL_MAX: int(1, 1000).default(10),
+  DATABASE_TIMEOUT_MS: int(100).default(5000),
+  DATA_DIR: nonEmpty.default(".data"),
+
+  SESSION_SECRET: nonEmpty.optional(),
+  SESSION_COOKIE_NAME: z
+    .string()
+    .regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, "must be a valid cookie name")
+    .optional(),
+  SESSION_TTL_SECONDS: int(60).default(86_400),
+  SESSION_ABSOLUTE_TTL_SECONDS: int(60).default(7 * 86_400),
+  SESSION_MEMORY_MAX: int(1).default(10_000),
+  COOKIE_SECURE: bool.optional(),
+  COOKIE_SAMESITE: z.enum(["strict", "lax", "none"]).default("strict"),
+  KEY_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/, "must be 1-64 letters, digits, '_', '.' or '-'")
+    .default("app"),
+
+  PASSWORD_SCRYPT_LOG_N: int(10, 20).default(17),
+  PASSWORD_HASH_CONCURRENCY: int(1, 64).default(2),
+});
+
+type Raw = z.infer<typeof schema>;
+
+export interface Config {
+  env: Raw["NODE_ENV"];
+  isProduction: boolean;
+  port: number;
+  host: string;
+  logLevel: Raw["LOG_LEVEL"];
+  /** Express `trust proxy`: a hop count or a list of addresses/CIDRs, never `true`. */
+  trustProxy: number | string[];
+  shutdownTimeoutMs: number;
+  redis?: RedisConfig;
+  database: {
+    url?: string;
+    schema?: string;
+    poolMax: number;
+    timeoutMs: number;
+    dataDir: string;
+  };
+  session: {
+    secrets: string[];
+    /** Set when no secret was configured outside production. */
+    generatedSecret: boolean;
+    weakSecret: boolean;
+    cookieName: string;
+    ttlSeconds: number;
+    absoluteTtlSeconds: number;
+    memoryMax: number;
+    cookieSecure: boolean;
+    sameSite: "strict" | "lax" | "none";
+  };
+  keyPrefix: string;
+  password: { scryptLogN: number; concurrency: number };
+  /** Warnings to log once the logger exists. */
+  warnings: string[];
+}
+
+/** Parses and validates the environment once; throws a ConfigError naming every bad variable. */
+export function loadConfig(env: Env): Config {
+  // Empty strings count as unset: Railway and .env files often leave `VAR=`.
+  const cleaned: Env = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && v.trim() !== "") cleaned[k] = v.trim();
+
+  const parsed = schema.safeParse(cleaned);
+  const problems: string[] = [];
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const name = String(issue.path[0] ?? "environment");
+      problems.push(
+        `${name}: ${issue.message}${cleaned[name] === undefined ? "" : ` (got "${shown(name, cleaned[name])}")`}`,
+      );
+    }
+    throw new ConfigError(problems);
+  }
+  const raw = parsed.data;
+  const warnings: string[] = [];
+  const isProduction = raw.NODE_ENV === "production";
+
+  const trustProxy = parseTrustProxy(raw.TRUST_PROXY, isProduction, problems);
+  const redis = parseRedis(raw, problems, warnings);
+
+  const cookieSecure = raw.COOKIE_SECURE ?? isProduction;
+  if (raw.COOKIE_SAMESITE === "none" && !cookieSecure) {
+    problems.push("COOKIE_SAMESITE: 'none' requires COOKIE_SECURE=true (browsers reject it otherwise)");
+  }
+
+  let secrets = (raw.SESSION_SECRET ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+  let generatedSecret = false;
+  const weakSecret = secrets.some((s) => s.length < MIN_SECRET_LENGTH);
+  if (isProduction) {
+    if (secrets.length === 0) {
+      problems.push(
+        `SESSION_SECRET: required in production (at least ${MIN_SECRET_LENGTH} random characters; e.g. \`openssl rand -base64 48\`)`,
+      );
+    } else if (weakSecret) {
+      problems.push(
+        `SESSION_SECRET: every secret must be at least ${MIN_SECRET_LENGTH} characters in production`,
+      );
+    }
+  } else if (secrets.length === 0) {
+    secrets = [randomBytes(32).toString("base64url")];
+    generatedSecret = true;
+    warnings.push(
+      "SESSION_SECRET is not set: using a random secret for this process; sessions end when it restarts",
+    );
+  } else if (weakSecret) {
+    warnings.push(`SESSION_SECRET is shorter than ${MIN_SECRET_LENGTH} characters: production refuses it`);
+  }
+
+  if (raw.SESSION_ABSOLUTE_TTL_SECONDS < raw.SESSION_TTL_SECONDS) {
+    problems.push("SESSION_ABSOLUTE_TTL_SECONDS: must be at least SESSION_TTL_SECONDS");
+  }
+
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  return {
+    env: raw.NODE_ENV,
+    isProduction,
+    port: raw.PORT,
+    host: raw.HOST,
+    logLevel: raw.LOG_LEVEL,
+    trustProxy,
+    shutdownTimeoutMs: raw.SHUTDOWN_TIMEOUT_MS,
+    redis,
+    database: {
+      url: raw.DATABASE_URL,
+      schema: raw.DATABASE_SCHEMA,
+      poolMax: raw.DATABASE_POOL_MAX,
+      timeoutMs: raw.DATABASE_TIMEOUT_MS,
+      dataDir: raw.DATA_DIR,
+    },
+    session: {
+      secrets,
+      generatedSecret,
+      weakSecret,
+      cookieName: raw.SESSION_COOKIE_NAME ?? (cookieSecure ? "__Host-sid" : "sid"),
+      ttlSeconds: raw.SESSION_TTL_SECONDS,
+      absoluteTtlSeconds: raw.SESSION_ABSOLUTE_TTL_SECONDS,
+      memoryMax: raw.SESSION_MEMORY_MAX,
+      cookieSecure,
+      sameSite: raw.COOKIE_SAMESITE,
+    },
+    keyPrefix: raw.KEY_PREFIX,
+    password: { scryptLogN: raw.PASSWORD_SCRYPT_LOG_N, concurrency: raw.PASSWORD_HASH_CONCURRENCY },
+    warnings,
+  };
+}
+
+const SECRET_VARS = /PASSWORD|SECRET|KEY|_URL$/;
+
+function shown(name: string, value: string | undefined): string {
+  if (value === undefined) return "";
+  if (name.endsWith("_URL")) return redactUrl(value);
+  return SECRET_VARS.test(name) ? "***" : value.slice(0, 80);
+}
+
+/** `redis://default:secret@host:6379` → `redis://default:***@host:6379`; unparsable input is hidden whole. */
+export function redactUrl(value: string): string {
+  try {
+    const url = new URL(value);
+    if (url.password) url.password = "***";
+    return url.toString();
+  } catch {
+    return "***";
+  }
+}
+
+function parseTrustProxy(
+  value: string | undefined,
+  isProduction: boolean,
+  problems: string[],
+): number | string[] {
+  if (value === undefined) return isProduction ? 1 : 0;
+  if (/^\d+$/.test(value)) return Number(value);
+  const entries = value.split(",").map((s) => s.trim());
+  const bad = entries.filter((e) => !isAddressOrCidr(e));
+  if (bad.length > 0 || entries.length === 0) {
+    problems.push(
+      `TRUST_PROXY: must be a hop count (e.g. 1 on Railway) or a comma-separated list of addresses/CIDRs, never "true" (got "${value}")`,
+    );
+    return 0;
+  }
+  return entries;
+}
+
+function isAddressOrCidr(entry: string): boolean {
+  const [addr, bits, ...rest] = entry.split("/");
+  if (rest.length > 0 || !addr) return false;
+  const family = isIP(addr);
+  if (family === 0) return false;
+  if (bits === undefined) return true;
+  if (!/^\d+$/.test(bits)) return false;
+  return Number(bits) <= (family === 4 ? 32 : 128);
+}
+
+function parseRedis(raw: Raw, problems: string[], warnings: string[]): RedisConfig | undefined {
+  const urlVar = raw.REDIS_URL ? "REDIS_URL" : raw.REDIS_PRIVATE_URL ? "REDIS_PRIVATE_URL" : undefined;
+  let base: Omit<RedisConfig, "connectTimeoutMs" | "commandTimeoutMs" | "tls"> & { tls: boolean };
+
+  if (urlVar) {
+    const value = (raw[urlVar as "REDIS_URL"] ?? "") as string;
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      problems.push(`${urlVar}: not a valid URL (expected redis://[user:password@]host:port[/db])`);
+      return undefined;
+    }
+    if (url.protocol !== "redis:" && url.protocol !== "rediss:") {
+      problems.push(`${urlVar}: scheme must be redis:// or rediss:// (got "${url.protocol}//")`);
+      return undefined;
+    }
+    if (!url.hostname) {
+      problems.push(`${urlVar}: has no host`);
+      return undefined;
+    }
+    const dbPath = url.pathname.replace(/^\//, "");
+    if (dbPath !== "" && !/^\d+$/.test(dbPath)) {
+      problems.push(`${urlVar}: database must be a number (got "/${dbPath}")`);
+      return undefined;
+    }
+    base = {
+      host: url.hostname.replace(/^\[(.*)\]$/, "$1"),
+      port: url.port ? Number(url.port) : 6379,
+      username: url.username ? decodeURIComponent(url.username) : undefined,
+      password: url.password ? decodeURIComponent(url.password) : undefined,
+      db: dbPath ? Number(dbPath) : (raw.REDIS_DB ?? 0),
+      tls: url.protocol === "rediss:",
+      source: `${urlVar}=${redactUrl(value)}`,
+    };
+  } else if (raw.REDIS_HOST || raw.REDISHOST) {
+    const railway = !raw.REDIS_HOST;
+    base = {
+      host: (raw.REDIS_HOST ?? raw.REDISHOST) as string,
+      port: (railway ? raw.REDISPORT : raw.REDIS_PORT) ?? 6379,
+      username: railway ? raw.REDISUSER : raw.REDIS_USERNAME,
+      password: railway ? raw.REDISPASSWORD : raw.REDIS_PASSWORD,
+      db: raw.REDIS_DB ?? 0,
+      tls: false,
+      source: railway ? "REDISHOST/REDISPORT" : "REDIS_HOST/REDIS_PORT",
+    };
+  } else {
+    return undefined;
+  }
+
+  const useTls = raw.REDIS_TLS ?? base.tls;
+  let tls: RedisConfig["tls"];
+  if (useTls) {
+    let ca: string | undefined;
+    if (raw.REDIS_TLS_CA) {
+      if (raw.REDIS_TLS_CA.includes("-----BEGIN")) {
+        ca = raw.REDIS_TLS_CA.replace(/\\n/g, "\n");
+      } else if (existsSync(raw.REDIS_TLS_CA)) {
+        ca = readFileSync(raw.REDIS_TLS_CA, "utf8");
+      } else {
+        problems.push("REDIS_TLS_CA: neither a PEM certificate nor a readable file path");
+      }
+    }
+    if (!raw.REDIS_TLS_REJECT_UNAUTHORIZED) {
+      warnings.push(
+        "REDIS_TLS_REJECT_UNAUTHORIZED=false: the Redis server certificate is NOT verified; traffic can be intercepted",
+      );
+    }
+    tls = {
+      ca,
+      rejectUnauthorized: raw.REDIS_TLS_REJECT_UNAUTHORIZED,
+      servername: isIP(base.host) ? undefined : base.host,
+    };
+  }
+  const { tls: _ignored, ...rest } = base;
+  return {
+    ...rest,
+    tls,
+    connectTimeoutMs: raw.REDIS_CONNECT_TIMEOUT_MS,
+    commandTimeoutMs: raw.REDIS_COMMAND_TIMEOUT_MS,
+  };
+}

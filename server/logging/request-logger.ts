@@ -1,0 +1,31 @@
+import { randomUUID } from "node:crypto";
+import type { RequestHandler } from "express";
+import type { Logger } from "./logger.js";
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** One log line per finished request: method, path, status, duration; never headers, cookies or bodies. */
+export function createRequestLogger(logger: Logger): RequestHandler {
+  return (req, res, next) => {
+    const start = process.hrtime.bigint();
+    const incoming = req.get("x-request-id");
+    const id = incoming && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    res.locals.requestId = id;
+    res.setHeader("X-Request-Id", id);
+    res.on("finish", () => {
+      if (!logger.isLevelEnabled("info")) return;
+      const ms = Number(process.hrtime.bigint() - start) / 1e6;
+      logger.info(
+        {
+          reqId: id,
+          method: req.method,
+          path: req.originalUrl.split("?")[0],
+          status: res.statusCode,
+          ms: Math.round(ms * 100) / 100,
+        },
+        "request",
+      );
+    });
+    next();
+  };
+}

@@ -1,0 +1,83 @@
+import type { Server } from "node:http";
+import { createApp } from "./app.js";
+import { createPasswordHasher } from "./auth/password.js";
+import type { Config } from "./config/config.js";
+import { createPgliteDatabase, createPostgresDatabase, type Database } from "./db/database.js";
+import { migrate } from "./db/migrate.js";
+import type { Logger } from "./logging/logger.js";
+import { connectRedis, createRedisClient, type Redis } from "./redis/redis-client.js";
+
+export interface Runtime {
+  app: ReturnType<typeof createApp>;
+  redis?: Redis;
+  db: Database;
+  /** Closes what `createRuntime` opened, in reverse order. */
+  close(): Promise<void>;
+}
+
+const MIGRATION_ATTEMPTS = 10;
+
+/** Opens the dependencies named by config (Redis, database), migrates, and builds the app. */
+export async function createRuntime(config: Config, logger: Logger): Promise<Runtime> {
+  for (const warning of config.warnings) logger.warn(warning);
+
+  let redis: Redis | undefined;
+  if (config.redis) {
+    logger.info({ redis: config.redis.source }, "using Redis");
+    redis = createRedisClient(config.redis, logger);
+    await connectRedis(redis, logger);
+  }
+
+  const db = config.database.url
+    ? createPostgresDatabase({ ...config.database, url: config.database.url }, logger)
+    : await createPgliteDatabase({ dataDir: config.database.dataDir });
+  if (!config.database.url) {
+    logger.warn({ dataDir: config.database.dataDir }, "No DATABASE_URL: using the embedded PGlite database");
+  }
+  await migrateWithRetry(db, logger, config.database.schema);
+
+  const hasher = createPasswordHasher({
+    logN: config.password.scryptLogN,
+    concurrency: config.password.concurrency,
+  });
+  const app = createApp({ config, logger, db, hasher, redis });
+  return {
+    app,
+    redis,
+    db,
+    async close() {
+      await redis?.quit().catch(() => redis?.disconnect());
+      await db.close();
+    },
+  };
+}
+
+async function migrateWithRetry(db: Database, logger: Logger, schema?: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await migrate(db, logger, schema);
+      return;
+    } catch (err) {
+      if (attempt >= MIGRATION_ATTEMPTS) throw err;
+      const delay = Math.min(500 * 2 ** (attempt - 1), 5000); // ms
+      logger.warn(
+        { attempt, delayMs: delay, err: { message: (err as Error).message } },
+        "database not ready; retrying migrations",
+      );
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+}
+
+/** Stops accepting connections, lets in-flight requests finish within `timeoutMs`, then cuts the rest. */
+export function closeServer(server: Server, timeoutMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const force = setTimeout(() => server.closeAllConnections(), timeoutMs);
+    force.unref();
+    server.close(() => {
+      clearTimeout(force);
+      resolve();
+    });
+    server.closeIdleConnections();
+  });
+}

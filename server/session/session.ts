@@ -1,0 +1,70 @@
+import type { RequestHandler } from "express";
+import session, { type Store } from "express-session";
+import type { Config } from "../config/config.js";
+import type { Logger } from "../logging/logger.js";
+import type { Redis } from "../redis/redis-client.js";
+import { BoundedMemoryStore } from "./memory-store.js";
+import { SessionRedisStore } from "./redis-store.js";
+
+declare module "express-session" {
+  interface SessionData {
+    /** Set at login; the absolute timeout counts from `loginAt` (ms since epoch). */
+    auth?: { loginAt: number; ip: string; userAgent: string };
+    passport?: { user?: string };
+  }
+}
+
+export function sessionKeyPrefix(keyPrefix: string): string {
+  return `${keyPrefix}:sess:`;
+}
+
+/** The session store: Redis when configured, else the bounded in-process store (with one loud warning). */
+export function createSessionStore(deps: { config: Config; redis?: Redis; logger: Logger }): Store {
+  const { config, redis, logger } = deps;
+  if (redis) {
+    return new SessionRedisStore({
+      client: redis,
+      prefix: sessionKeyPrefix(config.keyPrefix),
+      ttlSeconds: config.session.ttlSeconds,
+    });
+  }
+  logger.warn(
+    "No Redis configured (REDIS_URL): sessions are kept in this process only; they are not shared between instances and are lost on restart",
+  );
+  return new BoundedMemoryStore({ max: config.session.memoryMax, ttlSeconds: config.session.ttlSeconds });
+}
+
+/** express-session with the cookie policy from config: HttpOnly, Secure, SameSite, rolling idle timeout. */
+export function createSessionMiddleware(deps: { config: Config; store: Store }): RequestHandler {
+  const { config, store } = deps;
+  return session({
+    store,
+    name: config.session.cookieName,
+    secret: config.session.secrets,
+    resave: false,
+    saveUninitialized: false,
+    rolling: true,
+    unset: "destroy",
+    proxy: undefined, // follow Express's `trust proxy`
+    cookie: {
+      httpOnly: true,
+      secure: config.session.cookieSecure,
+      sameSite: config.session.sameSite,
+      path: "/",
+      maxAge: config.session.ttlSeconds * 1000,
+    },
+  });
+}
+
+/**
+ * Ends sessions older than the absolute lifetime however busy they are: the old id is deleted from the
+ * store and the request continues as anonymous.
+ */
+export function enforceAbsoluteTimeout(config: Config): RequestHandler {
+  const limitMs = config.session.absoluteTtlSeconds * 1000;
+  return (req, _res, next) => {
+    const loginAt = req.session?.auth?.loginAt;
+    if (loginAt === undefined || Date.now() - loginAt <= limitMs) return next();
+    req.session.regenerate((err) => next(err));
+  };
+}
