@@ -89,6 +89,11 @@ const schema = z.object({
 
   PASSWORD_SCRYPT_LOG_N: int(10, 20).default(17),
   PASSWORD_HASH_CONCURRENCY: int(1, 64).default(2),
+
+  ADMIN_API_KEY: z.string().min(16, "must be at least 16 characters").optional(),
+  OPENAI_API_KEY: nonEmpty.optional(),
+  OPENAI_BASE_URL: z.url({ protocol: /^https?$/ }).default("https://api.openai.com/v1"),
+  OPENAI_TIMEOUT_MS: int(100).default(10_000),
 });
 
 type Raw = z.infer<typeof schema>;
@@ -124,6 +129,9 @@ export interface Config {
   };
   keyPrefix: string;
   password: { scryptLogN: number; concurrency: number };
+  /** Bearer token for the admin endpoints; unset means they answer 404. */
+  adminApiKey?: string;
+  openai: { apiKey?: string; baseUrl: string; timeoutMs: number };
   /** Warnings to log once the logger exists. */
   warnings: string[];
 }
@@ -218,6 +226,12 @@ export function loadConfig(env: Env): Config {
     },
     keyPrefix: raw.KEY_PREFIX,
     password: { scryptLogN: raw.PASSWORD_SCRYPT_LOG_N, concurrency: raw.PASSWORD_HASH_CONCURRENCY },
+    adminApiKey: raw.ADMIN_API_KEY,
+    openai: {
+      apiKey: raw.OPENAI_API_KEY,
+      baseUrl: raw.OPENAI_BASE_URL.replace(/\/+$/, ""),
+      timeoutMs: raw.OPENAI_TIMEOUT_MS,
+    },
     warnings,
   };
 }
