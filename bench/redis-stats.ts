@@ -1,0 +1,109 @@
+import { Redis } from "ioredis";
+
+export interface RedisSnapshot {
+  /** Calls per command name (lower case), from INFO commandstats. */
+  calls: Record<string, number>;
+  /** Read events Redis processed on client sockets (INFO stats total_reads_processed). */
+  reads: number;
+}
+
+/** One INFO call (Redis >= 7 takes several sections) so the snapshot itself costs one read and one command. */
+export async function snapshot(client: Redis): Promise<RedisSnapshot> {
+  const info = (await client.call("INFO", "stats", "commandstats")) as string;
+  const calls: Record<string, number> = {};
+  for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
+    calls[match[1] as string] = Number(match[2]);
+  }
+  const reads = Number(/^total_reads_processed:(\d+)/m.exec(info)?.[1] ?? NaN);
+  return { calls, reads };
+}
+
+/** Commands that run Lua: each also counts, in INFO commandstats, every command its script runs. */
+export const SCRIPT_COMMANDS = ["evalsha", "eval", "evalsha_ro", "eval_ro", "fcall", "fcall_ro"];
+
+export interface RedisDelta {
+  commands: number;
+  byCommand: Record<string, number>;
+  reads: number;
+}
+
+/** What the app did between two snapshots, leaving out the snapshots' own INFO calls. */
+export function delta(before: RedisSnapshot, after: RedisSnapshot): RedisDelta {
+  const byCommand: Record<string, number> = {};
+  let commands = 0;
+  for (const [name, count] of Object.entries(after.calls)) {
+    if (name === "info") continue;
+    const d = count - (before.calls[name] ?? 0);
+    if (d > 0) {
+      byCommand[name] = d;
+      commands += d;
+    }
+  }
+  return { commands, byCommand, reads: after.reads - before.reads - 1 };
+}
+
+export interface MonitorEvent {
+  timeUs: number;
+  source: string;
+  command: string;
+  /** Run by a Lua script (EVALSHA), not sent by a client: costs no round trip of its own. */
+  fromScript: boolean;
+}
+
+/**
+ * Records every command Redis receives while `fn` runs (MONITOR slows Redis down, so this is used only
+ * for short samples, never during a measured phase).
+ */
+export async function monitor<T>(
+  url: string,
+  fn: () => Promise<T>,
+): Promise<{ events: MonitorEvent[]; result: T }> {
+  const client = new Redis(url, { lazyConnect: true });
+  client.on("error", () => undefined);
+  const mon = await client.monitor(); // resolves once MONITOR is in force
+  const events: MonitorEvent[] = [];
+  mon.on("monitor", (time: string, args: string[], source: string) => {
+    const command = String(args[0]).toLowerCase();
+    if (command === "info") return; // the bench's own snapshots
+    const [s, us] = time.split(".");
+    // Commands a Lua script runs are reported too, with source "lua".
+    events.push({
+      timeUs: Number(s) * 1e6 + Number(us),
+      source,
+      command,
+      fromScript: source.endsWith("lua"),
+    });
+  });
+  try {
+    const result = await fn();
+    await new Promise((r) => setTimeout(r, 50));
+    return { events, result };
+  } finally {
+    mon.disconnect();
+    client.disconnect();
+  }
+}
+
+/**
+ * Groups MONITOR events into batches: commands from one connection that Redis received within
+ * `gapUs` of each other arrived in one write (a pipeline) and cost one round trip. With one request
+ * in flight at a time, batches per request = round trips per request. Commands Redis executes from
+ * one read are microseconds apart; a new round trip needs the app to receive a reply and run code first
+ * (tens of microseconds at least on loopback), so a small gap separates the two cleanly.
+ */
+export function batches(events: MonitorEvent[], gapUs = 20): string[][] {
+  const out: string[][] = [];
+  const last = new Map<string, { timeUs: number; batch: string[] }>();
+  for (const e of [...events].filter((x) => !x.fromScript).sort((a, b) => a.timeUs - b.timeUs)) {
+    const prev = last.get(e.source);
+    if (prev && e.timeUs - prev.timeUs <= gapUs) {
+      prev.batch.push(e.command);
+      prev.timeUs = e.timeUs;
+    } else {
+      const batch = [e.command];
+      out.push(batch);
+      last.set(e.source, { timeUs: e.timeUs, batch });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,182 @@
+import type { Redis } from "ioredis";
+import { type LoadResult, type LoadSpec, runAutocannon, runWrk, sequential } from "./load.js";
+import type { BenchOptions, ScenarioName } from "./options.js";
+import { cpuMicros, memory, sampleRss } from "./proc-stats.js";
+import { batches, delta, monitor, SCRIPT_COMMANDS, snapshot } from "./redis-stats.js";
+import { BENCH_EMAIL, BENCH_PASSWORD, type Target } from "./targets.js";
+
+export interface Phase {
+  scenario: ScenarioName;
+  target: string;
+  round: number;
+  load: LoadResult;
+  /** Every command Redis executed per request, including those run inside Lua scripts (INFO commandstats). */
+  redisCommandsPerReq: number;
+  /** EVALSHA and friends per request: used to take script-internal commands out of the count. */
+  scriptCallsPerReq: number;
+  redisByCommandPerReq: Record<string, number>;
+  /** Socket reads Redis processed per request under load: how many writes the app made per request. */
+  redisWritesPerReq: number;
+  cpuUsPerReq: number;
+  /** Share of one core the server used during the phase. */
+  cpuCores: number;
+  rssBeforeMiB: number;
+  rssAfterMiB: number;
+  peakRssMiB?: number;
+  rssSamples?: Array<{ atS: number; rssMiB: number }>;
+}
+
+export interface RoundTripSample {
+  scenario: ScenarioName;
+  target: string;
+  requests: number;
+  /** Sequential waits on Redis per request (batches from any connection less than the gap apart). */
+  roundTripsPerReq: number;
+  /** Per-connection batches (socket writes) per request. */
+  batchesPerReq: number;
+  /** Redis socket reads per request from INFO (cross-check of `batchesPerReq`). */
+  readsPerReq: number;
+  /** Commands the app sent per request (not counting what its scripts ran). */
+  commandsPerReq: number;
+  /** Commands a script ran per script call (to correct INFO commandstats counts under load). */
+  scriptCommandsPerCall: number;
+  /** Batches by content, per request: e.g. {"evalsha+get": 1, "expire": 1}. */
+  pattern: Record<string, number>;
+}
+
+export const SCENARIO_TITLES: Record<ScenarioName, string> = {
+  ceiling: "GET /health/live (no session: the ceiling)",
+  auth: "GET /auth/me with a session cookie (every production middleware)",
+  cache: "GET /api/models, cache hit (fake OpenAI on loopback)",
+  sustained: "GET /auth/me for a long run, RSS sampled every 5 s",
+  login: "POST /auth/login, concurrent logins at the production password cost",
+};
+
+export function specFor(scenario: ScenarioName, target: Target, opts: BenchOptions): LoadSpec {
+  const base = target.server.url;
+  switch (scenario) {
+    case "ceiling":
+      return { url: `${base}/health/live`, connections: opts.connections, durationS: opts.durationS };
+    case "auth":
+      return {
+        url: `${base}/auth/me`,
+        headers: { cookie: target.cookie },
+        connections: opts.connections,
+        durationS: opts.durationS,
+      };
+    case "sustained":
+      return {
+        url: `${base}/auth/me`,
+        headers: { cookie: target.cookie },
+        connections: opts.connections,
+        durationS: opts.sustainedS,
+      };
+    case "cache":
+      return {
+        url: `${base}/api/models`,
+        headers: { cookie: target.cookie },
+        connections: opts.connections,
+        durationS: opts.durationS,
+      };
+    case "login":
+      return {
+        url: `${base}/auth/login`,
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ email: BENCH_EMAIL, password: BENCH_PASSWORD }),
+        connections: opts.loginConnections,
+        durationS: opts.loginDurationS,
+      };
+  }
+}
+
+function drive(spec: LoadSpec, tool: "wrk" | "autocannon"): Promise<LoadResult> {
+  return tool === "wrk" && (spec.method ?? "GET") === "GET" ? runWrk(spec) : runAutocannon(spec);
+}
+
+/** One measured phase: warm-up (unmeasured), then load with Redis, CPU and memory read before and after. */
+export async function runPhase(
+  scenario: ScenarioName,
+  target: Target,
+  round: number,
+  opts: BenchOptions,
+  tool: "wrk" | "autocannon",
+  control: Redis,
+): Promise<Phase> {
+  const spec = specFor(scenario, target, opts);
+  if (scenario !== "login" && opts.warmupS > 0) await drive({ ...spec, durationS: opts.warmupS }, tool);
+  const pid = target.server.pid;
+  const redisBefore = await snapshot(control);
+  const cpuBefore = cpuMicros(pid);
+  const memBefore = memory(pid);
+  const started = process.hrtime.bigint();
+  const rss = sampleRss(pid, scenario === "sustained" ? 5000 : 100);
+  const load = await drive(spec, tool);
+  const sampled = rss.stop();
+  const wallS = Number(process.hrtime.bigint() - started) / 1e9;
+  const cpu = cpuMicros(pid) - cpuBefore;
+  const memAfter = memory(pid);
+  const redis = delta(redisBefore, await snapshot(control));
+  const n = Math.max(load.requests, 1);
+  const byCommand: Record<string, number> = {};
+  for (const [name, count] of Object.entries(redis.byCommand)) byCommand[name] = count / n;
+  return {
+    scenario,
+    target: target.name,
+    round,
+    load,
+    redisCommandsPerReq: redis.commands / n,
+    scriptCallsPerReq: SCRIPT_COMMANDS.reduce((sum, c) => sum + (redis.byCommand[c] ?? 0), 0) / n,
+    redisByCommandPerReq: byCommand,
+    redisWritesPerReq: redis.reads / n,
+    cpuUsPerReq: cpu / n,
+    cpuCores: cpu / 1e6 / wallS,
+    rssBeforeMiB: memBefore.rssMiB,
+    rssAfterMiB: memAfter.rssMiB,
+    peakRssMiB: scenario === "login" ? Math.max(memAfter.peakMiB, sampled.maxMiB) : undefined,
+    rssSamples: scenario === "sustained" ? sampled.samples : undefined,
+  };
+}
+
+const SAMPLE_REQUESTS = 200;
+const SAMPLE_LOGINS = 10; // each costs a full password hash
+
+/**
+ * Round trips at light load: `SAMPLE_REQUESTS` requests one at a time while MONITOR records what
+ * Redis receives. With one request in flight, every batch of commands is one wait for Redis.
+ */
+export async function roundTripSample(
+  scenario: ScenarioName,
+  target: Target,
+  opts: BenchOptions,
+  control: Redis,
+): Promise<RoundTripSample> {
+  const spec = specFor(scenario, target, opts);
+  const count = scenario === "login" ? SAMPLE_LOGINS : SAMPLE_REQUESTS;
+  await sequential(spec, scenario === "login" ? 1 : 20); // a warm connection and warm caches
+  const before = await snapshot(control);
+  const { events } = await monitor(target.redis.url, () => sequential(spec, count));
+  const after = await snapshot(control);
+  const d = delta(before, after);
+  const perConnection = batches(events);
+  const waves = batches(events.map((e) => ({ ...e, source: "any" })));
+  const pattern: Record<string, number> = {};
+  for (const b of perConnection) {
+    const key = [...b].sort().join("+");
+    pattern[key] = (pattern[key] ?? 0) + 1 / count;
+  }
+  const sent = events.filter((e) => !e.fromScript);
+  const scriptCalls = sent.filter((e) => SCRIPT_COMMANDS.includes(e.command)).length;
+  return {
+    scenario,
+    target: target.name,
+    requests: count,
+    roundTripsPerReq: waves.length / count,
+    batchesPerReq: perConnection.length / count,
+    // Less the MONITOR connection's own MONITOR command (one read).
+    readsPerReq: (d.reads - 1) / count,
+    commandsPerReq: sent.length / count,
+    scriptCommandsPerCall: scriptCalls ? (events.length - sent.length) / scriptCalls : 0,
+    pattern,
+  };
+}

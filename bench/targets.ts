@@ -1,0 +1,138 @@
+import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+import { freePort } from "../tests/helpers/ports.js";
+import type { TargetName } from "./options.js";
+import { type BenchRedis, type BenchServer, startRedis, startServer } from "./processes.js";
+
+export const BENCH_EMAIL = "bench@example.com";
+export const BENCH_PASSWORD = "bench-password-0123";
+const OPENAI_KEY = "sk-bench-0123456789";
+// Far above what a bench sends, so both setups run their rate limiter on every request and reject none.
+const UNLIMITED = "1000000000";
+
+export interface Target {
+  name: TargetName;
+  server: BenchServer;
+  redis: BenchRedis;
+  /** `Cookie` header of the bench user's session. */
+  cookie: string;
+  /** Scenario name -> why it cannot run against this target (e.g. route missing). */
+  unavailable: Record<string, string>;
+}
+
+export interface TargetContext {
+  cwd: string;
+  logDir: string;
+  passwordLogN: number;
+  openaiBaseUrl: string;
+  /** DATABASE_URL + DATABASE_SCHEMA, or DATA_DIR for the embedded PGlite. */
+  databaseEnv: Record<string, string>;
+  profileDir?: string;
+}
+
+/** Only what node and tsx need from the outer environment: nothing of the caller's config leaks in. */
+function baseEnv(): NodeJS.ProcessEnv {
+  const keep = ["PATH", "HOME", "TMPDIR", "LANG", "TZ"];
+  return Object.fromEntries(keep.filter((k) => process.env[k]).map((k) => [k, process.env[k]]));
+}
+
+function nodeArgs(entry: string, name: string, ctx: TargetContext): string[] {
+  // One directory per target: node writes one profile per thread (tsx runs its loader on a worker).
+  const profile = ctx.profileDir ? ["--cpu-prof", `--cpu-prof-dir=${join(ctx.profileDir, name)}`] : [];
+  return [...profile, "--import", "tsx", entry];
+}
+
+/** The product as production runs it, with limits raised so that no bench request is rejected. */
+function oursEnv(port: number, redisUrl: string, ctx: TargetContext): NodeJS.ProcessEnv {
+  return {
+    ...baseEnv(),
+    NODE_ENV: "production",
+    HOST: "127.0.0.1",
+    PORT: String(port),
+    LOG_LEVEL: "info",
+    REDIS_URL: redisUrl,
+    SESSION_SECRET: randomBytes(48).toString("base64"),
+    COOKIE_SECURE: "false", // the bench speaks plain HTTP on loopback
+    TRUST_PROXY: "0",
+    KEY_PREFIX: "bench",
+    PASSWORD_SCRYPT_LOG_N: String(ctx.passwordLogN),
+    OPENAI_API_KEY: OPENAI_KEY,
+    OPENAI_BASE_URL: ctx.openaiBaseUrl,
+    ...ctx.databaseEnv,
+    // Rate limits: every policy still runs its Redis check; none rejects.
+    RATE_LIMIT_GLOBAL_LIMIT: UNLIMITED,
+    RATE_LIMIT_LOGIN_LIMIT: UNLIMITED,
+    RATE_LIMIT_LOGIN_ACCOUNT_LIMIT: UNLIMITED,
+    RATE_LIMIT_API_LIMIT: UNLIMITED,
+  };
+}
+
+function baselineEnv(port: number, redisUrl: string, ctx: TargetContext): NodeJS.ProcessEnv {
+  return {
+    ...baseEnv(),
+    NODE_ENV: "production",
+    PORT: String(port),
+    REDIS_URL: redisUrl,
+    SESSION_SECRET: randomBytes(48).toString("base64"),
+    BENCH_EMAIL,
+    BENCH_PASSWORD,
+    PASSWORD_SCRYPT_LOG_N: String(ctx.passwordLogN),
+    OPENAI_API_KEY: OPENAI_KEY,
+    OPENAI_BASE_URL: ctx.openaiBaseUrl,
+    RATE_LIMIT: UNLIMITED,
+  };
+}
+
+async function post(url: string, body: unknown): Promise<Response> {
+  return fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+}
+
+function sessionCookie(res: Response): string | undefined {
+  return res.headers
+    .getSetCookie()
+    .map((c) => c.split(";")[0] as string)
+    .find((c) => c.startsWith("sid=") || c.startsWith("connect.sid="));
+}
+
+/** Starts one target (its own Redis, then the server) and logs the bench user in once. */
+export async function startTarget(name: TargetName, ctx: TargetContext): Promise<Target> {
+  const redis = await startRedis();
+  const port = await freePort();
+  const isOurs = name === "ours";
+  const server = await startServer({
+    name,
+    cwd: ctx.cwd,
+    args: nodeArgs(isOurs ? "server/main.ts" : "bench/baseline/server.ts", name, ctx),
+    env: isOurs ? oursEnv(port, redis.url, ctx) : baselineEnv(port, redis.url, ctx),
+    port,
+    logFile: join(ctx.logDir, `${name}.log`),
+  });
+
+  if (isOurs) {
+    // A fresh database each run: register the user (the product hashes at the configured cost).
+    const reg = await post(`${server.url}/auth/register`, { email: BENCH_EMAIL, password: BENCH_PASSWORD });
+    await reg.arrayBuffer();
+    if (reg.status !== 201 && reg.status !== 409) throw new Error(`${name}: register answered ${reg.status}`);
+  }
+  const login = await post(`${server.url}/auth/login`, { email: BENCH_EMAIL, password: BENCH_PASSWORD });
+  await login.arrayBuffer();
+  const cookie = sessionCookie(login);
+  if (login.status !== 200 || !cookie)
+    throw new Error(`${name}: login answered ${login.status} without a session cookie`);
+
+  const me = await fetch(`${server.url}/auth/me`, { headers: { cookie } });
+  await me.arrayBuffer();
+  if (me.status !== 200)
+    throw new Error(`${name}: GET /auth/me with the session cookie answered ${me.status}`);
+
+  const unavailable: Record<string, string> = {};
+  const models = await fetch(`${server.url}/api/models`, { headers: { cookie } });
+  const text = await models.text();
+  if (models.status !== 200)
+    unavailable.cache = `GET /api/models answered ${models.status}: ${text.slice(0, 120)}`;
+  return { name, server, redis, cookie, unavailable };
+}
