@@ -12,6 +12,7 @@ import { errorHandler, notFoundHandler } from "./http/error-handler.js";
 import type { Logger } from "./logging/logger.js";
 import { createRequestLogger } from "./logging/request-logger.js";
 import type { Redis } from "./redis/redis-client.js";
+import { createSessionPrefetch } from "./session/prefetch.js";
 import { createSessionMiddleware, createSessionStore, enforceAbsoluteTimeout } from "./session/session.js";
 
 export interface AppDeps {
@@ -48,6 +49,10 @@ export function createApp(deps: AppDeps): Express {
   });
 
   app.use("/health", createHealthRouter());
+  // Before the rate limiter, so its check and the session read share one Redis round trip.
+  app.use(
+    createSessionPrefetch({ store, cookieName: config.session.cookieName, secrets: config.session.secrets }),
+  );
 
   app.use(createSessionMiddleware({ config, store }));
   app.use(enforceAbsoluteTimeout(config));

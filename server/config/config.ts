@@ -94,6 +94,14 @@ const schema = z.object({
   OPENAI_API_KEY: nonEmpty.optional(),
   OPENAI_BASE_URL: z.url({ protocol: /^https?$/ }).default("https://api.openai.com/v1"),
   OPENAI_TIMEOUT_MS: int(100).default(10_000),
+
+  // --- Session expiry cost (benchmarks issue) ---
+  SESSION_TOUCH_FRACTION: z
+    .string()
+    .regex(/^(0|0?\.\d+)$/, "must be a decimal from 0 to below 1, e.g. 0.1")
+    .transform(Number)
+    .pipe(z.number().min(0).lt(1))
+    .default(0.1),
 });
 
 type Raw = z.infer<typeof schema>;
@@ -124,6 +132,11 @@ export interface Config {
     ttlSeconds: number;
     absoluteTtlSeconds: number;
     memoryMax: number;
+    /**
+     * The session's expiry in Redis is extended only once its remaining lifetime has dropped by more
+     * than this fraction of the TTL (0: on every request).
+     */
+    touchFraction: number;
     cookieSecure: boolean;
     sameSite: "strict" | "lax" | "none";
   };
@@ -221,6 +234,7 @@ export function loadConfig(env: Env): Config {
       ttlSeconds: raw.SESSION_TTL_SECONDS,
       absoluteTtlSeconds: raw.SESSION_ABSOLUTE_TTL_SECONDS,
       memoryMax: raw.SESSION_MEMORY_MAX,
+      touchFraction: raw.SESSION_TOUCH_FRACTION,
       cookieSecure,
       sameSite: raw.COOKIE_SAMESITE,
     },

@@ -9,22 +9,108 @@ function failFast<T>(cb: Callback<T> | undefined): Callback<T> {
   return (err, value) => cb?.(err ? new DependencyUnavailableError("redis", err) : null, value);
 }
 
-/** connect-redis on ioredis, turning every Redis failure into a 503 instead of a 500. */
+// Reads the session and, when its remaining lifetime has fallen below the threshold, extends it: the
+// rolling idle timeout costs one command per request instead of GET + EXPIRE, and a write only once
+// in a while. Single key, so it runs unchanged on Redis Cluster.
+const READ_AND_EXTEND = `
+local value = redis.call('GET', KEYS[1])
+if value then
+  local remaining = redis.call('PTTL', KEYS[1])
+  if remaining >= 0 and remaining < tonumber(ARGV[2]) then
+    redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  end
+end
+return value`;
+
+type Outcome = { ok: true; raw: string | null } | { ok: false; err: unknown };
+
+interface SessionRedis extends Redis {
+  sessionReadAndExtend(key: string, ttlMs: number, thresholdMs: number): Promise<string | null>;
+}
+
+/**
+ * connect-redis on ioredis, turning every Redis failure into a 503 instead of a 500, with a cheaper
+ * rolling expiry:
+ * - `get` extends the session's expiry itself, and only once its remaining lifetime has dropped by more
+ *   than `touchFraction` of the TTL, so `touch` (EXPIRE after every request) has nothing left to do.
+ *   The idle timeout stays exact within that fraction: an idle session ends between
+ *   `ttl * (1 - touchFraction)` and `ttl` after its last request. Every request still reads the
+ *   session, so a deleted (revoked) session ends at once.
+ * - `prefetch` starts that read as soon as the request arrives, so it shares a Redis round trip with
+ *   the rate limiter's check instead of waiting for it.
+ */
 export class SessionRedisStore extends RedisStore {
-  constructor(options: { client: Redis; prefix: string; ttlSeconds: number }) {
+  private readonly redis: SessionRedis;
+  private readonly ttlMs: number;
+  private readonly thresholdMs: number;
+  /** Reads started by `prefetch`, per session id, waiting for express-session to ask for them. */
+  private readonly prefetched = new Map<string, Array<Promise<Outcome>>>();
+
+  constructor(options: { client: Redis; prefix: string; ttlSeconds: number; touchFraction: number }) {
     super({ client: options.client, prefix: options.prefix, ttl: options.ttlSeconds });
+    this.ttlMs = options.ttlSeconds * 1000;
+    this.thresholdMs = Math.ceil(this.ttlMs * (1 - options.touchFraction));
+    const client = options.client as SessionRedis;
+    if (typeof client.sessionReadAndExtend !== "function") {
+      client.defineCommand("sessionReadAndExtend", { numberOfKeys: 1, lua: READ_AND_EXTEND });
+    }
+    this.redis = client;
   }
 
-  override get(sid: string, cb: Callback<SessionData>) {
-    return super.get(sid, failFast(cb));
+  private read(sid: string): Promise<Outcome> {
+    return this.redis.sessionReadAndExtend(this.prefix + sid, this.ttlMs, this.thresholdMs).then(
+      (raw) => ({ ok: true, raw }),
+      (err: unknown) => ({ ok: false, err }),
+    );
+  }
+
+  /**
+   * Starts reading `sid` now; the next `get(sid)` takes the result. Returns a release function to call
+   * when the request ends, so a read nobody asked for (e.g. the request was rejected) is dropped.
+   */
+  prefetch(sid: string): () => void {
+    const pending = this.read(sid);
+    const queue = this.prefetched.get(sid);
+    if (queue) queue.push(pending);
+    else this.prefetched.set(sid, [pending]);
+    return () => {
+      const q = this.prefetched.get(sid);
+      const i = q ? q.indexOf(pending) : -1;
+      if (!q || i < 0) return;
+      q.splice(i, 1);
+      if (q.length === 0) this.prefetched.delete(sid);
+    };
+  }
+
+  private take(sid: string): Promise<Outcome> | undefined {
+    const queue = this.prefetched.get(sid);
+    const pending = queue?.shift();
+    if (queue && queue.length === 0) this.prefetched.delete(sid);
+    return pending;
+  }
+
+  override async get(sid: string, cb?: Callback<SessionData>): Promise<void> {
+    const done = failFast(cb);
+    const outcome = await (this.take(sid) ?? this.read(sid));
+    if (!outcome.ok) return done(outcome.err);
+    if (!outcome.raw) return done(null, null);
+    let sess: SessionData;
+    try {
+      sess = JSON.parse(outcome.raw) as SessionData;
+    } catch (err) {
+      // A corrupt value is a bug to see (500), not an outage (503).
+      return cb?.(err);
+    }
+    done(null, sess);
   }
 
   override set(sid: string, sess: SessionData, cb?: Callback) {
     return super.set(sid, sess, failFast(cb));
   }
 
-  override touch(sid: string, sess: SessionData, cb?: Callback) {
-    return super.touch(sid, sess, failFast(cb));
+  /** Nothing to do: `get` already extended the expiry if it was due (see the class comment). */
+  override async touch(_sid: string, _sess: SessionData, cb?: Callback) {
+    cb?.(null);
   }
 
   override destroy(sid: string, cb?: Callback) {

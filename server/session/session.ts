@@ -26,6 +26,7 @@ export function createSessionStore(deps: { config: Config; redis?: Redis; logger
       client: redis,
       prefix: sessionKeyPrefix(config.keyPrefix),
       ttlSeconds: config.session.ttlSeconds,
+      touchFraction: config.session.touchFraction,
     });
   }
   logger.warn(
