@@ -24,9 +24,9 @@ return value`;
 
 type Outcome = { ok: true; raw: string | null } | { ok: false; err: unknown };
 
-interface SessionRedis extends Redis {
+type SessionRedis = Redis & {
   sessionReadAndExtend(key: string, ttlMs: number, thresholdMs: number): Promise<string | null>;
-}
+};
 
 /**
  * connect-redis on ioredis, turning every Redis failure into a 503 instead of a 500, with a cheaper
