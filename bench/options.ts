@@ -33,7 +33,7 @@ export const USAGE = `npm run bench -- [options]   (every option also reads an e
   --targets LIST        ours,baseline                       BENCH_TARGETS      (both)
   --sustained S         length of the sustained scenario    BENCH_SUSTAINED    (60)
   --login-connections N concurrent logins                   BENCH_LOGIN_CONNECTIONS (20)
-  --login-duration S    measured seconds of logins          BENCH_LOGIN_DURATION (10)
+  --login-duration S    measured seconds of logins          BENCH_LOGIN_DURATION (20)
   --password-log-n N    scrypt log2(N) of the bench user    BENCH_PASSWORD_LOG_N (17, production)
   --tool NAME           wrk | autocannon | auto             BENCH_TOOL         (auto: wrk if installed)
   --profile             write node --cpu-prof profiles      BENCH_PROFILE      (off)
@@ -104,7 +104,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     loginConnections: Math.round(
       positive("--login-connections", values["login-connections"] ?? env.BENCH_LOGIN_CONNECTIONS, 20),
     ),
-    loginDurationS: positive("--login-duration", values["login-duration"] ?? env.BENCH_LOGIN_DURATION, 10),
+    loginDurationS: positive("--login-duration", values["login-duration"] ?? env.BENCH_LOGIN_DURATION, 20),
     passwordLogN: logN,
     tool,
     profile: values.profile === true || env.BENCH_PROFILE === "1" || env.BENCH_PROFILE === "true",
