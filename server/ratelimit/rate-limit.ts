@@ -168,7 +168,12 @@ export function createRateLimiter(deps: {
       limiter.consume(subject, units).then((decision) => {
         // Several policies on one request each add an item: both fields are Structured Field Lists.
         if (!dryRun) {
-          res.append("RateLimit-Policy", policyHeader);
+          res.append(
+            "RateLimit-Policy",
+            decision.limit === limiter.limit
+              ? policyHeader
+              : `"${limiter.name}";q=${decision.limit};w=${limiter.windowSeconds}`,
+          );
           res.append(
             "RateLimit",
             `"${limiter.name}";r=${decision.remaining};t=${Math.ceil(decision.resetUs / US_PER_S)}`,

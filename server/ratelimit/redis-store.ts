@@ -55,7 +55,7 @@ export class RedisRateLimitStore implements RateLimitStore {
       windowUs,
       cost,
     );
-    return { allowed: allowed === 1, remaining, resetUs, retryAfterUs };
+    return { allowed: allowed === 1, limit, remaining, resetUs, retryAfterUs };
   }
 
   async reset(key: string): Promise<void> {

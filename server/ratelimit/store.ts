@@ -1,6 +1,8 @@
 /** The outcome of one check; times are in microseconds so both stores agree to the microsecond. */
 export interface RateLimitDecision {
   allowed: boolean;
+  /** The limit applied: the policy's, or its per-instance share while Redis is down. */
+  limit: number;
   /** Units still available after this check. */
   remaining: number;
   /** µs until the full quota is available again. */
@@ -40,6 +42,7 @@ export function gcra(
     return {
       decision: {
         allowed: false,
+        limit,
         remaining: Math.floor((tolerance - (tat - now)) / interval),
         resetUs: tat - now,
         retryAfterUs: excess,
@@ -49,6 +52,7 @@ export function gcra(
   return {
     decision: {
       allowed: true,
+      limit,
       remaining: Math.floor((tolerance - (newTat - now)) / interval),
       resetUs: newTat - now,
       retryAfterUs: 0,
