@@ -142,6 +142,7 @@ describe("who is counted", () => {
     expect(addressKey("203.0.113.7", 64)).toBe("203.0.113.7");
     expect(addressKey("::ffff:203.0.113.7", 64)).toBe("203.0.113.7");
     expect(addressKey("::FFFF:cb00:7107", 64)).toBe("203.0.113.7");
+    expect(addressKey("::ffff:0:203.0.113.7", 128)).toBe("0:0:0:0:ffff:0:cb00:7107/128"); // translated, not mapped
     expect(addressKey("2001:DB8:1:2::1", 64)).toBe("2001:db8:1:2/64");
     expect(addressKey("2001:db8:1:2:3:4:5:6", 48)).toBe("2001:db8:1/48");
     expect(addressKey("2001:db8:1:2:3:4:5:6", 56)).toBe("2001:db8:1:0/56");

@@ -13,6 +13,8 @@ export function clientAddressKey(req: Request, ipv6PrefixBits: number): string {
 export function addressKey(ip: string | undefined, ipv6PrefixBits: number): string {
   if (!ip) return "unknown";
   if (!ip.includes(":")) return ip; // IPv4: the common case allocates nothing
+  // IPv4 clients of a dual-stack listener, e.g. `::ffff:203.0.113.7`.
+  if (ip.startsWith("::ffff:") && ip.lastIndexOf(":") === 6 && ip.includes(".")) return ip.slice(7);
   const groups = parseIpv6(ip);
   if (!groups) return ip;
   if (groups[0] === 0 && groups[1] === 0 && groups[2] === 0 && groups[3] === 0 && groups[4] === 0) {
