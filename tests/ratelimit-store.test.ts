@@ -6,11 +6,14 @@ import { connectRedis, createRedisClient, type Redis } from "../server/redis/red
 import { testEnv, uniquePrefix } from "./helpers/app.js";
 import { silentLogger } from "./helpers/logger.js";
 import { rateLimitStoreContract } from "./helpers/rate-limit-store-suite.js";
+import { type RedisCluster, startRedisCluster } from "./helpers/redis-cluster.js";
 import { type RedisServer, startRedisServer } from "./helpers/redis-server.js";
 
 const S = 1_000_000;
 let server: RedisServer;
 let redis: Redis;
+let cluster: RedisCluster;
+let clusterClient: Redis;
 const prefix = uniquePrefix();
 
 beforeAll(async () => {
@@ -18,16 +21,27 @@ beforeAll(async () => {
   const config = loadConfig(testEnv({ REDIS_URL: server.url }));
   redis = createRedisClient(config.redis!, silentLogger(), "test");
   await connectRedis(redis, silentLogger());
+  cluster = await startRedisCluster();
+  const clusterConfig = loadConfig(testEnv({ REDIS_URL: cluster.url, REDIS_CLUSTER: "true" }));
+  clusterClient = createRedisClient(clusterConfig.redis!, silentLogger(), "test");
+  await connectRedis(clusterClient, silentLogger());
 });
 
 afterAll(async () => {
   redis?.disconnect();
+  clusterClient?.disconnect();
   await server?.stop();
+  await cluster?.stop();
 });
 
 rateLimitStoreContract(
   "memory",
   () => new MemoryRateLimitStore({ maxKeys: 10_000 }),
+  () => prefix,
+);
+rateLimitStoreContract(
+  "redis cluster (3 masters)",
+  () => new RedisRateLimitStore(clusterClient),
   () => prefix,
 );
 rateLimitStoreContract(

@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import type { Redis } from "../redis/redis-client.js";
 import type { RateLimitDecision, RateLimitStore } from "./store.js";
 
 const COMMAND = "rateLimitGcra";
@@ -36,6 +36,7 @@ type WithGcra = Redis & {
 /**
  * The shared limiter: one EVALSHA per check. ioredis sends the script body (EVAL) the first time on each
  * connection and EVALSHA afterwards, and resends on NOSCRIPT, so a restarted Redis needs nothing from us.
+ * On a Cluster the script goes to the node owning the key's slot.
  */
 export class RedisRateLimitStore implements RateLimitStore {
   private readonly client: WithGcra;
