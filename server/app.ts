@@ -11,6 +11,7 @@ import { createHealthRouter } from "./health/routes.js";
 import { errorHandler, notFoundHandler } from "./http/error-handler.js";
 import type { Logger } from "./logging/logger.js";
 import { createRequestLogger } from "./logging/request-logger.js";
+import { createProductRateLimits, createRateLimitStore } from "./ratelimit/policies.js";
 import type { Redis } from "./redis/redis-client.js";
 import { createSessionPrefetch } from "./session/prefetch.js";
 import { createSessionMiddleware, createSessionStore, enforceAbsoluteTimeout } from "./session/session.js";
@@ -33,6 +34,11 @@ export function createApp(deps: AppDeps): Express {
   const lookup: UserLookup = { findById: (id) => users.findById(id) };
   const passport = createPassport({ users, hasher, lookup });
   const store = deps.sessionStore ?? createSessionStore({ config, redis, logger });
+  const limits = createProductRateLimits({
+    config,
+    logger,
+    store: createRateLimitStore({ config, redis, logger }),
+  });
 
   const app = express();
   app.disable("x-powered-by");
@@ -54,12 +60,15 @@ export function createApp(deps: AppDeps): Express {
     createSessionPrefetch({ store, cookieName: config.session.cookieName, secrets: config.session.secrets }),
   );
 
+  // Before the session: a flood is turned away without a session lookup.
+  app.use(limits.global);
   app.use(createSessionMiddleware({ config, store }));
   app.use(enforceAbsoluteTimeout(config));
   app.use(passport.initialize());
   app.use(passport.session());
+  app.use("/api", limits.api);
 
-  app.use("/auth", createAuthRouter({ config, passport, users, hasher, logger }));
+  app.use("/auth", createAuthRouter({ config, passport, users, hasher, logger, limits }));
 
   app.use(notFoundHandler());
   app.use(errorHandler(logger));
