@@ -1,6 +1,7 @@
 /**
  * Where the time goes in a `node --cpu-prof` profile: self time grouped by package (or by our own
- * folder), then the hottest functions. Usage: `npx tsx bench/profile-summary.ts <file.cpuprofile> [top]`.
+ * folder), then the hottest functions.
+ * Usage: `npx tsx bench/profile-summary.ts <file.cpuprofile> [top] [skip first S seconds]`.
  */
 import { readFileSync } from "node:fs";
 
@@ -11,6 +12,7 @@ interface ProfileNode {
 }
 
 interface Profile {
+  startTime: number;
   nodes: ProfileNode[];
   samples: number[];
   timeDeltas: number[];
@@ -32,11 +34,16 @@ export function groupOf(url: string, functionName: string): string {
   return url;
 }
 
-export function summarize(profile: Profile, top = 25) {
+/** `fromS`: leave out the first seconds (start-up: module loading, migrations, the bench's log-in). */
+export function summarize(profile: Profile, top = 25, fromS = 0) {
   const selfUs = new Map<number, number>();
+  let at = 0; // us since the profile started
   for (let i = 0; i < profile.samples.length; i++) {
     const id = profile.samples[i] as number;
-    selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
+    const dt = profile.timeDeltas[i] ?? 0;
+    at += dt;
+    if (at < fromS * 1e6) continue;
+    selfUs.set(id, (selfUs.get(id) ?? 0) + dt);
   }
   // Inclusive time: a sample counts once for every package on its stack (so express-session includes the
   // crypto it calls; a package that calls another shows both).
@@ -99,9 +106,11 @@ export function summarize(profile: Profile, top = 25) {
 if (import.meta.filename === process.argv[1]) {
   const file = process.argv[2];
   if (!file) {
-    process.stderr.write("usage: npx tsx bench/profile-summary.ts <file.cpuprofile> [top]\n");
+    process.stderr.write("usage: npx tsx bench/profile-summary.ts <file.cpuprofile> [top] [skip-seconds]\n");
     process.exit(2);
   }
   const profile = JSON.parse(readFileSync(file, "utf8")) as Profile;
-  process.stdout.write(`${summarize(profile, Number(process.argv[3] ?? 25))}\n`);
+  process.stdout.write(
+    `${summarize(profile, Number(process.argv[3] ?? 25), Number(process.argv[4] ?? 0))}\n`,
+  );
 }

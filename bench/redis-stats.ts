@@ -83,27 +83,3 @@ export async function monitor<T>(
     client.disconnect();
   }
 }
-
-/**
- * Groups MONITOR events into batches: commands from one connection that Redis received within
- * `gapUs` of each other arrived in one write (a pipeline) and cost one round trip. With one request
- * in flight at a time, batches per request = round trips per request. Commands Redis executes from
- * one read are microseconds apart; a new round trip needs the app to receive a reply and run code first
- * (tens of microseconds at least on loopback), so a small gap separates the two cleanly.
- */
-export function batches(events: MonitorEvent[], gapUs = 20): string[][] {
-  const out: string[][] = [];
-  const last = new Map<string, { timeUs: number; batch: string[] }>();
-  for (const e of [...events].filter((x) => !x.fromScript).sort((a, b) => a.timeUs - b.timeUs)) {
-    const prev = last.get(e.source);
-    if (prev && e.timeUs - prev.timeUs <= gapUs) {
-      prev.batch.push(e.command);
-      prev.timeUs = e.timeUs;
-    } else {
-      const batch = [e.command];
-      out.push(batch);
-      last.set(e.source, { timeUs: e.timeUs, batch });
-    }
-  }
-  return out;
-}

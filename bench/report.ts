@@ -70,8 +70,8 @@ export function summarize(
     });
   }
   for (const [label, value] of [
-    ["Redis round trips/req (1 conn, MONITOR)", (s: RoundTripSample) => s.roundTripsPerReq],
-    ["Redis reads/req (1 conn, INFO)", (s: RoundTripSample) => s.readsPerReq],
+    ["Redis round trips/req (1 request in flight)", (s: RoundTripSample) => s.roundTripsPerReq],
+    ["Redis commands sent/req (1 in flight, MONITOR)", (s: RoundTripSample) => s.commandsPerReq],
   ] as const) {
     const o = rt.find((s) => s.target === "ours");
     const b = rt.find((s) => s.target === "baseline");

@@ -184,7 +184,7 @@ async function main() {
   for (const s of summaries) {
     out.push("", `## ${s.scenario}: ${SCENARIO_TITLES[s.scenario as ScenarioName]}`);
     if (s.rows.length > 0) out.push(textTable(tableRows(s)));
-    for (const rt of s.roundTrips) out.push(`Redis batches per request (1 conn): ${patternLine(rt)}`);
+    for (const rt of s.roundTrips) out.push(`Redis commands sent per request (MONITOR): ${patternLine(rt)}`);
     if (s.scenario === "sustained") out.push(...sustainedLines(phases));
     for (const t of targets)
       if (t.unavailable[s.scenario]) out.push(`${t.name}: skipped (${t.unavailable[s.scenario]})`);

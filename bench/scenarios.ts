@@ -2,7 +2,7 @@ import type { Redis } from "ioredis";
 import { type LoadResult, type LoadSpec, runAutocannon, runWrk, sequential } from "./load.js";
 import type { BenchOptions, ScenarioName } from "./options.js";
 import { cpuMicros, memory, sampleRss } from "./proc-stats.js";
-import { batches, delta, monitor, SCRIPT_COMMANDS, snapshot } from "./redis-stats.js";
+import { delta, monitor, SCRIPT_COMMANDS, snapshot } from "./redis-stats.js";
 import { BENCH_EMAIL, BENCH_PASSWORD, type Target } from "./targets.js";
 
 export interface Phase {
@@ -30,17 +30,17 @@ export interface RoundTripSample {
   scenario: ScenarioName;
   target: string;
   requests: number;
-  /** Sequential waits on Redis per request (batches from any connection less than the gap apart). */
+  /**
+   * Times per request the app waited for Redis, with one request in flight: Redis socket reads per
+   * request (INFO total_reads_processed). Commands written together (a pipeline, or ioredis
+   * auto-pipelining of commands issued in the same event-loop turn) arrive in one read.
+   */
   roundTripsPerReq: number;
-  /** Per-connection batches (socket writes) per request. */
-  batchesPerReq: number;
-  /** Redis socket reads per request from INFO (cross-check of `batchesPerReq`). */
-  readsPerReq: number;
-  /** Commands the app sent per request (not counting what its scripts ran). */
+  /** Commands the app sent per request (MONITOR; not counting what its scripts ran). */
   commandsPerReq: number;
   /** Commands a script ran per script call (to correct INFO commandstats counts under load). */
   scriptCommandsPerCall: number;
-  /** Batches by content, per request: e.g. {"evalsha+get": 1, "expire": 1}. */
+  /** Commands sent per request, by name (MONITOR), e.g. {"evalsha": 2}. */
   pattern: Record<string, number>;
 }
 
@@ -142,8 +142,9 @@ const SAMPLE_REQUESTS = 200;
 const SAMPLE_LOGINS = 10; // each costs a full password hash
 
 /**
- * Round trips at light load: `SAMPLE_REQUESTS` requests one at a time while MONITOR records what
- * Redis receives. With one request in flight, every batch of commands is one wait for Redis.
+ * Round trips at light load: `SAMPLE_REQUESTS` requests one at a time, counting Redis socket reads
+ * (one per write the app makes, however many commands it carries) while MONITOR records which
+ * commands arrive.
  */
 export async function roundTripSample(
   scenario: ScenarioName,
@@ -158,23 +159,16 @@ export async function roundTripSample(
   const { events } = await monitor(target.redis.url, () => sequential(spec, count));
   const after = await snapshot(control);
   const d = delta(before, after);
-  const perConnection = batches(events);
-  const waves = batches(events.map((e) => ({ ...e, source: "any" })));
-  const pattern: Record<string, number> = {};
-  for (const b of perConnection) {
-    const key = [...b].sort().join("+");
-    pattern[key] = (pattern[key] ?? 0) + 1 / count;
-  }
   const sent = events.filter((e) => !e.fromScript);
+  const pattern: Record<string, number> = {};
+  for (const e of sent) pattern[e.command] = (pattern[e.command] ?? 0) + 1 / count;
   const scriptCalls = sent.filter((e) => SCRIPT_COMMANDS.includes(e.command)).length;
   return {
     scenario,
     target: target.name,
     requests: count,
-    roundTripsPerReq: waves.length / count,
-    batchesPerReq: perConnection.length / count,
     // Less the MONITOR connection's own MONITOR command (one read).
-    readsPerReq: (d.reads - 1) / count,
+    roundTripsPerReq: (d.reads - 1) / count,
     commandsPerReq: sent.length / count,
     scriptCommandsPerCall: scriptCalls ? (events.length - sent.length) / scriptCalls : 0,
     pattern,
