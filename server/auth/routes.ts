@@ -13,6 +13,7 @@ import type { Config } from "../config/config.js";
 import { jsonBody } from "../http/body.js";
 import { badRequest, invalidCredentials, unauthenticated } from "../http/errors.js";
 import type { Logger } from "../logging/logger.js";
+import type { Metrics } from "../metrics/metrics.js";
 import type { PasswordHasher } from "./password.js";
 import { toPublicUser, type UserRepository } from "./user-repository.js";
 
@@ -97,8 +98,9 @@ export function createAuthRouter(deps: {
   users: UserRepository;
   hasher: PasswordHasher;
   logger: Logger;
+  metrics?: Pick<Metrics, "loginsTotal" | "loginFailuresTotal" | "logoutsTotal">;
 }): Router {
-  const { config, passport, users, hasher, logger } = deps;
+  const { config, passport, users, hasher, logger, metrics } = deps;
   const router = Router();
   let warnedInsecure = false;
 
@@ -116,6 +118,7 @@ export function createAuthRouter(deps: {
     const record = await users.create(email, await hasher.hash(password));
     const user = { id: record.id, email: record.email, createdAt: record.createdAt };
     await logIn(req, user);
+    metrics?.loginsTotal.inc();
     warnIfCookieDropped(req);
     logger.info({ userId: user.id }, "user registered");
     res.status(201).json({ user: toPublicUser(user) });
@@ -124,8 +127,12 @@ export function createAuthRouter(deps: {
   router.post("/login", jsonBody(), async (req, res) => {
     readCredentials(req.body, false);
     const user = await authenticate(passport, req, res);
-    if (!user) throw invalidCredentials();
+    if (!user) {
+      metrics?.loginFailuresTotal.inc();
+      throw invalidCredentials();
+    }
     await logIn(req, user);
+    metrics?.loginsTotal.inc();
     warnIfCookieDropped(req);
     logger.info({ userId: user.id }, "user logged in");
     res.json({ user: toPublicUser(user) });
@@ -134,7 +141,10 @@ export function createAuthRouter(deps: {
   router.post("/logout", async (req, res) => {
     const userId = req.user?.id;
     await destroySession(req, res, config);
-    if (userId) logger.info({ userId }, "user logged out");
+    if (userId) {
+      metrics?.logoutsTotal.inc();
+      logger.info({ userId }, "user logged out");
+    }
     res.status(204).end();
   });
 

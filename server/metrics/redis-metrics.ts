@@ -1,0 +1,108 @@
+import { parseInfo } from "../health/checks.js";
+import type { Redis } from "../redis/redis-client.js";
+
+const BYTES_PER_MB = 1024 * 1024;
+const SCAN_BATCH = 250; // keys asked per SCAN call
+export const KEY_SAMPLE_MAX = 1000; // keys looked at per estimate
+
+export interface KeyEstimate {
+  counts: Record<string, number>;
+  /** Keys in this Redis database (DBSIZE). */
+  total: number;
+  /** Keys looked at. */
+  sampled: number;
+  /** False only when the sample covered the whole keyspace (then the counts are exact at that moment). */
+  estimated: boolean;
+}
+
+/**
+ * Counts keys by prefix without KEYS: a bounded SCAN sample (at most KEY_SAMPLE_MAX keys) scaled to
+ * DBSIZE. SCAN walks the hash table, whose order is unrelated to key names, so the sample is close to
+ * random. On a cluster this sees one node: good for a dashboard, never for decisions.
+ */
+export async function estimateKeyCounts(
+  redis: Redis,
+  prefixes: Record<string, string>,
+  sampleMax = KEY_SAMPLE_MAX,
+): Promise<KeyEstimate> {
+  const names = Object.keys(prefixes);
+  const counts = Object.fromEntries(names.map((n) => [n, 0]));
+  const total = await redis.dbsize();
+  let cursor = "0";
+  let sampled = 0;
+  let complete = false;
+  do {
+    const [next, keys] = await redis.scan(cursor, "COUNT", SCAN_BATCH);
+    cursor = next;
+    for (const key of keys) {
+      sampled++;
+      const name = names.find((n) => key.startsWith(prefixes[n] as string));
+      if (name) counts[name] = (counts[name] ?? 0) + 1;
+    }
+    complete = cursor === "0";
+  } while (!complete && sampled < sampleMax);
+
+  if (complete || sampled === 0) return { counts, total, sampled, estimated: false };
+  const scale = total / sampled;
+  for (const n of names) counts[n] = Math.round((counts[n] ?? 0) * scale);
+  return { counts, total, sampled, estimated: true };
+}
+
+/** The app's key namespaces under `${keyPrefix}:`. */
+export function appKeyPrefixes(keyPrefix: string) {
+  return { sessions: `${keyPrefix}:sess:`, cache: `${keyPrefix}:cache:`, rate_limit: `${keyPrefix}:rl:` };
+}
+
+const round2 = (n: number) => Math.round(n * 100) / 100;
+
+export interface RedisMetricsBody {
+  status: "healthy";
+  metrics: {
+    memory: { used_mb: number; peak_mb: number };
+    connections: { connected_clients: number; blocked_clients: number };
+    performance: { ops_per_sec: number; cache_hit_ratio: number | null };
+    keys: {
+      sessions: number;
+      cache: number;
+      rate_limit: number;
+      total: number;
+      sampled: number;
+      estimated: boolean;
+    };
+  };
+}
+
+/** INFO plus a key sample, in the shape `/metrics/redis` documents. */
+export async function readRedisMetrics(redis: Redis, keyPrefix: string): Promise<RedisMetricsBody> {
+  const [infoText, keys] = await Promise.all([
+    redis.info(),
+    estimateKeyCounts(redis, appKeyPrefixes(keyPrefix)),
+  ]);
+  const info = parseInfo(infoText);
+  const num = (name: string) => Number(info[name] ?? 0) || 0;
+  const hits = num("keyspace_hits");
+  const misses = num("keyspace_misses");
+  return {
+    status: "healthy",
+    metrics: {
+      memory: {
+        used_mb: round2(num("used_memory") / BYTES_PER_MB),
+        peak_mb: round2(num("used_memory_peak") / BYTES_PER_MB),
+      },
+      connections: { connected_clients: num("connected_clients"), blocked_clients: num("blocked_clients") },
+      performance: {
+        ops_per_sec: num("instantaneous_ops_per_sec"),
+        // Redis's own keyspace lookups since it started, not the app cache's hit rate (see cache_hits_total).
+        cache_hit_ratio: hits + misses > 0 ? Math.round((hits / (hits + misses)) * 10_000) / 10_000 : null,
+      },
+      keys: {
+        sessions: keys.counts.sessions ?? 0,
+        cache: keys.counts.cache ?? 0,
+        rate_limit: keys.counts.rate_limit ?? 0,
+        total: keys.total,
+        sampled: keys.sampled,
+        estimated: keys.estimated,
+      },
+    },
+  };
+}
