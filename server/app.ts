@@ -52,8 +52,9 @@ export function createApp(deps: AppDeps): Express {
   const metrics = deps.metrics ?? createMetrics();
   const health = createHealthService({ config, db, redis, lifecycle, logger });
   metrics.setHealthSource(async () => (await health.complete()).checks);
-  metrics.setActiveSessionsSource(() =>
-    within(countSessions(store, redis, config), config.health.checkTimeoutMs),
+  metrics.setActiveSessionsSource(
+    () => within(countSessions(store, redis, config), config.health.checkTimeoutMs),
+    redis ? "redis" : "memory",
   );
 
   const app = express();

@@ -55,6 +55,7 @@ export function createHealthRouter(deps: { health: HealthService }): Router {
   router.get("/complete", async (req, res) => {
     const report = await health.complete();
     const status = report.status === "unhealthy" ? 503 : 200;
+    res.vary("Accept");
     if (req.accepts(["application/json", HEALTH_JSON]) === HEALTH_JSON) {
       res.status(status).type(HEALTH_JSON).json(toHealthJson(report));
       return;

@@ -31,7 +31,7 @@ export interface Metrics {
   /** Hook for rate limiting, push style: call once per rejected request. */
   rateLimitRejected(policy: string): void;
   /** How many sessions exist now; `undefined` when it cannot be told (the gauge is then left out). */
-  setActiveSessionsSource(source: () => Promise<number | undefined>): void;
+  setActiveSessionsSource(source: () => Promise<number | undefined>, store: "redis" | "memory"): void;
   /** Dependency checks behind the `dependency_up` gauges. */
   setHealthSource(source: () => Promise<Record<string, CheckResult>>): void;
   /** The Prometheus text exposition. */
@@ -113,14 +113,17 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
   });
 
   let activeSessions: (() => Promise<number | undefined>) | undefined;
+  let sessionStore = "memory";
   new Gauge({
     name: "sessions_active",
-    help: "Sessions stored now (with Redis: estimated from a bounded key sample, see /metrics/redis)",
+    help: "Sessions stored now, by store (redis: estimated from a bounded key sample, see /metrics/redis)",
+    // The label lets the series be absent when the count cannot be read, rather than a false 0.
+    labelNames: ["store"],
     registers: [registry],
     async collect() {
       this.reset();
       const count = await activeSessions?.().catch(() => undefined);
-      if (count !== undefined) this.set(count);
+      if (count !== undefined) this.set({ store: sessionStore }, count);
     },
   });
 
@@ -205,8 +208,9 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
     rateLimitRejected(policy) {
       rateLimitRejections.inc({ policy });
     },
-    setActiveSessionsSource(source) {
+    setActiveSessionsSource(source, store) {
       activeSessions = source;
+      sessionStore = store;
     },
     setHealthSource(source) {
       health = source;
