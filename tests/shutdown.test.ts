@@ -1,0 +1,166 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { get as httpGet } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { TEST_SECRET } from "./helpers/app.js";
+import { type FakeOpenAI, startFakeOpenAI } from "./helpers/fake-openai.js";
+import { freePort } from "./helpers/ports.js";
+import { type RedisServer, startRedisServer } from "./helpers/redis-server.js";
+
+const OPENAI_KEY = "sk-test-shutdown-0123456789";
+const DELAY_MS = 1500; // SHUTDOWN_DELAY_MS
+const PROBE_TIMEOUT_MS = 2500; // HEALTH_CHECK_TIMEOUT_MS: how long the in-flight request lasts
+
+let redisServer: RedisServer;
+let openai: FakeOpenAI;
+let schema: string | undefined;
+let dataDir: string | undefined;
+
+beforeAll(async () => {
+  [redisServer, openai] = await Promise.all([startRedisServer(), startFakeOpenAI({ apiKey: OPENAI_KEY })]);
+});
+
+afterAll(async () => {
+  await openai?.close();
+  await redisServer?.stop();
+  const url = process.env.TEST_DATABASE_URL;
+  if (url && schema) {
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await admin.end();
+  }
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+});
+
+function databaseEnv(): Record<string, string> {
+  const url = process.env.TEST_DATABASE_URL;
+  if (url) {
+    schema = `test_${randomBytes(6).toString("hex")}`;
+    return { DATABASE_URL: url, DATABASE_SCHEMA: schema };
+  }
+  dataDir = mkdtempSync(join(tmpdir(), "shutdown-"));
+  return { DATA_DIR: dataDir };
+}
+
+interface Reply {
+  status: number;
+  body: Record<string, unknown>;
+  connection?: string;
+}
+
+/** One request on a connection of its own, so no reused keep-alive socket races the server's close. */
+function get(base: string, path: string): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = httpGet(`${base}${path}`, { agent: false, timeout: 10_000 }, (res) => {
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk) => {
+        text += chunk;
+      });
+      res.on("end", () =>
+        resolve({ status: res.statusCode ?? 0, body: JSON.parse(text), connection: res.headers.connection }),
+      );
+      res.on("error", reject);
+    });
+    req.on("timeout", () => req.destroy(new Error("timed out")));
+    req.on("error", reject);
+  });
+}
+
+async function waitUntilReady(base: string, child: ChildProcess, output: () => string) {
+  // PGlite (no TEST_DATABASE_URL) takes tens of seconds to start on a busy machine.
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`server exited early:\n${output()}`);
+    try {
+      if ((await get(base, "/health/ready")).status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`server never became ready:\n${output()}`);
+}
+
+describe("SIGTERM on a real server process", () => {
+  it("fails readiness at once, keeps serving through the delay, finishes in-flight work and exits 0", async () => {
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const child = spawn(process.execPath, ["--import", "tsx", "server/main.ts"], {
+      cwd: process.cwd(),
+      env: {
+        PATH: process.env.PATH,
+        NODE_ENV: "test",
+        HOST: "127.0.0.1",
+        PORT: String(port),
+        LOG_LEVEL: "info",
+        SESSION_SECRET: TEST_SECRET,
+        KEY_PREFIX: `t${randomBytes(5).toString("hex")}`,
+        REDIS_URL: redisServer.url,
+        OPENAI_API_KEY: OPENAI_KEY,
+        OPENAI_BASE_URL: openai.baseUrl,
+        HEALTH_CHECK_TIMEOUT_MS: String(PROBE_TIMEOUT_MS),
+        SHUTDOWN_DELAY_MS: String(DELAY_MS),
+        SHUTDOWN_TIMEOUT_MS: "8000",
+        ...databaseEnv(),
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    child.stdout?.on("data", (d) => {
+      output += d;
+    });
+    child.stderr?.on("data", (d) => {
+      output += d;
+    });
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+
+    const t0 = Date.now();
+    try {
+      await waitUntilReady(base, child, () => output);
+      console.log(`shutdown test: ready after ${Date.now() - t0} ms`);
+
+      // An in-flight request: OpenAI never answers, so /health/complete takes the whole probe bound.
+      openai.setMode("hang");
+      const inflight = get(base, "/health/complete");
+      inflight.catch(() => undefined); // awaited below; this only keeps an early failure from going unhandled
+      await new Promise((r) => setTimeout(r, 200));
+      child.kill("SIGTERM");
+
+      const sentAt = Date.now();
+      let ready = await get(base, "/health/ready");
+      while (ready.status !== 503 && Date.now() - sentAt < DELAY_MS / 2) {
+        await new Promise((r) => setTimeout(r, 25));
+        ready = await get(base, "/health/ready");
+      }
+      expect(ready.status).toBe(503);
+      expect(ready.body).toMatchObject({ status: "not_ready", reason: "shutting_down" });
+      // Well inside the delay, new requests are still served (each connection then closes).
+      const live = await get(base, "/health/live");
+      expect(live.status).toBe(200);
+      expect(live.connection).toBe("close");
+
+      const done = await inflight;
+      expect(done.status).toBe(200);
+      expect(done.body.status).toBe("degraded");
+
+      console.log(`shutdown test: in-flight done ${Date.now() - sentAt} ms after SIGTERM`);
+      expect(await exited).toBe(0);
+      console.log(`shutdown test: exited ${Date.now() - sentAt} ms after SIGTERM`);
+      expect(output).toContain("shutting down: readiness now fails");
+      expect(output).toContain('"msg":"stopped"');
+      await expect(get(base, "/health/live")).rejects.toThrow();
+    } catch (err) {
+      console.log(output);
+      throw err;
+    } finally {
+      openai.setMode("ok");
+      if (child.exitCode === null) child.kill("SIGKILL");
+    }
+  }, 90_000);
+});
