@@ -1,5 +1,6 @@
 import type { Database } from "../db/database.js";
 import type { Redis } from "../redis/redis-client.js";
+import { summedInfo } from "../redis/redis-info.js";
 import { type CheckResult, elapsedMs } from "./shared-check.js";
 
 const BYTES_PER_MB = 1024 * 1024;
@@ -60,7 +61,7 @@ export interface RedisDetail extends CheckResult {
   used_memory_bytes?: number;
 }
 
-/** `PING` for the latency, then `INFO memory` for the footprint (what /health/redis shows). */
+/** `PING` for the latency, then `INFO memory` for the footprint (summed over a cluster's masters). */
 export async function checkRedisDetail(redis: Redis): Promise<RedisDetail> {
   const startedAt = performance.now();
   if (redis.status !== "ready") {
@@ -69,26 +70,16 @@ export async function checkRedisDetail(redis: Redis): Promise<RedisDetail> {
   try {
     await redis.ping();
     const latency = elapsedMs(startedAt);
-    const info = parseInfo(await redis.info("memory"));
+    const info = await summedInfo(redis, "memory");
     return {
       status: "healthy",
       connected: true,
       latency_ms: latency,
-      used_memory_bytes: Number(info.used_memory ?? 0),
+      used_memory_bytes: info.used_memory ?? 0,
     };
   } catch (err) {
     return { ...failed(startedAt, err), connected: redis.status === "ready" };
   }
-}
-
-/** `INFO` text (`key:value` lines under `# Section` headers) as a flat map. */
-export function parseInfo(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const line of text.split(/\r?\n/)) {
-    const i = line.indexOf(":");
-    if (i > 0 && !line.startsWith("#")) out[line.slice(0, i)] = line.slice(i + 1).trim();
-  }
-  return out;
 }
 
 export function formatMb(bytes: number): string {

@@ -1,5 +1,6 @@
-import { parseInfo } from "../health/checks.js";
+import type { Redis as RedisNode } from "ioredis";
 import type { Redis } from "../redis/redis-client.js";
+import { dataNodes, summedInfo } from "../redis/redis-info.js";
 
 const BYTES_PER_MB = 1024 * 1024;
 const SCAN_BATCH = 250; // keys asked per SCAN call
@@ -16,23 +17,43 @@ export interface KeyEstimate {
 }
 
 /**
- * Counts keys by prefix without KEYS: a bounded SCAN sample (at most KEY_SAMPLE_MAX keys) scaled to
- * DBSIZE. SCAN walks the hash table, whose order is unrelated to key names, so the sample is close to
- * random. On a cluster this sees one node: good for a dashboard, never for decisions.
+ * Counts keys by prefix without KEYS: on each server, a bounded SCAN sample scaled to its DBSIZE. SCAN
+ * walks the hash table, whose order is unrelated to key names, so the sample is close to random. Never
+ * for decisions: keys come and go while it runs.
  */
 export async function estimateKeyCounts(
   redis: Redis,
   prefixes: Record<string, string>,
   sampleMax = KEY_SAMPLE_MAX,
 ): Promise<KeyEstimate> {
+  const nodes = dataNodes(redis);
+  const perNode = await Promise.all(
+    nodes.map((node) => sampleNode(node, prefixes, Math.ceil(sampleMax / nodes.length))),
+  );
+  const counts = Object.fromEntries(Object.keys(prefixes).map((n) => [n, 0]));
+  for (const one of perNode)
+    for (const n of Object.keys(counts)) counts[n] = (counts[n] ?? 0) + (one.counts[n] ?? 0);
+  return {
+    counts,
+    total: perNode.reduce((sum, one) => sum + one.total, 0),
+    sampled: perNode.reduce((sum, one) => sum + one.sampled, 0),
+    estimated: perNode.some((one) => one.estimated),
+  };
+}
+
+async function sampleNode(
+  node: RedisNode,
+  prefixes: Record<string, string>,
+  sampleMax: number,
+): Promise<KeyEstimate> {
   const names = Object.keys(prefixes);
   const counts = Object.fromEntries(names.map((n) => [n, 0]));
-  const total = await redis.dbsize();
+  const total = await node.dbsize();
   let cursor = "0";
   let sampled = 0;
   let complete = false;
   do {
-    const [next, keys] = await redis.scan(cursor, "COUNT", SCAN_BATCH);
+    const [next, keys] = await node.scan(cursor, "COUNT", SCAN_BATCH);
     cursor = next;
     for (const key of keys) {
       sampled++;
@@ -72,14 +93,13 @@ export interface RedisMetricsBody {
   };
 }
 
-/** INFO plus a key sample, in the shape `/metrics/redis` documents. */
+/** INFO plus a key sample, in the shape `/metrics/redis` documents (a cluster's masters summed). */
 export async function readRedisMetrics(redis: Redis, keyPrefix: string): Promise<RedisMetricsBody> {
-  const [infoText, keys] = await Promise.all([
-    redis.info(),
+  const [info, keys] = await Promise.all([
+    summedInfo(redis),
     estimateKeyCounts(redis, appKeyPrefixes(keyPrefix)),
   ]);
-  const info = parseInfo(infoText);
-  const num = (name: string) => Number(info[name] ?? 0) || 0;
+  const num = (name: string) => info[name] ?? 0;
   const hits = num("keyspace_hits");
   const misses = num("keyspace_misses");
   return {
