@@ -1,4 +1,3 @@
-import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { get as httpGet } from "node:http";
@@ -6,10 +5,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { TEST_SECRET } from "./helpers/app.js";
+import { TEST_SECRET, uniquePrefix } from "./helpers/app.js";
 import { type FakeOpenAI, startFakeOpenAI } from "./helpers/fake-openai.js";
-import { freePort } from "./helpers/ports.js";
 import { type RedisServer, startRedisServer } from "./helpers/redis-server.js";
+import { startServerProcess } from "./helpers/server-process.js";
 
 const OPENAI_KEY = "sk-test-shutdown-0123456789";
 const DELAY_MS = 1500; // SHUTDOWN_DELAY_MS
@@ -72,58 +71,32 @@ function get(base: string, path: string): Promise<Reply> {
   });
 }
 
-async function waitUntilReady(base: string, child: ChildProcess, output: () => string) {
-  // PGlite (no TEST_DATABASE_URL) takes tens of seconds to start on a busy machine.
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`server exited early:\n${output()}`);
-    try {
-      if ((await get(base, "/health/ready")).status === 200) return;
-    } catch {
-      // not listening yet
-    }
+async function waitUntilReady(base: string) {
+  const deadline = Date.now() + 30_000;
+  while ((await get(base, "/health/ready")).status !== 200) {
+    if (Date.now() > deadline) throw new Error("the server never became ready");
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`server never became ready:\n${output()}`);
 }
 
 describe("SIGTERM on a real server process", () => {
   it("fails readiness at once, keeps serving through the delay, finishes in-flight work and exits 0", async () => {
-    const port = await freePort();
-    const base = `http://127.0.0.1:${port}`;
-    const child = spawn(process.execPath, ["--import", "tsx", "server/main.ts"], {
-      cwd: process.cwd(),
-      env: {
-        PATH: process.env.PATH,
-        NODE_ENV: "test",
-        HOST: "127.0.0.1",
-        PORT: String(port),
-        LOG_LEVEL: "info",
-        SESSION_SECRET: TEST_SECRET,
-        KEY_PREFIX: `t${randomBytes(5).toString("hex")}`,
-        REDIS_URL: redisServer.url,
-        OPENAI_API_KEY: OPENAI_KEY,
-        OPENAI_BASE_URL: openai.baseUrl,
-        HEALTH_CHECK_TIMEOUT_MS: String(PROBE_TIMEOUT_MS),
-        SHUTDOWN_DELAY_MS: String(DELAY_MS),
-        SHUTDOWN_TIMEOUT_MS: "8000",
-        ...databaseEnv(),
-      },
-      stdio: ["ignore", "pipe", "pipe"],
+    const proc = await startServerProcess({
+      NODE_ENV: "test",
+      SESSION_SECRET: TEST_SECRET,
+      KEY_PREFIX: uniquePrefix(),
+      REDIS_URL: redisServer.url,
+      OPENAI_API_KEY: OPENAI_KEY,
+      OPENAI_BASE_URL: openai.baseUrl,
+      HEALTH_CHECK_TIMEOUT_MS: String(PROBE_TIMEOUT_MS),
+      SHUTDOWN_DELAY_MS: String(DELAY_MS),
+      SHUTDOWN_TIMEOUT_MS: "8000",
+      ...databaseEnv(),
     });
-    let output = "";
-    child.stdout?.on("data", (d) => {
-      output += d;
-    });
-    child.stderr?.on("data", (d) => {
-      output += d;
-    });
-    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-
-    const t0 = Date.now();
+    const { child, url: base } = proc;
+    const output = proc.output;
     try {
-      await waitUntilReady(base, child, () => output);
-      console.log(`shutdown test: ready after ${Date.now() - t0} ms`);
+      await waitUntilReady(base);
 
       // An in-flight request: OpenAI never answers, so /health/complete takes the whole probe bound.
       openai.setMode("hang");
@@ -149,14 +122,12 @@ describe("SIGTERM on a real server process", () => {
       expect(done.status).toBe(200);
       expect(done.body.status).toBe("degraded");
 
-      console.log(`shutdown test: in-flight done ${Date.now() - sentAt} ms after SIGTERM`);
-      expect(await exited).toBe(0);
-      console.log(`shutdown test: exited ${Date.now() - sentAt} ms after SIGTERM`);
-      expect(output).toContain("shutting down: readiness now fails");
-      expect(output).toContain('"msg":"stopped"');
+      expect(await proc.exited).toBe(0);
+      expect(output()).toContain("shutting down: readiness now fails");
+      expect(output()).toContain('"msg":"stopped"');
       await expect(get(base, "/health/live")).rejects.toThrow();
     } catch (err) {
-      console.log(output);
+      console.log(output());
       throw err;
     } finally {
       openai.setMode("ok");
