@@ -18,6 +18,7 @@ import { createHttpMetrics } from "./metrics/http-metrics.js";
 import { createMetrics, type Metrics } from "./metrics/metrics.js";
 import { estimateKeyCounts } from "./metrics/redis-metrics.js";
 import { createMetricsRouter } from "./metrics/routes.js";
+import { createProductRateLimits, createRateLimitStore } from "./ratelimit/policies.js";
 import type { Redis } from "./redis/redis-client.js";
 import {
   createSessionMiddleware,
@@ -56,6 +57,12 @@ export function createApp(deps: AppDeps): Express {
     () => within(countSessions(store, redis, config), config.health.checkTimeoutMs),
     redis ? "redis" : "memory",
   );
+  const limits = createProductRateLimits({
+    config,
+    logger,
+    store: createRateLimitStore({ config, redis, logger }),
+    metrics,
+  });
 
   const app = express();
   app.disable("x-powered-by");
@@ -81,12 +88,15 @@ export function createApp(deps: AppDeps): Express {
   app.use("/health", createHealthRouter({ health }));
   app.use("/metrics", createMetricsRouter({ config, metrics, redis }));
 
+  // Before the session: a flood is turned away without a session lookup.
+  app.use(limits.global);
   app.use(createSessionMiddleware({ config, store }));
   app.use(enforceAbsoluteTimeout(config));
   app.use(passport.initialize());
   app.use(passport.session());
+  app.use("/api", limits.api);
 
-  app.use("/auth", createAuthRouter({ config, passport, users, hasher, logger, metrics }));
+  app.use("/auth", createAuthRouter({ config, passport, users, hasher, logger, limits, metrics }));
 
   app.use(notFoundHandler());
   app.use(errorHandler(logger));

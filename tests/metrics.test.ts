@@ -182,6 +182,25 @@ describe("GET /metrics", () => {
   });
 });
 
+describe("rate-limit rejections", () => {
+  it("counts each 429 under its policy", async () => {
+    const t = await build({ RATE_LIMIT_LOGIN_LIMIT: "2" });
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const res = await request(t.app)
+        .post("/auth/login")
+        .send({ email: "nobody@example.com", password: "wrong password" });
+      statuses.push(res.status);
+    }
+    expect(statuses).toEqual([401, 401, 429, 429]);
+    const text = (await request(t.app).get("/metrics").set(bearer())).text;
+    expect(sample(text, "rate_limit_rejections_total", { policy: "login" })).toBe(2);
+    expect(sample(text, "http_request_duration_seconds_count", { route: "/auth/login", status: "429" })).toBe(
+      2,
+    );
+  });
+});
+
 describe("GET /metrics/redis", () => {
   it("returns the documented shape with exact key counts on a small keyspace", async () => {
     const t = await build();
@@ -192,6 +211,17 @@ describe("GET /metrics/redis", () => {
     await t.redis!.set(`${t.config.keyPrefix}:rl:{login:1.2.3.4}`, "1");
     await t.redis!.set(`${t.config.keyPrefix}:rl:{global:1.2.3.4}`, "1");
     await t.redis!.set("another-app:key", "1");
+    // Ground truth (the requests above also left rate-limit counters): SCAN the whole private server.
+    const all: string[] = [];
+    let cursor = "0";
+    do {
+      const [next, keys] = await t.redis!.scan(cursor, "COUNT", 1000);
+      cursor = next;
+      all.push(...keys);
+    } while (cursor !== "0");
+    const count = (part: string) => all.filter((k) => k.startsWith(`${t.config.keyPrefix}:${part}:`)).length;
+    expect(count("sess")).toBe(1);
+    expect(count("rl")).toBeGreaterThanOrEqual(2);
 
     const res = await request(t.app).get("/metrics/redis").set(bearer());
     expect(res.status).toBe(200);
@@ -201,7 +231,14 @@ describe("GET /metrics/redis", () => {
         memory: { used_mb: expect.any(Number), peak_mb: expect.any(Number) },
         connections: { connected_clients: expect.any(Number), blocked_clients: 0 },
         performance: { ops_per_sec: expect.any(Number), cache_hit_ratio: expect.any(Number) },
-        keys: { sessions: 1, cache: 1, rate_limit: 2, total: 5, sampled: 5, estimated: false },
+        keys: {
+          sessions: 1,
+          cache: 1,
+          rate_limit: count("rl"),
+          total: all.length,
+          sampled: all.length,
+          estimated: false,
+        },
       },
     });
     expect(res.body.metrics.memory.used_mb).toBeGreaterThan(0);
