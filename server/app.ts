@@ -7,14 +7,26 @@ import { createAuthRouter } from "./auth/routes.js";
 import { createUserRepository } from "./auth/user-repository.js";
 import type { Config } from "./config/config.js";
 import type { Database } from "./db/database.js";
+import { createHealthService } from "./health/health-service.js";
+import { createLifecycle, type Lifecycle } from "./health/lifecycle.js";
 import { createHealthRouter } from "./health/routes.js";
+import { within } from "./health/shared-check.js";
 import { errorHandler, notFoundHandler } from "./http/error-handler.js";
 import type { Logger } from "./logging/logger.js";
 import { createRequestLogger } from "./logging/request-logger.js";
+import { createHttpMetrics } from "./metrics/http-metrics.js";
+import { createMetrics, type Metrics } from "./metrics/metrics.js";
+import { estimateKeyCounts } from "./metrics/redis-metrics.js";
+import { createMetricsRouter } from "./metrics/routes.js";
 import { createProductRateLimits, createRateLimitStore } from "./ratelimit/policies.js";
 import type { Redis } from "./redis/redis-client.js";
 import { createSessionPrefetch } from "./session/prefetch.js";
-import { createSessionMiddleware, createSessionStore, enforceAbsoluteTimeout } from "./session/session.js";
+import {
+  createSessionMiddleware,
+  createSessionStore,
+  enforceAbsoluteTimeout,
+  sessionKeyPrefix,
+} from "./session/session.js";
 
 export interface AppDeps {
   config: Config;
@@ -25,6 +37,10 @@ export interface AppDeps {
   redis?: Redis;
   /** Defaults to the store config chooses (Redis or bounded memory). */
   sessionStore?: Store;
+  /** Shutdown state set by main.ts; readiness reads it. Defaults to a process that is not stopping. */
+  lifecycle?: Lifecycle;
+  /** Defaults to a fresh registry for this app. */
+  metrics?: Metrics;
 }
 
 /** Builds the Express app from its dependencies; does no I/O, so tests can build several. */
@@ -34,10 +50,19 @@ export function createApp(deps: AppDeps): Express {
   const lookup: UserLookup = { findById: (id) => users.findById(id) };
   const passport = createPassport({ users, hasher, lookup });
   const store = deps.sessionStore ?? createSessionStore({ config, redis, logger });
+  const lifecycle = deps.lifecycle ?? createLifecycle();
+  const metrics = deps.metrics ?? createMetrics();
+  const health = createHealthService({ config, db, redis, lifecycle, logger });
+  metrics.setHealthSource(async () => (await health.complete()).checks);
+  metrics.setActiveSessionsSource(
+    () => within(countSessions(store, redis, config), config.health.checkTimeoutMs),
+    redis ? "redis" : "memory",
+  );
   const limits = createProductRateLimits({
     config,
     logger,
     store: createRateLimitStore({ config, redis, logger }),
+    metrics,
   });
 
   const app = express();
@@ -54,13 +79,22 @@ export function createApp(deps: AppDeps): Express {
     next();
   });
 
-  app.use("/health", createHealthRouter());
+  app.use(createHttpMetrics(app, metrics));
+  app.use((_req, res, next) => {
+    // While draining, each connection serves its request and closes, so clients reconnect elsewhere.
+    if (lifecycle.shuttingDown) res.setHeader("Connection", "close");
+    next();
+  });
+
+  app.use("/health", createHealthRouter({ health }));
+  app.use("/metrics", createMetricsRouter({ config, metrics, redis }));
   // Before the rate limiter, so its check and the session read share one Redis round trip.
   app.use(
     createSessionPrefetch({ store, cookieName: config.session.cookieName, secrets: config.session.secrets }),
   );
 
-  // Before the session: a flood is turned away without a session lookup.
+  // Before the session: a flood is turned away before express-session does any work (only a validly
+  // signed cookie's read has already left, in the same write as this check).
   app.use(limits.global);
   app.use(createSessionMiddleware({ config, store }));
   app.use(enforceAbsoluteTimeout(config));
@@ -68,9 +102,25 @@ export function createApp(deps: AppDeps): Express {
   app.use(passport.session());
   app.use("/api", limits.api);
 
-  app.use("/auth", createAuthRouter({ config, passport, users, hasher, logger, limits }));
+  app.use("/auth", createAuthRouter({ config, passport, users, hasher, logger, limits, metrics }));
 
   app.use(notFoundHandler());
   app.use(errorHandler(logger));
   return app;
+}
+
+/** Sessions stored now: an estimate from a bounded key sample with Redis, the exact count in memory. */
+async function countSessions(
+  store: Store,
+  redis: Redis | undefined,
+  config: Config,
+): Promise<number | undefined> {
+  if (redis) {
+    if (redis.status !== "ready") return undefined;
+    const estimate = await estimateKeyCounts(redis, { sessions: sessionKeyPrefix(config.keyPrefix) });
+    return estimate.counts.sessions;
+  }
+  if (!store.length) return undefined;
+  const length = store.length.bind(store);
+  return new Promise((resolve) => length((err, n) => resolve(err ? undefined : n)));
 }
