@@ -16,13 +16,16 @@ export function createRequestLogger(logger: Logger): RequestHandler {
     res.locals.requestId = id;
     res.setHeader("X-Request-Id", id);
     res.on("finish", () => {
-      if (!requestLog.isLevelEnabled("info")) return;
+      const path = req.originalUrl.split("?")[0] as string;
+      // Probes arrive every few seconds: a healthy answer is not news.
+      const level = res.statusCode < 400 && path.startsWith("/health/") ? "debug" : "info";
+      if (!requestLog.isLevelEnabled(level)) return;
       const ms = Number(process.hrtime.bigint() - start) / 1e6;
-      requestLog.info(
+      requestLog[level](
         {
           reqId: id,
           method: req.method,
-          path: req.originalUrl.split("?")[0],
+          path,
           status: res.statusCode,
           ms: Math.round(ms * 100) / 100,
         },
