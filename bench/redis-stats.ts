@@ -48,6 +48,8 @@ export interface MonitorEvent {
   command: string;
   /** Run by a Lua script (EVALSHA), not sent by a client: costs no round trip of its own. */
   fromScript: boolean;
+  /** The command's arguments after its name (keys and values). */
+  args: string[];
 }
 
 /**

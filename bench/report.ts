@@ -72,6 +72,7 @@ export function summarize(
   for (const [label, value] of [
     ["Redis round trips/req (1 request in flight)", (s: RoundTripSample) => s.roundTripsPerReq],
     ["Redis commands sent/req (1 in flight, MONITOR)", (s: RoundTripSample) => s.commandsPerReq],
+    ["of which on cache keys", (s: RoundTripSample) => s.cacheCommandsPerReq],
   ] as const) {
     const o = rt.find((s) => s.target === "ours");
     const b = rt.find((s) => s.target === "baseline");

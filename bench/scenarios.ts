@@ -42,6 +42,8 @@ export interface RoundTripSample {
   scriptCommandsPerCall: number;
   /** Commands sent per request, by name (MONITOR), e.g. {"evalsha": 2}. */
   pattern: Record<string, number>;
+  /** Commands per request that touch a cache key (`<prefix>:cache:...`): 0 on an L1 hit. */
+  cacheCommandsPerReq: number;
 }
 
 export const SCENARIO_TITLES: Record<ScenarioName, string> = {
@@ -171,6 +173,7 @@ export async function roundTripSample(
     roundTripsPerReq: (d.reads - 1) / count,
     commandsPerReq: sent.length / count,
     scriptCommandsPerCall: scriptCalls ? (events.length - sent.length) / scriptCalls : 0,
+    cacheCommandsPerReq: sent.filter((e) => e.args.some((a) => a.includes(":cache:"))).length / count,
     pattern,
   };
 }
