@@ -74,6 +74,7 @@ export async function monitor<T>(
       source,
       command,
       fromScript: source.endsWith("lua"),
+      args: args.slice(1).map(String),
     });
   });
   try {
