@@ -1,16 +1,21 @@
 import express, { type Express } from "express";
 import type { Store } from "express-session";
 import helmet from "helmet";
-import { createPassport, type UserLookup } from "./auth/passport.js";
+import { createPassport } from "./auth/passport.js";
 import type { PasswordHasher } from "./auth/password.js";
 import { createAuthRouter } from "./auth/routes.js";
+import { createUserCache } from "./auth/user-cache.js";
 import { createUserRepository } from "./auth/user-repository.js";
+import type { Cache } from "./cache/cache.js";
+import { createCacheAdminRouter } from "./cache/routes.js";
 import type { Config } from "./config/config.js";
 import type { Database } from "./db/database.js";
 import { createHealthRouter } from "./health/routes.js";
 import { errorHandler, notFoundHandler } from "./http/error-handler.js";
 import type { Logger } from "./logging/logger.js";
 import { createRequestLogger } from "./logging/request-logger.js";
+import { createOpenAIClient } from "./models/openai-client.js";
+import { createModelsRouter } from "./models/routes.js";
 import type { Redis } from "./redis/redis-client.js";
 import { createSessionMiddleware, createSessionStore, enforceAbsoluteTimeout } from "./session/session.js";
 
@@ -19,6 +24,8 @@ export interface AppDeps {
   logger: Logger;
   db: Database;
   hasher: PasswordHasher;
+  /** The two-tier cache (built by `createCache`, closed by whoever built it). */
+  cache: Cache;
   /** Absent when no Redis is configured (embedded mode). */
   redis?: Redis;
   /** Defaults to the store config chooses (Redis or bounded memory). */
@@ -27,10 +34,18 @@ export interface AppDeps {
 
 /** Builds the Express app from its dependencies; does no I/O, so tests can build several. */
 export function createApp(deps: AppDeps): Express {
-  const { config, logger, db, hasher, redis } = deps;
-  const users = createUserRepository(db);
-  const lookup: UserLookup = { findById: (id) => users.findById(id) };
-  const passport = createPassport({ users, hasher, lookup });
+  const { config, logger, db, hasher, redis, cache } = deps;
+  // Every user write goes through this repository, which drops the user's cached copy everywhere.
+  const userCache = createUserCache({ cache, users: createUserRepository(db) });
+  const users = userCache.repository;
+  const passport = createPassport({ users, hasher, lookup: userCache.lookup });
+  const openai = config.openai.apiKey
+    ? createOpenAIClient({
+        baseUrl: config.openai.baseUrl,
+        apiKey: config.openai.apiKey,
+        timeoutMs: config.openai.timeoutMs,
+      })
+    : undefined;
   const store = deps.sessionStore ?? createSessionStore({ config, redis, logger });
 
   const app = express();
@@ -48,6 +63,7 @@ export function createApp(deps: AppDeps): Express {
   });
 
   app.use("/health", createHealthRouter());
+  app.use("/api/cache", createCacheAdminRouter({ config, cache }));
 
   app.use(createSessionMiddleware({ config, store }));
   app.use(enforceAbsoluteTimeout(config));
@@ -55,6 +71,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(passport.session());
 
   app.use("/auth", createAuthRouter({ config, passport, users, hasher, logger }));
+  app.use("/api/models", createModelsRouter({ config, cache, openai, logger }));
 
   app.use(notFoundHandler());
   app.use(errorHandler(logger));
