@@ -42,7 +42,8 @@ export interface CacheStats {
   l1: { entries: number; bytes: number; maxEntries: number; maxBytes: number };
   l2: {
     mode: "redis" | "none";
-    breaker: BreakerState;
+    /** `disabled` without Redis. */
+    breaker: BreakerState | "disabled";
     /** Redis calls that failed or timed out since start. */
     failures: number;
     subscriber: "ready" | "down" | "none";
@@ -192,6 +193,7 @@ export function createCache(options: CreateCacheOptions): Cache {
   // Bumped by every invalidation: a load that started before one must not refill L1 with the old value.
   let epoch = 0;
   const generations = new Map<string, { gen: number; at: number }>();
+  let generationEpoch = 0; // bumped when a category message or a flush changes what `generations` should hold
   const inflight = new Map<string, Promise<Resolved>>();
   let writes = 0;
   let closed = false;
@@ -250,17 +252,18 @@ export function createCache(options: CreateCacheOptions): Cache {
     epoch++;
     l1.clear();
     generations.clear();
+    generationEpoch++;
     log.info({ reason }, "cache: L1 flushed");
   };
 
   async function generation(category: string): Promise<number> {
     const cached = generations.get(category);
     if (cached && Date.now() - cached.at < GENERATION_REFRESH_MS) return cached.gen;
-    const before = epoch;
+    const before = generationEpoch;
     const raw = await l2((r) => r.get(keys.generation(category)));
     const gen = raw ? Number(raw) : 0;
     // An invalidation message that arrived meanwhile carries a newer number than this read.
-    if (epoch === before) generations.set(category, { gen, at: Date.now() });
+    if (generationEpoch === before) generations.set(category, { gen, at: Date.now() });
     return generations.get(category)?.gen ?? gen;
   }
 
@@ -315,6 +318,7 @@ export function createCache(options: CreateCacheOptions): Cache {
     if (message.t === "key" && typeof message.k === "string") {
       l1.delete(l1Key(message.c, message.k));
     } else if (message.t === "category") {
+      generationEpoch++;
       dropCategoryL1(message.c);
       if (typeof message.g === "number") generations.set(message.c, { gen: message.g, at: Date.now() });
       else generations.delete(message.c);
@@ -331,6 +335,7 @@ export function createCache(options: CreateCacheOptions): Cache {
     let wasReady = false;
     let lastError = "";
     sub.on("ready", () => {
+      if (closed) return;
       sub.subscribe(keys.channel).then(
         () => {
           subscriberReady = true;
@@ -338,7 +343,9 @@ export function createCache(options: CreateCacheOptions): Cache {
           if (wasReady) flushL1("invalidation channel reconnected");
           wasReady = true;
         },
-        (err: Error) => log.warn({ err: { message: err.message } }, "cache: subscribe failed"),
+        (err: Error) => {
+          if (!closed) log.warn({ err: { message: err.message } }, "cache: subscribe failed");
+        },
       );
     });
     sub.on("close", () => {
@@ -568,6 +575,7 @@ export function createCache(options: CreateCacheOptions): Cache {
       for (const c of list) {
         try {
           const gen = await l2((r) => r.incr(keys.generation(c)));
+          generationEpoch++;
           generations.set(c, { gen, at: Date.now() });
           if (!(await publish({ t: "category", c, g: gen }))) reached = false;
         } catch (err) {
@@ -638,7 +646,7 @@ export function createCache(options: CreateCacheOptions): Cache {
         },
         l2: {
           mode: redis ? "redis" : "none",
-          breaker: redis ? breaker.state() : "open",
+          breaker: redis ? breaker.state() : "disabled",
           failures: breaker.failures(),
           subscriber: subscriber ? (subscriberReady ? "ready" : "down") : "none",
         },
