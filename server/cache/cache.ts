@@ -134,6 +134,10 @@ interface Resolved {
   tier?: "l1" | "l2";
 }
 
+interface Guard {
+  invalidated: boolean;
+}
+
 interface Message {
   o: string;
   t: "key" | "category";
@@ -190,8 +194,9 @@ export function createCache(options: CreateCacheOptions): Cache {
     maxSize: config.l1MaxBytes,
     sizeCalculation: (entry, key) => entry.json.length * 2 + key.length * 2 + L1_ENTRY_OVERHEAD,
   });
-  // Bumped by every invalidation: a load that started before one must not refill L1 with the old value.
-  let epoch = 0;
+  // Reads and loads in flight, by L1 key: an invalidation that lands meanwhile marks them, so a value
+  // read or loaded before it is neither put back in L1 nor stored in Redis.
+  const watchers = new Map<string, Set<Guard>>();
   const generations = new Map<string, { gen: number; at: number }>();
   let generationEpoch = 0; // bumped when a category message or a flush changes what `generations` should hold
   const inflight = new Map<string, Promise<Resolved>>();
@@ -243,13 +248,31 @@ export function createCache(options: CreateCacheOptions): Cache {
     if (ttl > 0) l1.set(k, entry, { ttl });
   };
 
+  const watch = (k: string): Guard => {
+    const guard = { invalidated: false };
+    const set = watchers.get(k) ?? new Set<Guard>();
+    set.add(guard);
+    watchers.set(k, set);
+    return guard;
+  };
+  const unwatch = (k: string, guard: Guard) => {
+    const set = watchers.get(k);
+    set?.delete(guard);
+    if (set?.size === 0) watchers.delete(k);
+  };
+  const invalidateKeyL1 = (k: string) => {
+    l1.delete(k);
+    for (const guard of watchers.get(k) ?? []) guard.invalidated = true;
+  };
   const dropCategoryL1 = (category: string) => {
     const start = `${category}:`;
     for (const k of [...l1.keys()]) if (k.startsWith(start)) l1.delete(k);
+    for (const [k, set] of watchers)
+      if (k.startsWith(start)) for (const guard of set) guard.invalidated = true;
   };
 
   const flushL1 = (reason: string) => {
-    epoch++;
+    for (const set of watchers.values()) for (const guard of set) guard.invalidated = true;
     l1.clear();
     generations.clear();
     generationEpoch++;
@@ -271,10 +294,10 @@ export function createCache(options: CreateCacheOptions): Cache {
     return decodeEntry(await l2((r) => r.get(keys.value(category, gen, key))));
   }
 
-  async function writeL2(category: string, key: string, entry: Entry): Promise<boolean> {
+  async function writeL2(category: string, key: string, entry: Entry, knownGen?: number): Promise<boolean> {
     if (!redis) return false;
     try {
-      const gen = await generation(category);
+      const gen = knownGen ?? (await generation(category));
       const px = Math.ceil(entry.graceUntil - Date.now());
       if (px <= 0) return true;
       const indexKey = keys.index(category, gen);
@@ -314,9 +337,8 @@ export function createCache(options: CreateCacheOptions): Cache {
       return;
     }
     if (message.o === instanceId || !counters.has(message.c)) return;
-    epoch++;
     if (message.t === "key" && typeof message.k === "string") {
-      l1.delete(l1Key(message.c, message.k));
+      invalidateKeyL1(l1Key(message.c, message.k));
     } else if (message.t === "category") {
       generationEpoch++;
       dropCategoryL1(message.c);
@@ -382,12 +404,13 @@ export function createCache(options: CreateCacheOptions): Cache {
     category: string,
     key: string,
     leaseMs: number,
-    startEpoch: number,
+    guard: Guard,
     staleRef: { entry?: Entry },
-  ): Promise<{ found: Entry } | { lock?: { key: string; token: string } }> {
+  ): Promise<{ found: Entry } | { lock?: { key: string; token: string }; gen?: number }> {
     if (!redis) return {};
+    let gen: number | undefined;
     try {
-      const gen = await generation(category);
+      gen = await generation(category);
       const entry = await readL2(category, gen, key);
       const now = Date.now();
       if (entry && entry.expiresAt > now) return { found: entry };
@@ -403,15 +426,16 @@ export function createCache(options: CreateCacheOptions): Cache {
       const deadline = now + leaseMs;
       for (;;) {
         const got = await l2((r) => r.set(lockKey, token, "PX", leaseMs, "NX"));
-        if (got === "OK") return { lock: { key: lockKey, token } };
-        if (Date.now() >= deadline || closed || epoch !== startEpoch) return {};
+        if (got === "OK") return { lock: { key: lockKey, token }, gen };
+        // Past the lease the holder is presumed dead; after an invalidation the awaited value is outdated.
+        if (Date.now() >= deadline || closed || guard.invalidated) return { gen };
         await sleep(POLL_MS / 2 + Math.random() * POLL_MS);
         const landed = await readL2(category, gen, key);
         if (landed && landed.expiresAt > Date.now()) return { found: landed };
       }
     } catch (err) {
       l2Failed("coordinate")(err);
-      return {};
+      return { gen };
     }
   }
 
@@ -422,15 +446,19 @@ export function createCache(options: CreateCacheOptions): Cache {
     loader: Loader<T>,
     opts: CacheCallOptions | undefined,
   ): Promise<Resolved> {
-    const startEpoch = epoch;
     const k = l1Key(category, encoded);
+    const guard = watch(k);
     const staleRef: { entry?: Entry } = { entry: l1.get(k) };
     const timeoutMs = opts?.timeoutMs ?? config.loaderTimeoutMs;
     const leaseMs = Math.max(config.lockLeaseMs, timeoutMs + LEASE_MARGIN_MS);
 
-    const plan = await coordinate(category, key, leaseMs, startEpoch, staleRef);
+    const plan = await coordinate(category, key, leaseMs, guard, staleRef).catch((err) => {
+      unwatch(k, guard);
+      throw err;
+    });
     if ("found" in plan) {
-      if (epoch === startEpoch) writeL1(k, plan.found);
+      if (!guard.invalidated) writeL1(k, plan.found);
+      unwatch(k, guard);
       return { json: plan.found.json, status: "hit", tier: "l2" };
     }
     const counter = known(category);
@@ -443,8 +471,11 @@ export function createCache(options: CreateCacheOptions): Cache {
       const now = Date.now();
       const ttlMs = ttlOf(category, opts);
       const entry: Entry = { json, expiresAt: now + ttlMs, graceUntil: now + ttlMs + graceOf(opts) };
-      if (epoch === startEpoch) writeL1(k, entry);
-      await writeL2(category, key, entry);
+      // Invalidated while loading: the value may predate the change, so it is returned but not kept.
+      if (!guard.invalidated) {
+        writeL1(k, entry);
+        if (plan.gen !== undefined) await writeL2(category, key, entry, plan.gen);
+      }
       return { json, status: "miss" };
     } catch (err) {
       counter.loaderErrors++;
@@ -458,6 +489,7 @@ export function createCache(options: CreateCacheOptions): Cache {
       }
       throw err;
     } finally {
+      unwatch(k, guard);
       if (plan.lock) {
         const { key: lockKey, token } = plan.lock;
         await l2((r) => r.cacheReleaseLock(lockKey, token)).catch(l2Failed("unlock"));
@@ -489,16 +521,18 @@ export function createCache(options: CreateCacheOptions): Cache {
         return parse<T>(local.json);
       }
       if (redis) {
-        const startEpoch = epoch;
+        const guard = watch(k);
         try {
           const entry = await readL2(category, await generation(category), key);
           if (entry && entry.expiresAt > Date.now()) {
-            if (epoch === startEpoch) writeL1(k, entry);
+            if (!guard.invalidated) writeL1(k, entry);
             counter.hitsL2++;
             return parse<T>(entry.json);
           }
         } catch (err) {
           l2Failed("get")(err);
+        } finally {
+          unwatch(k, guard);
         }
       }
       counter.misses++;
@@ -513,8 +547,9 @@ export function createCache(options: CreateCacheOptions): Cache {
       const now = Date.now();
       const ttlMs = ttlOf(category, opts);
       const entry: Entry = { json, expiresAt: now + ttlMs, graceUntil: now + ttlMs + graceOf(opts) };
-      epoch++;
-      writeL1(l1Key(category, encoded), entry);
+      const k = l1Key(category, encoded);
+      invalidateKeyL1(k); // an older value being loaded meanwhile must not replace this one
+      writeL1(k, entry);
       if (redis && (await writeL2(category, key, entry))) {
         await publish({ t: "key", c: category, k: encoded });
       }
@@ -523,8 +558,7 @@ export function createCache(options: CreateCacheOptions): Cache {
     async delete(category, key) {
       known(category);
       const encoded = encodeKey(key);
-      epoch++;
-      l1.delete(l1Key(category, encoded));
+      invalidateKeyL1(l1Key(category, encoded));
       if (!redis) return;
       try {
         const gen = await generation(category);
@@ -568,7 +602,6 @@ export function createCache(options: CreateCacheOptions): Cache {
     async invalidate(category) {
       const list = category === "all" ? [...categories] : [category];
       for (const c of list) known(c);
-      epoch++;
       for (const c of list) dropCategoryL1(c);
       if (!redis) return { categories: list, redis: "none" };
       let reached = true;

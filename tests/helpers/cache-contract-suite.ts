@@ -185,6 +185,19 @@ export function cacheContractSuite(name: string, make: () => Promise<Cache>) {
       await expect(cache.invalidate("sessions")).rejects.toBeInstanceOf(CacheKeyError);
     });
 
+    it("does not keep a value whose load overlapped an invalidation of its key or category", async () => {
+      for (const invalidate of [() => cache.delete("things", "race"), () => cache.invalidate("things")]) {
+        const loading = cache.getOrSet("things", "race", async () => {
+          await sleep(100);
+          return "loaded before the change";
+        });
+        await sleep(20);
+        await invalidate();
+        expect(await loading).toBe("loaded before the change");
+        expect(await cache.get("things", "race")).toBeUndefined();
+      }
+    });
+
     it("reports a stats snapshot with L1 size and per-category counters", async () => {
       await cache.set("things", "s", "x");
       await cache.get("things", "s");
