@@ -20,6 +20,8 @@ export interface RedisConfig {
   password?: string;
   db: number;
   tls?: { ca?: string; rejectUnauthorized: boolean; servername?: string };
+  /** Set for Redis Cluster: more startup nodes besides host:port (the rest are discovered). */
+  cluster?: { nodes: Array<{ host: string; port: number }> };
   /** Where the settings came from, for logs (never holds the password). */
   source: string;
   connectTimeoutMs: number;
@@ -80,6 +82,11 @@ const schema = z.object({
   REDIS_TLS: bool.optional(),
   REDIS_TLS_CA: nonEmpty.optional(),
   REDIS_TLS_REJECT_UNAUTHORIZED: bool.default(true),
+  REDIS_CLUSTER: bool.default(false),
+  REDIS_CLUSTER_NODES: z
+    .string()
+    .regex(/^\s*[^\s:,]+:\d+\s*(,\s*[^\s:,]+:\d+\s*)*$/, "must be a comma-separated list of host:port")
+    .optional(),
   REDIS_CONNECT_TIMEOUT_MS: int(100).default(5000),
   REDIS_COMMAND_TIMEOUT_MS: int(10).default(500),
 
@@ -97,8 +104,8 @@ const schema = z.object({
     .string()
     .regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, "must be a valid cookie name")
     .optional(),
-  SESSION_TTL_SECONDS: int(60).default(86_400),
-  SESSION_ABSOLUTE_TTL_SECONDS: int(60).default(7 * 86_400),
+  SESSION_TTL_SECONDS: int(1).default(86_400),
+  SESSION_ABSOLUTE_TTL_SECONDS: int(1).default(7 * 86_400),
   SESSION_MEMORY_MAX: int(1).default(10_000),
   COOKIE_SECURE: bool.optional(),
   COOKIE_SAMESITE: z.enum(["strict", "lax", "none"]).default("strict"),
@@ -176,18 +183,22 @@ export function loadConfig(env: Env): Config {
   const cleaned: Env = {};
   for (const [k, v] of Object.entries(env)) if (v !== undefined && v.trim() !== "") cleaned[k] = v.trim();
 
-  const parsed = schema.safeParse(cleaned);
+  // Each variable is parsed on its own so that one bad value does not hide the others.
   const problems: string[] = [];
-  if (!parsed.success) {
-    for (const issue of parsed.error.issues) {
-      const name = String(issue.path[0] ?? "environment");
+  const values: Record<string, unknown> = {};
+  for (const [name, type] of Object.entries(schema.shape)) {
+    const result = (type as z.ZodType).safeParse(cleaned[name]);
+    if (result.success) {
+      values[name] = result.data;
+    } else {
+      const message = result.error.issues[0]?.message ?? "is invalid";
       problems.push(
-        `${name}: ${issue.message}${cleaned[name] === undefined ? "" : ` (got "${shown(name, cleaned[name])}")`}`,
+        `${name}: ${message}${cleaned[name] === undefined ? "" : ` (got "${shown(name, cleaned[name])}")`}`,
       );
+      values[name] = (type as z.ZodType).safeParse(undefined).data;
     }
-    throw new ConfigError(problems);
   }
-  const raw = parsed.data;
+  const raw = values as Raw;
   const warnings: string[] = [];
   const isProduction = raw.NODE_ENV === "production";
 
@@ -412,8 +423,18 @@ function parseRedis(raw: Raw, problems: string[], warnings: string[]): RedisConf
     };
   }
   const { tls: _ignored, ...rest } = base;
+  const clusterNodes = (raw.REDIS_CLUSTER_NODES ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((entry) => {
+      const at = entry.lastIndexOf(":");
+      return { host: entry.slice(0, at), port: Number(entry.slice(at + 1)) };
+    });
+  if (raw.REDIS_CLUSTER && base.db !== 0) problems.push("REDIS_DB: Redis Cluster has only database 0");
   return {
     ...rest,
+    cluster: raw.REDIS_CLUSTER || clusterNodes.length > 0 ? { nodes: clusterNodes } : undefined,
     tls,
     connectTimeoutMs: raw.REDIS_CONNECT_TIMEOUT_MS,
     commandTimeoutMs: raw.REDIS_COMMAND_TIMEOUT_MS,
