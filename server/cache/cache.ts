@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { Cluster } from "ioredis";
 import { LRUCache } from "lru-cache";
 import type { CacheConfig } from "../config/config.js";
 import type { Logger } from "../logging/logger.js";
@@ -173,6 +174,16 @@ function decodeEntry(raw: string | null): Entry | undefined {
   const graceUntil = Number(raw.slice(a + 1, b));
   if (!Number.isFinite(expiresAt) || !Number.isFinite(graceUntil)) return undefined;
   return { expiresAt, graceUntil, json: raw.slice(b + 1) };
+}
+
+/** A new connection with the same (fail-fast) options; we subscribe again ourselves on every `ready`. */
+function subscriberFor(redis: Redis, name: string): Redis {
+  if (redis instanceof Cluster) {
+    return redis.duplicate(undefined, {
+      redisOptions: { ...redis.options.redisOptions, connectionName: name, autoResubscribe: false },
+    });
+  }
+  return redis.duplicate({ connectionName: name, autoResubscribe: false });
 }
 
 /** The two-tier cache: in-process LRU (L1) in front of Redis (L2), shared and invalidated across instances. */
@@ -352,7 +363,7 @@ export function createCache(options: CreateCacheOptions): Cache {
   let subscriber: Redis | undefined;
   let subscriberReady = false;
   if (redis && options.subscribe !== false) {
-    const sub = redis.duplicate({ connectionName: `${prefix}-cache-sub`, autoResubscribe: false });
+    const sub = subscriberFor(redis, `${prefix}-cache-sub`);
     subscriber = sub;
     let wasReady = false;
     let lastError = "";

@@ -1,7 +1,7 @@
-import type { Redis } from "ioredis";
-
 /** Calls per command from `INFO commandstats` (the INFO calls themselves left out). */
-export async function commandCalls(admin: Redis): Promise<Map<string, number>> {
+export async function commandCalls(admin: {
+  info(section: string): Promise<string>;
+}): Promise<Map<string, number>> {
   const text = await admin.info("commandstats");
   const calls = new Map<string, number>();
   for (const line of text.split("\n")) {
