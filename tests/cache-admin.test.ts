@@ -120,4 +120,23 @@ describe("admin cache API", () => {
       .send("{");
     expect(broken.status).toBe(400);
   });
+
+  it("stays honest while Redis is down: metrics without a key count, invalidation answers 503", async () => {
+    await redisServer.kill();
+    try {
+      const metrics = await request(t.app).get("/api/cache/metrics").set(auth).timeout(5000);
+      expect(metrics.status).toBe(200);
+      expect(metrics.body.redis.total_keys).toBeNull();
+      const res = await request(t.app)
+        .post("/api/cache/invalidate")
+        .set(auth)
+        .send({ category: "models" })
+        .timeout(5000);
+      expect(res.status).toBe(503);
+      expect(res.headers["retry-after"]).toBe("5");
+      expect(res.body.error).toMatchObject({ code: "service_unavailable", invalidated: ["models"] });
+    } finally {
+      await redisServer.start();
+    }
+  });
 });

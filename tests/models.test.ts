@@ -1,5 +1,6 @@
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { Redis as IORedis } from "ioredis";
 import request from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BoundedMemoryStore } from "../server/session/memory-store.js";
@@ -73,8 +74,17 @@ describe("GET /api/models", () => {
       { id: "gpt-4o", ownedBy: "openai", created: 1_700_000_000 },
       { id: "gpt-4o-mini", ownedBy: "openai", created: 1_700_000_000 },
     ]);
+    // Watch every command Redis receives during the cached answer: the cache sends none of them.
+    const monitor = await new IORedis({ port: redisServer.port, host: "127.0.0.1" }).monitor();
+    const seen: string[][] = [];
+    monitor.on("monitor", (_time: string, args: string[]) => seen.push(args));
+    await new Promise((r) => setTimeout(r, 50));
     const second = await request(t.app).get("/api/models").set("Cookie", cookie);
+    await new Promise((r) => setTimeout(r, 50));
+    monitor.disconnect();
     expect(second.headers["x-cache"]).toBe("HIT");
+    expect(seen.length).toBeGreaterThan(0); // the session's own reads
+    expect(seen.filter((args) => args.some((a) => a.includes(":cache:")))).toEqual([]);
     expect(second.body).toEqual(first.body);
     expect(openai.callCount("/v1/models")).toBe(calls + 1);
     expect(openai.calls.at(-1)?.authorization).toBe(`Bearer ${API_KEY}`);

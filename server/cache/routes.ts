@@ -2,7 +2,7 @@ import { type Request, type Response, Router } from "express";
 import type { Config } from "../config/config.js";
 import { requireAdmin } from "../http/admin-auth.js";
 import { jsonBody } from "../http/body.js";
-import { badRequest } from "../http/errors.js";
+import { badRequest, HttpError } from "../http/errors.js";
 import type { Cache } from "./cache.js";
 
 /** The admin view of the cache: Redis key count (from the maintained index) plus this process's counters. */
@@ -55,6 +55,15 @@ export function createCacheAdminRouter(deps: { config: Config; cache: Cache }): 
       });
     }
     const result = await cache.invalidate(category);
+    if (result.redis === "unavailable") {
+      // Only this instance's L1 was dropped; the others keep serving the old values until Redis is back.
+      throw new HttpError(
+        503,
+        "service_unavailable",
+        "Redis is unavailable: only this instance's in-process cache was cleared; retry shortly",
+        { invalidated: result.categories, redis: result.redis },
+      );
+    }
     res.json({ invalidated: result.categories, redis: result.redis });
   });
   return router;
