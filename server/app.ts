@@ -16,6 +16,7 @@ import type { Logger } from "./logging/logger.js";
 import { createRequestLogger } from "./logging/request-logger.js";
 import { createOpenAIClient } from "./models/openai-client.js";
 import { createModelsRouter } from "./models/routes.js";
+import { createProductRateLimits, createRateLimitStore } from "./ratelimit/policies.js";
 import type { Redis } from "./redis/redis-client.js";
 import { createSessionMiddleware, createSessionStore, enforceAbsoluteTimeout } from "./session/session.js";
 
@@ -47,6 +48,11 @@ export function createApp(deps: AppDeps): Express {
       })
     : undefined;
   const store = deps.sessionStore ?? createSessionStore({ config, redis, logger });
+  const limits = createProductRateLimits({
+    config,
+    logger,
+    store: createRateLimitStore({ config, redis, logger }),
+  });
 
   const app = express();
   app.disable("x-powered-by");
@@ -63,14 +69,18 @@ export function createApp(deps: AppDeps): Express {
   });
 
   app.use("/health", createHealthRouter());
-  app.use("/api/cache", createCacheAdminRouter({ config, cache }));
 
+  // Before the session: a flood is turned away without a session lookup.
+  app.use(limits.global);
+  // Operators use the bearer token, never a login: no session is read or created for these.
+  app.use("/api/cache", createCacheAdminRouter({ config, cache }));
   app.use(createSessionMiddleware({ config, store }));
   app.use(enforceAbsoluteTimeout(config));
   app.use(passport.initialize());
   app.use(passport.session());
+  app.use("/api", limits.api);
 
-  app.use("/auth", createAuthRouter({ config, passport, users, hasher, logger }));
+  app.use("/auth", createAuthRouter({ config, passport, users, hasher, logger, limits }));
   app.use("/api/models", createModelsRouter({ config, cache, openai, logger }));
 
   app.use(notFoundHandler());

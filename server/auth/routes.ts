@@ -13,6 +13,7 @@ import type { Config } from "../config/config.js";
 import { jsonBody } from "../http/body.js";
 import { badRequest, invalidCredentials, unauthenticated } from "../http/errors.js";
 import type { Logger } from "../logging/logger.js";
+import type { ProductRateLimits } from "../ratelimit/policies.js";
 import type { PasswordHasher } from "./password.js";
 import { toPublicUser, type UserRepository } from "./user-repository.js";
 
@@ -97,8 +98,9 @@ export function createAuthRouter(deps: {
   users: UserRepository;
   hasher: PasswordHasher;
   logger: Logger;
+  limits: Pick<ProductRateLimits, "login" | "loginAccount">;
 }): Router {
-  const { config, passport, users, hasher, logger } = deps;
+  const { config, passport, users, hasher, logger, limits } = deps;
   const router = Router();
   let warnedInsecure = false;
 
@@ -111,7 +113,7 @@ export function createAuthRouter(deps: {
     }
   };
 
-  router.post("/register", jsonBody(), async (req, res) => {
+  router.post("/register", limits.login, jsonBody(), async (req, res) => {
     const { email, password } = readCredentials(req.body, true);
     const record = await users.create(email, await hasher.hash(password));
     const user = { id: record.id, email: record.email, createdAt: record.createdAt };
@@ -121,10 +123,14 @@ export function createAuthRouter(deps: {
     res.status(201).json({ user: toPublicUser(user) });
   });
 
-  router.post("/login", jsonBody(), async (req, res) => {
-    readCredentials(req.body, false);
+  router.post("/login", limits.login, jsonBody(), async (req, res) => {
+    const { email } = readCredentials(req.body, false);
+    // The attempt is counted before the password is checked: a locked account spends no hash and confirms
+    // nothing, and concurrent guesses cannot slip past the limit between a check and a record.
+    await limits.loginAccount.enforce(email, res);
     const user = await authenticate(passport, req, res);
     if (!user) throw invalidCredentials();
+    await limits.loginAccount.clear(email);
     await logIn(req, user);
     warnIfCookieDropped(req);
     logger.info({ userId: user.id }, "user logged in");

@@ -134,9 +134,28 @@ const schema = z.object({
   CACHE_BREAKER_THRESHOLD: int(1).default(5),
   CACHE_BREAKER_COOLDOWN_MS: int(100).default(5000),
   // --- end cache ---
+
+  // --- Rate limiting (server/ratelimit) ---
+  RATE_LIMIT_DRY_RUN: bool.default(false), // count and log, reject nothing
+  RATE_LIMIT_INSTANCES: int(1, 1000).default(1), // instances sharing the limits; divides them while Redis is down
+  RATE_LIMIT_IPV6_PREFIX: int(1, 128).default(64), // bits of an IPv6 address that identify one client
+  RATE_LIMIT_MEMORY_MAX_KEYS: int(1).default(100_000), // subjects the in-process limiter remembers
+  RATE_LIMIT_GLOBAL_LIMIT: int(1).default(300), // requests per client address per window (all but /health*)
+  RATE_LIMIT_GLOBAL_WINDOW_SECONDS: int(1).default(60),
+  RATE_LIMIT_LOGIN_LIMIT: int(1).default(20), // POST /auth/login and /auth/register per client address
+  RATE_LIMIT_LOGIN_WINDOW_SECONDS: int(1).default(900),
+  RATE_LIMIT_LOGIN_ACCOUNT_LIMIT: int(1).default(5), // failed logins per account across all addresses
+  RATE_LIMIT_LOGIN_ACCOUNT_WINDOW_SECONDS: int(1).default(900),
+  RATE_LIMIT_API_LIMIT: int(1).default(600), // authenticated /api/* requests per user
+  RATE_LIMIT_API_WINDOW_SECONDS: int(1).default(60),
 });
 
 type Raw = z.infer<typeof schema>;
+
+export interface RateLimitSetting {
+  limit: number;
+  windowSeconds: number;
+}
 
 export interface Config {
   env: Raw["NODE_ENV"];
@@ -173,6 +192,16 @@ export interface Config {
   adminApiKey?: string;
   openai: { apiKey?: string; baseUrl: string; timeoutMs: number };
   cache: CacheConfig;
+  rateLimit: {
+    dryRun: boolean;
+    instances: number;
+    ipv6PrefixBits: number;
+    memoryMaxKeys: number;
+    global: RateLimitSetting;
+    login: RateLimitSetting;
+    loginAccount: RateLimitSetting;
+    api: RateLimitSetting;
+  };
   /** Warnings to log once the logger exists. */
   warnings: string[];
 }
@@ -296,6 +325,19 @@ export function loadConfig(env: Env): Config {
       lockLeaseMs: raw.CACHE_LOCK_LEASE_MS,
       breakerThreshold: raw.CACHE_BREAKER_THRESHOLD,
       breakerCooldownMs: raw.CACHE_BREAKER_COOLDOWN_MS,
+    },
+    rateLimit: {
+      dryRun: raw.RATE_LIMIT_DRY_RUN,
+      instances: raw.RATE_LIMIT_INSTANCES,
+      ipv6PrefixBits: raw.RATE_LIMIT_IPV6_PREFIX,
+      memoryMaxKeys: raw.RATE_LIMIT_MEMORY_MAX_KEYS,
+      global: { limit: raw.RATE_LIMIT_GLOBAL_LIMIT, windowSeconds: raw.RATE_LIMIT_GLOBAL_WINDOW_SECONDS },
+      login: { limit: raw.RATE_LIMIT_LOGIN_LIMIT, windowSeconds: raw.RATE_LIMIT_LOGIN_WINDOW_SECONDS },
+      loginAccount: {
+        limit: raw.RATE_LIMIT_LOGIN_ACCOUNT_LIMIT,
+        windowSeconds: raw.RATE_LIMIT_LOGIN_ACCOUNT_WINDOW_SECONDS,
+      },
+      api: { limit: raw.RATE_LIMIT_API_LIMIT, windowSeconds: raw.RATE_LIMIT_API_WINDOW_SECONDS },
     },
     warnings,
   };
