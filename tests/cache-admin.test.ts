@@ -20,6 +20,9 @@ beforeAll(async () => {
     db: database.db,
     env: {
       REDIS_URL: redisServer.url,
+      // Generous Redis budgets: on a busy test machine a slow reply must not look like an outage.
+      REDIS_COMMAND_TIMEOUT_MS: "5000",
+      CACHE_L2_TIMEOUT_MS: "5000",
       ADMIN_API_KEY: ADMIN_KEY,
       OPENAI_API_KEY: "sk-test",
       OPENAI_BASE_URL: openai.baseUrl,

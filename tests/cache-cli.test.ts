@@ -30,7 +30,7 @@ beforeAll(async () => {
   server = await startRedisServer();
   admin = new IORedis({ port: server.port, host: "127.0.0.1", lazyConnect: true });
   await admin.connect();
-  env = testEnv({ REDIS_URL: server.url, LOG_LEVEL: "warn" });
+  env = testEnv({ REDIS_URL: server.url, LOG_LEVEL: "warn", REDIS_COMMAND_TIMEOUT_MS: "5000" });
   const config = loadConfig(env);
   const logger = silentLogger();
   redis = createRedisClient(config.redis!, logger);
@@ -75,7 +75,7 @@ describe("npm run cache", () => {
     expect(clear.code).toBe(0);
     expect(JSON.parse(clear.stdout)).toEqual({ invalidated: ["models"], redis: "ok" });
     // The running instance's L1 copy goes too, through pub/sub.
-    await expect.poll(() => cache.get("models", "list")).toBeUndefined();
+    await expect.poll(() => cache.get("models", "list"), { timeout: 10_000 }).toBeUndefined();
     expect(await cache.get("users", "u:1")).toEqual({ id: "u:1" });
 
     const used = commandDiff(before, await commandCalls(admin)).commands;

@@ -24,7 +24,14 @@ afterAll(async () => {
 });
 
 async function instance(prefix: string) {
-  const config = loadConfig(testEnv({ REDIS_URL: cluster.url, REDIS_CLUSTER: "true", KEY_PREFIX: prefix }));
+  const config = loadConfig(
+    testEnv({
+      REDIS_URL: cluster.url,
+      REDIS_CLUSTER: "true",
+      KEY_PREFIX: prefix,
+      REDIS_COMMAND_TIMEOUT_MS: "5000",
+    }),
+  );
   const logger = silentLogger();
   const redis = createRedisClient(config.redis!, logger);
   await connectRedis(redis, logger);
@@ -59,9 +66,9 @@ describe("cache on Redis Cluster", () => {
 
     // Pub/sub crosses the cluster: B's L1 copies go when A invalidates.
     await a.cache.set("users", "u7", { i: 70 });
-    await expect.poll(() => b.cache.get("users", "u7")).toEqual({ i: 70 });
+    await expect.poll(() => b.cache.get("users", "u7"), { timeout: 10_000 }).toEqual({ i: 70 });
     expect(await a.cache.invalidate("users")).toEqual({ categories: ["users"], redis: "ok" });
-    await expect.poll(() => b.cache.get("users", "u7")).toBeUndefined();
+    await expect.poll(() => b.cache.get("users", "u7"), { timeout: 10_000 }).toBeUndefined();
     expect(await b.cache.get("models", "list")).toEqual(["m1", "m2"]);
     expect((await b.cache.keyCounts())?.total).toBe(1);
   });

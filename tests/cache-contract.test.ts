@@ -27,7 +27,7 @@ cacheContractSuite("Redis (L1 + L2)", async () => {
       db: 0,
       source: "test",
       connectTimeoutMs: 2000,
-      commandTimeoutMs: 1000,
+      commandTimeoutMs: 5000,
     },
     logger,
   );

@@ -33,7 +33,7 @@ async function instance(prefix: string, config: Partial<CacheConfig> = {}) {
       db: 0,
       source: "test",
       connectTimeoutMs: 1000,
-      commandTimeoutMs: 1000,
+      commandTimeoutMs: 5000,
     },
     logger,
   );

@@ -115,8 +115,10 @@ describe("GET /api/models", () => {
 
   it("two instances sharing Redis and a KEY_PREFIX ask OpenAI once for 100 concurrent requests", async () => {
     const prefix = uniquePrefix();
-    const a = await app({ KEY_PREFIX: prefix });
-    const b = await app({ KEY_PREFIX: prefix });
+    // Generous Redis budgets: on a busy test machine a slow reply must not look like an outage (a second load).
+    const relaxed = { KEY_PREFIX: prefix, REDIS_COMMAND_TIMEOUT_MS: "5000", CACHE_L2_TIMEOUT_MS: "5000" };
+    const a = await app(relaxed);
+    const b = await app(relaxed);
     const cookie = await login(a); // the session lives in the shared Redis: valid on both
     const servers = [a, b].map((t) => t.app.listen(0, "127.0.0.1"));
     await Promise.all(servers.map((s) => new Promise((r) => s.once("listening", r))));

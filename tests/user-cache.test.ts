@@ -14,12 +14,15 @@ let b: TestApp;
 beforeAll(async () => {
   redisServer = await startRedisServer();
   database = await createTestDatabase();
-  a = await buildTestApp({ db: database.db, env: { REDIS_URL: redisServer.url } });
+  // Generous Redis budgets: on a busy test machine a slow reply must not look like an outage.
+  const relaxed = {
+    REDIS_URL: redisServer.url,
+    REDIS_COMMAND_TIMEOUT_MS: "5000",
+    CACHE_L2_TIMEOUT_MS: "5000",
+  };
+  a = await buildTestApp({ db: database.db, env: relaxed });
   // A second instance of the same deployment (shared Redis and prefix).
-  b = await buildTestApp({
-    db: database.db,
-    env: { REDIS_URL: redisServer.url, KEY_PREFIX: a.config.keyPrefix },
-  });
+  b = await buildTestApp({ db: database.db, env: { ...relaxed, KEY_PREFIX: a.config.keyPrefix } });
 });
 
 afterAll(async () => {
@@ -63,7 +66,9 @@ describe("passport's user lookup through the cache", () => {
     const users = createUserCache({ cache: a.cache, users: createUserRepository(database.db) });
     await users.repository.updatePassword(id, rows[0]!.password_hash);
     await expect
-      .poll(async () => (await request(b.app).get("/auth/me").set("Cookie", cookie)).body.user.email)
+      .poll(async () => (await request(b.app).get("/auth/me").set("Cookie", cookie)).body.user.email, {
+        timeout: 10_000,
+      })
       .toBe(renamed);
     expect((await request(a.app).get("/auth/me").set("Cookie", cookie)).body.user.email).toBe(renamed);
 
@@ -71,7 +76,9 @@ describe("passport's user lookup through the cache", () => {
     await database.db.query("DELETE FROM users WHERE id = $1", [id]);
     await users.invalidateUser(id);
     await expect
-      .poll(async () => (await request(b.app).get("/auth/me").set("Cookie", cookie)).status)
+      .poll(async () => (await request(b.app).get("/auth/me").set("Cookie", cookie)).status, {
+        timeout: 10_000,
+      })
       .toBe(401);
   });
 });
