@@ -10,15 +10,27 @@ import type { Cache } from "./cache/cache.js";
 import { createCacheAdminRouter } from "./cache/routes.js";
 import type { Config } from "./config/config.js";
 import type { Database } from "./db/database.js";
+import { createHealthService } from "./health/health-service.js";
+import { createLifecycle, type Lifecycle } from "./health/lifecycle.js";
 import { createHealthRouter } from "./health/routes.js";
+import { within } from "./health/shared-check.js";
 import { errorHandler, notFoundHandler } from "./http/error-handler.js";
 import type { Logger } from "./logging/logger.js";
 import { createRequestLogger } from "./logging/request-logger.js";
+import { createHttpMetrics } from "./metrics/http-metrics.js";
+import { type CacheCategoryCounts, createMetrics, type Metrics } from "./metrics/metrics.js";
+import { estimateKeyCounts } from "./metrics/redis-metrics.js";
+import { createMetricsRouter } from "./metrics/routes.js";
 import { createOpenAIClient } from "./models/openai-client.js";
 import { createModelsRouter } from "./models/routes.js";
 import { createProductRateLimits, createRateLimitStore } from "./ratelimit/policies.js";
 import type { Redis } from "./redis/redis-client.js";
-import { createSessionMiddleware, createSessionStore, enforceAbsoluteTimeout } from "./session/session.js";
+import {
+  createSessionMiddleware,
+  createSessionStore,
+  enforceAbsoluteTimeout,
+  sessionKeyPrefix,
+} from "./session/session.js";
 
 export interface AppDeps {
   config: Config;
@@ -31,6 +43,10 @@ export interface AppDeps {
   redis?: Redis;
   /** Defaults to the store config chooses (Redis or bounded memory). */
   sessionStore?: Store;
+  /** Shutdown state set by main.ts; readiness reads it. Defaults to a process that is not stopping. */
+  lifecycle?: Lifecycle;
+  /** Defaults to a fresh registry for this app. */
+  metrics?: Metrics;
 }
 
 /** Builds the Express app from its dependencies; does no I/O, so tests can build several. */
@@ -48,10 +64,26 @@ export function createApp(deps: AppDeps): Express {
       })
     : undefined;
   const store = deps.sessionStore ?? createSessionStore({ config, redis, logger });
+  const lifecycle = deps.lifecycle ?? createLifecycle();
+  const metrics = deps.metrics ?? createMetrics();
+  const health = createHealthService({ config, db, redis, lifecycle, logger });
+  metrics.setHealthSource(async () => (await health.complete()).checks);
+  metrics.setActiveSessionsSource(
+    () => within(countSessions(store, redis, config), config.health.checkTimeoutMs),
+    redis ? "redis" : "memory",
+  );
+  metrics.addCacheSource(() => {
+    const counts: Record<string, CacheCategoryCounts> = {};
+    for (const [category, c] of Object.entries(cache.stats().categories)) {
+      counts[category] = { l1Hits: c.hitsL1, l2Hits: c.hitsL2, misses: c.misses, stale: c.stale };
+    }
+    return counts;
+  });
   const limits = createProductRateLimits({
     config,
     logger,
     store: createRateLimitStore({ config, redis, logger }),
+    metrics,
   });
 
   const app = express();
@@ -68,7 +100,15 @@ export function createApp(deps: AppDeps): Express {
     next();
   });
 
-  app.use("/health", createHealthRouter());
+  app.use(createHttpMetrics(app, metrics));
+  app.use((_req, res, next) => {
+    // While draining, each connection serves its request and closes, so clients reconnect elsewhere.
+    if (lifecycle.shuttingDown) res.setHeader("Connection", "close");
+    next();
+  });
+
+  app.use("/health", createHealthRouter({ health }));
+  app.use("/metrics", createMetricsRouter({ config, metrics, redis }));
 
   // Before the session: a flood is turned away without a session lookup.
   app.use(limits.global);
@@ -80,10 +120,26 @@ export function createApp(deps: AppDeps): Express {
   app.use(passport.session());
   app.use("/api", limits.api);
 
-  app.use("/auth", createAuthRouter({ config, passport, users, hasher, logger, limits }));
+  app.use("/auth", createAuthRouter({ config, passport, users, hasher, logger, limits, metrics }));
   app.use("/api/models", createModelsRouter({ config, cache, openai, logger }));
 
   app.use(notFoundHandler());
   app.use(errorHandler(logger));
   return app;
+}
+
+/** Sessions stored now: an estimate from a bounded key sample with Redis, the exact count in memory. */
+async function countSessions(
+  store: Store,
+  redis: Redis | undefined,
+  config: Config,
+): Promise<number | undefined> {
+  if (redis) {
+    if (redis.status !== "ready") return undefined;
+    const estimate = await estimateKeyCounts(redis, { sessions: sessionKeyPrefix(config.keyPrefix) });
+    return estimate.counts.sessions;
+  }
+  if (!store.length) return undefined;
+  const length = store.length.bind(store);
+  return new Promise((resolve) => length((err, n) => resolve(err ? undefined : n)));
 }

@@ -5,6 +5,7 @@ import { type Cache, createCache } from "./cache/cache.js";
 import type { Config } from "./config/config.js";
 import { createPgliteDatabase, createPostgresDatabase, type Database } from "./db/database.js";
 import { migrate } from "./db/migrate.js";
+import { createLifecycle, type Lifecycle } from "./health/lifecycle.js";
 import type { Logger } from "./logging/logger.js";
 import { connectRedis, createRedisClient, type Redis } from "./redis/redis-client.js";
 
@@ -13,6 +14,8 @@ export interface Runtime {
   redis?: Redis;
   cache: Cache;
   db: Database;
+  /** Shutdown state: `beginShutdown()` turns readiness to 503 while requests are still served. */
+  lifecycle: Lifecycle;
   /** Closes what `createRuntime` opened, in reverse order. */
   close(): Promise<void>;
 }
@@ -43,12 +46,14 @@ export async function createRuntime(config: Config, logger: Logger): Promise<Run
     concurrency: config.password.concurrency,
   });
   const cache = createCache({ redis, prefix: config.keyPrefix, logger, config: config.cache });
-  const app = createApp({ config, logger, db, hasher, redis, cache });
+  const lifecycle = createLifecycle();
+  const app = createApp({ config, logger, db, hasher, redis, cache, lifecycle });
   return {
     app,
     redis,
     cache,
     db,
+    lifecycle,
     async close() {
       await cache.close(); // its pub/sub connection
       await redis?.quit().catch(() => redis?.disconnect());

@@ -86,6 +86,16 @@ describe("admin cache API", () => {
     expect(res.body.metrics.models).toMatchObject({ hits: 1, misses: 1, hitRate: 0.5, loaderErrors: 0 });
     expect(res.body.metrics.users.hits + res.body.metrics.users.misses).toBeGreaterThan(0);
 
+    // The same counters reach Prometheus through the metrics hook.
+    const prometheus = (await request(t.app).get("/metrics").set(auth)).text;
+    const sample = (name: string, ...labels: string[]) =>
+      prometheus
+        .split("\n")
+        .filter((l) => l.startsWith(`${name}{`) && labels.every((x) => l.includes(x)))
+        .map((l) => Number(l.split(" ").at(-1)));
+    expect(sample("cache_hits_total", 'category="models"', 'tier="l1"')).toEqual([1]);
+    expect(sample("cache_misses_total", 'category="models"')).toEqual([1]);
+
     const legacy = await request(t.app).get("/api/cache/invalidate?metrics=true").set(auth);
     expect(legacy.status).toBe(200);
     expect(Object.keys(legacy.body)).toEqual(Object.keys(res.body));

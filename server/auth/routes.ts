@@ -13,6 +13,7 @@ import type { Config } from "../config/config.js";
 import { jsonBody } from "../http/body.js";
 import { badRequest, invalidCredentials, unauthenticated } from "../http/errors.js";
 import type { Logger } from "../logging/logger.js";
+import type { Metrics } from "../metrics/metrics.js";
 import type { ProductRateLimits } from "../ratelimit/policies.js";
 import type { PasswordHasher } from "./password.js";
 import { toPublicUser, type UserRepository } from "./user-repository.js";
@@ -99,8 +100,9 @@ export function createAuthRouter(deps: {
   hasher: PasswordHasher;
   logger: Logger;
   limits: Pick<ProductRateLimits, "login" | "loginAccount">;
+  metrics?: Pick<Metrics, "loginsTotal" | "loginFailuresTotal" | "logoutsTotal">;
 }): Router {
-  const { config, passport, users, hasher, logger, limits } = deps;
+  const { config, passport, users, hasher, logger, limits, metrics } = deps;
   const router = Router();
   let warnedInsecure = false;
 
@@ -118,6 +120,7 @@ export function createAuthRouter(deps: {
     const record = await users.create(email, await hasher.hash(password));
     const user = { id: record.id, email: record.email, createdAt: record.createdAt };
     await logIn(req, user);
+    metrics?.loginsTotal.inc();
     warnIfCookieDropped(req);
     logger.info({ userId: user.id }, "user registered");
     res.status(201).json({ user: toPublicUser(user) });
@@ -129,9 +132,13 @@ export function createAuthRouter(deps: {
     // nothing, and concurrent guesses cannot slip past the limit between a check and a record.
     await limits.loginAccount.enforce(email, res);
     const user = await authenticate(passport, req, res);
-    if (!user) throw invalidCredentials();
+    if (!user) {
+      metrics?.loginFailuresTotal.inc();
+      throw invalidCredentials();
+    }
     await limits.loginAccount.clear(email);
     await logIn(req, user);
+    metrics?.loginsTotal.inc();
     warnIfCookieDropped(req);
     logger.info({ userId: user.id }, "user logged in");
     res.json({ user: toPublicUser(user) });
@@ -140,7 +147,10 @@ export function createAuthRouter(deps: {
   router.post("/logout", async (req, res) => {
     const userId = req.user?.id;
     await destroySession(req, res, config);
-    if (userId) logger.info({ userId }, "user logged out");
+    if (userId) {
+      metrics?.logoutsTotal.inc();
+      logger.info({ userId }, "user logged out");
+    }
     res.status(204).end();
   });
 
