@@ -202,7 +202,8 @@ describe("Redis work per request", () => {
       .send({ email: `cmd-${Date.now()}@example.com`, password: "correct horse" })
       .expect(201);
     const cookie = String(reg.headers["set-cookie"]?.[0]).split(";")[0]!;
-    // Once first, so the session script is loaded (its first use is an EVAL) before counting.
+    // Once first: it loads the user into the cache (later requests find it in process memory) and the
+    // session script into Redis (its first use is an EVAL).
     await request(t.app).get("/api/anything").set("Cookie", cookie).expect(404);
     const before = await commandCalls(t.redis!);
     for (let i = 0; i < 10; i++) await request(t.app).get("/api/anything").set("Cookie", cookie).expect(404);
