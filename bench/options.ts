@@ -19,6 +19,8 @@ export interface BenchOptions {
   passwordLogN: number;
   tool: "wrk" | "autocannon" | "auto";
   profile: boolean;
+  /** Extra node flags for our server only (experiments such as GC sizing; the baseline stays stock). */
+  oursNodeArgs: string[];
   databaseUrl?: string;
   outDir: string;
 }
@@ -37,6 +39,7 @@ export const USAGE = `npm run bench -- [options]   (every option also reads an e
   --password-log-n N    scrypt log2(N) of the bench user    BENCH_PASSWORD_LOG_N (17, production)
   --tool NAME           wrk | autocannon | auto             BENCH_TOOL         (auto: wrk if installed)
   --profile             write node --cpu-prof profiles      BENCH_PROFILE      (off)
+  --ours-node-args ARGS extra node flags for ours only      BENCH_OURS_NODE_ARGS (none)
   --quick               3 rounds of 5 s, no sustained scenario
   --out DIR             where results go                    BENCH_OUT          (bench/results)
 
@@ -76,6 +79,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
       "password-log-n": { type: "string" },
       tool: { type: "string" },
       profile: { type: "boolean" },
+      "ours-node-args": { type: "string" },
       quick: { type: "boolean" },
       out: { type: "string" },
       help: { type: "boolean", short: "h" },
@@ -108,6 +112,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     passwordLogN: logN,
     tool,
     profile: values.profile === true || env.BENCH_PROFILE === "1" || env.BENCH_PROFILE === "true",
+    oursNodeArgs: (values["ours-node-args"] ?? env.BENCH_OURS_NODE_ARGS ?? "").split(/\s+/).filter(Boolean),
     databaseUrl: env.BENCH_DATABASE_URL || env.TEST_DATABASE_URL || undefined,
     outDir: values.out ?? env.BENCH_OUT ?? "bench/results",
   };

@@ -123,6 +123,7 @@ async function main() {
     openaiBaseUrl: fake.baseUrl,
     databaseEnv: await databaseEnv(opts),
     profileDir,
+    oursNodeArgs: opts.oursNodeArgs,
   };
 
   const targets: Target[] = [];

@@ -28,6 +28,7 @@ export interface TargetContext {
   /** DATABASE_URL + DATABASE_SCHEMA, or DATA_DIR for the embedded PGlite. */
   databaseEnv: Record<string, string>;
   profileDir?: string;
+  oursNodeArgs: string[];
 }
 
 /** Only what node and tsx need from the outer environment: nothing of the caller's config leaks in. */
@@ -39,7 +40,8 @@ function baseEnv(): NodeJS.ProcessEnv {
 function nodeArgs(entry: string, name: string, ctx: TargetContext): string[] {
   // One directory per target: node writes one profile per thread (tsx runs its loader on a worker).
   const profile = ctx.profileDir ? ["--cpu-prof", `--cpu-prof-dir=${join(ctx.profileDir, name)}`] : [];
-  return [...profile, "--import", "tsx", entry];
+  const extra = name === "ours" ? ctx.oursNodeArgs : [];
+  return [...profile, ...extra, "--import", "tsx", entry];
 }
 
 /** The product as production runs it, with limits raised so that no bench request is rejected. */

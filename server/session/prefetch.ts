@@ -1,7 +1,10 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 import type { RequestHandler } from "express";
 import type { Store } from "express-session";
+import { LRUCache } from "lru-cache";
 import { SessionRedisStore } from "./redis-store.js";
+
+const VERIFIED_MAX = 10_000; // entries of about 100 bytes
 
 /** The first value of cookie `name` in a Cookie header, URL-decoded (as express-session reads it). */
 export function readCookie(header: string | undefined, name: string): string | undefined {
