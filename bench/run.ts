@@ -10,12 +10,13 @@ import { join, resolve } from "node:path";
 import { Redis } from "ioredis";
 import pg from "pg";
 import { startFakeOpenAI } from "../tests/helpers/fake-openai.js";
+import { checkBudget } from "./budget.js";
 import { wrkInstalled } from "./load.js";
 import { type BenchOptions, parseOptions, type ScenarioName, USAGE } from "./options.js";
 import { cleanup, installSignalHandlers, onCleanup } from "./processes.js";
 import { patternLine, type ScenarioSummary, summarize, sustainedLines, tableRows } from "./report.js";
 import { type Phase, type RoundTripSample, roundTripSample, runPhase, SCENARIO_TITLES } from "./scenarios.js";
-import { textTable } from "./stats.js";
+import { markdownTable, textTable } from "./stats.js";
 import { startTarget, type Target, type TargetContext } from "./targets.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
@@ -178,17 +179,37 @@ async function main() {
 
   const summaries: ScenarioSummary[] = opts.scenarios.map((s) => summarize(s, phases, samples));
   const out: string[] = [];
+  const md: string[] = [];
   out.push(
     `# bench ${startedAt.toISOString()}  (${tool}, ${opts.connections} connections, ${opts.durationS} s x ${opts.rounds} rounds)`,
   );
   out.push(`# ${info.cores} x ${info.cpu}, node ${info.node}, ${info.redis}`);
   for (const s of summaries) {
     out.push("", `## ${s.scenario}: ${SCENARIO_TITLES[s.scenario as ScenarioName]}`);
-    if (s.rows.length > 0) out.push(textTable(tableRows(s)));
-    for (const rt of s.roundTrips) out.push(`Redis commands sent per request (MONITOR): ${patternLine(rt)}`);
-    if (s.scenario === "sustained") out.push(...sustainedLines(phases));
+    md.push("", `### ${s.scenario}: ${SCENARIO_TITLES[s.scenario as ScenarioName]}`, "");
+    if (s.rows.length > 0) {
+      out.push(textTable(tableRows(s)));
+      md.push(markdownTable(tableRows(s)), "");
+    }
+    for (const rt of s.roundTrips) {
+      out.push(`Redis commands sent per request (MONITOR): ${patternLine(rt)}`);
+      md.push(`- Redis commands sent per request (MONITOR): ${patternLine(rt)}`);
+    }
+    if (s.scenario === "sustained") {
+      out.push(...sustainedLines(phases));
+      md.push(...sustainedLines(phases).map((l) => `- ${l}`));
+    }
     for (const t of targets)
       if (t.unavailable[s.scenario]) out.push(`${t.name}: skipped (${t.unavailable[s.scenario]})`);
+  }
+  const budget = checkBudget(opts, phases, samples);
+  if (budget.length > 0) {
+    out.push("", "## budget");
+    md.push("", "### Budget", "", "| line | met | measured |", "| --- | --- | --- |");
+    for (const b of budget) {
+      out.push(`[${b.met ? "met" : "NOT met"}] ${b.line}: ${b.detail}`);
+      md.push(`| ${b.line} | ${b.met ? "yes" : "**no**"} | ${b.detail} |`);
+    }
   }
   const failed = phases.filter((p) => p.load.failures > p.load.requests * 0.01);
   if (failed.length > 0) {
@@ -200,11 +221,13 @@ async function main() {
       out.push(`  ${p.scenario} round ${p.round} ${p.target}: ${JSON.stringify(p.load.statusCounts)}`);
   }
   process.stdout.write(`${out.join("\n")}\n`);
+  // The same tables in Markdown, for docs/benchmarks.md.
+  writeFileSync(join(outDir, `bench-${stamp}.md`), `${out.slice(0, 2).join("\n")}\n${md.join("\n")}\n`);
 
   const file = join(outDir, `bench-${stamp}.json`);
   writeFileSync(
     file,
-    `${JSON.stringify({ startedAt, finishedAt: new Date(), tool, options: opts, machine: { ...info, loadAverageAtEnd: readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ") }, summaries, phases, roundTripSamples: samples, text: out.join("\n") }, null, 2)}\n`,
+    `${JSON.stringify({ startedAt, finishedAt: new Date(), tool, options: opts, machine: { ...info, loadAverageAtEnd: readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ") }, summaries, budget, phases, roundTripSamples: samples, text: out.join("\n") }, null, 2)}\n`,
   );
   log(
     `results: ${file}${profileDir ? `; CPU profiles in ${profileDir} (written when the servers stop)` : ""}`,

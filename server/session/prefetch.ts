@@ -51,12 +51,21 @@ export function createSessionPrefetch(deps: {
   store: Store;
   cookieName: string;
   secrets: string[];
+  /** Cookie values whose signature was already checked, kept to skip the HMAC (entries). */
+  verifiedMax?: number;
 }): RequestHandler {
   const { store, cookieName, secrets } = deps;
   if (!(store instanceof SessionRedisStore)) return (_req, _res, next) => next();
+  // Only values that verified are kept (secrets do not change while the process runs), so a forged
+  // cookie never skips the check; a busy session sends the same value on every request.
+  const verified = new LRUCache<string, string>({ max: deps.verifiedMax ?? VERIFIED_MAX });
   return (req, res, next) => {
     const value = readCookie(req.headers.cookie, cookieName);
-    const sid = value ? unsignSessionId(value, secrets) : undefined;
+    let sid = value ? verified.get(value) : undefined;
+    if (value && sid === undefined) {
+      sid = unsignSessionId(value, secrets);
+      if (sid) verified.set(value, sid);
+    }
     if (sid) res.once("close", store.prefetch(sid));
     next();
   };
