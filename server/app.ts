@@ -1,6 +1,7 @@
 import express, { type Express } from "express";
 import type { Store } from "express-session";
 import helmet from "helmet";
+import { createAccountService } from "./auth/account-service.js";
 import { createPassport, type UserLookup } from "./auth/passport.js";
 import type { PasswordHasher } from "./auth/password.js";
 import { createAuthRouter } from "./auth/routes.js";
@@ -8,11 +9,20 @@ import { createUserRepository } from "./auth/user-repository.js";
 import type { Config } from "./config/config.js";
 import type { Database } from "./db/database.js";
 import { createHealthRouter } from "./health/routes.js";
+import { csrfProtection } from "./http/csrf.js";
 import { errorHandler, notFoundHandler } from "./http/error-handler.js";
 import type { Logger } from "./logging/logger.js";
 import { createRequestLogger } from "./logging/request-logger.js";
+import { createAssetsRouter, createPagesRouter, renderHtmlError } from "./pages/routes.js";
 import type { Redis } from "./redis/redis-client.js";
-import { createSessionMiddleware, createSessionStore, enforceAbsoluteTimeout } from "./session/session.js";
+import {
+  createSessionIndex,
+  createSessionMiddleware,
+  createSessionStore,
+  enforceAbsoluteTimeout,
+} from "./session/session.js";
+import { createPublicIdFn } from "./session/session-index.js";
+import { createUserSessions } from "./session/user-sessions.js";
 
 export interface AppDeps {
   config: Config;
@@ -32,6 +42,13 @@ export function createApp(deps: AppDeps): Express {
   const lookup: UserLookup = { findById: (id) => users.findById(id) };
   const passport = createPassport({ users, hasher, lookup });
   const store = deps.sessionStore ?? createSessionStore({ config, redis, logger });
+  const sessions = createUserSessions({
+    store,
+    index: createSessionIndex({ config, redis, store }),
+    publicId: createPublicIdFn(config.session.secrets[0] as string),
+    logger,
+  });
+  const accounts = createAccountService({ config, passport, users, hasher, sessions, logger });
 
   const app = express();
   app.disable("x-powered-by");
@@ -47,16 +64,22 @@ export function createApp(deps: AppDeps): Express {
     next();
   });
 
+  app.use(createAssetsRouter());
   app.use("/health", createHealthRouter());
+
+  // Before the session is read: a refused cross-site request costs no Redis round trip.
+  app.use(csrfProtection({ allowedOrigins: config.appOrigins, logger }));
 
   app.use(createSessionMiddleware({ config, store }));
   app.use(enforceAbsoluteTimeout(config));
   app.use(passport.initialize());
   app.use(passport.session());
+  app.use(sessions.lastSeen());
 
-  app.use("/auth", createAuthRouter({ config, passport, users, hasher, logger }));
+  app.use("/auth", createAuthRouter({ accounts }));
+  app.use(createPagesRouter({ accounts }));
 
   app.use(notFoundHandler());
-  app.use(errorHandler(logger));
+  app.use(errorHandler(logger, renderHtmlError));
   return app;
 }

@@ -94,6 +94,9 @@ const schema = z.object({
   OPENAI_API_KEY: nonEmpty.optional(),
   OPENAI_BASE_URL: z.url({ protocol: /^https?$/ }).default("https://api.openai.com/v1"),
   OPENAI_TIMEOUT_MS: int(100).default(10_000),
+
+  // Browser pages and CSRF
+  APP_ORIGIN: nonEmpty.optional(),
 });
 
 type Raw = z.infer<typeof schema>;
@@ -132,6 +135,8 @@ export interface Config {
   /** Bearer token for the admin endpoints; unset means they answer 404. */
   adminApiKey?: string;
   openai: { apiKey?: string; baseUrl: string; timeoutMs: number };
+  /** Origins allowed to send state-changing browser requests; empty means "the request's own origin". */
+  appOrigins: string[];
   /** Warnings to log once the logger exists. */
   warnings: string[];
 }
@@ -195,6 +200,8 @@ export function loadConfig(env: Env): Config {
     problems.push("SESSION_ABSOLUTE_TTL_SECONDS: must be at least SESSION_TTL_SECONDS");
   }
 
+  const appOrigins = parseOrigins(raw.APP_ORIGIN, problems);
+
   if (problems.length > 0) throw new ConfigError(problems);
 
   return {
@@ -232,6 +239,7 @@ export function loadConfig(env: Env): Config {
       baseUrl: raw.OPENAI_BASE_URL.replace(/\/+$/, ""),
       timeoutMs: raw.OPENAI_TIMEOUT_MS,
     },
+    appOrigins,
     warnings,
   };
 }
@@ -253,6 +261,29 @@ export function redactUrl(value: string): string {
   } catch {
     return "***";
   }
+}
+
+/** `https://app.example.com[,https://other.example]` → exact origins (scheme, host, port; no path). */
+function parseOrigins(value: string | undefined, problems: string[]): string[] {
+  if (value === undefined) return [];
+  const origins: string[] = [];
+  for (const entry of value.split(",").map((s) => s.trim())) {
+    let url: URL | undefined;
+    try {
+      url = new URL(entry);
+    } catch {
+      url = undefined;
+    }
+    const bare = url && (url.pathname === "/" || url.pathname === "") && !url.search && !url.hash;
+    if (!url || !/^https?:$/.test(url.protocol) || !bare || url.username || url.password) {
+      problems.push(
+        `APP_ORIGIN: each entry must be an origin like https://app.example.com (scheme, host, optional port, nothing else) (got "${entry.slice(0, 80)}")`,
+      );
+      continue;
+    }
+    origins.push(url.origin);
+  }
+  return origins;
 }
 
 function parseTrustProxy(
