@@ -16,6 +16,7 @@ header p { margin: 0; font-weight: 600; }
 main { max-width: 44rem; margin: 0 auto; padding: 1rem; }
 h1 { font-size: 1.6rem; margin: .5rem 0 1rem; }
 h2 { font-size: 1.2rem; margin: 2rem 0 .75rem; }
+section > h2:first-child { margin-top: 0; }
 section, form.card { background: #fff; border: 1px solid #d9dde3; border-radius: 8px; padding: 1rem; margin-bottom: 1rem; }
 .field { margin-bottom: 1rem; }
 label { display: block; font-weight: 600; margin-bottom: .25rem; }
@@ -26,6 +27,7 @@ input:focus, button:focus, a:focus { outline: 3px solid #f2b705; outline-offset:
 .alert { border-left: 4px solid #b3261e; background: #fdecea; padding: .5rem .75rem; margin: 0 0 1rem; }
 .notice { border-left: 4px solid #1e7b34; background: #e8f5ec; padding: .5rem .75rem; margin: 0 0 1rem; }
 button { font: inherit; padding: .5rem 1rem; border-radius: 4px; border: 1px solid #0b57d0; background: #0b57d0; color: #fff; cursor: pointer; }
+button:disabled { opacity: .55; cursor: not-allowed; }
 button.secondary { background: #fff; color: #0b57d0; }
 button.danger { background: #fff; color: #b3261e; border-color: #b3261e; }
 form.inline { display: inline; margin: 0; }

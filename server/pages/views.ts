@@ -12,6 +12,7 @@ function layout(title: string, body: SafeHtml): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${title} · Account</title>
 <link rel="stylesheet" href="${STYLESHEET_PATH}">
+<link rel="icon" href="data:,">
 </head>
 <body>
 <a class="skip" href="#main">Skip to content</a>
@@ -182,6 +183,7 @@ ${o.sessions.map(sessionRow)}
 <h2 id="password-title">Change password</h2>
 ${alert(o.alert)}
 <form method="post" action="/account/password" novalidate>
+<input type="email" name="username" autocomplete="username" value="${o.email}" hidden>
 ${field({ name: "currentPassword", label: "Current password", type: "password", autocomplete: "current-password", error: errors.currentPassword, autofocus: focus === "currentPassword" })}
 ${field({ name: "newPassword", label: "New password", type: "password", autocomplete: "new-password", error: errors.newPassword, hint: "At least 8 characters. Other devices will be signed out.", autofocus: focus === "newPassword" })}
 <button type="submit">Change password</button>
