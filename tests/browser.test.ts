@@ -18,6 +18,7 @@ let redisServer: RedisServer;
 let database: TestDatabase;
 let dataDir: string | undefined;
 let server: ServerProcess;
+let serverEnv: Record<string, string>;
 let browser: Browser;
 let attacker: Server;
 let attackerUrl: string;
@@ -43,17 +44,18 @@ beforeAll(async () => {
   database = await createTestDatabase();
   // Without TEST_DATABASE_URL the server keeps its embedded database on disk, so it survives a restart.
   if (!database.env.DATABASE_URL) dataDir = mkdtempSync(join(tmpdir(), "browser-test-"));
+  serverEnv = {
+    NODE_ENV: "test",
+    LOG_LEVEL: "warn",
+    REDIS_URL: redisServer.url,
+    SESSION_SECRET: TEST_SECRET,
+    KEY_PREFIX: uniquePrefix(),
+    PASSWORD_SCRYPT_LOG_N: "10",
+    ...database.env,
+    ...(dataDir ? { DATA_DIR: dataDir } : {}),
+  };
   const [app, launched] = await Promise.all([
-    startServerProcess({
-      NODE_ENV: "test",
-      LOG_LEVEL: "warn",
-      REDIS_URL: redisServer.url,
-      SESSION_SECRET: TEST_SECRET,
-      KEY_PREFIX: uniquePrefix(),
-      PASSWORD_SCRYPT_LOG_N: "10",
-      ...database.env,
-      ...(dataDir ? { DATA_DIR: dataDir } : {}),
-    }),
+    startServerProcess(serverEnv),
     chromium.launch({
       executablePath: CHROMIUM,
       args: [
@@ -146,8 +148,8 @@ describe("in Chromium", () => {
   });
 
   it("stays logged in when the server process restarts", async () => {
-    await server.stop();
-    await server.start();
+    expect(await server.stop()).toBe(0);
+    server = await startServerProcess(serverEnv, server.port);
     await firstPage.reload();
     expect(new URL(firstPage.url()).pathname).toBe("/account");
     expect(await firstPage.locator("main").textContent()).toContain(email);

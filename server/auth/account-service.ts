@@ -77,10 +77,9 @@ export function logIn(req: Request, user: Express.User): Promise<void> {
   return new Promise((resolve, reject) => {
     req.logIn(user, (err) => {
       if (err) return reject(err);
-      const now = Date.now();
+      // lastSeenAt stays unset until the first minute has passed: until then it equals loginAt.
       req.session.auth = {
-        loginAt: now,
-        lastSeenAt: now,
+        loginAt: Date.now(),
         ip: req.ip ?? "",
         userAgent: (req.get("user-agent") ?? "").slice(0, USER_AGENT_MAX),
       };

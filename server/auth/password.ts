@@ -6,6 +6,8 @@ export interface PasswordHasher {
   verify(password: string, stored: string): Promise<boolean>;
   /** Spends the same time as a real verification, for logins with unknown emails. */
   verifyDummy(password: string): Promise<false>;
+  /** Hashes running now, waiting now, and the most ever run at once. */
+  load(): { active: number; waiting: number; peak: number };
 }
 
 const KEY_LENGTH = 64; // bytes
@@ -26,10 +28,12 @@ function derive(password: string, salt: Buffer, n: number, r: number, p: number)
 /** A counting semaphore: at most `limit` hashes in memory at once (each takes 128 * N * r bytes). */
 function limiter(limit: number) {
   let active = 0;
+  let peak = 0;
   const waiting: Array<() => void> = [];
-  return async <T>(fn: () => Promise<T>): Promise<T> => {
+  const run = async <T>(fn: () => Promise<T>): Promise<T> => {
     if (active >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
     active++;
+    peak = Math.max(peak, active);
     try {
       return await fn();
     } finally {
@@ -37,6 +41,7 @@ function limiter(limit: number) {
       waiting.shift()?.();
     }
   };
+  return Object.assign(run, { load: () => ({ active, waiting: waiting.length, peak }) });
 }
 
 /** scrypt hashes stored as `scrypt$<log2 N>$<r>$<p>$<salt>$<key>`; old costs still verify after a change. */
@@ -66,6 +71,7 @@ export function createPasswordHasher(options: { logN: number; concurrency: numbe
   return {
     hash,
     verify,
+    load: () => run.load(),
     async verifyDummy(password: string) {
       dummy ??= hash(randomBytes(16).toString("hex"));
       await verify(password, await dummy);

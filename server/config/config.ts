@@ -77,8 +77,8 @@ const schema = z.object({
     .string()
     .regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, "must be a valid cookie name")
     .optional(),
-  SESSION_TTL_SECONDS: int(60).default(86_400),
-  SESSION_ABSOLUTE_TTL_SECONDS: int(60).default(7 * 86_400),
+  SESSION_TTL_SECONDS: int(1).default(86_400),
+  SESSION_ABSOLUTE_TTL_SECONDS: int(1).default(7 * 86_400),
   SESSION_MEMORY_MAX: int(1).default(10_000),
   COOKIE_SECURE: bool.optional(),
   COOKIE_SAMESITE: z.enum(["strict", "lax", "none"]).default("strict"),
@@ -147,18 +147,22 @@ export function loadConfig(env: Env): Config {
   const cleaned: Env = {};
   for (const [k, v] of Object.entries(env)) if (v !== undefined && v.trim() !== "") cleaned[k] = v.trim();
 
-  const parsed = schema.safeParse(cleaned);
+  // Each variable is parsed on its own so that one bad value does not hide the others.
   const problems: string[] = [];
-  if (!parsed.success) {
-    for (const issue of parsed.error.issues) {
-      const name = String(issue.path[0] ?? "environment");
+  const values: Record<string, unknown> = {};
+  for (const [name, type] of Object.entries(schema.shape)) {
+    const result = (type as z.ZodType).safeParse(cleaned[name]);
+    if (result.success) {
+      values[name] = result.data;
+    } else {
+      const message = result.error.issues[0]?.message ?? "is invalid";
       problems.push(
-        `${name}: ${issue.message}${cleaned[name] === undefined ? "" : ` (got "${shown(name, cleaned[name])}")`}`,
+        `${name}: ${message}${cleaned[name] === undefined ? "" : ` (got "${shown(name, cleaned[name])}")`}`,
       );
+      values[name] = (type as z.ZodType).safeParse(undefined).data;
     }
-    throw new ConfigError(problems);
   }
-  const raw = parsed.data;
+  const raw = values as Raw;
   const warnings: string[] = [];
   const isProduction = raw.NODE_ENV === "production";
 

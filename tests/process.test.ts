@@ -1,0 +1,102 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { TEST_SECRET, uniquePrefix } from "./helpers/app.js";
+import { createTestDatabase, type TestDatabase } from "./helpers/database.js";
+import { type RedisServer, startRedisServer } from "./helpers/redis-server.js";
+import { type ServerProcess, startServerProcess } from "./helpers/server-process.js";
+import { uniqueEmail } from "./helpers/session.js";
+
+let redisServer: RedisServer;
+let database: TestDatabase;
+const running: ServerProcess[] = [];
+
+beforeAll(async () => {
+  redisServer = await startRedisServer();
+  database = await createTestDatabase();
+});
+
+afterAll(async () => {
+  for (const p of running) await p.stop("SIGKILL");
+  await database?.close();
+  await redisServer?.stop();
+});
+
+function baseEnv(): Record<string, string> {
+  return {
+    NODE_ENV: "test",
+    REDIS_URL: redisServer.url,
+    SESSION_SECRET: TEST_SECRET,
+    KEY_PREFIX: uniquePrefix(),
+    PASSWORD_SCRYPT_LOG_N: "10",
+    SHUTDOWN_TIMEOUT_MS: "5000",
+    ...database.env,
+  };
+}
+
+async function post(url: string, body: unknown, cookie?: string) {
+  return fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...(cookie ? { cookie } : {}) },
+    body: JSON.stringify(body),
+  });
+}
+
+const hasPostgres = () => Boolean(process.env.TEST_DATABASE_URL);
+
+describe("the server process", () => {
+  it.runIf(hasPostgres())("keeps sessions across a restart and shuts down cleanly on SIGTERM", async () => {
+    const env = baseEnv();
+    const first = await startServerProcess(env);
+    running.push(first);
+    const email = uniqueEmail("proc");
+    const reg = await post(`${first.url}/auth/register`, { email, password: "password-123" });
+    expect(reg.status).toBe(201);
+    const cookie = reg.headers.get("set-cookie")!.split(";")[0]!;
+
+    expect(await first.stop("SIGTERM")).toBe(0);
+    expect(first.output()).toMatch(/"msg":"stopped"/);
+
+    const second = await startServerProcess(env, first.port);
+    running.push(second);
+    const me = await fetch(`${second.url}/auth/me`, { headers: { cookie } });
+    expect(me.status).toBe(200);
+    expect(((await me.json()) as { user: { email: string } }).user.email).toBe(email);
+    expect(await second.stop("SIGINT")).toBe(0);
+  });
+
+  it.runIf(hasPostgres())("finishes an in-flight request before exiting on SIGTERM", async () => {
+    // The production password cost makes registration slow enough to be in flight when the signal lands.
+    const proc = await startServerProcess({ ...baseEnv(), PASSWORD_SCRYPT_LOG_N: "17" });
+    running.push(proc);
+    const inFlight = post(`${proc.url}/auth/register`, {
+      email: uniqueEmail("slow"),
+      password: "password-123",
+    });
+    await new Promise((r) => setTimeout(r, 150));
+    proc.child.kill("SIGTERM");
+    const res = await inFlight;
+    expect(res.status).toBe(201);
+    expect(await proc.exited).toBe(0);
+    await expect(fetch(`${proc.url}/health/live`)).rejects.toThrow();
+  });
+
+  it("starts with embedded defaults: no Redis, no DATABASE_URL", async () => {
+    const { mkdtempSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const proc = await startServerProcess({
+      DATA_DIR: mkdtempSync(join(tmpdir(), "embedded-")),
+      PASSWORD_SCRYPT_LOG_N: "10",
+    });
+    running.push(proc);
+    const reg = await post(`${proc.url}/auth/register`, {
+      email: uniqueEmail("embedded"),
+      password: "password-123",
+    });
+    expect(reg.status).toBe(201);
+    const cookie = reg.headers.get("set-cookie")!.split(";")[0]!;
+    expect((await fetch(`${proc.url}/auth/me`, { headers: { cookie } })).status).toBe(200);
+    expect(proc.output()).toMatch(/sessions are kept in this process only/);
+    expect(proc.output()).toMatch(/SESSION_SECRET is not set/);
+    expect(await proc.stop()).toBe(0);
+  });
+});
