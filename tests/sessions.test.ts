@@ -201,7 +201,7 @@ describe("lastSeenAt", () => {
     // A minute later (the session says so), the next request records the activity once.
     const sessionKey = `${a.config.keyPrefix}:sess:${sidOf(cookie)}`;
     const stored = JSON.parse((await a.redis!.get(sessionKey)) as string);
-    stored.auth.lastSeenAt -= 61_000;
+    stored.auth.lastSeenAt = (stored.auth.lastSeenAt ?? stored.auth.loginAt) - 61_000;
     await a.redis!.set(sessionKey, JSON.stringify(stored), "KEEPTTL");
     await me(a, cookie);
     const updated = Number(await a.redis!.zscore(seenKey, sidOf(cookie)));
