@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildTestApp, type TestApp } from "./helpers/app.js";
 import { createTestDatabase, type TestDatabase } from "./helpers/database.js";
 import { type RedisServer, startRedisServer } from "./helpers/redis-server.js";
+import { sessionCookie as cookieOf, uniqueEmail } from "./helpers/session.js";
 
 let redisServer: RedisServer;
 let database: TestDatabase;
@@ -21,14 +22,11 @@ afterAll(async () => {
 });
 
 const PASSWORD = "correct horse";
-const newEmail = () => `page-${Date.now()}-${Math.random().toString(36).slice(2, 7)}@example.com`;
+const newEmail = () => uniqueEmail("pages");
 /** What a browser sends with a form submitted from one of our own pages. */
 const SAME_ORIGIN = { "Sec-Fetch-Site": "same-origin", Accept: "text/html" };
 
-function sessionCookie(res: request.Response): string {
-  const cookies = ([] as string[]).concat(res.headers["set-cookie"] ?? []);
-  return (cookies.find((c) => c.startsWith(`${t.config.session.cookieName}=`)) ?? "").split(";")[0] as string;
-}
+const sessionCookie = (res: request.Response) => cookieOf(res, t.config.session.cookieName) ?? "";
 
 function postForm(path: string, body: Record<string, string>, cookie?: string) {
   const req = request(t.app).post(path).set(SAME_ORIGIN).type("form").send(body);

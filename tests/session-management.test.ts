@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildTestApp, type TestApp, uniquePrefix } from "./helpers/app.js";
 import { createTestDatabase, type TestDatabase } from "./helpers/database.js";
 import { type RedisServer, startRedisServer } from "./helpers/redis-server.js";
+import { sessionCookie, sessionIdOf, uniqueEmail } from "./helpers/session.js";
 
 let redisServer: RedisServer;
 let database: TestDatabase;
@@ -26,20 +27,15 @@ afterAll(async () => {
 });
 
 const PASSWORD = "correct horse battery";
-let counter = 0;
-const newEmail = () => `sess-${Date.now()}-${counter++}@example.com`;
+const newEmail = () => uniqueEmail("sessions");
 
 function cookieOf(res: request.Response, name: string): string {
-  const cookies = ([] as string[]).concat(res.headers["set-cookie"] ?? []);
-  const cookie = cookies.find((c) => c.startsWith(`${name}=`))?.split(";")[0];
+  const cookie = sessionCookie(res, name);
   if (!cookie) throw new Error("no session cookie in the response");
   return cookie;
 }
 
-function sidOf(cookie: string): string {
-  const value = decodeURIComponent(cookie.split("=")[1] ?? "");
-  return value.slice(2, value.lastIndexOf("."));
-}
+const sidOf = sessionIdOf;
 
 async function register(
   t: TestApp,
