@@ -79,7 +79,8 @@ describe("the server process", () => {
     await expect(fetch(`${proc.url}/health/live`)).rejects.toThrow();
   });
 
-  it("starts with embedded defaults: no Redis, no DATABASE_URL", async () => {
+  // Creating the embedded database (initdb in WebAssembly) is slow on a busy machine.
+  it("starts with embedded defaults: no Redis, no DATABASE_URL", { timeout: 150_000 }, async () => {
     const { mkdtempSync } = await import("node:fs");
     const { tmpdir } = await import("node:os");
     const { join } = await import("node:path");

@@ -20,6 +20,8 @@ export interface RedisConfig {
   password?: string;
   db: number;
   tls?: { ca?: string; rejectUnauthorized: boolean; servername?: string };
+  /** Set for Redis Cluster: more startup nodes besides host:port (the rest are discovered). */
+  cluster?: { nodes: Array<{ host: string; port: number }> };
   /** Where the settings came from, for logs (never holds the password). */
   source: string;
   connectTimeoutMs: number;
@@ -60,6 +62,11 @@ const schema = z.object({
   REDIS_TLS: bool.optional(),
   REDIS_TLS_CA: nonEmpty.optional(),
   REDIS_TLS_REJECT_UNAUTHORIZED: bool.default(true),
+  REDIS_CLUSTER: bool.default(false),
+  REDIS_CLUSTER_NODES: z
+    .string()
+    .regex(/^\s*[^\s:,]+:\d+\s*(,\s*[^\s:,]+:\d+\s*)*$/, "must be a comma-separated list of host:port")
+    .optional(),
   REDIS_CONNECT_TIMEOUT_MS: int(100).default(5000),
   REDIS_COMMAND_TIMEOUT_MS: int(10).default(500),
 
@@ -393,8 +400,18 @@ function parseRedis(raw: Raw, problems: string[], warnings: string[]): RedisConf
     };
   }
   const { tls: _ignored, ...rest } = base;
+  const clusterNodes = (raw.REDIS_CLUSTER_NODES ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((entry) => {
+      const at = entry.lastIndexOf(":");
+      return { host: entry.slice(0, at), port: Number(entry.slice(at + 1)) };
+    });
+  if (raw.REDIS_CLUSTER && base.db !== 0) problems.push("REDIS_DB: Redis Cluster has only database 0");
   return {
     ...rest,
+    cluster: raw.REDIS_CLUSTER || clusterNodes.length > 0 ? { nodes: clusterNodes } : undefined,
     tls,
     connectTimeoutMs: raw.REDIS_CONNECT_TIMEOUT_MS,
     commandTimeoutMs: raw.REDIS_COMMAND_TIMEOUT_MS,

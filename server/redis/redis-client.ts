@@ -1,8 +1,9 @@
-import { Redis, type RedisOptions } from "ioredis";
+import { Cluster, Redis as RedisNode, type RedisOptions } from "ioredis";
 import type { RedisConfig } from "../config/config.js";
 import type { Logger } from "../logging/logger.js";
 
-export type { Redis };
+/** One Redis server (or a managed endpoint) or a Redis Cluster; the app uses only what both offer. */
+export type Redis = RedisNode | Cluster;
 
 const MAX_BACKOFF_MS = 5000;
 
@@ -40,12 +41,41 @@ export function redisOptions(config: RedisConfig): RedisOptions {
   };
 }
 
+function clusterOptions(options: RedisOptions) {
+  const {
+    host: _h,
+    port: _p,
+    retryStrategy,
+    enableOfflineQueue,
+    lazyConnect,
+    enableAutoPipelining,
+    db: _db,
+    ...perNode
+  } = options;
+  return {
+    redisOptions: perNode,
+    clusterRetryStrategy: retryStrategy as (attempt: number) => number,
+    enableOfflineQueue,
+    lazyConnect,
+    enableAutoPipelining,
+    slotsRefreshTimeout: options.connectTimeout,
+    // A TLS cluster's nodes announce IPs; keep verifying the certificate against the configured name.
+    dnsLookup: (address: string, callback: (err: null, address: string) => void) => callback(null, address),
+  };
+}
+
 /**
  * Creates the ioredis client (not yet connected) and logs its life cycle without credentials.
  * Call `connectRedis` once at boot.
  */
 export function createRedisClient(config: RedisConfig, logger: Logger, name = "app"): Redis {
-  const client = new Redis({ ...redisOptions(config), connectionName: name });
+  const options = { ...redisOptions(config), connectionName: name };
+  const client: Redis = config.cluster
+    ? new Cluster(
+        [{ host: config.host, port: config.port }, ...config.cluster.nodes],
+        clusterOptions(options),
+      )
+    : new RedisNode(options);
   const log = logger.child({ component: "redis", client: name });
   const target = `${config.tls ? "rediss" : "redis"}://${config.username ?? "default"}${config.password ? ":***" : ""}@${config.host}:${config.port}/${config.db}`;
   let lastError = "";

@@ -1,0 +1,53 @@
+import { execFile } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { type RedisServer, startRedisServer } from "./redis-server.js";
+
+const run = promisify(execFile);
+
+export interface RedisCluster {
+  nodes: RedisServer[];
+  /** A seed URL for REDIS_URL (with REDIS_CLUSTER=true). */
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** Three masters on free loopback ports, slots assigned by `redis-cli --cluster create`. */
+export async function startRedisCluster(): Promise<RedisCluster> {
+  const dir = mkdtempSync(join(tmpdir(), "redis-cluster-"));
+  const nodes: RedisServer[] = [];
+  for (let i = 0; i < 3; i++) {
+    nodes.push(
+      await startRedisServer({
+        extraArgs: [
+          "--cluster-enabled",
+          "yes",
+          "--cluster-config-file",
+          join(dir, `nodes-${i}.conf`),
+          "--dir",
+          dir,
+        ],
+      }),
+    );
+  }
+  const addresses = nodes.map((n) => `127.0.0.1:${n.port}`);
+  await run("redis-cli", ["--cluster", "create", ...addresses, "--cluster-replicas", "0", "--cluster-yes"]);
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const states = await Promise.all(
+      nodes.map(async (n) => (await run("redis-cli", ["-p", String(n.port), "cluster", "info"])).stdout),
+    );
+    if (states.every((s) => s.includes("cluster_state:ok"))) break;
+    if (Date.now() > deadline) throw new Error("Redis Cluster did not become ready");
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return {
+    nodes,
+    url: `redis://127.0.0.1:${nodes[0]!.port}`,
+    async stop() {
+      for (const n of nodes) await n.stop();
+    },
+  };
+}
