@@ -1,17 +1,30 @@
+import request from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectRedis, createRedisClient, type Redis } from "../server/redis/redis-client.js";
 import { createMemorySessionIndex } from "../server/session/memory-session-index.js";
 import { createRedisSessionIndex } from "../server/session/redis-session-index.js";
 import { createPublicIdFn, PRUNE_GRACE_MS, type SessionIndex } from "../server/session/session-index.js";
-import { uniquePrefix } from "./helpers/app.js";
+import { buildTestApp, type TestApp, uniquePrefix } from "./helpers/app.js";
+import { createTestDatabase, type TestDatabase } from "./helpers/database.js";
 import { silentLogger } from "./helpers/logger.js";
+import { type RedisCluster, startRedisCluster } from "./helpers/redis-cluster.js";
 import { type RedisServer, startRedisServer } from "./helpers/redis-server.js";
+import { sessionCookie, uniqueEmail } from "./helpers/session.js";
 
 let redisServer: RedisServer;
 let redis: Redis;
+let cluster: RedisCluster;
+let database: TestDatabase;
+/** An app on the cluster; its client also serves the cluster backend of the contract suite. */
+let onCluster: TestApp;
 
 beforeAll(async () => {
-  redisServer = await startRedisServer();
+  [redisServer, cluster, database] = await Promise.all([
+    startRedisServer(),
+    startRedisCluster(),
+    createTestDatabase(),
+  ]);
+  onCluster = await buildTestApp({ db: database.db, env: { REDIS_URL: cluster.url, REDIS_CLUSTER: "true" } });
   redis = createRedisClient(
     {
       host: "127.0.0.1",
@@ -29,6 +42,9 @@ beforeAll(async () => {
 
 afterAll(async () => {
   redis?.disconnect();
+  await onCluster?.close();
+  await database?.close();
+  await cluster?.stop();
   await redisServer?.stop();
 });
 
@@ -38,18 +54,21 @@ interface Backend {
   setAlive(sid: string, alive: boolean): Promise<void>;
 }
 
+function redisBackend(client: () => Redis): Backend {
+  const prefix = uniquePrefix();
+  const sessionKey = (sid: string) => `${prefix}:sess:${sid}`;
+  return {
+    index: createRedisSessionIndex({ redis: client(), keyPrefix: prefix, sessionKey, ttlSeconds: 3600 }),
+    setAlive: async (sid, alive) => {
+      if (alive) await client().set(sessionKey(sid), "{}", "EX", 60);
+      else await client().del(sessionKey(sid));
+    },
+  };
+}
+
 const backends: Record<string, () => Backend> = {
-  redis: () => {
-    const prefix = uniquePrefix();
-    const sessionKey = (sid: string) => `${prefix}:sess:${sid}`;
-    return {
-      index: createRedisSessionIndex({ redis, keyPrefix: prefix, sessionKey, ttlSeconds: 3600 }),
-      setAlive: async (sid, alive) => {
-        if (alive) await redis.set(sessionKey(sid), "{}", "EX", 60);
-        else await redis.del(sessionKey(sid));
-      },
-    };
-  },
+  redis: () => redisBackend(() => redis),
+  "redis cluster": () => redisBackend(() => onCluster.redis as Redis),
   memory: () => {
     const alive = new Set<string>();
     return {
@@ -122,6 +141,27 @@ describe.each(Object.keys(backends))("session index on %s", (name) => {
     await index.remove("u", []);
     await index.remove("u", ["b"]);
     expect(await index.list("u")).toEqual([]);
+  });
+});
+
+describe("on Redis Cluster", () => {
+  it("lists and revokes sessions whose keys live on different masters", async () => {
+    const { app, config } = onCluster;
+    const email = uniqueEmail("cluster-index");
+    const reg = await request(app).post("/auth/register").send({ email, password: "password-123" });
+    const mine = sessionCookie(reg, config.session.cookieName)!;
+    const others: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const res = await request(app).post("/auth/login").send({ email, password: "password-123" });
+      others.push(sessionCookie(res, config.session.cookieName)!);
+    }
+    const listed = await request(app).get("/auth/sessions").set("Cookie", mine);
+    expect(listed.body.sessions).toHaveLength(5);
+
+    expect((await request(app).post("/auth/sessions/revoke-others").set("Cookie", mine)).status).toBe(204);
+    for (const cookie of others)
+      expect((await request(app).get("/auth/me").set("Cookie", cookie)).status).toBe(401);
+    expect((await request(app).get("/auth/sessions").set("Cookie", mine)).body.sessions).toHaveLength(1);
   });
 });
 
