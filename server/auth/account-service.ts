@@ -68,8 +68,8 @@ function throwFirst(problems: FieldProblems): void {
 /** Checks `{email, password}`; `strict` applies the registration rules to the password. */
 export function readCredentials(body: unknown, strict: boolean): Credentials {
   throwFirst(credentialProblems(body, strict));
-  const { email, password } = body as Record<string, string>;
-  return { email: normalizeEmail(email as string), password: password as string };
+  const { email, password } = body as Credentials;
+  return { email: normalizeEmail(email), password };
 }
 
 /** Regenerates the session id (fixation) and records login metadata for the absolute timeout. */
@@ -226,11 +226,11 @@ export function createAccountService(deps: {
     async changePassword(req, body) {
       const user = requireUser(req);
       throwFirst(passwordChangeProblems(body));
-      const { currentPassword, newPassword } = body as Record<string, string>;
+      const { currentPassword, newPassword } = body as { currentPassword: string; newPassword: string };
       const record = await users.findById(user.id);
       if (!record) throw unauthenticated();
-      if (!(await hasher.verify(currentPassword as string, record.passwordHash))) throw wrongPassword();
-      await users.updatePassword(user.id, await hasher.hash(newPassword as string));
+      if (!(await hasher.verify(currentPassword, record.passwordHash))) throw wrongPassword();
+      await users.updatePassword(user.id, await hasher.hash(newPassword));
       const revoked = await sessions.revokeOthers(user.id, req.sessionID);
       await startSession(req, user);
       logger.info({ userId: user.id, revoked }, "password changed");
