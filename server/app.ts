@@ -14,6 +14,7 @@ import { errorHandler, notFoundHandler } from "./http/error-handler.js";
 import type { Logger } from "./logging/logger.js";
 import { createRequestLogger } from "./logging/request-logger.js";
 import { createAssetsRouter, createPagesRouter, renderHtmlError } from "./pages/routes.js";
+import { createProductRateLimits, createRateLimitStore } from "./ratelimit/policies.js";
 import type { Redis } from "./redis/redis-client.js";
 import {
   createSessionIndex,
@@ -42,13 +43,18 @@ export function createApp(deps: AppDeps): Express {
   const lookup: UserLookup = { findById: (id) => users.findById(id) };
   const passport = createPassport({ users, hasher, lookup });
   const store = deps.sessionStore ?? createSessionStore({ config, redis, logger });
+  const limits = createProductRateLimits({
+    config,
+    logger,
+    store: createRateLimitStore({ config, redis, logger }),
+  });
   const sessions = createUserSessions({
     store,
     index: createSessionIndex({ config, redis, store }),
     publicId: createPublicIdFn(config.session.secrets[0] as string),
     logger,
   });
-  const accounts = createAccountService({ config, passport, users, hasher, sessions, logger });
+  const accounts = createAccountService({ config, passport, users, hasher, sessions, logger, limits });
 
   const app = express();
   app.disable("x-powered-by");
@@ -67,6 +73,9 @@ export function createApp(deps: AppDeps): Express {
   app.use(createAssetsRouter());
   app.use("/health", createHealthRouter());
 
+  // Before the session: a flood is turned away without a session lookup.
+  app.use(limits.global);
+
   // Before the session is read: a refused cross-site request costs no Redis round trip.
   app.use(csrfProtection({ allowedOrigins: config.appOrigins, logger }));
 
@@ -75,9 +84,10 @@ export function createApp(deps: AppDeps): Express {
   app.use(passport.initialize());
   app.use(passport.session());
   app.use(sessions.lastSeen());
+  app.use("/api", limits.api);
 
-  app.use("/auth", createAuthRouter({ accounts }));
-  app.use(createPagesRouter({ accounts }));
+  app.use("/auth", createAuthRouter({ accounts, limits }));
+  app.use(createPagesRouter({ accounts, limits }));
 
   app.use(notFoundHandler());
   app.use(errorHandler(logger, renderHtmlError));

@@ -175,6 +175,22 @@ describe("in Chromium", () => {
     await page.screenshot({ path: join(ARTIFACTS, "login-error.png"), fullPage: true });
   });
 
+  it("shows the wait time once the per-account login limit is reached", async () => {
+    const page = await (await newContext()).newPage();
+    // Another account than the one the other tests log in with: this one stays locked for a while.
+    const locked = `locked-${Date.now()}@example.com`;
+    for (let i = 0; i < 5; i++) {
+      await logIn(page, locked, `guess number ${i}`);
+      expect((await page.getByRole("alert").textContent())?.trim()).toBe("Email or password is incorrect");
+    }
+    await logIn(page, locked, "one more guess");
+    expect((await page.getByRole("alert").textContent())?.trim()).toMatch(
+      /^Too many login attempts\. Try again in \d+ (seconds|minutes)\.$/,
+    );
+    expect(await page.inputValue("#f-email")).toBe(locked);
+    await page.screenshot({ path: join(ARTIFACTS, "login-rate-limited.png"), fullPage: true });
+  });
+
   it("signs the other browser out with 'sign out all other devices'", async () => {
     const second = await newContext();
     const page = await second.newPage();

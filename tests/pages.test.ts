@@ -12,7 +12,11 @@ let t: TestApp;
 beforeAll(async () => {
   redisServer = await startRedisServer();
   database = await createTestDatabase();
-  t = await buildTestApp({ db: database.db, env: { REDIS_URL: redisServer.url } });
+  t = await buildTestApp({
+    db: database.db,
+    // Limits low enough to reach in a test; the per-account one is the product's default (5).
+    env: { REDIS_URL: redisServer.url, RATE_LIMIT_LOGIN_LIMIT: "40" },
+  });
 });
 
 afterAll(async () => {
@@ -133,6 +137,47 @@ describe("login and register forms", () => {
       .type("form")
       .send({ email: "a@example.com", password: "x" });
     expect(res.status).toBe(415);
+  });
+});
+
+describe("rate-limited forms", () => {
+  it("show the wait once an account has had too many failed logins, keeping the email", async () => {
+    const { email } = await registered();
+    for (let i = 0; i < 5; i++)
+      expect((await postForm("/login", { email, password: `guess-${i}!` })).status).toBe(401);
+    const res = await postForm("/login", { email, password: PASSWORD });
+    expect(res.status).toBe(429);
+    expect(Number(res.headers["retry-after"])).toBeGreaterThan(0);
+    expect(res.text).toMatch(/role="alert">Too many login attempts\. Try again in \d+ (seconds|minutes)\./);
+    expect(res.text).toContain(`value="${email}"`);
+    expect(res.headers["set-cookie"]).toBeUndefined();
+  });
+
+  it("show the wait when this address has posted too many forms", async () => {
+    const strict = await buildTestApp({ db: database.db, env: { RATE_LIMIT_LOGIN_LIMIT: "2" } });
+    try {
+      const post = (email: string) =>
+        request(strict.app)
+          .post("/register")
+          .set(SAME_ORIGIN)
+          .type("form")
+          .send({ email, password: PASSWORD });
+      expect((await post(newEmail())).status).toBe(303);
+      expect((await post(newEmail())).status).toBe(303);
+      const email = newEmail();
+      const res = await post(email);
+      expect(res.status).toBe(429);
+      expect(res.headers["content-type"]).toMatch(/^text\/html/);
+      expect(res.text).toMatch(/<h1>Create an account<\/h1>/);
+      expect(res.text).toMatch(/Too many attempts\. Try again in \d+ (seconds|minutes)\./);
+      expect(res.text).toContain(`value="${email}"`);
+      // The JSON API keeps answering JSON.
+      const api = await request(strict.app).post("/auth/login").send({ email, password: PASSWORD });
+      expect(api.status).toBe(429);
+      expect(api.body.error).toMatchObject({ code: "rate_limited", retryAfter: expect.any(Number) });
+    } finally {
+      await strict.close();
+    }
   });
 });
 

@@ -8,6 +8,7 @@ import {
 import type { Config } from "../config/config.js";
 import { badRequest, HttpError, invalidCredentials, notFound, unauthenticated } from "../http/errors.js";
 import type { Logger } from "../logging/logger.js";
+import type { ProductRateLimits } from "../ratelimit/policies.js";
 import type { SessionView, UserSessions } from "../session/user-sessions.js";
 import type { createPassport } from "./passport.js";
 import type { PasswordHasher } from "./password.js";
@@ -147,8 +148,9 @@ export function createAccountService(deps: {
   hasher: PasswordHasher;
   sessions: UserSessions;
   logger: Logger;
+  limits: Pick<ProductRateLimits, "loginAccount">;
 }): AccountService {
-  const { config, passport, users, hasher, sessions, logger } = deps;
+  const { config, passport, users, hasher, sessions, logger, limits } = deps;
   let warnedInsecure = false;
 
   const warnIfCookieDropped = (req: Request) => {
@@ -185,9 +187,13 @@ export function createAccountService(deps: {
     },
 
     async login(req, res, body) {
-      readCredentials(body, false);
+      const { email } = readCredentials(body, false);
+      // The attempt is counted before the password is checked: a locked account spends no hash and confirms
+      // nothing, and concurrent guesses cannot slip past the limit between a check and a record.
+      await limits.loginAccount.enforce(email, res);
       const user = await authenticate(passport, req, res);
       if (!user) throw invalidCredentials();
+      await limits.loginAccount.clear(email);
       await startSession(req, user);
       logger.info({ userId: user.id }, "user logged in");
       return user;

@@ -1,6 +1,7 @@
 import { Router } from "express";
 import { jsonBody } from "../http/body.js";
 import { unauthenticated } from "../http/errors.js";
+import type { ProductRateLimits } from "../ratelimit/policies.js";
 import type { AccountService } from "./account-service.js";
 import { toPublicUser } from "./user-repository.js";
 
@@ -16,16 +17,19 @@ export {
  * `/auth/register`, `/auth/login`, `/auth/logout`, `/auth/me`, `/auth/sessions`, `/auth/password`.
  * The rules live in the account service, shared with the HTML pages.
  */
-export function createAuthRouter(deps: { accounts: AccountService }): Router {
-  const { accounts } = deps;
+export function createAuthRouter(deps: {
+  accounts: AccountService;
+  limits: Pick<ProductRateLimits, "login">;
+}): Router {
+  const { accounts, limits } = deps;
   const router = Router();
 
-  router.post("/register", jsonBody(), async (req, res) => {
+  router.post("/register", limits.login, jsonBody(), async (req, res) => {
     const user = await accounts.register(req, req.body);
     res.status(201).json({ user: toPublicUser(user) });
   });
 
-  router.post("/login", jsonBody(), async (req, res) => {
+  router.post("/login", limits.login, jsonBody(), async (req, res) => {
     const user = await accounts.login(req, res, req.body);
     res.json({ user: toPublicUser(user) });
   });

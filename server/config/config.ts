@@ -102,11 +102,30 @@ const schema = z.object({
   OPENAI_BASE_URL: z.url({ protocol: /^https?$/ }).default("https://api.openai.com/v1"),
   OPENAI_TIMEOUT_MS: int(100).default(10_000),
 
+  // --- Rate limiting (server/ratelimit) ---
+  RATE_LIMIT_DRY_RUN: bool.default(false), // count and log, reject nothing
+  RATE_LIMIT_INSTANCES: int(1, 1000).default(1), // instances sharing the limits; divides them while Redis is down
+  RATE_LIMIT_IPV6_PREFIX: int(1, 128).default(64), // bits of an IPv6 address that identify one client
+  RATE_LIMIT_MEMORY_MAX_KEYS: int(1).default(100_000), // subjects the in-process limiter remembers
+  RATE_LIMIT_GLOBAL_LIMIT: int(1).default(300), // requests per client address per window (all but /health*)
+  RATE_LIMIT_GLOBAL_WINDOW_SECONDS: int(1).default(60),
+  RATE_LIMIT_LOGIN_LIMIT: int(1).default(20), // POST /auth/login and /auth/register per client address
+  RATE_LIMIT_LOGIN_WINDOW_SECONDS: int(1).default(900),
+  RATE_LIMIT_LOGIN_ACCOUNT_LIMIT: int(1).default(5), // failed logins per account across all addresses
+  RATE_LIMIT_LOGIN_ACCOUNT_WINDOW_SECONDS: int(1).default(900),
+  RATE_LIMIT_API_LIMIT: int(1).default(600), // authenticated /api/* requests per user
+  RATE_LIMIT_API_WINDOW_SECONDS: int(1).default(60),
+
   // Browser pages and CSRF
   APP_ORIGIN: nonEmpty.optional(),
 });
 
 type Raw = z.infer<typeof schema>;
+
+export interface RateLimitSetting {
+  limit: number;
+  windowSeconds: number;
+}
 
 export interface Config {
   env: Raw["NODE_ENV"];
@@ -142,6 +161,16 @@ export interface Config {
   /** Bearer token for the admin endpoints; unset means they answer 404. */
   adminApiKey?: string;
   openai: { apiKey?: string; baseUrl: string; timeoutMs: number };
+  rateLimit: {
+    dryRun: boolean;
+    instances: number;
+    ipv6PrefixBits: number;
+    memoryMaxKeys: number;
+    global: RateLimitSetting;
+    login: RateLimitSetting;
+    loginAccount: RateLimitSetting;
+    api: RateLimitSetting;
+  };
   /** Origins allowed to send state-changing browser requests; empty means "the request's own origin". */
   appOrigins: string[];
   /** Warnings to log once the logger exists. */
@@ -250,6 +279,20 @@ export function loadConfig(env: Env): Config {
       baseUrl: raw.OPENAI_BASE_URL.replace(/\/+$/, ""),
       timeoutMs: raw.OPENAI_TIMEOUT_MS,
     },
+    rateLimit: {
+      dryRun: raw.RATE_LIMIT_DRY_RUN,
+      instances: raw.RATE_LIMIT_INSTANCES,
+      ipv6PrefixBits: raw.RATE_LIMIT_IPV6_PREFIX,
+      memoryMaxKeys: raw.RATE_LIMIT_MEMORY_MAX_KEYS,
+      global: { limit: raw.RATE_LIMIT_GLOBAL_LIMIT, windowSeconds: raw.RATE_LIMIT_GLOBAL_WINDOW_SECONDS },
+      login: { limit: raw.RATE_LIMIT_LOGIN_LIMIT, windowSeconds: raw.RATE_LIMIT_LOGIN_WINDOW_SECONDS },
+      loginAccount: {
+        limit: raw.RATE_LIMIT_LOGIN_ACCOUNT_LIMIT,
+        windowSeconds: raw.RATE_LIMIT_LOGIN_ACCOUNT_WINDOW_SECONDS,
+      },
+      api: { limit: raw.RATE_LIMIT_API_LIMIT, windowSeconds: raw.RATE_LIMIT_API_WINDOW_SECONDS },
+    },
+
     appOrigins,
     warnings,
   };

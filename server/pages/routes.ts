@@ -1,6 +1,7 @@
-import express, { type Request, type Response, Router } from "express";
+import express, { type ErrorRequestHandler, type Request, type Response, Router } from "express";
 import { type AccountService, credentialProblems, passwordChangeProblems } from "../auth/account-service.js";
 import { HttpError } from "../http/errors.js";
+import type { ProductRateLimits } from "../ratelimit/policies.js";
 import { STYLESHEET, STYLESHEET_PATH } from "./stylesheet.js";
 import { accountPage, type Errors, errorPage, loginPage, NOTICES, registerPage } from "./views.js";
 
@@ -48,13 +49,16 @@ export function formatWait(seconds: number): string {
   return `${m} minutes`;
 }
 
-/** The message for a login refused by the rate limiter, with the wait time when it is known. */
-function rateLimitMessage(err: HttpError): string {
+/** The message for an attempt refused by the rate limiter, with the wait time when it is known. */
+function rateLimitMessage(err: HttpError, what: string): string {
   const retryAfter = Number(err.details?.retryAfter);
   return Number.isFinite(retryAfter) && retryAfter > 0
-    ? `Too many login attempts. Try again in ${formatWait(retryAfter)}.`
-    : "Too many login attempts. Try again later.";
+    ? `Too many ${what}. Try again in ${formatWait(retryAfter)}.`
+    : `Too many ${what}. Try again later.`;
 }
+
+const isRateLimited = (err: unknown): err is HttpError & { status: 429 } =>
+  err instanceof HttpError && err.status === 429;
 
 function fieldOf(err: HttpError): string | undefined {
   const field = err.details?.field;
@@ -69,8 +73,11 @@ function send(res: Response, status: number, page: string): void {
  * The browser pages: `/`, `/login`, `/register`, `/account` and the forms they post (URL-encoded,
  * answered with a 303 redirect on success). They call the same account service as the JSON API.
  */
-export function createPagesRouter(deps: { accounts: AccountService }): Router {
-  const { accounts } = deps;
+export function createPagesRouter(deps: {
+  accounts: AccountService;
+  limits: Pick<ProductRateLimits, "login">;
+}): Router {
+  const { accounts, limits } = deps;
   const router = Router();
   const form = express.urlencoded({ extended: false, limit: FORM_BODY_LIMIT, parameterLimit: 20 });
   const text = (value: unknown) => (typeof value === "string" ? value.trim() : undefined);
@@ -92,7 +99,17 @@ export function createPagesRouter(deps: { accounts: AccountService }): Router {
     send(res, 200, loginPage({}));
   });
 
-  router.post("/login", form, async (req, res) => {
+  /** A refused login or registration is shown on its own form, with the wait and the email kept. */
+  const renderRateLimited = (req: Request, res: Response, err: HttpError) => {
+    const email = text(req.body?.email);
+    const page =
+      req.originalUrl.split("?")[0] === "/register"
+        ? registerPage({ email, alert: rateLimitMessage(err, "attempts") })
+        : loginPage({ email, alert: rateLimitMessage(err, "login attempts") });
+    send(res, 429, page);
+  };
+
+  router.post("/login", form, limits.login, async (req, res) => {
     const email = text(req.body?.email);
     const problems = credentialProblems(req.body ?? {}, false);
     if (Object.keys(problems).length > 0) {
@@ -102,11 +119,7 @@ export function createPagesRouter(deps: { accounts: AccountService }): Router {
       await accounts.login(req, res, req.body);
     } catch (err) {
       if (!(err instanceof HttpError)) throw err;
-      if (err.status === 429) {
-        if (err.details?.retryAfter !== undefined)
-          res.setHeader("Retry-After", String(err.details.retryAfter));
-        return send(res, 429, loginPage({ email, alert: rateLimitMessage(err) }));
-      }
+      if (isRateLimited(err)) return renderRateLimited(req, res, err);
       if (err.status === 401) return send(res, 401, loginPage({ email, alert: err.message }));
       const field = fieldOf(err);
       if (err.status === 400 && field)
@@ -121,7 +134,7 @@ export function createPagesRouter(deps: { accounts: AccountService }): Router {
     send(res, 200, registerPage({}));
   });
 
-  router.post("/register", form, async (req, res) => {
+  router.post("/register", form, limits.login, async (req, res) => {
     const email = text(req.body?.email);
     const problems = credentialProblems(req.body ?? {}, true);
     if (Object.keys(problems).length > 0) {
@@ -184,6 +197,13 @@ export function createPagesRouter(deps: { accounts: AccountService }): Router {
     // Signing out this very device is a logout.
     res.redirect(303, req.session ? "/account?done=session" : "/login");
   });
+
+  // Refusals by the per-address limiter (before the handlers) land on the forms too.
+  const rateLimitedForms: ErrorRequestHandler = (err, req, res, next) => {
+    if (!isRateLimited(err)) return next(err);
+    renderRateLimited(req, res, err);
+  };
+  router.use(["/login", "/register"], rateLimitedForms);
 
   return router;
 }

@@ -1,0 +1,80 @@
+import { createHash } from "node:crypto";
+import type { RequestHandler, Response } from "express";
+import type { Config } from "../config/config.js";
+import type { Logger } from "../logging/logger.js";
+import type { Redis } from "../redis/redis-client.js";
+import { clientAddressKey } from "./client-key.js";
+import { FailoverRateLimitStore } from "./failover-store.js";
+import { MemoryRateLimitStore } from "./memory-store.js";
+import { createRateLimiter } from "./rate-limit.js";
+import { RedisRateLimitStore } from "./redis-store.js";
+import type { RateLimitStore } from "./store.js";
+
+export interface ProductRateLimits {
+  /** Every request but /health*, per client address. */
+  global: RequestHandler;
+  /** POST /auth/login and /auth/register, per client address. */
+  login: RequestHandler;
+  /** Authenticated /api/* requests, per user id. */
+  api: RequestHandler;
+  /** Login attempts per account (normalised email), across all addresses. */
+  loginAccount: {
+    /** Counts one attempt before the password is checked; throws 429 while the account is locked. */
+    enforce(email: string, res: Response): Promise<void>;
+    /** A successful login forgets the failures. */
+    clear(email: string): Promise<void>;
+  };
+}
+
+/** Redis (falling back to this process when it is down) when configured, else this process only. */
+export function createRateLimitStore(deps: {
+  config: Config;
+  redis?: Redis;
+  logger: Logger;
+}): RateLimitStore {
+  const { config, redis, logger } = deps;
+  const local = new MemoryRateLimitStore({ maxKeys: config.rateLimit.memoryMaxKeys });
+  // Without Redis sessions are per process too, so one instance is the only sensible deployment.
+  if (!redis) return local;
+  return new FailoverRateLimitStore({
+    primary: new RedisRateLimitStore(redis),
+    fallback: local,
+    isAvailable: () => redis.status === "ready",
+    instances: config.rateLimit.instances,
+    logger,
+  });
+}
+
+/** Emails are hashed in keys: no address in Redis, and a bounded key length. */
+function accountSubject(email: string): string {
+  return createHash("sha256").update(email).digest("base64url").slice(0, 22);
+}
+
+/** The product's four policies, from config. */
+export function createProductRateLimits(deps: {
+  config: Config;
+  logger: Logger;
+  store: RateLimitStore;
+}): ProductRateLimits {
+  const { config, logger, store } = deps;
+  const settings = config.rateLimit;
+  const limiter = createRateLimiter({ store, keyPrefix: config.keyPrefix, logger, dryRun: settings.dryRun });
+  const byAddress = (req: Parameters<typeof clientAddressKey>[0]) =>
+    clientAddressKey(req, settings.ipv6PrefixBits);
+
+  const account = limiter.policy({ name: "login-account", ...settings.loginAccount });
+  return {
+    global: limiter.rateLimit({
+      name: "global",
+      ...settings.global,
+      key: byAddress,
+      skip: (req) => req.path === "/health" || req.path.startsWith("/health/"),
+    }),
+    login: limiter.rateLimit({ name: "login", ...settings.login, key: byAddress }),
+    api: limiter.rateLimit({ name: "api", ...settings.api, key: (req) => req.user?.id }),
+    loginAccount: {
+      enforce: (email, res) => account.enforce(accountSubject(email), res),
+      clear: (email) => account.reset(accountSubject(email)),
+    },
+  };
+}
