@@ -105,8 +105,8 @@ async function logIn(page: Page, email: string, password: string) {
   await page.goto(`${server.url}/login`);
   await page.fill("#f-email", email);
   await page.fill("#f-password", password);
-  await page.click("button[type=submit]");
-  await page.waitForLoadState();
+  // The answer is a new document (same URL on failure): wait for its load, not the old one's.
+  await Promise.all([page.waitForEvent("load"), page.click("button[type=submit]")]);
 }
 
 const email = `browser-${Date.now()}@example.com`;
@@ -219,6 +219,7 @@ describe("in Chromium", () => {
       await page.goto(attackerUrl);
       const [response] = await Promise.all([
         page.waitForResponse((r) => r.url().startsWith(server.url) && r.request().method() === "POST"),
+        page.waitForEvent("load"),
         page.click(button),
       ]);
       expect(response.status()).toBe(403);
