@@ -5,14 +5,6 @@ import type { ProductRateLimits } from "../ratelimit/policies.js";
 import type { AccountService } from "./account-service.js";
 import { toPublicUser } from "./user-repository.js";
 
-export {
-  authenticate,
-  type Credentials,
-  destroySession,
-  logIn,
-  readCredentials,
-} from "./account-service.js";
-
 /**
  * `/auth/register`, `/auth/login`, `/auth/logout`, `/auth/me`, `/auth/sessions`, `/auth/password`.
  * The rules live in the account service, shared with the HTML pages.
