@@ -8,11 +8,18 @@ import { createAuthRouter } from "./auth/routes.js";
 import { createUserRepository } from "./auth/user-repository.js";
 import type { Config } from "./config/config.js";
 import type { Database } from "./db/database.js";
+import { createHealthService } from "./health/health-service.js";
+import { createLifecycle, type Lifecycle } from "./health/lifecycle.js";
 import { createHealthRouter } from "./health/routes.js";
+import { within } from "./health/shared-check.js";
 import { csrfProtection } from "./http/csrf.js";
 import { errorHandler, notFoundHandler } from "./http/error-handler.js";
 import type { Logger } from "./logging/logger.js";
 import { createRequestLogger } from "./logging/request-logger.js";
+import { createHttpMetrics } from "./metrics/http-metrics.js";
+import { createMetrics, type Metrics } from "./metrics/metrics.js";
+import { estimateKeyCounts } from "./metrics/redis-metrics.js";
+import { createMetricsRouter } from "./metrics/routes.js";
 import { createAssetsRouter, createPagesRouter, renderHtmlError } from "./pages/routes.js";
 import { createProductRateLimits, createRateLimitStore } from "./ratelimit/policies.js";
 import type { Redis } from "./redis/redis-client.js";
@@ -21,6 +28,7 @@ import {
   createSessionMiddleware,
   createSessionStore,
   enforceAbsoluteTimeout,
+  sessionKeyPrefix,
 } from "./session/session.js";
 import { createPublicIdFn } from "./session/session-index.js";
 import { createUserSessions } from "./session/user-sessions.js";
@@ -34,6 +42,10 @@ export interface AppDeps {
   redis?: Redis;
   /** Defaults to the store config chooses (Redis or bounded memory). */
   sessionStore?: Store;
+  /** Shutdown state set by main.ts; readiness reads it. Defaults to a process that is not stopping. */
+  lifecycle?: Lifecycle;
+  /** Defaults to a fresh registry for this app. */
+  metrics?: Metrics;
 }
 
 /** Builds the Express app from its dependencies; does no I/O, so tests can build several. */
@@ -43,10 +55,19 @@ export function createApp(deps: AppDeps): Express {
   const lookup: UserLookup = { findById: (id) => users.findById(id) };
   const passport = createPassport({ users, hasher, lookup });
   const store = deps.sessionStore ?? createSessionStore({ config, redis, logger });
+  const lifecycle = deps.lifecycle ?? createLifecycle();
+  const metrics = deps.metrics ?? createMetrics();
+  const health = createHealthService({ config, db, redis, lifecycle, logger });
+  metrics.setHealthSource(async () => (await health.complete()).checks);
+  metrics.setActiveSessionsSource(
+    () => within(countSessions(store, redis, config), config.health.checkTimeoutMs),
+    redis ? "redis" : "memory",
+  );
   const limits = createProductRateLimits({
     config,
     logger,
     store: createRateLimitStore({ config, redis, logger }),
+    metrics,
   });
   const sessions = createUserSessions({
     store,
@@ -54,7 +75,16 @@ export function createApp(deps: AppDeps): Express {
     publicId: createPublicIdFn(config.session.secrets[0] as string),
     logger,
   });
-  const accounts = createAccountService({ config, passport, users, hasher, sessions, logger, limits });
+  const accounts = createAccountService({
+    config,
+    passport,
+    users,
+    hasher,
+    sessions,
+    logger,
+    limits,
+    metrics,
+  });
 
   const app = express();
   app.disable("x-powered-by");
@@ -70,8 +100,16 @@ export function createApp(deps: AppDeps): Express {
     next();
   });
 
+  app.use(createHttpMetrics(app, metrics));
+  app.use((_req, res, next) => {
+    // While draining, each connection serves its request and closes, so clients reconnect elsewhere.
+    if (lifecycle.shuttingDown) res.setHeader("Connection", "close");
+    next();
+  });
+
   app.use(createAssetsRouter());
-  app.use("/health", createHealthRouter());
+  app.use("/health", createHealthRouter({ health }));
+  app.use("/metrics", createMetricsRouter({ config, metrics, redis }));
 
   // Before the session: a flood is turned away without a session lookup.
   app.use(limits.global);
@@ -92,4 +130,20 @@ export function createApp(deps: AppDeps): Express {
   app.use(notFoundHandler());
   app.use(errorHandler(logger, renderHtmlError));
   return app;
+}
+
+/** Sessions stored now: an estimate from a bounded key sample with Redis, the exact count in memory. */
+async function countSessions(
+  store: Store,
+  redis: Redis | undefined,
+  config: Config,
+): Promise<number | undefined> {
+  if (redis) {
+    if (redis.status !== "ready") return undefined;
+    const estimate = await estimateKeyCounts(redis, { sessions: sessionKeyPrefix(config.keyPrefix) });
+    return estimate.counts.sessions;
+  }
+  if (!store.length) return undefined;
+  const length = store.length.bind(store);
+  return new Promise((resolve) => length((err, n) => resolve(err ? undefined : n)));
 }

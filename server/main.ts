@@ -27,10 +27,22 @@ async function main() {
   server.headersTimeout = KEEP_ALIVE_TIMEOUT_MS + 1000;
 
   let stopping = false;
+  let skipDelay: (() => void) | undefined;
   const shutdown = async (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      // A second signal (Ctrl-C twice) cuts the draining delay short.
+      skipDelay?.();
+      return;
+    }
     stopping = true;
-    logger.info({ signal }, "shutting down");
+    // Readiness fails from now on, but we keep serving so the balancer can notice and move traffic away.
+    runtime.lifecycle.beginShutdown();
+    logger.info({ signal, delayMs: config.shutdownDelayMs }, "shutting down: readiness now fails");
+    await new Promise<void>((resolve) => {
+      skipDelay = resolve;
+      setTimeout(resolve, config.shutdownDelayMs);
+    });
+    logger.info({ timeoutMs: config.shutdownTimeoutMs }, "closing the server");
     await closeServer(server, config.shutdownTimeoutMs);
     await runtime.close();
     logger.info("stopped");

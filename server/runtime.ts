@@ -4,6 +4,7 @@ import { createPasswordHasher } from "./auth/password.js";
 import type { Config } from "./config/config.js";
 import { createPgliteDatabase, createPostgresDatabase, type Database } from "./db/database.js";
 import { migrate } from "./db/migrate.js";
+import { createLifecycle, type Lifecycle } from "./health/lifecycle.js";
 import type { Logger } from "./logging/logger.js";
 import { connectRedis, createRedisClient, type Redis } from "./redis/redis-client.js";
 
@@ -11,6 +12,8 @@ export interface Runtime {
   app: ReturnType<typeof createApp>;
   redis?: Redis;
   db: Database;
+  /** Shutdown state: `beginShutdown()` turns readiness to 503 while requests are still served. */
+  lifecycle: Lifecycle;
   /** Closes what `createRuntime` opened, in reverse order. */
   close(): Promise<void>;
 }
@@ -40,11 +43,13 @@ export async function createRuntime(config: Config, logger: Logger): Promise<Run
     logN: config.password.scryptLogN,
     concurrency: config.password.concurrency,
   });
-  const app = createApp({ config, logger, db, hasher, redis });
+  const lifecycle = createLifecycle();
+  const app = createApp({ config, logger, db, hasher, redis, lifecycle });
   return {
     app,
     redis,
     db,
+    lifecycle,
     async close() {
       await redis?.quit().catch(() => redis?.disconnect());
       await db.close();

@@ -8,6 +8,7 @@ import {
 import type { Config } from "../config/config.js";
 import { badRequest, HttpError, invalidCredentials, notFound, unauthenticated } from "../http/errors.js";
 import type { Logger } from "../logging/logger.js";
+import type { Metrics } from "../metrics/metrics.js";
 import type { ProductRateLimits } from "../ratelimit/policies.js";
 import type { SessionView, UserSessions } from "../session/user-sessions.js";
 import type { createPassport } from "./passport.js";
@@ -149,8 +150,9 @@ export function createAccountService(deps: {
   sessions: UserSessions;
   logger: Logger;
   limits: Pick<ProductRateLimits, "loginAccount">;
+  metrics?: Pick<Metrics, "loginsTotal" | "loginFailuresTotal" | "logoutsTotal">;
 }): AccountService {
-  const { config, passport, users, hasher, sessions, logger, limits } = deps;
+  const { config, passport, users, hasher, sessions, logger, limits, metrics } = deps;
   let warnedInsecure = false;
 
   const warnIfCookieDropped = (req: Request) => {
@@ -182,6 +184,7 @@ export function createAccountService(deps: {
       const record = await users.create(email, await hasher.hash(password));
       const user = { id: record.id, email: record.email, createdAt: record.createdAt };
       await startSession(req, user);
+      metrics?.loginsTotal.inc();
       logger.info({ userId: user.id }, "user registered");
       return user;
     },
@@ -192,9 +195,13 @@ export function createAccountService(deps: {
       // nothing, and concurrent guesses cannot slip past the limit between a check and a record.
       await limits.loginAccount.enforce(email, res);
       const user = await authenticate(passport, req, res);
-      if (!user) throw invalidCredentials();
+      if (!user) {
+        metrics?.loginFailuresTotal.inc();
+        throw invalidCredentials();
+      }
       await limits.loginAccount.clear(email);
       await startSession(req, user);
+      metrics?.loginsTotal.inc();
       logger.info({ userId: user.id }, "user logged in");
       return user;
     },
@@ -205,6 +212,7 @@ export function createAccountService(deps: {
       await destroySession(req, res, config);
       if (userId) {
         await sessions.forget(userId, [sid]);
+        metrics?.logoutsTotal.inc();
         logger.info({ userId }, "user logged out");
       }
     },

@@ -30,6 +30,11 @@ export interface RedisConfig {
 
 const MIN_SECRET_LENGTH = 32;
 
+export const HEALTH_DEPENDENCIES = ["database", "redis", "openai"] as const;
+export type HealthDependency = (typeof HEALTH_DEPENDENCIES)[number];
+// Long enough for a load balancer probing every few seconds to see readiness fail before we stop listening.
+const PRODUCTION_SHUTDOWN_DELAY_MS = 5000;
+
 const bool = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   z
@@ -102,6 +107,18 @@ const schema = z.object({
   OPENAI_BASE_URL: z.url({ protocol: /^https?$/ }).default("https://api.openai.com/v1"),
   OPENAI_TIMEOUT_MS: int(100).default(10_000),
 
+  // --- Health probes, metrics and graceful shutdown ---
+  HEALTH_CHECK_TIMEOUT_MS: int(50, 60_000).default(2000),
+  HEALTH_REQUIRED: z
+    .string()
+    .regex(
+      /^(none|(database|redis|openai)(\s*,\s*(database|redis|openai))*)$/,
+      "must be 'none' or a comma-separated list of database, redis, openai",
+    )
+    .optional(),
+  HEALTH_OPENAI_CACHE_SECONDS: int(0, 86_400).default(60),
+  METRICS_PUBLIC: bool.default(false),
+  SHUTDOWN_DELAY_MS: int(0, 600_000).optional(),
   // --- Rate limiting (server/ratelimit) ---
   RATE_LIMIT_DRY_RUN: bool.default(false), // count and log, reject nothing
   RATE_LIMIT_INSTANCES: int(1, 1000).default(1), // instances sharing the limits; divides them while Redis is down
@@ -161,6 +178,17 @@ export interface Config {
   /** Bearer token for the admin endpoints; unset means they answer 404. */
   adminApiKey?: string;
   openai: { apiKey?: string; baseUrl: string; timeoutMs: number };
+  health: {
+    /** Bound on each dependency check and so on every probe's answer (ms). */
+    checkTimeoutMs: number;
+    /** Dependencies whose failure makes readiness and /health/complete answer 503; only configured ones. */
+    required: HealthDependency[];
+    openaiCacheSeconds: number;
+  };
+  /** Serve GET /metrics without the admin bearer token. */
+  metricsPublic: boolean;
+  /** After SIGTERM, how long readiness reports 503 while requests are still served (ms). */
+  shutdownDelayMs: number;
   rateLimit: {
     dryRun: boolean;
     instances: number;
@@ -241,6 +269,7 @@ export function loadConfig(env: Env): Config {
   }
 
   const appOrigins = parseOrigins(raw.APP_ORIGIN, problems);
+  const healthRequired = parseHealthRequired(raw, redis !== undefined, problems);
 
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -279,6 +308,13 @@ export function loadConfig(env: Env): Config {
       baseUrl: raw.OPENAI_BASE_URL.replace(/\/+$/, ""),
       timeoutMs: raw.OPENAI_TIMEOUT_MS,
     },
+    health: {
+      checkTimeoutMs: raw.HEALTH_CHECK_TIMEOUT_MS,
+      required: healthRequired,
+      openaiCacheSeconds: raw.HEALTH_OPENAI_CACHE_SECONDS,
+    },
+    metricsPublic: raw.METRICS_PUBLIC,
+    shutdownDelayMs: raw.SHUTDOWN_DELAY_MS ?? (isProduction ? PRODUCTION_SHUTDOWN_DELAY_MS : 0),
     rateLimit: {
       dryRun: raw.RATE_LIMIT_DRY_RUN,
       instances: raw.RATE_LIMIT_INSTANCES,
@@ -315,6 +351,23 @@ export function redactUrl(value: string): string {
   } catch {
     return "***";
   }
+}
+
+/**
+ * The default (database, redis) only counts Redis when it is configured, so the embedded mode stays ready;
+ * naming a dependency that is not configured is an error rather than a probe that can never pass.
+ */
+function parseHealthRequired(raw: Raw, hasRedis: boolean, problems: string[]): HealthDependency[] {
+  if (raw.HEALTH_REQUIRED === undefined) return hasRedis ? ["database", "redis"] : ["database"];
+  if (raw.HEALTH_REQUIRED === "none") return [];
+  const names = [...new Set(raw.HEALTH_REQUIRED.split(",").map((s) => s.trim() as HealthDependency))];
+  if (names.includes("redis") && !hasRedis) {
+    problems.push("HEALTH_REQUIRED: names redis but no Redis is configured (set REDIS_URL)");
+  }
+  if (names.includes("openai") && !raw.OPENAI_API_KEY) {
+    problems.push("HEALTH_REQUIRED: names openai but OPENAI_API_KEY is not set");
+  }
+  return names;
 }
 
 /** `https://app.example.com[,https://other.example]` → exact origins (scheme, host, port; no path). */

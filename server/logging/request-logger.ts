@@ -13,13 +13,16 @@ export function createRequestLogger(logger: Logger): RequestHandler {
     res.locals.requestId = id;
     res.setHeader("X-Request-Id", id);
     res.on("finish", () => {
-      if (!logger.isLevelEnabled("info")) return;
+      const path = req.originalUrl.split("?")[0] as string;
+      // Probes arrive every few seconds: a healthy answer is not news.
+      const level = res.statusCode < 400 && path.startsWith("/health/") ? "debug" : "info";
+      if (!logger.isLevelEnabled(level)) return;
       const ms = Number(process.hrtime.bigint() - start) / 1e6;
-      logger.info(
+      logger[level](
         {
           reqId: id,
           method: req.method,
-          path: req.originalUrl.split("?")[0],
+          path,
           status: res.statusCode,
           ms: Math.round(ms * 100) / 100,
         },

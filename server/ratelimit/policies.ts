@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import type { RequestHandler, Response } from "express";
 import type { Config } from "../config/config.js";
 import type { Logger } from "../logging/logger.js";
+import type { Metrics } from "../metrics/metrics.js";
 import type { Redis } from "../redis/redis-client.js";
 import { clientAddressKey } from "./client-key.js";
 import { FailoverRateLimitStore } from "./failover-store.js";
@@ -55,10 +56,17 @@ export function createProductRateLimits(deps: {
   config: Config;
   logger: Logger;
   store: RateLimitStore;
+  metrics?: Pick<Metrics, "rateLimitRejected">;
 }): ProductRateLimits {
-  const { config, logger, store } = deps;
+  const { config, logger, store, metrics } = deps;
   const settings = config.rateLimit;
-  const limiter = createRateLimiter({ store, keyPrefix: config.keyPrefix, logger, dryRun: settings.dryRun });
+  const limiter = createRateLimiter({
+    store,
+    keyPrefix: config.keyPrefix,
+    logger,
+    dryRun: settings.dryRun,
+    onReject: metrics ? (policy) => metrics.rateLimitRejected(policy) : undefined,
+  });
   const byAddress = (req: Parameters<typeof clientAddressKey>[0]) =>
     clientAddressKey(req, settings.ipv6PrefixBits);
 

@@ -77,6 +77,8 @@ export function createRateLimiter(deps: {
   logger: Logger;
   /** Count and log, reject nothing. */
   dryRun?: boolean;
+  /** Called once per rejected request (metrics). */
+  onReject?: (policy: string) => void;
 }): RateLimiter {
   const { store, keyPrefix, logger } = deps;
   const dryRun = deps.dryRun ?? false;
@@ -121,7 +123,10 @@ export function createRateLimiter(deps: {
     /** True when the request must be rejected; in dry run logs (at most once a second) and says no. */
     const rejects = (decision: RateLimitDecision, subject: string): boolean => {
       if (decision.allowed) return false;
-      if (!dryRun) return true;
+      if (!dryRun) {
+        deps.onReject?.(name);
+        return true;
+      }
       unlogged++;
       const now = Date.now();
       if (now - lastDryRunLog >= DRY_RUN_LOG_INTERVAL_MS) {

@@ -1,0 +1,114 @@
+import type { Config, HealthDependency } from "../config/config.js";
+import type { Database } from "../db/database.js";
+import type { Logger } from "../logging/logger.js";
+import type { Redis } from "../redis/redis-client.js";
+import { checkDatabase, checkOpenAI, checkRedis, checkRedisDetail, type RedisDetail } from "./checks.js";
+import type { Lifecycle } from "./lifecycle.js";
+import { type CheckResult, createSharedCheck } from "./shared-check.js";
+
+export type OverallStatus = "healthy" | "degraded" | "unhealthy";
+
+export interface CompleteReport {
+  status: OverallStatus;
+  checks: Record<HealthDependency, CheckResult>;
+  timestamp: string;
+}
+
+export interface ReadyReport {
+  ready: boolean;
+  shuttingDown: boolean;
+  checks: Partial<Record<HealthDependency, CheckResult>>;
+}
+
+export interface HealthService {
+  /** Every dependency, in parallel, each within the check timeout. */
+  complete(): Promise<CompleteReport>;
+  /** Only the required dependencies; not ready at once while shutting down. */
+  ready(): Promise<ReadyReport>;
+  /** Undefined when no Redis is configured. */
+  redisDetail(): Promise<RedisDetail | CheckResult | undefined>;
+  readonly required: readonly HealthDependency[];
+}
+
+const NOT_CONFIGURED: CheckResult = { status: "not_configured", latency_ms: 0 };
+
+/** Dependency checks shared by /health, readiness and the metrics gauges. */
+export function createHealthService(deps: {
+  config: Config;
+  db: Database;
+  redis?: Redis;
+  lifecycle: Lifecycle;
+  logger: Logger;
+}): HealthService {
+  const { config, db, redis, lifecycle, logger } = deps;
+  const timeoutMs = config.health.checkTimeoutMs;
+  const required = config.health.required;
+  const openai = config.openai.apiKey
+    ? { apiKey: config.openai.apiKey, baseUrl: config.openai.baseUrl }
+    : undefined;
+
+  const runners: Record<HealthDependency, (() => Promise<CheckResult>) | undefined> = {
+    database: createSharedCheck(() => checkDatabase(db), { timeoutMs }),
+    redis: redis ? createSharedCheck(() => checkRedis(redis), { timeoutMs }) : undefined,
+    // Cached: a probe every few seconds must not turn into an OpenAI call every few seconds.
+    openai: openai
+      ? createSharedCheck((signal) => checkOpenAI(openai, signal), {
+          timeoutMs,
+          cacheMs: config.health.openaiCacheSeconds * 1000,
+        })
+      : undefined,
+  };
+  const detail = redis ? createSharedCheck(() => checkRedisDetail(redis), { timeoutMs }) : undefined;
+
+  // Log changes of state, not every failed probe: a balancer probing every 5 s would flood the log.
+  const last: Partial<Record<HealthDependency, CheckResult["status"]>> = {};
+  const note = (name: HealthDependency, result: CheckResult) => {
+    const previous = last[name];
+    last[name] = result.status;
+    if (previous === result.status) return;
+    if (result.status === "unhealthy") {
+      logger.warn({ component: "health", dependency: name, error: result.error }, "dependency unhealthy");
+    } else if (previous === "unhealthy") {
+      logger.info({ component: "health", dependency: name }, "dependency healthy again");
+    }
+  };
+
+  const check = async (name: HealthDependency): Promise<CheckResult> => {
+    const runner = runners[name];
+    if (!runner) return NOT_CONFIGURED;
+    const result = await runner();
+    note(name, result);
+    return result;
+  };
+
+  const checkMany = async <N extends HealthDependency>(names: readonly N[]) => {
+    const results = await Promise.all(names.map(check));
+    return Object.fromEntries(names.map((n, i) => [n, results[i]])) as Record<N, CheckResult>;
+  };
+
+  return {
+    required,
+    async complete() {
+      const checks = await checkMany(["database", "redis", "openai"] as const);
+      const failing = (Object.keys(checks) as HealthDependency[]).filter(
+        (n) => checks[n].status === "unhealthy",
+      );
+      const status: OverallStatus = failing.some((n) => required.includes(n))
+        ? "unhealthy"
+        : failing.length > 0
+          ? "degraded"
+          : "healthy";
+      return { status, checks, timestamp: new Date().toISOString() };
+    },
+    async ready() {
+      if (lifecycle.shuttingDown) return { ready: false, shuttingDown: true, checks: {} };
+      const checks = await checkMany(required);
+      const ready = Object.values(checks).every((c) => c.status !== "unhealthy");
+      // Shutdown may have begun while the checks ran.
+      return { ready: ready && !lifecycle.shuttingDown, shuttingDown: lifecycle.shuttingDown, checks };
+    },
+    async redisDetail() {
+      return detail ? detail() : undefined;
+    },
+  };
+}
