@@ -2,10 +2,13 @@ import express, { type Express } from "express";
 import type { Store } from "express-session";
 import helmet from "helmet";
 import { createAccountService } from "./auth/account-service.js";
-import { createPassport, type UserLookup } from "./auth/passport.js";
+import { createPassport } from "./auth/passport.js";
 import type { PasswordHasher } from "./auth/password.js";
 import { createAuthRouter } from "./auth/routes.js";
+import { createUserCache } from "./auth/user-cache.js";
 import { createUserRepository } from "./auth/user-repository.js";
+import type { Cache } from "./cache/cache.js";
+import { createCacheAdminRouter } from "./cache/routes.js";
 import type { Config } from "./config/config.js";
 import type { Database } from "./db/database.js";
 import { createHealthService } from "./health/health-service.js";
@@ -17,9 +20,11 @@ import { errorHandler, notFoundHandler } from "./http/error-handler.js";
 import type { Logger } from "./logging/logger.js";
 import { createRequestLogger } from "./logging/request-logger.js";
 import { createHttpMetrics } from "./metrics/http-metrics.js";
-import { createMetrics, type Metrics } from "./metrics/metrics.js";
+import { type CacheCategoryCounts, createMetrics, type Metrics } from "./metrics/metrics.js";
 import { estimateKeyCounts } from "./metrics/redis-metrics.js";
 import { createMetricsRouter } from "./metrics/routes.js";
+import { createOpenAIClient } from "./models/openai-client.js";
+import { createModelsRouter } from "./models/routes.js";
 import { createAssetsRouter, createPagesRouter, renderHtmlError } from "./pages/routes.js";
 import { createProductRateLimits, createRateLimitStore } from "./ratelimit/policies.js";
 import type { Redis } from "./redis/redis-client.js";
@@ -38,6 +43,8 @@ export interface AppDeps {
   logger: Logger;
   db: Database;
   hasher: PasswordHasher;
+  /** The two-tier cache (built by `createCache`, closed by whoever built it). */
+  cache: Cache;
   /** Absent when no Redis is configured (embedded mode). */
   redis?: Redis;
   /** Defaults to the store config chooses (Redis or bounded memory). */
@@ -50,10 +57,18 @@ export interface AppDeps {
 
 /** Builds the Express app from its dependencies; does no I/O, so tests can build several. */
 export function createApp(deps: AppDeps): Express {
-  const { config, logger, db, hasher, redis } = deps;
-  const users = createUserRepository(db);
-  const lookup: UserLookup = { findById: (id) => users.findById(id) };
-  const passport = createPassport({ users, hasher, lookup });
+  const { config, logger, db, hasher, redis, cache } = deps;
+  // Every user write goes through this repository, which drops the user's cached copy everywhere.
+  const userCache = createUserCache({ cache, users: createUserRepository(db) });
+  const users = userCache.repository;
+  const passport = createPassport({ users, hasher, lookup: userCache.lookup });
+  const openai = config.openai.apiKey
+    ? createOpenAIClient({
+        baseUrl: config.openai.baseUrl,
+        apiKey: config.openai.apiKey,
+        timeoutMs: config.openai.timeoutMs,
+      })
+    : undefined;
   const store = deps.sessionStore ?? createSessionStore({ config, redis, logger });
   const lifecycle = deps.lifecycle ?? createLifecycle();
   const metrics = deps.metrics ?? createMetrics();
@@ -63,6 +78,13 @@ export function createApp(deps: AppDeps): Express {
     () => within(countSessions(store, redis, config), config.health.checkTimeoutMs),
     redis ? "redis" : "memory",
   );
+  metrics.addCacheSource(() => {
+    const counts: Record<string, CacheCategoryCounts> = {};
+    for (const [category, c] of Object.entries(cache.stats().categories)) {
+      counts[category] = { l1Hits: c.hitsL1, l2Hits: c.hitsL2, misses: c.misses, stale: c.stale };
+    }
+    return counts;
+  });
   const limits = createProductRateLimits({
     config,
     logger,
@@ -117,6 +139,8 @@ export function createApp(deps: AppDeps): Express {
   // Before the session is read: a refused cross-site request costs no Redis round trip.
   app.use(csrfProtection({ allowedOrigins: config.appOrigins, logger }));
 
+  // Operators use the bearer token, never a login: no session is read or created for these.
+  app.use("/api/cache", createCacheAdminRouter({ config, cache }));
   app.use(createSessionMiddleware({ config, store }));
   app.use(enforceAbsoluteTimeout(config));
   app.use(passport.initialize());
@@ -125,6 +149,7 @@ export function createApp(deps: AppDeps): Express {
   app.use("/api", limits.api);
 
   app.use("/auth", createAuthRouter({ accounts, limits }));
+  app.use("/api/models", createModelsRouter({ config, cache, openai, logger }));
   app.use(createPagesRouter({ accounts, limits }));
 
   app.use(notFoundHandler());

@@ -1,6 +1,7 @@
 import type { Server } from "node:http";
 import { createApp } from "./app.js";
 import { createPasswordHasher } from "./auth/password.js";
+import { type Cache, createCache } from "./cache/cache.js";
 import type { Config } from "./config/config.js";
 import { createPgliteDatabase, createPostgresDatabase, type Database } from "./db/database.js";
 import { migrate } from "./db/migrate.js";
@@ -11,6 +12,7 @@ import { connectRedis, createRedisClient, type Redis } from "./redis/redis-clien
 export interface Runtime {
   app: ReturnType<typeof createApp>;
   redis?: Redis;
+  cache: Cache;
   db: Database;
   /** Shutdown state: `beginShutdown()` turns readiness to 503 while requests are still served. */
   lifecycle: Lifecycle;
@@ -43,14 +45,17 @@ export async function createRuntime(config: Config, logger: Logger): Promise<Run
     logN: config.password.scryptLogN,
     concurrency: config.password.concurrency,
   });
+  const cache = createCache({ redis, prefix: config.keyPrefix, logger, config: config.cache });
   const lifecycle = createLifecycle();
-  const app = createApp({ config, logger, db, hasher, redis, lifecycle });
+  const app = createApp({ config, logger, db, hasher, redis, cache, lifecycle });
   return {
     app,
     redis,
+    cache,
     db,
     lifecycle,
     async close() {
+      await cache.close(); // its pub/sub connection
       await redis?.quit().catch(() => redis?.disconnect());
       await db.close();
     },

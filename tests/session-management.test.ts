@@ -220,9 +220,14 @@ describe("POST /auth/password", () => {
   it("changes the password, ends every other session and renews the current session id", async () => {
     const { email, cookie } = await register(a);
     const other = await login(b, email);
+    const id = (await me(b, other)).body.user.id;
+    const cached = a.cache.keys.value("users", 0, id);
+    expect(await a.redis!.exists(cached)).toBe(1);
 
     const res = await change(cookie, { currentPassword: PASSWORD, newPassword: "a brand new secret" });
     expect(res.status).toBe(204);
+    // The cached copy of the user is dropped with the change.
+    expect(await a.redis!.exists(cached)).toBe(0);
     const renewed = cookieOf(res, a.config.session.cookieName);
     expect(sidOf(renewed)).not.toBe(sidOf(cookie));
 

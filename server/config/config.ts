@@ -28,6 +28,26 @@ export interface RedisConfig {
   commandTimeoutMs: number;
 }
 
+/** Cache knobs (server/cache/); durations carry their unit in the name. */
+export interface CacheConfig {
+  /** Default time to live per category, in seconds; the keys are the only categories that exist. */
+  categories: Record<string, { ttlSeconds: number }>;
+  /** How long an expired value may still be served when its loader fails, in seconds. */
+  graceSeconds: number;
+  l1MaxEntries: number;
+  l1MaxBytes: number;
+  /** Budget for each Redis call the cache makes. */
+  l2TimeoutMs: number;
+  /** Default loader timeout when a call gives none. */
+  loaderTimeoutMs: number;
+  /** Lifetime of the cross-instance loading lock; waiters give up and load themselves after it. */
+  lockLeaseMs: number;
+  /** Consecutive Redis failures that open the circuit breaker. */
+  breakerThreshold: number;
+  /** How long the open breaker skips Redis before one probe call. */
+  breakerCooldownMs: number;
+}
+
 const MIN_SECRET_LENGTH = 32;
 
 export const HEALTH_DEPENDENCIES = ["database", "redis", "openai"] as const;
@@ -107,6 +127,19 @@ const schema = z.object({
   OPENAI_BASE_URL: z.url({ protocol: /^https?$/ }).default("https://api.openai.com/v1"),
   OPENAI_TIMEOUT_MS: int(100).default(10_000),
 
+  // --- cache (server/cache/) ---
+  CACHE_MODELS_TTL_SECONDS: int(1).default(3600),
+  CACHE_USERS_TTL_SECONDS: int(1).default(300),
+  CACHE_GRACE_SECONDS: int(0).default(300),
+  CACHE_L1_MAX_ENTRIES: int(1).default(10_000),
+  CACHE_L1_MAX_BYTES: int(1024).default(16 * 1024 * 1024),
+  CACHE_L2_TIMEOUT_MS: int(10).default(250),
+  CACHE_LOADER_TIMEOUT_MS: int(10).default(15_000),
+  CACHE_LOCK_LEASE_MS: int(100).default(20_000),
+  CACHE_BREAKER_THRESHOLD: int(1).default(5),
+  CACHE_BREAKER_COOLDOWN_MS: int(100).default(5000),
+  // --- end cache ---
+
   // --- Health probes, metrics and graceful shutdown ---
   HEALTH_CHECK_TIMEOUT_MS: int(50, 60_000).default(2000),
   HEALTH_REQUIRED: z
@@ -178,6 +211,7 @@ export interface Config {
   /** Bearer token for the admin endpoints; unset means they answer 404. */
   adminApiKey?: string;
   openai: { apiKey?: string; baseUrl: string; timeoutMs: number };
+  cache: CacheConfig;
   health: {
     /** Bound on each dependency check and so on every probe's answer (ms). */
     checkTimeoutMs: number;
@@ -268,7 +302,14 @@ export function loadConfig(env: Env): Config {
     problems.push("SESSION_ABSOLUTE_TTL_SECONDS: must be at least SESSION_TTL_SECONDS");
   }
 
+  if (raw.CACHE_LOCK_LEASE_MS <= raw.CACHE_LOADER_TIMEOUT_MS) {
+    problems.push(
+      "CACHE_LOCK_LEASE_MS: must be longer than CACHE_LOADER_TIMEOUT_MS (or a second instance loads while the first still does)",
+    );
+  }
+
   const appOrigins = parseOrigins(raw.APP_ORIGIN, problems);
+
   const healthRequired = parseHealthRequired(raw, redis !== undefined, problems);
 
   if (problems.length > 0) throw new ConfigError(problems);
@@ -307,6 +348,20 @@ export function loadConfig(env: Env): Config {
       apiKey: raw.OPENAI_API_KEY,
       baseUrl: raw.OPENAI_BASE_URL.replace(/\/+$/, ""),
       timeoutMs: raw.OPENAI_TIMEOUT_MS,
+    },
+    cache: {
+      categories: {
+        models: { ttlSeconds: raw.CACHE_MODELS_TTL_SECONDS },
+        users: { ttlSeconds: raw.CACHE_USERS_TTL_SECONDS },
+      },
+      graceSeconds: raw.CACHE_GRACE_SECONDS,
+      l1MaxEntries: raw.CACHE_L1_MAX_ENTRIES,
+      l1MaxBytes: raw.CACHE_L1_MAX_BYTES,
+      l2TimeoutMs: raw.CACHE_L2_TIMEOUT_MS,
+      loaderTimeoutMs: raw.CACHE_LOADER_TIMEOUT_MS,
+      lockLeaseMs: raw.CACHE_LOCK_LEASE_MS,
+      breakerThreshold: raw.CACHE_BREAKER_THRESHOLD,
+      breakerCooldownMs: raw.CACHE_BREAKER_COOLDOWN_MS,
     },
     health: {
       checkTimeoutMs: raw.HEALTH_CHECK_TIMEOUT_MS,

@@ -1,7 +1,9 @@
 import { randomBytes } from "node:crypto";
 import type { Express } from "express";
+import type { Store } from "express-session";
 import { createApp } from "../../server/app.js";
 import { createPasswordHasher } from "../../server/auth/password.js";
+import { type Cache, createCache } from "../../server/cache/cache.js";
 import { type Config, type Env, loadConfig } from "../../server/config/config.js";
 import type { Database } from "../../server/db/database.js";
 import type { Logger } from "../../server/logging/logger.js";
@@ -30,11 +32,19 @@ export interface TestApp {
   app: Express;
   config: Config;
   redis?: Redis;
+  /** The same cache instance the app uses. */
+  cache: Cache;
   close(): Promise<void>;
 }
 
 /** Builds the real app on a real Redis (when `env` names one) and the given database. */
-export async function buildTestApp(options: { db: Database; env?: Env; logger?: Logger }): Promise<TestApp> {
+export async function buildTestApp(options: {
+  db: Database;
+  env?: Env;
+  logger?: Logger;
+  /** Keeps sessions off Redis, for tests that take Redis away from the other features. */
+  sessionStore?: Store;
+}): Promise<TestApp> {
   const config = loadConfig(testEnv(options.env));
   const logger = options.logger ?? silentLogger();
   let redis: Redis | undefined;
@@ -46,12 +56,23 @@ export async function buildTestApp(options: { db: Database; env?: Env; logger?: 
     logN: config.password.scryptLogN,
     concurrency: config.password.concurrency,
   });
-  const app = createApp({ config, logger, db: options.db, hasher, redis });
+  const cache = createCache({ redis, prefix: config.keyPrefix, logger, config: config.cache });
+  const app = createApp({
+    config,
+    logger,
+    db: options.db,
+    hasher,
+    redis,
+    cache,
+    sessionStore: options.sessionStore,
+  });
   return {
     app,
     config,
     redis,
+    cache,
     async close() {
+      await cache.close();
       redis?.disconnect();
     },
   };

@@ -10,6 +10,8 @@ export interface FakeOpenAI {
   calls: Array<{ path: string; authorization?: string }>;
   callCount(path?: string): number;
   setMode(mode: FakeMode): void;
+  /** Delays every answer, so concurrent callers overlap with one in-flight request. */
+  setDelayMs(ms: number): void;
   /** Replaces the model list served on `/v1/models`. */
   setModels(ids: string[]): void;
   close(): Promise<void>;
@@ -18,11 +20,20 @@ export interface FakeOpenAI {
 /** A real HTTP server on loopback that answers like OpenAI's `/v1/models` and counts its calls. */
 export async function startFakeOpenAI(options: { apiKey?: string } = {}): Promise<FakeOpenAI> {
   let mode: FakeMode = "ok";
+  let delayMs = 0;
   let models = ["gpt-4o", "gpt-4o-mini"];
   const calls: FakeOpenAI["calls"] = [];
   const sockets = new Set<Socket>();
 
   const handler = (req: IncomingMessage, res: ServerResponse) => {
+    if (delayMs > 0) {
+      setTimeout(() => answer(req, res), delayMs);
+      return;
+    }
+    answer(req, res);
+  };
+
+  const answer = (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? "/").split("?")[0] as string;
     calls.push({ path, authorization: req.headers.authorization });
     if (mode === "hang") return; // accepts and never answers
@@ -58,6 +69,9 @@ export async function startFakeOpenAI(options: { apiKey?: string } = {}): Promis
     callCount: (path) => (path ? calls.filter((c) => c.path === path).length : calls.length),
     setMode: (m) => {
       mode = m;
+    },
+    setDelayMs: (ms) => {
+      delayMs = ms;
     },
     setModels: (ids) => {
       models = ids;

@@ -2,6 +2,7 @@ import { createServer, type Server } from "node:net";
 import type { Express } from "express";
 import { createApp } from "../../server/app.js";
 import { createPasswordHasher } from "../../server/auth/password.js";
+import { type Cache, createCache } from "../../server/cache/cache.js";
 import { type Config, type Env, loadConfig } from "../../server/config/config.js";
 import type { Database } from "../../server/db/database.js";
 import { createLifecycle, type Lifecycle } from "../../server/health/lifecycle.js";
@@ -14,6 +15,7 @@ export interface HealthTestApp {
   app: Express;
   config: Config;
   redis?: Redis;
+  cache: Cache;
   lifecycle: Lifecycle;
   metrics: Metrics;
   close(): Promise<void>;
@@ -36,14 +38,17 @@ export async function buildHealthApp(options: {
   const lifecycle = createLifecycle();
   // Process metrics start observers per registry; tests that do not read them skip them.
   const metrics = options.metrics ?? createMetrics({ processMetrics: false });
-  const app = createApp({ config, logger, db: options.db, hasher, redis, lifecycle, metrics });
+  const cache = createCache({ redis, prefix: config.keyPrefix, logger, config: config.cache });
+  const app = createApp({ config, logger, db: options.db, hasher, redis, cache, lifecycle, metrics });
   return {
     app,
     config,
     redis,
+    cache,
     lifecycle,
     metrics,
     async close() {
+      await cache.close();
       redis?.disconnect();
     },
   };

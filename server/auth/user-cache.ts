@@ -1,0 +1,53 @@
+import type { Cache } from "../cache/cache.js";
+import type { UserLookup } from "./passport.js";
+import type { UserRecord, UserRepository } from "./user-repository.js";
+
+const MAX_ID_LENGTH = 64; // characters; ids are UUIDs, anything longer is not a user
+
+/** What the cache keeps about a user: public fields only, never the password hash. */
+interface CachedUser {
+  id: string;
+  email: string;
+  createdAt: string; // ISO 8601
+}
+
+export interface UserCache {
+  /** Passport's per-request lookup, served from category `users`. */
+  lookup: UserLookup;
+  /** Drops the cached copy of one user on every instance; call it after any change to that user. */
+  invalidateUser(id: string): Promise<void>;
+  /** The repository with every write followed by `invalidateUser`, so callers cannot forget it. */
+  repository: UserRepository;
+}
+
+/** Puts the cache between passport's session lookup and the database. */
+export function createUserCache(deps: { cache: Cache; users: UserRepository }): UserCache {
+  const { cache, users } = deps;
+  const invalidateUser = (id: string) => cache.delete("users", id);
+
+  const lookup: UserLookup = {
+    async findById(id) {
+      if (typeof id !== "string" || id.length === 0 || id.length > MAX_ID_LENGTH) return undefined;
+      const cached = await cache.getOrSet<CachedUser | null>("users", id, async () => {
+        const user = await users.findById(id);
+        // A missing user is not cached (null): a deleted account must not linger, a new one appear at once.
+        return user ? { id: user.id, email: user.email, createdAt: user.createdAt.toISOString() } : null;
+      });
+      return cached
+        ? { id: cached.id, email: cached.email, createdAt: new Date(cached.createdAt) }
+        : undefined;
+    },
+  };
+
+  const repository: UserRepository = {
+    create: (email, passwordHash): Promise<UserRecord> => users.create(email, passwordHash),
+    findByEmail: (email) => users.findByEmail(email),
+    findById: (id) => users.findById(id),
+    async updatePassword(id, passwordHash) {
+      await users.updatePassword(id, passwordHash);
+      await invalidateUser(id);
+    },
+  };
+
+  return { lookup, invalidateUser, repository };
+}

@@ -1,0 +1,70 @@
+import { type Request, type Response, Router } from "express";
+import type { Config } from "../config/config.js";
+import { requireAdmin } from "../http/admin-auth.js";
+import { jsonBody } from "../http/body.js";
+import { badRequest, HttpError } from "../http/errors.js";
+import type { Cache } from "./cache.js";
+
+/** The admin view of the cache: Redis key count (from the maintained index) plus this process's counters. */
+export async function cacheMetrics(cache: Cache) {
+  const stats = cache.stats();
+  const counts = await cache.keyCounts();
+  return {
+    redis: {
+      // Live values as counted by the per-category index (no KEYS/SCAN); null when Redis is absent or down.
+      total_keys: counts?.total ?? null,
+      pattern: cache.keys.pattern,
+      keys_by_category: counts?.byCategory ?? null,
+      mode: stats.l2.mode,
+      breaker: stats.l2.breaker,
+      subscriber: stats.l2.subscriber,
+    },
+    l1: stats.l1,
+    metrics: stats.categories,
+  };
+}
+
+/**
+ * `/api/cache/metrics`, `/api/cache/invalidate`: operator endpoints behind the admin bearer token.
+ * Mounted before the session middleware: operators use the token, never a login.
+ */
+export function createCacheAdminRouter(deps: { config: Config; cache: Cache }): Router {
+  const { config, cache } = deps;
+  const router = Router();
+  router.use(requireAdmin(config.adminApiKey));
+
+  const metrics = async (_req: Request, res: Response) => {
+    res.json(await cacheMetrics(cache));
+  };
+  router.get("/metrics", metrics);
+  // Existing dashboards read the metrics from this path.
+  router.get("/invalidate", async (req, res) => {
+    if (req.query.metrics !== "true") {
+      throw badRequest("Use POST to invalidate, or GET with ?metrics=true to read the metrics", {
+        field: "metrics",
+      });
+    }
+    await metrics(req, res);
+  });
+
+  router.post("/invalidate", jsonBody(), async (req, res) => {
+    const category = (req.body as { category?: unknown } | undefined)?.category;
+    if (typeof category !== "string" || (category !== "all" && !cache.categories.includes(category))) {
+      throw badRequest(`category must be "all" or one of: ${cache.categories.join(", ")}`, {
+        field: "category",
+      });
+    }
+    const result = await cache.invalidate(category);
+    if (result.redis === "unavailable") {
+      // Only this instance's L1 was dropped; the others keep serving the old values until Redis is back.
+      throw new HttpError(
+        503,
+        "service_unavailable",
+        "Redis is unavailable: only this instance's in-process cache was cleared; retry shortly",
+        { invalidated: result.categories, redis: result.redis },
+      );
+    }
+    res.json({ invalidated: result.categories, redis: result.redis });
+  });
+  return router;
+}

@@ -1,0 +1,52 @@
+import { Router } from "express";
+import type { Cache } from "../cache/cache.js";
+import type { Config } from "../config/config.js";
+import { HttpError, unauthenticated } from "../http/errors.js";
+import type { Logger } from "../logging/logger.js";
+import type { Model, OpenAIClient } from "./openai-client.js";
+
+const CACHE_KEY = "list"; // one list per deployment: it depends only on the configured API key
+
+/** `GET /api/models`: OpenAI's model list for logged-in users, cached in category `models`. */
+export function createModelsRouter(deps: {
+  config: Config;
+  cache: Cache;
+  openai?: OpenAIClient;
+  logger: Logger;
+}): Router {
+  const { config, cache, openai, logger } = deps;
+  const router = Router();
+
+  router.get("/", async (req, res) => {
+    if (!req.user) throw unauthenticated();
+    if (!openai) {
+      throw new HttpError(
+        503,
+        "not_configured",
+        "The model list is not available: OPENAI_API_KEY is not set",
+      );
+    }
+    let result: { value: Model[]; status: "hit" | "miss" | "stale" };
+    try {
+      result = await cache.getOrSetWithStatus(
+        "models",
+        CACHE_KEY,
+        ({ signal }) => openai.listModels(signal),
+        {
+          // The client has its own timeout; this only guards against a loader that never settles.
+          timeoutMs: config.openai.timeoutMs + 1000,
+        },
+      );
+    } catch (err) {
+      logger.warn(
+        { err: { name: (err as Error).name, message: (err as Error).message } },
+        "model list failed",
+      );
+      throw new HttpError(502, "upstream_error", "The model provider did not answer; try again shortly");
+    }
+    res.setHeader("X-Cache", result.status.toUpperCase());
+    res.json({ models: result.value });
+  });
+
+  return router;
+}

@@ -1,0 +1,84 @@
+import request from "supertest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createUserCache } from "../server/auth/user-cache.js";
+import { createUserRepository } from "../server/auth/user-repository.js";
+import { buildTestApp, type TestApp } from "./helpers/app.js";
+import { createTestDatabase, type TestDatabase } from "./helpers/database.js";
+import { type RedisServer, startRedisServer } from "./helpers/redis-server.js";
+
+let redisServer: RedisServer;
+let database: TestDatabase;
+let a: TestApp;
+let b: TestApp;
+
+beforeAll(async () => {
+  redisServer = await startRedisServer();
+  database = await createTestDatabase();
+  // Generous Redis budgets: on a busy test machine a slow reply must not look like an outage.
+  const relaxed = {
+    REDIS_URL: redisServer.url,
+    REDIS_COMMAND_TIMEOUT_MS: "5000",
+    CACHE_L2_TIMEOUT_MS: "5000",
+  };
+  a = await buildTestApp({ db: database.db, env: relaxed });
+  // A second instance of the same deployment (shared Redis and prefix).
+  b = await buildTestApp({ db: database.db, env: { ...relaxed, KEY_PREFIX: a.config.keyPrefix } });
+});
+
+afterAll(async () => {
+  await a?.close();
+  await b?.close();
+  await database?.close();
+  await redisServer?.stop();
+});
+
+describe("passport's user lookup through the cache", () => {
+  it("serves authenticated requests from the cache, stores no password hash, and drops the user on change", async () => {
+    const email = `cached-${Date.now()}@example.com`;
+    const reg = await request(a.app).post("/auth/register").send({ email, password: "correct horse" });
+    const cookie = ([] as string[]).concat(reg.headers["set-cookie"] ?? [])[0]!.split(";")[0]!;
+    const id = reg.body.user.id as string;
+
+    for (const t of [a, b])
+      expect((await request(t.app).get("/auth/me").set("Cookie", cookie)).body.user.email).toBe(email);
+    expect(a.cache.stats().categories.users).toMatchObject({ loads: 1 });
+    expect(b.cache.stats().categories.users).toMatchObject({ loads: 0, hitsL2: 1 });
+
+    const stored = await a.redis!.get(a.cache.keys.value("users", 0, id));
+    expect(JSON.parse(stored!.slice(stored!.indexOf(":", stored!.indexOf(":") + 1) + 1))).toEqual({
+      id,
+      email,
+      createdAt: reg.body.user.createdAt,
+    });
+    const { rows } = await database.db.query<{ password_hash: string }>(
+      "SELECT password_hash FROM users WHERE id = $1",
+      [id],
+    );
+    expect(stored).not.toContain(rows[0]!.password_hash);
+    expect(stored).not.toMatch(/password/i);
+
+    // A change made behind the cache's back is not seen: the database is not asked on every request.
+    const renamed = `renamed-${Date.now()}@example.com`;
+    await database.db.query("UPDATE users SET email = $2 WHERE id = $1", [id, renamed]);
+    expect((await request(b.app).get("/auth/me").set("Cookie", cookie)).body.user.email).toBe(email);
+
+    // Changes made through the repository invalidate the entry on every instance.
+    const users = createUserCache({ cache: a.cache, users: createUserRepository(database.db) });
+    await users.repository.updatePassword(id, rows[0]!.password_hash);
+    await expect
+      .poll(async () => (await request(b.app).get("/auth/me").set("Cookie", cookie)).body.user.email, {
+        timeout: 10_000,
+      })
+      .toBe(renamed);
+    expect((await request(a.app).get("/auth/me").set("Cookie", cookie)).body.user.email).toBe(renamed);
+
+    // A deleted user is not kept alive by the cache once invalidated.
+    await database.db.query("DELETE FROM users WHERE id = $1", [id]);
+    await users.invalidateUser(id);
+    await expect
+      .poll(async () => (await request(b.app).get("/auth/me").set("Cookie", cookie)).status, {
+        timeout: 10_000,
+      })
+      .toBe(401);
+  });
+});
