@@ -167,6 +167,9 @@ const schema = z.object({
   RATE_LIMIT_API_WINDOW_SECONDS: int(1).default(60),
 });
 
+/** Every environment variable the server reads. */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(schema.shape);
+
 type Raw = z.infer<typeof schema>;
 
 export interface RateLimitSetting {
