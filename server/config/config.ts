@@ -170,6 +170,9 @@ const schema = z.object({
   APP_ORIGIN: nonEmpty.optional(),
 });
 
+/** Every environment variable the server reads. */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(schema.shape);
+
 type Raw = z.infer<typeof schema>;
 
 export interface RateLimitSetting {
