@@ -1,6 +1,7 @@
 import express, { type Express } from "express";
 import type { Store } from "express-session";
 import helmet from "helmet";
+import { createAccountService } from "./auth/account-service.js";
 import { createPassport } from "./auth/passport.js";
 import type { PasswordHasher } from "./auth/password.js";
 import { createAuthRouter } from "./auth/routes.js";
@@ -14,6 +15,7 @@ import { createHealthService } from "./health/health-service.js";
 import { createLifecycle, type Lifecycle } from "./health/lifecycle.js";
 import { createHealthRouter } from "./health/routes.js";
 import { within } from "./health/shared-check.js";
+import { csrfProtection } from "./http/csrf.js";
 import { errorHandler, notFoundHandler } from "./http/error-handler.js";
 import type { Logger } from "./logging/logger.js";
 import { createRequestLogger } from "./logging/request-logger.js";
@@ -23,15 +25,19 @@ import { estimateKeyCounts } from "./metrics/redis-metrics.js";
 import { createMetricsRouter } from "./metrics/routes.js";
 import { createOpenAIClient } from "./models/openai-client.js";
 import { createModelsRouter } from "./models/routes.js";
+import { createAssetsRouter, createPagesRouter, renderHtmlError } from "./pages/routes.js";
 import { createProductRateLimits, createRateLimitStore } from "./ratelimit/policies.js";
 import type { Redis } from "./redis/redis-client.js";
 import { createSessionPrefetch } from "./session/prefetch.js";
 import {
+  createSessionIndex,
   createSessionMiddleware,
   createSessionStore,
   enforceAbsoluteTimeout,
   sessionKeyPrefix,
 } from "./session/session.js";
+import { createPublicIdFn } from "./session/session-index.js";
+import { createUserSessions } from "./session/user-sessions.js";
 
 export interface AppDeps {
   config: Config;
@@ -86,6 +92,22 @@ export function createApp(deps: AppDeps): Express {
     store: createRateLimitStore({ config, redis, logger }),
     metrics,
   });
+  const sessions = createUserSessions({
+    store,
+    index: createSessionIndex({ config, redis, store }),
+    publicId: createPublicIdFn(config.session.secrets[0] as string),
+    logger,
+  });
+  const accounts = createAccountService({
+    config,
+    passport,
+    users,
+    hasher,
+    sessions,
+    logger,
+    limits,
+    metrics,
+  });
 
   const app = express();
   app.disable("x-powered-by");
@@ -108,6 +130,7 @@ export function createApp(deps: AppDeps): Express {
     next();
   });
 
+  app.use(createAssetsRouter());
   app.use("/health", createHealthRouter({ health }));
   app.use("/metrics", createMetricsRouter({ config, metrics, redis }));
   // Before the rate limiter, so its check and the session read share one Redis round trip.
@@ -118,19 +141,25 @@ export function createApp(deps: AppDeps): Express {
   // Before the session: a flood is turned away before express-session does any work (only a validly
   // signed cookie's read has already left, in the same write as this check).
   app.use(limits.global);
+
+  // Before the session is read: a refused cross-site request costs no Redis round trip.
+  app.use(csrfProtection({ allowedOrigins: config.appOrigins, logger }));
+
   // Operators use the bearer token, never a login: no session is read or created for these.
   app.use("/api/cache", createCacheAdminRouter({ config, cache }));
   app.use(createSessionMiddleware({ config, store }));
   app.use(enforceAbsoluteTimeout(config));
   app.use(passport.initialize());
   app.use(passport.session());
+  app.use(sessions.lastSeen());
   app.use("/api", limits.api);
 
-  app.use("/auth", createAuthRouter({ config, passport, users, hasher, logger, limits, metrics }));
+  app.use("/auth", createAuthRouter({ accounts, limits }));
   app.use("/api/models", createModelsRouter({ config, cache, openai, logger }));
+  app.use(createPagesRouter({ accounts, limits }));
 
   app.use(notFoundHandler());
-  app.use(errorHandler(logger));
+  app.use(errorHandler(logger, renderHtmlError));
   return app;
 }
 

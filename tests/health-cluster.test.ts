@@ -51,10 +51,12 @@ describe("health and metrics on a 3-master Redis Cluster", () => {
     expect(keys.rate_limit).toBeGreaterThanOrEqual(2);
     expect(keys).toEqual({
       sessions: 4,
+      // Each registered user's session index: two keys (metadata and last seen).
+      session_index: 8,
       cache: 9,
       rate_limit: keys.rate_limit,
-      total: 13 + keys.rate_limit,
-      sampled: 13 + keys.rate_limit,
+      total: 21 + keys.rate_limit,
+      sampled: 21 + keys.rate_limit,
       estimated: false,
     });
     expect(metrics.body.metrics.connections.connected_clients).toBeGreaterThanOrEqual(3);

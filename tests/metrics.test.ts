@@ -233,6 +233,7 @@ describe("GET /metrics/redis", () => {
         performance: { ops_per_sec: expect.any(Number), cache_hit_ratio: expect.any(Number) },
         keys: {
           sessions: 1,
+          session_index: count("sess-index"),
           cache: 1,
           rate_limit: count("rl"),
           total: all.length,

@@ -166,6 +166,9 @@ const schema = z.object({
   RATE_LIMIT_API_LIMIT: int(1).default(600), // authenticated /api/* requests per user
   RATE_LIMIT_API_WINDOW_SECONDS: int(1).default(60),
 
+  // Browser pages and CSRF
+  APP_ORIGIN: nonEmpty.optional(),
+
   // --- Session expiry cost (benchmarks issue) ---
   SESSION_TOUCH_FRACTION: z
     .string()
@@ -174,6 +177,9 @@ const schema = z.object({
     .pipe(z.number().min(0).lt(1))
     .default(0.1),
 });
+
+/** Every environment variable the server reads. */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(schema.shape);
 
 type Raw = z.infer<typeof schema>;
 
@@ -243,6 +249,8 @@ export interface Config {
     loginAccount: RateLimitSetting;
     api: RateLimitSetting;
   };
+  /** Origins allowed to send state-changing browser requests; empty means "the request's own origin". */
+  appOrigins: string[];
   /** Warnings to log once the logger exists. */
   warnings: string[];
 }
@@ -315,6 +323,8 @@ export function loadConfig(env: Env): Config {
       "CACHE_LOCK_LEASE_MS: must be longer than CACHE_LOADER_TIMEOUT_MS (or a second instance loads while the first still does)",
     );
   }
+
+  const appOrigins = parseOrigins(raw.APP_ORIGIN, problems);
 
   const healthRequired = parseHealthRequired(raw, redis !== undefined, problems);
 
@@ -390,6 +400,8 @@ export function loadConfig(env: Env): Config {
       },
       api: { limit: raw.RATE_LIMIT_API_LIMIT, windowSeconds: raw.RATE_LIMIT_API_WINDOW_SECONDS },
     },
+
+    appOrigins,
     warnings,
   };
 }
@@ -428,6 +440,29 @@ function parseHealthRequired(raw: Raw, hasRedis: boolean, problems: string[]): H
     problems.push("HEALTH_REQUIRED: names openai but OPENAI_API_KEY is not set");
   }
   return names;
+}
+
+/** `https://app.example.com[,https://other.example]` → exact origins (scheme, host, port; no path). */
+function parseOrigins(value: string | undefined, problems: string[]): string[] {
+  if (value === undefined) return [];
+  const origins: string[] = [];
+  for (const entry of value.split(",").map((s) => s.trim())) {
+    let url: URL | undefined;
+    try {
+      url = new URL(entry);
+    } catch {
+      url = undefined;
+    }
+    const bare = url && (url.pathname === "/" || url.pathname === "") && !url.search && !url.hash;
+    if (!url || !/^https?:$/.test(url.protocol) || !bare || url.username || url.password) {
+      problems.push(
+        `APP_ORIGIN: each entry must be an origin like https://app.example.com (scheme, host, optional port, nothing else) (got "${entry.slice(0, 80)}")`,
+      );
+      continue;
+    }
+    origins.push(url.origin);
+  }
+  return origins;
 }
 
 function parseTrustProxy(

@@ -1,4 +1,4 @@
-import type { ErrorRequestHandler, RequestHandler } from "express";
+import type { ErrorRequestHandler, Request, RequestHandler } from "express";
 import type { ErrorBody } from "../../shared/api-types.js";
 import { isDatabaseUnavailableError } from "../db/database.js";
 import type { Logger } from "../logging/logger.js";
@@ -17,8 +17,14 @@ function toHttpError(err: unknown): HttpError {
   return new HttpError(500, "internal_error", "Something went wrong on our side", undefined, { cause: err });
 }
 
-/** The one place errors become responses: `{"error":{"code","message"}}`, never a stack trace. */
-export function errorHandler(logger: Logger): ErrorRequestHandler {
+/** Renders an error as an HTML page when the request is a browser asking for a page; else undefined. */
+export type HtmlErrorRenderer = (err: HttpError, req: Request) => string | undefined;
+
+/**
+ * The one place errors become responses: `{"error":{"code","message"}}`, never a stack trace; pages get
+ * the same status and message as HTML through `renderHtml`.
+ */
+export function errorHandler(logger: Logger, renderHtml?: HtmlErrorRenderer): ErrorRequestHandler {
   return (err, req, res, _next) => {
     const httpError = toHttpError(err);
     const cause = httpError.cause ?? (httpError === err ? undefined : err);
@@ -40,6 +46,11 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       return;
     }
     if (httpError.status === 503) res.setHeader("Retry-After", "5");
+    const page = renderHtml?.(httpError, req);
+    if (page !== undefined) {
+      res.status(httpError.status).type("html").send(page);
+      return;
+    }
     const body: ErrorBody = {
       error: { code: httpError.code, message: httpError.message, ...httpError.details },
     };

@@ -71,7 +71,12 @@ async function sampleNode(
 
 /** The app's key namespaces under `${keyPrefix}:`. */
 export function appKeyPrefixes(keyPrefix: string) {
-  return { sessions: `${keyPrefix}:sess:`, cache: `${keyPrefix}:cache:`, rate_limit: `${keyPrefix}:rl:` };
+  return {
+    sessions: `${keyPrefix}:sess:`,
+    session_index: `${keyPrefix}:sess-index:`,
+    cache: `${keyPrefix}:cache:`,
+    rate_limit: `${keyPrefix}:rl:`,
+  };
 }
 
 const round2 = (n: number) => Math.round(n * 100) / 100;
@@ -84,6 +89,8 @@ export interface RedisMetricsBody {
     performance: { ops_per_sec: number; cache_hit_ratio: number | null };
     keys: {
       sessions: number;
+      /** The per-user session indexes (two keys per user with sessions). */
+      session_index: number;
       cache: number;
       rate_limit: number;
       total: number;
@@ -117,6 +124,7 @@ export async function readRedisMetrics(redis: Redis, keyPrefix: string): Promise
       },
       keys: {
         sessions: keys.counts.sessions ?? 0,
+        session_index: keys.counts.session_index ?? 0,
         cache: keys.counts.cache ?? 0,
         rate_limit: keys.counts.rate_limit ?? 0,
         total: keys.total,

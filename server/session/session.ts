@@ -3,13 +3,16 @@ import session, { type Store } from "express-session";
 import type { Config } from "../config/config.js";
 import type { Logger } from "../logging/logger.js";
 import type { Redis } from "../redis/redis-client.js";
+import { createMemorySessionIndex } from "./memory-session-index.js";
 import { BoundedMemoryStore } from "./memory-store.js";
+import { createRedisSessionIndex } from "./redis-session-index.js";
 import { SessionRedisStore } from "./redis-store.js";
+import type { SessionIndex } from "./session-index.js";
 
 declare module "express-session" {
   interface SessionData {
     /** Set at login; the absolute timeout counts from `loginAt` (ms since epoch). */
-    auth?: { loginAt: number; ip: string; userAgent: string };
+    auth?: { loginAt: number; ip: string; userAgent: string; lastSeenAt?: number };
     passport?: { user?: string };
   }
 }
@@ -33,6 +36,28 @@ export function createSessionStore(deps: { config: Config; redis?: Redis; logger
     "No Redis configured (REDIS_URL): sessions are kept in this process only; they are not shared between instances and are lost on restart",
   );
   return new BoundedMemoryStore({ max: config.session.memoryMax, ttlSeconds: config.session.ttlSeconds });
+}
+
+/** The per-user session index next to the store: in Redis when configured, else in this process. */
+export function createSessionIndex(deps: { config: Config; redis?: Redis; store: Store }): SessionIndex {
+  const { config, redis, store } = deps;
+  // A session key lives at most its absolute lifetime plus one idle period (the last touch).
+  const ttlSeconds = config.session.absoluteTtlSeconds + config.session.ttlSeconds;
+  if (redis && store instanceof SessionRedisStore) {
+    const prefix = sessionKeyPrefix(config.keyPrefix);
+    return createRedisSessionIndex({
+      redis,
+      keyPrefix: config.keyPrefix,
+      sessionKey: (sid) => `${prefix}${sid}`,
+      ttlSeconds,
+    });
+  }
+  return createMemorySessionIndex({
+    exists: (sid) =>
+      new Promise((resolve, reject) => store.get(sid, (err, sess) => (err ? reject(err) : resolve(!!sess)))),
+    maxUsers: config.session.memoryMax,
+    ttlSeconds,
+  });
 }
 
 /** express-session with the cookie policy from config: HttpOnly, Secure, SameSite, rolling idle timeout. */

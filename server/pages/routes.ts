@@ -1,0 +1,209 @@
+import express, { type ErrorRequestHandler, type Request, type Response, Router } from "express";
+import { type AccountService, credentialProblems, passwordChangeProblems } from "../auth/account-service.js";
+import { HttpError } from "../http/errors.js";
+import type { ProductRateLimits } from "../ratelimit/policies.js";
+import { STYLESHEET, STYLESHEET_PATH } from "./stylesheet.js";
+import { accountPage, type Errors, errorPage, loginPage, NOTICES, registerPage } from "./views.js";
+
+const FORM_BODY_LIMIT = "10kb";
+const ONE_YEAR_SECONDS = 365 * 86_400;
+
+/** Paths the pages own: their errors (CSRF refusal, outage) are rendered as HTML for browsers. */
+const PAGE_PATH = /^\/(login|register|logout|account(\/.*)?)?$/;
+
+/** Serves the stylesheet under its content hash, cacheable for a year; mounted before sessions. */
+export function createAssetsRouter(): Router {
+  const router = Router();
+  router.get(STYLESHEET_PATH, (_req, res) => {
+    res.setHeader("Content-Type", "text/css; charset=utf-8");
+    res.setHeader("Cache-Control", `public, max-age=${ONE_YEAR_SECONDS}, immutable`);
+    res.send(STYLESHEET);
+  });
+  return router;
+}
+
+const TITLES: Record<number, string> = {
+  400: "Bad request",
+  403: "Request refused",
+  404: "Not found",
+  413: "Too large",
+  429: "Too many requests",
+  503: "Temporarily unavailable",
+};
+
+/** An HTML error page for a browser asking for a page; undefined for API calls (they get JSON). */
+export function renderHtmlError(err: HttpError, req: Request): string | undefined {
+  if (!PAGE_PATH.test(req.path) || req.accepts(["json", "html"]) !== "html") return undefined;
+  return errorPage({
+    status: err.status,
+    title: TITLES[err.status] ?? "Something went wrong",
+    message: err.message,
+  });
+}
+
+/** "30 seconds", "2 minutes": how long a rate-limited person has to wait. */
+export function formatWait(seconds: number): string {
+  const s = Math.max(1, Math.ceil(seconds));
+  if (s < 90) return `${s} ${s === 1 ? "second" : "seconds"}`;
+  const m = Math.ceil(s / 60);
+  return `${m} minutes`;
+}
+
+/** The message for an attempt refused by the rate limiter, with the wait time when it is known. */
+function rateLimitMessage(err: HttpError, what: string): string {
+  const retryAfter = Number(err.details?.retryAfter);
+  return Number.isFinite(retryAfter) && retryAfter > 0
+    ? `Too many ${what}. Try again in ${formatWait(retryAfter)}.`
+    : `Too many ${what}. Try again later.`;
+}
+
+const isRateLimited = (err: unknown): err is HttpError & { status: 429 } =>
+  err instanceof HttpError && err.status === 429;
+
+function fieldOf(err: HttpError): string | undefined {
+  const field = err.details?.field;
+  return typeof field === "string" ? field : undefined;
+}
+
+function send(res: Response, status: number, page: string): void {
+  res.status(status).type("html").send(page);
+}
+
+/**
+ * The browser pages: `/`, `/login`, `/register`, `/account` and the forms they post (URL-encoded,
+ * answered with a 303 redirect on success). They call the same account service as the JSON API.
+ */
+export function createPagesRouter(deps: {
+  accounts: AccountService;
+  limits: Pick<ProductRateLimits, "login">;
+}): Router {
+  const { accounts, limits } = deps;
+  const router = Router();
+  const form = express.urlencoded({ extended: false, limit: FORM_BODY_LIMIT, parameterLimit: 20 });
+  const text = (value: unknown) => (typeof value === "string" ? value.trim() : undefined);
+
+  const renderAccount = async (
+    req: Request,
+    res: Response,
+    status: number,
+    extra: { errors?: Errors; alert?: string; notice?: string } = {},
+  ) => {
+    const sessions = await accounts.listSessions(req);
+    send(res, status, accountPage({ email: (req.user as Express.User).email, sessions, ...extra }));
+  };
+
+  router.get("/", (req, res) => res.redirect(303, req.user ? "/account" : "/login"));
+
+  router.get("/login", (req, res) => {
+    if (req.user) return res.redirect(303, "/account");
+    send(res, 200, loginPage({}));
+  });
+
+  /** A refused login or registration is shown on its own form, with the wait and the email kept. */
+  const renderRateLimited = (req: Request, res: Response, err: HttpError) => {
+    const email = text(req.body?.email);
+    const page =
+      req.originalUrl.split("?")[0] === "/register"
+        ? registerPage({ email, alert: rateLimitMessage(err, "attempts") })
+        : loginPage({ email, alert: rateLimitMessage(err, "login attempts") });
+    send(res, 429, page);
+  };
+
+  router.post("/login", form, limits.login, async (req, res) => {
+    const email = text(req.body?.email);
+    const problems = credentialProblems(req.body ?? {}, false);
+    if (Object.keys(problems).length > 0) {
+      return send(res, 400, loginPage({ email, errors: problems }));
+    }
+    try {
+      await accounts.login(req, res, req.body);
+    } catch (err) {
+      if (!(err instanceof HttpError)) throw err;
+      if (isRateLimited(err)) return renderRateLimited(req, res, err);
+      if (err.status === 401) return send(res, 401, loginPage({ email, alert: err.message }));
+      const field = fieldOf(err);
+      if (err.status === 400 && field)
+        return send(res, 400, loginPage({ email, errors: { [field]: err.message } }));
+      throw err;
+    }
+    res.redirect(303, "/account");
+  });
+
+  router.get("/register", (req, res) => {
+    if (req.user) return res.redirect(303, "/account");
+    send(res, 200, registerPage({}));
+  });
+
+  router.post("/register", form, limits.login, async (req, res) => {
+    const email = text(req.body?.email);
+    const problems = credentialProblems(req.body ?? {}, true);
+    if (Object.keys(problems).length > 0) {
+      return send(res, 400, registerPage({ email, errors: problems }));
+    }
+    try {
+      await accounts.register(req, req.body);
+    } catch (err) {
+      if (!(err instanceof HttpError)) throw err;
+      if (err.code === "email_taken")
+        return send(res, 409, registerPage({ email, errors: { email: err.message } }));
+      const field = fieldOf(err);
+      if (err.status === 400 && field)
+        return send(res, 400, registerPage({ email, errors: { [field]: err.message } }));
+      throw err;
+    }
+    res.redirect(303, "/account");
+  });
+
+  router.post("/logout", form, async (req, res) => {
+    await accounts.logout(req, res);
+    res.redirect(303, "/login");
+  });
+
+  router.get("/account", async (req, res) => {
+    if (!req.user) return res.redirect(303, "/login");
+    const done = typeof req.query.done === "string" ? req.query.done : undefined;
+    // Only fixed messages: nothing from the query string is echoed.
+    await renderAccount(req, res, 200, { notice: done ? NOTICES[done] : undefined });
+  });
+
+  router.post("/account/password", form, async (req, res) => {
+    if (!req.user) return res.redirect(303, "/login");
+    const problems = passwordChangeProblems(req.body ?? {});
+    if (Object.keys(problems).length > 0) return renderAccount(req, res, 400, { errors: problems });
+    try {
+      await accounts.changePassword(req, req.body);
+    } catch (err) {
+      const field = err instanceof HttpError ? fieldOf(err) : undefined;
+      if (!(err instanceof HttpError) || !field || err.status >= 500) throw err;
+      return renderAccount(req, res, err.status, { errors: { [field]: err.message } });
+    }
+    res.redirect(303, "/account?done=password");
+  });
+
+  router.post("/account/sessions/revoke-others", form, async (req, res) => {
+    if (!req.user) return res.redirect(303, "/login");
+    await accounts.revokeOtherSessions(req);
+    res.redirect(303, "/account?done=others");
+  });
+
+  router.post("/account/sessions/:id/revoke", form, async (req, res) => {
+    if (!req.user) return res.redirect(303, "/login");
+    try {
+      await accounts.revokeSession(req, res, String(req.params.id));
+    } catch (err) {
+      if (err instanceof HttpError && err.status === 404) return res.redirect(303, "/account?done=gone");
+      throw err;
+    }
+    // Signing out this very device is a logout.
+    res.redirect(303, req.session ? "/account?done=session" : "/login");
+  });
+
+  // Refusals by the per-address limiter (before the handlers) land on the forms too.
+  const rateLimitedForms: ErrorRequestHandler = (err, req, res, next) => {
+    if (!isRateLimited(err)) return next(err);
+    renderRateLimited(req, res, err);
+  };
+  router.use(["/login", "/register"], rateLimitedForms);
+
+  return router;
+}
