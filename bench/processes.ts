@@ -26,10 +26,17 @@ export function cleanup(): Promise<void> {
   return cleaning;
 }
 
+let interrupted = false;
+/** True once a signal asked the run to stop (errors from closed connections are expected then). */
+export function wasInterrupted(): boolean {
+  return interrupted;
+}
+
 /** Ctrl-C and SIGTERM stop every child we started before the harness exits. */
 export function installSignalHandlers(): void {
   for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
     process.once(signal, () => {
+      interrupted = true;
       process.stderr.write(`\n${signal}: stopping everything the bench started...\n`);
       void cleanup().then(() => process.exit(130));
     });

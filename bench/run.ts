@@ -13,7 +13,7 @@ import { startFakeOpenAI } from "../tests/helpers/fake-openai.js";
 import { checkBudget } from "./budget.js";
 import { wrkInstalled } from "./load.js";
 import { type BenchOptions, parseOptions, type ScenarioName, USAGE } from "./options.js";
-import { cleanup, installSignalHandlers, onCleanup } from "./processes.js";
+import { cleanup, installSignalHandlers, onCleanup, wasInterrupted } from "./processes.js";
 import { patternLine, type ScenarioSummary, summarize, sustainedLines, tableRows } from "./report.js";
 import { type Phase, type RoundTripSample, roundTripSample, runPhase, SCENARIO_TITLES } from "./scenarios.js";
 import { markdownTable, textTable } from "./stats.js";
@@ -238,6 +238,7 @@ main()
   .then(() => cleanup())
   .then(() => process.exit(0))
   .catch(async (err: Error) => {
+    if (wasInterrupted()) return; // the signal handler stops everything and exits
     process.stderr.write(`bench failed: ${err.message}\n`);
     await cleanup();
     process.exit(1);
