@@ -1,7 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { closeSync, openSync, readFileSync } from "node:fs";
-import { connect } from "node:net";
-import { freePort } from "../tests/helpers/ports.js";
+import { startRedisServer } from "../tests/helpers/redis-server.js";
 
 type Cleanup = () => Promise<void> | void;
 const cleanups: Cleanup[] = [];
@@ -64,54 +63,16 @@ async function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
   }
 }
 
-function waitForPort(port: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  return new Promise((resolve, reject) => {
-    const attempt = () => {
-      const socket = connect(port, "127.0.0.1");
-      socket.once("connect", () => {
-        socket.destroy();
-        resolve();
-      });
-      socket.once("error", () => {
-        socket.destroy();
-        if (Date.now() > deadline) reject(new Error(`nothing listens on port ${port} after ${timeoutMs} ms`));
-        else setTimeout(attempt, 25);
-      });
-    };
-    attempt();
-  });
-}
-
 export interface BenchRedis {
   port: number;
   url: string;
-  pid: number;
 }
 
 /** A private redis-server on a free loopback port, no persistence; stopped at cleanup. */
 export async function startRedis(): Promise<BenchRedis> {
-  const port = await freePort();
-  const child = spawn(
-    "redis-server",
-    [
-      "--port",
-      String(port),
-      "--bind",
-      "127.0.0.1",
-      "--save",
-      "",
-      "--appendonly",
-      "no",
-      "--loglevel",
-      "warning",
-    ],
-    { stdio: ["ignore", "ignore", "inherit"] },
-  );
-  child.once("error", (err) => process.stderr.write(`redis-server: ${err.message}\n`));
-  onCleanup(() => stopChild(child, 2000));
-  await waitForPort(port, 10_000);
-  return { port, url: `redis://127.0.0.1:${port}`, pid: child.pid as number };
+  const server = await startRedisServer();
+  onCleanup(() => server.stop());
+  return { port: server.port, url: server.url };
 }
 
 export interface BenchServer {

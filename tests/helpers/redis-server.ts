@@ -1,6 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { connect } from "node:net";
-import { freePort } from "./ports.js";
+import { freePort, waitForPort } from "./ports.js";
 
 export interface TlsFiles {
   cert: string;
@@ -30,25 +29,6 @@ function assertBinary() {
       "redis-server is not installed: the tests need it (Debian/Ubuntu: apt-get install redis-server)",
     );
   }
-}
-
-function waitForPort(port: number, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  return new Promise((resolve, reject) => {
-    const attempt = () => {
-      const socket = connect(port, "127.0.0.1");
-      socket.once("connect", () => {
-        socket.destroy();
-        resolve();
-      });
-      socket.once("error", () => {
-        socket.destroy();
-        if (Date.now() > deadline) reject(new Error(`redis-server did not open port ${port}`));
-        else setTimeout(attempt, 20);
-      });
-    };
-    attempt();
-  });
 }
 
 /** Starts a private, non-persistent redis-server on a free loopback port; `extraArgs` can misconfigure it. */
