@@ -21,7 +21,9 @@ export function cleanup(): Promise<void> {
         process.stderr.write(`cleanup: ${(err as Error).message}\n`);
       }
     }
-  })();
+  })().finally(() => {
+    cleaning = undefined; // a later run may register and clean up again
+  });
   return cleaning;
 }
 

@@ -51,3 +51,11 @@ export function markdownTable(rows: string[][]): string {
   const line = (r: string[]) => `| ${r.join(" | ")} |`;
   return [line(head ?? []), line((head ?? []).map(() => "---")), ...body.map(line)].join("\n");
 }
+
+/** The value below which a fraction `q` (0..1) of the values fall (nearest rank). */
+export function percentile(values: number[], q: number): number {
+  const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
+  if (sorted.length === 0) return Number.NaN;
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
+  return sorted[rank] as number;
+}

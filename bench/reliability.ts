@@ -1,0 +1,478 @@
+// Fault scenarios against the real server: does every session survive, and does the server answer
+// honestly (503, never 500 or a reset) while Redis stalls, restarts, evicts or runs out of memory?
+// Usage: npm run reliability [-- --sessions 50] [--only freeze,pause] [--write docs/reliability.md]
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { Agent, request } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { Redis } from "ioredis";
+import { freePort, waitForPort } from "../tests/helpers/ports.js";
+import { cleanup, installSignalHandlers, onCleanup } from "./processes.js";
+import { percentile } from "./stats.js";
+
+interface Reply {
+  status: number; // 0 when the connection failed or was reset
+  ms: number;
+  error?: string;
+  body?: string;
+}
+
+interface RedisProc {
+  port: number;
+  url: string;
+  pid(): number;
+  kill(): Promise<void>;
+  start(): Promise<void>;
+  client(): Redis;
+}
+
+const COOKIE = "sid";
+const PASSWORD = "reliability-password-0";
+
+function startRedis(extraArgs: string[], dir: string): Promise<RedisProc> {
+  return (async () => {
+    const port = await freePort();
+    const args = ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, "--loglevel", "warning"];
+    args.push(...extraArgs);
+    let child: ChildProcess | undefined;
+    const start = async () => {
+      child = spawn("redis-server", args, { stdio: "ignore" });
+      await waitForPort(port);
+    };
+    const kill = async () => {
+      const proc = child;
+      child = undefined;
+      if (!proc || proc.exitCode !== null) return;
+      proc.kill("SIGCONT");
+      await new Promise<void>((resolve) => {
+        proc.once("exit", () => resolve());
+        proc.kill("SIGKILL");
+      });
+    };
+    await start();
+    onCleanup(kill);
+    return {
+      port,
+      url: `redis://127.0.0.1:${port}`,
+      pid: () => child?.pid ?? 0,
+      kill,
+      start,
+      client: () => {
+        const c = new Redis({ port, host: "127.0.0.1", maxRetriesPerRequest: 1 });
+        c.on("error", () => undefined); // the harness' own connection may see the fault it injects
+        return c;
+      },
+    };
+  })();
+}
+
+const agent = new Agent({ keepAlive: true, maxSockets: 256 });
+
+function call(base: string, method: string, path: string, cookie?: string, body?: unknown): Promise<Reply> {
+  const started = performance.now();
+  return new Promise((resolve) => {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const req = request(
+      `${base}${path}`,
+      {
+        method,
+        agent,
+        timeout: 15_000,
+        headers: {
+          ...(cookie ? { cookie } : {}),
+          ...(payload
+            ? { "content-type": "application/json", "content-length": Buffer.byteLength(payload) }
+            : {}),
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => {
+          const reply: Reply = {
+            status: res.statusCode ?? 0,
+            ms: performance.now() - started,
+            body: Buffer.concat(chunks).toString("utf8"),
+          };
+          const setCookie = ([] as string[]).concat(res.headers["set-cookie"] ?? []);
+          const sid = setCookie.find((c) => c.startsWith(`${COOKIE}=`));
+          if (sid) (reply as Reply & { cookie?: string }).cookie = sid.split(";")[0];
+          resolve(reply);
+        });
+        res.on("error", (err) => resolve({ status: 0, ms: performance.now() - started, error: err.message }));
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error("client timeout")));
+    req.on("error", (err) => resolve({ status: 0, ms: performance.now() - started, error: err.message }));
+    req.end(payload);
+  });
+}
+
+async function startApp(redisUrl: string, dir: string, extraEnv: Record<string, string> = {}) {
+  const port = await freePort();
+  const logFile = join(dir, "server.log");
+  const database = process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    NODE_ENV: "production",
+    HOST: "127.0.0.1",
+    PORT: String(port),
+    LOG_LEVEL: "info",
+    REDIS_URL: redisUrl,
+    SESSION_SECRET: randomBytes(48).toString("base64"),
+    COOKIE_SECURE: "false", // plain HTTP on loopback
+    SESSION_COOKIE_NAME: COOKIE,
+    TRUST_PROXY: "0",
+    KEY_PREFIX: "rel",
+    DATABASE_URL: database,
+    DATABASE_SCHEMA: `rel_${randomBytes(4).toString("hex")}`,
+    PASSWORD_SCRYPT_LOG_N: "10",
+    RATE_LIMIT_GLOBAL_LIMIT: "1000000000",
+    RATE_LIMIT_LOGIN_LIMIT: "1000000000",
+    RATE_LIMIT_LOGIN_ACCOUNT_LIMIT: "1000000000",
+    RATE_LIMIT_API_LIMIT: "1000000000",
+    ...extraEnv,
+  };
+  const fd = openSync(logFile, "w");
+  const child = spawn(process.execPath, ["--import", "tsx", "server/main.ts"], {
+    env,
+    stdio: ["ignore", fd, fd],
+  });
+  closeSync(fd);
+  onCleanup(async () => {
+    if (child.exitCode !== null) return;
+    child.kill("SIGKILL");
+    await new Promise((r) => child.once("exit", r));
+  });
+  const base = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null)
+      throw new Error(`server exited:\n${readFileSync(logFile, "utf8").slice(-2000)}`);
+    const r = await call(base, "GET", "/health/live");
+    if (r.status === 200) break;
+    if (Date.now() > deadline) throw new Error("server not ready after 60 s");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { base, logFile };
+}
+
+async function loginUsers(base: string, n: number): Promise<string[]> {
+  const tag = randomBytes(3).toString("hex");
+  const cookies: string[] = [];
+  for (let i = 0; i < n; i += 10) {
+    const batch = await Promise.all(
+      Array.from({ length: Math.min(10, n - i) }, async (_, j) => {
+        const email = `rel-${tag}-${i + j}@example.com`;
+        const reg = (await call(base, "POST", "/auth/register", undefined, {
+          email,
+          password: PASSWORD,
+        })) as Reply & {
+          cookie?: string;
+        };
+        if (reg.status !== 201 || !reg.cookie)
+          throw new Error(`register answered ${reg.status}: ${reg.body}`);
+        return reg.cookie;
+      }),
+    );
+    cookies.push(...batch);
+  }
+  return cookies;
+}
+
+/** Every cookie asks GET /auth/me in a loop until `stop()`; returns every reply. */
+function load(base: string, cookies: string[], intervalMs: number) {
+  const replies: Reply[] = [];
+  let running = true;
+  const loops = cookies.map(async (cookie, i) => {
+    await new Promise((r) => setTimeout(r, (i * intervalMs) / cookies.length));
+    while (running) {
+      const started = Date.now();
+      replies.push(await call(base, "GET", "/auth/me", cookie));
+      const wait = intervalMs - (Date.now() - started);
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    }
+  });
+  return {
+    async stop() {
+      running = false;
+      await Promise.all(loops);
+      return replies;
+    },
+  };
+}
+
+async function waitReady(base: string, timeoutMs: number): Promise<number> {
+  const started = Date.now();
+  for (;;) {
+    const r = await call(base, "GET", "/health/ready");
+    if (r.status === 200) return Date.now() - started;
+    if (Date.now() - started > timeoutMs) return -1;
+    await new Promise((res) => setTimeout(res, 100));
+  }
+}
+
+async function sessionsKept(base: string, cookies: string[]): Promise<number> {
+  const replies = await Promise.all(cookies.map((c) => call(base, "GET", "/auth/me", c)));
+  return replies.filter((r) => r.status === 200).length;
+}
+
+function commandCalls(info: string, command: string): number {
+  const m = new RegExp(`^cmdstat_${command}:calls=(\\d+)`, "m").exec(info);
+  return m ? Number(m[1]) : 0;
+}
+
+function logFacts(logFile: string) {
+  const lines = readFileSync(logFile, "utf8").split("\n").filter(Boolean);
+  const nonJson = lines.filter((l) => {
+    try {
+      JSON.parse(l);
+      return false;
+    } catch {
+      return true;
+    }
+  }).length;
+  return { lines: lines.length, nonJson, text: lines.join("\n") };
+}
+
+interface Row {
+  scenario: string;
+  fault: string;
+  promise: string;
+  sessions: string;
+  ok: number;
+  unavailable: number;
+  otherErrors: number;
+  resets: number;
+  p99: number;
+  deletes: number;
+  logLines: string;
+  notes: string;
+}
+
+interface Scenario {
+  name: string;
+  fault: string;
+  promise: string;
+  redisArgs: string[];
+  /** Runs the fault while the load runs; returns notes. */
+  inject(ctx: { redis: RedisProc; base: string; cookies: string[] }): Promise<string>;
+  /** Sessions the promise allows to be lost (eviction under an evicting policy is reported, not promised). */
+  expectLoss?: boolean;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const AOF = ["--appendonly", "yes", "--appendfsync", "always", "--save", ""];
+
+const SCENARIOS: Scenario[] = [
+  {
+    name: "freeze",
+    fault: "Redis frozen 1.5 s (SIGSTOP, SIGCONT)",
+    promise: "503 during, every session afterwards",
+    redisArgs: AOF,
+    async inject({ redis }) {
+      process.kill(redis.pid(), "SIGSTOP");
+      await sleep(1500);
+      process.kill(redis.pid(), "SIGCONT");
+      return "";
+    },
+  },
+  {
+    name: "pause",
+    fault: "CLIENT PAUSE 1500 WRITE",
+    promise: "503 or 200 during, every session afterwards",
+    redisArgs: AOF,
+    async inject({ redis }) {
+      const c = redis.client();
+      await c.call("CLIENT", "PAUSE", "1500", "WRITE");
+      await sleep(1700);
+      c.disconnect();
+      return "";
+    },
+  },
+  {
+    name: "script",
+    fault: "a 1.2 s Lua script from another client",
+    promise: "503 during, every session afterwards",
+    redisArgs: AOF,
+    async inject({ redis }) {
+      const c = redis.client();
+      const busy =
+        "local s=redis.call('TIME') local t0=s[1]*1000000+s[2] while true do local n=redis.call('TIME') if n[1]*1000000+n[2]-t0>tonumber(ARGV[1]) then break end end return 1";
+      c.options.commandTimeout = undefined;
+      await c.eval(busy, 0, "1200000");
+      c.disconnect();
+      await sleep(200);
+      return "";
+    },
+  },
+  {
+    name: "restart",
+    fault: "Redis SIGKILL, restarted 1 s later with AOF",
+    promise: "503 while down, every session afterwards",
+    redisArgs: AOF,
+    async inject({ redis }) {
+      await redis.kill();
+      await sleep(1000);
+      await redis.start();
+      return "";
+    },
+  },
+  {
+    name: "unreachable",
+    fault: "Redis down 4 s (nothing listening)",
+    promise: "complete 503s, no resets, a few JSON log lines",
+    redisArgs: AOF,
+    async inject({ redis }) {
+      await redis.kill();
+      await sleep(4000);
+      await redis.start();
+      return "";
+    },
+  },
+  {
+    name: "evicting",
+    fault: "maxmemory 2 MB, allkeys-lru, filled by another client",
+    promise: "a loud warning at start-up and in /health/redis",
+    redisArgs: ["--maxmemory", "2mb", "--maxmemory-policy", "allkeys-lru", ...AOF],
+    expectLoss: true,
+    async inject({ redis, base }) {
+      const c = redis.client();
+      const blob = "x".repeat(10_000);
+      for (let i = 0; i < 400; i++) await c.set(`filler:${i}`, blob);
+      c.disconnect();
+      const health = await call(base, "GET", "/health/redis");
+      return `/health/redis ${health.status}: ${(health.body ?? "").slice(0, 160)}`;
+    },
+  },
+  {
+    name: "full",
+    fault: "maxmemory 4 MB, noeviction, filled to OOM, then freed",
+    promise: "login 503 and Redis unhealthy in /health/redis while full; sessions kept",
+    redisArgs: ["--maxmemory", "4mb", "--maxmemory-policy", "noeviction", ...AOF],
+    async inject({ redis, base }) {
+      const c = redis.client();
+      const blob = "x".repeat(10_000);
+      for (let i = 0; i < 2000; i++) {
+        try {
+          await c.set(`filler:${i}`, blob);
+        } catch {
+          break;
+        }
+      }
+      const login = await call(base, "POST", "/auth/register", undefined, {
+        email: `full-${randomBytes(3).toString("hex")}@example.com`,
+        password: PASSWORD,
+      });
+      await sleep(500);
+      const health = await call(base, "GET", "/health/redis");
+      const keys = await c.keys("filler:*");
+      if (keys.length) await c.del(...keys);
+      c.disconnect();
+      return `while full: register ${login.status}, /health/redis ${health.status}: ${(health.body ?? "").slice(0, 160)}`;
+    },
+  },
+];
+
+async function runScenario(s: Scenario, sessions: number): Promise<Row> {
+  const dir = mkdtempSync(join(tmpdir(), `reliability-${s.name}-`));
+  onCleanup(() => rmSync(dir, { recursive: true, force: true }));
+  const redis = await startRedis(s.redisArgs, dir);
+  const app = await startApp(redis.url, dir);
+  const cookies = await loginUsers(app.base, sessions);
+  const admin = redis.client();
+  await admin.config("RESETSTAT");
+  const traffic = load(app.base, cookies, 200);
+  await sleep(500);
+  const notes = await s.inject({ redis, base: app.base, cookies });
+  await sleep(1000);
+  const replies = await traffic.stop();
+  const readyMs = await waitReady(app.base, 20_000);
+  const kept = await sessionsKept(app.base, cookies);
+  let deletes = -1;
+  try {
+    const info = await admin.info("commandstats");
+    deletes = commandCalls(info, "del") + commandCalls(info, "unlink");
+  } catch {
+    // the stats of a restarted Redis start from zero anyway
+  }
+  admin.disconnect();
+  const logs = logFacts(app.logFile);
+  const warned = /evict|noeviction|maxmemory/i.test(logs.text) ? "eviction warning logged" : "";
+  return {
+    scenario: s.name,
+    fault: s.fault,
+    promise: s.promise,
+    sessions: `${kept}/${sessions}`,
+    ok: replies.filter((r) => r.status === 200).length,
+    unavailable: replies.filter((r) => r.status === 503).length,
+    otherErrors: replies.filter((r) => r.status >= 400 && r.status !== 503).length,
+    resets: replies.filter((r) => r.status === 0).length,
+    p99: Math.round(
+      percentile(
+        replies.map((r) => r.ms),
+        0.99,
+      ),
+    ),
+    deletes,
+    logLines: `${logs.lines} (${logs.nonJson} not JSON)`,
+    notes: [readyMs < 0 ? "not ready 20 s after the fault" : "", warned, notes].filter(Boolean).join("; "),
+  };
+}
+
+function table(rows: Row[]): string {
+  const head =
+    "| fault | promise | sessions kept | 200 | 503 | other 4xx/5xx | resets | p99 ms | DEL/UNLINK by the app | log lines | notes |\n" +
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n";
+  return (
+    head +
+    rows
+      .map(
+        (r) =>
+          `| ${r.fault} | ${r.promise} | ${r.sessions} | ${r.ok} | ${r.unavailable} | ${r.otherErrors} | ${r.resets} | ${r.p99} | ${r.deletes} | ${r.logLines} | ${r.notes.replace(/\|/g, "\\|").replace(/\n/g, " ")} |`,
+      )
+      .join("\n")
+  );
+}
+
+async function main() {
+  const { values } = parseArgs({
+    options: {
+      sessions: { type: "string", default: "50" },
+      only: { type: "string" },
+      write: { type: "string" },
+    },
+  });
+  installSignalHandlers();
+  const sessions = Number(values.sessions);
+  const only = values.only?.split(",");
+  const rows: Row[] = [];
+  for (const s of SCENARIOS) {
+    if (only && !only.includes(s.name)) continue;
+    process.stderr.write(`reliability: ${s.name} ...\n`);
+    try {
+      rows.push(await runScenario(s, sessions));
+    } finally {
+      await cleanup();
+    }
+    process.stderr.write(`${table(rows.slice(-1)).split("\n").at(-1)}\n`);
+  }
+  const out = table(rows);
+  process.stdout.write(`${out}\n`);
+  if (values.write) {
+    const doc = readFileSync(values.write, "utf8");
+    const marker = /<!-- reliability:start -->[\s\S]*<!-- reliability:end -->/;
+    const block = `<!-- reliability:start -->\n${out}\n<!-- reliability:end -->`;
+    writeFileSync(values.write, marker.test(doc) ? doc.replace(marker, block) : `${doc}\n${block}\n`);
+  }
+}
+
+main().catch(async (err: Error) => {
+  process.stderr.write(`reliability: ${err.message}\n`);
+  await cleanup();
+  process.exit(1);
+});
