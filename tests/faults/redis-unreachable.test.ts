@@ -25,7 +25,8 @@ afterAll(async () => {
 
 function env(redisUrl: string): Record<string, string> {
   return {
-    NODE_ENV: "test",
+    // Not "test": Express stays silent in test mode, and its default error printer is what must not run.
+    NODE_ENV: "development",
     REDIS_URL: redisUrl,
     REDIS_COMMAND_TIMEOUT_MS: "200",
     RATE_LIMIT_GLOBAL_LIMIT: "1000000",
