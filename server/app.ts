@@ -16,7 +16,7 @@ import { createLifecycle, type Lifecycle } from "./health/lifecycle.js";
 import { createHealthRouter } from "./health/routes.js";
 import { within } from "./health/shared-check.js";
 import { csrfProtection } from "./http/csrf.js";
-import { errorHandler, notFoundHandler } from "./http/error-handler.js";
+import { errorHandler, notFoundHandler, useFinalErrorHandler } from "./http/error-handler.js";
 import type { Logger } from "./logging/logger.js";
 import { createRequestLogger } from "./logging/request-logger.js";
 import { createHttpMetrics } from "./metrics/http-metrics.js";
@@ -159,7 +159,9 @@ export function createApp(deps: AppDeps): Express {
   app.use(createPagesRouter({ accounts, limits }));
 
   app.use(notFoundHandler());
-  app.use(errorHandler(logger, renderHtmlError));
+  const handleError = errorHandler(logger, renderHtmlError);
+  app.use(handleError);
+  useFinalErrorHandler(app, handleError);
   return app;
 }
 

@@ -1,9 +1,14 @@
+import { createServer } from "node:http";
 import { ConfigError, loadConfig } from "./config/config.js";
-import { createLogger } from "./logging/logger.js";
+import { createLogger, type Logger } from "./logging/logger.js";
 import { closeServer, createRuntime } from "./runtime.js";
 
 // Railway's edge closes idle keep-alive connections after 60 s; ours must outlive that.
 const KEEP_ALIVE_TIMEOUT_MS = 65_000;
+
+// How often Node checks connections against the request and headers timeouts (its default is 30 s,
+// which would let a request overrun HTTP_REQUEST_TIMEOUT_MS by that much).
+const TIMEOUT_CHECK_INTERVAL_MS = 1000;
 
 async function main() {
   let config: ReturnType<typeof loadConfig>;
@@ -11,20 +16,45 @@ async function main() {
     config = loadConfig(process.env);
   } catch (err) {
     if (err instanceof ConfigError) {
+      // Before the logger exists: a plain list for the person reading the deploy log.
       process.stderr.write(`${err.message}\n`);
       process.exit(1);
     }
     throw err;
   }
   const logger = createLogger({ level: config.logLevel });
+  process.on("uncaughtException", (err) => fatal(err, "uncaught exception", logger));
+  process.on("unhandledRejection", (err) => fatal(err, "unhandled promise rejection", logger));
   const runtime = await createRuntime(config, logger);
 
-  const server = runtime.app.listen(config.port, config.host, () => {
-    const address = server.address();
-    logger.info({ address, env: config.env }, "listening");
+  // Node only bounds idle keep-alive connections with keepAliveTimeout; headersTimeout and
+  // requestTimeout count from a request's first byte, so they may be shorter than the keep-alive.
+  const server = createServer(
+    {
+      keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+      headersTimeout: config.http.headersTimeoutMs,
+      requestTimeout: config.http.requestTimeoutMs,
+      connectionsCheckingInterval: TIMEOUT_CHECK_INTERVAL_MS,
+    },
+    runtime.app,
+  );
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(config.port, config.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  }).catch(async (err: NodeJS.ErrnoException) => {
+    logger.fatal(
+      { err: { code: err.code, message: err.message }, host: config.host, port: config.port },
+      err.code === "EADDRINUSE"
+        ? `cannot listen: port ${config.port} on ${config.host} is already in use`
+        : `cannot listen on ${config.host}:${config.port}: ${err.code ?? err.message}`,
+    );
+    await runtime.close().catch(() => {});
+    process.exit(1);
   });
-  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
-  server.headersTimeout = KEEP_ALIVE_TIMEOUT_MS + 1000;
+  logger.info({ address: server.address(), env: config.env }, "listening");
 
   let stopping = false;
   let skipDelay: (() => void) | undefined;
@@ -52,7 +82,11 @@ async function main() {
   process.on("SIGINT", () => void shutdown("SIGINT"));
 }
 
-main().catch((err: Error) => {
-  process.stderr.write(`fatal: ${err.message}\n`);
+/** Logs one JSON line naming the cause and exits non-zero. */
+function fatal(err: unknown, msg: string, logger: Logger = createLogger({ level: "info" })): never {
+  const e = err as NodeJS.ErrnoException;
+  logger.fatal({ err: { name: e?.name, code: e?.code, message: e?.message ?? String(err) } }, msg);
   process.exit(1);
-});
+}
+
+main().catch((err: Error) => fatal(err, `fatal: ${err.message}`));

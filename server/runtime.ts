@@ -6,6 +6,7 @@ import type { Config } from "./config/config.js";
 import { createPgliteDatabase, createPostgresDatabase, type Database } from "./db/database.js";
 import { migrate } from "./db/migrate.js";
 import { createLifecycle, type Lifecycle } from "./health/lifecycle.js";
+import { DependencyUnavailableError } from "./http/errors.js";
 import type { Logger } from "./logging/logger.js";
 import { connectRedis, createRedisClient, type Redis } from "./redis/redis-client.js";
 
@@ -68,15 +69,30 @@ async function migrateWithRetry(db: Database, logger: Logger, schema?: string): 
       await migrate(db, logger, schema);
       return;
     } catch (err) {
-      if (attempt >= MIGRATION_ATTEMPTS) throw err;
+      const cause = rootCause(err);
+      if (attempt >= MIGRATION_ATTEMPTS) {
+        throw new Error(
+          `database unavailable after ${attempt} attempts: ${cause.code ?? ""} ${cause.message}`.replace(
+            "  ",
+            " ",
+          ),
+        );
+      }
       const delay = Math.min(500 * 2 ** (attempt - 1), 5000); // ms
       logger.warn(
-        { attempt, delayMs: delay, err: { message: (err as Error).message } },
-        "database not ready; retrying migrations",
+        { attempt, delayMs: delay, err: cause },
+        `database not ready (${cause.code ?? cause.message}); retrying migrations`,
       );
       await new Promise((r) => setTimeout(r, delay));
     }
   }
+}
+
+/** The driver's error inside our 503 wrapper: its code (ECONNREFUSED, 28P01, ...) names the cause. */
+function rootCause(err: unknown): { message: string; code?: string } {
+  const inner = err instanceof DependencyUnavailableError && err.cause instanceof Error ? err.cause : err;
+  const e = inner as NodeJS.ErrnoException;
+  return { message: e?.message ?? String(inner), ...(e?.code ? { code: e.code } : {}) };
 }
 
 /** Stops accepting connections, lets in-flight requests finish within `timeoutMs`, then cuts the rest. */

@@ -131,4 +131,16 @@ describe("configuration", () => {
     expect(result.stderr).toMatch(/PORT: must be a whole number/);
     expect(result.stderr).not.toMatch(/at .*\.ts:\d+/);
   });
+
+  it("bounds HTTP requests and detects a stalled Redis after one command timeout unless told otherwise", () => {
+    const defaults = loadConfig({ REDIS_URL: "redis://h:1", REDIS_COMMAND_TIMEOUT_MS: "300" });
+    expect(defaults.http).toEqual({ requestTimeoutMs: 30_000, headersTimeoutMs: 10_000 });
+    expect(defaults.redis?.stallTimeoutMs).toBe(300);
+    expect(
+      loadConfig({ REDIS_URL: "redis://h:1", REDIS_STALL_TIMEOUT_MS: "800" }).redis?.stallTimeoutMs,
+    ).toBe(800);
+    expect(() => loadConfig({ HTTP_REQUEST_TIMEOUT_MS: "5000", HTTP_HEADERS_TIMEOUT_MS: "6000" })).toThrow(
+      /HTTP_HEADERS_TIMEOUT_MS: must not be longer than HTTP_REQUEST_TIMEOUT_MS/,
+    );
+  });
 });

@@ -26,6 +26,8 @@ export interface RedisConfig {
   source: string;
   connectTimeoutMs: number;
   commandTimeoutMs: number;
+  /** No reply for this long while commands are outstanding: the connection is dropped and re-made (default: the command timeout). */
+  stallTimeoutMs?: number;
 }
 
 /** Cache knobs (server/cache/); durations carry their unit in the name. */
@@ -72,6 +74,8 @@ const schema = z.object({
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   TRUST_PROXY: nonEmpty.optional(),
   SHUTDOWN_TIMEOUT_MS: int(0).default(10_000),
+  HTTP_REQUEST_TIMEOUT_MS: int(1000).default(30_000),
+  HTTP_HEADERS_TIMEOUT_MS: int(1000).default(10_000),
 
   REDIS_URL: nonEmpty.optional(),
   REDIS_PRIVATE_URL: nonEmpty.optional(),
@@ -94,6 +98,7 @@ const schema = z.object({
     .optional(),
   REDIS_CONNECT_TIMEOUT_MS: int(100).default(5000),
   REDIS_COMMAND_TIMEOUT_MS: int(10).default(500),
+  REDIS_STALL_TIMEOUT_MS: int(10).optional(),
 
   DATABASE_URL: nonEmpty.optional(),
   DATABASE_SCHEMA: z
@@ -197,6 +202,8 @@ export interface Config {
   /** Express `trust proxy`: a hop count or a list of addresses/CIDRs, never `true`. */
   trustProxy: number | string[];
   shutdownTimeoutMs: number;
+  /** Bounds on receiving a whole request / its headers (Node `requestTimeout` / `headersTimeout`). */
+  http: { requestTimeoutMs: number; headersTimeoutMs: number };
   redis?: RedisConfig;
   database: {
     url?: string;
@@ -324,6 +331,10 @@ export function loadConfig(env: Env): Config {
     );
   }
 
+  if (raw.HTTP_HEADERS_TIMEOUT_MS > raw.HTTP_REQUEST_TIMEOUT_MS) {
+    problems.push("HTTP_HEADERS_TIMEOUT_MS: must not be longer than HTTP_REQUEST_TIMEOUT_MS");
+  }
+
   const appOrigins = parseOrigins(raw.APP_ORIGIN, problems);
 
   const healthRequired = parseHealthRequired(raw, redis !== undefined, problems);
@@ -338,6 +349,7 @@ export function loadConfig(env: Env): Config {
     logLevel: raw.LOG_LEVEL,
     trustProxy,
     shutdownTimeoutMs: raw.SHUTDOWN_TIMEOUT_MS,
+    http: { requestTimeoutMs: raw.HTTP_REQUEST_TIMEOUT_MS, headersTimeoutMs: raw.HTTP_HEADERS_TIMEOUT_MS },
     redis,
     database: {
       url: raw.DATABASE_URL,
@@ -495,7 +507,9 @@ function isAddressOrCidr(entry: string): boolean {
 
 function parseRedis(raw: Raw, problems: string[], warnings: string[]): RedisConfig | undefined {
   const urlVar = raw.REDIS_URL ? "REDIS_URL" : raw.REDIS_PRIVATE_URL ? "REDIS_PRIVATE_URL" : undefined;
-  let base: Omit<RedisConfig, "connectTimeoutMs" | "commandTimeoutMs" | "tls"> & { tls: boolean };
+  let base: Omit<RedisConfig, "connectTimeoutMs" | "commandTimeoutMs" | "stallTimeoutMs" | "tls"> & {
+    tls: boolean;
+  };
 
   if (urlVar) {
     const value = (raw[urlVar as "REDIS_URL"] ?? "") as string;
@@ -583,5 +597,6 @@ function parseRedis(raw: Raw, problems: string[], warnings: string[]): RedisConf
     tls,
     connectTimeoutMs: raw.REDIS_CONNECT_TIMEOUT_MS,
     commandTimeoutMs: raw.REDIS_COMMAND_TIMEOUT_MS,
+    stallTimeoutMs: raw.REDIS_STALL_TIMEOUT_MS ?? raw.REDIS_COMMAND_TIMEOUT_MS,
   };
 }

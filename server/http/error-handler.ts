@@ -1,7 +1,8 @@
-import type { ErrorRequestHandler, Request, RequestHandler } from "express";
+import type { ErrorRequestHandler, Express, Request, RequestHandler } from "express";
 import type { ErrorBody } from "../../shared/api-types.js";
 import { isDatabaseUnavailableError } from "../db/database.js";
 import type { Logger } from "../logging/logger.js";
+import { createRepeatLog } from "../logging/repeat-log.js";
 import { isRedisUnavailableError } from "../redis/redis-client.js";
 import { translateBodyError } from "./body.js";
 import { DependencyUnavailableError, HttpError, notFound } from "./errors.js";
@@ -25,25 +26,45 @@ export type HtmlErrorRenderer = (err: HttpError, req: Request) => string | undef
  * the same status and message as HTML through `renderHtml`.
  */
 export function errorHandler(logger: Logger, renderHtml?: HtmlErrorRenderer): ErrorRequestHandler {
+  // During an outage every request fails the same way: one line when it starts, a count, one at the end.
+  const episodes = createRepeatLog(logger);
   return (err, req, res, _next) => {
     const httpError = toHttpError(err);
     const cause = httpError.cause ?? (httpError === err ? undefined : err);
+    const errFields = cause instanceof Error ? { name: cause.name, message: cause.message } : undefined;
+    const first = { reqId: res.locals.requestId };
     const logFields = {
-      reqId: res.locals.requestId,
       method: req.method,
       path: req.path,
       status: httpError.status,
       code: httpError.code,
-      err: cause instanceof Error ? { name: cause.name, message: cause.message } : undefined,
+      err: errFields,
     };
-    if (httpError.status >= 500) {
-      logger.error(logFields, "request failed");
-    } else {
-      logger.debug(logFields, "request rejected");
-    }
     if (res.headersSent) {
-      res.destroy();
+      // Too late for an answer. A response that was completed (a store call failing after the body went
+      // out) is left alone: destroying the socket would cut the client off mid-read. One that is not
+      // complete is cut, so the client sees it was truncated.
+      episodes.report(
+        `late:${httpError.code}:${errFields?.message}`,
+        "warn",
+        { ...logFields, responseComplete: res.writableEnded },
+        "error after the response was sent",
+        first,
+      );
+      if (!res.writableEnded) res.destroy();
       return;
+    }
+    if (httpError.status >= 500) {
+      const dependency = httpError instanceof DependencyUnavailableError ? httpError.dependency : undefined;
+      episodes.report(
+        `${httpError.status}:${httpError.code}:${dependency ?? errFields?.message}`,
+        "error",
+        { ...logFields, dependency },
+        "request failed",
+        first,
+      );
+    } else {
+      logger.debug({ ...first, ...logFields }, "request rejected");
     }
     if (httpError.status === 503) res.setHeader("Retry-After", "5");
     const page = renderHtml?.(httpError, req);
@@ -56,4 +77,26 @@ export function errorHandler(logger: Logger, renderHtml?: HtmlErrorRenderer): Er
     };
     res.status(httpError.status).json(body);
   };
+}
+
+type Handle = (req: Request, res: unknown, done?: (err?: unknown) => void) => void;
+
+/**
+ * Replaces Express' final handler (which prints raw stacks with console.error and resets the socket)
+ * with `handler`. It is reached when middleware calls `next(err)` after the error handler has already
+ * run, e.g. express-session reporting a failed store call once the response is out.
+ */
+export function useFinalErrorHandler(app: Express, handler: ErrorRequestHandler): void {
+  const appWithHandle = app as unknown as { handle: Handle };
+  const handle = appWithHandle.handle.bind(app);
+  appWithHandle.handle = (req, res, done) =>
+    handle(
+      req,
+      res,
+      done ??
+        ((err?: unknown) => {
+          const response = res as Parameters<ErrorRequestHandler>[2];
+          handler(err ?? notFound(), req, response, () => {});
+        }),
+    );
 }

@@ -1,6 +1,7 @@
 import { Cluster, Redis as RedisNode, type RedisOptions } from "ioredis";
 import type { RedisConfig } from "../config/config.js";
 import type { Logger } from "../logging/logger.js";
+import { createRepeatLog } from "../logging/repeat-log.js";
 
 /** One Redis server (or a managed endpoint) or a Redis Cluster; the app uses only what both offer. */
 export type Redis = RedisNode | Cluster;
@@ -32,13 +33,29 @@ export function redisOptions(config: RedisConfig): RedisOptions {
     lazyConnect: true,
     connectTimeout: config.connectTimeoutMs,
     commandTimeout: config.commandTimeoutMs,
-    maxRetriesPerRequest: 1,
+    // A frozen Redis (stopped process, stuck failover) keeps the TCP connection open and answers nothing:
+    // with commands outstanding and no byte back for this long, the socket is destroyed and re-made with
+    // the backoff below. Until the new connection is ready, commands fail at once instead of piling up.
+    socketTimeout: config.stallTimeoutMs ?? config.commandTimeoutMs,
+    // Commands in flight on a dropped connection already failed (timed out) for their callers: never
+    // send them again into the next connection, where a recovered Redis would run a stale backlog.
+    autoResendUnfulfilledCommands: false,
+    // ...and fail them the moment their connection closes, instead of letting each wait out its own
+    // timeout (which stacked a second timeout onto a request that sent a command just before the drop).
+    maxRetriesPerRequest: 0,
     enableOfflineQueue: false,
     enableAutoPipelining: true,
     retryStrategy: reconnectDelay,
     // A READONLY reply means a failover happened behind a managed endpoint: reconnect to the new primary.
     reconnectOnError: (err) => err.message.startsWith("READONLY"),
   };
+}
+
+const CLUSTER_MAX_REDIRECTIONS = 16;
+
+/** Delay between a cluster command's retries (ms) so that all of them fit in one command timeout. */
+function clusterRetryDelay(commandTimeoutMs: number | undefined): number {
+  return Math.max(1, Math.floor((commandTimeoutMs ?? 500) / CLUSTER_MAX_REDIRECTIONS));
 }
 
 function clusterOptions(options: RedisOptions) {
@@ -59,6 +76,13 @@ function clusterOptions(options: RedisOptions) {
     lazyConnect,
     enableAutoPipelining,
     slotsRefreshTimeout: options.connectTimeout,
+    // A command whose node is down is retried up to maxRedirections times, waiting these delays between
+    // tries (100 ms each by default, so 1.6 s): spread the tries over one command timeout instead, so a
+    // request on a frozen or failed master answers within about one timeout like on a single server.
+    maxRedirections: CLUSTER_MAX_REDIRECTIONS,
+    retryDelayOnFailover: clusterRetryDelay(options.commandTimeout),
+    retryDelayOnClusterDown: clusterRetryDelay(options.commandTimeout),
+    retryDelayOnTryAgain: clusterRetryDelay(options.commandTimeout),
     // A TLS cluster's nodes announce IPs; keep verifying the certificate against the configured name.
     dnsLookup: (address: string, callback: (err: null, address: string) => void) => callback(null, address),
   };
@@ -78,37 +102,65 @@ export function createRedisClient(config: RedisConfig, logger: Logger, name = "a
     : new RedisNode(options);
   const log = logger.child({ component: "redis", client: name });
   const target = `${config.tls ? "rediss" : "redis"}://${config.username ?? "default"}${config.password ? ":***" : ""}@${config.host}:${config.port}/${config.db}`;
-  let lastError = "";
-  client.on("connect", () => log.info({ target }, "redis connected"));
+  // An outage is one episode per distinct cause: its start, a count every interval, its end on `ready`.
+  const episodes = createRepeatLog(log);
+  const open = new Set<string>();
+  const report = (key: string, level: "error" | "warn", fields: Record<string, unknown>, msg: string) => {
+    open.add(key);
+    episodes.report(key, level, { target, ...fields }, msg);
+  };
+  client.on("connect", () => {
+    if (open.size === 0) log.info({ target }, "redis connected");
+  });
   client.on("ready", () => {
-    lastError = "";
+    for (const key of open) episodes.end(key);
+    open.clear();
     log.info({ target }, "redis ready");
   });
-  client.on("error", (err: Error) => {
-    // One line per distinct failure, not one per reconnect attempt.
-    if (err.message === lastError) return;
-    lastError = err.message;
-    log.error(
-      { target, err: { message: err.message, code: (err as NodeJS.ErrnoException).code } },
-      "redis error",
-    );
+  const onError = (err: Error) => {
+    const fields = { err: describeRedisError(err) };
+    if (err.message.startsWith("Socket timeout")) {
+      report(err.message, "error", fields, "redis stalled: no reply in time; connection dropped and re-made");
+    } else {
+      report(err.message, "error", fields, "redis error");
+    }
+  };
+  client.on("error", onError);
+  // Cluster: a node's connection errors arrive here (the cluster's own `error` covers the rest).
+  if (client instanceof Cluster) client.on("node error", onError);
+  client.on("reconnecting", (delay: number) =>
+    report("reconnecting", "warn", { delayMs: delay }, "redis reconnecting"),
+  );
+  client.on("end", () => {
+    episodes.close();
+    open.clear();
+    log.warn({ target }, "redis connection ended");
   });
-  client.on("reconnecting", (delay: number) => log.warn({ target, delayMs: delay }, "redis reconnecting"));
-  client.on("end", () => log.warn({ target }, "redis connection ended"));
   return client;
 }
 
 /** Connects once; if Redis is down the client keeps retrying in the background and boot goes on. */
 export async function connectRedis(client: Redis, logger: Logger): Promise<boolean> {
+  // connect() rejects with "Connection is closed."; the cause (ENOTFOUND, WRONGPASS, ...) came as an event.
+  let lastError: unknown;
+  const remember = (err: unknown) => {
+    lastError = err;
+  };
+  client.on("error", remember);
+  if (client instanceof Cluster) client.on("node error", remember);
   try {
     await client.connect();
     return true;
   } catch (err) {
+    const cause = describeRedisError(lastError ?? err);
     logger.warn(
-      { component: "redis", err: { message: (err as Error).message } },
-      "redis not reachable at boot; starting anyway and retrying in the background",
+      { component: "redis", err: cause },
+      `redis not reachable at boot (${cause.reason}${cause.code ? `: ${cause.code}` : ""}); starting anyway and retrying in the background`,
     );
     return false;
+  } finally {
+    client.off("error", remember);
+    client.off("node error", remember);
   }
 }
 
@@ -131,4 +183,23 @@ export function isRedisUnavailableError(err: unknown): boolean {
       (err as NodeJS.ErrnoException).code ?? "",
     )
   );
+}
+
+/** What went wrong, in words an operator can act on: host not found, refused, authentication, ... */
+export function describeRedisError(err: unknown): { message: string; code?: string; reason: string } {
+  const message = err instanceof Error ? err.message : String(err);
+  const code = (err as NodeJS.ErrnoException | undefined)?.code ?? /^([A-Z]+)\b/.exec(message)?.[1];
+  const reason =
+    code === "ENOTFOUND" || code === "EAI_AGAIN"
+      ? "host not found"
+      : code === "ECONNREFUSED"
+        ? "connection refused"
+        : code === "WRONGPASS" || code === "NOAUTH" || /AUTH/.test(message)
+          ? "authentication failed"
+          : code === "ETIMEDOUT" || message.startsWith("Socket timeout") || message === "Command timed out"
+            ? "timed out"
+            : code === "OOM"
+              ? "out of memory"
+              : "not connected";
+  return { message, ...(code ? { code } : {}), reason };
 }
