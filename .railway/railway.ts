@@ -26,6 +26,8 @@ export default defineRailway((ctx) => {
     },
     env: {
       NODE_ENV: "production",
+      // Railpack reads engines.node first, a range: pin the build and the runtime to Node 22 LTS.
+      RAILPACK_NODE_VERSION: "22",
       REDIS_URL: cache.env.REDIS_URL,
       DATABASE_URL: db.env.DATABASE_URL,
       // Railway's edge is one proxy hop in front of the service.
