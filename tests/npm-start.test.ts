@@ -1,4 +1,4 @@
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { createTestDatabase, type TestDatabase } from "./helpers/database.js";
@@ -91,6 +91,17 @@ describe("npm start", () => {
     const pkg = JSON.parse(readFileSync("package.json", "utf8"));
     expect(pkg.scripts.prestart).toBeUndefined();
     expect(pkg.scripts.start).toMatch(/node dist\/server\/main\.js$/);
+  });
+
+  it("the operator commands run from the build alone, without the TypeScript loader", () => {
+    for (const cli of ["dist/server/ops/cli.js", "dist/server/cache/cli.js"]) {
+      const run = spawnSync(process.execPath, [cli], {
+        env: { PATH: process.env.PATH ?? "" },
+        encoding: "utf8",
+      });
+      expect(run.status).toBe(2);
+      expect(run.stdout + run.stderr).toMatch(/usage:/);
+    }
   });
 
   it("a SIGTERM to npm alone ends in the server's graceful shutdown, with nothing left running", async () => {
