@@ -138,6 +138,14 @@ describe(".env file", () => {
     expect(env).toEqual({ PORT: "5000", LOG_LEVEL: "debug", KEY_PREFIX: "from-file" });
   });
 
+  it("is ignored under NODE_ENV=test, so a developer's .env never reaches the test servers", () => {
+    const path = join(dir, ".env");
+    writeFileSync(path, "REDIS_URL=redis://127.0.0.1:1\n");
+    const env: Env = { NODE_ENV: "test" };
+    expect(loadEnvFile(path, env)).toEqual([]);
+    expect(env).toEqual({ NODE_ENV: "test" });
+  });
+
   it("is optional", () => {
     const env: Env = {};
     expect(loadEnvFile(join(dir, "missing.env"), env)).toEqual([]);
