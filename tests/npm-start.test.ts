@@ -112,10 +112,14 @@ describe("npm start", () => {
 
     process.kill(run.pgid, "SIGTERM"); // the npm process only, as a platform signals its main process
     await run.exited;
-    await vi.waitFor(() => expect(groupMembers(run.pgid)).toEqual([]), { timeout: 15_000, interval: 100 });
-    const out = run.output();
-    expect(out).toMatch(/"signal":"SIGTERM".*"msg":"shutting down: readiness now fails"/);
-    expect(out).toContain('"msg":"stopped"');
+    await vi.waitFor(
+      () => {
+        expect(groupMembers(run.pgid)).toEqual([]);
+        expect(run.output()).toContain('"msg":"stopped"');
+      },
+      { timeout: 15_000, interval: 100 },
+    );
+    expect(run.output()).toMatch(/"signal":"SIGTERM".*"msg":"shutting down: readiness now fails"/);
   });
 
   it("a server whose npm parent is killed outright shuts down gracefully instead of running orphaned", async () => {
@@ -124,9 +128,14 @@ describe("npm start", () => {
     expect(server.length).toBeGreaterThan(0);
 
     process.kill(run.pgid, "SIGKILL"); // npm cannot pass anything on
-    await vi.waitFor(() => expect(groupMembers(run.pgid)).toEqual([]), { timeout: 15_000, interval: 100 });
-    const out = run.output();
-    expect(out).toContain('"msg":"parent process has gone without stopping this one"');
-    expect(out).toContain('"msg":"stopped"');
+    // The server's last lines reach our end of the pipe after it has gone: wait for both.
+    await vi.waitFor(
+      () => {
+        expect(groupMembers(run.pgid)).toEqual([]);
+        expect(run.output()).toContain('"msg":"stopped"');
+      },
+      { timeout: 15_000, interval: 100 },
+    );
+    expect(run.output()).toContain('"msg":"parent process has gone without stopping this one"');
   });
 });
