@@ -17,6 +17,7 @@ import { createHealthRouter } from "./health/routes.js";
 import { within } from "./health/shared-check.js";
 import { csrfProtection } from "./http/csrf.js";
 import { errorHandler, notFoundHandler, useFinalErrorHandler } from "./http/error-handler.js";
+import { warnOnUntrustedForwarding } from "./http/forwarded-warning.js";
 import type { Logger } from "./logging/logger.js";
 import { createRequestLogger } from "./logging/request-logger.js";
 import { createHttpMetrics } from "./metrics/http-metrics.js";
@@ -116,6 +117,7 @@ export function createApp(deps: AppDeps): Express {
   app.set("etag", false);
 
   app.use(createRequestLogger(logger));
+  app.use(warnOnUntrustedForwarding({ trustProxy: config.trustProxy, logger }));
   app.use(helmet());
   app.use((_req, res, next) => {
     // Every API answer depends on who asks; nothing may be stored by a shared cache.

@@ -1,7 +1,9 @@
 import { createServer } from "node:http";
 import { ConfigError, loadConfig } from "./config/config.js";
 import { createLogger, type Logger } from "./logging/logger.js";
-import { closeServer, createRuntime } from "./runtime.js";
+import { loadEnvFile } from "./process/env-file.js";
+import { handleShutdown } from "./process/shutdown.js";
+import { createRuntime } from "./runtime.js";
 
 // Railway's edge closes idle keep-alive connections after 60 s; ours must outlive that.
 const KEEP_ALIVE_TIMEOUT_MS = 65_000;
@@ -11,6 +13,7 @@ const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 const TIMEOUT_CHECK_INTERVAL_MS = 1000;
 
 async function main() {
+  const fromEnvFile = loadEnvFile();
   let config: ReturnType<typeof loadConfig>;
   try {
     config = loadConfig(process.env);
@@ -25,6 +28,10 @@ async function main() {
   const logger = createLogger({ level: config.logLevel });
   process.on("uncaughtException", (err) => fatal(err, "uncaught exception", logger));
   process.on("unhandledRejection", (err) => fatal(err, "unhandled promise rejection", logger));
+  if (fromEnvFile.length > 0)
+    logger.info({ variables: fromEnvFile }, "read .env (the environment's own values win)");
+  if (config.platform)
+    logger.info({ platform: config.platform, env: config.env }, "hosting platform detected");
   const runtime = await createRuntime(config, logger);
 
   // Node only bounds idle keep-alive connections with keepAliveTimeout; headersTimeout and
@@ -56,30 +63,7 @@ async function main() {
   });
   logger.info({ address: server.address(), env: config.env }, "listening");
 
-  let stopping = false;
-  let skipDelay: (() => void) | undefined;
-  const shutdown = async (signal: string) => {
-    if (stopping) {
-      // A second signal (Ctrl-C twice) cuts the draining delay short.
-      skipDelay?.();
-      return;
-    }
-    stopping = true;
-    // Readiness fails from now on, but we keep serving so the balancer can notice and move traffic away.
-    runtime.lifecycle.beginShutdown();
-    logger.info({ signal, delayMs: config.shutdownDelayMs }, "shutting down: readiness now fails");
-    await new Promise<void>((resolve) => {
-      skipDelay = resolve;
-      setTimeout(resolve, config.shutdownDelayMs);
-    });
-    logger.info({ timeoutMs: config.shutdownTimeoutMs }, "closing the server");
-    await closeServer(server, config.shutdownTimeoutMs);
-    await runtime.close();
-    logger.info("stopped");
-    process.exit(0);
-  };
-  process.on("SIGTERM", () => void shutdown("SIGTERM"));
-  process.on("SIGINT", () => void shutdown("SIGINT"));
+  handleShutdown({ server, runtime, config, logger });
 }
 
 /** Logs one JSON line naming the cause and exits non-zero. */

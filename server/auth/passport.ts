@@ -34,7 +34,7 @@ export function createPassport(deps: { users: UserRepository; hasher: PasswordHa
           const ok = user
             ? await hasher.verify(password, user.passwordHash)
             : await hasher.verifyDummy(password);
-          if (!user || !ok) return done(null, false);
+          if (!user || !ok || user.disabledAt) return done(null, false);
           return done(null, { id: user.id, email: user.email, createdAt: user.createdAt });
         })().catch(done);
       },

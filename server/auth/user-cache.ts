@@ -31,7 +31,10 @@ export function createUserCache(deps: { cache: Cache; users: UserRepository }): 
       const cached = await cache.getOrSet<CachedUser | null>("users", id, async () => {
         const user = await users.findById(id);
         // A missing user is not cached (null): a deleted account must not linger, a new one appear at once.
-        return user ? { id: user.id, email: user.email, createdAt: user.createdAt.toISOString() } : null;
+        // A disabled one is missing too: its sessions are no longer accepted.
+        return user && !user.disabledAt
+          ? { id: user.id, email: user.email, createdAt: user.createdAt.toISOString() }
+          : null;
       });
       return cached
         ? { id: cached.id, email: cached.email, createdAt: new Date(cached.createdAt) }
@@ -45,6 +48,10 @@ export function createUserCache(deps: { cache: Cache; users: UserRepository }): 
     findById: (id) => users.findById(id),
     async updatePassword(id, passwordHash) {
       await users.updatePassword(id, passwordHash);
+      await invalidateUser(id);
+    },
+    async setDisabled(id, disabled) {
+      await users.setDisabled(id, disabled);
       await invalidateUser(id);
     },
   };

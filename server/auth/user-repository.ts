@@ -8,6 +8,8 @@ export interface UserRecord {
   passwordHash: string;
   createdAt: Date;
   updatedAt: Date;
+  /** Set while an operator has disabled the account. */
+  disabledAt: Date | null;
 }
 
 interface Row {
@@ -16,9 +18,10 @@ interface Row {
   password_hash: string;
   created_at: Date | string;
   updated_at: Date | string;
+  disabled_at: Date | string | null;
 }
 
-const COLUMNS = "id, email, password_hash, created_at, updated_at";
+const COLUMNS = "id, email, password_hash, created_at, updated_at, disabled_at";
 
 function toRecord(row: Row): UserRecord {
   return {
@@ -27,6 +30,7 @@ function toRecord(row: Row): UserRecord {
     passwordHash: row.password_hash,
     createdAt: new Date(row.created_at),
     updatedAt: new Date(row.updated_at),
+    disabledAt: row.disabled_at === null ? null : new Date(row.disabled_at),
   };
 }
 
@@ -39,6 +43,8 @@ export interface UserRepository {
   findByEmail(email: string): Promise<UserRecord | undefined>;
   findById(id: string): Promise<UserRecord | undefined>;
   updatePassword(id: string, passwordHash: string): Promise<void>;
+  /** Disables (login refused, sessions no longer accepted) or re-enables the account. */
+  setDisabled(id: string, disabled: boolean): Promise<void>;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -74,6 +80,12 @@ export function createUserRepository(db: Database): UserRepository {
         id,
         passwordHash,
       ]);
+    },
+    async setDisabled(id, disabled) {
+      await db.query(
+        "UPDATE users SET disabled_at = CASE WHEN $2 THEN coalesce(disabled_at, now()) END, updated_at = now() WHERE id = $1",
+        [id, disabled],
+      );
     },
   };
 }

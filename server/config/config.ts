@@ -56,6 +56,9 @@ export const HEALTH_DEPENDENCIES = ["database", "redis", "openai"] as const;
 export type HealthDependency = (typeof HEALTH_DEPENDENCIES)[number];
 // Long enough for a load balancer probing every few seconds to see readiness fail before we stop listening.
 const PRODUCTION_SHUTDOWN_DELAY_MS = 5000;
+const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000;
+// Of the platform's draining time, kept back for closing Redis and the database and exiting.
+const SHUTDOWN_RESERVE_MS = 2000;
 
 const bool = z.enum(["true", "false", "1", "0"]).transform((v) => v === "true" || v === "1");
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
@@ -68,12 +71,13 @@ const nonEmpty = z.string().min(1);
 
 /** One line per variable: the schema is also the list of every knob. */
 const schema = z.object({
-  NODE_ENV: z.enum(["production", "development", "test"]).default("development"),
+  NODE_ENV: z.enum(["production", "development", "test"]).optional(), // unset: production on a hosting platform, else development
   PORT: int(0, 65535).default(3000),
   HOST: nonEmpty.default("0.0.0.0"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   TRUST_PROXY: nonEmpty.optional(),
-  SHUTDOWN_TIMEOUT_MS: int(0).default(10_000),
+  SHUTDOWN_TIMEOUT_MS: int(0).optional(), // unset: 10 s, or sized from RAILWAY_DEPLOYMENT_DRAINING_SECONDS
+  RAILWAY_DEPLOYMENT_DRAINING_SECONDS: int(0, 86_400).optional(), // set by Railway: SIGTERM to SIGKILL
   HTTP_REQUEST_TIMEOUT_MS: int(1000).default(30_000),
   HTTP_HEADERS_TIMEOUT_MS: int(1000).default(10_000),
 
@@ -188,14 +192,34 @@ export const CONFIG_VARIABLES: readonly string[] = Object.keys(schema.shape);
 
 type Raw = z.infer<typeof schema>;
 
+/** Variables that hosting platforms set in every deployment; any of them means "this is deployed". */
+const PLATFORM_MARKERS = [
+  ["RAILWAY_ENVIRONMENT", "Railway"],
+  ["RAILWAY_ENVIRONMENT_NAME", "Railway"],
+  ["RAILWAY_PROJECT_ID", "Railway"],
+  ["RAILWAY_SERVICE_ID", "Railway"],
+  ["RAILWAY_DEPLOYMENT_ID", "Railway"],
+  ["RENDER", "Render"],
+  ["FLY_APP_NAME", "Fly.io"],
+  ["DYNO", "Heroku"],
+  ["K_SERVICE", "Cloud Run"],
+] as const;
+
+/** The hosting platform the environment reveals, if any. */
+export function detectPlatform(env: Env): string | undefined {
+  return PLATFORM_MARKERS.find(([name]) => (env[name] ?? "").trim() !== "")?.[1];
+}
+
 export interface RateLimitSetting {
   limit: number;
   windowSeconds: number;
 }
 
 export interface Config {
-  env: Raw["NODE_ENV"];
+  env: NonNullable<Raw["NODE_ENV"]>;
   isProduction: boolean;
+  /** Hosting platform detected from its variables (e.g. "Railway"), if any. */
+  platform?: string;
   port: number;
   host: string;
   logLevel: Raw["LOG_LEVEL"];
@@ -285,7 +309,15 @@ export function loadConfig(env: Env): Config {
   }
   const raw = values as Raw;
   const warnings: string[] = [];
-  const isProduction = raw.NODE_ENV === "production";
+  const platform = detectPlatform(cleaned);
+  // A deployed instance must never get the development defaults (insecure cookie, no proxy, random secret).
+  const nodeEnv = raw.NODE_ENV ?? (platform ? "production" : "development");
+  const isProduction = nodeEnv === "production";
+  if (platform && !isProduction) {
+    warnings.push(
+      `NODE_ENV=${nodeEnv} on ${platform}: development defaults (cookie without Secure, no trusted proxy, a random per-process secret) are active on a deployed instance`,
+    );
+  }
 
   const trustProxy = parseTrustProxy(raw.TRUST_PROXY, isProduction, problems);
   const redis = parseRedis(raw, problems, warnings);
@@ -294,6 +326,17 @@ export function loadConfig(env: Env): Config {
   if (raw.COOKIE_SAMESITE === "none" && !cookieSecure) {
     problems.push("COOKIE_SAMESITE: 'none' requires COOKIE_SECURE=true (browsers reject it otherwise)");
   }
+  if (/^__(Host|Secure)-/i.test(raw.SESSION_COOKIE_NAME ?? "") && !cookieSecure) {
+    problems.push(
+      "SESSION_COOKIE_NAME: a __Host- or __Secure- name requires COOKIE_SECURE=true (browsers drop the cookie otherwise)",
+    );
+  }
+  if (isProduction && raw.COOKIE_SECURE === false) {
+    warnings.push(
+      "COOKIE_SECURE=false in production: the session cookie is sent over plain HTTP and can be stolen on the network",
+    );
+  }
+  const shutdown = sizeShutdown(raw, isProduction, warnings);
 
   let secrets = (raw.SESSION_SECRET ?? "")
     .split(",")
@@ -342,13 +385,14 @@ export function loadConfig(env: Env): Config {
   if (problems.length > 0) throw new ConfigError(problems);
 
   return {
-    env: raw.NODE_ENV,
+    env: nodeEnv,
     isProduction,
+    platform,
     port: raw.PORT,
     host: raw.HOST,
     logLevel: raw.LOG_LEVEL,
     trustProxy,
-    shutdownTimeoutMs: raw.SHUTDOWN_TIMEOUT_MS,
+    shutdownTimeoutMs: shutdown.timeoutMs,
     http: { requestTimeoutMs: raw.HTTP_REQUEST_TIMEOUT_MS, headersTimeoutMs: raw.HTTP_HEADERS_TIMEOUT_MS },
     redis,
     database: {
@@ -398,7 +442,7 @@ export function loadConfig(env: Env): Config {
       openaiCacheSeconds: raw.HEALTH_OPENAI_CACHE_SECONDS,
     },
     metricsPublic: raw.METRICS_PUBLIC,
-    shutdownDelayMs: raw.SHUTDOWN_DELAY_MS ?? (isProduction ? PRODUCTION_SHUTDOWN_DELAY_MS : 0),
+    shutdownDelayMs: shutdown.delayMs,
     rateLimit: {
       dryRun: raw.RATE_LIMIT_DRY_RUN,
       instances: raw.RATE_LIMIT_INSTANCES,
@@ -477,6 +521,39 @@ function parseOrigins(value: string | undefined, problems: string[]): string[] {
   return origins;
 }
 
+/**
+ * SIGTERM-to-SIGKILL budget: when the platform announces its draining time, unset delay and timeout are
+ * sized to fit in it (a third of what is left for the delay, the rest for in-flight requests).
+ */
+function sizeShutdown(
+  raw: Raw,
+  isProduction: boolean,
+  warnings: string[],
+): { delayMs: number; timeoutMs: number } {
+  const defaultDelay = isProduction ? PRODUCTION_SHUTDOWN_DELAY_MS : 0;
+  const drainingSeconds = raw.RAILWAY_DEPLOYMENT_DRAINING_SECONDS;
+  if (drainingSeconds === undefined) {
+    return {
+      delayMs: raw.SHUTDOWN_DELAY_MS ?? defaultDelay,
+      timeoutMs: raw.SHUTDOWN_TIMEOUT_MS ?? DEFAULT_SHUTDOWN_TIMEOUT_MS,
+    };
+  }
+  const budget = Math.max(0, drainingSeconds * 1000 - SHUTDOWN_RESERVE_MS); // ms
+  if (drainingSeconds === 0) {
+    warnings.push(
+      "RAILWAY_DEPLOYMENT_DRAINING_SECONDS=0: the platform kills the process right after SIGTERM, so in-flight requests are cut; set the service's draining time (drainingSeconds) to 15 or more",
+    );
+  }
+  const delayMs = raw.SHUTDOWN_DELAY_MS ?? Math.min(defaultDelay, Math.floor(budget / 3));
+  const timeoutMs = raw.SHUTDOWN_TIMEOUT_MS ?? Math.max(0, budget - delayMs);
+  if (drainingSeconds > 0 && delayMs + timeoutMs > drainingSeconds * 1000) {
+    warnings.push(
+      `SHUTDOWN_DELAY_MS + SHUTDOWN_TIMEOUT_MS (${delayMs + timeoutMs} ms) exceed RAILWAY_DEPLOYMENT_DRAINING_SECONDS (${drainingSeconds} s): the platform kills the process before the shutdown ends`,
+    );
+  }
+  return { delayMs, timeoutMs };
+}
+
 function parseTrustProxy(
   value: string | undefined,
   isProduction: boolean,
@@ -492,7 +569,21 @@ function parseTrustProxy(
     );
     return 0;
   }
+  if (entries.some(trustsEveryAddress)) {
+    problems.push(
+      `TRUST_PROXY: "${value}" trusts every address, so any client can choose the IP it is rate-limited by; use a hop count (1 on Railway) or the proxies' own addresses`,
+    );
+    return 0;
+  }
   return entries;
+}
+
+/** `0.0.0.0/0`, `::/0`, any `/0`, and `::ffff:0:0/96` (every IPv4 address as IPv6). */
+function trustsEveryAddress(entry: string): boolean {
+  const [addr, bits] = entry.split("/");
+  if (bits === undefined) return false;
+  if (Number(bits) === 0) return true;
+  return Number(bits) <= 96 && /^::ffff:(0+:0+|0\.0\.0\.0)$/i.test(addr ?? "");
 }
 
 function isAddressOrCidr(entry: string): boolean {

@@ -14,4 +14,10 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
       CREATE UNIQUE INDEX users_email_lower_key ON users (lower(email));
     `,
   },
+  {
+    // A disabled account cannot log in and its sessions end (operator command `users disable`).
+    version: 2,
+    name: "add_users_disabled_at",
+    sql: "ALTER TABLE users ADD COLUMN disabled_at timestamptz",
+  },
 ];

@@ -52,7 +52,8 @@ export function createHealthRouter(deps: { health: HealthService }): Router {
     });
   });
 
-  router.get("/complete", async (req, res) => {
+  // The aggregate answer, also on the bare path that deployment guides and uptime tools poll.
+  router.get(["/", "/complete"], async (req, res) => {
     const report = await health.complete();
     const status = report.status === "unhealthy" ? 503 : 200;
     res.vary("Accept");

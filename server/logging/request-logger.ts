@@ -18,7 +18,8 @@ export function createRequestLogger(logger: Logger): RequestHandler {
     res.on("finish", () => {
       const path = req.originalUrl.split("?")[0] as string;
       // Probes arrive every few seconds: a healthy answer is not news.
-      const level = res.statusCode < 400 && path.startsWith("/health/") ? "debug" : "info";
+      const level =
+        res.statusCode < 400 && (path === "/health" || path.startsWith("/health/")) ? "debug" : "info";
       if (!requestLog.isLevelEnabled(level)) return;
       const ms = Number(process.hrtime.bigint() - start) / 1e6;
       requestLog[level](
