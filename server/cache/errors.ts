@@ -51,12 +51,3 @@ export class CallTimeoutError extends CacheError {
     this.name = "CallTimeoutError";
   }
 }
-
-/** No L2 configured: the cache is in-process only. */
-export class NoL2Error extends CacheError {
-  static override readonly code = "cache_l2_absent";
-  constructor() {
-    super("no L2 (Redis) configured");
-    this.name = "NoL2Error";
-  }
-}
