@@ -2,13 +2,14 @@ import { withBreaker } from "./breaker-l2.js";
 import { createCircuitBreaker } from "./circuit-breaker.js";
 import { UnknownCategoryError } from "./errors.js";
 import { createGenerations } from "./generations.js";
+import { createMissResolver } from "./get-or-set.js";
 import { type BusMessage, createLocalBus, createRedisBus } from "./invalidation-bus.js";
 import { assertCategory, cacheKeys, encodeKey } from "./keys.js";
 import { createL1, type L1Entry, localEntry } from "./l1.js";
-import { createLeaseCoordinator, runLoader } from "./loader.js";
+import { createLeaseCoordinator } from "./loader.js";
 import { createRedisL2 } from "./redis-l2.js";
 import { createCounters } from "./stats.js";
-import type { Cache, CacheCallOptions, CacheStatus, CreateCacheOptions, Loader } from "./types.js";
+import type { Cache, CacheCallOptions, CreateCacheOptions, Loader } from "./types.js";
 
 export { CacheLoaderTimeoutError, UnknownCategoryError } from "./errors.js";
 export type {
@@ -22,14 +23,6 @@ export type {
   InvalidateResult,
   Loader,
 } from "./types.js";
-
-interface Resolved {
-  json: string | undefined;
-  status: CacheStatus;
-  tier?: "l1" | "l2";
-}
-
-const LEASE_MARGIN_MS = 1000; // lease beyond a call's own loader timeout
 
 /**
  * The two-tier cache: in-process LRU (L1) in front of a shared L2 (Redis), kept coherent across
@@ -47,7 +40,6 @@ export function createCache(options: CreateCacheOptions): Cache {
   const counters = createCounters(categories);
   const l1 = createL1({ maxEntries: config.l1MaxEntries, maxBytes: config.l1MaxBytes, monotonic });
   const generations = createGenerations(monotonic);
-  const inflight = new Map<string, Promise<Resolved>>();
   let closed = false;
 
   const breaker = createCircuitBreaker({
@@ -152,56 +144,18 @@ export function createCache(options: CreateCacheOptions): Cache {
     }
   }
 
-  async function resolveMiss<T>(
-    category: string,
-    key: string,
-    encoded: string,
-    loader: Loader<T>,
-    opts: CacheCallOptions | undefined,
-  ): Promise<Resolved> {
-    const k = l1Key(category, encoded);
-    const guard = l1.watch(k);
-    const stale: { entry?: L1Entry } = { entry: l1.get(k) };
-    const timeoutMs = opts?.timeoutMs ?? config.loaderTimeoutMs;
-    const leaseMs = Math.max(config.lockLeaseMs, timeoutMs + LEASE_MARGIN_MS);
-
-    const plan = await coordinator.plan(category, key, leaseMs, guard, stale);
-    if ("found" in plan) {
-      if (!guard.invalidated) l1.set(k, plan.found);
-      l1.unwatch(k, guard);
-      return { json: plan.found.json, status: "hit", tier: "l2" };
-    }
-    const counter = known(category);
-    try {
-      counter.loads++;
-      const value = await runLoader(loader, timeoutMs);
-      if (value === undefined) return { json: undefined, status: "miss" };
-      const json = JSON.stringify(value);
-      if (value === null || json === undefined) return { json, status: "miss" };
-      const ttlMs = ttlOf(category, opts);
-      const graceMs = graceOf(opts);
-      // Invalidated while loading: the value may predate the change, so it is returned but not kept.
-      if (!guard.invalidated) {
-        l1.set(k, newEntry(json, ttlMs, graceMs));
-        if (plan.gen !== undefined) await writeL2(category, key, json, ttlMs, graceMs, plan.gen);
-      }
-      return { json, status: "miss" };
-    } catch (err) {
-      counter.loaderErrors++;
-      const fallback = stale.entry;
-      if (fallback && fallback.graceUntil > monotonic()) {
-        log.warn(
-          { category, err: { name: (err as Error).name, message: (err as Error).message } },
-          "cache: loader failed, serving a stale value",
-        );
-        return { json: fallback.json, status: "stale" };
-      }
-      throw err;
-    } finally {
-      l1.unwatch(k, guard);
-      await coordinator.release(category, key, plan);
-    }
-  }
+  const misses = createMissResolver({
+    l1,
+    coordinator,
+    counter: known,
+    loaderTimeoutMs: config.loaderTimeoutMs,
+    lockLeaseMs: config.lockLeaseMs,
+    lifetimes: (category, opts) => ({ ttlMs: ttlOf(category, opts), graceMs: graceOf(opts) }),
+    newEntry,
+    store: writeL2,
+    monotonic,
+    log,
+  });
 
   const cache: Cache = {
     categories,
@@ -276,13 +230,8 @@ export function createCache(options: CreateCacheOptions): Cache {
         return { value: parse<T>(local.json), status: "hit" as const };
       }
       // Concurrent callers in this process share one resolution; across processes the L2 lease decides.
-      let pending = inflight.get(k);
-      if (!pending) {
-        pending = resolveMiss(category, key, encoded, loader, opts).finally(() => inflight.delete(k));
-        inflight.set(k, pending);
-      }
       try {
-        const resolved = await pending;
+        const resolved = await misses.resolve(category, key, k, loader, opts);
         counters.record(category, resolved.status, resolved.tier);
         return { value: parse<T>(resolved.json), status: resolved.status };
       } catch (err) {
