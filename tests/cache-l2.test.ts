@@ -65,6 +65,36 @@ describe("the failure-injecting L2", () => {
   });
 });
 
+describe("the loading lease", () => {
+  it("loads once when the first loader stores and lets go between another's read and its lock", async () => {
+    const shared = createRedisL2({ redis, keys: cacheKeys(uniquePrefix()) });
+    const late = chaosL2(shared);
+    const first = createCache({ l2: shared, prefix: "a", logger: silentLogger(), config: CONTRACT_CONFIG });
+    const second = createCache({ l2: late, prefix: "b", logger: silentLogger(), config: CONTRACT_CONFIG });
+    let loads = 0;
+    const loader = async () => {
+      loads++;
+      await new Promise((r) => setTimeout(r, 50));
+      return "value";
+    };
+    try {
+      const firstDone = first.getOrSet("things", "k", loader);
+      // The second instance has read (a miss) but takes the lock only after the first is done.
+      late.hold("acquireLock", firstDone);
+      const [a, b] = await Promise.all([firstDone, second.getOrSetWithStatus("things", "k", loader)]);
+      expect(a).toBe("value");
+      expect(b).toEqual({ value: "value", status: "hit" });
+      expect(loads).toBe(1);
+      expect(late.calls.get).toBe(2);
+      // The lease it took to check was given back.
+      expect(await shared.acquireLock("things", 0, "k", 1000)).toEqual(expect.any(String));
+    } finally {
+      await first.close();
+      await second.close();
+    }
+  });
+});
+
 describe("the cache front when its L2 fails", () => {
   const open: Cache[] = [];
   afterEach(async () => {

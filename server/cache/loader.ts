@@ -58,7 +58,16 @@ export function createLeaseCoordinator(deps: {
     return entry ? localEntry(entry, monotonic()) : undefined;
   };
 
+  const release = async (category: string, key: string, plan: LoadPlan) => {
+    if (!l2 || !("lease" in plan) || !plan.lease) return;
+    await l2
+      .releaseLock(category, plan.lease.gen, key, plan.lease.token)
+      .catch((err) => deps.onL2Error("unlock", err));
+  };
+
   return {
+    release,
+
     async plan(category, key, leaseMs, guard, stale) {
       if (!l2) return {};
       let gen: number | undefined;
@@ -71,7 +80,14 @@ export function createLeaseCoordinator(deps: {
         const deadline = now + leaseMs;
         for (;;) {
           const token = await l2.acquireLock(category, gen, key, leaseMs);
-          if (token) return { lease: { gen, token }, gen };
+          if (token) {
+            // The previous holder may have stored the value and let go between our read and this lock.
+            const lease = { gen, token };
+            const landed = await fresh(category, gen, key).catch((err) => deps.onL2Error("recheck", err));
+            if (!landed || landed.freshUntil <= monotonic()) return { lease, gen };
+            await release(category, key, { lease });
+            return { found: landed };
+          }
           // Past the lease the holder is presumed dead; after an invalidation the awaited value is outdated.
           if (monotonic() >= deadline || deps.isClosed() || guard.invalidated) return { gen };
           await sleep(POLL_MS / 2 + Math.random() * POLL_MS);
@@ -82,13 +98,6 @@ export function createLeaseCoordinator(deps: {
         deps.onL2Error("coordinate", err);
         return { gen };
       }
-    },
-
-    async release(category, key, plan) {
-      if (!l2 || !("lease" in plan) || !plan.lease) return;
-      await l2
-        .releaseLock(category, plan.lease.gen, key, plan.lease.token)
-        .catch((err) => deps.onL2Error("unlock", err));
     },
   };
 }

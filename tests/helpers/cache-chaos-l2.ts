@@ -13,6 +13,8 @@ export class InjectedL2Error extends Error {
 export interface ChaosL2 extends CacheL2 {
   /** From now on the chosen operations (default: all) throw or never answer. */
   fail(fault: Fault, ops?: L2Operation[]): void;
+  /** From now on calls of `op` wait for `gate` before going through (to force an interleaving). */
+  hold(op: L2Operation, gate: Promise<unknown>): void;
   /** Back to normal; calls left hanging reject. */
   heal(): void;
   /** Calls that reached this wrapper, by operation (failed ones included). */
@@ -39,6 +41,7 @@ export function chaosL2(inner: CacheL2): ChaosL2 {
   const faults = new Map<L2Operation, Fault>();
   const hanging = new Set<(err: Error) => void>();
   const calls: Record<string, number> = {};
+  const gates = new Map<L2Operation, Promise<unknown>>();
 
   const wrap =
     <A extends unknown[], R>(op: L2Operation, fn: (...args: A) => Promise<R>) =>
@@ -47,7 +50,8 @@ export function chaosL2(inner: CacheL2): ChaosL2 {
       const fault = faults.get(op);
       if (fault === "throw") return Promise.reject(new InjectedL2Error(op));
       if (fault === "hang") return new Promise<R>((_, reject) => hanging.add(reject));
-      return fn(...args);
+      const gate = gates.get(op);
+      return gate ? gate.then(() => fn(...args)) : fn(...args);
     };
 
   return {
@@ -64,8 +68,12 @@ export function chaosL2(inner: CacheL2): ChaosL2 {
     fail(fault, ops = OPERATIONS) {
       for (const op of ops) faults.set(op, fault);
     },
+    hold(op, gate) {
+      gates.set(op, gate);
+    },
     heal() {
       faults.clear();
+      gates.clear();
       for (const reject of hanging) reject(new InjectedL2Error("released hang"));
       hanging.clear();
     },
