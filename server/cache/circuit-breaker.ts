@@ -1,20 +1,8 @@
+import { CallTimeoutError, CircuitOpenError } from "./errors.js";
+
 export type BreakerState = "closed" | "open" | "half-open";
 
-export class CircuitOpenError extends Error {
-  static readonly code = "circuit_open";
-  constructor() {
-    super("Redis calls are paused by the cache circuit breaker");
-    this.name = "CircuitOpenError";
-  }
-}
-
-export class CallTimeoutError extends Error {
-  static readonly code = "call_timeout";
-  constructor(timeoutMs: number) {
-    super(`Redis call took longer than ${timeoutMs} ms`);
-    this.name = "CallTimeoutError";
-  }
-}
+export { CallTimeoutError, CircuitOpenError };
 
 export interface CircuitBreaker {
   /** Runs `fn` with a timeout unless the breaker is open; failures (errors, timeouts) count towards opening it. */
@@ -32,8 +20,11 @@ export function createCircuitBreaker(options: {
   cooldownMs: number;
   timeoutMs: number;
   onStateChange?: (state: BreakerState, cause?: Error) => void;
+  /** Monotonic clock, ms. */
+  now?: () => number;
 }): CircuitBreaker {
   const { threshold, cooldownMs, timeoutMs, onStateChange } = options;
+  const now = options.now ?? (() => performance.now());
   let current: BreakerState = "closed";
   let consecutive = 0;
   let totalFailures = 0;
@@ -65,7 +56,7 @@ export function createCircuitBreaker(options: {
     async run(fn) {
       let probe = false;
       if (current === "open") {
-        if (Date.now() - openedAt < cooldownMs || probing) throw new CircuitOpenError();
+        if (now() - openedAt < cooldownMs || probing) throw new CircuitOpenError();
         move("half-open");
       }
       if (current === "half-open") {
@@ -82,7 +73,7 @@ export function createCircuitBreaker(options: {
         consecutive++;
         totalFailures++;
         if (probe || consecutive >= threshold) {
-          openedAt = Date.now();
+          openedAt = now();
           move("open", err as Error);
         }
         throw err;
@@ -90,7 +81,7 @@ export function createCircuitBreaker(options: {
         if (probe) probing = false;
       }
     },
-    state: () => (current === "open" && Date.now() - openedAt >= cooldownMs ? "half-open" : current),
+    state: () => (current === "open" && now() - openedAt >= cooldownMs ? "half-open" : current),
     failures: () => totalFailures,
   };
 }

@@ -3,21 +3,17 @@
  *   <prefix>:cache:<category>:gen                  generation number of the category (INCR on invalidate)
  *   <prefix>:cache:<category>:g<gen>:k:<key>       a value
  *   <prefix>:cache:<category>:g<gen>:lock:<key>    the short lease held while one caller loads the value
- *   <prefix>:cache:<category>:g<gen>:index         sorted set of live keys (score: expiry, ms) for counting
+ *   <prefix>:cache:<category>:g<gen>:index         sorted set of live keys (score: expiry by Redis TIME, ms) for counting
  * Categories are validated and keys are percent-encoded, so a key never contains ':' or '*' and cannot
  * reach outside its category, its generation or the prefix.
  */
 
+import { CacheKeyError } from "./errors.js";
+
 export const CATEGORY_PATTERN = /^[a-z][a-z0-9_-]{0,31}$/;
 export const MAX_KEY_LENGTH = 512; // characters, before encoding
 
-export class CacheKeyError extends Error {
-  static readonly code = "invalid_cache_key";
-  constructor(message: string) {
-    super(message);
-    this.name = "CacheKeyError";
-  }
-}
+export { CacheKeyError };
 
 export function assertCategory(category: string): void {
   if (!CATEGORY_PATTERN.test(category)) {
