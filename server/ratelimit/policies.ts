@@ -24,6 +24,8 @@ export interface ProductRateLimits {
     enforce(email: string, res: Response): Promise<void>;
     /** A successful login forgets the failures. */
     clear(email: string): Promise<void>;
+    /** Gives back the attempt `enforce` counted, when a dependency failure decided its outcome. */
+    refund(email: string): Promise<void>;
   };
 }
 
@@ -83,6 +85,7 @@ export function createProductRateLimits(deps: {
     loginAccount: {
       enforce: (email, res) => account.enforce(accountSubject(email), res),
       clear: (email) => account.reset(accountSubject(email)),
+      refund: (email) => account.refund(accountSubject(email)),
     },
   };
 }

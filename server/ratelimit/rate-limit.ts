@@ -43,6 +43,8 @@ export interface RateLimitPolicy {
   /** Counts one unit and throws the 429 (setting Retry-After on `res`) when it does not fit, unless dry run. */
   enforce(subject: string, res: Response): Promise<void>;
   reset(subject: string): Promise<void>;
+  /** Gives back `cost` units an allowed `consume`/`enforce` took (an attempt a dependency failure spoiled). */
+  refund(subject: string, cost?: number): Promise<void>;
 }
 
 export interface RateLimiter {
@@ -153,6 +155,7 @@ export function createRateLimiter(deps: {
         throw rateLimited(seconds);
       },
       reset: (subject) => store.reset(`${keyStart}${subject}}`),
+      refund: (subject, cost = 1) => store.refund(`${keyStart}${subject}}`, limit, windowUs, cost),
     };
     return { limiter, rejects };
   }
