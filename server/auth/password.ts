@@ -27,7 +27,7 @@ function derive(password: string, salt: Buffer, n: number, r: number, p: number)
 }
 
 /** Defaults of PASSWORD_HASH_QUEUE_MAX and PASSWORD_HASH_MAX_WAIT_MS. */
-export const DEFAULT_HASH_QUEUE_MAX = 8;
+export const DEFAULT_HASH_QUEUE_MAX = 16;
 export const DEFAULT_HASH_MAX_WAIT_MS = 2000;
 
 interface Waiter {
@@ -38,9 +38,10 @@ interface Waiter {
 
 /**
  * A counting semaphore: at most `limit` hashes in memory at once (each takes 128 * N * r bytes). At most
- * `queueMax` wait, each at most `maxWaitMs`; a flood cannot make a real login wait for hundreds of hashes.
- * When the queue is full the oldest waiter is refused rather than the newcomer: after a burst the newest
- * requests are the ones whose clients are still waiting for an answer.
+ * `queueMax` wait, each at most `maxWaitMs`, so a flood cannot make a real login wait for hundreds of
+ * hashes. A free slot goes to the newest waiter and a full queue refuses its oldest: under overload the
+ * oldest are the likeliest to time out anyway, and serving them first would make every request wait the
+ * whole `maxWaitMs` (a login made during a burst is served next instead of after it).
  */
 function limiter(limit: number, queueMax: number, maxWaitMs: number) {
   let active = 0;
@@ -75,9 +76,9 @@ function limiter(limit: number, queueMax: number, maxWaitMs: number) {
     });
   };
 
-  /** Hands the slot straight to the next waiter, so no newcomer can slip in between. */
+  /** Hands the slot straight to the newest waiter, so no newcomer can slip in between. */
   const release = () => {
-    const next = waiting.shift();
+    const next = waiting.pop();
     if (!next) {
       active--;
       return;

@@ -121,7 +121,7 @@ const schema = z.object({
 
   PASSWORD_SCRYPT_LOG_N: int(10, 20).default(17),
   PASSWORD_HASH_CONCURRENCY: int(1, 64).default(2),
-  PASSWORD_HASH_QUEUE_MAX: int(0, 10_000).default(8), // hashes waiting for a slot; more are refused 503
+  PASSWORD_HASH_QUEUE_MAX: int(0, 10_000).default(16), // hashes waiting for a slot; more are refused 503
   PASSWORD_HASH_MAX_WAIT_MS: int(1, 60_000).default(2000), // longest wait for a slot before 503
 
   ADMIN_API_KEY: z.string().min(16, "must be at least 16 characters").optional(),

@@ -146,7 +146,7 @@ export function createPagesRouter(deps: {
       return send(res, 400, registerPage({ email, errors: problems }));
     }
     try {
-      await accounts.register(req, req.body);
+      await accounts.register(req, res, req.body);
     } catch (err) {
       if (!(err instanceof HttpError)) throw err;
       if (err.code === "email_taken")
