@@ -5,7 +5,7 @@ import { buildTestApp, type TestApp } from "../helpers/app.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.js";
 import { silentLogger } from "../helpers/logger.js";
 import { type RedisServer, startRedisServer } from "../helpers/redis-server.js";
-import { uniqueEmail } from "../helpers/session.js";
+import { sessionCookie, uniqueEmail } from "../helpers/session.js";
 import { startTcpProxy, type TcpProxy } from "../helpers/tcp-proxy.js";
 
 // Dependency failures never count against users: a login that answered 503 because PostgreSQL or Redis
@@ -166,7 +166,7 @@ describe("Redis down during logins and registration", () => {
     expect(repeated.body.user.email).toBe(email);
     await request(t.app)
       .get("/auth/me")
-      .set("Cookie", repeated.headers["set-cookie"] ?? [])
+      .set("Cookie", sessionCookie(repeated, t.config.session.cookieName) ?? "")
       .expect(200);
     expect((await login(email, PASSWORD)).status).toBe(200);
     // Someone else repeating the registration with another password gets the usual 409.
