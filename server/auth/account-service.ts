@@ -20,6 +20,7 @@ import {
 import type { Logger } from "../logging/logger.js";
 import type { Metrics } from "../metrics/metrics.js";
 import type { ProductRateLimits } from "../ratelimit/policies.js";
+import { refundRequest } from "../ratelimit/rate-limit.js";
 import { isRedisUnavailableError } from "../redis/redis-client.js";
 import type { SessionView, UserSessions } from "../session/user-sessions.js";
 import type { createPassport } from "./passport.js";
@@ -37,12 +38,30 @@ const REGISTRATION_RETRY_MS = 60 * 60 * 1000;
  * answer, or the password-hash queue was full. Such an attempt says nothing about the password.
  */
 export function isDependencyFailure(err: unknown): boolean {
+  return err instanceof ServerBusyError || isOutage(err);
+}
+
+/** Redis or the database did not answer (not merely a busy hash queue). */
+function isOutage(err: unknown): boolean {
   return (
     err instanceof DependencyUnavailableError ||
-    err instanceof ServerBusyError ||
     isRedisUnavailableError(err) ||
     isDatabaseUnavailableError(err)
   );
+}
+
+/**
+ * Runs a login or registration; when Redis or the database failed it, gives back the per-address units the
+ * request was counted for. A full hash queue gives nothing back here: the per-address limit is what slows
+ * one address flooding the queue.
+ */
+async function sparingAddress<T>(res: Response, attempt: () => Promise<T>): Promise<T> {
+  try {
+    return await attempt();
+  } catch (err) {
+    if (isOutage(err)) await refundRequest(res);
+    throw err;
+  }
 }
 
 export interface Credentials {
@@ -249,37 +268,41 @@ export function createAccountService(deps: {
   };
 
   return {
-    async register(req, res, body) {
-      const { email, password } = readCredentials(body, true);
-      let record: UserRecord;
-      try {
-        record = await users.create(email, await hasher.hash(password));
-      } catch (err) {
-        if (!(err instanceof HttpError && err.code === "email_taken")) throw err;
-        record = await repeatedRegistration(res, email, password);
-      }
-      const user = { id: record.id, email: record.email, createdAt: record.createdAt };
-      await startSession(req, user);
-      metrics?.loginsTotal.inc();
-      logger.info({ userId: user.id }, "user registered");
-      return user;
+    register(req, res, body) {
+      return sparingAddress(res, async () => {
+        const { email, password } = readCredentials(body, true);
+        let record: UserRecord;
+        try {
+          record = await users.create(email, await hasher.hash(password));
+        } catch (err) {
+          if (!(err instanceof HttpError && err.code === "email_taken")) throw err;
+          record = await repeatedRegistration(res, email, password);
+        }
+        const user = { id: record.id, email: record.email, createdAt: record.createdAt };
+        await startSession(req, user);
+        metrics?.loginsTotal.inc();
+        logger.info({ userId: user.id }, "user registered");
+        return user;
+      });
     },
 
-    async login(req, res, body) {
-      const { email } = readCredentials(body, false);
-      // The attempt is counted before the password is checked: a locked account spends no hash and confirms
-      // nothing, and concurrent guesses cannot slip past the limit between a check and a record.
-      await limits.loginAccount.enforce(email, res);
-      const user = await sparingLockout(email, () => authenticate(passport, req, res));
-      if (!user) {
-        metrics?.loginFailuresTotal.inc();
-        throw invalidCredentials();
-      }
-      await limits.loginAccount.clear(email);
-      await startSession(req, user);
-      metrics?.loginsTotal.inc();
-      logger.info({ userId: user.id }, "user logged in");
-      return user;
+    login(req, res, body) {
+      return sparingAddress(res, async () => {
+        const { email } = readCredentials(body, false);
+        // The attempt is counted before the password is checked: a locked account spends no hash and
+        // confirms nothing, and concurrent guesses cannot slip past the limit between a check and a record.
+        await limits.loginAccount.enforce(email, res);
+        const user = await sparingLockout(email, () => authenticate(passport, req, res));
+        if (!user) {
+          metrics?.loginFailuresTotal.inc();
+          throw invalidCredentials();
+        }
+        await limits.loginAccount.clear(email);
+        await startSession(req, user);
+        metrics?.loginsTotal.inc();
+        logger.info({ userId: user.id }, "user logged in");
+        return user;
+      });
     },
 
     async logout(req, res) {

@@ -14,7 +14,7 @@ import type { RateLimitStore } from "./store.js";
 export interface ProductRateLimits {
   /** Every request but /health*, per client address. */
   global: RequestHandler;
-  /** POST /auth/login and /auth/register, per client address. */
+  /** POST /auth/login and /auth/register, per client address; refundable (see `refundRequest`). */
   login: RequestHandler;
   /** Authenticated /api/* requests, per user id. */
   api: RequestHandler;
@@ -80,7 +80,7 @@ export function createProductRateLimits(deps: {
       key: byAddress,
       skip: (req) => req.path === "/health" || req.path.startsWith("/health/"),
     }),
-    login: limiter.rateLimit({ name: "login", ...settings.login, key: byAddress }),
+    login: limiter.rateLimit({ name: "login", ...settings.login, key: byAddress, refundable: true }),
     api: limiter.rateLimit({ name: "api", ...settings.api, key: (req) => req.user?.id }),
     loginAccount: {
       enforce: (email, res) => account.enforce(accountSubject(email), res),

@@ -32,6 +32,21 @@ export interface RateLimitOptions extends PolicyOptions {
   /** Units this request uses (default 1); 0 lets it through uncounted. */
   cost?: (req: Request) => number;
   skip?: (req: Request) => boolean;
+  /** Lets the handler give this request's units back with {@link refundRequest} (a dependency failed). */
+  refundable?: boolean;
+}
+
+const REFUNDS = Symbol("rateLimitRefunds");
+type WithRefunds = Response & { [REFUNDS]?: Array<() => Promise<void>> };
+
+/**
+ * Gives back the units `refundable` policies counted for this request: for a request a dependency failure
+ * decided, which says nothing about the client. Never throws; a failed refund leaves the units counted.
+ */
+export async function refundRequest(res: Response): Promise<void> {
+  const refunds = (res as WithRefunds)[REFUNDS];
+  (res as WithRefunds)[REFUNDS] = undefined;
+  if (refunds) await Promise.all(refunds.map((refund) => refund().catch(() => undefined)));
 }
 
 export interface RateLimitPolicy {
@@ -164,7 +179,7 @@ export function createRateLimiter(deps: {
 
   function rateLimit(options: RateLimitOptions): RequestHandler {
     const { limiter, rejects } = define(options);
-    const { key, cost, skip } = options;
+    const { key, cost, skip, refundable } = options;
     const policyHeader = `"${limiter.name}";q=${limiter.limit};w=${limiter.windowSeconds}`;
 
     return (req, res, next) => {
@@ -187,7 +202,13 @@ export function createRateLimiter(deps: {
             `"${limiter.name}";r=${decision.remaining};t=${Math.ceil(decision.resetUs / US_PER_S)}`,
           );
         }
-        if (!rejects(decision, subject)) return next();
+        if (!rejects(decision, subject)) {
+          if (refundable && decision.allowed) {
+            const holder = res as WithRefunds;
+            holder[REFUNDS] = [...(holder[REFUNDS] ?? []), () => limiter.refund(subject, units)];
+          }
+          return next();
+        }
         const seconds = retryAfterSeconds(decision);
         res.setHeader("Retry-After", String(seconds));
         next(rateLimited(seconds));
