@@ -118,6 +118,33 @@ describe("hostile input to the JSON API: 4xx JSON, nothing changed", () => {
     await request(t.app).get("/auth/me").set("Cookie", cookie).expect(200);
   });
 
+  it("a session cookie with a malformed % escape or a NUL is ignored, not an error", async () => {
+    for (const value of ["%E0%A4%A", "s%3A%00.x", "%"]) {
+      const res = await request(t.app)
+        .get("/auth/me")
+        .set("Cookie", `${t.config.session.cookieName}=${value}`);
+      expectJsonError(res, 401);
+    }
+  });
+
+  it("a 5 000-character session id in the path → 404", async () => {
+    const { cookie } = await registered();
+    const res = await request(t.app)
+      .delete(`/auth/sessions/${"a".repeat(5000)}`)
+      .set("Cookie", cookie);
+    expectJsonError(res, 404);
+  });
+
+  it("a JSON body posted to a form page → the form with 400, no account", async () => {
+    const before = await userCount();
+    const res = await request(t.app)
+      .post("/register")
+      .set(SAME_ORIGIN)
+      .send({ email: uniqueEmail(), password: PASSWORD });
+    expectFormPage(res, 400, /email/i);
+    expect(await userCount()).toBe(before);
+  });
+
   it("a NUL in a path parameter → 404", async () => {
     const { cookie } = await registered();
     const res = await request(t.app).delete("/auth/sessions/%00").set("Cookie", cookie);
