@@ -45,6 +45,8 @@ export async function createRuntime(config: Config, logger: Logger): Promise<Run
   const hasher = createPasswordHasher({
     logN: config.password.scryptLogN,
     concurrency: config.password.concurrency,
+    queueMax: config.password.queueMax,
+    maxWaitMs: config.password.maxWaitMs,
   });
   const cache = createCache({ redis, prefix: config.keyPrefix, logger, config: config.cache });
   const lifecycle = createLifecycle();

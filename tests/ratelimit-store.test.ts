@@ -70,9 +70,12 @@ describe("Redis store", () => {
     expect(await store.consume(key, 3, 60 * S, 1)).toMatchObject({ allowed: true, remaining: 1 });
   });
 
-  it("registers its script once per client", () => {
+  it("registers its scripts once per client", () => {
     new RedisRateLimitStore(redis);
     new RedisRateLimitStore(redis);
-    expect(Object.keys((redis as unknown as { scriptsSet: object }).scriptsSet)).toEqual(["rateLimitGcra"]);
+    expect(Object.keys((redis as unknown as { scriptsSet: object }).scriptsSet)).toEqual([
+      "rateLimitGcra",
+      "rateLimitGcraRefund",
+    ]);
   });
 });

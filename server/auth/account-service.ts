@@ -6,18 +6,63 @@ import {
   passwordProblem,
 } from "../../shared/validation.js";
 import type { Config } from "../config/config.js";
-import { badRequest, HttpError, invalidCredentials, notFound, unauthenticated } from "../http/errors.js";
+import { isDatabaseUnavailableError } from "../db/database.js";
+import {
+  badRequest,
+  DependencyUnavailableError,
+  emailTaken,
+  HttpError,
+  invalidCredentials,
+  notFound,
+  ServerBusyError,
+  unauthenticated,
+} from "../http/errors.js";
 import type { Logger } from "../logging/logger.js";
 import type { Metrics } from "../metrics/metrics.js";
 import type { ProductRateLimits } from "../ratelimit/policies.js";
+import { refundRequest } from "../ratelimit/rate-limit.js";
+import { isRedisUnavailableError } from "../redis/redis-client.js";
 import type { SessionView, UserSessions } from "../session/user-sessions.js";
 import type { createPassport } from "./passport.js";
 import type { PasswordHasher } from "./password.js";
-import type { UserRepository } from "./user-repository.js";
+import type { UserRecord, UserRepository } from "./user-repository.js";
 
 type Authenticator = ReturnType<typeof createPassport>;
 
 const USER_AGENT_MAX = 256; // characters kept in the session
+/** How long a registration may be repeated with the same email and password and still succeed. */
+const REGISTRATION_RETRY_MS = 60 * 60 * 1000;
+
+/**
+ * The attempt failed because something other than the person failed: Redis or the database did not
+ * answer, or the password-hash queue was full. Such an attempt says nothing about the password.
+ */
+export function isDependencyFailure(err: unknown): boolean {
+  return err instanceof ServerBusyError || isOutage(err);
+}
+
+/** Redis or the database did not answer (not merely a busy hash queue). */
+function isOutage(err: unknown): boolean {
+  return (
+    err instanceof DependencyUnavailableError ||
+    isRedisUnavailableError(err) ||
+    isDatabaseUnavailableError(err)
+  );
+}
+
+/**
+ * Runs a login or registration; when Redis or the database failed it, gives back the per-address units the
+ * request was counted for. A full hash queue gives nothing back here: the per-address limit is what slows
+ * one address flooding the queue.
+ */
+async function sparingAddress<T>(res: Response, attempt: () => Promise<T>): Promise<T> {
+  try {
+    return await attempt();
+  } catch (err) {
+    if (isOutage(err)) await refundRequest(res);
+    throw err;
+  }
+}
 
 export interface Credentials {
   email: string;
@@ -130,7 +175,12 @@ export const wrongPassword = () =>
 
 /** What a signed-in person can do to their account; shared by the JSON API and the HTML pages. */
 export interface AccountService {
-  register(req: Request, body: unknown): Promise<Express.User>;
+  /**
+   * Creates the account and logs it in. Repeating a registration (same email and password, within an
+   * hour) logs in to the account the first one created: an attempt that answered 503 after the row was
+   * written can be retried. The repeat counts against `login-account` like a login.
+   */
+  register(req: Request, res: Response, body: unknown): Promise<Express.User>;
   login(req: Request, res: Response, body: unknown): Promise<Express.User>;
   logout(req: Request, res: Response): Promise<void>;
   listSessions(req: Request): Promise<SessionView[]>;
@@ -173,37 +223,86 @@ export function createAccountService(deps: {
     warnIfCookieDropped(req);
   };
 
+  /**
+   * Runs the part of a login attempt that can fail for want of a dependency; such a failure gives back the
+   * attempt `loginAccount.enforce` counted, so an outage locks nobody out. Counting first and refunding
+   * after keeps concurrent guesses from racing past the limit.
+   */
+  const sparingLockout = async <T>(email: string, attempt: () => Promise<T>): Promise<T> => {
+    try {
+      return await attempt();
+    } catch (err) {
+      if (isDependencyFailure(err)) {
+        await limits.loginAccount.refund(email).catch((refundErr: unknown) =>
+          logger.warn(
+            {
+              component: "ratelimit",
+              err: refundErr instanceof Error ? { message: refundErr.message } : undefined,
+            },
+            "could not refund a login attempt that failed for a dependency",
+          ),
+        );
+      }
+      throw err;
+    }
+  };
+
+  /** A registration repeated after its first answer was lost or was a 503: the same password logs in. */
+  const repeatedRegistration = async (
+    res: Response,
+    email: string,
+    password: string,
+  ): Promise<UserRecord> => {
+    const existing = await users.findByEmail(email);
+    if (!existing || Date.now() - existing.createdAt.getTime() > REGISTRATION_RETRY_MS) throw emailTaken();
+    await limits.loginAccount.enforce(email, res);
+    const same = await sparingLockout(email, () => hasher.verify(password, existing.passwordHash));
+    if (!same) throw emailTaken();
+    await limits.loginAccount.clear(email);
+    return existing;
+  };
+
   const requireUser = (req: Request): Express.User => {
     if (!req.user) throw unauthenticated();
     return req.user;
   };
 
   return {
-    async register(req, body) {
-      const { email, password } = readCredentials(body, true);
-      const record = await users.create(email, await hasher.hash(password));
-      const user = { id: record.id, email: record.email, createdAt: record.createdAt };
-      await startSession(req, user);
-      metrics?.loginsTotal.inc();
-      logger.info({ userId: user.id }, "user registered");
-      return user;
+    register(req, res, body) {
+      return sparingAddress(res, async () => {
+        const { email, password } = readCredentials(body, true);
+        let record: UserRecord;
+        try {
+          record = await users.create(email, await hasher.hash(password));
+        } catch (err) {
+          if (!(err instanceof HttpError && err.code === "email_taken")) throw err;
+          record = await repeatedRegistration(res, email, password);
+        }
+        const user = { id: record.id, email: record.email, createdAt: record.createdAt };
+        await startSession(req, user);
+        metrics?.loginsTotal.inc();
+        logger.info({ userId: user.id }, "user registered");
+        return user;
+      });
     },
 
-    async login(req, res, body) {
-      const { email } = readCredentials(body, false);
-      // The attempt is counted before the password is checked: a locked account spends no hash and confirms
-      // nothing, and concurrent guesses cannot slip past the limit between a check and a record.
-      await limits.loginAccount.enforce(email, res);
-      const user = await authenticate(passport, req, res);
-      if (!user) {
-        metrics?.loginFailuresTotal.inc();
-        throw invalidCredentials();
-      }
-      await limits.loginAccount.clear(email);
-      await startSession(req, user);
-      metrics?.loginsTotal.inc();
-      logger.info({ userId: user.id }, "user logged in");
-      return user;
+    login(req, res, body) {
+      return sparingAddress(res, async () => {
+        const { email } = readCredentials(body, false);
+        // The attempt is counted before the password is checked: a locked account spends no hash and
+        // confirms nothing, and concurrent guesses cannot slip past the limit between a check and a record.
+        await limits.loginAccount.enforce(email, res);
+        const user = await sparingLockout(email, () => authenticate(passport, req, res));
+        if (!user) {
+          metrics?.loginFailuresTotal.inc();
+          throw invalidCredentials();
+        }
+        await limits.loginAccount.clear(email);
+        await startSession(req, user);
+        metrics?.loginsTotal.inc();
+        logger.info({ userId: user.id }, "user logged in");
+        return user;
+      });
     },
 
     async logout(req, res) {

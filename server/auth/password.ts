@@ -1,4 +1,5 @@
 import { randomBytes, scrypt, timingSafeEqual } from "node:crypto";
+import { ServerBusyError } from "../http/errors.js";
 
 export interface PasswordHasher {
   hash(password: string): Promise<string>;
@@ -25,28 +26,95 @@ function derive(password: string, salt: Buffer, n: number, r: number, p: number)
   });
 }
 
-/** A counting semaphore: at most `limit` hashes in memory at once (each takes 128 * N * r bytes). */
-function limiter(limit: number) {
+/** Defaults of PASSWORD_HASH_QUEUE_MAX and PASSWORD_HASH_MAX_WAIT_MS. */
+export const DEFAULT_HASH_QUEUE_MAX = 16;
+export const DEFAULT_HASH_MAX_WAIT_MS = 2000;
+
+interface Waiter {
+  start(): void;
+  refuse(): void;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * A counting semaphore: at most `limit` hashes in memory at once (each takes 128 * N * r bytes). At most
+ * `queueMax` wait, each at most `maxWaitMs`, so a flood cannot make a real login wait for hundreds of
+ * hashes. A free slot goes to the newest waiter and a full queue refuses its oldest: under overload the
+ * oldest are the likeliest to time out anyway, and serving them first would make every request wait the
+ * whole `maxWaitMs` (a login made during a burst is served next instead of after it).
+ */
+function limiter(limit: number, queueMax: number, maxWaitMs: number) {
   let active = 0;
   let peak = 0;
-  const waiting: Array<() => void> = [];
+  const waiting: Waiter[] = [];
+
+  const acquire = (): Promise<void> => {
+    if (active < limit) {
+      active++;
+      peak = Math.max(peak, active);
+      return Promise.resolve();
+    }
+    if (queueMax === 0) return Promise.reject(new ServerBusyError());
+    if (waiting.length >= queueMax) {
+      const oldest = waiting.shift() as Waiter;
+      clearTimeout(oldest.timer);
+      oldest.refuse();
+    }
+    return new Promise<void>((resolve, reject) => {
+      const waiter: Waiter = {
+        start: resolve,
+        refuse: () => reject(new ServerBusyError()),
+        timer: setTimeout(() => {
+          const at = waiting.indexOf(waiter);
+          if (at === -1) return;
+          waiting.splice(at, 1);
+          waiter.refuse();
+        }, maxWaitMs),
+      };
+      waiter.timer.unref();
+      waiting.push(waiter);
+    });
+  };
+
+  /** Hands the slot straight to the newest waiter, so no newcomer can slip in between. */
+  const release = () => {
+    const next = waiting.pop();
+    if (!next) {
+      active--;
+      return;
+    }
+    clearTimeout(next.timer);
+    next.start();
+  };
+
   const run = async <T>(fn: () => Promise<T>): Promise<T> => {
-    if (active >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
-    active++;
-    peak = Math.max(peak, active);
+    await acquire();
     try {
       return await fn();
     } finally {
-      active--;
-      waiting.shift()?.();
+      release();
     }
   };
   return Object.assign(run, { load: () => ({ active, waiting: waiting.length, peak }) });
 }
 
-/** scrypt hashes stored as `scrypt$<log2 N>$<r>$<p>$<salt>$<key>`; old costs still verify after a change. */
-export function createPasswordHasher(options: { logN: number; concurrency: number }): PasswordHasher {
-  const run = limiter(options.concurrency);
+/**
+ * scrypt hashes stored as `scrypt$<log2 N>$<r>$<p>$<salt>$<key>`; old costs still verify after a change.
+ * `hash` and `verify` reject with {@link ServerBusyError} (503 busy) when the queue refuses them.
+ */
+export function createPasswordHasher(options: {
+  logN: number;
+  concurrency: number;
+  /** Hashes allowed to wait for a slot. */
+  queueMax?: number;
+  /** How long one may wait for a slot (ms). */
+  maxWaitMs?: number;
+}): PasswordHasher {
+  const run = limiter(
+    options.concurrency,
+    options.queueMax ?? DEFAULT_HASH_QUEUE_MAX,
+    options.maxWaitMs ?? DEFAULT_HASH_MAX_WAIT_MS,
+  );
   const n = 2 ** options.logN;
   let dummy: Promise<string> | undefined;
 
@@ -73,7 +141,11 @@ export function createPasswordHasher(options: { logN: number; concurrency: numbe
     verify,
     load: () => run.load(),
     async verifyDummy(password: string) {
-      dummy ??= hash(randomBytes(16).toString("hex"));
+      // A refused (busy) dummy hash is made again next time, not kept as a rejection.
+      dummy ??= hash(randomBytes(16).toString("hex")).catch((err: unknown) => {
+        dummy = undefined;
+        throw err;
+      });
       await verify(password, await dummy);
       return false;
     },

@@ -17,7 +17,7 @@ export function createAuthRouter(deps: {
   const router = Router();
 
   router.post("/register", limits.login, jsonBody(), async (req, res) => {
-    const user = await accounts.register(req, req.body);
+    const user = await accounts.register(req, res, req.body);
     res.status(201).json({ user: toPublicUser(user) });
   });
 

@@ -130,6 +130,8 @@ const schema = z.object({
 
   PASSWORD_SCRYPT_LOG_N: int(10, 20).default(17),
   PASSWORD_HASH_CONCURRENCY: int(1, 64).default(2),
+  PASSWORD_HASH_QUEUE_MAX: int(0, 10_000).default(16), // hashes waiting for a slot; more are refused 503
+  PASSWORD_HASH_MAX_WAIT_MS: int(1, 60_000).default(2000), // longest wait for a slot before 503
 
   ADMIN_API_KEY: z.string().min(16, "must be at least 16 characters").optional(),
   OPENAI_API_KEY: nonEmpty.optional(),
@@ -254,7 +256,7 @@ export interface Config {
     sameSite: "strict" | "lax" | "none";
   };
   keyPrefix: string;
-  password: { scryptLogN: number; concurrency: number };
+  password: { scryptLogN: number; concurrency: number; queueMax: number; maxWaitMs: number };
   /** Bearer token for the admin endpoints; unset means they answer 404. */
   adminApiKey?: string;
   openai: { apiKey?: string; baseUrl: string; timeoutMs: number };
@@ -415,7 +417,12 @@ export function loadConfig(env: Env): Config {
       sameSite: raw.COOKIE_SAMESITE,
     },
     keyPrefix: raw.KEY_PREFIX,
-    password: { scryptLogN: raw.PASSWORD_SCRYPT_LOG_N, concurrency: raw.PASSWORD_HASH_CONCURRENCY },
+    password: {
+      scryptLogN: raw.PASSWORD_SCRYPT_LOG_N,
+      concurrency: raw.PASSWORD_HASH_CONCURRENCY,
+      queueMax: raw.PASSWORD_HASH_QUEUE_MAX,
+      maxWaitMs: raw.PASSWORD_HASH_MAX_WAIT_MS,
+    },
     adminApiKey: raw.ADMIN_API_KEY,
     openai: {
       apiKey: raw.OPENAI_API_KEY,

@@ -41,3 +41,11 @@ export class DependencyUnavailableError extends HttpError {
     this.name = "DependencyUnavailableError";
   }
 }
+
+/** Too much work queued here (password hashing): refused at once rather than answered late; retry shortly. */
+export class ServerBusyError extends HttpError {
+  constructor(what = "password checks") {
+    super(503, "busy", `Too many ${what} at once; try again in a few seconds`);
+    this.name = "ServerBusyError";
+  }
+}

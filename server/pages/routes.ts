@@ -1,5 +1,6 @@
 import express, { type ErrorRequestHandler, type Request, type Response, Router } from "express";
 import { type AccountService, credentialProblems, passwordChangeProblems } from "../auth/account-service.js";
+import { FORM_PARAMETER_LIMIT, translateBodyError } from "../http/body.js";
 import { HttpError } from "../http/errors.js";
 import type { ProductRateLimits } from "../ratelimit/policies.js";
 import { STYLESHEET, STYLESHEET_PATH } from "./stylesheet.js";
@@ -79,7 +80,11 @@ export function createPagesRouter(deps: {
 }): Router {
   const { accounts, limits } = deps;
   const router = Router();
-  const form = express.urlencoded({ extended: false, limit: FORM_BODY_LIMIT, parameterLimit: 20 });
+  const form = express.urlencoded({
+    extended: false,
+    limit: FORM_BODY_LIMIT,
+    parameterLimit: FORM_PARAMETER_LIMIT,
+  });
   const text = (value: unknown) => (typeof value === "string" ? value.trim() : undefined);
 
   const renderAccount = async (
@@ -141,7 +146,7 @@ export function createPagesRouter(deps: {
       return send(res, 400, registerPage({ email, errors: problems }));
     }
     try {
-      await accounts.register(req, req.body);
+      await accounts.register(req, res, req.body);
     } catch (err) {
       if (!(err instanceof HttpError)) throw err;
       if (err.code === "email_taken")
@@ -198,12 +203,20 @@ export function createPagesRouter(deps: {
     res.redirect(303, req.session ? "/account?done=session" : "/login");
   });
 
-  // Refusals by the per-address limiter (before the handlers) land on the forms too.
-  const rateLimitedForms: ErrorRequestHandler = (err, req, res, next) => {
-    if (!isRateLimited(err)) return next(err);
-    renderRateLimited(req, res, err);
+  // Refusals by the per-address limiter and bodies the form parser refused (before the handlers) land on
+  // the forms too.
+  const formErrors: ErrorRequestHandler = (err, req, res, next) => {
+    if (isRateLimited(err)) return renderRateLimited(req, res, err);
+    const refused = translateBodyError(err);
+    if (!refused) return next(err);
+    const alert = refused.message;
+    send(
+      res,
+      refused.status,
+      req.originalUrl.split("?")[0] === "/register" ? registerPage({ alert }) : loginPage({ alert }),
+    );
   };
-  router.use(["/login", "/register"], rateLimitedForms);
+  router.use(["/login", "/register"], formErrors);
 
   return router;
 }

@@ -66,13 +66,28 @@ export class FailoverRateLimitStore implements RateLimitStore {
     }
   }
 
+  /**
+   * Refunds where a check made now would have counted: the in-process limiter (with its share of the
+   * limit) while Redis is down or not yet probed back, else Redis. A failed refund leaves the unit
+   * counted, never more than that.
+   */
+  async refund(key: string, limit: number, windowUs: number, cost: number): Promise<void> {
+    if (!this.deps.isAvailable() || this.degraded) {
+      return this.deps.fallback.refund(key, this.localLimit(limit), windowUs, cost);
+    }
+    try {
+      await this.deps.primary.refund(key, limit, windowUs, cost);
+    } catch (err) {
+      this.switchToFallback(err);
+    }
+  }
+
+  private localLimit(limit: number): number {
+    return Math.max(1, Math.floor(limit / this.deps.instances));
+  }
+
   private local(key: string, limit: number, windowUs: number, cost: number): Promise<RateLimitDecision> {
-    return this.deps.fallback.consume(
-      key,
-      Math.max(1, Math.floor(limit / this.deps.instances)),
-      windowUs,
-      cost,
-    );
+    return this.deps.fallback.consume(key, this.localLimit(limit), windowUs, cost);
   }
 
   private switchToFallback(err?: unknown) {

@@ -1,5 +1,5 @@
 import { LRUCache } from "lru-cache";
-import { gcra, type RateLimitDecision, type RateLimitStore } from "./store.js";
+import { gcra, gcraRefund, type RateLimitDecision, type RateLimitStore } from "./store.js";
 
 /** Wall clock in µs (ms precision). */
 const wallClockUs = () => Date.now() * 1000;
@@ -29,5 +29,12 @@ export class MemoryRateLimitStore implements RateLimitStore {
 
   async reset(key: string): Promise<void> {
     this.tats.delete(key);
+  }
+
+  async refund(key: string, limit: number, windowUs: number, cost: number): Promise<void> {
+    const now = this.now();
+    const newTat = gcraRefund(this.tats.get(key), now, limit, windowUs, cost);
+    if (newTat === undefined) this.tats.delete(key);
+    else this.tats.set(key, newTat, { ttl: Math.max(1, Math.ceil((newTat - now) / 1000)) });
   }
 }

@@ -14,7 +14,7 @@ import type { RateLimitStore } from "./store.js";
 export interface ProductRateLimits {
   /** Every request but /health*, per client address. */
   global: RequestHandler;
-  /** POST /auth/login and /auth/register, per client address. */
+  /** POST /auth/login and /auth/register, per client address; refundable (see `refundRequest`). */
   login: RequestHandler;
   /** Authenticated /api/* requests, per user id. */
   api: RequestHandler;
@@ -24,6 +24,8 @@ export interface ProductRateLimits {
     enforce(email: string, res: Response): Promise<void>;
     /** A successful login forgets the failures. */
     clear(email: string): Promise<void>;
+    /** Gives back the attempt `enforce` counted, when a dependency failure decided its outcome. */
+    refund(email: string): Promise<void>;
   };
 }
 
@@ -78,11 +80,12 @@ export function createProductRateLimits(deps: {
       key: byAddress,
       skip: (req) => req.path === "/health" || req.path.startsWith("/health/"),
     }),
-    login: limiter.rateLimit({ name: "login", ...settings.login, key: byAddress }),
+    login: limiter.rateLimit({ name: "login", ...settings.login, key: byAddress, refundable: true }),
     api: limiter.rateLimit({ name: "api", ...settings.api, key: (req) => req.user?.id }),
     loginAccount: {
       enforce: (email, res) => account.enforce(accountSubject(email), res),
       clear: (email) => account.reset(accountSubject(email)),
+      refund: (email) => account.refund(accountSubject(email)),
     },
   };
 }

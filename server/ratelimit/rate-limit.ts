@@ -32,6 +32,21 @@ export interface RateLimitOptions extends PolicyOptions {
   /** Units this request uses (default 1); 0 lets it through uncounted. */
   cost?: (req: Request) => number;
   skip?: (req: Request) => boolean;
+  /** Lets the handler give this request's units back with {@link refundRequest} (a dependency failed). */
+  refundable?: boolean;
+}
+
+const REFUNDS = Symbol("rateLimitRefunds");
+type WithRefunds = Response & { [REFUNDS]?: Array<() => Promise<void>> };
+
+/**
+ * Gives back the units `refundable` policies counted for this request: for a request a dependency failure
+ * decided, which says nothing about the client. Never throws; a failed refund leaves the units counted.
+ */
+export async function refundRequest(res: Response): Promise<void> {
+  const refunds = (res as WithRefunds)[REFUNDS];
+  (res as WithRefunds)[REFUNDS] = undefined;
+  if (refunds) await Promise.all(refunds.map((refund) => refund().catch(() => undefined)));
 }
 
 export interface RateLimitPolicy {
@@ -43,6 +58,8 @@ export interface RateLimitPolicy {
   /** Counts one unit and throws the 429 (setting Retry-After on `res`) when it does not fit, unless dry run. */
   enforce(subject: string, res: Response): Promise<void>;
   reset(subject: string): Promise<void>;
+  /** Gives back `cost` units an allowed `consume`/`enforce` took (an attempt a dependency failure spoiled). */
+  refund(subject: string, cost?: number): Promise<void>;
 }
 
 export interface RateLimiter {
@@ -153,6 +170,7 @@ export function createRateLimiter(deps: {
         throw rateLimited(seconds);
       },
       reset: (subject) => store.reset(`${keyStart}${subject}}`),
+      refund: (subject, cost = 1) => store.refund(`${keyStart}${subject}}`, limit, windowUs, cost),
     };
     return { limiter, rejects };
   }
@@ -161,7 +179,7 @@ export function createRateLimiter(deps: {
 
   function rateLimit(options: RateLimitOptions): RequestHandler {
     const { limiter, rejects } = define(options);
-    const { key, cost, skip } = options;
+    const { key, cost, skip, refundable } = options;
     const policyHeader = `"${limiter.name}";q=${limiter.limit};w=${limiter.windowSeconds}`;
 
     return (req, res, next) => {
@@ -184,7 +202,13 @@ export function createRateLimiter(deps: {
             `"${limiter.name}";r=${decision.remaining};t=${Math.ceil(decision.resetUs / US_PER_S)}`,
           );
         }
-        if (!rejects(decision, subject)) return next();
+        if (!rejects(decision, subject)) {
+          if (refundable && decision.allowed) {
+            const holder = res as WithRefunds;
+            holder[REFUNDS] = [...(holder[REFUNDS] ?? []), () => limiter.refund(subject, units)];
+          }
+          return next();
+        }
         const seconds = retryAfterSeconds(decision);
         res.setHeader("Retry-After", String(seconds));
         next(rateLimited(seconds));

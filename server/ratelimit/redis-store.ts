@@ -2,6 +2,7 @@ import type { Redis } from "../redis/redis-client.js";
 import type { RateLimitDecision, RateLimitStore } from "./store.js";
 
 const COMMAND = "rateLimitGcra";
+const REFUND_COMMAND = "rateLimitGcraRefund";
 
 /**
  * GCRA in one atomic script, the same steps as `gcra()` in store.ts. Time comes from the Redis server
@@ -28,9 +29,28 @@ redis.call('SET', KEYS[1], string.format('%.0f', newTat), 'PX', math.max(1, math
 return {1, math.floor((tolerance - (newTat - now)) / interval), newTat - now, 0}
 `;
 
+/**
+ * The reverse of an allowed check, the same steps as `gcraRefund()` in store.ts: moves the TAT back by
+ * `cost` units, and deletes the key once the quota is full again. KEYS[1]; ARGV: limit, window (µs), cost.
+ */
+const GCRA_REFUND_LUA = `
+local tat = tonumber(redis.call('GET', KEYS[1]))
+if not tat then return 0 end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local newTat = tat - tonumber(ARGV[3]) * math.ceil(tonumber(ARGV[2]) / tonumber(ARGV[1]))
+if newTat <= now then
+  redis.call('DEL', KEYS[1])
+  return 0
+end
+redis.call('SET', KEYS[1], string.format('%.0f', newTat), 'PX', math.max(1, math.ceil((newTat - now) / 1000)))
+return 1
+`;
+
 type GcraReply = [number, number, number, number];
 type WithGcra = Redis & {
   [COMMAND](key: string, limit: number, windowUs: number, cost: number): Promise<GcraReply>;
+  [REFUND_COMMAND](key: string, limit: number, windowUs: number, cost: number): Promise<number>;
 };
 
 /**
@@ -45,6 +65,9 @@ export class RedisRateLimitStore implements RateLimitStore {
     // Registered once per client, however many limiters share it.
     if (typeof (client as unknown as Partial<WithGcra>)[COMMAND] !== "function") {
       client.defineCommand(COMMAND, { numberOfKeys: 1, lua: GCRA_LUA });
+    }
+    if (typeof (client as unknown as Partial<WithGcra>)[REFUND_COMMAND] !== "function") {
+      client.defineCommand(REFUND_COMMAND, { numberOfKeys: 1, lua: GCRA_REFUND_LUA });
     }
     this.client = client as unknown as WithGcra;
   }
@@ -61,5 +84,9 @@ export class RedisRateLimitStore implements RateLimitStore {
 
   async reset(key: string): Promise<void> {
     await this.client.del(key);
+  }
+
+  async refund(key: string, limit: number, windowUs: number, cost: number): Promise<void> {
+    await this.client[REFUND_COMMAND](key, limit, windowUs, cost);
   }
 }

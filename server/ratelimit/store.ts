@@ -19,6 +19,11 @@ export interface RateLimitStore {
   consume(key: string, limit: number, windowUs: number, cost: number): Promise<RateLimitDecision>;
   /** Forgets everything counted for `key`. */
   reset(key: string): Promise<void>;
+  /**
+   * Gives back `cost` units that an allowed `consume` with the same `limit` and `windowUs` took, e.g. for an
+   * attempt that failed because a dependency did not answer. Never more than a full quota.
+   */
+  refund(key: string, limit: number, windowUs: number, cost: number): Promise<void>;
 }
 
 /**
@@ -59,4 +64,17 @@ export function gcra(
     },
     newTat,
   };
+}
+
+/** The TAT after giving back `cost` units (the reverse of an allowed `gcra`); undefined when the quota is full. */
+export function gcraRefund(
+  storedTat: number | undefined,
+  now: number,
+  limit: number,
+  windowUs: number,
+  cost: number,
+): number | undefined {
+  if (storedTat === undefined) return undefined;
+  const newTat = storedTat - cost * Math.ceil(windowUs / limit);
+  return newTat > now ? newTat : undefined;
 }

@@ -55,6 +55,8 @@ export async function buildTestApp(options: {
   const hasher = createPasswordHasher({
     logN: config.password.scryptLogN,
     concurrency: config.password.concurrency,
+    queueMax: config.password.queueMax,
+    maxWaitMs: config.password.maxWaitMs,
   });
   const cache = createCache({ redis, prefix: config.keyPrefix, logger, config: config.cache });
   const app = createApp({

@@ -65,6 +65,38 @@ export function rateLimitStoreContract(
       expect((await store.consume(k, 4, 2 * S, 1)).allowed).toBe(false);
     });
 
+    it("refund gives back what an allowed check took, and never more than a full quota", async () => {
+      const store = getStore();
+      const k = key();
+      for (let i = 0; i < 3; i++) await store.consume(k, 3, 3600 * S, 1);
+      expect((await store.consume(k, 3, 3600 * S, 1)).allowed).toBe(false);
+      await store.refund(k, 3, 3600 * S, 1);
+      expect(await store.consume(k, 3, 3600 * S, 1)).toMatchObject({ allowed: true, remaining: 0 });
+      // Refunding more than was taken restores the full quota and no more.
+      for (let i = 0; i < 5; i++) await store.refund(k, 3, 3600 * S, 1);
+      expect(await store.consume(k, 3, 3600 * S, 1)).toMatchObject({ allowed: true, remaining: 2 });
+      const fresh = key();
+      await store.refund(fresh, 3, 3600 * S, 1);
+      expect(await store.consume(fresh, 3, 3600 * S, 1)).toMatchObject({ allowed: true, remaining: 2 });
+    });
+
+    it("refunds interleaved with concurrent checks keep the count exact", async () => {
+      const store = getStore();
+      const k = key();
+      // 100 checks at once against 20; 30 refunds race with them: at most 20 + 30 can be allowed, and
+      // afterwards exactly the unrefunded allowed units are counted.
+      const results = await Promise.all([
+        ...Array.from({ length: 100 }, () => store.consume(k, 20, 3600 * S, 1)),
+        ...Array.from({ length: 30 }, () => store.refund(k, 20, 3600 * S, 1).then(() => undefined)),
+      ]);
+      const allowed = results.filter((d) => d?.allowed).length;
+      expect(allowed).toBeGreaterThanOrEqual(20);
+      expect(allowed).toBeLessThanOrEqual(50);
+      await Promise.all(Array.from({ length: 50 }, () => store.refund(k, 20, 3600 * S, 1)));
+      const after = await Promise.all(Array.from({ length: 25 }, () => store.consume(k, 20, 3600 * S, 1)));
+      expect(after.filter((d) => d.allowed)).toHaveLength(20);
+    });
+
     it("is exact under concurrency: 200 at once against a limit of 50 lets 50 through", async () => {
       const store = getStore();
       const k = key();
