@@ -84,6 +84,7 @@ export function logIn(req: Request, user: Express.User): Promise<void> {
         loginAt: Date.now(),
         ip: req.ip ?? "",
         userAgent: (req.get("user-agent") ?? "").slice(0, USER_AGENT_MAX),
+        epoch: user.credentialEpoch ?? 0,
       };
       resolve();
     });
@@ -182,7 +183,12 @@ export function createAccountService(deps: {
     async register(req, body) {
       const { email, password } = readCredentials(body, true);
       const record = await users.create(email, await hasher.hash(password));
-      const user = { id: record.id, email: record.email, createdAt: record.createdAt };
+      const user = {
+        id: record.id,
+        email: record.email,
+        createdAt: record.createdAt,
+        credentialEpoch: record.credentialEpoch,
+      };
       await startSession(req, user);
       metrics?.loginsTotal.inc();
       logger.info({ userId: user.id }, "user registered");
@@ -244,9 +250,16 @@ export function createAccountService(deps: {
       const record = await users.findById(user.id);
       if (!record) throw unauthenticated();
       if (!(await hasher.verify(currentPassword, record.passwordHash))) throw wrongPassword();
-      await users.updatePassword(user.id, await hasher.hash(newPassword));
+      // Only if the password verified above is still the current one (no other change landed meanwhile).
+      const epoch = await users.updatePassword(
+        user.id,
+        await hasher.hash(newPassword),
+        record.credentialEpoch,
+      );
+      if (epoch === undefined) throw wrongPassword();
+      // The epoch already ends every older session; deleting them too keeps the index and Redis honest.
       const revoked = await sessions.revokeOthers(user.id, req.sessionID);
-      await startSession(req, user);
+      await startSession(req, { ...user, credentialEpoch: epoch });
       logger.info({ userId: user.id, revoked }, "password changed");
     },
   };

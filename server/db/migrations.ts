@@ -14,4 +14,10 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
       CREATE UNIQUE INDEX users_email_lower_key ON users (lower(email));
     `,
   },
+  {
+    version: 2,
+    name: "users_credential_epoch",
+    // Bumped with every password change: sessions carry the epoch they were issued under.
+    sql: "ALTER TABLE users ADD COLUMN credential_epoch integer NOT NULL DEFAULT 0;",
+  },
 ];
