@@ -1,4 +1,4 @@
-import type { Redis } from "ioredis";
+import { connect } from "node:net";
 
 /** What N clients saw while they kept requesting during a fault. */
 export interface FaultOutcomes {
@@ -126,10 +126,38 @@ export async function keepRequesting(
   return out;
 }
 
-/** `DEL`/`UNLINK` calls the server has run since it started (`INFO commandstats`). */
-export async function deleteCalls(admin: Redis): Promise<number> {
-  const info = await admin.info("commandstats");
-  let total = 0;
-  for (const m of info.matchAll(/^cmdstat_(del|unlink):calls=(\d+)/gm)) total += Number(m[2]);
-  return total;
+/**
+ * Records every key a `DEL` or `UNLINK` names on the server at `port`, including those run inside
+ * scripts (MONITOR shows both), until `stop()`. Keys of other kinds (cache locks, entries) can be
+ * told apart by their prefix. A plain socket: ioredis' monitor mode can misread a busy server's first
+ * lines.
+ */
+export async function watchDeletes(port: number): Promise<{ keys: string[]; stop(): void }> {
+  const keys: string[] = [];
+  const socket = connect(port, "127.0.0.1");
+  socket.on("error", () => undefined);
+  await new Promise<void>((resolve, reject) => {
+    socket.once("connect", resolve);
+    socket.once("error", reject);
+  });
+  socket.setEncoding("utf8");
+  let buffered = "";
+  socket.on("data", (chunk: string) => {
+    buffered += chunk;
+    const lines = buffered.split("\r\n");
+    buffered = lines.pop() ?? "";
+    for (const line of lines) {
+      // +<time> [<db> <client>] "DEL" "key" ...
+      const args = [...line.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => m[1] as string);
+      const name = args[0]?.toLowerCase();
+      if (name === "del" || name === "unlink") keys.push(...args.slice(1));
+    }
+  });
+  socket.write("MONITOR\r\n");
+  return {
+    keys,
+    stop() {
+      socket.destroy();
+    },
+  };
 }
