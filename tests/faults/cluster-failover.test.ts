@@ -29,31 +29,31 @@ async function connectTo(port: number): Promise<Redis> {
   return r;
 }
 
-beforeAll(async () => {
-  cluster = await startRedisCluster({ replicas: 1, nodeTimeoutMs: 1000 });
-  database = await createTestDatabase();
-  t = await buildTestApp({
-    db: database.db,
-    env: {
-      REDIS_URL: cluster.url,
-      REDIS_CLUSTER: "true",
-      REDIS_COMMAND_TIMEOUT_MS: "500",
-      RATE_LIMIT_GLOBAL_LIMIT: "1000000",
-      RATE_LIMIT_LOGIN_LIMIT: "1000",
-    },
-  });
-  server = await listen(t.app);
-});
-
-afterAll(async () => {
-  for (const r of direct) r.disconnect();
-  await server?.close();
-  await t?.close();
-  await database?.close();
-  await cluster?.stop();
-});
-
 describe.skipIf(process.env.SKIP_SLOW === "1")("Redis Cluster failover", () => {
+  beforeAll(async () => {
+    cluster = await startRedisCluster({ replicas: 1, nodeTimeoutMs: 1000 });
+    database = await createTestDatabase();
+    t = await buildTestApp({
+      db: database.db,
+      env: {
+        REDIS_URL: cluster.url,
+        REDIS_CLUSTER: "true",
+        REDIS_COMMAND_TIMEOUT_MS: "500",
+        RATE_LIMIT_GLOBAL_LIMIT: "1000000",
+        RATE_LIMIT_LOGIN_LIMIT: "1000",
+      },
+    });
+    server = await listen(t.app);
+  });
+
+  afterAll(async () => {
+    for (const r of direct) r.disconnect();
+    await server?.close();
+    await t?.close();
+    await database?.close();
+    await cluster?.stop();
+  });
+
   it("a master killed: its replica takes over and every session still works", async () => {
     const cookies = await registerClients(server.url, t.config.session.cookieName, CLIENTS, "failover");
     for (const cookie of cookies) expect(await statusWith(server.url, cookie)).toBe(200);
