@@ -41,8 +41,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await server?.close();
   await t?.close();
+  await redisServer?.stop(); // before the database: a slow schema drop must not leave it running
   await database?.close();
-  await redisServer?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
