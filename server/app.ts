@@ -2,6 +2,7 @@ import express, { type Express } from "express";
 import type { Store } from "express-session";
 import helmet from "helmet";
 import { createAccountService } from "./auth/account-service.js";
+import { enforceCredentialEpoch } from "./auth/credential-epoch.js";
 import { createPassport } from "./auth/passport.js";
 import type { PasswordHasher } from "./auth/password.js";
 import { createAuthRouter } from "./auth/routes.js";
@@ -153,6 +154,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(enforceAbsoluteTimeout(config));
   app.use(passport.initialize());
   app.use(passport.session());
+  app.use(enforceCredentialEpoch({ config, sessions, logger }));
   app.use(sessions.lastSeen());
   app.use("/api", limits.api);
 

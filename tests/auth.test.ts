@@ -72,6 +72,7 @@ describe("register, login, me, logout", () => {
       loginAt: expect.any(Number),
       ip: expect.any(String),
       userAgent: "vitest-agent",
+      epoch: 0, // the credential epoch the session was issued under
     });
     expect(JSON.stringify(stored)).not.toContain("password-123");
   });

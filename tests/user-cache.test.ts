@@ -51,6 +51,7 @@ describe("passport's user lookup through the cache", () => {
       id,
       email,
       createdAt: reg.body.user.createdAt,
+      credentialEpoch: 0,
     });
     const { rows } = await database.db.query<{ password_hash: string }>(
       "SELECT password_hash FROM users WHERE id = $1",
@@ -64,21 +65,27 @@ describe("passport's user lookup through the cache", () => {
     await database.db.query("UPDATE users SET email = $2 WHERE id = $1", [id, renamed]);
     expect((await request(b.app).get("/auth/me").set("Cookie", cookie)).body.user.email).toBe(email);
 
-    // Changes made through the repository invalidate the entry on every instance.
+    // Changes made through the repository invalidate the entry on every instance: a password change
+    // (same hash here) bumps the credential epoch, so the old session is refused on both instances.
     const users = createUserCache({ cache: a.cache, users: createUserRepository(database.db) });
-    await users.repository.updatePassword(id, rows[0]!.password_hash);
+    expect(await users.repository.updatePassword(id, rows[0]!.password_hash)).toBe(1);
     await expect
-      .poll(async () => (await request(b.app).get("/auth/me").set("Cookie", cookie)).body.user.email, {
+      .poll(async () => (await request(b.app).get("/auth/me").set("Cookie", cookie)).status, {
         timeout: 10_000,
       })
-      .toBe(renamed);
-    expect((await request(a.app).get("/auth/me").set("Cookie", cookie)).body.user.email).toBe(renamed);
+      .toBe(401);
+    const relogin = await request(b.app)
+      .post("/auth/login")
+      .send({ email: renamed, password: "correct horse" });
+    const fresh = ([] as string[]).concat(relogin.headers["set-cookie"] ?? [])[0]!.split(";")[0]!;
+    expect((await request(b.app).get("/auth/me").set("Cookie", fresh)).body.user.email).toBe(renamed);
+    expect((await request(a.app).get("/auth/me").set("Cookie", fresh)).body.user.email).toBe(renamed);
 
     // A deleted user is not kept alive by the cache once invalidated.
     await database.db.query("DELETE FROM users WHERE id = $1", [id]);
     await users.invalidateUser(id);
     await expect
-      .poll(async () => (await request(b.app).get("/auth/me").set("Cookie", cookie)).status, {
+      .poll(async () => (await request(b.app).get("/auth/me").set("Cookie", fresh)).status, {
         timeout: 10_000,
       })
       .toBe(401);

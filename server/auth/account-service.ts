@@ -129,6 +129,7 @@ export function logIn(req: Request, user: Express.User): Promise<void> {
         loginAt: Date.now(),
         ip: req.ip ?? "",
         userAgent: (req.get("user-agent") ?? "").slice(0, USER_AGENT_MAX),
+        epoch: user.credentialEpoch ?? 0,
       };
       resolve();
     });
@@ -254,7 +255,13 @@ export function createAccountService(deps: {
     password: string,
   ): Promise<UserRecord> => {
     const existing = await users.findByEmail(email);
-    if (!existing || Date.now() - existing.createdAt.getTime() > REGISTRATION_RETRY_MS) throw emailTaken();
+    if (
+      !existing ||
+      existing.disabledAt ||
+      Date.now() - existing.createdAt.getTime() > REGISTRATION_RETRY_MS
+    ) {
+      throw emailTaken();
+    }
     await limits.loginAccount.enforce(email, res);
     const same = await sparingLockout(email, () => hasher.verify(password, existing.passwordHash));
     if (!same) throw emailTaken();
@@ -278,7 +285,12 @@ export function createAccountService(deps: {
           if (!(err instanceof HttpError && err.code === "email_taken")) throw err;
           record = await repeatedRegistration(res, email, password);
         }
-        const user = { id: record.id, email: record.email, createdAt: record.createdAt };
+        const user = {
+          id: record.id,
+          email: record.email,
+          createdAt: record.createdAt,
+          credentialEpoch: record.credentialEpoch,
+        };
         await startSession(req, user);
         metrics?.loginsTotal.inc();
         logger.info({ userId: user.id }, "user registered");
@@ -343,9 +355,16 @@ export function createAccountService(deps: {
       const record = await users.findById(user.id);
       if (!record) throw unauthenticated();
       if (!(await hasher.verify(currentPassword, record.passwordHash))) throw wrongPassword();
-      await users.updatePassword(user.id, await hasher.hash(newPassword));
+      // Only if the password verified above is still the current one (no other change landed meanwhile).
+      const epoch = await users.updatePassword(
+        user.id,
+        await hasher.hash(newPassword),
+        record.credentialEpoch,
+      );
+      if (epoch === undefined) throw wrongPassword();
+      // The epoch already ends every older session; deleting them too keeps the index and Redis honest.
       const revoked = await sessions.revokeOthers(user.id, req.sessionID);
-      await startSession(req, user);
+      await startSession(req, { ...user, credentialEpoch: epoch });
       logger.info({ userId: user.id, revoked }, "password changed");
     },
   };

@@ -10,13 +10,21 @@ declare global {
       id: string;
       email: string;
       createdAt: Date;
+      /** The user's credential epoch when it was read (see UserRecord.credentialEpoch); absent counts as 0. */
+      credentialEpoch?: number;
     }
   }
 }
 
 export interface UserLookup {
   /** The user behind a session, or undefined if it no longer exists. */
-  findById(id: string): Promise<Pick<UserRecord, "id" | "email" | "createdAt"> | undefined>;
+  findById(
+    id: string,
+  ): Promise<Pick<UserRecord, "id" | "email" | "createdAt" | "credentialEpoch"> | undefined>;
+}
+
+function toUser(user: Pick<UserRecord, "id" | "email" | "createdAt" | "credentialEpoch">): Express.User {
+  return { id: user.id, email: user.email, createdAt: user.createdAt, credentialEpoch: user.credentialEpoch };
 }
 
 /** A private Passport instance: local strategy on email + password, sessions hold only the user id. */
@@ -35,7 +43,9 @@ export function createPassport(deps: { users: UserRepository; hasher: PasswordHa
             ? await hasher.verify(password, user.passwordHash)
             : await hasher.verifyDummy(password);
           if (!user || !ok || user.disabledAt) return done(null, false);
-          return done(null, { id: user.id, email: user.email, createdAt: user.createdAt });
+          // The epoch of the row whose password was verified: a change that lands while this login is in
+          // flight makes the session it creates invalid.
+          return done(null, toUser(user));
         })().catch(done);
       },
     ),
@@ -43,12 +53,7 @@ export function createPassport(deps: { users: UserRepository; hasher: PasswordHa
 
   passport.serializeUser((user, done) => done(null, user.id));
   passport.deserializeUser((id: string, done) => {
-    lookup
-      .findById(id)
-      .then(
-        (user) => done(null, user ? { id: user.id, email: user.email, createdAt: user.createdAt } : false),
-        done,
-      );
+    lookup.findById(id).then((user) => done(null, user ? toUser(user) : false), done);
   });
   return passport;
 }

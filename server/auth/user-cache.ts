@@ -9,6 +9,8 @@ interface CachedUser {
   id: string;
   email: string;
   createdAt: string; // ISO 8601
+  /** Read on every request to check the session's epoch, so it costs no extra round trip. */
+  credentialEpoch: number;
 }
 
 export interface UserCache {
@@ -28,16 +30,29 @@ export function createUserCache(deps: { cache: Cache; users: UserRepository }): 
   const lookup: UserLookup = {
     async findById(id) {
       if (typeof id !== "string" || id.length === 0 || id.length > MAX_ID_LENGTH) return undefined;
-      const cached = await cache.getOrSet<CachedUser | null>("users", id, async () => {
+      const load = async (): Promise<CachedUser | null> => {
         const user = await users.findById(id);
         // A missing user is not cached (null): a deleted account must not linger, a new one appear at once.
         // A disabled one is missing too: its sessions are no longer accepted.
         return user && !user.disabledAt
-          ? { id: user.id, email: user.email, createdAt: user.createdAt.toISOString() }
+          ? {
+              id: user.id,
+              email: user.email,
+              createdAt: user.createdAt.toISOString(),
+              credentialEpoch: user.credentialEpoch,
+            }
           : null;
-      });
+      };
+      let cached = await cache.getOrSet<CachedUser | null>("users", id, load);
+      // An entry written before the epoch was cached cannot vouch for it: read the row itself.
+      if (cached && typeof cached.credentialEpoch !== "number") cached = await load();
       return cached
-        ? { id: cached.id, email: cached.email, createdAt: new Date(cached.createdAt) }
+        ? {
+            id: cached.id,
+            email: cached.email,
+            createdAt: new Date(cached.createdAt),
+            credentialEpoch: cached.credentialEpoch,
+          }
         : undefined;
     },
   };
@@ -46,9 +61,10 @@ export function createUserCache(deps: { cache: Cache; users: UserRepository }): 
     create: (email, passwordHash): Promise<UserRecord> => users.create(email, passwordHash),
     findByEmail: (email) => users.findByEmail(email),
     findById: (id) => users.findById(id),
-    async updatePassword(id, passwordHash) {
-      await users.updatePassword(id, passwordHash);
+    async updatePassword(id, passwordHash, expectedEpoch) {
+      const epoch = await users.updatePassword(id, passwordHash, expectedEpoch);
       await invalidateUser(id);
+      return epoch;
     },
     async setDisabled(id, disabled) {
       await users.setDisabled(id, disabled);

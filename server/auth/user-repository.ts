@@ -10,6 +10,8 @@ export interface UserRecord {
   updatedAt: Date;
   /** Set while an operator has disabled the account. */
   disabledAt: Date | null;
+  /** Incremented by every password change; a session issued under an older epoch is revoked. */
+  credentialEpoch: number;
 }
 
 interface Row {
@@ -19,9 +21,10 @@ interface Row {
   created_at: Date | string;
   updated_at: Date | string;
   disabled_at: Date | string | null;
+  credential_epoch: number;
 }
 
-const COLUMNS = "id, email, password_hash, created_at, updated_at, disabled_at";
+const COLUMNS = "id, email, password_hash, created_at, updated_at, credential_epoch, disabled_at";
 
 function toRecord(row: Row): UserRecord {
   return {
@@ -31,6 +34,7 @@ function toRecord(row: Row): UserRecord {
     createdAt: new Date(row.created_at),
     updatedAt: new Date(row.updated_at),
     disabledAt: row.disabled_at === null ? null : new Date(row.disabled_at),
+    credentialEpoch: Number(row.credential_epoch),
   };
 }
 
@@ -42,7 +46,11 @@ export interface UserRepository {
   create(email: string, passwordHash: string): Promise<UserRecord>;
   findByEmail(email: string): Promise<UserRecord | undefined>;
   findById(id: string): Promise<UserRecord | undefined>;
-  updatePassword(id: string, passwordHash: string): Promise<void>;
+  /**
+   * Sets the password and increments the credential epoch in one statement; returns the new epoch, or
+   * undefined when no row matched (no such user, or its epoch is no longer `expectedEpoch`).
+   */
+  updatePassword(id: string, passwordHash: string, expectedEpoch?: number): Promise<number | undefined>;
   /** Disables (login refused, sessions no longer accepted) or re-enables the account. */
   setDisabled(id: string, disabled: boolean): Promise<void>;
 }
@@ -75,11 +83,14 @@ export function createUserRepository(db: Database): UserRepository {
       const { rows } = await db.query<Row>(`SELECT ${COLUMNS} FROM users WHERE id = $1`, [id]);
       return rows[0] ? toRecord(rows[0]) : undefined;
     },
-    async updatePassword(id, passwordHash) {
-      await db.query("UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1", [
-        id,
-        passwordHash,
-      ]);
+    async updatePassword(id, passwordHash, expectedEpoch) {
+      const { rows } = await db.query<{ credential_epoch: number }>(
+        `UPDATE users SET password_hash = $2, credential_epoch = credential_epoch + 1, updated_at = now()
+         WHERE id = $1 AND ($3::integer IS NULL OR credential_epoch = $3)
+         RETURNING credential_epoch`,
+        [id, passwordHash, expectedEpoch ?? null],
+      );
+      return rows[0] ? Number(rows[0].credential_epoch) : undefined;
     },
     async setDisabled(id, disabled) {
       await db.query(

@@ -15,8 +15,14 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
     `,
   },
   {
-    // A disabled account cannot log in and its sessions end (operator command `users disable`).
     version: 2,
+    name: "users_credential_epoch",
+    // Bumped with every password change: sessions carry the epoch they were issued under.
+    sql: "ALTER TABLE users ADD COLUMN credential_epoch integer NOT NULL DEFAULT 0;",
+  },
+  {
+    // A disabled account cannot log in and its sessions end (operator command `users disable`).
+    version: 3,
     name: "add_users_disabled_at",
     sql: "ALTER TABLE users ADD COLUMN disabled_at timestamptz",
   },

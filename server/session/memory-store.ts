@@ -1,14 +1,19 @@
-import { type SessionData, Store } from "express-session";
+import type { Request } from "express";
+import { type Session, type SessionData, Store } from "express-session";
 import { LRUCache } from "lru-cache";
 
 type Callback<T = unknown> = (err?: unknown, value?: T | null) => void;
 
 /**
  * The embedded default when no Redis is configured: bounded (LRU) and expiring, unlike express-session's
- * MemoryStore, which never evicts. Sessions live in this process only.
+ * MemoryStore, which never evicts. Sessions live in this process only. Writes follow the Redis store's
+ * rule: a session read from the store (or already written) is only updated while it still exists, a new
+ * one only created, so a revoked, logged-out or evicted session is never written back.
  */
 export class BoundedMemoryStore extends Store {
   private readonly sessions: LRUCache<string, string>;
+  /** Session objects that exist (or existed) in the store: loaded by express-session, or written. */
+  private readonly existing = new WeakSet<object>();
 
   constructor(options: { max: number; ttlSeconds: number }) {
     super();
@@ -25,8 +30,18 @@ export class BoundedMemoryStore extends Store {
     cb(null, raw ? (JSON.parse(raw) as SessionData) : null);
   }
 
+  override createSession(req: Request, data: SessionData): Session & SessionData {
+    const sess = super.createSession(req, data);
+    this.existing.add(sess);
+    return sess;
+  }
+
   override set(sid: string, sess: SessionData, cb?: Callback): void {
-    this.sessions.set(sid, JSON.stringify(sess), { ttl: this.ttlMs(sess, this.sessions.ttl) });
+    // `has` is false for an expired entry, as Redis' XX is for an expired key.
+    if (this.existing.has(sess) === this.sessions.has(sid)) {
+      this.sessions.set(sid, JSON.stringify(sess), { ttl: this.ttlMs(sess, this.sessions.ttl) });
+      this.existing.add(sess);
+    }
     cb?.(null);
   }
 

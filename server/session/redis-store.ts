@@ -1,5 +1,6 @@
 import { RedisStore } from "connect-redis";
-import type { SessionData } from "express-session";
+import type { Request } from "express";
+import type { Session, SessionData } from "express-session";
 import { DependencyUnavailableError } from "../http/errors.js";
 import type { Redis } from "../redis/redis-client.js";
 
@@ -38,6 +39,12 @@ type SessionRedis = Redis & {
  *   session, so a deleted (revoked) session ends at once.
  * - `prefetch` starts that read as soon as the request arrives, so it shares a Redis round trip with
  *   the rate limiter's check instead of waiting for it.
+ * - `set` never brings a session back: a session read from the store (or already written by this
+ *   process) is only updated while its key still exists (`SET ... XX`), so a request in flight when the
+ *   session was revoked, logged out or expired cannot write it back; a new one (login) is only created
+ *   (`SET ... NX`). A skipped write is not an error: the session is simply over.
+ * - `length`, `ids`, `all` and `clear` are refused: they scan the keyspace, one node only on Cluster.
+ *   The per-user index lists sessions.
  */
 export class SessionRedisStore extends RedisStore {
   private readonly redis: SessionRedis;
@@ -45,6 +52,8 @@ export class SessionRedisStore extends RedisStore {
   private readonly thresholdMs: number;
   /** Reads started by `prefetch`, per session id, waiting for express-session to ask for them. */
   private readonly prefetched = new Map<string, Array<Promise<Outcome>>>();
+  /** Session objects whose key exists (or existed) in Redis: loaded by express-session, or written. */
+  private readonly existing = new WeakSet<object>();
 
   constructor(options: { client: Redis; prefix: string; ttlSeconds: number; touchFraction: number }) {
     super({ client: options.client, prefix: options.prefix, ttl: options.ttlSeconds });
@@ -98,14 +107,37 @@ export class SessionRedisStore extends RedisStore {
     try {
       sess = JSON.parse(outcome.raw) as SessionData;
     } catch (err) {
-      // A corrupt value is a bug to see (500), not an outage (503).
+      // A corrupt value is a bug to see (500), not an outage (503). It can never be read, so it is
+      // removed on purpose (a failed read, by contrast, never deletes anything).
+      await this.redis.del(this.prefix + sid).catch(() => undefined);
       return cb?.(err);
     }
     done(null, sess);
   }
 
-  override set(sid: string, sess: SessionData, cb?: Callback) {
-    return super.set(sid, sess, failFast(cb));
+  /** express-session builds the request's session from a stored one here: remember it existed. */
+  override createSession(req: Request, data: SessionData): Session & SessionData {
+    const sess = super.createSession(req, data);
+    this.existing.add(sess);
+    return sess;
+  }
+
+  override async set(sid: string, sess: SessionData, cb?: Callback): Promise<void> {
+    const done = failFast(cb);
+    const expires = sess.cookie?.expires ? new Date(sess.cookie.expires).getTime() : undefined;
+    const ttlSeconds = expires === undefined ? this.ttlMs / 1000 : Math.ceil((expires - Date.now()) / 1000);
+    if (ttlSeconds <= 0) return this.destroy(sid, cb);
+    const key = this.prefix + sid;
+    const value = JSON.stringify(sess);
+    try {
+      const reply = this.existing.has(sess)
+        ? await this.redis.set(key, value, "EX", ttlSeconds, "XX")
+        : await this.redis.set(key, value, "EX", ttlSeconds, "NX");
+      if (reply === "OK") this.existing.add(sess);
+    } catch (err) {
+      return done(err);
+    }
+    done(null);
   }
 
   /** Nothing to do: `get` already extended the expiry if it was due (see the class comment). */
@@ -116,4 +148,23 @@ export class SessionRedisStore extends RedisStore {
   override destroy(sid: string, cb?: Callback) {
     return super.destroy(sid, failFast(cb));
   }
+
+  override async length(cb?: (err: unknown, length?: number) => void) {
+    cb?.(notListable());
+  }
+
+  override async ids(cb?: (err: unknown, ids?: string[]) => void) {
+    cb?.(notListable());
+  }
+
+  override async all(cb?: (err: unknown, sessions?: SessionData[]) => void) {
+    cb?.(notListable());
+  }
+
+  override async clear(cb?: (err?: unknown) => void) {
+    cb?.(notListable());
+  }
 }
+
+const notListable = () =>
+  new Error("the Redis session store does not scan the keyspace; list sessions through the per-user index");

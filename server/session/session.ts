@@ -11,8 +11,11 @@ import type { SessionIndex } from "./session-index.js";
 
 declare module "express-session" {
   interface SessionData {
-    /** Set at login; the absolute timeout counts from `loginAt` (ms since epoch). */
-    auth?: { loginAt: number; ip: string; userAgent: string; lastSeenAt?: number };
+    /**
+     * Set at login; the absolute timeout counts from `loginAt` (ms since epoch). `epoch` is the user's
+     * credential epoch when the password was verified (absent in older sessions: counts as 0).
+     */
+    auth?: { loginAt: number; ip: string; userAgent: string; lastSeenAt?: number; epoch?: number };
     passport?: { user?: string };
   }
 }
@@ -70,7 +73,9 @@ export function createSessionMiddleware(deps: { config: Config; store: Store }):
     resave: false,
     saveUninitialized: false,
     rolling: true,
-    unset: "destroy",
+    // Never delete as a side effect: with "destroy", a request whose session read failed (Redis stalled)
+    // ends with `store.destroy(sid)`, logging the user out. Logout and revocation destroy explicitly.
+    unset: "keep",
     proxy: undefined, // follow Express's `trust proxy`
     cookie: {
       httpOnly: true,

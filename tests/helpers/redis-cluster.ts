@@ -14,11 +14,18 @@ export interface RedisCluster {
   stop(): Promise<void>;
 }
 
-/** Three masters on free loopback ports, slots assigned by `redis-cli --cluster create`. */
-export async function startRedisCluster(): Promise<RedisCluster> {
+/**
+ * Three masters on free loopback ports, slots assigned by `redis-cli --cluster create`; with
+ * `replicas: 1`, one replica each (six nodes), promoted when its master has been unreachable for
+ * `nodeTimeoutMs` (Redis' `cluster-node-timeout`).
+ */
+export async function startRedisCluster(
+  options: { replicas?: number; nodeTimeoutMs?: number } = {},
+): Promise<RedisCluster> {
+  const replicas = options.replicas ?? 0;
   const dir = mkdtempSync(join(tmpdir(), "redis-cluster-"));
   const nodes: RedisServer[] = [];
-  for (let i = 0; i < 3; i++) {
+  for (let i = 0; i < 3 * (1 + replicas); i++) {
     nodes.push(
       await startRedisServer({
         extraArgs: [
@@ -28,12 +35,20 @@ export async function startRedisCluster(): Promise<RedisCluster> {
           join(dir, `nodes-${i}.conf`),
           "--dir",
           dir,
+          ...(options.nodeTimeoutMs ? ["--cluster-node-timeout", String(options.nodeTimeoutMs)] : []),
         ],
       }),
     );
   }
   const addresses = nodes.map((n) => `127.0.0.1:${n.port}`);
-  await run("redis-cli", ["--cluster", "create", ...addresses, "--cluster-replicas", "0", "--cluster-yes"]);
+  await run("redis-cli", [
+    "--cluster",
+    "create",
+    ...addresses,
+    "--cluster-replicas",
+    String(replicas),
+    "--cluster-yes",
+  ]);
   const deadline = Date.now() + 20_000;
   for (;;) {
     const states = await Promise.all(

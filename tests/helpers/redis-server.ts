@@ -13,8 +13,10 @@ export interface RedisServer {
   url: string;
   /** SIGKILL: the server vanishes as in a crash. */
   kill(): Promise<void>;
-  /** Starts it again on the same port, empty (no persistence). */
+  /** Starts it again on the same port: empty, unless `extraArgs` turned persistence on. */
   start(): Promise<void>;
+  /** Sends a signal to the running server, e.g. SIGSTOP / SIGCONT to freeze it as a stalled host would. */
+  signal(name: NodeJS.Signals): void;
   stop(): Promise<void>;
 }
 
@@ -86,6 +88,10 @@ export async function startRedisServer(
     url: options.tls ? `rediss://localhost:${port}` : `redis://127.0.0.1:${port}`,
     kill,
     start,
-    stop: kill,
+    signal(name) {
+      if (!child || child.exitCode !== null) throw new Error("redis-server is not running");
+      child.kill(name);
+    },
+    stop: kill, // SIGKILL ends a frozen (SIGSTOP) server too
   };
 }
