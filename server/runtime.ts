@@ -5,6 +5,7 @@ import { type Cache, createCache } from "./cache/cache.js";
 import type { Config } from "./config/config.js";
 import { createPgliteDatabase, createPostgresDatabase, type Database } from "./db/database.js";
 import { migrate } from "./db/migrate.js";
+import { trackRedisErrors } from "./health/checks.js";
 import { createLifecycle, type Lifecycle } from "./health/lifecycle.js";
 import type { Logger } from "./logging/logger.js";
 import { createRedisAudits, type RedisAudits } from "./redis/audit.js";
@@ -34,12 +35,14 @@ export async function createRuntime(config: Config, logger: Logger): Promise<Run
   if (config.redis) {
     logger.info({ redis: config.redis.source }, "using Redis");
     redis = createRedisClient(config.redis, logger);
+    trackRedisErrors(redis); // so health can name a boot failure (wrong password, unknown host)
     await connectRedis(redis, logger);
   }
   let cacheRedis: Redis | undefined;
   if (config.cacheRedis) {
     logger.info({ redis: config.cacheRedis.source }, "using a separate Redis for the cache");
     cacheRedis = createRedisClient(config.cacheRedis, logger, "cache");
+    trackRedisErrors(cacheRedis);
     await connectRedis(cacheRedis, logger);
   }
   // Before anything else runs: a Redis that can evict sessions or lose them on restart is said loudly.

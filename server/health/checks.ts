@@ -82,8 +82,15 @@ export async function checkDatabase(db: Database): Promise<CheckResult> {
   }
 }
 
-/** Remembers the last connection error of a client until it is ready again, so "not connected" can say why. */
+const trackers = new WeakMap<Redis, () => unknown>();
+
+/**
+ * Remembers the last connection error of a client until it is ready again, so "not connected" can say
+ * why. One tracker per client: call it before `connect` to catch the boot error too.
+ */
 export function trackRedisErrors(redis: Redis): () => unknown {
+  const known = trackers.get(redis);
+  if (known) return known;
   let last: unknown;
   redis.on("error", (err: unknown) => {
     last = err;
@@ -91,7 +98,9 @@ export function trackRedisErrors(redis: Redis): () => unknown {
   redis.on("ready", () => {
     last = undefined;
   });
-  return () => last;
+  const tracker = () => last;
+  trackers.set(redis, tracker);
+  return tracker;
 }
 
 function notConnected(lastError: () => unknown): CheckResult {

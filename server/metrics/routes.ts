@@ -6,7 +6,7 @@ import { requireAdmin } from "../http/admin-auth.js";
 import { auditJson, type RedisAudit, type RedisAudits } from "../redis/audit.js";
 import type { Redis } from "../redis/redis-client.js";
 import type { Metrics } from "./metrics.js";
-import { readRedisMetrics } from "./redis-metrics.js";
+import { appKeyPrefixes, estimateKeyCounts, readRedisMetrics } from "./redis-metrics.js";
 
 const open: RequestHandler = (_req, _res, next) => next();
 
@@ -32,8 +32,18 @@ export function createMetricsRouter(deps: {
   };
   const cachePart = async () => {
     if (!cacheRedis) return {};
-    const status = cacheRedis.status === "ready" ? "connected" : "not_connected";
-    return { cache: { status, ...(await auditOf(audits?.cache)) } };
+    const audit = await auditOf(audits?.cache);
+    if (cacheRedis.status !== "ready") return { cache: { status: "unhealthy", ...audit } };
+    try {
+      const keys = await estimateKeyCounts(cacheRedis, { cache: appKeyPrefixes(config.keyPrefix).cache });
+      return {
+        cache: { status: "healthy", keys: { cache: keys.counts.cache ?? 0, total: keys.total }, ...audit },
+      };
+    } catch (err) {
+      // The cache's Redis failing leaves the sessions' figures standing.
+      const error = shortReason(err);
+      return { cache: { status: "unhealthy", error, reason: reasonCode(error), ...audit } };
+    }
   };
   const admin = requireAdmin(config.adminApiKey);
   const router = Router();

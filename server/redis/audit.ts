@@ -230,39 +230,53 @@ export function createRedisAudit(deps: {
     logged = codes;
   };
 
-  const run = (): Promise<RedisAuditReport | undefined> => {
-    running ??= (async () => {
-      try {
-        if (redis.status !== "ready") return undefined;
-        const nodes = await withTimeout(readNodes(redis), timeoutMs);
-        const next = judge(purpose, nodes, last);
-        report(next);
-        last = next;
-        lastAt = Date.now();
-        return next;
-      } catch (err) {
-        log.debug({ err: { message: (err as Error).message } }, "Redis audit failed");
-        return undefined;
-      } finally {
-        running = undefined;
-      }
-    })();
-    return running;
+  const audit = async (): Promise<RedisAuditReport | undefined> => {
+    if (redis.status !== "ready") return undefined;
+    try {
+      const nodes = await withTimeout(readNodes(redis), timeoutMs);
+      const next = judge(purpose, nodes, last);
+      report(next);
+      last = next;
+      lastAt = Date.now();
+      return next;
+    } catch (err) {
+      log.debug({ err: { message: (err as Error).message } }, "Redis audit failed");
+      return undefined;
+    }
   };
+
+  // One audit at a time; cleared in a later tick, so even an audit that returns at once is not kept.
+  const run = (): Promise<RedisAuditReport | undefined> => {
+    if (running) return running;
+    const promise = audit().finally(() => {
+      if (running === promise) running = undefined;
+    });
+    running = promise;
+    return promise;
+  };
+
+  // A (re)connection may reach another server (a failover, a restart with other settings): audit it now.
+  const onReady = () => void run();
 
   return {
     purpose,
     latest: () => last,
-    current: () => (last && Date.now() - lastAt < intervalMs ? Promise.resolve(last) : run()),
+    current() {
+      // Once started, the timer keeps the audit fresh: a request never waits for INFO.
+      if (last && (timer || Date.now() - lastAt < intervalMs)) return Promise.resolve(last);
+      return run();
+    },
     async start() {
       if (timer) return;
       timer = setInterval(() => void run(), intervalMs);
       timer.unref();
+      redis.on("ready", onReady);
       await run();
     },
     stop() {
       if (timer) clearInterval(timer);
       timer = undefined;
+      redis.off("ready", onReady);
     },
   };
 }

@@ -260,6 +260,51 @@ describe("health says why Redis cannot be reached", () => {
   });
 });
 
+describe("a Redis that appears after boot (default audit interval)", () => {
+  it("says why it is unreachable, then audits it as soon as it is ready, not a minute later", async () => {
+    const server = await redisServer(["--maxmemory", "2mb", "--maxmemory-policy", "volatile-lru"]);
+    await server.kill();
+    const { rt, logs } = await runtime({ REDIS_URL: server.url });
+    expect(logs().some((l) => l.code !== undefined)).toBe(false);
+    const down = await request(rt.app).get("/health/redis");
+    expect(down.status).toBe(503);
+    expect(down.body).toMatchObject({ error: "connection refused", reason: "connection_refused" });
+
+    await server.start();
+    await vi.waitFor(
+      () => {
+        const policy = logs().find((l) => l.code === "evicting_policy");
+        // volatile-* evicts sessions too: each one carries a TTL.
+        expect(policy?.msg).toContain("volatile-lru: sessions will be evicted");
+      },
+      { timeout: 10_000, interval: 100 },
+    );
+    const up = await request(rt.app).get("/health/redis");
+    expect(up.status).toBe(200);
+    expect(up.body.audit).toMatchObject({ maxmemory_policy: "volatile-lru", policy_safe: false });
+  });
+});
+
+describe("persistence seen through INFO", () => {
+  it("warns while neither AOF nor any RDB snapshot exists, and clears once a snapshot is written", async () => {
+    const dir = mkdtempSync(join(dataDir, "rdb-"));
+    const server = await redisServer(["--dir", dir]);
+    const { rt, logs } = await runtime({ REDIS_URL: server.url, REDIS_AUDIT_INTERVAL_MS: "200" });
+    expect(logs().filter((l) => l.code === "no_persistence")).toHaveLength(1);
+    expect((await request(rt.app).get("/health/redis")).body.audit.persistence).toBe("none");
+
+    await client(server.url).bgsave();
+    await vi.waitFor(
+      async () => expect((await request(rt.app).get("/health/redis")).body.audit.persistence).toBe("rdb"),
+      { timeout: 5000, interval: 100 },
+    );
+    expect(logs().some((l) => l.code === "no_persistence" && l.msg === "Redis audit: resolved")).toBe(true);
+    expect((await request(rt.app).get("/metrics")).text).toContain(
+      'redis_persistence_enabled{redis="sessions"} 1',
+    );
+  });
+});
+
 describe("CACHE_REDIS_URL", () => {
   it("keeps sessions in the main Redis and the cache in its own; health audits both; AOF means no warning", async () => {
     const aofDir = mkdtempSync(join(dataDir, "aof-"));
@@ -306,6 +351,13 @@ describe("CACHE_REDIS_URL", () => {
     });
     const complete = await request(rt.app).get("/health/complete");
     expect(complete.body.checks.redis_cache.status).toBe("healthy");
+    const metricsRedis = await adminGet(rt.app, "/metrics/redis");
+    expect(metricsRedis.body.metrics.keys.cache).toBe(0);
+    expect(metricsRedis.body.cache).toMatchObject({
+      status: "healthy",
+      audit: { maxmemory_policy: "allkeys-lru" },
+    });
+    expect(metricsRedis.body.cache.keys.cache).toBeGreaterThan(0);
     const prom = await request(rt.app).get("/metrics");
     expect(prom.text).toContain('redis_eviction_policy_safe{redis="cache"} 1');
     expect(prom.text).toContain('redis_persistence_enabled{redis="sessions"} 1');
