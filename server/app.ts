@@ -23,12 +23,14 @@ import type { Logger } from "./logging/logger.js";
 import { createRequestLogger } from "./logging/request-logger.js";
 import { createHttpMetrics } from "./metrics/http-metrics.js";
 import { type CacheCategoryCounts, createMetrics, type Metrics } from "./metrics/metrics.js";
+import { registerRedisAuditMetrics } from "./metrics/redis-audit-metrics.js";
 import { estimateKeyCounts } from "./metrics/redis-metrics.js";
 import { createMetricsRouter } from "./metrics/routes.js";
 import { createOpenAIClient } from "./models/openai-client.js";
 import { createModelsRouter } from "./models/routes.js";
 import { createAssetsRouter, createPagesRouter, renderHtmlError } from "./pages/routes.js";
 import { createProductRateLimits, createRateLimitStore } from "./ratelimit/policies.js";
+import { createRedisAudits, type RedisAudits } from "./redis/audit.js";
 import type { Redis } from "./redis/redis-client.js";
 import { createSessionPrefetch } from "./session/prefetch.js";
 import {
@@ -50,6 +52,10 @@ export interface AppDeps {
   cache: Cache;
   /** Absent when no Redis is configured (embedded mode). */
   redis?: Redis;
+  /** The cache's own Redis (CACHE_REDIS_URL), for health and the audit; defaults to `redis`. */
+  cacheRedis?: Redis;
+  /** Started by the runtime; defaults to audits that run on demand when their last result is too old. */
+  redisAudits?: RedisAudits;
   /** Defaults to the store config chooses (Redis or bounded memory). */
   sessionStore?: Store;
   /** Shutdown state set by main.ts; readiness reads it. Defaults to a process that is not stopping. */
@@ -75,7 +81,18 @@ export function createApp(deps: AppDeps): Express {
   const store = deps.sessionStore ?? createSessionStore({ config, redis, logger });
   const lifecycle = deps.lifecycle ?? createLifecycle();
   const metrics = deps.metrics ?? createMetrics();
-  const health = createHealthService({ config, db, redis, lifecycle, logger });
+  const cacheRedis = deps.cacheRedis ?? redis;
+  const audits =
+    deps.redisAudits ??
+    createRedisAudits({
+      redis,
+      cacheRedis,
+      logger,
+      intervalMs: config.redisAuditIntervalMs,
+      timeoutMs: config.health.checkTimeoutMs,
+    });
+  const health = createHealthService({ config, db, redis, cacheRedis, audits, lifecycle, logger });
+  registerRedisAuditMetrics(metrics.registry, audits);
   metrics.setHealthSource(async () => (await health.complete()).checks);
   metrics.setActiveSessionsSource(
     () => within(countSessions(store, redis, config), config.health.checkTimeoutMs),
@@ -135,7 +152,7 @@ export function createApp(deps: AppDeps): Express {
 
   app.use(createAssetsRouter());
   app.use("/health", createHealthRouter({ health }));
-  app.use("/metrics", createMetricsRouter({ config, metrics, redis }));
+  app.use("/metrics", createMetricsRouter({ config, metrics, redis, cacheRedis, audits }));
   // Before the rate limiter, so its check and the session read share one Redis round trip.
   app.use(
     createSessionPrefetch({ store, cookieName: config.session.cookieName, secrets: config.session.secrets }),

@@ -5,14 +5,19 @@ import { type Cache, createCache } from "./cache/cache.js";
 import type { Config } from "./config/config.js";
 import { createPgliteDatabase, createPostgresDatabase, type Database } from "./db/database.js";
 import { migrate } from "./db/migrate.js";
+import { trackRedisErrors } from "./health/checks.js";
 import { createLifecycle, type Lifecycle } from "./health/lifecycle.js";
 import { DependencyUnavailableError } from "./http/errors.js";
 import type { Logger } from "./logging/logger.js";
+import { createRedisAudits, type RedisAudits } from "./redis/audit.js";
 import { connectRedis, createRedisClient, type Redis } from "./redis/redis-client.js";
 
 export interface Runtime {
   app: ReturnType<typeof createApp>;
   redis?: Redis;
+  /** The cache's own Redis (CACHE_REDIS_URL); absent when the cache shares `redis`. */
+  cacheRedis?: Redis;
+  audits: RedisAudits;
   cache: Cache;
   db: Database;
   /** Shutdown state: `beginShutdown()` turns readiness to 503 while requests are still served. */
@@ -31,8 +36,25 @@ export async function createRuntime(config: Config, logger: Logger): Promise<Run
   if (config.redis) {
     logger.info({ redis: config.redis.source }, "using Redis");
     redis = createRedisClient(config.redis, logger);
+    trackRedisErrors(redis); // so health can name a boot failure (wrong password, unknown host)
     await connectRedis(redis, logger);
   }
+  let cacheRedis: Redis | undefined;
+  if (config.cacheRedis) {
+    logger.info({ redis: config.cacheRedis.source }, "using a separate Redis for the cache");
+    cacheRedis = createRedisClient(config.cacheRedis, logger, "cache");
+    trackRedisErrors(cacheRedis);
+    await connectRedis(cacheRedis, logger);
+  }
+  // Before anything else runs: a Redis that can evict sessions or lose them on restart is said loudly.
+  const audits = createRedisAudits({
+    redis,
+    cacheRedis,
+    logger,
+    intervalMs: config.redisAuditIntervalMs,
+    timeoutMs: config.health.checkTimeoutMs,
+  });
+  await audits.start();
 
   const db = config.database.url
     ? createPostgresDatabase({ ...config.database, url: config.database.url }, logger)
@@ -48,17 +70,36 @@ export async function createRuntime(config: Config, logger: Logger): Promise<Run
     queueMax: config.password.queueMax,
     maxWaitMs: config.password.maxWaitMs,
   });
-  const cache = createCache({ redis, prefix: config.keyPrefix, logger, config: config.cache });
+  const cache = createCache({
+    redis: cacheRedis ?? redis,
+    prefix: config.keyPrefix,
+    logger,
+    config: config.cache,
+  });
   const lifecycle = createLifecycle();
-  const app = createApp({ config, logger, db, hasher, redis, cache, lifecycle });
+  const app = createApp({
+    config,
+    logger,
+    db,
+    hasher,
+    redis,
+    cacheRedis: cacheRedis ?? redis,
+    redisAudits: audits,
+    cache,
+    lifecycle,
+  });
   return {
     app,
     redis,
+    cacheRedis,
+    audits,
     cache,
     db,
     lifecycle,
     async close() {
+      audits.stop();
       await cache.close(); // its pub/sub connection
+      await cacheRedis?.quit().catch(() => cacheRedis?.disconnect());
       await redis?.quit().catch(() => redis?.disconnect());
       await db.close();
     },

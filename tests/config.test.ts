@@ -116,6 +116,30 @@ describe("configuration", () => {
     expect(problems({ REDIS_TLS: "yes" })).toMatch(/REDIS_TLS/);
   });
 
+  it("reads CACHE_REDIS_URL like REDIS_URL, TLS from its scheme, and only beside a main Redis", () => {
+    const config = loadConfig({
+      REDIS_URL: "redis://sessions.internal:6379",
+      CACHE_REDIS_URL: "rediss://default:p%40ss@cache.example.com:6380/2",
+      REDIS_TLS_REJECT_UNAUTHORIZED: "false",
+    });
+    expect(config.cacheRedis).toMatchObject({
+      host: "cache.example.com",
+      port: 6380,
+      username: "default",
+      password: "p@ss",
+      db: 2,
+      tls: { rejectUnauthorized: false, servername: "cache.example.com" },
+      source: "CACHE_REDIS_URL=rediss://default:***@cache.example.com:6380/2",
+    });
+    expect(config.redis?.tls).toBeUndefined();
+    expect(config.warnings.filter((w) => w.includes("REDIS_TLS_REJECT_UNAUTHORIZED"))).toHaveLength(1);
+    expect(loadConfig({ REDIS_URL: "redis://h:1" }).cacheRedis).toBeUndefined();
+    expect(problems({ CACHE_REDIS_URL: "redis://h:1" })).toMatch(/CACHE_REDIS_URL: needs REDIS_URL/);
+    const bad = problems({ REDIS_URL: "redis://h:1", CACHE_REDIS_URL: "http://secret@h:1" });
+    expect(bad).toMatch(/CACHE_REDIS_URL: scheme must be redis:\/\/ or rediss:\/\//);
+    expect(problems({ REDIS_AUDIT_INTERVAL_MS: "10" })).toMatch(/REDIS_AUDIT_INTERVAL_MS/);
+  });
+
   it("treats empty variables as unset (Railway leaves VAR= around)", () => {
     expect(loadConfig({ PORT: "", REDIS_URL: " " }).port).toBe(3000);
   });

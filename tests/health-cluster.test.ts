@@ -43,6 +43,9 @@ describe("health and metrics on a 3-master Redis Cluster", () => {
     const redis = await request(t.app).get("/health/redis");
     expect(redis.status).toBe(200);
     expect(redis.body.used_memory_bytes).toBeGreaterThan(0);
+    // The fitness audit reads every master.
+    expect(redis.body.audit.nodes).toHaveLength(3);
+    expect(redis.body.audit.nodes.every((n: { role: string }) => n.role === "master")).toBe(true);
 
     const metrics = await request(t.app).get("/metrics/redis").set("Authorization", `Bearer ${ADMIN_KEY}`);
     expect(metrics.status).toBe(200);
@@ -55,8 +58,9 @@ describe("health and metrics on a 3-master Redis Cluster", () => {
       session_index: 8,
       cache: 9,
       rate_limit: keys.rate_limit,
-      total: 21 + keys.rate_limit,
-      sampled: 21 + keys.rate_limit,
+      // Plus the health probe's own short-lived key.
+      total: 22 + keys.rate_limit,
+      sampled: 22 + keys.rate_limit,
       estimated: false,
     });
     expect(metrics.body.metrics.connections.connected_clients).toBeGreaterThanOrEqual(3);

@@ -82,6 +82,7 @@ describe("all dependencies healthy", () => {
       latency_ms: expect.any(Number),
       used_memory: expect.stringMatching(/^\d+\.\d{2}MB$/),
       used_memory_bytes: expect.any(Number),
+      audit: expect.objectContaining({ maxmemory_policy: expect.any(String), warnings: expect.any(Array) }),
     });
     expect(redis.body.used_memory_bytes).toBeGreaterThan(0);
     expect(redis.body.latency).toBe(`${redis.body.latency_ms.toFixed(2)}ms`);
@@ -158,6 +159,7 @@ describe("OpenAI failing", () => {
           error: "HTTP 500",
           hang: "timed out after 400 ms",
         }[mode],
+        reason: { unauthorized: "api_key_rejected", error: "http_error", hang: "timed_out" }[mode],
       });
       expect(JSON.stringify(res.body)).not.toContain(OPENAI_KEY);
       expect((await request(optional.app).get("/health/ready")).status).toBe(200);
@@ -209,7 +211,12 @@ describe("Redis down", () => {
 
       const redis = await timed(() => request(t.app).get("/health/redis"));
       expect(redis.value.status).toBe(503);
-      expect(redis.value.body).toEqual({ status: "unhealthy", connected: false, error: expect.any(String) });
+      expect(redis.value.body).toMatchObject({
+        status: "unhealthy",
+        connected: false,
+        error: expect.any(String),
+        reason: expect.stringMatching(/^(connection_refused|connection_lost|not_connected)$/),
+      });
 
       const complete = await timed(() => request(t.app).get("/health/complete"));
       expect(complete.value.status).toBe(503);
@@ -247,6 +254,7 @@ describe("database unreachable", () => {
         status: "unhealthy",
         latency_ms: expect.any(Number),
         error: "connection refused",
+        reason: "connection_refused",
       });
       expect(res.body.checks.redis.status).toBe("healthy");
       expect(res.text).not.toContain(String(closedPort));

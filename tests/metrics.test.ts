@@ -241,6 +241,10 @@ describe("GET /metrics/redis", () => {
           estimated: false,
         },
       },
+      audit: expect.objectContaining({
+        maxmemory_policy: expect.any(String),
+        persistence: expect.any(String),
+      }),
     });
     expect(res.body.metrics.memory.used_mb).toBeGreaterThan(0);
     expect(res.body.metrics.memory.peak_mb).toBeGreaterThanOrEqual(res.body.metrics.memory.used_mb);
@@ -278,7 +282,11 @@ describe("GET /metrics/redis", () => {
       await own.kill();
       const res = await request(t.app).get("/metrics/redis").set(bearer());
       expect(res.status).toBe(503);
-      expect(res.body).toEqual({ status: "unhealthy", error: expect.any(String) });
+      expect(res.body).toMatchObject({
+        status: "unhealthy",
+        error: expect.any(String),
+        reason: expect.any(String),
+      });
     } finally {
       await own.stop();
     }

@@ -103,6 +103,8 @@ const schema = z.object({
   REDIS_CONNECT_TIMEOUT_MS: int(100).default(5000),
   REDIS_COMMAND_TIMEOUT_MS: int(10).default(500),
   REDIS_STALL_TIMEOUT_MS: int(10).optional(),
+  CACHE_REDIS_URL: nonEmpty.optional(), // a separate (evicting) Redis for the cache; sessions stay in REDIS_URL's
+  REDIS_AUDIT_INTERVAL_MS: int(100).default(60_000), // how often Redis' memory policy, memory and persistence are read
 
   DATABASE_URL: nonEmpty.optional(),
   DATABASE_SCHEMA: z
@@ -231,6 +233,10 @@ export interface Config {
   /** Bounds on receiving a whole request / its headers (Node `requestTimeout` / `headersTimeout`). */
   http: { requestTimeoutMs: number; headersTimeoutMs: number };
   redis?: RedisConfig;
+  /** A separate Redis for the cache (CACHE_REDIS_URL); absent means the cache shares `redis`. */
+  cacheRedis?: RedisConfig;
+  /** How often the Redis fitness audit runs (ms). */
+  redisAuditIntervalMs: number;
   database: {
     url?: string;
     schema?: string;
@@ -323,6 +329,7 @@ export function loadConfig(env: Env): Config {
 
   const trustProxy = parseTrustProxy(raw.TRUST_PROXY, isProduction, problems);
   const redis = parseRedis(raw, problems, warnings);
+  const cacheRedis = parseCacheRedis(raw, redis !== undefined, problems, warnings);
 
   const cookieSecure = raw.COOKIE_SECURE ?? isProduction;
   if (raw.COOKIE_SAMESITE === "none" && !cookieSecure) {
@@ -397,6 +404,8 @@ export function loadConfig(env: Env): Config {
     shutdownTimeoutMs: shutdown.timeoutMs,
     http: { requestTimeoutMs: raw.HTTP_REQUEST_TIMEOUT_MS, headersTimeoutMs: raw.HTTP_HEADERS_TIMEOUT_MS },
     redis,
+    cacheRedis,
+    redisAuditIntervalMs: raw.REDIS_AUDIT_INTERVAL_MS,
     database: {
       url: raw.DATABASE_URL,
       schema: raw.DATABASE_SCHEMA,
@@ -605,41 +614,17 @@ function isAddressOrCidr(entry: string): boolean {
 
 function parseRedis(raw: Raw, problems: string[], warnings: string[]): RedisConfig | undefined {
   const urlVar = raw.REDIS_URL ? "REDIS_URL" : raw.REDIS_PRIVATE_URL ? "REDIS_PRIVATE_URL" : undefined;
-  let base: Omit<RedisConfig, "connectTimeoutMs" | "commandTimeoutMs" | "stallTimeoutMs" | "tls"> & {
-    tls: boolean;
-  };
+  let base: RedisBase;
 
   if (urlVar) {
-    const value = (raw[urlVar as "REDIS_URL"] ?? "") as string;
-    let url: URL;
-    try {
-      url = new URL(value);
-    } catch {
-      problems.push(`${urlVar}: not a valid URL (expected redis://[user:password@]host:port[/db])`);
-      return undefined;
-    }
-    if (url.protocol !== "redis:" && url.protocol !== "rediss:") {
-      problems.push(`${urlVar}: scheme must be redis:// or rediss:// (got "${url.protocol}//")`);
-      return undefined;
-    }
-    if (!url.hostname) {
-      problems.push(`${urlVar}: has no host`);
-      return undefined;
-    }
-    const dbPath = url.pathname.replace(/^\//, "");
-    if (dbPath !== "" && !/^\d+$/.test(dbPath)) {
-      problems.push(`${urlVar}: database must be a number (got "/${dbPath}")`);
-      return undefined;
-    }
-    base = {
-      host: url.hostname.replace(/^\[(.*)\]$/, "$1"),
-      port: url.port ? Number(url.port) : 6379,
-      username: url.username ? decodeURIComponent(url.username) : undefined,
-      password: url.password ? decodeURIComponent(url.password) : undefined,
-      db: dbPath ? Number(dbPath) : (raw.REDIS_DB ?? 0),
-      tls: url.protocol === "rediss:",
-      source: `${urlVar}=${redactUrl(value)}`,
-    };
+    const parsed = parseRedisUrl(
+      urlVar,
+      (raw[urlVar as "REDIS_URL"] ?? "") as string,
+      raw.REDIS_DB,
+      problems,
+    );
+    if (!parsed) return undefined;
+    base = parsed;
   } else if (raw.REDIS_HOST || raw.REDISHOST) {
     const railway = !raw.REDIS_HOST;
     base = {
@@ -655,30 +640,7 @@ function parseRedis(raw: Raw, problems: string[], warnings: string[]): RedisConf
     return undefined;
   }
 
-  const useTls = raw.REDIS_TLS ?? base.tls;
-  let tls: RedisConfig["tls"];
-  if (useTls) {
-    let ca: string | undefined;
-    if (raw.REDIS_TLS_CA) {
-      if (raw.REDIS_TLS_CA.includes("-----BEGIN")) {
-        ca = raw.REDIS_TLS_CA.replace(/\\n/g, "\n");
-      } else if (existsSync(raw.REDIS_TLS_CA)) {
-        ca = readFileSync(raw.REDIS_TLS_CA, "utf8");
-      } else {
-        problems.push("REDIS_TLS_CA: neither a PEM certificate nor a readable file path");
-      }
-    }
-    if (!raw.REDIS_TLS_REJECT_UNAUTHORIZED) {
-      warnings.push(
-        "REDIS_TLS_REJECT_UNAUTHORIZED=false: the Redis server certificate is NOT verified; traffic can be intercepted",
-      );
-    }
-    tls = {
-      ca,
-      rejectUnauthorized: raw.REDIS_TLS_REJECT_UNAUTHORIZED,
-      servername: isIP(base.host) ? undefined : base.host,
-    };
-  }
+  const tls = redisTls(raw.REDIS_TLS ?? base.tls, base.host, raw, problems, warnings);
   const { tls: _ignored, ...rest } = base;
   const clusterNodes = (raw.REDIS_CLUSTER_NODES ?? "")
     .split(",")
@@ -693,6 +655,103 @@ function parseRedis(raw: Raw, problems: string[], warnings: string[]): RedisConf
     ...rest,
     cluster: raw.REDIS_CLUSTER || clusterNodes.length > 0 ? { nodes: clusterNodes } : undefined,
     tls,
+    connectTimeoutMs: raw.REDIS_CONNECT_TIMEOUT_MS,
+    commandTimeoutMs: raw.REDIS_COMMAND_TIMEOUT_MS,
+    stallTimeoutMs: raw.REDIS_STALL_TIMEOUT_MS ?? raw.REDIS_COMMAND_TIMEOUT_MS,
+  };
+}
+
+type RedisBase = Omit<RedisConfig, "connectTimeoutMs" | "commandTimeoutMs" | "stallTimeoutMs" | "tls"> & {
+  tls: boolean;
+};
+
+/** `redis[s]://[user:password@]host:port[/db]` from variable `name`; TLS follows the scheme. */
+function parseRedisUrl(
+  name: string,
+  value: string,
+  defaultDb: number | undefined,
+  problems: string[],
+): RedisBase | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    problems.push(`${name}: not a valid URL (expected redis://[user:password@]host:port[/db])`);
+    return undefined;
+  }
+  if (url.protocol !== "redis:" && url.protocol !== "rediss:") {
+    problems.push(`${name}: scheme must be redis:// or rediss:// (got "${url.protocol}//")`);
+    return undefined;
+  }
+  if (!url.hostname) {
+    problems.push(`${name}: has no host`);
+    return undefined;
+  }
+  const dbPath = url.pathname.replace(/^\//, "");
+  if (dbPath !== "" && !/^\d+$/.test(dbPath)) {
+    problems.push(`${name}: database must be a number (got "/${dbPath}")`);
+    return undefined;
+  }
+  return {
+    host: url.hostname.replace(/^\[(.*)\]$/, "$1"),
+    port: url.port ? Number(url.port) : 6379,
+    username: url.username ? decodeURIComponent(url.username) : undefined,
+    password: url.password ? decodeURIComponent(url.password) : undefined,
+    db: dbPath ? Number(dbPath) : (defaultDb ?? 0),
+    tls: url.protocol === "rediss:",
+    source: `${name}=${redactUrl(value)}`,
+  };
+}
+
+/** TLS options shared by every Redis connection: REDIS_TLS_CA and REDIS_TLS_REJECT_UNAUTHORIZED. */
+function redisTls(
+  useTls: boolean,
+  host: string,
+  raw: Raw,
+  problems: string[],
+  warnings: string[],
+): RedisConfig["tls"] {
+  if (!useTls) return undefined;
+  let ca: string | undefined;
+  if (raw.REDIS_TLS_CA) {
+    if (raw.REDIS_TLS_CA.includes("-----BEGIN")) {
+      ca = raw.REDIS_TLS_CA.replace(/\\n/g, "\n");
+    } else if (existsSync(raw.REDIS_TLS_CA)) {
+      ca = readFileSync(raw.REDIS_TLS_CA, "utf8");
+    } else if (!problems.some((p) => p.startsWith("REDIS_TLS_CA:"))) {
+      problems.push("REDIS_TLS_CA: neither a PEM certificate nor a readable file path");
+    }
+  }
+  const insecure =
+    "REDIS_TLS_REJECT_UNAUTHORIZED=false: the Redis server certificate is NOT verified; traffic can be intercepted";
+  if (!raw.REDIS_TLS_REJECT_UNAUTHORIZED && !warnings.includes(insecure)) warnings.push(insecure);
+  return {
+    ca,
+    rejectUnauthorized: raw.REDIS_TLS_REJECT_UNAUTHORIZED,
+    servername: isIP(host) ? undefined : host,
+  };
+}
+
+/** CACHE_REDIS_URL: one server (not a cluster), same URL forms and TLS settings as REDIS_URL. */
+function parseCacheRedis(
+  raw: Raw,
+  hasRedis: boolean,
+  problems: string[],
+  warnings: string[],
+): RedisConfig | undefined {
+  if (!raw.CACHE_REDIS_URL) return undefined;
+  if (!hasRedis) {
+    problems.push(
+      "CACHE_REDIS_URL: needs REDIS_URL too (sessions live in that Redis, the cache in this one)",
+    );
+    return undefined;
+  }
+  const base = parseRedisUrl("CACHE_REDIS_URL", raw.CACHE_REDIS_URL, 0, problems);
+  if (!base) return undefined;
+  const { tls: useTls, ...rest } = base;
+  return {
+    ...rest,
+    tls: redisTls(useTls, base.host, raw, problems, warnings),
     connectTimeoutMs: raw.REDIS_CONNECT_TIMEOUT_MS,
     commandTimeoutMs: raw.REDIS_COMMAND_TIMEOUT_MS,
     stallTimeoutMs: raw.REDIS_STALL_TIMEOUT_MS ?? raw.REDIS_COMMAND_TIMEOUT_MS,

@@ -3,15 +3,21 @@ import type { Redis } from "../redis/redis-client.js";
 import { summedInfo } from "../redis/redis-info.js";
 import { type CheckResult, elapsedMs } from "./shared-check.js";
 
+const HEALTH_KEY_TTL_MS = 10_000;
+
 const BYTES_PER_MB = 1024 * 1024;
 
 /** A reason short and generic enough for a public probe: no host names, ports or credentials. */
 export function shortReason(err: unknown): string {
-  let e = err as { code?: string; message?: string; name?: string; cause?: unknown } | undefined;
+  let e = err as
+    | { code?: string; message?: string; name?: string; cause?: unknown; lastNodeError?: unknown }
+    | undefined;
   // DependencyUnavailableError and fetch's TypeError keep the underlying error as their cause.
   if (e?.cause && typeof e.cause === "object" && (!e.code || e.name === "DependencyUnavailableError")) {
     e = e.cause as typeof e;
   }
+  // ioredis Cluster wraps the node's own error ("Failed to refresh slots cache").
+  if (e?.lastNodeError && typeof e.lastNodeError === "object") e = e.lastNodeError as typeof e;
   const code = e?.code ?? "";
   const message = e?.message ?? "";
   if (e?.name === "TimeoutError" || e?.name === "AbortError" || /timed? ?out/i.test(message))
@@ -24,12 +30,45 @@ export function shortReason(err: unknown): string {
   if (code === "28P01" || code === "28000" || /^(NOAUTH|WRONGPASS)/.test(message))
     return "authentication failed";
   if (message.startsWith("LOADING")) return "loading its dataset";
+  if (message.startsWith("OOM")) return "out of memory";
+  if (message.startsWith("READONLY")) return "read-only replica";
+  if (message.startsWith("MISCONF")) return "persistence failing";
+  if (/^(CLUSTERDOWN|MASTERDOWN|TRYAGAIN)/.test(message)) return "cluster unavailable";
   if (code === "3D000") return "database does not exist";
   return "unavailable";
 }
 
+const REASON_CODES: Record<string, string> = {
+  "timed out": "timed_out",
+  "connection refused": "connection_refused",
+  "host not found": "host_not_found",
+  "connection lost": "connection_lost",
+  "not connected": "not_connected",
+  "authentication failed": "authentication_failed",
+  "loading its dataset": "loading",
+  "out of memory": "out_of_memory",
+  "read-only replica": "read_only",
+  "persistence failing": "persistence_failing",
+  "cluster unavailable": "cluster_unavailable",
+  "database does not exist": "database_missing",
+};
+
+/** A stable snake_case code for a short reason (`timed out after 500 ms` → `timed_out`). */
+export function reasonCode(error: string): string {
+  if (error.startsWith("timed out")) return "timed_out";
+  return (
+    REASON_CODES[error] ??
+    (error
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, "_")
+      .replace(/^_|_$/g, "") ||
+      "unavailable")
+  );
+}
+
 function failed(startedAt: number, err: unknown): CheckResult {
-  return { status: "unhealthy", latency_ms: elapsedMs(startedAt), error: shortReason(err) };
+  const error = shortReason(err);
+  return { status: "unhealthy", latency_ms: elapsedMs(startedAt), error, reason: reasonCode(error) };
 }
 
 /** `SELECT 1` on the pool: proves a connection can be had and the server answers. */
@@ -43,13 +82,49 @@ export async function checkDatabase(db: Database): Promise<CheckResult> {
   }
 }
 
-/** `PING` on the app's own client, so the probe sees what requests see. */
-export async function checkRedis(redis: Redis): Promise<CheckResult> {
+const trackers = new WeakMap<Redis, () => unknown>();
+
+/**
+ * Remembers the last connection error of a client until it is ready again, so "not connected" can say
+ * why. One tracker per client: call it before `connect` to catch the boot error too.
+ */
+export function trackRedisErrors(redis: Redis): () => unknown {
+  const known = trackers.get(redis);
+  if (known) return known;
+  let last: unknown;
+  redis.on("error", (err: unknown) => {
+    last = err;
+  });
+  redis.on("ready", () => {
+    last = undefined;
+  });
+  const tracker = () => last;
+  trackers.set(redis, tracker);
+  return tracker;
+}
+
+function notConnected(lastError: () => unknown): CheckResult {
+  const cause = lastError();
+  const error = cause ? shortReason(cause) : "not connected";
+  // "unavailable" says less than "not connected" does.
+  const shown = error === "unavailable" ? "not connected" : error;
+  return { status: "unhealthy", latency_ms: 0, error: shown, reason: reasonCode(shown) };
+}
+
+/**
+ * A short-lived `SET` under the key prefix on the app's own client, so the probe sees what requests see:
+ * a Redis that answers PING but refuses writes (OOM at maxmemory, a read-only replica, MISCONF) fails it.
+ */
+export async function checkRedis(
+  redis: Redis,
+  healthKey: string,
+  lastError: () => unknown,
+): Promise<CheckResult> {
   const startedAt = performance.now();
-  // Without the offline queue a command would fail anyway; saying so is clearer than the driver's message.
-  if (redis.status !== "ready") return { status: "unhealthy", latency_ms: 0, error: "not connected" };
+  // Without the offline queue a command would fail anyway; the last connection error says why.
+  if (redis.status !== "ready") return notConnected(lastError);
   try {
-    await redis.ping();
+    await redis.set(healthKey, "1", "PX", HEALTH_KEY_TTL_MS);
     return { status: "healthy", latency_ms: elapsedMs(startedAt) };
   } catch (err) {
     return failed(startedAt, err);
@@ -61,24 +136,21 @@ export interface RedisDetail extends CheckResult {
   used_memory_bytes?: number;
 }
 
-/** `PING` for the latency, then `INFO memory` for the footprint (summed over a cluster's masters). */
-export async function checkRedisDetail(redis: Redis): Promise<RedisDetail> {
+/** The write probe for the latency, then `INFO memory` for the footprint (summed over a cluster's masters). */
+export async function checkRedisDetail(
+  redis: Redis,
+  healthKey: string,
+  lastError: () => unknown,
+): Promise<RedisDetail> {
   const startedAt = performance.now();
-  if (redis.status !== "ready") {
-    return { status: "unhealthy", connected: false, latency_ms: 0, error: "not connected" };
-  }
+  const result = await checkRedis(redis, healthKey, lastError);
+  const connected = redis.status === "ready";
+  if (result.status !== "healthy") return { ...result, connected };
   try {
-    await redis.ping();
-    const latency = elapsedMs(startedAt);
     const info = await summedInfo(redis, "memory");
-    return {
-      status: "healthy",
-      connected: true,
-      latency_ms: latency,
-      used_memory_bytes: info.used_memory ?? 0,
-    };
+    return { ...result, connected, used_memory_bytes: info.used_memory ?? 0 };
   } catch (err) {
-    return { ...failed(startedAt, err), connected: redis.status === "ready" };
+    return { ...failed(startedAt, err), connected };
   }
 }
 
@@ -107,13 +179,16 @@ export async function checkOpenAI(
         : res.status === 429
           ? "rate limited (HTTP 429)"
           : `HTTP ${res.status}`;
-    return { status: "unhealthy", latency_ms: elapsedMs(startedAt), error: reason };
+    const code =
+      res.status === 401 || res.status === 403
+        ? "api_key_rejected"
+        : res.status === 429
+          ? "rate_limited"
+          : "http_error";
+    return { status: "unhealthy", latency_ms: elapsedMs(startedAt), error: reason, reason: code };
   } catch (err) {
     const reason = shortReason(err);
-    return {
-      status: "unhealthy",
-      latency_ms: elapsedMs(startedAt),
-      error: reason === "unavailable" ? "unreachable" : reason,
-    };
+    const error = reason === "unavailable" ? "unreachable" : reason;
+    return { status: "unhealthy", latency_ms: elapsedMs(startedAt), error, reason: reasonCode(error) };
   }
 }

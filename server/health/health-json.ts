@@ -5,9 +5,10 @@ import type { CompleteReport } from "./health-service.js";
 export const HEALTH_JSON = "application/health+json";
 
 const STATUS = { healthy: "pass", degraded: "warn", unhealthy: "fail" } as const;
-const COMPONENT_TYPE: Record<HealthDependency, string> = {
+const COMPONENT_TYPE: Record<HealthDependency | "redis_cache", string> = {
   database: "datastore",
   redis: "datastore",
+  redis_cache: "datastore",
   openai: "system",
 };
 
@@ -33,7 +34,7 @@ export function toHealthJson(report: CompleteReport): HealthJson {
   const checks: HealthJson["checks"] = {};
   const notes: string[] = [];
   for (const [name, check] of Object.entries(report.checks) as Array<
-    [HealthDependency, CompleteReport["checks"][HealthDependency]]
+    [HealthDependency | "redis_cache", CompleteReport["checks"][HealthDependency]]
   >) {
     // The draft has no "not configured" status; leaving the component out and saying why is the honest option.
     if (check.status === "not_configured") {

@@ -1,16 +1,27 @@
 import type { Config, HealthDependency } from "../config/config.js";
 import type { Database } from "../db/database.js";
 import type { Logger } from "../logging/logger.js";
+import type { RedisAudit, RedisAuditReport } from "../redis/audit.js";
 import type { Redis } from "../redis/redis-client.js";
-import { checkDatabase, checkOpenAI, checkRedis, checkRedisDetail, type RedisDetail } from "./checks.js";
+import {
+  checkDatabase,
+  checkOpenAI,
+  checkRedis,
+  checkRedisDetail,
+  type RedisDetail,
+  trackRedisErrors,
+} from "./checks.js";
 import type { Lifecycle } from "./lifecycle.js";
 import { type CheckResult, createSharedCheck } from "./shared-check.js";
 
 export type OverallStatus = "healthy" | "degraded" | "unhealthy";
 
+/** A separate cache Redis (CACHE_REDIS_URL) is checked too, but never required: the cache degrades to L1. */
+export type CompleteChecks = Record<HealthDependency, CheckResult> & { redis_cache?: CheckResult };
+
 export interface CompleteReport {
   status: OverallStatus;
-  checks: Record<HealthDependency, CheckResult>;
+  checks: CompleteChecks;
   timestamp: string;
 }
 
@@ -25,9 +36,15 @@ export interface HealthService {
   complete(): Promise<CompleteReport>;
   /** Only the required dependencies; not ready at once while shutting down. */
   ready(): Promise<ReadyReport>;
-  /** Undefined when no Redis is configured. */
-  redisDetail(): Promise<RedisDetail | CheckResult | undefined>;
+  /** Undefined when no Redis is configured; `cache` only when the cache has a Redis of its own. */
+  redisDetail(): Promise<{ sessions: RedisReport; cache?: RedisReport } | undefined>;
   readonly required: readonly HealthDependency[];
+}
+
+export interface RedisReport {
+  check: RedisDetail | CheckResult;
+  /** The latest fitness audit (cached, refreshed every REDIS_AUDIT_INTERVAL_MS); absent until one succeeds. */
+  audit?: RedisAuditReport;
 }
 
 const NOT_CONFIGURED: CheckResult = { status: "not_configured", latency_ms: 0 };
@@ -37,10 +54,17 @@ export function createHealthService(deps: {
   config: Config;
   db: Database;
   redis?: Redis;
+  /** The cache's own Redis, when it is not `redis`. */
+  cacheRedis?: Redis;
+  audits?: { sessions?: RedisAudit; cache?: RedisAudit };
   lifecycle: Lifecycle;
   logger: Logger;
 }): HealthService {
   const { config, db, redis, lifecycle, logger } = deps;
+  const cacheRedis = deps.cacheRedis !== redis ? deps.cacheRedis : undefined;
+  const healthKey = `${config.keyPrefix}:health`;
+  const redisErrors = redis ? trackRedisErrors(redis) : undefined;
+  const cacheErrors = cacheRedis ? trackRedisErrors(cacheRedis) : undefined;
   const timeoutMs = config.health.checkTimeoutMs;
   const required = config.health.required;
   const openai = config.openai.apiKey
@@ -49,7 +73,10 @@ export function createHealthService(deps: {
 
   const runners: Record<HealthDependency, (() => Promise<CheckResult>) | undefined> = {
     database: createSharedCheck(() => checkDatabase(db), { timeoutMs }),
-    redis: redis ? createSharedCheck(() => checkRedis(redis), { timeoutMs }) : undefined,
+    redis:
+      redis && redisErrors
+        ? createSharedCheck(() => checkRedis(redis, healthKey, redisErrors), { timeoutMs })
+        : undefined,
     // Cached: a probe every few seconds must not turn into an OpenAI call every few seconds.
     openai: openai
       ? createSharedCheck((signal) => checkOpenAI(openai, signal), {
@@ -58,11 +85,22 @@ export function createHealthService(deps: {
         })
       : undefined,
   };
-  const detail = redis ? createSharedCheck(() => checkRedisDetail(redis), { timeoutMs }) : undefined;
+  const detail =
+    redis && redisErrors
+      ? createSharedCheck(() => checkRedisDetail(redis, healthKey, redisErrors), { timeoutMs })
+      : undefined;
+  const cacheCheck =
+    cacheRedis && cacheErrors
+      ? createSharedCheck(() => checkRedis(cacheRedis, healthKey, cacheErrors), { timeoutMs })
+      : undefined;
+  const cacheDetail =
+    cacheRedis && cacheErrors
+      ? createSharedCheck(() => checkRedisDetail(cacheRedis, healthKey, cacheErrors), { timeoutMs })
+      : undefined;
 
   // Log changes of state, not every failed probe: a balancer probing every 5 s would flood the log.
-  const last: Partial<Record<HealthDependency, CheckResult["status"]>> = {};
-  const note = (name: HealthDependency, result: CheckResult) => {
+  const last: Partial<Record<HealthDependency | "redis_cache", CheckResult["status"]>> = {};
+  const note = (name: HealthDependency | "redis_cache", result: CheckResult) => {
     const previous = last[name];
     last[name] = result.status;
     if (previous === result.status) return;
@@ -89,11 +127,18 @@ export function createHealthService(deps: {
   return {
     required,
     async complete() {
-      const checks = await checkMany(["database", "redis", "openai"] as const);
-      const failing = (Object.keys(checks) as HealthDependency[]).filter(
-        (n) => checks[n].status === "unhealthy",
+      const [checks, cacheResult] = await Promise.all([
+        checkMany(["database", "redis", "openai"] as const) as Promise<CompleteChecks>,
+        cacheCheck?.(),
+      ]);
+      if (cacheResult) {
+        note("redis_cache", cacheResult);
+        checks.redis_cache = cacheResult;
+      }
+      const failing = (Object.keys(checks) as Array<keyof CompleteChecks>).filter(
+        (n) => checks[n]?.status === "unhealthy",
       );
-      const status: OverallStatus = failing.some((n) => required.includes(n))
+      const status: OverallStatus = failing.some((n) => required.includes(n as HealthDependency))
         ? "unhealthy"
         : failing.length > 0
           ? "degraded"
@@ -108,7 +153,20 @@ export function createHealthService(deps: {
       return { ready: ready && !lifecycle.shuttingDown, shuttingDown: lifecycle.shuttingDown, checks };
     },
     async redisDetail() {
-      return detail ? detail() : undefined;
+      if (!detail) return undefined;
+      const report = async (
+        run: () => Promise<RedisDetail | CheckResult>,
+        audit: RedisAudit | undefined,
+      ): Promise<RedisReport> => {
+        const [check, current] = await Promise.all([run(), audit?.current()]);
+        // A failed audit leaves the last good one in place: it says how Redis was configured.
+        return { check, audit: current ?? audit?.latest() };
+      };
+      const [sessions, cache] = await Promise.all([
+        report(detail, deps.audits?.sessions),
+        cacheDetail ? report(cacheDetail, deps.audits?.cache) : undefined,
+      ]);
+      return { sessions, ...(cache ? { cache } : {}) };
     },
   };
 }

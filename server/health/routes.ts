@@ -1,7 +1,8 @@
 import { Router } from "express";
+import { auditJson } from "../redis/audit.js";
 import { formatMb } from "./checks.js";
 import { HEALTH_JSON, toHealthJson } from "./health-json.js";
-import type { HealthService } from "./health-service.js";
+import type { HealthService, RedisReport } from "./health-service.js";
 
 /** Probes; mounted before the session middleware so they never create or touch a session. */
 export function createHealthRouter(deps: { health: HealthService }): Router {
@@ -33,23 +34,15 @@ export function createHealthRouter(deps: { health: HealthService }): Router {
       res.json({ status: "not_configured" });
       return;
     }
-    if (result.status !== "healthy") {
-      res.status(503).json({
-        status: "unhealthy",
-        connected: "connected" in result ? result.connected : false,
-        error: result.error,
-      });
+    const sessions = redisJson(result.sessions);
+    const cache = result.cache ? redisJson(result.cache) : undefined;
+    if (sessions.status !== "healthy") {
+      res.status(503).json({ ...sessions, ...(cache ? { cache } : {}) });
       return;
     }
-    const bytes = "used_memory_bytes" in result ? (result.used_memory_bytes ?? 0) : 0;
-    res.json({
-      status: "healthy",
-      connected: true,
-      latency: `${result.latency_ms.toFixed(2)}ms`,
-      latency_ms: result.latency_ms,
-      used_memory: formatMb(bytes),
-      used_memory_bytes: bytes,
-    });
+    // The cache falls back to its in-process tier without its Redis: degraded, still serving.
+    const status = cache && cache.status !== "healthy" ? "degraded" : "healthy";
+    res.json({ ...sessions, status, ...(cache ? { cache } : {}) });
   });
 
   // The aggregate answer, also on the bare path that deployment guides and uptime tools poll.
@@ -65,4 +58,29 @@ export function createHealthRouter(deps: { health: HealthService }): Router {
   });
 
   return router;
+}
+
+/** One Redis in `/health/redis`: the probe's answer, why it failed, and the latest audit. */
+function redisJson(report: RedisReport) {
+  const { check, audit } = report;
+  const auditPart = audit ? { audit: auditJson(audit) } : {};
+  if (check.status !== "healthy") {
+    return {
+      status: "unhealthy" as const,
+      connected: "connected" in check ? check.connected : false,
+      error: check.error,
+      reason: check.reason ?? "unavailable",
+      ...auditPart,
+    };
+  }
+  const bytes = "used_memory_bytes" in check ? (check.used_memory_bytes ?? 0) : 0;
+  return {
+    status: "healthy" as const,
+    connected: true,
+    latency: `${check.latency_ms.toFixed(2)}ms`,
+    latency_ms: check.latency_ms,
+    used_memory: formatMb(bytes),
+    used_memory_bytes: bytes,
+    ...auditPart,
+  };
 }

@@ -5,6 +5,8 @@ export interface CheckResult {
   latency_ms: number;
   /** Short reason, safe to show on a public probe (no host, no credentials). */
   error?: string;
+  /** Stable snake_case code for `error` (`out_of_memory`, `authentication_failed`, `host_not_found`, ...). */
+  reason?: string;
 }
 
 export interface SharedCheckOptions {
@@ -59,7 +61,12 @@ export function createSharedCheck<T extends CheckResult>(
       .then(() => run(AbortSignal.timeout(timeoutMs)))
       // A check is written not to throw; this keeps a bug in one from rejecting every probe.
       .catch(
-        (): CheckResult => ({ status: "unhealthy", latency_ms: elapsedMs(startedAt), error: "check failed" }),
+        (): CheckResult => ({
+          status: "unhealthy",
+          latency_ms: elapsedMs(startedAt),
+          error: "check failed",
+          reason: "check_failed",
+        }),
       )
       .then((result) => {
         inflight = undefined;
@@ -76,7 +83,12 @@ export function createSharedCheck<T extends CheckResult>(
     return new Promise((resolve) => {
       const timer = setTimeout(
         () =>
-          resolve({ status: "unhealthy", latency_ms: timeoutMs, error: `timed out after ${timeoutMs} ms` }),
+          resolve({
+            status: "unhealthy",
+            latency_ms: timeoutMs,
+            error: `timed out after ${timeoutMs} ms`,
+            reason: "timed_out",
+          }),
         timeoutMs,
       );
       // `pending` never rejects, so a late answer is simply dropped.

@@ -1,17 +1,50 @@
 import { type RequestHandler, Router } from "express";
 import type { Config } from "../config/config.js";
-import { shortReason } from "../health/checks.js";
+import { reasonCode, shortReason, trackRedisErrors } from "../health/checks.js";
 import { within } from "../health/shared-check.js";
 import { requireAdmin } from "../http/admin-auth.js";
+import { auditJson, type RedisAudit, type RedisAudits } from "../redis/audit.js";
 import type { Redis } from "../redis/redis-client.js";
 import type { Metrics } from "./metrics.js";
-import { readRedisMetrics } from "./redis-metrics.js";
+import { appKeyPrefixes, estimateKeyCounts, readRedisMetrics } from "./redis-metrics.js";
 
 const open: RequestHandler = (_req, _res, next) => next();
 
 /** `GET /metrics` (Prometheus text) and `GET /metrics/redis` (JSON from INFO), for operators. */
-export function createMetricsRouter(deps: { config: Config; metrics: Metrics; redis?: Redis }): Router {
-  const { config, metrics, redis } = deps;
+export function createMetricsRouter(deps: {
+  config: Config;
+  metrics: Metrics;
+  redis?: Redis;
+  /** The cache's own Redis, when it is not `redis`. */
+  cacheRedis?: Redis;
+  audits?: RedisAudits;
+}): Router {
+  const { config, metrics, redis, audits } = deps;
+  const cacheRedis = deps.cacheRedis !== redis ? deps.cacheRedis : undefined;
+  const lastError = redis ? trackRedisErrors(redis) : () => undefined;
+  const notConnected = () => {
+    const error = lastError() ? shortReason(lastError()) : "not connected";
+    return error === "unavailable" ? "not connected" : error;
+  };
+  const auditOf = async (audit: RedisAudit | undefined) => {
+    const report = (await audit?.current()) ?? audit?.latest();
+    return report ? { audit: auditJson(report) } : {};
+  };
+  const cachePart = async () => {
+    if (!cacheRedis) return {};
+    const audit = await auditOf(audits?.cache);
+    if (cacheRedis.status !== "ready") return { cache: { status: "unhealthy", ...audit } };
+    try {
+      const keys = await estimateKeyCounts(cacheRedis, { cache: appKeyPrefixes(config.keyPrefix).cache });
+      return {
+        cache: { status: "healthy", keys: { cache: keys.counts.cache ?? 0, total: keys.total }, ...audit },
+      };
+    } catch (err) {
+      // The cache's Redis failing leaves the sessions' figures standing.
+      const error = shortReason(err);
+      return { cache: { status: "unhealthy", error, reason: reasonCode(error), ...audit } };
+    }
+  };
   const admin = requireAdmin(config.adminApiKey);
   const router = Router();
 
@@ -26,13 +59,24 @@ export function createMetricsRouter(deps: { config: Config; metrics: Metrics; re
       return;
     }
     if (redis.status !== "ready") {
-      res.status(503).json({ status: "unhealthy", error: "not connected" });
+      const error = notConnected();
+      res.status(503).json({
+        status: "unhealthy",
+        error,
+        reason: reasonCode(error),
+        ...(await auditOf(audits?.sessions)),
+      });
       return;
     }
     try {
-      res.json(await within(readRedisMetrics(redis, config.keyPrefix), config.health.checkTimeoutMs));
+      const [body, audit, cache] = await within(
+        Promise.all([readRedisMetrics(redis, config.keyPrefix), auditOf(audits?.sessions), cachePart()]),
+        config.health.checkTimeoutMs,
+      );
+      res.json({ ...body, ...audit, ...cache });
     } catch (err) {
-      res.status(503).json({ status: "unhealthy", error: shortReason(err) });
+      const error = shortReason(err);
+      res.status(503).json({ status: "unhealthy", error, reason: reasonCode(error) });
     }
   });
 
