@@ -6,8 +6,8 @@ import { ConfigError, loadConfig } from "../server/config/config.js";
 import { connectRedis, createRedisClient, type Redis } from "../server/redis/redis-client.js";
 import { testEnv } from "./helpers/app.js";
 import { silentLogger } from "./helpers/logger.js";
-import { commandCalls, commandDiff } from "./helpers/redis-commands.js";
 import { type RedisServer, startRedisServer } from "./helpers/redis-server.js";
+import { commandCalls, commandDiff } from "./helpers/redis-stats.js";
 
 let server: RedisServer;
 let admin: IORedis;

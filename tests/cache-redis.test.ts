@@ -6,8 +6,8 @@ import { connectRedis, createRedisClient, type Redis } from "../server/redis/red
 import { uniquePrefix } from "./helpers/app.js";
 import { CONTRACT_CONFIG } from "./helpers/cache-contract-suite.js";
 import { silentLogger } from "./helpers/logger.js";
-import { commandCalls, commandDiff } from "./helpers/redis-commands.js";
 import { type RedisServer, startRedisServer } from "./helpers/redis-server.js";
+import { commandCalls, commandDiff } from "./helpers/redis-stats.js";
 
 let server: RedisServer;
 let admin: IORedis;

@@ -7,8 +7,8 @@ import { BoundedMemoryStore } from "../server/session/memory-store.js";
 import { buildTestApp, type TestApp, uniquePrefix } from "./helpers/app.js";
 import { createTestDatabase, type TestDatabase } from "./helpers/database.js";
 import { type FakeOpenAI, startFakeOpenAI } from "./helpers/fake-openai.js";
-import { commandCalls, commandDiff } from "./helpers/redis-commands.js";
 import { type RedisServer, startRedisServer } from "./helpers/redis-server.js";
+import { commandCalls, commandDiff } from "./helpers/redis-stats.js";
 
 const API_KEY = "sk-test-0123456789";
 let redisServer: RedisServer;

@@ -1,40 +1,13 @@
 import request from "supertest";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildTestApp, type TestApp, uniquePrefix } from "./helpers/app.js";
-import { createTestDatabase, type TestDatabase } from "./helpers/database.js";
-import { type RedisServer, startRedisServer } from "./helpers/redis-server.js";
+import { describe, expect, it } from "vitest";
+import { type TestApp, uniquePrefix } from "./helpers/app.js";
+import { registerUser, testApp } from "./helpers/fixtures.js";
 import { sessionCookie, sessionCookieLine, sessionIdOf, uniqueEmail } from "./helpers/session.js";
 
-let redisServer: RedisServer;
-let database: TestDatabase;
-const apps: TestApp[] = [];
+const app = (env: Record<string, string> = {}): Promise<TestApp> => testApp({ env });
 
-beforeAll(async () => {
-  redisServer = await startRedisServer();
-  database = await createTestDatabase();
-});
-
-afterAll(async () => {
-  for (const a of apps) await a.close();
-  await database?.close();
-  await redisServer?.stop();
-});
-
-async function app(env: Record<string, string> = {}): Promise<TestApp> {
-  const a = await buildTestApp({ db: database.db, env: { REDIS_URL: redisServer.url, ...env } });
-  apps.push(a);
-  return a;
-}
-
-async function register(a: TestApp, headers: Record<string, string> = {}) {
-  const email = uniqueEmail("sess");
-  const res = await request(a.app)
-    .post("/auth/register")
-    .set(headers)
-    .send({ email, password: "password-123" });
-  expect(res.status).toBe(201);
-  return { email, res };
-}
+const register = (a: TestApp, headers: Record<string, string> = {}) =>
+  registerUser(a, { email: uniqueEmail("sess"), password: "password-123", headers, requireCookie: false });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
