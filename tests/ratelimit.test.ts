@@ -1,37 +1,31 @@
 import request from "supertest";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ConfigError, type Env, loadConfig } from "../server/config/config.js";
 import { addressKey } from "../server/ratelimit/client-key.js";
 import { MemoryRateLimitStore } from "../server/ratelimit/memory-store.js";
 import { createRateLimiter, RateLimitConfigError } from "../server/ratelimit/rate-limit.js";
-import { buildTestApp, type TestApp, testEnv, uniquePrefix } from "./helpers/app.js";
-import { createTestDatabase, type TestDatabase } from "./helpers/database.js";
+import { type TestApp, testEnv, uniquePrefix } from "./helpers/app.js";
+import { privateRedisServer, testApp } from "./helpers/fixtures.js";
 import { listen } from "./helpers/listen.js";
 import { capturingLogger, silentLogger } from "./helpers/logger.js";
 import { sleep } from "./helpers/rate-limit-store-suite.js";
-import { type RedisServer, startRedisServer } from "./helpers/redis-server.js";
+import type { RedisServer } from "./helpers/redis-server.js";
 import { commandCalls, commandDiff } from "./helpers/redis-stats.js";
 
 let redisServer: RedisServer;
-let database: TestDatabase;
 const opened: TestApp[] = [];
 
 beforeAll(async () => {
-  redisServer = await startRedisServer();
-  database = await createTestDatabase();
+  // Its own server: tests count the commands Redis runs.
+  redisServer = await privateRedisServer();
 });
 
 afterEach(async () => {
   for (const t of opened.splice(0)) await t.close();
 });
 
-afterAll(async () => {
-  await database?.close();
-  await redisServer?.stop();
-});
-
 async function app(env: Env, logger = silentLogger()): Promise<TestApp> {
-  const t = await buildTestApp({ db: database.db, env: { REDIS_URL: redisServer.url, ...env }, logger });
+  const t = await testApp({ env: { REDIS_URL: redisServer.url, ...env }, logger });
   opened.push(t);
   return t;
 }

@@ -1,7 +1,7 @@
 import type { Store } from "express-session";
 import { Redis as IORedis } from "ioredis";
 import request from "supertest";
-import { afterAll, expect, inject } from "vitest";
+import { afterAll, expect, inject, vi } from "vitest";
 import type { Env } from "../../server/config/config.js";
 import { createPostgresDatabase, type Database } from "../../server/db/database.js";
 import type { Logger } from "../../server/logging/logger.js";
@@ -12,6 +12,7 @@ import { createTestDatabase, type TestDatabase } from "./database.js";
 import { SHARED_REDIS_DATABASES } from "./global-setup.js";
 import { buildHealthApp, type HealthTestApp } from "./health-app.js";
 import { silentLogger } from "./logger.js";
+import { type RedisServer, startRedisServer } from "./redis-server.js";
 import { sessionCookie, uniqueEmail } from "./session.js";
 
 // Importing this module registers one afterAll on the importing test file: everything the fixtures
@@ -90,6 +91,15 @@ export async function testRedisClient(
   closeAfterFile(() => redis.disconnect());
   await connectRedis(redis, logger);
   return redis;
+}
+
+/** A redis-server of the file's own, for suites that kill, freeze, fill or misconfigure it or count its commands; stopped after the file. */
+export async function privateRedisServer(
+  options?: Parameters<typeof startRedisServer>[0],
+): Promise<RedisServer> {
+  const server = await startRedisServer(options);
+  closeAfterFile(() => server.stop());
+  return server;
 }
 
 let databasePromise: Promise<TestDatabase> | undefined;
@@ -187,7 +197,7 @@ export interface Credentials {
 }
 
 /** POST /auth/register (expects 201); the session cookie is required unless `requireCookie: false`. */
-export async function registerUser(
+export function registerUser(
   t: AppUnderTest,
   options: {
     email?: string;
@@ -196,33 +206,46 @@ export async function registerUser(
     requireCookie?: boolean;
   } = {},
 ): Promise<Credentials> {
-  const email = options.email ?? uniqueEmail("user");
-  const password = options.password ?? TEST_PASSWORD;
-  const res = await request(t.app)
-    .post("/auth/register")
-    .set(options.headers ?? {})
-    .send({ email, password });
-  expect(res.status).toBe(201);
-  return { email, password, cookie: cookieOf(t, res, options.requireCookie ?? true), res };
+  return signIn(t, "/auth/register", 201, options.email ?? uniqueEmail("user"), options);
 }
 
 /** POST /auth/login (expects 200); returns the new session cookie. */
-export async function login(
+export function login(
   t: AppUnderTest,
   email: string,
   options: { password?: string; headers?: Record<string, string> } = {},
 ): Promise<Credentials> {
-  const password = options.password ?? TEST_PASSWORD;
-  const res = await request(t.app)
-    .post("/auth/login")
-    .set(options.headers ?? {})
-    .send({ email, password });
-  expect(res.status).toBe(200);
-  return { email, password, cookie: cookieOf(t, res, true), res };
+  return signIn(t, "/auth/login", 200, email, options);
 }
 
-function cookieOf(t: AppUnderTest, res: request.Response, required: boolean): string {
+async function signIn(
+  t: AppUnderTest,
+  path: string,
+  status: number,
+  email: string,
+  options: { password?: string; headers?: Record<string, string>; requireCookie?: boolean },
+): Promise<Credentials> {
+  const password = options.password ?? TEST_PASSWORD;
+  const res = await request(t.app)
+    .post(path)
+    .set(options.headers ?? {})
+    .send({ email, password });
+  expect(res.status).toBe(status);
   const cookie = sessionCookie(res, t.config.session.cookieName);
-  if (!cookie && required) throw new Error("no session cookie in the response");
-  return cookie ?? "";
+  if (!cookie && (options.requireCookie ?? true)) throw new Error("no session cookie in the response");
+  return { email, password, cookie: cookie ?? "", res };
+}
+
+/** `vi.waitFor` for a condition that returns a boolean: resolves once it holds, throws after `timeoutMs`. */
+export function waitUntil(
+  condition: () => boolean | Promise<boolean>,
+  timeoutMs = 10_000,
+  intervalMs = 50,
+): Promise<void> {
+  return vi.waitFor(
+    async () => {
+      if (!(await condition())) throw new Error(`condition not met within ${timeoutMs} ms`);
+    },
+    { timeout: timeoutMs, interval: intervalMs },
+  );
 }

@@ -16,6 +16,10 @@ export interface RedisServer {
   /** Starts it again on the same port, empty (no persistence). */
   start(): Promise<void>;
   stop(): Promise<void>;
+  /** SIGSTOP: the server keeps its connections open and answers nothing, as in a stall. */
+  freeze(): void;
+  /** SIGCONT after `freeze`. */
+  thaw(): void;
 }
 
 let checked = false;
@@ -87,5 +91,7 @@ export async function startRedisServer(
     kill,
     start,
     stop: kill,
+    freeze: () => child?.kill("SIGSTOP"),
+    thaw: () => child?.kill("SIGCONT"),
   };
 }
