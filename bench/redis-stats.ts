@@ -1,4 +1,5 @@
 import { Redis } from "ioredis";
+import { commandDiff, parseCommandStats } from "../tests/helpers/redis-stats.js";
 
 export interface RedisSnapshot {
   /** Calls per command name (lower case), from INFO commandstats. */
@@ -10,10 +11,7 @@ export interface RedisSnapshot {
 /** One INFO call (Redis >= 7 takes several sections) so the snapshot itself costs one read and one command. */
 export async function snapshot(client: Redis): Promise<RedisSnapshot> {
   const info = (await client.call("INFO", "stats", "commandstats")) as string;
-  const calls: Record<string, number> = {};
-  for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
-    calls[match[1] as string] = Number(match[2]);
-  }
+  const calls = parseCommandStats(info);
   const reads = Number(/^total_reads_processed:(\d+)/m.exec(info)?.[1] ?? NaN);
   return { calls, reads };
 }
@@ -29,16 +27,7 @@ export interface RedisDelta {
 
 /** What the app did between two snapshots, leaving out the snapshots' own INFO calls. */
 export function delta(before: RedisSnapshot, after: RedisSnapshot): RedisDelta {
-  const byCommand: Record<string, number> = {};
-  let commands = 0;
-  for (const [name, count] of Object.entries(after.calls)) {
-    if (name === "info") continue;
-    const d = count - (before.calls[name] ?? 0);
-    if (d > 0) {
-      byCommand[name] = d;
-      commands += d;
-    }
-  }
+  const { commands: byCommand, total: commands } = commandDiff(before.calls, after.calls);
   return { commands, byCommand, reads: after.reads - before.reads - 1 };
 }
 

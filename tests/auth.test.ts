@@ -1,25 +1,14 @@
 import request from "supertest";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildTestApp, type TestApp } from "./helpers/app.js";
-import { createTestDatabase, type TestDatabase } from "./helpers/database.js";
-import { type RedisServer, startRedisServer } from "./helpers/redis-server.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { TestApp } from "./helpers/app.js";
+import { testApp } from "./helpers/fixtures.js";
 import { sessionCookie, sessionIdOf, uniqueEmail } from "./helpers/session.js";
 
-let redisServer: RedisServer;
-let database: TestDatabase;
 let t: TestApp;
 const cookieOf = (res: request.Response) => sessionCookie(res, t.config.session.cookieName);
 
 beforeAll(async () => {
-  redisServer = await startRedisServer();
-  database = await createTestDatabase();
-  t = await buildTestApp({ db: database.db, env: { REDIS_URL: redisServer.url } });
-});
-
-afterAll(async () => {
-  await t?.close();
-  await database?.close();
-  await redisServer?.stop();
+  t = await testApp();
 });
 
 describe("register, login, me, logout", () => {

@@ -1,27 +1,17 @@
 import request from "supertest";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildTestApp, type TestApp } from "./helpers/app.js";
-import { createTestDatabase, type TestDatabase } from "./helpers/database.js";
-import { type RedisServer, startRedisServer } from "./helpers/redis-server.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { TestApp } from "./helpers/app.js";
+import type { TestDatabase } from "./helpers/database.js";
+import { isolatedDatabase, testApp } from "./helpers/fixtures.js";
 import { uniqueEmail } from "./helpers/session.js";
 
-let redisServer: RedisServer;
 let database: TestDatabase;
 let t: TestApp;
 
 beforeAll(async () => {
-  redisServer = await startRedisServer();
-  database = await createTestDatabase();
-  t = await buildTestApp({
-    db: database.db,
-    env: { REDIS_URL: redisServer.url, NODE_ENV: "production", COOKIE_SECURE: "false" },
-  });
-});
-
-afterAll(async () => {
-  await t?.close();
-  await database?.close();
-  await redisServer?.stop();
+  // Its own database: the tests count every user row.
+  database = await isolatedDatabase();
+  t = await testApp({ db: database.db, env: { NODE_ENV: "production", COOKIE_SECURE: "false" } });
 });
 
 async function userCount(): Promise<number> {

@@ -6,16 +6,13 @@ import { join } from "node:path";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TEST_SECRET, uniquePrefix } from "./helpers/app.js";
-import { createTestDatabase, type TestDatabase } from "./helpers/database.js";
-import { type RedisServer, startRedisServer } from "./helpers/redis-server.js";
+import { sharedRedis, testDatabase } from "./helpers/fixtures.js";
 import { type ServerProcess, startServerProcess } from "./helpers/server-process.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 const ARTIFACTS = "test-results";
 const PASSWORD = "correct horse battery";
 
-let redisServer: RedisServer;
-let database: TestDatabase;
 let dataDir: string | undefined;
 let server: ServerProcess;
 let serverEnv: Record<string, string>;
@@ -40,8 +37,8 @@ beforeAll(async () => {
     throw new Error(`${CHROMIUM} is missing: install Debian's chromium package (.ci/run does it)`);
   }
   mkdirSync(ARTIFACTS, { recursive: true });
-  redisServer = await startRedisServer();
-  database = await createTestDatabase();
+  const redisServer = await sharedRedis();
+  const database = { env: process.env.TEST_DATABASE_URL ? (await testDatabase()).env : {} };
   // Without TEST_DATABASE_URL the server keeps its embedded database on disk, so it survives a restart.
   if (!database.env.DATABASE_URL) dataDir = mkdtempSync(join(tmpdir(), "browser-test-"));
   serverEnv = {
@@ -85,8 +82,6 @@ afterAll(async () => {
   await browser?.close();
   await new Promise((resolve) => (attacker ? attacker.close(resolve) : resolve(undefined)));
   await server?.stop();
-  await database?.close();
-  await redisServer?.stop();
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   console.log(`browser tests took ${((Date.now() - startedAt) / 1000).toFixed(1)} s (launch included)`);
 });

@@ -1,23 +1,20 @@
 import request from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildTestApp, type TestApp } from "./helpers/app.js";
-import { createTestDatabase, type TestDatabase } from "./helpers/database.js";
+import type { TestApp } from "./helpers/app.js";
 import { type FakeOpenAI, startFakeOpenAI } from "./helpers/fake-openai.js";
-import { type RedisServer, startRedisServer } from "./helpers/redis-server.js";
+import { privateRedisServer, registerUser, testApp } from "./helpers/fixtures.js";
+import type { RedisServer } from "./helpers/redis-server.js";
 
 const ADMIN_KEY = "admin-key-0123456789abcdef";
 let redisServer: RedisServer;
-let database: TestDatabase;
 let openai: FakeOpenAI;
 let t: TestApp;
 let cookie: string;
 
 beforeAll(async () => {
-  redisServer = await startRedisServer();
-  database = await createTestDatabase();
+  redisServer = await privateRedisServer();
   openai = await startFakeOpenAI();
-  t = await buildTestApp({
-    db: database.db,
+  t = await testApp({
     env: {
       REDIS_URL: redisServer.url,
       // Generous Redis budgets: on a busy test machine a slow reply must not look like an outage.
@@ -28,24 +25,18 @@ beforeAll(async () => {
       OPENAI_BASE_URL: openai.baseUrl,
     },
   });
-  const reg = await request(t.app)
-    .post("/auth/register")
-    .send({ email: `admin-${Date.now()}@example.com`, password: "correct horse" });
-  cookie = ([] as string[]).concat(reg.headers["set-cookie"] ?? [])[0]!.split(";")[0]!;
+  ({ cookie } = await registerUser(t));
 });
 
 afterAll(async () => {
-  await t?.close();
   await openai?.close();
-  await database?.close();
-  await redisServer?.stop();
 });
 
 const auth = { Authorization: `Bearer ${ADMIN_KEY}` };
 
 describe("admin cache API", () => {
   it("does not exist without ADMIN_API_KEY", async () => {
-    const bare = await buildTestApp({ db: database.db, env: { REDIS_URL: redisServer.url } });
+    const bare = await testApp({ env: { REDIS_URL: redisServer.url } });
     try {
       expect((await request(bare.app).get("/api/cache/metrics").set(auth)).status).toBe(404);
       expect((await request(bare.app).post("/api/cache/invalidate").send({ category: "all" })).status).toBe(

@@ -5,9 +5,10 @@ import { type Cache, createCache } from "../server/cache/cache.js";
 import { ConfigError, loadConfig } from "../server/config/config.js";
 import { connectRedis, createRedisClient, type Redis } from "../server/redis/redis-client.js";
 import { testEnv } from "./helpers/app.js";
+import { privateRedisServer } from "./helpers/fixtures.js";
 import { silentLogger } from "./helpers/logger.js";
-import { commandCalls, commandDiff } from "./helpers/redis-commands.js";
-import { type RedisServer, startRedisServer } from "./helpers/redis-server.js";
+import type { RedisServer } from "./helpers/redis-server.js";
+import { commandCalls, commandDiff } from "./helpers/redis-stats.js";
 
 let server: RedisServer;
 let admin: IORedis;
@@ -27,7 +28,8 @@ function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr:
 }
 
 beforeAll(async () => {
-  server = await startRedisServer();
+  // Its own server: the test counts the commands Redis runs.
+  server = await privateRedisServer();
   admin = new IORedis({ port: server.port, host: "127.0.0.1", lazyConnect: true });
   await admin.connect();
   env = testEnv({ REDIS_URL: server.url, LOG_LEVEL: "warn", REDIS_COMMAND_TIMEOUT_MS: "5000" });
@@ -42,7 +44,6 @@ afterAll(async () => {
   await cache?.close();
   redis?.disconnect();
   admin?.disconnect();
-  await server?.stop();
 });
 
 describe("npm run cache", () => {

@@ -2,12 +2,13 @@ import { Redis as IORedis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type Cache, createCache } from "../server/cache/cache.js";
 import type { CacheConfig } from "../server/config/config.js";
-import { connectRedis, createRedisClient, type Redis } from "../server/redis/redis-client.js";
+import type { Redis } from "../server/redis/redis-client.js";
 import { uniquePrefix } from "./helpers/app.js";
 import { CONTRACT_CONFIG } from "./helpers/cache-contract-suite.js";
+import { privateRedisServer, testRedisClient, waitUntil } from "./helpers/fixtures.js";
 import { silentLogger } from "./helpers/logger.js";
-import { commandCalls, commandDiff } from "./helpers/redis-commands.js";
-import { type RedisServer, startRedisServer } from "./helpers/redis-server.js";
+import type { RedisServer } from "./helpers/redis-server.js";
+import { commandCalls, commandDiff } from "./helpers/redis-stats.js";
 
 let server: RedisServer;
 let admin: IORedis;
@@ -15,29 +16,13 @@ const open: Array<{ cache: Cache; redis: Redis }> = [];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await sleep(25);
-  }
-}
+const waitFor = (check: () => boolean | Promise<boolean>, timeoutMs = 10_000) =>
+  waitUntil(check, timeoutMs, 25);
 
 /** A cache on its own Redis connection, as one app instance would have. */
 async function instance(prefix: string, config: Partial<CacheConfig> = {}) {
   const logger = silentLogger();
-  const redis = createRedisClient(
-    {
-      host: "127.0.0.1",
-      port: server.port,
-      db: 0,
-      source: "test",
-      connectTimeoutMs: 1000,
-      commandTimeoutMs: 5000,
-    },
-    logger,
-  );
-  await connectRedis(redis, logger);
+  const redis = await testRedisClient({ port: server.port, connectTimeoutMs: 1000 });
   const cache = createCache({ redis, prefix, logger, config: { ...CONTRACT_CONFIG, ...config } });
   open.push({ cache, redis });
   await waitFor(() => cache.stats().l2.subscriber === "ready");
@@ -45,7 +30,8 @@ async function instance(prefix: string, config: Partial<CacheConfig> = {}) {
 }
 
 beforeAll(async () => {
-  server = await startRedisServer();
+  // Its own server: tests count the commands Redis runs.
+  server = await privateRedisServer();
   admin = new IORedis({ port: server.port, host: "127.0.0.1", lazyConnect: true });
   await admin.connect();
 });
@@ -57,9 +43,8 @@ afterEach(async () => {
   }
 });
 
-afterAll(async () => {
+afterAll(() => {
   admin?.disconnect();
-  await server?.stop();
 });
 
 describe("two tiers", () => {

@@ -1,23 +1,21 @@
 import { Cluster, Redis } from "ioredis";
 import request from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildTestApp, type TestApp, uniquePrefix } from "./helpers/app.js";
-import { createTestDatabase, type TestDatabase } from "./helpers/database.js";
+import { type TestApp, uniquePrefix } from "./helpers/app.js";
+import { testApp } from "./helpers/fixtures.js";
 import { type RedisCluster, startRedisCluster } from "./helpers/redis-cluster.js";
 import { sessionCookie, uniqueEmail } from "./helpers/session.js";
 
 let cluster: RedisCluster;
-let database: TestDatabase;
 const apps: TestApp[] = [];
 
 beforeAll(async () => {
   cluster = await startRedisCluster();
-  database = await createTestDatabase();
 });
 
 afterAll(async () => {
+  // The apps go before the cluster they are connected to.
   for (const a of apps) await a.close();
-  await database?.close();
   await cluster?.stop();
 });
 
@@ -25,8 +23,8 @@ describe("on Redis Cluster", () => {
   it("serves sessions from a 3-master cluster, shared by two instances", async () => {
     const prefix = uniquePrefix();
     const env = { REDIS_URL: cluster.url, REDIS_CLUSTER: "true", KEY_PREFIX: prefix };
-    const a = await buildTestApp({ db: database.db, env });
-    const b = await buildTestApp({ db: database.db, env });
+    const a = await testApp({ env });
+    const b = await testApp({ env });
     apps.push(a, b);
     expect(a.redis).toBeInstanceOf(Cluster);
 

@@ -1,31 +1,17 @@
 import request from "supertest";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../server/config/config.js";
-import { buildTestApp, type TestApp, testEnv } from "./helpers/app.js";
-import { createTestDatabase, type TestDatabase } from "./helpers/database.js";
-import { type RedisServer, startRedisServer } from "./helpers/redis-server.js";
+import { type TestApp, testEnv } from "./helpers/app.js";
+import { testApp } from "./helpers/fixtures.js";
 
-let redisServer: RedisServer;
-let database: TestDatabase;
 let t: TestApp;
 let proxied: TestApp;
 let configured: TestApp;
 
 beforeAll(async () => {
-  redisServer = await startRedisServer();
-  database = await createTestDatabase();
-  t = await buildTestApp({ db: database.db, env: { REDIS_URL: redisServer.url } });
-  proxied = await buildTestApp({ db: database.db, env: { REDIS_URL: redisServer.url, TRUST_PROXY: "1" } });
-  configured = await buildTestApp({
-    db: database.db,
-    env: { REDIS_URL: redisServer.url, APP_ORIGIN: "https://app.example.com" },
-  });
-});
-
-afterAll(async () => {
-  for (const app of [t, proxied, configured]) await app?.close();
-  await database?.close();
-  await redisServer?.stop();
+  t = await testApp();
+  proxied = await testApp({ env: { TRUST_PROXY: "1" } });
+  configured = await testApp({ env: { APP_ORIGIN: "https://app.example.com" } });
 });
 
 type Headers = Record<string, string>;

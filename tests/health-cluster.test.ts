@@ -1,27 +1,24 @@
 import { Cluster } from "ioredis";
 import request from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestDatabase, type TestDatabase } from "./helpers/database.js";
-import { buildHealthApp, type HealthTestApp } from "./helpers/health-app.js";
+import { testHealthApp } from "./helpers/fixtures.js";
+import type { HealthTestApp } from "./helpers/health-app.js";
 import { type RedisCluster, startRedisCluster } from "./helpers/redis-cluster.js";
 
 const ADMIN_KEY = "admin-key-for-cluster-tests-0123";
 
 let cluster: RedisCluster;
-let database: TestDatabase;
 let t: HealthTestApp;
 
 beforeAll(async () => {
-  [cluster, database] = await Promise.all([startRedisCluster(), createTestDatabase()]);
-  t = await buildHealthApp({
-    db: database.db,
+  cluster = await startRedisCluster();
+  t = await testHealthApp({
     env: { REDIS_URL: cluster.url, REDIS_CLUSTER: "true", ADMIN_API_KEY: ADMIN_KEY },
   });
 });
 
 afterAll(async () => {
   await t?.close();
-  await database?.close();
   await cluster?.stop();
 });
 

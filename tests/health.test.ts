@@ -2,39 +2,39 @@ import request from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../server/config/config.js";
 import { createPostgresDatabase, type Database } from "../server/db/database.js";
-import { createTestDatabase, type TestDatabase } from "./helpers/database.js";
+import type { TestDatabase } from "./helpers/database.js";
 import { type FakeOpenAI, startFakeOpenAI } from "./helpers/fake-openai.js";
-import { buildHealthApp, type HealthTestApp, startBlackHole } from "./helpers/health-app.js";
+import {
+  privateRedisServer,
+  type SharedRedis,
+  sharedRedis,
+  testDatabase,
+  testHealthApp,
+} from "./helpers/fixtures.js";
+import { type HealthTestApp, startBlackHole } from "./helpers/health-app.js";
 import { silentLogger } from "./helpers/logger.js";
 import { freePort } from "./helpers/ports.js";
-import { type RedisServer, startRedisServer } from "./helpers/redis-server.js";
 
 const OPENAI_KEY = "sk-test-health-0123456789";
 
-let redisServer: RedisServer;
+let redisServer: SharedRedis;
 let database: TestDatabase;
 let openai: FakeOpenAI;
-const apps: HealthTestApp[] = [];
 
 beforeAll(async () => {
   [redisServer, database, openai] = await Promise.all([
-    startRedisServer(),
-    createTestDatabase(),
+    sharedRedis(),
+    testDatabase(),
     startFakeOpenAI({ apiKey: OPENAI_KEY }),
   ]);
 });
 
 afterAll(async () => {
-  await Promise.all(apps.map((a) => a.close()));
   await openai?.close();
-  await database?.close();
-  await redisServer?.stop();
 });
 
-async function build(env: Record<string, string> = {}, db: Database = database.db) {
-  const t = await buildHealthApp({ db, env: { REDIS_URL: redisServer.url, ...env } });
-  apps.push(t);
-  return t;
+function build(env: Record<string, string> = {}, db: Database = database.db) {
+  return testHealthApp({ db, env: { REDIS_URL: redisServer.url, ...env } });
 }
 
 const withOpenAI = (env: Record<string, string> = {}) => ({
@@ -127,8 +127,7 @@ describe("all dependencies healthy", () => {
   });
 
   it("reports OpenAI as not configured without a key, and Redis as not configured without Redis", async () => {
-    const t = await buildHealthApp({ db: database.db });
-    apps.push(t);
+    const t = await testHealthApp({ redis: false });
     const redis = await request(t.app).get("/health/redis");
     expect(redis.status).toBe(200);
     expect(redis.body).toEqual({ status: "not_configured" });
@@ -203,7 +202,7 @@ describe("OpenAI failing", () => {
 
 describe("Redis down", () => {
   it("fails /health/redis and /health/complete within the bound while /health/live stays up", async () => {
-    const own = await startRedisServer();
+    const own = await privateRedisServer();
     try {
       const t = await build({ REDIS_URL: own.url, HEALTH_CHECK_TIMEOUT_MS: "1000" });
       expect((await request(t.app).get("/health/redis")).status).toBe(200);
@@ -271,7 +270,7 @@ describe("black-holed dependencies", () => {
   it("cannot stretch /health/complete beyond the bound, and stuck checks do not pile up", async () => {
     const timeoutMs = 1000;
     const hole = await startBlackHole();
-    const own = await startRedisServer();
+    const own = await privateRedisServer();
     // Driver timeouts far above the probe bound: only the probe's own timer can keep it short.
     const db = createPostgresDatabase(
       { url: `postgres://postgres@127.0.0.1:${hole.port}/test`, poolMax: 2, timeoutMs: 20_000 },
@@ -288,8 +287,7 @@ describe("black-holed dependencies", () => {
       db,
     );
     // A stopped redis-server keeps its connections open and answers nothing.
-    const pid = Number(/process_id:(\d+)/.exec(await t.redis!.info("server"))?.[1]);
-    process.kill(pid, "SIGSTOP");
+    own.freeze();
     try {
       const times: number[] = [];
       for (let i = 0; i < 2; i++) {
@@ -323,7 +321,7 @@ describe("black-holed dependencies", () => {
       // One pending connection attempt is shared by every probe instead of one per probe.
       expect(hole.connections()).toBe(1);
     } finally {
-      process.kill(pid, "SIGCONT");
+      own.thaw();
       openai.setMode("ok");
       await t.close();
       await hole.close();

@@ -1,29 +1,21 @@
 import request from "supertest";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../server/config/config.js";
 import { connectRedis, createRedisClient } from "../server/redis/redis-client.js";
-import { buildTestApp, type TestApp } from "./helpers/app.js";
-import { createTestDatabase, type TestDatabase } from "./helpers/database.js";
+import type { TestApp } from "./helpers/app.js";
+import { privateRedisServer, testApp } from "./helpers/fixtures.js";
 import { capturingLogger } from "./helpers/logger.js";
-import { type RedisServer, startRedisServer } from "./helpers/redis-server.js";
+import type { RedisServer } from "./helpers/redis-server.js";
 import { sessionCookie, uniqueEmail } from "./helpers/session.js";
 
 let redisServer: RedisServer;
-let database: TestDatabase;
 let t: TestApp;
 const log = capturingLogger("debug");
 
 beforeAll(async () => {
-  redisServer = await startRedisServer({ extraArgs: ["--requirepass", "s3cret-redis-pass"] });
-  database = await createTestDatabase();
+  redisServer = await privateRedisServer({ extraArgs: ["--requirepass", "s3cret-redis-pass"] });
   const url = `redis://default:s3cret-redis-pass@127.0.0.1:${redisServer.port}`;
-  t = await buildTestApp({ db: database.db, env: { REDIS_URL: url }, logger: log.logger });
-});
-
-afterAll(async () => {
-  await t?.close();
-  await database?.close();
-  await redisServer?.stop();
+  t = await testApp({ env: { REDIS_URL: url }, logger: log.logger });
 });
 
 describe("logs", () => {

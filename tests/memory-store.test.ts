@@ -2,8 +2,7 @@ import type { SessionData } from "express-session";
 import request from "supertest";
 import { describe, expect, it } from "vitest";
 import { BoundedMemoryStore } from "../server/session/memory-store.js";
-import { buildTestApp } from "./helpers/app.js";
-import { createTestDatabase } from "./helpers/database.js";
+import { testApp } from "./helpers/fixtures.js";
 import { sessionCookie, uniqueEmail } from "./helpers/session.js";
 
 const session = (ms: number) =>
@@ -31,8 +30,7 @@ describe("the embedded session store (no Redis configured)", () => {
   });
 
   it("serves login sessions in an app without Redis", async () => {
-    const database = await createTestDatabase();
-    const t = await buildTestApp({ db: database.db });
+    const t = await testApp({ redis: false });
     expect(t.redis).toBeUndefined();
     const reg = await request(t.app)
       .post("/auth/register")
@@ -41,6 +39,5 @@ describe("the embedded session store (no Redis configured)", () => {
     expect((await request(t.app).get("/auth/me").set("Cookie", cookie)).status).toBe(200);
     expect((await request(t.app).post("/auth/logout").set("Cookie", cookie)).status).toBe(204);
     expect((await request(t.app).get("/auth/me").set("Cookie", cookie)).status).toBe(401);
-    await database.close();
   });
 });

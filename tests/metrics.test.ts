@@ -1,37 +1,22 @@
 import request from "supertest";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { createMetrics } from "../server/metrics/metrics.js";
-import { createTestDatabase, type TestDatabase } from "./helpers/database.js";
-import { buildHealthApp, type HealthTestApp } from "./helpers/health-app.js";
-import { type RedisServer, startRedisServer } from "./helpers/redis-server.js";
+import { privateRedisServer, type SharedRedis, sharedRedis, testHealthApp } from "./helpers/fixtures.js";
+import type { HealthTestApp } from "./helpers/health-app.js";
 
 const ADMIN_KEY = "admin-key-for-metrics-tests-0123";
 
-let redisServer: RedisServer;
-let database: TestDatabase;
-const apps: HealthTestApp[] = [];
+let redisServer: SharedRedis;
 
 beforeAll(async () => {
-  [redisServer, database] = await Promise.all([startRedisServer(), createTestDatabase()]);
+  redisServer = await sharedRedis();
 });
 
-afterAll(async () => {
-  await Promise.all(apps.map((a) => a.close()));
-  await database?.close();
-  await redisServer?.stop();
-});
-
-async function build(
+function build(
   env: Record<string, string> = {},
-  options: Parameters<typeof buildHealthApp>[0] | object = {},
+  options: Omit<Parameters<typeof testHealthApp>[0], "env"> = {},
 ) {
-  const t = await buildHealthApp({
-    db: database.db,
-    env: { REDIS_URL: redisServer.url, ADMIN_API_KEY: ADMIN_KEY, ...env },
-    ...options,
-  });
-  apps.push(t);
-  return t;
+  return testHealthApp({ env: { REDIS_URL: redisServer.url, ADMIN_API_KEY: ADMIN_KEY, ...env }, ...options });
 }
 
 const bearer = (key = ADMIN_KEY) => ({ Authorization: `Bearer ${key}` });
@@ -68,8 +53,7 @@ describe("admin guard", () => {
       expect(wrong.text).not.toContain("http_request_duration_seconds");
       expect(missing.headers["set-cookie"]).toBeUndefined();
     }
-    const hidden = await buildHealthApp({ db: database.db, env: { REDIS_URL: redisServer.url } });
-    apps.push(hidden);
+    const hidden = await testHealthApp({ env: { REDIS_URL: redisServer.url } });
     expect((await request(hidden.app).get("/metrics").set(bearer())).status).toBe(404);
     expect((await request(hidden.app).get("/metrics/redis").set(bearer())).status).toBe(404);
   });
@@ -136,7 +120,7 @@ describe("GET /metrics", () => {
   });
 
   it("shows Redis as down in dependency_up when it is killed", async () => {
-    const own = await startRedisServer();
+    const own = await privateRedisServer();
     try {
       const t = await build({ REDIS_URL: own.url, HEALTH_CHECK_TIMEOUT_MS: "1000" });
       await own.kill();
@@ -276,7 +260,7 @@ describe("GET /metrics/redis", () => {
   });
 
   it("answers 503 when Redis is down and not_configured without Redis", async () => {
-    const own = await startRedisServer();
+    const own = await privateRedisServer();
     try {
       const t = await build({ REDIS_URL: own.url });
       await own.kill();
@@ -290,8 +274,7 @@ describe("GET /metrics/redis", () => {
     } finally {
       await own.stop();
     }
-    const none = await buildHealthApp({ db: database.db, env: { ADMIN_API_KEY: ADMIN_KEY } });
-    apps.push(none);
+    const none = await testHealthApp({ redis: false, env: { ADMIN_API_KEY: ADMIN_KEY } });
     const res = await request(none.app).get("/metrics/redis").set(bearer());
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ status: "not_configured" });

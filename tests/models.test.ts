@@ -4,48 +4,33 @@ import { Redis as IORedis } from "ioredis";
 import request from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BoundedMemoryStore } from "../server/session/memory-store.js";
-import { buildTestApp, type TestApp, uniquePrefix } from "./helpers/app.js";
-import { createTestDatabase, type TestDatabase } from "./helpers/database.js";
+import { type TestApp, uniquePrefix } from "./helpers/app.js";
 import { type FakeOpenAI, startFakeOpenAI } from "./helpers/fake-openai.js";
-import { commandCalls, commandDiff } from "./helpers/redis-commands.js";
-import { type RedisServer, startRedisServer } from "./helpers/redis-server.js";
+import { privateRedisServer, registerUser, testApp } from "./helpers/fixtures.js";
+import type { RedisServer } from "./helpers/redis-server.js";
+import { commandCalls, commandDiff } from "./helpers/redis-stats.js";
 
 const API_KEY = "sk-test-0123456789";
 let redisServer: RedisServer;
-let database: TestDatabase;
 let openai: FakeOpenAI;
-const apps: TestApp[] = [];
 
 beforeAll(async () => {
-  redisServer = await startRedisServer();
-  database = await createTestDatabase();
+  // Its own server: a test counts the commands Redis runs.
+  redisServer = await privateRedisServer();
   openai = await startFakeOpenAI({ apiKey: API_KEY });
 });
 
 afterAll(async () => {
-  for (const t of apps) await t.close();
   await openai?.close();
-  await database?.close();
-  await redisServer?.stop();
 });
 
-async function app(env: Record<string, string> = {}) {
-  const t = await buildTestApp({
-    db: database.db,
+function app(env: Record<string, string> = {}): Promise<TestApp> {
+  return testApp({
     env: { REDIS_URL: redisServer.url, OPENAI_API_KEY: API_KEY, OPENAI_BASE_URL: openai.baseUrl, ...env },
   });
-  apps.push(t);
-  return t;
 }
 
-let userCount = 0;
-async function login(t: TestApp): Promise<string> {
-  const res = await request(t.app)
-    .post("/auth/register")
-    .send({ email: `models-${Date.now()}-${userCount++}@example.com`, password: "correct horse" });
-  expect(res.status).toBe(201);
-  return ([] as string[]).concat(res.headers["set-cookie"] ?? [])[0]!.split(";")[0]!;
-}
+const login = async (t: TestApp): Promise<string> => (await registerUser(t)).cookie;
 
 describe("GET /api/models", () => {
   it("requires a login", async () => {
@@ -154,10 +139,9 @@ describe("GET /api/models", () => {
 
 describe("GET /api/models while Redis is down", () => {
   it("answers from L1 or OpenAI without hanging, and uses Redis again once it is back", async () => {
-    const killable = await startRedisServer();
+    const killable = await privateRedisServer();
     // Sessions stay in memory here so the test isolates the cache from the session store's own outage handling.
-    const t = await buildTestApp({
-      db: database.db,
+    const t = await testApp({
       env: {
         REDIS_URL: killable.url,
         OPENAI_API_KEY: API_KEY,
@@ -167,7 +151,6 @@ describe("GET /api/models while Redis is down", () => {
       },
       sessionStore: new BoundedMemoryStore({ max: 100, ttlSeconds: 600 }),
     });
-    apps.push(t);
     try {
       const cookie = await login(t);
       expect((await request(t.app).get("/api/models").set("Cookie", cookie)).headers["x-cache"]).toBe("MISS");

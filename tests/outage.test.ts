@@ -1,43 +1,21 @@
 import request from "supertest";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import { createPostgresDatabase } from "../server/db/database.js";
-import { buildTestApp, type TestApp } from "./helpers/app.js";
-import { createTestDatabase, type TestDatabase } from "./helpers/database.js";
+import { privateRedisServer, testApp } from "./helpers/fixtures.js";
 import { silentLogger } from "./helpers/logger.js";
 import { freePort } from "./helpers/ports.js";
-import { type RedisServer, startRedisServer } from "./helpers/redis-server.js";
+import type { RedisServer } from "./helpers/redis-server.js";
 import { sessionCookie, uniqueEmail } from "./helpers/session.js";
 
 let redisServer: RedisServer;
-let database: TestDatabase;
-const apps: TestApp[] = [];
 
 beforeAll(async () => {
-  redisServer = await startRedisServer();
-  database = await createTestDatabase();
+  redisServer = await privateRedisServer();
 });
-
-afterAll(async () => {
-  for (const a of apps) await a.close();
-  await database?.close();
-  await redisServer?.stop();
-});
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn();
-    if (ok(value) || Date.now() > deadline) return value;
-    await sleep(100);
-  }
-}
 
 describe("Redis outage", () => {
   it("answers 503 fast while Redis is down and recovers without an app restart", async () => {
-    const t = await buildTestApp({ db: database.db, env: { REDIS_URL: redisServer.url } });
-    apps.push(t);
+    const t = await testApp({ env: { REDIS_URL: redisServer.url } });
     const email = uniqueEmail("outage");
     const reg = await request(t.app).post("/auth/register").send({ email, password: "password-123" });
     const cookie = sessionCookie(reg, t.config.session.cookieName)!;
@@ -56,10 +34,13 @@ describe("Redis outage", () => {
     expect((await request(t.app).get("/health/live")).status).toBe(200);
 
     await redisServer.start(); // empty: no persistence, so the old session is gone
-    const back = await until(
-      () => request(t.app).post("/auth/login").send({ email, password: "password-123" }),
-      (r) => r.status === 200,
-      15_000,
+    const back = await vi.waitFor(
+      async () => {
+        const r = await request(t.app).post("/auth/login").send({ email, password: "password-123" });
+        expect(r.status).toBe(200);
+        return r;
+      },
+      { timeout: 15_000, interval: 100 },
     );
     expect(back.status).toBe(200);
     const me = await request(t.app)
@@ -69,25 +50,25 @@ describe("Redis outage", () => {
   });
 
   it("starts with Redis unreachable, answers 503, and connects when Redis appears", async () => {
-    const later = await startRedisServer();
+    const later = await privateRedisServer();
     await later.kill();
-    const t = await buildTestApp({ db: database.db, env: { REDIS_URL: later.url } });
-    apps.push(t);
+    const t = await testApp({ env: { REDIS_URL: later.url } });
     const down = await request(t.app)
       .post("/auth/register")
       .send({ email: uniqueEmail("boot"), password: "password-123" });
     expect(down.status).toBe(503);
     await later.start();
-    const up = await until(
-      () =>
-        request(t.app)
+    const up = await vi.waitFor(
+      async () => {
+        const r = await request(t.app)
           .post("/auth/register")
-          .send({ email: uniqueEmail("boot"), password: "password-123" }),
-      (r) => r.status === 201,
-      15_000,
+          .send({ email: uniqueEmail("boot"), password: "password-123" });
+        expect(r.status).toBe(201);
+        return r;
+      },
+      { timeout: 15_000, interval: 100 },
     );
     expect(up.status).toBe(201);
-    await later.stop();
   });
 });
 
@@ -98,8 +79,7 @@ describe("Postgres outage", () => {
       { url: `postgres://postgres@127.0.0.1:${port}/test`, poolMax: 2, timeoutMs: 500 },
       silentLogger(),
     );
-    const t = await buildTestApp({ db: deadDb, env: { REDIS_URL: redisServer.url } });
-    apps.push(t);
+    const t = await testApp({ db: deadDb, env: { REDIS_URL: redisServer.url } });
     const started = Date.now();
     const res = await request(t.app)
       .post("/auth/login")

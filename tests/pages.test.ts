@@ -1,28 +1,14 @@
 import request from "supertest";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildTestApp, type TestApp } from "./helpers/app.js";
-import { createTestDatabase, type TestDatabase } from "./helpers/database.js";
-import { type RedisServer, startRedisServer } from "./helpers/redis-server.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { TestApp } from "./helpers/app.js";
+import { testApp } from "./helpers/fixtures.js";
 import { sessionCookie as cookieOf, uniqueEmail } from "./helpers/session.js";
 
-let redisServer: RedisServer;
-let database: TestDatabase;
 let t: TestApp;
 
 beforeAll(async () => {
-  redisServer = await startRedisServer();
-  database = await createTestDatabase();
-  t = await buildTestApp({
-    db: database.db,
-    // Limits low enough to reach in a test; the per-account one is the product's default (5).
-    env: { REDIS_URL: redisServer.url, RATE_LIMIT_LOGIN_LIMIT: "40" },
-  });
-});
-
-afterAll(async () => {
-  await t?.close();
-  await database?.close();
-  await redisServer?.stop();
+  // Limits low enough to reach in a test; the per-account one is the product's default (5).
+  t = await testApp({ env: { RATE_LIMIT_LOGIN_LIMIT: "40" } });
 });
 
 const PASSWORD = "correct horse";
@@ -155,7 +141,7 @@ describe("rate-limited forms", () => {
   });
 
   it("show the wait when this address has posted too many forms", async () => {
-    const strict = await buildTestApp({ db: database.db, env: { RATE_LIMIT_LOGIN_LIMIT: "2" } });
+    const strict = await testApp({ redis: false, env: { RATE_LIMIT_LOGIN_LIMIT: "2" } });
     try {
       const post = (email: string) =>
         request(strict.app)

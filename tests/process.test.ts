@@ -1,23 +1,22 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TEST_SECRET, uniquePrefix } from "./helpers/app.js";
-import { createTestDatabase, type TestDatabase } from "./helpers/database.js";
-import { type RedisServer, startRedisServer } from "./helpers/redis-server.js";
+import type { TestDatabase } from "./helpers/database.js";
+import { type SharedRedis, sharedRedis, testDatabase } from "./helpers/fixtures.js";
 import { type ServerProcess, startServerProcess } from "./helpers/server-process.js";
 import { uniqueEmail } from "./helpers/session.js";
 
-let redisServer: RedisServer;
-let database: TestDatabase;
+let redisServer: SharedRedis;
+let database: TestDatabase | undefined;
 const running: ServerProcess[] = [];
 
 beforeAll(async () => {
-  redisServer = await startRedisServer();
-  database = await createTestDatabase();
+  redisServer = await sharedRedis();
+  // Only the tests on PostgreSQL give the server a database; the embedded one makes its own.
+  if (hasPostgres()) database = await testDatabase();
 });
 
 afterAll(async () => {
   for (const p of running) await p.stop("SIGKILL");
-  await database?.close();
-  await redisServer?.stop();
 });
 
 function baseEnv(): Record<string, string> {
@@ -28,7 +27,7 @@ function baseEnv(): Record<string, string> {
     KEY_PREFIX: uniquePrefix(),
     PASSWORD_SCRYPT_LOG_N: "10",
     SHUTDOWN_TIMEOUT_MS: "5000",
-    ...database.env,
+    ...database?.env,
   };
 }
 

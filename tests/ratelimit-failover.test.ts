@@ -1,24 +1,19 @@
-import { spawn } from "node:child_process";
 import request from "supertest";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildTestApp, type TestApp } from "./helpers/app.js";
-import { createTestDatabase, type TestDatabase } from "./helpers/database.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { TestApp } from "./helpers/app.js";
+import { privateRedisServer, testApp, waitUntil } from "./helpers/fixtures.js";
 import { capturingLogger, silentLogger } from "./helpers/logger.js";
-import { freePort } from "./helpers/ports.js";
-import { sleep } from "./helpers/rate-limit-store-suite.js";
-import { type RedisServer, startRedisServer } from "./helpers/redis-server.js";
-import { callsBetween, commandCalls } from "./helpers/redis-stats.js";
+import type { RedisServer } from "./helpers/redis-server.js";
+import { commandCalls, commandDiff } from "./helpers/redis-stats.js";
 
 let redisServer: RedisServer;
-let database: TestDatabase;
 let t: TestApp;
 const log = capturingLogger("info");
 
 beforeAll(async () => {
-  redisServer = await startRedisServer();
-  database = await createTestDatabase();
-  t = await buildTestApp({
-    db: database.db,
+  // Its own server: the tests kill it, and count the commands it runs.
+  redisServer = await privateRedisServer();
+  t = await testApp({
     logger: log.logger,
     env: {
       REDIS_URL: redisServer.url,
@@ -28,12 +23,6 @@ beforeAll(async () => {
       RATE_LIMIT_INSTANCES: "2",
     },
   });
-});
-
-afterAll(async () => {
-  await t?.close();
-  await database?.close();
-  await redisServer?.stop();
 });
 
 async function timedGet(path: string) {
@@ -47,13 +36,7 @@ async function timedGet(path: string) {
   };
 }
 
-async function until(condition: () => boolean | Promise<boolean>, timeoutMs: number) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error("condition not reached in time");
-    await sleep(50);
-  }
-}
+const until = waitUntil;
 
 const switched = () => log.lines.filter((l) => l.includes("Redis unavailable; limiting in this process"));
 const recovered = () => log.lines.filter((l) => l.includes("Redis is back; using shared limits"));
@@ -85,7 +68,7 @@ describe("Redis failure", () => {
       5000,
     );
     const after = await commandCalls(t.redis!);
-    expect(callsBetween(before, after).eval).toBe(1); // the new connection sent the script body once
+    expect(commandDiff(before, after).commands.eval).toBe(1); // the new connection sent the script body once
     expect(recovered()).toHaveLength(1);
     expect(switched()).toHaveLength(1);
 
@@ -100,15 +83,11 @@ describe("Redis failure", () => {
 
 describe("a hung Redis (accepts connections, never answers)", () => {
   it("costs at most one command timeout per probe, then the in-process limiter answers at once", async () => {
-    const port = await freePort();
-    const proc = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", ""], {
-      stdio: "ignore",
-    });
-    const hung = await buildTestApp({
-      db: database.db,
+    const server = await privateRedisServer();
+    const hung = await testApp({
       logger: silentLogger(),
       env: {
-        REDIS_URL: `redis://127.0.0.1:${port}`,
+        REDIS_URL: server.url,
         REDIS_COMMAND_TIMEOUT_MS: "1000",
         RATE_LIMIT_GLOBAL_LIMIT: "3",
       },
@@ -119,7 +98,7 @@ describe("a hung Redis (accepts connections, never answers)", () => {
         return hung.redis!.status === "ready";
       }, 10_000);
       await request(hung.app).get("/auth/me").expect(401);
-      proc.kill("SIGSTOP");
+      server.freeze();
       const timings: number[] = [];
       const statuses: number[] = [];
       for (let i = 0; i < 5; i++) {
@@ -134,9 +113,9 @@ describe("a hung Redis (accepts connections, never answers)", () => {
       expect(timings[0]).toBeLessThan(3000);
       for (const ms of timings.slice(1)) expect(ms).toBeLessThan(900);
     } finally {
-      proc.kill("SIGCONT");
-      proc.kill("SIGKILL");
+      server.thaw();
       await hung.close();
+      await server.stop();
     }
   });
 });

@@ -1,21 +1,14 @@
 import request from "supertest";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildTestApp, type TestApp } from "./helpers/app.js";
-import { createTestDatabase, type TestDatabase } from "./helpers/database.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { TestApp } from "./helpers/app.js";
+import { testApp } from "./helpers/fixtures.js";
 import { sleep } from "./helpers/rate-limit-store-suite.js";
-import { type RedisServer, startRedisServer } from "./helpers/redis-server.js";
 
-let redisServer: RedisServer;
-let database: TestDatabase;
 let t: TestApp;
 
 beforeAll(async () => {
-  redisServer = await startRedisServer();
-  database = await createTestDatabase();
-  t = await buildTestApp({
-    db: database.db,
+  t = await testApp({
     env: {
-      REDIS_URL: redisServer.url,
       TRUST_PROXY: "1",
       // 5 failures per 10 s: the lock lasts one unit, 2 s, so the test takes seconds.
       RATE_LIMIT_LOGIN_ACCOUNT_LIMIT: "5",
@@ -23,12 +16,6 @@ beforeAll(async () => {
       RATE_LIMIT_LOGIN_LIMIT: "3",
     },
   });
-});
-
-afterAll(async () => {
-  await t?.close();
-  await database?.close();
-  await redisServer?.stop();
 });
 
 const login = (ip: string, email: string, password: string) =>

@@ -1,37 +1,31 @@
 import request from "supertest";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { ConfigError, type Env, loadConfig } from "../server/config/config.js";
 import { addressKey } from "../server/ratelimit/client-key.js";
 import { MemoryRateLimitStore } from "../server/ratelimit/memory-store.js";
 import { createRateLimiter, RateLimitConfigError } from "../server/ratelimit/rate-limit.js";
-import { buildTestApp, type TestApp, testEnv, uniquePrefix } from "./helpers/app.js";
-import { createTestDatabase, type TestDatabase } from "./helpers/database.js";
+import { type TestApp, testEnv, uniquePrefix } from "./helpers/app.js";
+import { privateRedisServer, testApp } from "./helpers/fixtures.js";
 import { listen } from "./helpers/listen.js";
 import { capturingLogger, silentLogger } from "./helpers/logger.js";
 import { sleep } from "./helpers/rate-limit-store-suite.js";
-import { type RedisServer, startRedisServer } from "./helpers/redis-server.js";
-import { callsBetween, commandCalls } from "./helpers/redis-stats.js";
+import type { RedisServer } from "./helpers/redis-server.js";
+import { commandCalls, commandDiff } from "./helpers/redis-stats.js";
 
 let redisServer: RedisServer;
-let database: TestDatabase;
 const opened: TestApp[] = [];
 
 beforeAll(async () => {
-  redisServer = await startRedisServer();
-  database = await createTestDatabase();
+  // Its own server: tests count the commands Redis runs.
+  redisServer = await privateRedisServer();
 });
 
 afterEach(async () => {
   for (const t of opened.splice(0)) await t.close();
 });
 
-afterAll(async () => {
-  await database?.close();
-  await redisServer?.stop();
-});
-
 async function app(env: Env, logger = silentLogger()): Promise<TestApp> {
-  const t = await buildTestApp({ db: database.db, env: { REDIS_URL: redisServer.url, ...env }, logger });
+  const t = await testApp({ env: { REDIS_URL: redisServer.url, ...env }, logger });
   opened.push(t);
   return t;
 }
@@ -192,7 +186,7 @@ describe("Redis work per request", () => {
     const after = await commandCalls(t.redis!);
     // commandstats also counts the calls a script makes: each EVALSHA here runs TIME, GET and SET inside
     // Redis. The only command the app sent is the EVALSHA, one per request.
-    expect(callsBetween(before, after)).toEqual({ evalsha: 20, time: 20, get: 20, set: 20 });
+    expect(commandDiff(before, after).commands).toEqual({ evalsha: 20, time: 20, get: 20, set: 20 });
   });
 
   it("an authenticated /api request: one EVALSHA per policy plus the session's own commands", async () => {
@@ -211,7 +205,13 @@ describe("Redis work per request", () => {
     // Sent by the app per request: EVALSHA for `global`, EVALSHA for the session (read, and extend only
     // when due: not here, the session is fresh), EVALSHA for `api`. TIME, SET, PTTL and the GETs run
     // inside the scripts.
-    expect(callsBetween(before, after)).toEqual({ evalsha: 30, time: 20, get: 30, set: 20, pttl: 10 });
+    expect(commandDiff(before, after).commands).toEqual({
+      evalsha: 30,
+      time: 20,
+      get: 30,
+      set: 20,
+      pttl: 10,
+    });
   });
 });
 

@@ -1,40 +1,26 @@
 import { readFileSync } from "node:fs";
 import request from "supertest";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../server/config/config.js";
 import { connectRedis, createRedisClient } from "../server/redis/redis-client.js";
-import { buildTestApp, type TestApp } from "./helpers/app.js";
-import { createTestDatabase, type TestDatabase } from "./helpers/database.js";
+import { privateRedisServer, testApp } from "./helpers/fixtures.js";
 import { capturingLogger } from "./helpers/logger.js";
-import { type RedisServer, startRedisServer } from "./helpers/redis-server.js";
+import type { RedisServer } from "./helpers/redis-server.js";
 import { makeTlsFiles } from "./helpers/tls.js";
 
 let tlsServer: RedisServer;
-let database: TestDatabase;
 let files: ReturnType<typeof makeTlsFiles>;
 let otherCa: ReturnType<typeof makeTlsFiles>;
-const apps: TestApp[] = [];
 
 beforeAll(async () => {
   files = makeTlsFiles();
   otherCa = makeTlsFiles();
-  tlsServer = await startRedisServer({ tls: files });
-  database = await createTestDatabase();
-});
-
-afterAll(async () => {
-  for (const a of apps) await a.close();
-  await database?.close();
-  await tlsServer?.stop();
+  tlsServer = await privateRedisServer({ tls: files });
 });
 
 describe("Redis over TLS", () => {
   it("connects with rediss:// and the CA given as a file path, and serves sessions", async () => {
-    const t = await buildTestApp({
-      db: database.db,
-      env: { REDIS_URL: tlsServer.url, REDIS_TLS_CA: files.ca },
-    });
-    apps.push(t);
+    const t = await testApp({ env: { REDIS_URL: tlsServer.url, REDIS_TLS_CA: files.ca } });
     expect(await t.redis!.ping()).toBe("PONG");
     const res = await request(t.app)
       .post("/auth/register")
@@ -44,8 +30,7 @@ describe("Redis over TLS", () => {
 
   it("accepts the CA as inline PEM (with \\n escapes, as platforms store it)", async () => {
     const pem = readFileSync(files.ca, "utf8").replace(/\n/g, "\\n");
-    const t = await buildTestApp({ db: database.db, env: { REDIS_URL: tlsServer.url, REDIS_TLS_CA: pem } });
-    apps.push(t);
+    const t = await testApp({ env: { REDIS_URL: tlsServer.url, REDIS_TLS_CA: pem } });
     expect(await t.redis!.ping()).toBe("PONG");
   });
 

@@ -1,51 +1,29 @@
 import request from "supertest";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../server/config/config.js";
-import { buildTestApp, type TestApp, testEnv } from "./helpers/app.js";
-import { createTestDatabase, type TestDatabase } from "./helpers/database.js";
-import { type RedisServer, startRedisServer } from "./helpers/redis-server.js";
+import { type TestApp, testEnv } from "./helpers/app.js";
+import { privateRedisServer, registerUser, testApp } from "./helpers/fixtures.js";
+import type { RedisServer } from "./helpers/redis-server.js";
+import { sessionIdOf, uniqueEmail } from "./helpers/session.js";
 
 const TTL_S = 3600;
 const TTL_MS = TTL_S * 1000;
 
 let redisServer: RedisServer;
-let database: TestDatabase;
-const apps: TestApp[] = [];
 
 beforeAll(async () => {
-  redisServer = await startRedisServer();
-  database = await createTestDatabase();
+  // Its own server: a test restarts it.
+  redisServer = await privateRedisServer();
 });
 
-afterAll(async () => {
-  for (const a of apps) await a.close();
-  await database?.close();
-  await redisServer?.stop();
-});
-
-async function appWith(env: Record<string, string>): Promise<TestApp> {
-  const t = await buildTestApp({
-    db: database.db,
-    env: { REDIS_URL: redisServer.url, SESSION_TTL_SECONDS: String(TTL_S), ...env },
-  });
-  apps.push(t);
-  return t;
+function appWith(env: Record<string, string>): Promise<TestApp> {
+  return testApp({ env: { REDIS_URL: redisServer.url, SESSION_TTL_SECONDS: String(TTL_S), ...env } });
 }
 
-let userCount = 0;
 /** Registers a fresh user; returns the session cookie and its Redis key. */
 async function signIn(t: TestApp): Promise<{ cookie: string; key: string }> {
-  const res = await request(t.app)
-    .post("/auth/register")
-    .send({ email: `expiry-${Date.now()}-${userCount++}@example.com`, password: "correct horse" });
-  expect(res.status).toBe(201);
-  const cookie = ([] as string[])
-    .concat(res.headers["set-cookie"] ?? [])
-    .find((c) => c.startsWith(`${t.config.session.cookieName}=`))
-    ?.split(";")[0] as string;
-  const value = decodeURIComponent(cookie.split("=")[1] ?? "");
-  const sid = value.slice(2, value.lastIndexOf("."));
-  return { cookie, key: `${t.config.keyPrefix}:sess:${sid}` };
+  const { cookie } = await registerUser(t, { email: uniqueEmail("expiry") });
+  return { cookie, key: `${t.config.keyPrefix}:sess:${sessionIdOf(cookie)}` };
 }
 
 const me = (t: TestApp, cookie: string) => request(t.app).get("/auth/me").set("Cookie", cookie);

@@ -1,51 +1,27 @@
 import request from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectRedis, createRedisClient, type Redis } from "../server/redis/redis-client.js";
+import type { Redis } from "../server/redis/redis-client.js";
 import { createMemorySessionIndex } from "../server/session/memory-session-index.js";
 import { createRedisSessionIndex } from "../server/session/redis-session-index.js";
 import { createPublicIdFn, PRUNE_GRACE_MS, type SessionIndex } from "../server/session/session-index.js";
-import { buildTestApp, type TestApp, uniquePrefix } from "./helpers/app.js";
-import { createTestDatabase, type TestDatabase } from "./helpers/database.js";
-import { silentLogger } from "./helpers/logger.js";
+import { type TestApp, uniquePrefix } from "./helpers/app.js";
+import { testApp, testRedisClient } from "./helpers/fixtures.js";
 import { type RedisCluster, startRedisCluster } from "./helpers/redis-cluster.js";
-import { type RedisServer, startRedisServer } from "./helpers/redis-server.js";
 import { sessionCookie, uniqueEmail } from "./helpers/session.js";
 
-let redisServer: RedisServer;
 let redis: Redis;
 let cluster: RedisCluster;
-let database: TestDatabase;
 /** An app on the cluster; its client also serves the cluster backend of the contract suite. */
 let onCluster: TestApp;
 
 beforeAll(async () => {
-  [redisServer, cluster, database] = await Promise.all([
-    startRedisServer(),
-    startRedisCluster(),
-    createTestDatabase(),
-  ]);
-  onCluster = await buildTestApp({ db: database.db, env: { REDIS_URL: cluster.url, REDIS_CLUSTER: "true" } });
-  redis = createRedisClient(
-    {
-      host: "127.0.0.1",
-      port: redisServer.port,
-      db: 0,
-      source: "test",
-      connectTimeoutMs: 2000,
-      commandTimeoutMs: 2000,
-    },
-    silentLogger(),
-    "test",
-  );
-  await connectRedis(redis, silentLogger());
+  [cluster, redis] = await Promise.all([startRedisCluster(), testRedisClient({ commandTimeoutMs: 2000 })]);
+  onCluster = await testApp({ env: { REDIS_URL: cluster.url, REDIS_CLUSTER: "true" } });
 });
 
 afterAll(async () => {
-  redis?.disconnect();
   await onCluster?.close();
-  await database?.close();
   await cluster?.stop();
-  await redisServer?.stop();
 });
 
 interface Backend {

@@ -1,30 +1,18 @@
 import request from "supertest";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildTestApp, type TestApp, uniquePrefix } from "./helpers/app.js";
-import { createTestDatabase, type TestDatabase } from "./helpers/database.js";
-import { type RedisServer, startRedisServer } from "./helpers/redis-server.js";
+import { beforeAll, describe, expect, it } from "vitest";
+import { type TestApp, uniquePrefix } from "./helpers/app.js";
+import { login as loginAs, registerUser, testApp } from "./helpers/fixtures.js";
 import { sessionCookie, sessionIdOf, uniqueEmail } from "./helpers/session.js";
 
-let redisServer: RedisServer;
-let database: TestDatabase;
 let a: TestApp;
 let b: TestApp;
 
 beforeAll(async () => {
-  redisServer = await startRedisServer();
-  database = await createTestDatabase();
   // Two instances of the app sharing one Redis and one database, as behind a load balancer.
   // Many logins from one address: the login rate limit is not what these tests are about.
-  const env = { REDIS_URL: redisServer.url, KEY_PREFIX: uniquePrefix(), RATE_LIMIT_LOGIN_LIMIT: "1000" };
-  a = await buildTestApp({ db: database.db, env });
-  b = await buildTestApp({ db: database.db, env });
-});
-
-afterAll(async () => {
-  await a?.close();
-  await b?.close();
-  await database?.close();
-  await redisServer?.stop();
+  const env = { KEY_PREFIX: uniquePrefix(), RATE_LIMIT_LOGIN_LIMIT: "1000" };
+  a = await testApp({ env });
+  b = await testApp({ env });
 });
 
 const PASSWORD = "correct horse battery";
@@ -43,12 +31,12 @@ async function register(
   email = newEmail(),
   userAgent = "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0",
 ) {
-  const res = await request(t.app)
-    .post("/auth/register")
-    .set("User-Agent", userAgent)
-    .send({ email, password: PASSWORD });
-  expect(res.status).toBe(201);
-  return { email, cookie: cookieOf(res, t.config.session.cookieName) };
+  const { cookie } = await registerUser(t, {
+    email,
+    password: PASSWORD,
+    headers: { "User-Agent": userAgent },
+  });
+  return { email, cookie };
 }
 
 async function login(
@@ -57,9 +45,7 @@ async function login(
   userAgent = "Mozilla/5.0 (Macintosh; Mac OS X 14_0) Safari/605.1",
   password = PASSWORD,
 ) {
-  const res = await request(t.app).post("/auth/login").set("User-Agent", userAgent).send({ email, password });
-  expect(res.status).toBe(200);
-  return cookieOf(res, t.config.session.cookieName);
+  return (await loginAs(t, email, { password, headers: { "User-Agent": userAgent } })).cookie;
 }
 
 const me = (t: TestApp, cookie: string) => request(t.app).get("/auth/me").set("Cookie", cookie);
@@ -284,7 +270,7 @@ describe("POST /auth/password", () => {
 
 describe("without Redis (embedded mode)", () => {
   it("lists, revokes and changes passwords with the in-process store", async () => {
-    const t = await buildTestApp({ db: database.db, env: { RATE_LIMIT_LOGIN_LIMIT: "1000" } });
+    const t = await testApp({ redis: false, env: { RATE_LIMIT_LOGIN_LIMIT: "1000" } });
     try {
       const { email, cookie } = await register(t);
       const other = await login(t, email);

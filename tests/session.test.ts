@@ -1,40 +1,13 @@
 import request from "supertest";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildTestApp, type TestApp, uniquePrefix } from "./helpers/app.js";
-import { createTestDatabase, type TestDatabase } from "./helpers/database.js";
-import { type RedisServer, startRedisServer } from "./helpers/redis-server.js";
+import { describe, expect, it, vi } from "vitest";
+import { type TestApp, uniquePrefix } from "./helpers/app.js";
+import { registerUser, testApp } from "./helpers/fixtures.js";
 import { sessionCookie, sessionCookieLine, sessionIdOf, uniqueEmail } from "./helpers/session.js";
 
-let redisServer: RedisServer;
-let database: TestDatabase;
-const apps: TestApp[] = [];
+const app = (env: Record<string, string> = {}): Promise<TestApp> => testApp({ env });
 
-beforeAll(async () => {
-  redisServer = await startRedisServer();
-  database = await createTestDatabase();
-});
-
-afterAll(async () => {
-  for (const a of apps) await a.close();
-  await database?.close();
-  await redisServer?.stop();
-});
-
-async function app(env: Record<string, string> = {}): Promise<TestApp> {
-  const a = await buildTestApp({ db: database.db, env: { REDIS_URL: redisServer.url, ...env } });
-  apps.push(a);
-  return a;
-}
-
-async function register(a: TestApp, headers: Record<string, string> = {}) {
-  const email = uniqueEmail("sess");
-  const res = await request(a.app)
-    .post("/auth/register")
-    .set(headers)
-    .send({ email, password: "password-123" });
-  expect(res.status).toBe(201);
-  return { email, res };
-}
+const register = (a: TestApp, headers: Record<string, string> = {}) =>
+  registerUser(a, { email: uniqueEmail("sess"), password: "password-123", headers, requireCookie: false });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -96,21 +69,29 @@ describe("session lifetime in Redis", () => {
 
   it("ends a busy session at the absolute timeout", async () => {
     const a = await app({ SESSION_TTL_SECONDS: "2", SESSION_ABSOLUTE_TTL_SECONDS: "3" });
-    const { res } = await register(a);
-    const cookie = sessionCookie(res, a.config.session.cookieName)!;
-    const key = `${a.config.keyPrefix}:sess:${sessionIdOf(cookie)}`;
-    const started = Date.now();
-    let lastOk = 0;
-    let status = 200;
-    while (Date.now() - started < 6000 && status === 200) {
-      status = (await request(a.app).get("/auth/me").set("Cookie", cookie)).status;
-      if (status === 200) lastOk = Date.now() - started;
-      await sleep(400);
+    // The app's clock moves 400 ms per request, in step with real time (Redis keeps the idle TTL in its
+    // own), so a slow request on a busy machine cannot carry the session past the absolute limit.
+    vi.useFakeTimers({ toFake: ["Date"] });
+    try {
+      const started = Date.now();
+      const { res } = await register(a);
+      const cookie = sessionCookie(res, a.config.session.cookieName)!;
+      const key = `${a.config.keyPrefix}:sess:${sessionIdOf(cookie)}`;
+      let lastOk = 0;
+      let status = 200;
+      for (let elapsed = 400; elapsed <= 6000 && status === 200; elapsed += 400) {
+        await sleep(400);
+        vi.setSystemTime(started + elapsed);
+        status = (await request(a.app).get("/auth/me").set("Cookie", cookie)).status;
+        if (status === 200) lastOk = elapsed;
+      }
+      expect(status).toBe(401);
+      expect(lastOk).toBeGreaterThan(2000); // kept alive past the idle timeout by activity...
+      expect(lastOk).toBeLessThan(4000); // ...but not past the absolute one
+      expect(await a.redis!.exists(key)).toBe(0);
+    } finally {
+      vi.useRealTimers();
     }
-    expect(status).toBe(401);
-    expect(lastOk).toBeGreaterThan(2000); // kept alive past the idle timeout by activity...
-    expect(lastOk).toBeLessThan(4000); // ...but not past the absolute one
-    expect(await a.redis!.exists(key)).toBe(0);
   });
 });
 

@@ -1,47 +1,33 @@
-import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { get as httpGet } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TEST_SECRET, uniquePrefix } from "./helpers/app.js";
 import { type FakeOpenAI, startFakeOpenAI } from "./helpers/fake-openai.js";
-import { type RedisServer, startRedisServer } from "./helpers/redis-server.js";
+import { type SharedRedis, sharedRedis, testDatabase } from "./helpers/fixtures.js";
 import { startServerProcess } from "./helpers/server-process.js";
 
 const OPENAI_KEY = "sk-test-shutdown-0123456789";
 const DELAY_MS = 1500; // SHUTDOWN_DELAY_MS
 const PROBE_TIMEOUT_MS = 2500; // HEALTH_CHECK_TIMEOUT_MS: how long the in-flight request lasts
 
-let redisServer: RedisServer;
+let redisServer: SharedRedis;
 let openai: FakeOpenAI;
-let schema: string | undefined;
 let dataDir: string | undefined;
 
 beforeAll(async () => {
-  [redisServer, openai] = await Promise.all([startRedisServer(), startFakeOpenAI({ apiKey: OPENAI_KEY })]);
+  [redisServer, openai] = await Promise.all([sharedRedis(), startFakeOpenAI({ apiKey: OPENAI_KEY })]);
 });
 
 afterAll(async () => {
   await openai?.close();
-  await redisServer?.stop();
-  const url = process.env.TEST_DATABASE_URL;
-  if (url && schema) {
-    const admin = new pg.Client({ connectionString: url });
-    await admin.connect();
-    await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await admin.end();
-  }
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 
-function databaseEnv(): Record<string, string> {
-  const url = process.env.TEST_DATABASE_URL;
-  if (url) {
-    schema = `test_${randomBytes(6).toString("hex")}`;
-    return { DATABASE_URL: url, DATABASE_SCHEMA: schema };
-  }
+/** The run's PostgreSQL schema, or a data directory for the server's own embedded database. */
+async function databaseEnv(): Promise<Record<string, string>> {
+  if (process.env.TEST_DATABASE_URL) return (await testDatabase()).env;
   dataDir = mkdtempSync(join(tmpdir(), "shutdown-"));
   return { DATA_DIR: dataDir };
 }
@@ -91,7 +77,7 @@ describe("SIGTERM on a real server process", () => {
       HEALTH_CHECK_TIMEOUT_MS: String(PROBE_TIMEOUT_MS),
       SHUTDOWN_DELAY_MS: String(DELAY_MS),
       SHUTDOWN_TIMEOUT_MS: "8000",
-      ...databaseEnv(),
+      ...(await databaseEnv()),
     });
     const { child, url: base } = proc;
     const output = proc.output;

@@ -1,35 +1,25 @@
 import request from "supertest";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { createUserCache } from "../server/auth/user-cache.js";
 import { createUserRepository } from "../server/auth/user-repository.js";
-import { buildTestApp, type TestApp } from "./helpers/app.js";
-import { createTestDatabase, type TestDatabase } from "./helpers/database.js";
-import { type RedisServer, startRedisServer } from "./helpers/redis-server.js";
+import type { TestApp } from "./helpers/app.js";
+import type { TestDatabase } from "./helpers/database.js";
+import { testApp, testDatabase } from "./helpers/fixtures.js";
 
-let redisServer: RedisServer;
 let database: TestDatabase;
 let a: TestApp;
 let b: TestApp;
 
 beforeAll(async () => {
-  redisServer = await startRedisServer();
-  database = await createTestDatabase();
+  database = await testDatabase();
   // Generous Redis budgets: on a busy test machine a slow reply must not look like an outage.
   const relaxed = {
-    REDIS_URL: redisServer.url,
     REDIS_COMMAND_TIMEOUT_MS: "5000",
     CACHE_L2_TIMEOUT_MS: "5000",
   };
-  a = await buildTestApp({ db: database.db, env: relaxed });
+  a = await testApp({ env: relaxed });
   // A second instance of the same deployment (shared Redis and prefix).
-  b = await buildTestApp({ db: database.db, env: { ...relaxed, KEY_PREFIX: a.config.keyPrefix } });
-});
-
-afterAll(async () => {
-  await a?.close();
-  await b?.close();
-  await database?.close();
-  await redisServer?.stop();
+  b = await testApp({ env: { ...relaxed, KEY_PREFIX: a.config.keyPrefix } });
 });
 
 describe("passport's user lookup through the cache", () => {

@@ -1,7 +1,11 @@
 import { randomBytes } from "node:crypto";
-import pg from "pg";
+import { cpSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { inject } from "vitest";
 import { createPgliteDatabase, createPostgresDatabase, type Database } from "../../server/db/database.js";
 import { migrate } from "../../server/db/migrate.js";
+import { dropSchema } from "./global-setup.js";
 import { silentLogger } from "./logger.js";
 
 export interface TestDatabase {
@@ -11,14 +15,27 @@ export interface TestDatabase {
   close(): Promise<void>;
 }
 
-/** Real PostgreSQL from TEST_DATABASE_URL in a schema of its own, or an in-memory PGlite; migrated. */
+/**
+ * A migrated database of its own: real PostgreSQL from TEST_DATABASE_URL in a new schema, or an
+ * in-process PGlite copied from the run's migrated template (fixtures.ts shares one per file instead).
+ */
 export async function createTestDatabase(): Promise<TestDatabase> {
   const url = process.env.TEST_DATABASE_URL;
   const logger = silentLogger();
   if (!url) {
-    const db = await createPgliteDatabase({});
-    await migrate(db, logger);
-    return { db, env: {}, close: () => db.close() };
+    const template = inject("pgliteTemplate");
+    const dir = mkdtempSync(join(tmpdir(), "pglite-test-"));
+    if (template) cpSync(template, dir, { recursive: true });
+    const db = await createPgliteDatabase({ dataDir: dir });
+    if (!template) await migrate(db, logger);
+    return {
+      db,
+      env: {},
+      async close() {
+        await db.close();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
   }
   const schema = `test_${randomBytes(6).toString("hex")}`;
   const db = createPostgresDatabase({ url, schema, poolMax: 5, timeoutMs: 5000 }, logger);
@@ -28,10 +45,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     env: { DATABASE_URL: url, DATABASE_SCHEMA: schema },
     async close() {
       await db.close();
-      const admin = new pg.Client({ connectionString: url });
-      await admin.connect();
-      await admin.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-      await admin.end();
+      await dropSchema(url, schema);
     },
   };
 }

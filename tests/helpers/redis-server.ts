@@ -18,6 +18,10 @@ export interface RedisServer {
   /** Sends a signal to the running server, e.g. SIGSTOP / SIGCONT to freeze it as a stalled host would. */
   signal(name: NodeJS.Signals): void;
   stop(): Promise<void>;
+  /** SIGSTOP: the server keeps its connections open and answers nothing, as in a stall. */
+  freeze(): void;
+  /** SIGCONT after `freeze`. */
+  thaw(): void;
 }
 
 let checked = false;
@@ -93,5 +97,7 @@ export async function startRedisServer(
       child.kill(name);
     },
     stop: kill, // SIGKILL ends a frozen (SIGSTOP) server too
+    freeze: () => child?.kill("SIGSTOP"),
+    thaw: () => child?.kill("SIGCONT"),
   };
 }

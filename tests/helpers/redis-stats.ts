@@ -1,8 +1,5 @@
-import type { Redis } from "../../server/redis/redis-client.js";
-
-/** Calls per command since the server started, from `INFO commandstats` (names lower-case, e.g. `evalsha`). */
-export async function commandCalls(redis: Redis): Promise<Record<string, number>> {
-  const info = await redis.info("commandstats");
+/** Calls per command in the text of `INFO commandstats` (names lower-case, e.g. `evalsha`). */
+export function parseCommandStats(info: string): Record<string, number> {
   const calls: Record<string, number> = {};
   for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
     calls[match[1] as string] = Number(match[2]);
@@ -10,12 +7,23 @@ export async function commandCalls(redis: Redis): Promise<Record<string, number>
   return calls;
 }
 
-/** What ran between two snapshots, leaving out the INFO calls that took them. */
-export function callsBetween(before: Record<string, number>, after: Record<string, number>) {
-  const delta: Record<string, number> = {};
+/** Calls per command since the server started, from `INFO commandstats`. */
+export async function commandCalls(redis: {
+  info(section: string): Promise<string>;
+}): Promise<Record<string, number>> {
+  return parseCommandStats(await redis.info("commandstats"));
+}
+
+/** Commands run between two snapshots, e.g. `{ get: 1 }`, leaving out the INFO calls that took them; `total` sums them. */
+export function commandDiff(before: Record<string, number>, after: Record<string, number>) {
+  const commands: Record<string, number> = {};
+  let total = 0;
   for (const [name, n] of Object.entries(after)) {
     const d = n - (before[name] ?? 0);
-    if (d > 0 && name !== "info") delta[name] = d;
+    if (d > 0 && name !== "info") {
+      commands[name] = d;
+      total += d;
+    }
   }
-  return delta;
+  return { commands, total };
 }
