@@ -30,6 +30,7 @@ interface RedisProc {
 }
 
 const COOKIE = "sid";
+const KEY_PREFIX = "rel";
 const PASSWORD = "reliability-password-0";
 
 function startRedis(extraArgs: string[], dir: string): Promise<RedisProc> {
@@ -127,7 +128,7 @@ async function startApp(redisUrl: string, dir: string, extraEnv: Record<string, 
     COOKIE_SECURE: "false", // plain HTTP on loopback
     SESSION_COOKIE_NAME: COOKIE,
     TRUST_PROXY: "0",
-    KEY_PREFIX: "rel",
+    KEY_PREFIX,
     DATABASE_URL: database,
     DATABASE_SCHEMA: `rel_${randomBytes(4).toString("hex")}`,
     PASSWORD_SCRYPT_LOG_N: "10",
@@ -221,9 +222,37 @@ async function sessionsKept(base: string, cookies: string[]): Promise<number> {
   return replies.filter((r) => r.status === 200).length;
 }
 
+/** How many of the users' session keys still exist in Redis (before any request could recreate one). */
+async function sessionKeysLeft(redis: Redis, cookies: string[]): Promise<number> {
+  const keys = cookies.map((c) => {
+    const value = decodeURIComponent(c.slice(c.indexOf("=") + 1));
+    return `${KEY_PREFIX}:sess:${value.slice(2, value.lastIndexOf("."))}`;
+  });
+  try {
+    return (await Promise.all(keys.map((k) => redis.exists(k)))).reduce((a, b) => a + b, 0);
+  } catch {
+    return -1;
+  }
+}
+
 function commandCalls(info: string, command: string): number {
   const m = new RegExp(`^cmdstat_${command}:calls=(\\d+)`, "m").exec(info);
   return m ? Number(m[1]) : 0;
+}
+
+/** `503 unhealthy (out_of_memory), audit warnings: memory_full`: what an operator reads in /health/redis. */
+function healthNote(reply: Reply): string {
+  try {
+    const body = JSON.parse(reply.body ?? "{}") as {
+      status?: string;
+      reason?: string;
+      audit?: { warnings?: Array<{ code: string }> };
+    };
+    const warnings = (body.audit?.warnings ?? []).map((w) => w.code).join(", ");
+    return `${reply.status} ${body.status}${body.reason ? ` (${body.reason})` : ""}${warnings ? `, audit warnings: ${warnings}` : ""}`;
+  } catch {
+    return String(reply.status);
+  }
 }
 
 function logFacts(logFile: string) {
@@ -250,6 +279,7 @@ interface Row {
   resets: number;
   p99: number;
   deletes: number;
+  keysLeft: number;
   logLines: string;
   notes: string;
 }
@@ -346,7 +376,7 @@ const SCENARIOS: Scenario[] = [
       for (let i = 0; i < 400; i++) await c.set(`filler:${i}`, blob);
       c.disconnect();
       const health = await call(base, "GET", "/health/redis");
-      return `/health/redis ${health.status}: ${(health.body ?? "").slice(0, 160)}`;
+      return `/health/redis ${healthNote(health)}`;
     },
   },
   {
@@ -373,7 +403,7 @@ const SCENARIOS: Scenario[] = [
       const keys = await c.keys("filler:*");
       if (keys.length) await c.del(...keys);
       c.disconnect();
-      return `while full: register ${login.status}, /health/redis ${health.status}: ${(health.body ?? "").slice(0, 160)}`;
+      return `while full: register ${login.status}, /health/redis ${healthNote(health)}`;
     },
   },
 ];
@@ -392,6 +422,7 @@ async function runScenario(s: Scenario, sessions: number): Promise<Row> {
   await sleep(1000);
   const replies = await traffic.stop();
   const readyMs = await waitReady(app.base, 20_000);
+  const left = await sessionKeysLeft(admin, cookies);
   const kept = await sessionsKept(app.base, cookies);
   let deletes = -1;
   try {
@@ -402,7 +433,7 @@ async function runScenario(s: Scenario, sessions: number): Promise<Row> {
   }
   admin.disconnect();
   const logs = logFacts(app.logFile);
-  const warned = /evict|noeviction|maxmemory/i.test(logs.text) ? "eviction warning logged" : "";
+  const warned = logs.text.includes('"evicting_policy"') ? "eviction warning logged at start-up" : "";
   return {
     scenario: s.name,
     fault: s.fault,
@@ -419,6 +450,7 @@ async function runScenario(s: Scenario, sessions: number): Promise<Row> {
       ),
     ),
     deletes,
+    keysLeft: left,
     logLines: `${logs.lines} (${logs.nonJson} not JSON)`,
     notes: [readyMs < 0 ? "not ready 20 s after the fault" : "", warned, notes].filter(Boolean).join("; "),
   };
@@ -426,14 +458,14 @@ async function runScenario(s: Scenario, sessions: number): Promise<Row> {
 
 function table(rows: Row[]): string {
   const head =
-    "| fault | promise | sessions kept | 200 | 503 | other 4xx/5xx | resets | p99 ms | DEL/UNLINK by the app | log lines | notes |\n" +
-    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n";
+    "| fault | promise | sessions kept | session keys left | 200 | 503 | other 4xx/5xx | resets | p99 ms | DEL calls (all keys) | log lines | notes |\n" +
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n";
   return (
     head +
     rows
       .map(
         (r) =>
-          `| ${r.fault} | ${r.promise} | ${r.sessions} | ${r.ok} | ${r.unavailable} | ${r.otherErrors} | ${r.resets} | ${r.p99} | ${r.deletes} | ${r.logLines} | ${r.notes.replace(/\|/g, "\\|").replace(/\n/g, " ")} |`,
+          `| ${r.fault} | ${r.promise} | ${r.sessions} | ${r.keysLeft} | ${r.ok} | ${r.unavailable} | ${r.otherErrors} | ${r.resets} | ${r.p99} | ${r.deletes} | ${r.logLines} | ${r.notes.replace(/\|/g, "\\|").replace(/\n/g, " ")} |`,
       )
       .join("\n")
   );
