@@ -5,7 +5,7 @@ export const RATE_LIMIT_VARIABLES = {
   RATE_LIMIT_INSTANCES: int(1, 1000).default(1), // instances sharing the limits; divides them while Redis is down
   RATE_LIMIT_IPV6_PREFIX: int(1, 128).default(64), // bits of an IPv6 address that identify one client
   RATE_LIMIT_MEMORY_MAX_KEYS: int(1).default(100_000), // subjects the in-process limiter remembers
-  RATE_LIMIT_GLOBAL_LIMIT: int(1).default(300), // requests per client address per window (all but /health*)
+  RATE_LIMIT_GLOBAL_LIMIT: int(1).default(300), // requests per client address per window (all but /health*, /metrics, the stylesheet)
   RATE_LIMIT_GLOBAL_WINDOW_SECONDS: int(1).default(60),
   RATE_LIMIT_LOGIN_LIMIT: int(1).default(20), // POST /auth/login and /auth/register per client address
   RATE_LIMIT_LOGIN_WINDOW_SECONDS: int(1).default(900),
