@@ -5,7 +5,7 @@ import { int, nonEmpty, type Report, type Values } from "./variables.js";
 export const HTTP_VARIABLES = {
   PORT: int(0, 65535).default(3000), // listening port
   HOST: nonEmpty.default("0.0.0.0"), // listening interface
-  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"), // log verbosity
   TRUST_PROXY: nonEmpty.optional(), // hop count or addresses/CIDRs; unset: 1 in production, else 0
   HTTP_REQUEST_TIMEOUT_MS: int(1000).default(30_000), // a whole request must arrive within this, else 408
   HTTP_HEADERS_TIMEOUT_MS: int(1000).default(10_000), // bound on receiving the headers

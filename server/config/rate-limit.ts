@@ -6,13 +6,13 @@ export const RATE_LIMIT_VARIABLES = {
   RATE_LIMIT_IPV6_PREFIX: int(1, 128).default(64), // bits of an IPv6 address that identify one client
   RATE_LIMIT_MEMORY_MAX_KEYS: int(1).default(100_000), // subjects the in-process limiter remembers
   RATE_LIMIT_GLOBAL_LIMIT: int(1).default(300), // requests per client address per window (all but /health*, /metrics, the stylesheet)
-  RATE_LIMIT_GLOBAL_WINDOW_SECONDS: int(1).default(60),
+  RATE_LIMIT_GLOBAL_WINDOW_SECONDS: int(1).default(60), // the global window
   RATE_LIMIT_LOGIN_LIMIT: int(1).default(20), // POST /auth/login and /auth/register per client address
-  RATE_LIMIT_LOGIN_WINDOW_SECONDS: int(1).default(900),
+  RATE_LIMIT_LOGIN_WINDOW_SECONDS: int(1).default(900), // the login window
   RATE_LIMIT_LOGIN_ACCOUNT_LIMIT: int(1).default(5), // failed logins per account across all addresses
-  RATE_LIMIT_LOGIN_ACCOUNT_WINDOW_SECONDS: int(1).default(900),
+  RATE_LIMIT_LOGIN_ACCOUNT_WINDOW_SECONDS: int(1).default(900), // the per-account window
   RATE_LIMIT_API_LIMIT: int(1).default(600), // authenticated /api/* requests per user
-  RATE_LIMIT_API_WINDOW_SECONDS: int(1).default(60),
+  RATE_LIMIT_API_WINDOW_SECONDS: int(1).default(60), // the api window
 };
 
 export interface RateLimitSetting {

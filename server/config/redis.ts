@@ -8,13 +8,13 @@ export const REDIS_VARIABLES = {
   REDIS_PRIVATE_URL: secret(nonEmpty.optional()), // used when REDIS_URL is unset
   REDIS_HOST: nonEmpty.optional(), // Redis from parts, when no URL
   REDIS_PORT: int(1, 65535).optional(), // default 6379
-  REDIS_USERNAME: nonEmpty.optional(),
-  REDIS_PASSWORD: secret(nonEmpty.optional()),
+  REDIS_USERNAME: nonEmpty.optional(), // ACL user
+  REDIS_PASSWORD: secret(nonEmpty.optional()), // password (AUTH)
   REDIS_DB: int(0, 15).optional(), // default 0; the URL's /N wins
   REDISHOST: nonEmpty.optional(), // Railway's variables, used when no REDIS_URL/REDIS_HOST
-  REDISPORT: int(1, 65535).optional(),
-  REDISUSER: nonEmpty.optional(),
-  REDISPASSWORD: secret(nonEmpty.optional()),
+  REDISPORT: int(1, 65535).optional(), // Railway: port
+  REDISUSER: nonEmpty.optional(), // Railway: user
+  REDISPASSWORD: secret(nonEmpty.optional()), // Railway: password
   REDIS_TLS: bool.optional(), // force TLS on or off; unset: from the URL scheme
   REDIS_TLS_CA: nonEmpty.optional(), // CA certificate: PEM text or a file path
   REDIS_TLS_REJECT_UNAUTHORIZED: bool.default(true), // only false skips certificate verification

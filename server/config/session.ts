@@ -18,7 +18,7 @@ export const SESSION_VARIABLES = {
     .default(0.1), // the expiry is extended once this fraction of the TTL has passed (0: every request)
   SESSION_MEMORY_MAX: int(1).default(10_000), // capacity of the embedded session store (no Redis)
   COOKIE_SECURE: bool.optional(), // default true in production
-  COOKIE_SAMESITE: z.enum(["strict", "lax", "none"]).default("strict"),
+  COOKIE_SAMESITE: z.enum(["strict", "lax", "none"]).default("strict"), // none requires COOKIE_SECURE=true
 };
 
 const MIN_SECRET_LENGTH = 32;
