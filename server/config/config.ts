@@ -18,7 +18,12 @@ export type { RedisConfig } from "./redis.js";
 export { ConfigError, type Env, redactUrl } from "./variables.js";
 export type { CacheConfig };
 
-/** Every section's variables; a section is one file of this folder: its schema and how it maps. */
+/**
+ * Every section's variables. A section is one file of this folder: `X_VARIABLES` (a zod schema per
+ * variable, one line each) and `xConfig(values, deps, report)`, which maps them to its part of Config and
+ * runs the checks that span several of its variables; its type is that function's return type. A new
+ * section adds its variables here, its type to Config and its call to loadConfig.
+ */
 const VARIABLES = {
   ...PLATFORM_VARIABLES,
   ...HTTP_VARIABLES,
