@@ -40,7 +40,7 @@ import {
   enforceAbsoluteTimeout,
   sessionKeyPrefix,
 } from "./session/session.js";
-import { createPublicIdFn } from "./session/session-index.js";
+import { publicSessionId } from "./session/session-index.js";
 import { createUserSessions } from "./session/user-sessions.js";
 
 export interface AppDeps {
@@ -114,7 +114,7 @@ export function createApp(deps: AppDeps): Express {
   const sessions = createUserSessions({
     store,
     index: createSessionIndex({ config, redis, store }),
-    publicId: createPublicIdFn(config.session.secrets[0] as string),
+    publicId: publicSessionId,
     logger,
   });
   const accounts = createAccountService({

@@ -4,7 +4,7 @@ import { createPasswordHasher } from "./auth/password.js";
 import { type Cache, createCache } from "./cache/cache.js";
 import type { Config } from "./config/config.js";
 import { createPgliteDatabase, createPostgresDatabase, type Database } from "./db/database.js";
-import { migrate } from "./db/migrate.js";
+import { isMigrationRetryable, migrate } from "./db/migrate.js";
 import { trackRedisErrors } from "./health/checks.js";
 import { createLifecycle, type Lifecycle } from "./health/lifecycle.js";
 import { DependencyUnavailableError } from "./http/errors.js";
@@ -58,7 +58,7 @@ export async function createRuntime(config: Config, logger: Logger): Promise<Run
 
   const db = config.database.url
     ? createPostgresDatabase({ ...config.database, url: config.database.url }, logger)
-    : await createPgliteDatabase({ dataDir: config.database.dataDir });
+    : await createPgliteDatabase({ dataDir: config.database.dataDir, schema: config.database.schema });
   if (!config.database.url) {
     logger.warn({ dataDir: config.database.dataDir }, "No DATABASE_URL: using the embedded PGlite database");
   }
@@ -112,6 +112,7 @@ async function migrateWithRetry(db: Database, logger: Logger, schema?: string): 
       await migrate(db, logger, schema);
       return;
     } catch (err) {
+      if (!isMigrationRetryable(err)) throw err;
       const cause = rootCause(err);
       if (attempt >= MIGRATION_ATTEMPTS) {
         throw new Error(

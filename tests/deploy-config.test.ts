@@ -34,8 +34,8 @@ describe("a deployed instance never gets development defaults", () => {
     expect(config.session).toMatchObject({
       cookieSecure: true,
       cookieName: "__Host-sid",
-      generatedSecret: false,
     });
+    expect(config.session.secrets).toEqual([SECRET]);
   });
 
   it("other platforms are recognised by their own variables", () => {

@@ -111,8 +111,14 @@ export function createPostgresDatabase(options: PostgresOptions, logger: Logger)
   };
 }
 
-/** The embedded default: PostgreSQL compiled to WebAssembly, persisted under `dataDir` (or in memory). */
-export async function createPgliteDatabase(options: { dataDir?: string }): Promise<Database> {
+/**
+ * The embedded default: PostgreSQL compiled to WebAssembly, persisted under `dataDir` (or in memory).
+ * With `schema`, the app's tables live in that schema, as with PostgreSQL's `search_path` option.
+ */
+export async function createPgliteDatabase(options: {
+  dataDir?: string;
+  schema?: string;
+}): Promise<Database> {
   const { PGlite } = await import("@electric-sql/pglite");
   let dir: string | undefined;
   if (options.dataDir) {
@@ -120,6 +126,10 @@ export async function createPgliteDatabase(options: { dataDir?: string }): Promi
     mkdirSync(dir, { recursive: true });
   }
   const db = await PGlite.create(dir ? { dataDir: dir } : {});
+  if (options.schema) {
+    // One connection for the process: a session-level search_path holds for every later query.
+    await db.exec(`CREATE SCHEMA IF NOT EXISTS "${options.schema}"; SET search_path TO "${options.schema}"`);
+  }
   return {
     kind: "pglite",
     async query<T>(sql: string, params?: unknown[]) {

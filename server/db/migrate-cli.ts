@@ -9,7 +9,7 @@ async function run() {
   const logger = createLogger({ level: config.logLevel });
   const db = config.database.url
     ? createPostgresDatabase({ ...config.database, url: config.database.url }, logger)
-    : await createPgliteDatabase({ dataDir: config.database.dataDir });
+    : await createPgliteDatabase({ dataDir: config.database.dataDir, schema: config.database.schema });
   try {
     const applied = await migrate(db, logger, config.database.schema);
     logger.info({ applied }, applied.length ? "migrations applied" : "database is up to date");

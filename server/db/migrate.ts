@@ -1,6 +1,28 @@
+import { DependencyUnavailableError } from "../http/errors.js";
 import type { Logger } from "../logging/logger.js";
-import type { Database } from "./database.js";
+import { type Database, isDatabaseUnavailableError } from "./database.js";
 import { MIGRATIONS } from "./migrations.js";
+
+/** A migration's SQL failed: retrying cannot help, the message says which one and why. */
+export class MigrationError extends Error {
+  constructor(
+    readonly version: number,
+    name: string,
+    cause: unknown,
+  ) {
+    super(`migration ${version} (${name}) failed: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+    this.name = "MigrationError";
+  }
+}
+
+/**
+ * Whether migrating again may succeed: the database was unreachable, starting or out of connections.
+ * A failing statement, a constraint or a refused login fails the same way every time.
+ */
+export function isMigrationRetryable(err: unknown): boolean {
+  if (err instanceof MigrationError) return false;
+  return err instanceof DependencyUnavailableError || isDatabaseUnavailableError(err);
+}
 
 // Any constant works; it only has to be the same for every instance of this app.
 const MIGRATION_LOCK_ID = 7_401_223;
@@ -21,7 +43,9 @@ export async function migrate(db: Database, logger: Logger, schema?: string): Pr
     const applied: number[] = [];
     for (const m of MIGRATIONS) {
       if (done.has(m.version)) continue;
-      await tx.exec(m.sql);
+      await tx.exec(m.sql).catch((err: unknown) => {
+        throw isMigrationRetryable(err) ? err : new MigrationError(m.version, m.name, err);
+      });
       await tx.query("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", [m.version, m.name]);
       applied.push(m.version);
       logger.info({ component: "db", version: m.version, name: m.name }, "migration applied");

@@ -11,7 +11,7 @@ import { createProductRateLimits } from "../ratelimit/policies.js";
 import { RedisRateLimitStore } from "../ratelimit/redis-store.js";
 import { connectRedis, createRedisClient, type Redis } from "../redis/redis-client.js";
 import { createSessionIndex, createSessionStore } from "../session/session.js";
-import { createPublicIdFn } from "../session/session-index.js";
+import { publicSessionId } from "../session/session-index.js";
 import { createUserSessions, type UserSessions } from "../session/user-sessions.js";
 
 const USAGE = `usage: node dist/server/ops/cli.js <command>   (npm run ops -- <command>)
@@ -180,7 +180,7 @@ async function userSessions(ctx: Context): Promise<UserSessions> {
   return createUserSessions({
     store,
     index: createSessionIndex({ config: ctx.config, redis, store }),
-    publicId: createPublicIdFn(ctx.config.session.secrets[0] as string),
+    publicId: publicSessionId,
     logger: ctx.logger,
   });
 }

@@ -12,7 +12,7 @@ import { RedisRateLimitStore } from "./redis-store.js";
 import type { RateLimitStore } from "./store.js";
 
 export interface ProductRateLimits {
-  /** Every request but /health*, per client address. */
+  /** Every request but /health*, /metrics and the stylesheet (mounted before it), per client address. */
   global: RequestHandler;
   /** POST /auth/login and /auth/register, per client address; refundable (see `refundRequest`). */
   login: RequestHandler;

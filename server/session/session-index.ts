@@ -1,4 +1,4 @@
-import { createHmac } from "node:crypto";
+import { createHash } from "node:crypto";
 
 /** What the index knows about one session of a user; times in ms since epoch. */
 export interface SessionIndexEntry {
@@ -31,11 +31,16 @@ export const PRUNE_GRACE_MS = 10_000;
 const PUBLIC_ID_BYTES = 16;
 
 /**
- * The id shown to clients: an HMAC of the session id, so it names a session without being usable as
- * (or revealing) its cookie value.
+ * The id shown to clients: a one-way hash of the session id, so it names a session without being usable
+ * as (or revealing) its cookie value. No secret is involved: the session id is 192 random bits, so a key
+ * would add nothing, and any key taken from SESSION_SECRET would change every id shown to users when the
+ * secret rotates (adding a new first secret, and later dropping the last one).
  */
-export function createPublicIdFn(secret: string): (sid: string) => string {
-  const key = createHmac("sha256", secret).update("session-public-id").digest();
-  return (sid) =>
-    createHmac("sha256", key).update(sid).digest().subarray(0, PUBLIC_ID_BYTES).toString("base64url");
+export function publicSessionId(sid: string): string {
+  return createHash("sha256")
+    .update("session-public-id:")
+    .update(sid)
+    .digest()
+    .subarray(0, PUBLIC_ID_BYTES)
+    .toString("base64url");
 }

@@ -1,0 +1,103 @@
+import { isIP } from "node:net";
+import { z } from "zod";
+import { int, nonEmpty, type Report, type Values } from "./variables.js";
+
+export const HTTP_VARIABLES = {
+  PORT: int(0, 65535).default(3000), // listening port
+  HOST: nonEmpty.default("0.0.0.0"), // listening interface
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"), // log verbosity
+  TRUST_PROXY: nonEmpty.optional(), // hop count or addresses/CIDRs; unset: 1 in production, else 0
+  HTTP_REQUEST_TIMEOUT_MS: int(1000).default(30_000), // a whole request must arrive within this, else 408
+  HTTP_HEADERS_TIMEOUT_MS: int(1000).default(10_000), // bound on receiving the headers
+  APP_ORIGIN: nonEmpty.optional(), // origins allowed to send state-changing browser requests (CSRF)
+};
+
+/** The listening server, its request bounds, its proxies and the browser origins it accepts. */
+export function httpConfig(
+  v: Values<typeof HTTP_VARIABLES>,
+  deps: { isProduction: boolean },
+  report: Report,
+) {
+  const trustProxy = parseTrustProxy(v.TRUST_PROXY, deps.isProduction, report.problems);
+  if (v.HTTP_HEADERS_TIMEOUT_MS > v.HTTP_REQUEST_TIMEOUT_MS) {
+    report.problems.push("HTTP_HEADERS_TIMEOUT_MS: must not be longer than HTTP_REQUEST_TIMEOUT_MS");
+  }
+  return {
+    port: v.PORT,
+    host: v.HOST,
+    logLevel: v.LOG_LEVEL,
+    /** Express `trust proxy`: a hop count or a list of addresses/CIDRs, never `true`. */
+    trustProxy,
+    /** Bounds on receiving a whole request / its headers (Node `requestTimeout` / `headersTimeout`). */
+    http: { requestTimeoutMs: v.HTTP_REQUEST_TIMEOUT_MS, headersTimeoutMs: v.HTTP_HEADERS_TIMEOUT_MS },
+    /** Origins allowed to send state-changing browser requests; empty means "the request's own origin". */
+    appOrigins: parseOrigins(v.APP_ORIGIN, report.problems),
+  };
+}
+
+export type HttpConfig = ReturnType<typeof httpConfig>;
+
+/** `https://app.example.com[,https://other.example]` → exact origins (scheme, host, port; no path). */
+function parseOrigins(value: string | undefined, problems: string[]): string[] {
+  if (value === undefined) return [];
+  const origins: string[] = [];
+  for (const entry of value.split(",").map((s) => s.trim())) {
+    let url: URL | undefined;
+    try {
+      url = new URL(entry);
+    } catch {
+      url = undefined;
+    }
+    const bare = url && (url.pathname === "/" || url.pathname === "") && !url.search && !url.hash;
+    if (!url || !/^https?:$/.test(url.protocol) || !bare || url.username || url.password) {
+      problems.push(
+        `APP_ORIGIN: each entry must be an origin like https://app.example.com (scheme, host, optional port, nothing else) (got "${entry.slice(0, 80)}")`,
+      );
+      continue;
+    }
+    origins.push(url.origin);
+  }
+  return origins;
+}
+
+function parseTrustProxy(
+  value: string | undefined,
+  isProduction: boolean,
+  problems: string[],
+): number | string[] {
+  if (value === undefined) return isProduction ? 1 : 0;
+  if (/^\d+$/.test(value)) return Number(value);
+  const entries = value.split(",").map((s) => s.trim());
+  const bad = entries.filter((e) => !isAddressOrCidr(e));
+  if (bad.length > 0 || entries.length === 0) {
+    problems.push(
+      `TRUST_PROXY: must be a hop count (e.g. 1 on Railway) or a comma-separated list of addresses/CIDRs, never "true" (got "${value}")`,
+    );
+    return 0;
+  }
+  if (entries.some(trustsEveryAddress)) {
+    problems.push(
+      `TRUST_PROXY: "${value}" trusts every address, so any client can choose the IP it is rate-limited by; use a hop count (1 on Railway) or the proxies' own addresses`,
+    );
+    return 0;
+  }
+  return entries;
+}
+
+/** `0.0.0.0/0`, `::/0`, any `/0`, and `::ffff:0:0/96` (every IPv4 address as IPv6). */
+function trustsEveryAddress(entry: string): boolean {
+  const [addr, bits] = entry.split("/");
+  if (bits === undefined) return false;
+  if (Number(bits) === 0) return true;
+  return Number(bits) <= 96 && /^::ffff:(0+:0+|0\.0\.0\.0)$/i.test(addr ?? "");
+}
+
+function isAddressOrCidr(entry: string): boolean {
+  const [addr, bits, ...rest] = entry.split("/");
+  if (rest.length > 0 || !addr) return false;
+  const family = isIP(addr);
+  if (family === 0) return false;
+  if (bits === undefined) return true;
+  if (!/^\d+$/.test(bits)) return false;
+  return Number(bits) <= (family === 4 ? 32 : 128);
+}

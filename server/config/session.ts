@@ -1,0 +1,98 @@
+import { randomBytes } from "node:crypto";
+import { z } from "zod";
+import { bool, int, nonEmpty, type Report, secret, type Values } from "./variables.js";
+
+export const SESSION_VARIABLES = {
+  SESSION_SECRET: secret(nonEmpty.optional()), // comma-separated to rotate: the first signs, all verify
+  SESSION_COOKIE_NAME: z
+    .string()
+    .regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, "must be a valid cookie name")
+    .optional(), // default __Host-sid when Secure, else sid
+  SESSION_TTL_SECONDS: int(1).default(86_400), // idle timeout
+  SESSION_ABSOLUTE_TTL_SECONDS: int(1).default(7 * 86_400), // lifetime from login
+  SESSION_TOUCH_FRACTION: z
+    .string()
+    .regex(/^(0|0?\.\d+)$/, "must be a decimal from 0 to below 1, e.g. 0.1")
+    .transform(Number)
+    .pipe(z.number().min(0).lt(1))
+    .default(0.1), // the expiry is extended once this fraction of the TTL has passed (0: every request)
+  SESSION_MEMORY_MAX: int(1).default(10_000), // capacity of the embedded session store (no Redis)
+  COOKIE_SECURE: bool.optional(), // default true in production
+  COOKIE_SAMESITE: z.enum(["strict", "lax", "none"]).default("strict"), // none requires COOKIE_SECURE=true
+};
+
+const MIN_SECRET_LENGTH = 32;
+
+/** The session, its cookie and the secrets that sign it. */
+export function sessionConfig(
+  v: Values<typeof SESSION_VARIABLES>,
+  deps: { isProduction: boolean },
+  report: Report,
+) {
+  const { problems, warnings } = report;
+  const cookieSecure = v.COOKIE_SECURE ?? deps.isProduction;
+  if (v.COOKIE_SAMESITE === "none" && !cookieSecure) {
+    problems.push("COOKIE_SAMESITE: 'none' requires COOKIE_SECURE=true (browsers reject it otherwise)");
+  }
+  if (/^__(Host|Secure)-/i.test(v.SESSION_COOKIE_NAME ?? "") && !cookieSecure) {
+    problems.push(
+      "SESSION_COOKIE_NAME: a __Host- or __Secure- name requires COOKIE_SECURE=true (browsers drop the cookie otherwise)",
+    );
+  }
+  if (deps.isProduction && v.COOKIE_SECURE === false) {
+    warnings.push(
+      "COOKIE_SECURE=false in production: the session cookie is sent over plain HTTP and can be stolen on the network",
+    );
+  }
+  if (v.SESSION_ABSOLUTE_TTL_SECONDS < v.SESSION_TTL_SECONDS) {
+    problems.push("SESSION_ABSOLUTE_TTL_SECONDS: must be at least SESSION_TTL_SECONDS");
+  }
+  return {
+    session: {
+      secrets: sessionSecrets(v.SESSION_SECRET, deps.isProduction, report),
+      cookieName: v.SESSION_COOKIE_NAME ?? (cookieSecure ? "__Host-sid" : "sid"),
+      ttlSeconds: v.SESSION_TTL_SECONDS,
+      absoluteTtlSeconds: v.SESSION_ABSOLUTE_TTL_SECONDS,
+      memoryMax: v.SESSION_MEMORY_MAX,
+      /**
+       * The session's expiry in Redis is extended only once its remaining lifetime has dropped by more
+       * than this fraction of the TTL (0: on every request).
+       */
+      touchFraction: v.SESSION_TOUCH_FRACTION,
+      cookieSecure,
+      sameSite: v.COOKIE_SAMESITE,
+    },
+  };
+}
+
+export type SessionConfig = ReturnType<typeof sessionConfig>;
+
+/** Production refuses a missing or short secret; development makes one up for the process. */
+function sessionSecrets(value: string | undefined, isProduction: boolean, report: Report): string[] {
+  const secrets = (value ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const weak = secrets.some((s) => s.length < MIN_SECRET_LENGTH);
+  if (isProduction) {
+    if (secrets.length === 0) {
+      report.problems.push(
+        `SESSION_SECRET: required in production (at least ${MIN_SECRET_LENGTH} random characters; e.g. \`openssl rand -base64 48\`)`,
+      );
+    } else if (weak) {
+      report.problems.push(
+        `SESSION_SECRET: every secret must be at least ${MIN_SECRET_LENGTH} characters in production`,
+      );
+    }
+  } else if (secrets.length === 0) {
+    report.warnings.push(
+      "SESSION_SECRET is not set: using a random secret for this process; sessions end when it restarts",
+    );
+    return [randomBytes(32).toString("base64url")];
+  } else if (weak) {
+    report.warnings.push(
+      `SESSION_SECRET is shorter than ${MIN_SECRET_LENGTH} characters: production refuses it`,
+    );
+  }
+  return secrets;
+}
