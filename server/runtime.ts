@@ -58,8 +58,24 @@ export interface Runtime {
 
 const MIGRATION_ATTEMPTS = 10;
 
+/** A context whose `close()` runs what was registered, newest first; for the runtime and the CLIs. */
+export function createRuntimeContext(
+  config: Config,
+  logger: Logger,
+): RuntimeContext & { close(): Promise<void> } {
+  const closers: Array<() => Promise<void> | void> = [];
+  return {
+    config,
+    logger,
+    onClose: (close) => closers.push(close),
+    async close() {
+      for (const close of closers.splice(0).reverse()) await close();
+    },
+  };
+}
+
 /** Opens a Redis named by config and waits for it (a failed connection is logged; health reports it). */
-async function openRedis(
+export async function openRedis(
   ctx: RuntimeContext,
   config: Config["redis"] | undefined,
   name?: string,
@@ -85,6 +101,18 @@ export async function openDatabase(ctx: RuntimeContext): Promise<Database> {
     : await createPgliteDatabase({ dataDir: config.database.dataDir });
   ctx.onClose(() => db.close());
   return db;
+}
+
+/** The cache from config; `subscribe: false` for one-shot commands that need no invalidations. */
+export function openCache(
+  ctx: RuntimeContext,
+  redis: Redis | undefined,
+  options: { subscribe?: boolean } = {},
+): Cache {
+  const { config, logger } = ctx;
+  const cache = createCache({ redis, prefix: config.keyPrefix, logger, config: config.cache, ...options });
+  ctx.onClose(() => cache.close()); // its pub/sub connection
+  return cache;
 }
 
 /** The factories production uses. */
@@ -117,16 +145,7 @@ export const defaultFactories: RuntimeFactories = {
       queueMax: config.password.queueMax,
       maxWaitMs: config.password.maxWaitMs,
     }),
-  cache(ctx, redis) {
-    const cache = createCache({
-      redis,
-      prefix: ctx.config.keyPrefix,
-      logger: ctx.logger,
-      config: ctx.config.cache,
-    });
-    ctx.onClose(() => cache.close()); // its pub/sub connection
-    return cache;
-  },
+  cache: (ctx, redis) => openCache(ctx, redis),
   lifecycle: () => createLifecycle(),
   services: (config, infrastructure) => createServices(config, infrastructure),
   async start(ctx, services) {
@@ -144,11 +163,8 @@ export async function createRuntime(
   overrides: Partial<RuntimeFactories> = {},
 ): Promise<Runtime> {
   const make: RuntimeFactories = { ...defaultFactories, ...overrides };
-  const closers: Array<() => Promise<void> | void> = [];
-  const ctx: RuntimeContext = { config, logger, onClose: (close) => closers.push(close) };
-  const close = async () => {
-    for (const fn of closers.splice(0).reverse()) await fn();
-  };
+  const ctx = createRuntimeContext(config, logger);
+  const close = ctx.close;
   for (const warning of config.warnings) logger.warn(warning);
   try {
     const redis = await make.redis(ctx);

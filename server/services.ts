@@ -87,13 +87,7 @@ export function createServices(
         timeoutMs: config.openai.timeoutMs,
       })
     : undefined;
-  const store = options.sessionStore ?? createSessionStore({ config, redis, logger });
-  const sessions = createUserSessions({
-    store,
-    index: createSessionIndex({ config, redis, store }),
-    publicId: createPublicIdFn(config.session.secrets[0] as string),
-    logger,
-  });
+  const { store, sessions } = createSessionServices(config, { redis, logger, store: options.sessionStore });
   const audits = createRedisAudits({
     redis,
     cacheRedis,
@@ -143,6 +137,22 @@ export function createServices(
     metrics,
     audits,
   };
+}
+
+/** The session store (Redis when configured, else bounded memory) and the per-user view over it. */
+export function createSessionServices(
+  config: Config,
+  deps: { redis?: Redis; logger: Logger; store?: Store },
+): { store: Store; sessions: UserSessions } {
+  const { redis, logger } = deps;
+  const store = deps.store ?? createSessionStore({ config, redis, logger });
+  const sessions = createUserSessions({
+    store,
+    index: createSessionIndex({ config, redis, store }),
+    publicId: createPublicIdFn(config.session.secrets[0] as string),
+    logger,
+  });
+  return { store, sessions };
 }
 
 /** Sessions stored now: an estimate from a bounded key sample with Redis, the exact count in memory. */
