@@ -10,7 +10,6 @@ import { trackRedisErrors } from "./health/checks.js";
 import { DependencyUnavailableError } from "./http/errors.js";
 import type { Logger } from "./logging/logger.js";
 import { createLifecycle, type Lifecycle } from "./process/lifecycle.js";
-import type { RedisAudits } from "./redis/audit.js";
 import { connectRedis, createRedisClient, type Redis } from "./redis/redis-client.js";
 import { createServices, type Infrastructure, type Services } from "./services.js";
 
@@ -43,13 +42,8 @@ export interface RuntimeFactories {
 
 export interface Runtime {
   app: Express;
+  /** Every service, and the infrastructure under them (`services.redis`, `services.db`, ...). */
   services: Services;
-  redis?: Redis;
-  /** The cache's own Redis (CACHE_REDIS_URL); absent when the cache shares `redis`. */
-  cacheRedis?: Redis;
-  audits: RedisAudits;
-  cache: Cache;
-  db: Database;
   /** Shutdown state: `beginShutdown()` turns readiness to 503 while requests are still served. */
   lifecycle: Lifecycle;
   /** Closes what the factories opened, in reverse order. */
@@ -182,17 +176,7 @@ export async function createRuntime(
     const services = make.services(config, infrastructure);
     await make.start(ctx, services);
     const app = make.app(config, services);
-    return {
-      app,
-      services,
-      redis,
-      cacheRedis,
-      audits: services.audits,
-      cache: services.cache,
-      db,
-      lifecycle: services.lifecycle,
-      close,
-    };
+    return { app, services, lifecycle: services.lifecycle, close };
   } catch (err) {
     await close().catch(() => undefined);
     throw err;

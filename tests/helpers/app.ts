@@ -78,8 +78,8 @@ export async function buildTestApp(options: {
   return {
     app: runtime.app,
     config,
-    redis: runtime.redis,
-    cache: runtime.cache,
+    redis: runtime.services.redis,
+    cache: runtime.services.cache,
     services: runtime.services,
     close: runtime.close,
   };
