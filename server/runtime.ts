@@ -1,109 +1,186 @@
 import type { Server } from "node:http";
+import type { Express } from "express";
 import { createApp } from "./app.js";
-import { createPasswordHasher } from "./auth/password.js";
+import { createPasswordHasher, type PasswordHasher } from "./auth/password.js";
 import { type Cache, createCache } from "./cache/cache.js";
 import type { Config } from "./config/config.js";
 import { createPgliteDatabase, createPostgresDatabase, type Database } from "./db/database.js";
 import { isMigrationRetryable, migrate } from "./db/migrate.js";
 import { trackRedisErrors } from "./health/checks.js";
-import { createLifecycle, type Lifecycle } from "./health/lifecycle.js";
 import { DependencyUnavailableError } from "./http/errors.js";
 import type { Logger } from "./logging/logger.js";
-import { createRedisAudits, type RedisAudits } from "./redis/audit.js";
+import { createLifecycle, type Lifecycle } from "./process/lifecycle.js";
 import { connectRedis, createRedisClient, type Redis } from "./redis/redis-client.js";
+import { createServices, type Infrastructure, type Services } from "./services.js";
+
+/** What every factory gets: the config, the logger, and where to register how to close what it opened. */
+export interface RuntimeContext {
+  config: Config;
+  logger: Logger;
+  /** `close` runs when the runtime closes, in reverse order of registration. */
+  onClose(close: () => Promise<void> | void): void;
+}
+
+/**
+ * How the runtime builds each part, in the order it calls them. A caller (a test, a CLI) replaces any of
+ * them; a replacement that hands over something it owns registers no close, so the runtime leaves it open.
+ */
+export interface RuntimeFactories {
+  redis(ctx: RuntimeContext): Promise<Redis | undefined>;
+  /** The cache's own Redis (CACHE_REDIS_URL); undefined when the cache shares `redis`. */
+  cacheRedis(ctx: RuntimeContext): Promise<Redis | undefined>;
+  /** Opened and migrated. */
+  database(ctx: RuntimeContext): Promise<Database>;
+  hasher(ctx: RuntimeContext): PasswordHasher;
+  cache(ctx: RuntimeContext, redis: Redis | undefined): Cache;
+  lifecycle(ctx: RuntimeContext): Lifecycle;
+  services(config: Config, infrastructure: Infrastructure): Services;
+  /** Background work of the services: the periodic Redis audits. */
+  start(ctx: RuntimeContext, services: Services): Promise<void>;
+  app(config: Config, services: Services): Express;
+}
 
 export interface Runtime {
-  app: ReturnType<typeof createApp>;
-  redis?: Redis;
-  /** The cache's own Redis (CACHE_REDIS_URL); absent when the cache shares `redis`. */
-  cacheRedis?: Redis;
-  audits: RedisAudits;
-  cache: Cache;
-  db: Database;
+  app: Express;
+  /** Every service, and the infrastructure under them (`services.redis`, `services.db`, ...). */
+  services: Services;
   /** Shutdown state: `beginShutdown()` turns readiness to 503 while requests are still served. */
   lifecycle: Lifecycle;
-  /** Closes what `createRuntime` opened, in reverse order. */
+  /** Closes what the factories opened, in reverse order. */
   close(): Promise<void>;
 }
 
 const MIGRATION_ATTEMPTS = 10;
 
-/** Opens the dependencies named by config (Redis, database), migrates, and builds the app. */
-export async function createRuntime(config: Config, logger: Logger): Promise<Runtime> {
-  for (const warning of config.warnings) logger.warn(warning);
-
-  let redis: Redis | undefined;
-  if (config.redis) {
-    logger.info({ redis: config.redis.source }, "using Redis");
-    redis = createRedisClient(config.redis, logger);
-    trackRedisErrors(redis); // so health can name a boot failure (wrong password, unknown host)
-    await connectRedis(redis, logger);
-  }
-  let cacheRedis: Redis | undefined;
-  if (config.cacheRedis) {
-    logger.info({ redis: config.cacheRedis.source }, "using a separate Redis for the cache");
-    cacheRedis = createRedisClient(config.cacheRedis, logger, "cache");
-    trackRedisErrors(cacheRedis);
-    await connectRedis(cacheRedis, logger);
-  }
-  // Before anything else runs: a Redis that can evict sessions or lose them on restart is said loudly.
-  const audits = createRedisAudits({
-    redis,
-    cacheRedis,
+/** A context whose `close()` runs what was registered, newest first; for the runtime and the CLIs. */
+export function createRuntimeContext(
+  config: Config,
+  logger: Logger,
+): RuntimeContext & { close(): Promise<void> } {
+  const closers: Array<() => Promise<void> | void> = [];
+  return {
+    config,
     logger,
-    intervalMs: config.redisAuditIntervalMs,
-    timeoutMs: config.health.checkTimeoutMs,
-  });
-  await audits.start();
+    onClose: (close) => closers.push(close),
+    async close() {
+      for (const close of closers.splice(0).reverse()) await close();
+    },
+  };
+}
 
+/** Opens a Redis named by config and waits for it (a failed connection is logged; health reports it). */
+export async function openRedis(
+  ctx: RuntimeContext,
+  config: Config["redis"] | undefined,
+  name?: string,
+): Promise<Redis | undefined> {
+  if (!config) return undefined;
+  const redis = createRedisClient(config, ctx.logger, name);
+  ctx.onClose(() =>
+    redis.quit().then(
+      () => undefined,
+      () => redis.disconnect(),
+    ),
+  );
+  trackRedisErrors(redis); // so health can name a boot failure (wrong password, unknown host)
+  await connectRedis(redis, ctx.logger);
+  return redis;
+}
+
+/** The database named by config (PostgreSQL, or the embedded PGlite), not yet migrated. */
+export async function openDatabase(ctx: RuntimeContext): Promise<Database> {
+  const { config, logger } = ctx;
   const db = config.database.url
     ? createPostgresDatabase({ ...config.database, url: config.database.url }, logger)
     : await createPgliteDatabase({ dataDir: config.database.dataDir, schema: config.database.schema });
-  if (!config.database.url) {
-    logger.warn({ dataDir: config.database.dataDir }, "No DATABASE_URL: using the embedded PGlite database");
-  }
-  await migrateWithRetry(db, logger, config.database.schema);
+  ctx.onClose(() => db.close());
+  return db;
+}
 
-  const hasher = createPasswordHasher({
-    logN: config.password.scryptLogN,
-    concurrency: config.password.concurrency,
-    queueMax: config.password.queueMax,
-    maxWaitMs: config.password.maxWaitMs,
-  });
-  const cache = createCache({
-    redis: cacheRedis ?? redis,
-    prefix: config.keyPrefix,
-    logger,
-    config: config.cache,
-  });
-  const lifecycle = createLifecycle();
-  const app = createApp({
-    config,
-    logger,
-    db,
-    hasher,
-    redis,
-    cacheRedis: cacheRedis ?? redis,
-    redisAudits: audits,
-    cache,
-    lifecycle,
-  });
-  return {
-    app,
-    redis,
-    cacheRedis,
-    audits,
-    cache,
-    db,
-    lifecycle,
-    async close() {
-      audits.stop();
-      await cache.close(); // its pub/sub connection
-      await cacheRedis?.quit().catch(() => cacheRedis?.disconnect());
-      await redis?.quit().catch(() => redis?.disconnect());
-      await db.close();
-    },
-  };
+/** The cache from config; `subscribe: false` for one-shot commands that need no invalidations. */
+export function openCache(
+  ctx: RuntimeContext,
+  redis: Redis | undefined,
+  options: { subscribe?: boolean } = {},
+): Cache {
+  const { config, logger } = ctx;
+  const cache = createCache({ redis, prefix: config.keyPrefix, logger, config: config.cache, ...options });
+  ctx.onClose(() => cache.close()); // its pub/sub connection
+  return cache;
+}
+
+/** The factories production uses. */
+export const defaultFactories: RuntimeFactories = {
+  redis(ctx) {
+    if (ctx.config.redis) ctx.logger.info({ redis: ctx.config.redis.source }, "using Redis");
+    return openRedis(ctx, ctx.config.redis);
+  },
+  cacheRedis(ctx) {
+    if (ctx.config.cacheRedis) {
+      ctx.logger.info({ redis: ctx.config.cacheRedis.source }, "using a separate Redis for the cache");
+    }
+    return openRedis(ctx, ctx.config.cacheRedis, "cache");
+  },
+  async database(ctx) {
+    const db = await openDatabase(ctx);
+    if (!ctx.config.database.url) {
+      ctx.logger.warn(
+        { dataDir: ctx.config.database.dataDir },
+        "No DATABASE_URL: using the embedded PGlite database",
+      );
+    }
+    await migrateWithRetry(db, ctx.logger, ctx.config.database.schema);
+    return db;
+  },
+  hasher: ({ config }) =>
+    createPasswordHasher({
+      logN: config.password.scryptLogN,
+      concurrency: config.password.concurrency,
+      queueMax: config.password.queueMax,
+      maxWaitMs: config.password.maxWaitMs,
+    }),
+  cache: (ctx, redis) => openCache(ctx, redis),
+  lifecycle: () => createLifecycle(),
+  services: (config, infrastructure) => createServices(config, infrastructure),
+  async start(ctx, services) {
+    // A Redis that can evict sessions or lose them on restart is said loudly before the first request.
+    ctx.onClose(() => services.audits.stop());
+    await services.audits.start();
+  },
+  app: (config, services) => createApp(config, services),
+};
+
+/** Opens the dependencies named by config (Redis, database), builds the services, then the app. */
+export async function createRuntime(
+  config: Config,
+  logger: Logger,
+  overrides: Partial<RuntimeFactories> = {},
+): Promise<Runtime> {
+  const make: RuntimeFactories = { ...defaultFactories, ...overrides };
+  const ctx = createRuntimeContext(config, logger);
+  const close = ctx.close;
+  for (const warning of config.warnings) logger.warn(warning);
+  try {
+    const redis = await make.redis(ctx);
+    const cacheRedis = await make.cacheRedis(ctx);
+    const db = await make.database(ctx);
+    const infrastructure: Infrastructure = {
+      logger,
+      db,
+      redis,
+      cacheRedis,
+      hasher: make.hasher(ctx),
+      cache: make.cache(ctx, cacheRedis ?? redis),
+      lifecycle: make.lifecycle(ctx),
+    };
+    const services = make.services(config, infrastructure);
+    await make.start(ctx, services);
+    const app = make.app(config, services);
+    return { app, services, lifecycle: services.lifecycle, close };
+  } catch (err) {
+    await close().catch(() => undefined);
+    throw err;
+  }
 }
 
 async function migrateWithRetry(db: Database, logger: Logger, schema?: string): Promise<void> {

@@ -1,8 +1,10 @@
 import request from "supertest";
 import { beforeAll, describe, expect, it } from "vitest";
+import { createCache } from "../server/cache/cache.js";
 import { createMetrics } from "../server/metrics/metrics.js";
 import { privateRedisServer, type SharedRedis, sharedRedis, testHealthApp } from "./helpers/fixtures.js";
 import type { HealthTestApp } from "./helpers/health-app.js";
+import { silentLogger } from "./helpers/logger.js";
 
 const ADMIN_KEY = "admin-key-for-metrics-tests-0123";
 
@@ -69,7 +71,7 @@ describe("admin guard", () => {
 
 describe("GET /metrics", () => {
   it("exposes request durations by route pattern, auth counters, sessions, dependency gauges and process metrics", async () => {
-    const t = await build({}, { metrics: createMetrics() });
+    const t = await build({}, { processMetrics: true });
     const email = `metrics-${Date.now()}@example.com`;
     const cookie = await register(t, email);
     const wrong = await request(t.app).post("/auth/login").send({ email, password: "wrong password" });
@@ -133,36 +135,68 @@ describe("GET /metrics", () => {
     }
   });
 
-  it("keeps one registry per app and takes cache and rate-limit counts through their hooks", async () => {
+  it("keeps one registry per app and reads the cache's own counters at every scrape", async () => {
     const a = await build();
     const b = await build();
-    const counts = { users: { l1Hits: 3, l2Hits: 2, misses: 1, stale: 0 } };
-    a.metrics.addCacheSource(() => counts);
-    a.metrics.addRateLimitSource(() => ({ login: { rejected: 4 } }));
+    const load = async () => ({ loaded: true });
+    await a.cache.getOrSet("models", "l1", load); // miss
+    await a.cache.getOrSet("models", "l1", load); // L1 hit
+    await a.cache.getOrSet("models", "l1", load); // L1 hit
+    // Written by another instance on the same Redis: this one finds it in L2 only.
+    const other = createCache({
+      redis: a.redis,
+      prefix: a.config.keyPrefix,
+      logger: silentLogger(),
+      config: a.config.cache,
+      subscribe: false,
+    });
+    await other.set("models", "l2", { loaded: true });
+    await other.close();
+    expect(await a.cache.get("models", "l2")).toEqual({ loaded: true });
     a.metrics.rateLimitRejected("login");
     a.metrics.rateLimitRejected("global");
-    a.metrics.addCacheSource(() => {
-      throw new Error("a broken source must not break the scrape");
-    });
 
     let text = (await request(a.app).get("/metrics").set(bearer())).text;
-    expect(sample(text, "cache_hits_total", { category: "users", tier: "l1" })).toBe(3);
-    expect(sample(text, "cache_hits_total", { category: "users", tier: "l2" })).toBe(2);
-    expect(sample(text, "cache_misses_total", { category: "users" })).toBe(1);
-    expect(sample(text, "rate_limit_rejections_total", { policy: "login" })).toBe(5);
+    expect(sample(text, "cache_hits_total", { category: "models", tier: "l1" })).toBe(2);
+    expect(sample(text, "cache_hits_total", { category: "models", tier: "l2" })).toBe(1);
+    expect(sample(text, "cache_misses_total", { category: "models" })).toBe(1);
+    expect(sample(text, "cache_stale_total", { category: "models" })).toBeUndefined();
+    expect(sample(text, "rate_limit_rejections_total", { policy: "login" })).toBe(1);
     expect(sample(text, "rate_limit_rejections_total", { policy: "global" })).toBe(1);
 
-    counts.users.l1Hits = 10;
-    counts.users.stale = 1;
+    // An expired value served because its loader failed, within grace, counts as stale.
+    await a.cache.set("models", "stale", { loaded: true }, { ttlMs: 1, graceMs: 60_000 });
+    await new Promise((r) => setTimeout(r, 20));
+    const failing = async (): Promise<{ loaded: boolean }> => {
+      throw new Error("upstream down");
+    };
+    expect(await a.cache.getOrSet("models", "stale", failing, { graceMs: 60_000 })).toEqual({ loaded: true });
+    await a.cache.getOrSet("models", "l1", load);
     text = (await request(a.app).get("/metrics").set(bearer())).text;
-    expect(sample(text, "cache_hits_total", { category: "users", tier: "l1" })).toBe(10);
-    expect(sample(text, "cache_stale_total", { category: "users" })).toBe(1);
+    expect(sample(text, "cache_hits_total", { category: "models", tier: "l1" })).toBe(3);
+    expect(sample(text, "cache_stale_total", { category: "models" })).toBe(1);
 
     await register(a, `registry-${Date.now()}@example.com`);
-    const other = (await request(b.app).get("/metrics").set(bearer())).text;
-    expect(sample(other, "auth_logins_total")).toBe(0);
-    expect(sample(other, "rate_limit_rejections_total", { policy: "login" })).toBeUndefined();
+    const otherText = (await request(b.app).get("/metrics").set(bearer())).text;
+    expect(sample(otherText, "auth_logins_total")).toBe(0);
+    expect(sample(otherText, "rate_limit_rejections_total", { policy: "login" })).toBeUndefined();
     expect(sample((await request(a.app).get("/metrics").set(bearer())).text, "auth_logins_total")).toBe(1);
+  });
+
+  it("leaves out the series of a source that fails instead of failing the scrape", async () => {
+    const metrics = createMetrics({
+      processMetrics: false,
+      cache: {
+        stats() {
+          throw new Error("a broken source must not break the scrape");
+        },
+      },
+    });
+    metrics.rateLimitRejected("login");
+    const text = await metrics.render();
+    expect(sample(text, "rate_limit_rejections_total", { policy: "login" })).toBe(1);
+    expect(sample(text, "cache_hits_total")).toBeUndefined();
+    expect(sample(text, "auth_logins_total")).toBe(0);
   });
 });
 

@@ -1,7 +1,6 @@
 import { ConfigError, loadConfig } from "../config/config.js";
 import { createLogger } from "../logging/logger.js";
-import { connectRedis, createRedisClient } from "../redis/redis-client.js";
-import { createCache } from "./cache.js";
+import { createRuntimeContext, openCache, openRedis } from "../runtime.js";
 import { CacheKeyError } from "./keys.js";
 
 const USAGE = `usage: npm run cache -- <command>
@@ -28,19 +27,14 @@ async function main(argv: string[]): Promise<number> {
     );
     return 1;
   }
-  const redis = createRedisClient(config.redis, logger, "cache-cli");
-  if (!(await connectRedis(redis, logger))) {
-    redis.disconnect();
+  const ctx = createRuntimeContext(config, logger);
+  const redis = await openRedis(ctx, config.redis, "cache-cli");
+  if (redis?.status !== "ready") {
+    await ctx.close();
     process.stderr.write("Redis is not reachable\n");
     return 1;
   }
-  const cache = createCache({
-    redis,
-    prefix: config.keyPrefix,
-    logger,
-    config: config.cache,
-    subscribe: false,
-  });
+  const cache = openCache(ctx, redis, { subscribe: false });
   const print = (value: unknown) => process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
   try {
     switch (command) {
@@ -78,8 +72,7 @@ async function main(argv: string[]): Promise<number> {
     }
     throw err;
   } finally {
-    await cache.close();
-    await redis.quit().catch(() => redis.disconnect());
+    await ctx.close();
   }
 }
 

@@ -8,6 +8,7 @@
  * reach outside its category, its generation or the prefix.
  */
 
+import { redisKeys } from "../redis/keys.js";
 import { CacheKeyError } from "./errors.js";
 
 export const CATEGORY_PATTERN = /^[a-z][a-z0-9_-]{0,31}$/;
@@ -45,7 +46,7 @@ export interface CacheKeys {
 }
 
 export function cacheKeys(prefix: string): CacheKeys {
-  const base = `${prefix}:cache`;
+  const base = redisKeys(prefix).cache;
   const scoped = (category: string, gen: number) => {
     assertCategory(category);
     return `${base}:${category}:g${gen}`;

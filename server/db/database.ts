@@ -10,7 +10,6 @@ export interface QueryResult<T> {
 
 /** The SQL surface the app uses: real PostgreSQL (pg) and the embedded PGlite both provide it. */
 export interface Database {
-  readonly kind: "postgres" | "pglite";
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<QueryResult<T>>;
   /** Runs a script of several statements without parameters (migrations). */
   exec(sql: string): Promise<void>;
@@ -65,7 +64,6 @@ export function createPostgresDatabase(options: PostgresOptions, logger: Logger)
     logger.warn({ component: "db", err: { message: err.message } }, "idle database connection failed"),
   );
   return {
-    kind: "postgres",
     async query<T>(sql: string, params?: unknown[]) {
       try {
         const result = await pool.query(sql, params as unknown[]);
@@ -131,7 +129,6 @@ export async function createPgliteDatabase(options: {
     await db.exec(`CREATE SCHEMA IF NOT EXISTS "${options.schema}"; SET search_path TO "${options.schema}"`);
   }
   return {
-    kind: "pglite",
     async query<T>(sql: string, params?: unknown[]) {
       const result = await db.query<T>(sql, params);
       return { rows: result.rows };

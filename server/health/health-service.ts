@@ -1,7 +1,9 @@
 import type { Config, HealthDependency } from "../config/config.js";
 import type { Database } from "../db/database.js";
 import type { Logger } from "../logging/logger.js";
+import type { Lifecycle } from "../process/lifecycle.js";
 import type { RedisAudit, RedisAuditReport } from "../redis/audit.js";
+import { redisKeys } from "../redis/keys.js";
 import type { Redis } from "../redis/redis-client.js";
 import {
   checkDatabase,
@@ -11,7 +13,6 @@ import {
   type RedisDetail,
   trackRedisErrors,
 } from "./checks.js";
-import type { Lifecycle } from "./lifecycle.js";
 import { type CheckResult, createSharedCheck } from "./shared-check.js";
 
 export type OverallStatus = "healthy" | "degraded" | "unhealthy";
@@ -62,7 +63,7 @@ export function createHealthService(deps: {
 }): HealthService {
   const { config, db, redis, lifecycle, logger } = deps;
   const cacheRedis = deps.cacheRedis !== redis ? deps.cacheRedis : undefined;
-  const healthKey = `${config.keyPrefix}:health`;
+  const healthKey = redisKeys(config.keyPrefix).health;
   const redisErrors = redis ? trackRedisErrors(redis) : undefined;
   const cacheErrors = cacheRedis ? trackRedisErrors(cacheRedis) : undefined;
   const timeoutMs = config.health.checkTimeoutMs;

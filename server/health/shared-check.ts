@@ -16,26 +16,6 @@ export interface SharedCheckOptions {
   cacheMs?: number;
 }
 
-/** Resolves with `promise` or rejects after `ms`; a late rejection is swallowed, never unhandled. */
-export function within<T>(promise: Promise<T>, ms: number): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(Object.assign(new Error("timed out"), { name: "TimeoutError" })),
-      ms,
-    );
-    promise.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (err: unknown) => {
-        clearTimeout(timer);
-        reject(err);
-      },
-    );
-  });
-}
-
 /** Rounds to hundredths of a millisecond, as the probes report latencies. */
 export function elapsedMs(startedAt: number): number {
   return Math.round((performance.now() - startedAt) * 100) / 100;

@@ -1,19 +1,20 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import type { Cache } from "../cache/cache.js";
+import type { HealthService } from "../health/health-service.js";
 import type { CheckResult } from "../health/shared-check.js";
-
-/** Counts one cache category keeps since start (monotonic); what a cache's `stats()` can hand over. */
-export interface CacheCategoryCounts {
-  l1Hits: number;
-  l2Hits: number;
-  misses: number;
-  stale: number;
-}
-
-/** Rejections per rate-limit policy since start (monotonic). */
-export type RateLimitCounts = Record<string, { rejected: number }>;
 
 type Labels = Record<string, string>;
 type Sample = [Labels, number];
+
+/** The services the registry reads at every scrape; an absent one leaves its series out. */
+export interface MetricsSources {
+  /** Per-category hit, miss and stale counters (monotonic, kept by the cache itself). */
+  cache?: Pick<Cache, "stats">;
+  /** Dependency checks behind the `dependency_up` gauges. */
+  health?: Pick<HealthService, "complete">;
+  /** How many sessions exist now; `undefined` when it cannot be told (the gauge is then left out). */
+  sessions?: { store: "redis" | "memory"; count(): Promise<number | undefined> };
+}
 
 export interface Metrics {
   readonly registry: Registry;
@@ -21,19 +22,8 @@ export interface Metrics {
   readonly loginsTotal: Counter;
   readonly loginFailuresTotal: Counter;
   readonly logoutsTotal: Counter;
-  /**
-   * Hook for the cache: `source` is read at every scrape and returns counts per category
-   * (e.g. `() => cache.stats()` mapped to `CacheCategoryCounts`). Several sources add up.
-   */
-  addCacheSource(source: () => Record<string, CacheCategoryCounts>): void;
-  /** Hook for rate limiting, pull style: read at every scrape. */
-  addRateLimitSource(source: () => RateLimitCounts): void;
-  /** Hook for rate limiting, push style: call once per rejected request. */
+  /** Call once per rejected request. */
   rateLimitRejected(policy: string): void;
-  /** How many sessions exist now; `undefined` when it cannot be told (the gauge is then left out). */
-  setActiveSessionsSource(source: () => Promise<number | undefined>, store: "redis" | "memory"): void;
-  /** Dependency checks behind the `dependency_up` gauges. */
-  setHealthSource(source: () => Promise<Record<string, CheckResult>>): void;
   /** The Prometheus text exposition. */
   render(): Promise<string>;
   readonly contentType: string;
@@ -42,12 +32,16 @@ export interface Metrics {
 export const HTTP_DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]; // seconds
 
 /**
- * A counter whose value is what was pushed with `inc` plus what registered sources report at scrape time:
- * capabilities that already keep their own tallies need not double-count into prom-client.
+ * A counter whose value is read at scrape time from a service that keeps its own tallies, so nothing is
+ * counted twice. A failing source leaves its series out instead of breaking the whole scrape.
  */
-function tallyCounter(registry: Registry, name: string, help: string, labelNames: string[]) {
-  const pushed = new Map<string, Sample>();
-  const sources: Array<() => Sample[]> = [];
+function readCounter(
+  registry: Registry,
+  name: string,
+  help: string,
+  labelNames: string[],
+  read: () => Sample[],
+) {
   new Counter({
     name,
     help,
@@ -55,37 +49,23 @@ function tallyCounter(registry: Registry, name: string, help: string, labelNames
     registers: [registry],
     collect() {
       this.reset();
-      for (const [labels, value] of pushed.values()) this.inc(labels, value);
-      for (const source of sources) {
-        let samples: Sample[];
-        try {
-          samples = source();
-        } catch {
-          continue; // A failing source must not break the whole scrape.
-        }
-        for (const [labels, value] of samples)
-          if (Number.isFinite(value) && value > 0) this.inc(labels, value);
+      let samples: Sample[];
+      try {
+        samples = read();
+      } catch {
+        return;
       }
+      for (const [labels, value] of samples) if (Number.isFinite(value) && value > 0) this.inc(labels, value);
     },
   });
-  return {
-    inc(labels: Labels) {
-      const key = JSON.stringify(labels);
-      const entry = pushed.get(key);
-      if (entry) entry[1] += 1;
-      else pushed.set(key, [labels, 1]);
-    },
-    addSource(source: () => Sample[]) {
-      sources.push(source);
-    },
-  };
 }
 
 /**
  * One registry per app (never prom-client's global one), so several apps can live in one process.
  * `processMetrics` adds prom-client's default process and Node.js metrics to it.
  */
-export function createMetrics(options: { processMetrics?: boolean } = {}): Metrics {
+export function createMetrics(options: { processMetrics?: boolean } & MetricsSources = {}): Metrics {
+  const { cache, health, sessions } = options;
   const registry = new Registry();
   if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry });
 
@@ -112,8 +92,6 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
     registers: [registry],
   });
 
-  let activeSessions: (() => Promise<number | undefined>) | undefined;
-  let sessionStore = "memory";
   new Gauge({
     name: "sessions_active",
     help: "Sessions stored now, by store (redis: estimated from a bounded key sample, see /metrics/redis)",
@@ -122,34 +100,46 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
     registers: [registry],
     async collect() {
       this.reset();
-      const count = await activeSessions?.().catch(() => undefined);
-      if (count !== undefined) this.set({ store: sessionStore }, count);
+      const count = await sessions?.count().catch(() => undefined);
+      if (sessions && count !== undefined) this.set({ store: sessions.store }, count);
     },
   });
 
-  const cacheHits = tallyCounter(registry, "cache_hits_total", "Cache hits by category and tier (l1, l2)", [
-    "category",
-    "tier",
-  ]);
-  const cacheMisses = tallyCounter(registry, "cache_misses_total", "Cache misses by category", ["category"]);
-  const cacheStale = tallyCounter(
+  const categories = () => Object.entries(cache?.stats().categories ?? {});
+  readCounter(
+    registry,
+    "cache_hits_total",
+    "Cache hits by category and tier (l1, l2)",
+    ["category", "tier"],
+    () =>
+      categories().flatMap(([category, c]): Sample[] => [
+        [{ category, tier: "l1" }, c.hitsL1],
+        [{ category, tier: "l2" }, c.hitsL2],
+      ]),
+  );
+  readCounter(registry, "cache_misses_total", "Cache misses by category", ["category"], () =>
+    categories().map(([category, c]): Sample => [{ category }, c.misses]),
+  );
+  readCounter(
     registry,
     "cache_stale_total",
     "Stale values served within grace, by category",
     ["category"],
+    () => categories().map(([category, c]): Sample => [{ category }, c.stale]),
   );
-  const rateLimitRejections = tallyCounter(
-    registry,
-    "rate_limit_rejections_total",
-    "Requests rejected with 429, by policy",
-    ["policy"],
-  );
+  const rateLimitRejections = new Counter({
+    name: "rate_limit_rejections_total",
+    help: "Requests rejected with 429, by policy",
+    labelNames: ["policy"],
+    registers: [registry],
+  });
 
-  let health: (() => Promise<Record<string, CheckResult>>) | undefined;
   let lastHealth: Promise<Record<string, CheckResult>> | undefined;
   // Both gauges are filled from one round of checks per scrape.
   const healthRound = () => {
-    lastHealth ??= (health?.() ?? Promise.resolve({})).finally(() => {
+    lastHealth ??= (
+      health ? health.complete().then((r): Record<string, CheckResult> => r.checks) : Promise.resolve({})
+    ).finally(() => {
       lastHealth = undefined;
     });
     return lastHealth;
@@ -186,34 +176,8 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
     loginsTotal,
     loginFailuresTotal,
     logoutsTotal,
-    addCacheSource(source) {
-      cacheHits.addSource(() =>
-        Object.entries(source()).flatMap(([category, c]): Sample[] => [
-          [{ category, tier: "l1" }, c.l1Hits],
-          [{ category, tier: "l2" }, c.l2Hits],
-        ]),
-      );
-      cacheMisses.addSource(() =>
-        Object.entries(source()).map(([category, c]): Sample => [{ category }, c.misses]),
-      );
-      cacheStale.addSource(() =>
-        Object.entries(source()).map(([category, c]): Sample => [{ category }, c.stale]),
-      );
-    },
-    addRateLimitSource(source) {
-      rateLimitRejections.addSource(() =>
-        Object.entries(source()).map(([policy, c]): Sample => [{ policy }, c.rejected]),
-      );
-    },
     rateLimitRejected(policy) {
       rateLimitRejections.inc({ policy });
-    },
-    setActiveSessionsSource(source, store) {
-      activeSessions = source;
-      sessionStore = store;
-    },
-    setHealthSource(source) {
-      health = source;
     },
     render: () => registry.metrics(),
     contentType: registry.contentType,

@@ -1,4 +1,5 @@
 import type { Redis as RedisNode } from "ioredis";
+import { keyNamespaces } from "../redis/keys.js";
 import type { Redis } from "../redis/redis-client.js";
 import { dataNodes, summedInfo } from "../redis/redis-info.js";
 
@@ -69,16 +70,6 @@ async function sampleNode(
   return { counts, total, sampled, estimated: true };
 }
 
-/** The app's key namespaces under `${keyPrefix}:`. */
-export function appKeyPrefixes(keyPrefix: string) {
-  return {
-    sessions: `${keyPrefix}:sess:`,
-    session_index: `${keyPrefix}:sess-index:`,
-    cache: `${keyPrefix}:cache:`,
-    rate_limit: `${keyPrefix}:rl:`,
-  };
-}
-
 const round2 = (n: number) => Math.round(n * 100) / 100;
 
 export interface RedisMetricsBody {
@@ -104,7 +95,7 @@ export interface RedisMetricsBody {
 export async function readRedisMetrics(redis: Redis, keyPrefix: string): Promise<RedisMetricsBody> {
   const [info, keys] = await Promise.all([
     summedInfo(redis),
-    estimateKeyCounts(redis, appKeyPrefixes(keyPrefix)),
+    estimateKeyCounts(redis, keyNamespaces(keyPrefix)),
   ]);
   const num = (name: string) => info[name] ?? 0;
   const hits = num("keyspace_hits");

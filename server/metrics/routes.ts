@@ -1,12 +1,13 @@
 import { type RequestHandler, Router } from "express";
 import type { Config } from "../config/config.js";
 import { reasonCode, shortReason, trackRedisErrors } from "../health/checks.js";
-import { within } from "../health/shared-check.js";
 import { requireAdmin } from "../http/admin-auth.js";
+import { within } from "../lib/within.js";
 import { auditJson, type RedisAudit, type RedisAudits } from "../redis/audit.js";
+import { keyNamespaces } from "../redis/keys.js";
 import type { Redis } from "../redis/redis-client.js";
 import type { Metrics } from "./metrics.js";
-import { appKeyPrefixes, estimateKeyCounts, readRedisMetrics } from "./redis-metrics.js";
+import { estimateKeyCounts, readRedisMetrics } from "./redis-metrics.js";
 
 const open: RequestHandler = (_req, _res, next) => next();
 
@@ -35,7 +36,7 @@ export function createMetricsRouter(deps: {
     const audit = await auditOf(audits?.cache);
     if (cacheRedis.status !== "ready") return { cache: { status: "unhealthy", ...audit } };
     try {
-      const keys = await estimateKeyCounts(cacheRedis, { cache: appKeyPrefixes(config.keyPrefix).cache });
+      const keys = await estimateKeyCounts(cacheRedis, { cache: keyNamespaces(config.keyPrefix).cache });
       return {
         cache: { status: "healthy", keys: { cache: keys.counts.cache ?? 0, total: keys.total }, ...audit },
       };

@@ -1,18 +1,17 @@
 import { normalizeEmail } from "../../shared/validation.js";
 import { createUserCache } from "../auth/user-cache.js";
 import { createUserRepository, type UserRecord } from "../auth/user-repository.js";
-import { createCache } from "../cache/cache.js";
 import { type Config, ConfigError, loadConfig } from "../config/config.js";
-import { createPostgresDatabase, type Database } from "../db/database.js";
+import type { Database } from "../db/database.js";
 import { migrate } from "../db/migrate.js";
 import { createLogger, type Logger } from "../logging/logger.js";
 import { loadEnvFile } from "../process/env-file.js";
 import { createProductRateLimits } from "../ratelimit/policies.js";
 import { RedisRateLimitStore } from "../ratelimit/redis-store.js";
-import { connectRedis, createRedisClient, type Redis } from "../redis/redis-client.js";
-import { createSessionIndex, createSessionStore } from "../session/session.js";
-import { publicSessionId } from "../session/session-index.js";
-import { createUserSessions, type UserSessions } from "../session/user-sessions.js";
+import type { Redis } from "../redis/redis-client.js";
+import { createRuntimeContext, openCache, openDatabase, openRedis, type RuntimeContext } from "../runtime.js";
+import { createSessionServices } from "../services.js";
+import type { UserSessions } from "../session/user-sessions.js";
 
 const USAGE = `usage: node dist/server/ops/cli.js <command>   (npm run ops -- <command>)
   sessions list --user EMAIL               the user's live sessions
@@ -30,7 +29,8 @@ interface Context {
   logger: Logger;
   redis(): Promise<Redis>;
   db(): Promise<Database>;
-  cleanup: Array<() => Promise<void>>;
+  /** Where what the commands open is registered, to close it at the end. */
+  runtime: RuntimeContext;
 }
 
 /** Operator commands for a deployed instance; they run from the built output with production dependencies. */
@@ -47,7 +47,8 @@ async function main(argv: string[]): Promise<number> {
     level: config.logLevel === "info" ? "warn" : config.logLevel,
     destination: process.stderr,
   });
-  const ctx = context(config, logger);
+  const runtime = createRuntimeContext(config, logger);
+  const ctx = context(runtime);
   try {
     const result = await run(ctx, group, action, rest);
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
@@ -63,7 +64,7 @@ async function main(argv: string[]): Promise<number> {
     }
     throw err;
   } finally {
-    for (const close of ctx.cleanup.reverse()) await close().catch(() => undefined);
+    await runtime.close().catch(() => undefined);
   }
 }
 
@@ -105,14 +106,7 @@ async function run(
       const disable = action === "disable";
       const user = await findUser(ctx, single(args));
       const redis = await ctx.redis();
-      const cache = createCache({
-        redis,
-        prefix: ctx.config.keyPrefix,
-        logger: ctx.logger,
-        config: ctx.config.cache,
-        subscribe: false,
-      });
-      ctx.cleanup.push(() => cache.close());
+      const cache = openCache(ctx.runtime, redis, { subscribe: false });
       // Through the user cache, so every instance drops its copy and stops accepting the user's sessions.
       const users = createUserCache({ cache, users: createUserRepository(await ctx.db()) }).repository;
       await users.setDisabled(user.id, disable);
@@ -123,13 +117,14 @@ async function run(
   throw new UsageError(`unknown command: ${command}`);
 }
 
-function context(config: Config, logger: Logger): Context {
+function context(runtime: RuntimeContext): Context {
+  const { config, logger } = runtime;
   let redis: Promise<Redis> | undefined;
   let db: Promise<Database> | undefined;
   const ctx: Context = {
     config,
     logger,
-    cleanup: [],
+    runtime,
     redis() {
       redis ??= (async () => {
         if (!config.redis) {
@@ -137,14 +132,8 @@ function context(config: Config, logger: Logger): Context {
             "No Redis configured (REDIS_URL): sessions and lockouts live in each server's memory; this command needs the shared Redis",
           );
         }
-        const client = createRedisClient(config.redis, logger, "ops-cli");
-        ctx.cleanup.push(() =>
-          client.quit().then(
-            () => undefined,
-            () => client.disconnect(),
-          ),
-        );
-        if (!(await connectRedis(client, logger))) throw new NotFound("Redis is not reachable");
+        const client = await openRedis(runtime, config.redis, "ops-cli");
+        if (client?.status !== "ready") throw new NotFound("Redis is not reachable");
         return client;
       })();
       return redis;
@@ -157,8 +146,7 @@ function context(config: Config, logger: Logger): Context {
             "No DATABASE_URL: the embedded database can only be changed by the server that owns it",
           );
         }
-        const database = createPostgresDatabase({ ...config.database, url: config.database.url }, logger);
-        ctx.cleanup.push(() => database.close());
+        const database = await openDatabase(runtime);
         await migrate(database, logger, config.database.schema);
         return database;
       })();
@@ -175,14 +163,7 @@ async function findUser(ctx: Context, email: string): Promise<UserRecord> {
 }
 
 async function userSessions(ctx: Context): Promise<UserSessions> {
-  const redis = await ctx.redis();
-  const store = createSessionStore({ config: ctx.config, redis, logger: ctx.logger });
-  return createUserSessions({
-    store,
-    index: createSessionIndex({ config: ctx.config, redis, store }),
-    publicId: publicSessionId,
-    logger: ctx.logger,
-  });
+  return createSessionServices(ctx.config, { redis: await ctx.redis(), logger: ctx.logger }).sessions;
 }
 
 /** `--name value` pairs; each name at most once, `required` ones present, nothing else. */

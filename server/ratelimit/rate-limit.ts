@@ -1,6 +1,7 @@
 import type { Request, RequestHandler, Response } from "express";
 import { HttpError } from "../http/errors.js";
 import type { Logger } from "../logging/logger.js";
+import { redisKeys } from "../redis/keys.js";
 import type { RateLimitDecision, RateLimitStore } from "./store.js";
 
 /** A policy that cannot work; thrown while the app is built, so a bad deploy fails at start-up. */
@@ -97,7 +98,8 @@ export function createRateLimiter(deps: {
   /** Called once per rejected request (metrics). */
   onReject?: (policy: string) => void;
 }): RateLimiter {
-  const { store, keyPrefix, logger } = deps;
+  const { store, logger } = deps;
+  const keys = redisKeys(deps.keyPrefix);
   const dryRun = deps.dryRun ?? false;
   const names = new Set<string>();
 
@@ -129,13 +131,12 @@ export function createRateLimiter(deps: {
     }
     names.add(name);
 
-    const keyStart = `${keyPrefix}:rl:{${name}:`;
+    const key = (subject: string) => keys.rateLimit(name, subject);
     const windowUs = windowSeconds * US_PER_S;
     let lastDryRunLog = 0;
     let unlogged = 0;
 
-    const consume = (subject: string, cost = 1) =>
-      store.consume(`${keyStart}${subject}}`, limit, windowUs, cost);
+    const consume = (subject: string, cost = 1) => store.consume(key(subject), limit, windowUs, cost);
 
     /** True when the request must be rejected; in dry run logs (at most once a second) and says no. */
     const rejects = (decision: RateLimitDecision, subject: string): boolean => {
@@ -169,8 +170,8 @@ export function createRateLimiter(deps: {
         res.setHeader("Retry-After", String(seconds));
         throw rateLimited(seconds);
       },
-      reset: (subject) => store.reset(`${keyStart}${subject}}`),
-      refund: (subject, cost = 1) => store.refund(`${keyStart}${subject}}`, limit, windowUs, cost),
+      reset: (subject) => store.reset(key(subject)),
+      refund: (subject, cost = 1) => store.refund(key(subject), limit, windowUs, cost),
     };
     return { limiter, rejects };
   }

@@ -1,3 +1,4 @@
+import { within } from "../lib/within.js";
 import type { Logger } from "../logging/logger.js";
 import type { Redis } from "./redis-client.js";
 import { dataNodes, parseInfo } from "./redis-info.js";
@@ -233,7 +234,7 @@ export function createRedisAudit(deps: {
   const audit = async (): Promise<RedisAuditReport | undefined> => {
     if (redis.status !== "ready") return undefined;
     try {
-      const nodes = await withTimeout(readNodes(redis), timeoutMs);
+      const nodes = await within(readNodes(redis), timeoutMs);
       const next = judge(purpose, nodes, last);
       report(next);
       last = next;
@@ -279,22 +280,6 @@ export function createRedisAudit(deps: {
       redis.off("ready", onReady);
     },
   };
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error("timed out")), ms);
-    promise.then(
-      (v) => {
-        clearTimeout(t);
-        resolve(v);
-      },
-      (e: unknown) => {
-        clearTimeout(t);
-        reject(e);
-      },
-    );
-  });
 }
 
 /** The audit as `/health/redis` and `/metrics/redis` show it (per node only for a cluster). */

@@ -1,4 +1,5 @@
 import { DependencyUnavailableError } from "../http/errors.js";
+import { redisKeys } from "../redis/keys.js";
 import type { Redis } from "../redis/redis-client.js";
 import { PRUNE_GRACE_MS, type SessionIndex, type SessionIndexEntry } from "./session-index.js";
 
@@ -38,10 +39,7 @@ export function createRedisSessionIndex(deps: {
 }): SessionIndex {
   const { redis, keyPrefix, sessionKey } = deps;
   const ttlMs = deps.ttlSeconds * 1000;
-  const keys = (userId: string) => {
-    const base = `${keyPrefix}:sess-index:{${userId}}`;
-    return { meta: `${base}:meta`, seen: `${base}:seen` };
-  };
+  const keys = redisKeys(keyPrefix).sessionIndex;
   const run = async <T>(fn: () => Promise<T>): Promise<T> => {
     try {
       return await fn();

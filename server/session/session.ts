@@ -2,6 +2,7 @@ import type { RequestHandler } from "express";
 import session, { type Store } from "express-session";
 import type { Config } from "../config/config.js";
 import type { Logger } from "../logging/logger.js";
+import { redisKeys } from "../redis/keys.js";
 import type { Redis } from "../redis/redis-client.js";
 import { createMemorySessionIndex } from "./memory-session-index.js";
 import { BoundedMemoryStore } from "./memory-store.js";
@@ -20,17 +21,13 @@ declare module "express-session" {
   }
 }
 
-export function sessionKeyPrefix(keyPrefix: string): string {
-  return `${keyPrefix}:sess:`;
-}
-
 /** The session store: Redis when configured, else the bounded in-process store (with one loud warning). */
 export function createSessionStore(deps: { config: Config; redis?: Redis; logger: Logger }): Store {
   const { config, redis, logger } = deps;
   if (redis) {
     return new SessionRedisStore({
       client: redis,
-      prefix: sessionKeyPrefix(config.keyPrefix),
+      prefix: redisKeys(config.keyPrefix).sessions,
       ttlSeconds: config.session.ttlSeconds,
       touchFraction: config.session.touchFraction,
     });
@@ -47,7 +44,7 @@ export function createSessionIndex(deps: { config: Config; redis?: Redis; store:
   // A session key lives at most its absolute lifetime plus one idle period (the last touch).
   const ttlSeconds = config.session.absoluteTtlSeconds + config.session.ttlSeconds;
   if (redis && store instanceof SessionRedisStore) {
-    const prefix = sessionKeyPrefix(config.keyPrefix);
+    const prefix = redisKeys(config.keyPrefix).sessions;
     return createRedisSessionIndex({
       redis,
       keyPrefix: config.keyPrefix,

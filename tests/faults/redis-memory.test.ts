@@ -318,7 +318,7 @@ describe("CACHE_REDIS_URL", () => {
     ]);
     const cacheServer = await redisServer(["--maxmemory", "8mb", "--maxmemory-policy", "allkeys-lru"]);
     const { rt, config, logs } = await runtime({ REDIS_URL: main.url, CACHE_REDIS_URL: cacheServer.url });
-    expect(rt.cacheRedis).toBeDefined();
+    expect(rt.services.cacheRedis).toBeDefined();
 
     // Neither the sessions' Redis (noeviction, AOF) nor the evicting cache Redis deserves a warning.
     expect(logs().filter((l) => l.code !== undefined)).toEqual([]);

@@ -1,13 +1,13 @@
 import { randomBytes } from "node:crypto";
 import type { Express } from "express";
 import type { Store } from "express-session";
-import { createApp } from "../../server/app.js";
-import { createPasswordHasher } from "../../server/auth/password.js";
-import { type Cache, createCache } from "../../server/cache/cache.js";
+import type { Cache } from "../../server/cache/cache.js";
 import { type Config, type Env, loadConfig } from "../../server/config/config.js";
 import type { Database } from "../../server/db/database.js";
 import type { Logger } from "../../server/logging/logger.js";
 import { connectRedis, createRedisClient, type Redis } from "../../server/redis/redis-client.js";
+import { createRuntime, type RuntimeContext, type RuntimeFactories } from "../../server/runtime.js";
+import { createServices, type Services } from "../../server/services.js";
 import { silentLogger } from "./logger.js";
 
 export const TEST_SECRET = "test-secret-that-is-long-enough-for-prod-0123456789";
@@ -34,48 +34,53 @@ export interface TestApp {
   redis?: Redis;
   /** The same cache instance the app uses. */
   cache: Cache;
+  /** Every service the app was built from. */
+  services: Services;
   close(): Promise<void>;
 }
 
-/** Builds the real app on a real Redis (when `env` names one) and the given database. */
+/** Opens the Redis named by `redisConfig` for a test: closed without waiting for a reply (it may be frozen). */
+async function testRedis(ctx: RuntimeContext, redisConfig: Config["redis"], name: string) {
+  if (!redisConfig) return undefined;
+  const redis = createRedisClient(redisConfig, ctx.logger, name);
+  ctx.onClose(() => redis.disconnect());
+  await connectRedis(redis, ctx.logger);
+  return redis;
+}
+
+/**
+ * Builds the real app through the runtime's factories on a real Redis (when `env` names one) and the
+ * given database, which stays open. The Redis audits run on demand, when a request reads them.
+ */
 export async function buildTestApp(options: {
   db: Database;
   env?: Env;
   logger?: Logger;
   /** Keeps sessions off Redis, for tests that take Redis away from the other features. */
   sessionStore?: Store;
+  processMetrics?: boolean;
+  /** Replaces more of the runtime's factories (e.g. the cache). */
+  factories?: Partial<RuntimeFactories>;
 }): Promise<TestApp> {
   const config = loadConfig(testEnv(options.env));
-  const logger = options.logger ?? silentLogger();
-  let redis: Redis | undefined;
-  if (config.redis) {
-    redis = createRedisClient(config.redis, logger, "test");
-    await connectRedis(redis, logger);
-  }
-  const hasher = createPasswordHasher({
-    logN: config.password.scryptLogN,
-    concurrency: config.password.concurrency,
-    queueMax: config.password.queueMax,
-    maxWaitMs: config.password.maxWaitMs,
-  });
-  const cache = createCache({ redis, prefix: config.keyPrefix, logger, config: config.cache });
-  const app = createApp({
-    config,
-    logger,
-    db: options.db,
-    hasher,
-    redis,
-    cache,
-    sessionStore: options.sessionStore,
+  const runtime = await createRuntime(config, options.logger ?? silentLogger(), {
+    redis: (ctx) => testRedis(ctx, ctx.config.redis, "test"),
+    cacheRedis: (ctx) => testRedis(ctx, ctx.config.cacheRedis, "test-cache"),
+    database: async () => options.db,
+    services: (c, infrastructure) =>
+      createServices(c, infrastructure, {
+        sessionStore: options.sessionStore,
+        processMetrics: options.processMetrics,
+      }),
+    start: async () => undefined,
+    ...options.factories,
   });
   return {
-    app,
+    app: runtime.app,
     config,
-    redis,
-    cache,
-    async close() {
-      await cache.close();
-      redis?.disconnect();
-    },
+    redis: runtime.services.redis,
+    cache: runtime.services.cache,
+    services: runtime.services,
+    close: runtime.close,
   };
 }

@@ -5,8 +5,8 @@ import { afterAll, expect, inject, vi } from "vitest";
 import type { Env } from "../../server/config/config.js";
 import { createPostgresDatabase, type Database } from "../../server/db/database.js";
 import type { Logger } from "../../server/logging/logger.js";
-import type { Metrics } from "../../server/metrics/metrics.js";
 import { connectRedis, createRedisClient, type Redis } from "../../server/redis/redis-client.js";
+import type { RuntimeFactories } from "../../server/runtime.js";
 import { buildTestApp, type TestApp } from "./app.js";
 import { createTestDatabase, type TestDatabase } from "./database.js";
 import { SHARED_REDIS_DATABASES } from "./global-setup.js";
@@ -141,6 +141,8 @@ export interface TestAppOptions {
   redis?: boolean;
   logger?: Logger;
   sessionStore?: Store;
+  /** Replaces some of the runtime's factories (server/runtime.ts), e.g. the cache. */
+  factories?: Partial<RuntimeFactories>;
 }
 
 async function appEnv(options: TestAppOptions): Promise<Env> {
@@ -168,16 +170,19 @@ export async function testApp(options: TestAppOptions = {}): Promise<TestApp> {
       env: await appEnv(options),
       logger: options.logger,
       sessionStore: options.sessionStore,
+      factories: options.factories,
     }),
   );
 }
 
 /** `testApp` with the lifecycle and metrics registry reachable. */
 export async function testHealthApp(
-  options: TestAppOptions & { metrics?: Metrics } = {},
+  options: TestAppOptions & { processMetrics?: boolean } = {},
 ): Promise<HealthTestApp> {
   const db = options.db ?? (await testDatabase()).db;
-  return closeOnce(await buildHealthApp({ db, env: await appEnv(options), metrics: options.metrics }));
+  return closeOnce(
+    await buildHealthApp({ db, env: await appEnv(options), processMetrics: options.processMetrics }),
+  );
 }
 
 /** Anything with the app and its config: a TestApp or a HealthTestApp. */

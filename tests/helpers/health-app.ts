@@ -1,57 +1,24 @@
 import { createServer, type Server } from "node:net";
-import type { Express } from "express";
-import { createApp } from "../../server/app.js";
-import { createPasswordHasher } from "../../server/auth/password.js";
-import { type Cache, createCache } from "../../server/cache/cache.js";
-import { type Config, type Env, loadConfig } from "../../server/config/config.js";
+import type { Env } from "../../server/config/config.js";
 import type { Database } from "../../server/db/database.js";
-import { createLifecycle, type Lifecycle } from "../../server/health/lifecycle.js";
-import { createMetrics, type Metrics } from "../../server/metrics/metrics.js";
-import { connectRedis, createRedisClient, type Redis } from "../../server/redis/redis-client.js";
-import { testEnv } from "./app.js";
-import { silentLogger } from "./logger.js";
+import type { Metrics } from "../../server/metrics/metrics.js";
+import type { Lifecycle } from "../../server/process/lifecycle.js";
+import { buildTestApp, type TestApp } from "./app.js";
 
-export interface HealthTestApp {
-  app: Express;
-  config: Config;
-  redis?: Redis;
-  cache: Cache;
+export interface HealthTestApp extends TestApp {
   lifecycle: Lifecycle;
   metrics: Metrics;
-  close(): Promise<void>;
 }
 
-/** The real app with a lifecycle and metrics registry the test can reach; Redis when `env` names one. */
+/** The real app with its lifecycle and metrics registry in reach; Redis when `env` names one. */
 export async function buildHealthApp(options: {
   db: Database;
   env?: Env;
-  metrics?: Metrics;
+  /** prom-client's process metrics start observers per registry: only for tests that read them. */
+  processMetrics?: boolean;
 }): Promise<HealthTestApp> {
-  const config = loadConfig(testEnv(options.env));
-  const logger = silentLogger();
-  let redis: Redis | undefined;
-  if (config.redis) {
-    redis = createRedisClient(config.redis, logger, "test");
-    await connectRedis(redis, logger);
-  }
-  const hasher = createPasswordHasher({ logN: config.password.scryptLogN, concurrency: 2 });
-  const lifecycle = createLifecycle();
-  // Process metrics start observers per registry; tests that do not read them skip them.
-  const metrics = options.metrics ?? createMetrics({ processMetrics: false });
-  const cache = createCache({ redis, prefix: config.keyPrefix, logger, config: config.cache });
-  const app = createApp({ config, logger, db: options.db, hasher, redis, cache, lifecycle, metrics });
-  return {
-    app,
-    config,
-    redis,
-    cache,
-    lifecycle,
-    metrics,
-    async close() {
-      await cache.close();
-      redis?.disconnect();
-    },
-  };
+  const t = await buildTestApp({ ...options, processMetrics: options.processMetrics ?? false });
+  return { ...t, lifecycle: t.services.lifecycle, metrics: t.services.metrics };
 }
 
 export interface BlackHole {

@@ -1,0 +1,54 @@
+import type { RequestHandler } from "express";
+import type { Store } from "express-session";
+import { enforceCredentialEpoch } from "../auth/credential-epoch.js";
+import type { createPassport } from "../auth/passport.js";
+import type { Config } from "../config/config.js";
+import { csrfProtection } from "../http/csrf.js";
+import type { Logger } from "../logging/logger.js";
+import type { ProductRateLimits } from "../ratelimit/policies.js";
+import { createSessionPrefetch } from "./prefetch.js";
+import { createSessionMiddleware, enforceAbsoluteTimeout } from "./session.js";
+import type { UserSessions } from "./user-sessions.js";
+
+export interface SessionStack {
+  /**
+   * prefetch → global rate limit → CSRF, in this order. The prefetch comes first so its session read
+   * and the limiter's check leave in one Redis write; the limiter turns a flood away before
+   * express-session does any work; CSRF refuses a cross-site request before its session is read.
+   * Routes that need no session (the operators' bearer-token API) are mounted between `front` and `session`.
+   */
+  front: RequestHandler[];
+  /** express-session, the absolute timeout, passport, the credential epoch, `lastSeenAt`. */
+  session: RequestHandler[];
+}
+
+/** The request's path to `req.session` and `req.user`, in the one order that is correct. */
+export function createSessionStack(deps: {
+  config: Config;
+  logger: Logger;
+  store: Store;
+  limits: Pick<ProductRateLimits, "global">;
+  passport: ReturnType<typeof createPassport>;
+  sessions: UserSessions;
+}): SessionStack {
+  const { config, logger, store, limits, passport, sessions } = deps;
+  return {
+    front: [
+      createSessionPrefetch({
+        store,
+        cookieName: config.session.cookieName,
+        secrets: config.session.secrets,
+      }),
+      limits.global,
+      csrfProtection({ allowedOrigins: config.appOrigins, logger }),
+    ],
+    session: [
+      createSessionMiddleware({ config, store }),
+      enforceAbsoluteTimeout(config),
+      passport.initialize(),
+      passport.session(),
+      enforceCredentialEpoch({ config, sessions, logger }),
+      sessions.lastSeen(),
+    ],
+  };
+}
