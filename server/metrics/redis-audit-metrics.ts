@@ -9,8 +9,7 @@ type Label = "redis";
  */
 export function registerRedisAuditMetrics(registry: Registry, audits: RedisAudits): void {
   const sources = [audits.sessions, audits.cache].filter((a) => a !== undefined);
-  // Apps that share a registry share these gauges too.
-  if (sources.length === 0 || registry.getSingleMetric("redis_audit_info")) return;
+  if (sources.length === 0) return;
   let round: Promise<RedisAuditReport[]> | undefined;
   // All gauges of one scrape share one read of the audits.
   const reports = () => {
