@@ -1,5 +1,5 @@
 import request from "supertest";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { ConfigError, type Env, loadConfig } from "../server/config/config.js";
 import { addressKey } from "../server/ratelimit/client-key.js";
 import { MemoryRateLimitStore } from "../server/ratelimit/memory-store.js";
@@ -23,6 +23,11 @@ beforeAll(async () => {
 afterEach(async () => {
   for (const t of opened.splice(0)) await t.close();
 });
+
+/** The cache's invalidation subscriber connects in the background: a test counting commands waits for it. */
+function subscribed(t: TestApp): Promise<void> {
+  return vi.waitFor(() => expect(t.cache.stats().l2.subscriber).toBe("ready"), { timeout: 10_000 });
+}
 
 async function app(env: Env, logger = silentLogger()): Promise<TestApp> {
   const t = await testApp({ env: { REDIS_URL: redisServer.url, ...env }, logger });
@@ -180,6 +185,7 @@ describe("who is counted", () => {
 describe("Redis work per request", () => {
   it("costs one Redis command (EVALSHA) per limited request", async () => {
     const t = await app({});
+    await subscribed(t);
     await request(t.app).get("/auth/me"); // the first call on a connection sends the script body (EVAL)
     const before = await commandCalls(t.redis!);
     for (let i = 0; i < 20; i++) await request(t.app).get("/auth/me").expect(401);
@@ -191,6 +197,7 @@ describe("Redis work per request", () => {
 
   it("an authenticated /api request: one EVALSHA per policy plus the session's own commands", async () => {
     const t = await app({});
+    await subscribed(t);
     const reg = await request(t.app)
       .post("/auth/register")
       .send({ email: `cmd-${Date.now()}@example.com`, password: "correct horse" })
