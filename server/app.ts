@@ -119,7 +119,6 @@ export function createApp(deps: AppDeps): Express {
   });
   const accounts = createAccountService({
     config,
-    passport,
     users,
     hasher,
     sessions,
@@ -175,9 +174,9 @@ export function createApp(deps: AppDeps): Express {
   app.use(sessions.lastSeen());
   app.use("/api", limits.api);
 
-  app.use("/auth", createAuthRouter({ accounts, limits }));
+  app.use("/auth", createAuthRouter({ config, accounts, limits }));
   app.use("/api/models", createModelsRouter({ config, cache, openai, logger }));
-  app.use(createPagesRouter({ accounts, limits }));
+  app.use(createPagesRouter({ config, accounts, limits }));
 
   app.use(notFoundHandler());
   const handleError = errorHandler(logger, renderHtmlError);
