@@ -241,7 +241,7 @@ export function createAccountService(deps: {
       }
     },
 
-    listSessions(session) {
+    async listSessions(session) {
       return sessions.list(requireUser(session).id, session.id);
     },
 
