@@ -52,10 +52,10 @@ export function createApp(config: Config, services: Services): Express {
   app.use(sessionStack.session);
   app.use("/api", limits.api);
 
-  app.use("/auth", createAuthRouter({ accounts, limits }));
+  app.use("/auth", createAuthRouter({ config, accounts, limits }));
   app.use("/api/models", createModelsRouter({ config, cache, openai: services.openai, logger }));
   app.use("/api", createTeamRouter(services));
-  app.use(createPagesRouter({ accounts, limits }));
+  app.use(createPagesRouter({ config, accounts, limits }));
 
   app.use(notFoundHandler());
   const handleError = errorHandler(logger, renderHtmlError);

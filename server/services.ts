@@ -114,7 +114,6 @@ export function createServices(
   });
   const accounts = createAccountService({
     config,
-    passport,
     users,
     hasher,
     sessions,

@@ -1,4 +1,8 @@
-/** Input rules shared by the API and the HTML pages, so both say the same thing about the same input. */
+/**
+ * Input rules shared by the API and the HTML pages, so both say the same thing about the same input: one
+ * zod schema per request body, each message naming its field.
+ */
+import { z } from "zod";
 
 export const EMAIL_MAX_LENGTH = 254;
 export const PASSWORD_MIN_LENGTH = 8;
@@ -11,20 +15,46 @@ export function normalizeEmail(email: string): string {
   return email.trim().toLowerCase();
 }
 
-/** Returns a message for the field, or undefined when the value is acceptable. */
-export function emailProblem(value: unknown): string | undefined {
-  if (typeof value !== "string") return "email must be a string";
-  const email = normalizeEmail(value);
-  if (email.length === 0) return "email is required";
-  if (email.length > EMAIL_MAX_LENGTH) return `email must be at most ${EMAIL_MAX_LENGTH} characters`;
-  if (!EMAIL_SHAPE.test(email)) return "email must be a valid email address";
-  return undefined;
-}
+/** Trimmed and lower-cased before the checks, as it is stored. */
+const email = z
+  .string({ error: "email must be a string" })
+  .trim()
+  .toLowerCase()
+  .min(1, "email is required")
+  .max(EMAIL_MAX_LENGTH, `email must be at most ${EMAIL_MAX_LENGTH} characters`)
+  .regex(EMAIL_SHAPE, "email must be a valid email address");
 
-export function passwordProblem(value: unknown, field = "password"): string | undefined {
-  if (typeof value !== "string") return `${field} must be a string`;
-  if (value.length < PASSWORD_MIN_LENGTH)
-    return `${field} must be at least ${PASSWORD_MIN_LENGTH} characters`;
-  if (value.length > PASSWORD_MAX_LENGTH) return `${field} must be at most ${PASSWORD_MAX_LENGTH} characters`;
-  return undefined;
-}
+/** A password being set: the length rules apply. */
+const newPassword = (field: string) =>
+  z
+    .string({ error: `${field} must be a string` })
+    .min(PASSWORD_MIN_LENGTH, `${field} must be at least ${PASSWORD_MIN_LENGTH} characters`)
+    .max(PASSWORD_MAX_LENGTH, `${field} must be at most ${PASSWORD_MAX_LENGTH} characters`);
+
+/** A password being checked: any length the hasher accepts, so older passwords still log in. */
+const givenPassword = (field: string) =>
+  z
+    .string({ error: `${field} is required` })
+    .min(1, `${field} is required`)
+    .max(PASSWORD_MAX_LENGTH, `${field} must be at most ${PASSWORD_MAX_LENGTH} characters`);
+
+/** `POST /auth/login`, `POST /login`. */
+export const credentialsSchema = z.object(
+  { email, password: givenPassword("password") },
+  { error: "The body must be a JSON object with email and password" },
+);
+
+/** `POST /auth/register`, `POST /register`. */
+export const registrationSchema = z.object(
+  { email, password: newPassword("password") },
+  { error: "The body must be a JSON object with email and password" },
+);
+
+/** `POST /auth/password`, `POST /account/password`. */
+export const passwordChangeSchema = z.object(
+  { currentPassword: givenPassword("currentPassword"), newPassword: newPassword("newPassword") },
+  { error: "The body must be a JSON object with currentPassword and newPassword" },
+);
+
+export type Credentials = z.infer<typeof credentialsSchema>;
+export type PasswordChange = z.infer<typeof passwordChangeSchema>;

@@ -1,5 +1,6 @@
 import { expect, it } from "vitest";
 import * as errors from "../server/cache/errors.js";
+import { CACHE_ERROR_CODES } from "../server/http/error-catalog.js";
 
 it("gives every cache error a distinct, catalog-ready code, readable on the instance", () => {
   const classes = Object.values(errors).filter(
@@ -9,6 +10,8 @@ it("gives every cache error a distinct, catalog-ready code, readable on the inst
   expect(codes.length).toBeGreaterThanOrEqual(6);
   expect(new Set(codes).size).toBe(codes.length);
   for (const code of codes) expect(code).toMatch(/^cache_[a-z0-9_]+$/);
+  // The catalog lists exactly the codes the classes carry.
+  expect([...codes].sort()).toEqual(Object.keys(CACHE_ERROR_CODES).sort());
   const timeout = new errors.CacheLoaderTimeoutError(100);
   expect(timeout).toBeInstanceOf(errors.CacheError);
   expect(timeout.code).toBe("cache_loader_timeout");

@@ -46,6 +46,8 @@ describe("GET /api/models", () => {
     const res = await request(t.app).get("/api/models").set("Cookie", cookie);
     expect(res.status).toBe(503);
     expect(res.body.error.code).toBe("not_configured");
+    // Permanent until configured: no Retry-After inviting clients to poll.
+    expect(res.headers["retry-after"]).toBeUndefined();
   });
 
   it("asks OpenAI once within the TTL: MISS, then HIT", async () => {

@@ -1,37 +1,54 @@
-import type { Request, Response } from "express";
-import {
-  emailProblem,
-  normalizeEmail,
-  PASSWORD_MAX_LENGTH,
-  passwordProblem,
-} from "../../shared/validation.js";
+import type { Credentials, PasswordChange } from "../../shared/validation.js";
 import type { Config } from "../config/config.js";
 import { isDatabaseUnavailableError } from "../db/database.js";
-import {
-  badRequest,
-  DependencyUnavailableError,
-  emailTaken,
-  HttpError,
-  invalidCredentials,
-  notFound,
-  ServerBusyError,
-  unauthenticated,
-} from "../http/errors.js";
+import { DependencyUnavailableError, HttpError, ServerBusyError } from "../http/errors.js";
 import type { Logger } from "../logging/logger.js";
 import type { Metrics } from "../metrics/metrics.js";
 import type { ProductRateLimits } from "../ratelimit/policies.js";
-import { refundRequest } from "../ratelimit/rate-limit.js";
 import { isRedisUnavailableError } from "../redis/redis-client.js";
 import type { SessionView, UserSessions } from "../session/user-sessions.js";
-import type { createPassport } from "./passport.js";
+import { createCredentialCheck } from "./passport.js";
 import type { PasswordHasher } from "./password.js";
 import type { UserRecord, UserRepository } from "./user-repository.js";
-
-type Authenticator = ReturnType<typeof createPassport>;
 
 const USER_AGENT_MAX = 256; // characters kept in the session
 /** How long a registration may be repeated with the same email and password and still succeed. */
 const REGISTRATION_RETRY_MS = 60 * 60 * 1000;
+
+/** What a login records in the session, for the session list and the absolute timeout. */
+export interface SessionAuth {
+  loginAt: number;
+  ip: string;
+  userAgent: string;
+  epoch: number;
+}
+
+/** The browser session a request came with; the routes build it from the request. */
+export interface SessionPort {
+  /** The session id; a new one after `logIn`. */
+  readonly id: string;
+  /** Who is logged in on it. */
+  readonly user: Express.User | undefined;
+  /** Gives the session a new id (fixation) and logs `user` in on it with `auth`. */
+  logIn(user: Express.User, auth: SessionAuth): Promise<void>;
+  /** Deletes the session and clears its cookie. */
+  destroy(): Promise<void>;
+}
+
+/** Where a request came from, as values. */
+export interface ClientInfo {
+  ip: string;
+  userAgent: string;
+  /** HTTPS as Express sees it (after `trust proxy`). */
+  secure: boolean;
+}
+
+export interface AccountContext {
+  session: SessionPort;
+  client: ClientInfo;
+  /** Gives back what the per-address limit counted for this request; never throws. */
+  refundAddress(): Promise<void>;
+}
 
 /**
  * The attempt failed because something other than the person failed: Redis or the database did not
@@ -55,147 +72,41 @@ function isOutage(err: unknown): boolean {
  * request was counted for. A full hash queue gives nothing back here: the per-address limit is what slows
  * one address flooding the queue.
  */
-async function sparingAddress<T>(res: Response, attempt: () => Promise<T>): Promise<T> {
+async function sparingAddress<T>(context: AccountContext, attempt: () => Promise<T>): Promise<T> {
   try {
     return await attempt();
   } catch (err) {
-    if (isOutage(err)) await refundRequest(res);
+    if (isOutage(err)) await context.refundAddress();
     throw err;
   }
 }
 
-export interface Credentials {
-  email: string;
-  password: string;
-}
+const wrongPassword = () => new HttpError("wrong_password", { details: { field: "currentPassword" } });
 
-export type FieldProblems = Partial<Record<string, string>>;
-
-/** Every problem with `{email, password}`, by field; `strict` applies the registration rules. */
-export function credentialProblems(body: unknown, strict: boolean): FieldProblems {
-  if (typeof body !== "object" || body === null || Array.isArray(body)) {
-    return { body: "The body must be a JSON object with email and password" };
-  }
-  const { email, password } = body as Record<string, unknown>;
-  const problems: FieldProblems = {};
-  problems.email = emailProblem(email);
-  problems.password = strict ? passwordProblem(password) : requiredPasswordProblem(password, "password");
-  return withoutEmpty(problems);
-}
-
-function requiredPasswordProblem(value: unknown, field: string): string | undefined {
-  if (typeof value !== "string" || value.length === 0) return `${field} is required`;
-  if (value.length > PASSWORD_MAX_LENGTH) return `${field} must be at most ${PASSWORD_MAX_LENGTH} characters`;
-  return undefined;
-}
-
-/** Every problem with `{currentPassword, newPassword}`, by field. */
-export function passwordChangeProblems(body: unknown): FieldProblems {
-  if (typeof body !== "object" || body === null || Array.isArray(body)) {
-    return { body: "The body must be a JSON object with currentPassword and newPassword" };
-  }
-  const { currentPassword, newPassword } = body as Record<string, unknown>;
-  return withoutEmpty({
-    currentPassword: requiredPasswordProblem(currentPassword, "currentPassword"),
-    newPassword: passwordProblem(newPassword, "newPassword"),
-  });
-}
-
-function withoutEmpty(problems: FieldProblems): FieldProblems {
-  for (const key of Object.keys(problems)) if (problems[key] === undefined) delete problems[key];
-  return problems;
-}
-
-/** The first problem as the API's 400, naming its field. */
-function throwFirst(problems: FieldProblems): void {
-  const [field, message] = Object.entries(problems)[0] ?? [];
-  if (field && message) throw badRequest(message, { field });
-}
-
-/** Checks `{email, password}`; `strict` applies the registration rules to the password. */
-export function readCredentials(body: unknown, strict: boolean): Credentials {
-  throwFirst(credentialProblems(body, strict));
-  const { email, password } = body as Credentials;
-  return { email: normalizeEmail(email), password };
-}
-
-/** Regenerates the session id (fixation) and records login metadata for the absolute timeout. */
-export function logIn(req: Request, user: Express.User): Promise<void> {
-  return new Promise((resolve, reject) => {
-    req.logIn(user, (err) => {
-      if (err) return reject(err);
-      // lastSeenAt stays unset until the first minute has passed: until then it equals loginAt.
-      req.session.auth = {
-        loginAt: Date.now(),
-        ip: req.ip ?? "",
-        userAgent: (req.get("user-agent") ?? "").slice(0, USER_AGENT_MAX),
-        epoch: user.credentialEpoch ?? 0,
-      };
-      resolve();
-    });
-  });
-}
-
-export function authenticate(
-  passport: Authenticator,
-  req: Request,
-  res: Response,
-): Promise<Express.User | false> {
-  return new Promise((resolve, reject) => {
-    passport.authenticate("local", { session: false }, (err: unknown, user: Express.User | false) =>
-      err ? reject(err) : resolve(user),
-    )(req, res, () => undefined);
-  });
-}
-
-export function clearSessionCookie(res: Response, config: Config): void {
-  res.clearCookie(config.session.cookieName, {
-    path: "/",
-    httpOnly: true,
-    secure: config.session.cookieSecure,
-    sameSite: config.session.sameSite,
-  });
-}
-
-export function destroySession(req: Request, res: Response, config: Config): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (!req.session) {
-      clearSessionCookie(res, config);
-      return resolve();
-    }
-    req.session.destroy((err) => {
-      if (err) return reject(err);
-      clearSessionCookie(res, config);
-      resolve();
-    });
-  });
-}
-
-export const wrongPassword = () =>
-  new HttpError(403, "wrong_password", "The current password is incorrect", { field: "currentPassword" });
-
-/** What a signed-in person can do to their account; shared by the JSON API and the HTML pages. */
+/**
+ * What a person can do to their account; shared by the JSON API and the HTML pages, which validate the
+ * input (shared/validation.ts) and translate between HTTP and these calls. Failures are catalog errors.
+ */
 export interface AccountService {
   /**
    * Creates the account and logs it in. Repeating a registration (same email and password, within an
    * hour) logs in to the account the first one created: an attempt that answered 503 after the row was
    * written can be retried. The repeat counts against `login-account` like a login.
    */
-  register(req: Request, res: Response, body: unknown): Promise<Express.User>;
-  login(req: Request, res: Response, body: unknown): Promise<Express.User>;
-  logout(req: Request, res: Response): Promise<void>;
-  listSessions(req: Request): Promise<SessionView[]>;
+  register(input: Credentials, context: AccountContext): Promise<Express.User>;
+  login(input: Credentials, context: AccountContext): Promise<Express.User>;
+  logout(session: SessionPort): Promise<void>;
+  listSessions(session: SessionPort): Promise<SessionView[]>;
   /** Ends one of the user's sessions by public id (404 when unknown); ending the current one logs out. */
-  revokeSession(req: Request, res: Response, publicId: string): Promise<void>;
-  revokeOtherSessions(req: Request): Promise<number>;
+  revokeSession(session: SessionPort, publicId: string): Promise<void>;
+  revokeOtherSessions(session: SessionPort): Promise<number>;
   /** Changes the password, ends every other session and gives the current one a new id. */
-  changePassword(req: Request, body: unknown): Promise<void>;
+  changePassword(input: PasswordChange, context: AccountContext): Promise<void>;
 }
 
 /** Registration, login, logout, sessions and password changes: the rules live here, once. */
 export function createAccountService(deps: {
   config: Config;
-  passport: Authenticator;
   users: UserRepository;
   hasher: PasswordHasher;
   sessions: UserSessions;
@@ -203,11 +114,12 @@ export function createAccountService(deps: {
   limits: Pick<ProductRateLimits, "loginAccount">;
   metrics?: Pick<Metrics, "loginsTotal" | "loginFailuresTotal" | "logoutsTotal">;
 }): AccountService {
-  const { config, passport, users, hasher, sessions, logger, limits, metrics } = deps;
+  const { config, users, hasher, sessions, logger, limits, metrics } = deps;
+  const checkCredentials = createCredentialCheck({ users, hasher });
   let warnedInsecure = false;
 
-  const warnIfCookieDropped = (req: Request) => {
-    if (config.session.cookieSecure && !req.secure && !warnedInsecure) {
+  const warnIfCookieDropped = (client: ClientInfo) => {
+    if (config.session.cookieSecure && !client.secure && !warnedInsecure) {
       warnedInsecure = true;
       logger.warn(
         "login over plain HTTP with COOKIE_SECURE=true: the browser gets no session cookie; behind a proxy set TRUST_PROXY to its hop count",
@@ -216,12 +128,19 @@ export function createAccountService(deps: {
   };
 
   /** Logs `user` in on a new session id, dropping the previous session of this browser from the index. */
-  const startSession = async (req: Request, user: Express.User) => {
-    const previous = req.user ? { userId: req.user.id, sid: req.sessionID } : undefined;
-    await logIn(req, user);
+  const startSession = async ({ session, client }: AccountContext, user: Express.User) => {
+    const previous = session.user ? { userId: session.user.id, sid: session.id } : undefined;
+    // lastSeenAt stays unset until the first minute has passed: until then it equals loginAt.
+    const auth: SessionAuth = {
+      loginAt: Date.now(),
+      ip: client.ip,
+      userAgent: client.userAgent.slice(0, USER_AGENT_MAX),
+      epoch: user.credentialEpoch ?? 0,
+    };
+    await session.logIn(user, auth);
     if (previous) await sessions.forget(previous.userId, [previous.sid]);
-    await sessions.track(req, user.id);
-    warnIfCookieDropped(req);
+    await sessions.track(user.id, { id: session.id, auth });
+    warnIfCookieDropped(client);
   };
 
   /**
@@ -249,41 +168,36 @@ export function createAccountService(deps: {
   };
 
   /** A registration repeated after its first answer was lost or was a 503: the same password logs in. */
-  const repeatedRegistration = async (
-    res: Response,
-    email: string,
-    password: string,
-  ): Promise<UserRecord> => {
+  const repeatedRegistration = async (email: string, password: string): Promise<UserRecord> => {
     const existing = await users.findByEmail(email);
     if (
       !existing ||
       existing.disabledAt ||
       Date.now() - existing.createdAt.getTime() > REGISTRATION_RETRY_MS
     ) {
-      throw emailTaken();
+      throw new HttpError("email_taken");
     }
-    await limits.loginAccount.enforce(email, res);
+    await limits.loginAccount.enforce(email);
     const same = await sparingLockout(email, () => hasher.verify(password, existing.passwordHash));
-    if (!same) throw emailTaken();
+    if (!same) throw new HttpError("email_taken");
     await limits.loginAccount.clear(email);
     return existing;
   };
 
-  const requireUser = (req: Request): Express.User => {
-    if (!req.user) throw unauthenticated();
-    return req.user;
+  const requireUser = (session: SessionPort): Express.User => {
+    if (!session.user) throw new HttpError("unauthenticated");
+    return session.user;
   };
 
   return {
-    register(req, res, body) {
-      return sparingAddress(res, async () => {
-        const { email, password } = readCredentials(body, true);
+    register({ email, password }, context) {
+      return sparingAddress(context, async () => {
         let record: UserRecord;
         try {
           record = await users.create(email, await hasher.hash(password));
         } catch (err) {
           if (!(err instanceof HttpError && err.code === "email_taken")) throw err;
-          record = await repeatedRegistration(res, email, password);
+          record = await repeatedRegistration(email, password);
         }
         const user = {
           id: record.id,
@@ -291,36 +205,35 @@ export function createAccountService(deps: {
           createdAt: record.createdAt,
           credentialEpoch: record.credentialEpoch,
         };
-        await startSession(req, user);
+        await startSession(context, user);
         metrics?.loginsTotal.inc();
         logger.info({ userId: user.id }, "user registered");
         return user;
       });
     },
 
-    login(req, res, body) {
-      return sparingAddress(res, async () => {
-        const { email } = readCredentials(body, false);
+    login({ email, password }, context) {
+      return sparingAddress(context, async () => {
         // The attempt is counted before the password is checked: a locked account spends no hash and
         // confirms nothing, and concurrent guesses cannot slip past the limit between a check and a record.
-        await limits.loginAccount.enforce(email, res);
-        const user = await sparingLockout(email, () => authenticate(passport, req, res));
+        await limits.loginAccount.enforce(email);
+        const user = await sparingLockout(email, () => checkCredentials(email, password));
         if (!user) {
           metrics?.loginFailuresTotal.inc();
-          throw invalidCredentials();
+          throw new HttpError("invalid_credentials");
         }
         await limits.loginAccount.clear(email);
-        await startSession(req, user);
+        await startSession(context, user);
         metrics?.loginsTotal.inc();
         logger.info({ userId: user.id }, "user logged in");
         return user;
       });
     },
 
-    async logout(req, res) {
-      const userId = req.user?.id;
-      const sid = req.sessionID;
-      await destroySession(req, res, config);
+    async logout(session) {
+      const userId = session.user?.id;
+      const sid = session.id;
+      await session.destroy();
       if (userId) {
         await sessions.forget(userId, [sid]);
         metrics?.logoutsTotal.inc();
@@ -328,32 +241,30 @@ export function createAccountService(deps: {
       }
     },
 
-    listSessions(req) {
-      return sessions.list(requireUser(req).id, req.sessionID);
+    async listSessions(session) {
+      return sessions.list(requireUser(session).id, session.id);
     },
 
-    async revokeSession(req, res, publicId) {
-      const user = requireUser(req);
+    async revokeSession(session, publicId) {
+      const user = requireUser(session);
       const { found, sid } = await sessions.revoke(user.id, publicId);
-      if (!found) throw notFound("No such session");
+      if (!found) throw new HttpError("not_found", { message: "No such session" });
       logger.info({ userId: user.id }, "session revoked");
       // The store copy is gone; make sure this request does not write the current one back.
-      if (sid === req.sessionID) await destroySession(req, res, config);
+      if (sid === session.id) await session.destroy();
     },
 
-    async revokeOtherSessions(req) {
-      const user = requireUser(req);
-      const count = await sessions.revokeOthers(user.id, req.sessionID);
+    async revokeOtherSessions(session) {
+      const user = requireUser(session);
+      const count = await sessions.revokeOthers(user.id, session.id);
       logger.info({ userId: user.id, count }, "other sessions revoked");
       return count;
     },
 
-    async changePassword(req, body) {
-      const user = requireUser(req);
-      throwFirst(passwordChangeProblems(body));
-      const { currentPassword, newPassword } = body as { currentPassword: string; newPassword: string };
+    async changePassword({ currentPassword, newPassword }, context) {
+      const user = requireUser(context.session);
       const record = await users.findById(user.id);
-      if (!record) throw unauthenticated();
+      if (!record) throw new HttpError("unauthenticated");
       if (!(await hasher.verify(currentPassword, record.passwordHash))) throw wrongPassword();
       // Only if the password verified above is still the current one (no other change landed meanwhile).
       const epoch = await users.updatePassword(
@@ -363,8 +274,8 @@ export function createAccountService(deps: {
       );
       if (epoch === undefined) throw wrongPassword();
       // The epoch already ends every older session; deleting them too keeps the index and Redis honest.
-      const revoked = await sessions.revokeOthers(user.id, req.sessionID);
-      await startSession(req, { ...user, credentialEpoch: epoch });
+      const revoked = await sessions.revokeOthers(user.id, context.session.id);
+      await startSession(context, { ...user, credentialEpoch: epoch });
       logger.info({ userId: user.id, revoked }, "password changed");
     },
   };

@@ -2,7 +2,7 @@ import type { RequestHandler } from "express";
 import type { Config } from "../config/config.js";
 import type { Logger } from "../logging/logger.js";
 import type { UserSessions } from "../session/user-sessions.js";
-import { clearSessionCookie } from "./account-service.js";
+import { clearSessionCookie } from "./request-context.js";
 
 /**
  * Ends a session issued under an older credential epoch than its user's (the password changed since,

@@ -27,26 +27,39 @@ function toUser(user: Pick<UserRecord, "id" | "email" | "createdAt" | "credentia
   return { id: user.id, email: user.email, createdAt: user.createdAt, credentialEpoch: user.credentialEpoch };
 }
 
-/** A private Passport instance: local strategy on email + password, sessions hold only the user id. */
+/** The user with this email and password, or false: unknown, wrong password or disabled alike. */
+export type CredentialCheck = (email: string, password: string) => Promise<Express.User | false>;
+
+export function createCredentialCheck(deps: {
+  users: UserRepository;
+  hasher: PasswordHasher;
+}): CredentialCheck {
+  const { users, hasher } = deps;
+  return async (email, password) => {
+    const user = await users.findByEmail(normalizeEmail(email));
+    // Unknown emails cost a full hash too, so timing does not reveal which accounts exist.
+    const ok = user ? await hasher.verify(password, user.passwordHash) : await hasher.verifyDummy(password);
+    if (!user || !ok || user.disabledAt) return false;
+    // The epoch of the row whose password was verified: a change that lands while this login is in flight
+    // makes the session it creates invalid.
+    return toUser(user);
+  };
+}
+
+/**
+ * A private Passport instance: sessions hold only the user id. Its local strategy (email + password) runs
+ * the same check as the account service, for routes that want `passport.authenticate("local")`.
+ */
 export function createPassport(deps: { users: UserRepository; hasher: PasswordHasher; lookup: UserLookup }) {
-  const { users, hasher, lookup } = deps;
+  const { lookup } = deps;
+  const checkCredentials = createCredentialCheck(deps);
   const passport = new Passport();
 
   passport.use(
     new LocalStrategy(
       { usernameField: "email", passwordField: "password", session: true },
       (email, password, done) => {
-        (async () => {
-          const user = await users.findByEmail(normalizeEmail(email));
-          // Unknown emails cost a full hash too, so timing does not reveal which accounts exist.
-          const ok = user
-            ? await hasher.verify(password, user.passwordHash)
-            : await hasher.verifyDummy(password);
-          if (!user || !ok || user.disabledAt) return done(null, false);
-          // The epoch of the row whose password was verified: a change that lands while this login is in
-          // flight makes the session it creates invalid.
-          return done(null, toUser(user));
-        })().catch(done);
+        checkCredentials(email, password).then((user) => done(null, user), done);
       },
     ),
   );

@@ -1,6 +1,6 @@
 import type { PublicUser } from "../../shared/api-types.js";
 import type { Database } from "../db/database.js";
-import { emailTaken } from "../http/errors.js";
+import { HttpError } from "../http/errors.js";
 
 export interface UserRecord {
   id: string;
@@ -68,7 +68,7 @@ export function createUserRepository(db: Database): UserRepository {
         );
         return toRecord(rows[0] as Row);
       } catch (err) {
-        if ((err as { code?: string }).code === "23505") throw emailTaken();
+        if ((err as { code?: string }).code === "23505") throw new HttpError("email_taken");
         throw err;
       }
     },

@@ -2,7 +2,7 @@ import { type Request, type Response, Router } from "express";
 import type { Config } from "../config/config.js";
 import { requireAdmin } from "../http/admin-auth.js";
 import { jsonBody } from "../http/body.js";
-import { badRequest, HttpError } from "../http/errors.js";
+import { HttpError } from "../http/errors.js";
 import type { Cache } from "./cache.js";
 
 /** The admin view of the cache: Redis key count (from the maintained index) plus this process's counters. */
@@ -40,8 +40,9 @@ export function createCacheAdminRouter(deps: { config: Config; cache: Cache }): 
   // Existing dashboards read the metrics from this path.
   router.get("/invalidate", async (req, res) => {
     if (req.query.metrics !== "true") {
-      throw badRequest("Use POST to invalidate, or GET with ?metrics=true to read the metrics", {
-        field: "metrics",
+      throw new HttpError("invalid_request", {
+        message: "Use POST to invalidate, or GET with ?metrics=true to read the metrics",
+        details: { field: "metrics" },
       });
     }
     await metrics(req, res);
@@ -50,19 +51,18 @@ export function createCacheAdminRouter(deps: { config: Config; cache: Cache }): 
   router.post("/invalidate", jsonBody(), async (req, res) => {
     const category = (req.body as { category?: unknown } | undefined)?.category;
     if (typeof category !== "string" || (category !== "all" && !cache.categories.includes(category))) {
-      throw badRequest(`category must be "all" or one of: ${cache.categories.join(", ")}`, {
-        field: "category",
+      throw new HttpError("invalid_request", {
+        message: `category must be "all" or one of: ${cache.categories.join(", ")}`,
+        details: { field: "category" },
       });
     }
     const result = await cache.invalidate(category);
     if (result.redis === "unavailable") {
       // Only this instance's L1 was dropped; the others keep serving the old values until Redis is back.
-      throw new HttpError(
-        503,
-        "service_unavailable",
-        "Redis is unavailable: only this instance's in-process cache was cleared; retry shortly",
-        { invalidated: result.categories, redis: result.redis },
-      );
+      throw new HttpError("service_unavailable", {
+        message: "Redis is unavailable: only this instance's in-process cache was cleared; retry shortly",
+        details: { invalidated: result.categories, redis: result.redis },
+      });
     }
     res.json({ invalidated: result.categories, redis: result.redis });
   });

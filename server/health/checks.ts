@@ -1,70 +1,14 @@
 import type { Database } from "../db/database.js";
 import type { Redis } from "../redis/redis-client.js";
 import { summedInfo } from "../redis/redis-info.js";
+import { reasonCode, shortReason } from "./failure-reason.js";
 import { type CheckResult, elapsedMs } from "./shared-check.js";
+
+export { reasonCode, shortReason };
 
 const HEALTH_KEY_TTL_MS = 10_000;
 
 const BYTES_PER_MB = 1024 * 1024;
-
-/** A reason short and generic enough for a public probe: no host names, ports or credentials. */
-export function shortReason(err: unknown): string {
-  let e = err as
-    | { code?: string; message?: string; name?: string; cause?: unknown; lastNodeError?: unknown }
-    | undefined;
-  // DependencyUnavailableError and fetch's TypeError keep the underlying error as their cause.
-  if (e?.cause && typeof e.cause === "object" && (!e.code || e.name === "DependencyUnavailableError")) {
-    e = e.cause as typeof e;
-  }
-  // ioredis Cluster wraps the node's own error ("Failed to refresh slots cache").
-  if (e?.lastNodeError && typeof e.lastNodeError === "object") e = e.lastNodeError as typeof e;
-  const code = e?.code ?? "";
-  const message = e?.message ?? "";
-  if (e?.name === "TimeoutError" || e?.name === "AbortError" || /timed? ?out/i.test(message))
-    return "timed out";
-  if (code === "ECONNREFUSED") return "connection refused";
-  if (code === "ENOTFOUND" || code === "EAI_AGAIN") return "host not found";
-  if (code === "ECONNRESET" || code === "EPIPE" || /Connection terminated/i.test(message))
-    return "connection lost";
-  if (/isn't writeable|Connection is closed/.test(message)) return "not connected";
-  if (code === "28P01" || code === "28000" || /^(NOAUTH|WRONGPASS)/.test(message))
-    return "authentication failed";
-  if (message.startsWith("LOADING")) return "loading its dataset";
-  if (message.startsWith("OOM")) return "out of memory";
-  if (message.startsWith("READONLY")) return "read-only replica";
-  if (message.startsWith("MISCONF")) return "persistence failing";
-  if (/^(CLUSTERDOWN|MASTERDOWN|TRYAGAIN)/.test(message)) return "cluster unavailable";
-  if (code === "3D000") return "database does not exist";
-  return "unavailable";
-}
-
-const REASON_CODES: Record<string, string> = {
-  "timed out": "timed_out",
-  "connection refused": "connection_refused",
-  "host not found": "host_not_found",
-  "connection lost": "connection_lost",
-  "not connected": "not_connected",
-  "authentication failed": "authentication_failed",
-  "loading its dataset": "loading",
-  "out of memory": "out_of_memory",
-  "read-only replica": "read_only",
-  "persistence failing": "persistence_failing",
-  "cluster unavailable": "cluster_unavailable",
-  "database does not exist": "database_missing",
-};
-
-/** A stable snake_case code for a short reason (`timed out after 500 ms` → `timed_out`). */
-export function reasonCode(error: string): string {
-  if (error.startsWith("timed out")) return "timed_out";
-  return (
-    REASON_CODES[error] ??
-    (error
-      .toLowerCase()
-      .replace(/[^a-z0-9]+/g, "_")
-      .replace(/^_|_$/g, "") ||
-      "unavailable")
-  );
-}
 
 function failed(startedAt: number, err: unknown): CheckResult {
   const error = shortReason(err);

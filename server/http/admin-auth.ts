@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { RequestHandler } from "express";
-import { HttpError, notFound } from "./errors.js";
+import { HttpError } from "./errors.js";
 
 const digest = (value: string) => createHash("sha256").update(value).digest();
 
@@ -11,13 +11,13 @@ const digest = (value: string) => createHash("sha256").update(value).digest();
 export function requireAdmin(adminApiKey: string | undefined): RequestHandler {
   const expected = adminApiKey ? digest(adminApiKey) : undefined;
   return (req, res, next) => {
-    if (!expected) return next(notFound());
+    if (!expected) return next(new HttpError("not_found"));
     const header = req.get("authorization") ?? "";
     const match = /^Bearer\s+(.+)$/i.exec(header);
     // Hashing first gives equal-length buffers, so the comparison time does not depend on the guess.
     if (!match?.[1] || !timingSafeEqual(digest(match[1].trim()), expected)) {
       res.setHeader("WWW-Authenticate", 'Bearer realm="admin"');
-      return next(new HttpError(401, "unauthorized", "A valid admin bearer token is required"));
+      return next(new HttpError("unauthorized"));
     }
     next();
   };

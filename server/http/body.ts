@@ -1,5 +1,5 @@
 import express, { type RequestHandler } from "express";
-import { HttpError, unsupportedMediaType } from "./errors.js";
+import { HttpError } from "./errors.js";
 
 export const JSON_BODY_LIMIT = "10kb";
 /** Fields accepted in one URL-encoded form; the pages' forms have at most three. */
@@ -12,7 +12,7 @@ export function jsonBody(): RequestHandler {
   return (req, res, next) => {
     const hasBody =
       req.headers["transfer-encoding"] !== undefined || Number(req.headers["content-length"] ?? 0) > 0;
-    if (hasBody && !req.is("application/json")) return next(unsupportedMediaType());
+    if (hasBody && !req.is("application/json")) return next(new HttpError("unsupported_media_type"));
     parseJson(req, res, next);
   };
 }
@@ -30,39 +30,37 @@ export function translateBodyError(err: unknown): HttpError | undefined {
     expose?: unknown;
   };
   if (err instanceof URIError && status === 400) {
-    return new HttpError(400, "invalid_path", "The URL contains a malformed %-escape");
+    return new HttpError("invalid_path");
   }
   switch (type) {
     case "entity.parse.failed":
-      return new HttpError(400, "invalid_json", "The request body is not valid JSON");
+      return new HttpError("invalid_json");
     case "entity.too.large":
-      return new HttpError(413, "payload_too_large", `The request body is larger than ${JSON_BODY_LIMIT}`);
+      return new HttpError("payload_too_large", {
+        message: `The request body is larger than ${JSON_BODY_LIMIT}`,
+      });
     case "encoding.unsupported":
-      return new HttpError(
-        415,
-        "unsupported_media_type",
-        "Unsupported Content-Encoding; send the body plain, or as gzip, deflate or br",
-      );
+      return new HttpError("unsupported_media_type", {
+        message: "Unsupported Content-Encoding; send the body plain, or as gzip, deflate or br",
+      });
     case "charset.unsupported":
-      return new HttpError(415, "unsupported_media_type", "Send the body as UTF-8");
+      return new HttpError("unsupported_media_type", { message: "Send the body as UTF-8" });
     case "parameters.too.many":
-      return new HttpError(413, "too_many_fields", `The form has more than ${FORM_PARAMETER_LIMIT} fields`);
+      return new HttpError("too_many_fields", {
+        message: `The form has more than ${FORM_PARAMETER_LIMIT} fields`,
+      });
     case "request.aborted":
-      return new HttpError(400, "request_aborted", "The request body was not received completely");
+      return new HttpError("request_aborted");
     default:
       break;
   }
   // A body whose Content-Encoding does not decode: zlib's error, passed on by body-parser as a 400.
   if (typeof code === "string" && code.startsWith("Z_")) {
-    return new HttpError(
-      400,
-      "invalid_encoding",
-      "The request body does not decode as its Content-Encoding says",
-    );
+    return new HttpError("invalid_encoding");
   }
-  // Any other client error from the body parsers (http-errors marks them `expose`).
+  // Any other client error from the body parsers (http-errors marks them `expose`), e.g. a bad length.
   if (expose === true && typeof status === "number" && status >= 400 && status < 500) {
-    return new HttpError(status, "invalid_body", "The request body could not be read");
+    return new HttpError("invalid_body");
   }
   return undefined;
 }

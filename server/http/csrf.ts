@@ -4,8 +4,7 @@ import { HttpError } from "./errors.js";
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
-export const csrfRejected = () =>
-  new HttpError(403, "csrf_rejected", "This request came from another site and was refused");
+export const csrfRejected = () => new HttpError("csrf_rejected");
 
 function originOf(value: string): string | undefined {
   try {

@@ -5,9 +5,9 @@ import type { Logger } from "../logging/logger.js";
 import { createRepeatLog } from "../logging/repeat-log.js";
 import { isRedisUnavailableError } from "../redis/redis-client.js";
 import { translateBodyError } from "./body.js";
-import { DependencyUnavailableError, HttpError, notFound } from "./errors.js";
+import { DependencyUnavailableError, HttpError } from "./errors.js";
 
-export const notFoundHandler = (): RequestHandler => (_req, _res, next) => next(notFound());
+export const notFoundHandler = (): RequestHandler => (_req, _res, next) => next(new HttpError("not_found"));
 
 function toHttpError(err: unknown): HttpError {
   if (err instanceof HttpError) return err;
@@ -15,7 +15,13 @@ function toHttpError(err: unknown): HttpError {
   if (body) return body;
   if (isRedisUnavailableError(err)) return new DependencyUnavailableError("redis", err);
   if (isDatabaseUnavailableError(err)) return new DependencyUnavailableError("database", err);
-  return new HttpError(500, "internal_error", "Something went wrong on our side", undefined, { cause: err });
+  return new HttpError("internal_error", { cause: err });
+}
+
+/** Name, message and, when the error carries one (a cache error's catalog code), its code. */
+function describeCause(cause: Error): { name: string; message: string; code?: string } {
+  const code = (cause as { code?: unknown }).code;
+  return { name: cause.name, message: cause.message, ...(typeof code === "string" ? { code } : {}) };
 }
 
 /** Renders an error as an HTML page when the request is a browser asking for a page; else undefined. */
@@ -31,7 +37,7 @@ export function errorHandler(logger: Logger, renderHtml?: HtmlErrorRenderer): Er
   return (err, req, res, _next) => {
     const httpError = toHttpError(err);
     const cause = httpError.cause ?? (httpError === err ? undefined : err);
-    const errFields = cause instanceof Error ? { name: cause.name, message: cause.message } : undefined;
+    const errFields = cause instanceof Error ? describeCause(cause) : undefined;
     const first = { reqId: res.locals.requestId };
     const logFields = {
       method: req.method,
@@ -66,7 +72,7 @@ export function errorHandler(logger: Logger, renderHtml?: HtmlErrorRenderer): Er
     } else {
       logger.debug({ ...first, ...logFields }, "request rejected");
     }
-    if (httpError.status === 503) res.setHeader("Retry-After", "5");
+    if (httpError.retryAfter !== undefined) res.setHeader("Retry-After", String(httpError.retryAfter));
     const page = renderHtml?.(httpError, req);
     if (page !== undefined) {
       res.status(httpError.status).type("html").send(page);
@@ -96,7 +102,7 @@ export function useFinalErrorHandler(app: Express, handler: ErrorRequestHandler)
       done ??
         ((err?: unknown) => {
           const response = res as Parameters<ErrorRequestHandler>[2];
-          handler(err ?? notFound(), req, response, () => {});
+          handler(err ?? new HttpError("not_found"), req, response, () => {});
         }),
     );
 }

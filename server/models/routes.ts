@@ -1,7 +1,7 @@
 import { Router } from "express";
 import type { Cache } from "../cache/cache.js";
 import type { Config } from "../config/config.js";
-import { HttpError, unauthenticated } from "../http/errors.js";
+import { HttpError } from "../http/errors.js";
 import type { Logger } from "../logging/logger.js";
 import type { Model, OpenAIClient } from "./openai-client.js";
 
@@ -18,13 +18,11 @@ export function createModelsRouter(deps: {
   const router = Router();
 
   router.get("/", async (req, res) => {
-    if (!req.user) throw unauthenticated();
+    if (!req.user) throw new HttpError("unauthenticated");
     if (!openai) {
-      throw new HttpError(
-        503,
-        "not_configured",
-        "The model list is not available: OPENAI_API_KEY is not set",
-      );
+      throw new HttpError("not_configured", {
+        message: "The model list is not available: OPENAI_API_KEY is not set",
+      });
     }
     let result: { value: Model[]; status: "hit" | "miss" | "stale" };
     try {
@@ -42,7 +40,7 @@ export function createModelsRouter(deps: {
         { err: { name: (err as Error).name, message: (err as Error).message } },
         "model list failed",
       );
-      throw new HttpError(502, "upstream_error", "The model provider did not answer; try again shortly");
+      throw new HttpError("upstream_error", { cause: err });
     }
     res.setHeader("X-Cache", result.status.toUpperCase());
     res.json({ models: result.value });

@@ -1,7 +1,11 @@
 import express, { type ErrorRequestHandler, type Request, type Response, Router } from "express";
-import { type AccountService, credentialProblems, passwordChangeProblems } from "../auth/account-service.js";
+import { credentialsSchema, passwordChangeSchema, registrationSchema } from "../../shared/validation.js";
+import type { AccountService } from "../auth/account-service.js";
+import { accountContext, sessionPort } from "../auth/request-context.js";
+import type { Config } from "../config/config.js";
 import { FORM_PARAMETER_LIMIT, translateBodyError } from "../http/body.js";
 import { HttpError } from "../http/errors.js";
+import { check } from "../http/validate.js";
 import type { ProductRateLimits } from "../ratelimit/policies.js";
 import { STYLESHEET, STYLESHEET_PATH } from "./stylesheet.js";
 import { accountPage, type Errors, errorPage, loginPage, NOTICES, registerPage } from "./views.js";
@@ -75,10 +79,11 @@ function send(res: Response, status: number, page: string): void {
  * answered with a 303 redirect on success). They call the same account service as the JSON API.
  */
 export function createPagesRouter(deps: {
+  config: Config;
   accounts: AccountService;
   limits: Pick<ProductRateLimits, "login">;
 }): Router {
-  const { accounts, limits } = deps;
+  const { config, accounts, limits } = deps;
   const router = Router();
   const form = express.urlencoded({
     extended: false,
@@ -93,7 +98,7 @@ export function createPagesRouter(deps: {
     status: number,
     extra: { errors?: Errors; alert?: string; notice?: string } = {},
   ) => {
-    const sessions = await accounts.listSessions(req);
+    const sessions = await accounts.listSessions(sessionPort(req, res, config));
     send(res, status, accountPage({ email: (req.user as Express.User).email, sessions, ...extra }));
   };
 
@@ -106,6 +111,7 @@ export function createPagesRouter(deps: {
 
   /** A refused login or registration is shown on its own form, with the wait and the email kept. */
   const renderRateLimited = (req: Request, res: Response, err: HttpError) => {
+    if (err.retryAfter !== undefined) res.setHeader("Retry-After", String(err.retryAfter));
     const email = text(req.body?.email);
     const page =
       req.originalUrl.split("?")[0] === "/register"
@@ -116,19 +122,14 @@ export function createPagesRouter(deps: {
 
   router.post("/login", form, limits.login, async (req, res) => {
     const email = text(req.body?.email);
-    const problems = credentialProblems(req.body ?? {}, false);
-    if (Object.keys(problems).length > 0) {
-      return send(res, 400, loginPage({ email, errors: problems }));
-    }
+    const input = check(credentialsSchema, req.body ?? {});
+    if (!input.ok) return send(res, 400, loginPage({ email, errors: input.problems }));
     try {
-      await accounts.login(req, res, req.body);
+      await accounts.login(input.value, accountContext(req, res, config));
     } catch (err) {
       if (!(err instanceof HttpError)) throw err;
       if (isRateLimited(err)) return renderRateLimited(req, res, err);
       if (err.status === 401) return send(res, 401, loginPage({ email, alert: err.message }));
-      const field = fieldOf(err);
-      if (err.status === 400 && field)
-        return send(res, 400, loginPage({ email, errors: { [field]: err.message } }));
       throw err;
     }
     res.redirect(303, "/account");
@@ -141,26 +142,21 @@ export function createPagesRouter(deps: {
 
   router.post("/register", form, limits.login, async (req, res) => {
     const email = text(req.body?.email);
-    const problems = credentialProblems(req.body ?? {}, true);
-    if (Object.keys(problems).length > 0) {
-      return send(res, 400, registerPage({ email, errors: problems }));
-    }
+    const input = check(registrationSchema, req.body ?? {});
+    if (!input.ok) return send(res, 400, registerPage({ email, errors: input.problems }));
     try {
-      await accounts.register(req, res, req.body);
+      await accounts.register(input.value, accountContext(req, res, config));
     } catch (err) {
       if (!(err instanceof HttpError)) throw err;
       if (err.code === "email_taken")
         return send(res, 409, registerPage({ email, errors: { email: err.message } }));
-      const field = fieldOf(err);
-      if (err.status === 400 && field)
-        return send(res, 400, registerPage({ email, errors: { [field]: err.message } }));
       throw err;
     }
     res.redirect(303, "/account");
   });
 
   router.post("/logout", form, async (req, res) => {
-    await accounts.logout(req, res);
+    await accounts.logout(sessionPort(req, res, config));
     res.redirect(303, "/login");
   });
 
@@ -173,10 +169,10 @@ export function createPagesRouter(deps: {
 
   router.post("/account/password", form, async (req, res) => {
     if (!req.user) return res.redirect(303, "/login");
-    const problems = passwordChangeProblems(req.body ?? {});
-    if (Object.keys(problems).length > 0) return renderAccount(req, res, 400, { errors: problems });
+    const input = check(passwordChangeSchema, req.body ?? {});
+    if (!input.ok) return renderAccount(req, res, 400, { errors: input.problems });
     try {
-      await accounts.changePassword(req, req.body);
+      await accounts.changePassword(input.value, accountContext(req, res, config));
     } catch (err) {
       const field = err instanceof HttpError ? fieldOf(err) : undefined;
       if (!(err instanceof HttpError) || !field || err.status >= 500) throw err;
@@ -187,14 +183,14 @@ export function createPagesRouter(deps: {
 
   router.post("/account/sessions/revoke-others", form, async (req, res) => {
     if (!req.user) return res.redirect(303, "/login");
-    await accounts.revokeOtherSessions(req);
+    await accounts.revokeOtherSessions(sessionPort(req, res, config));
     res.redirect(303, "/account?done=others");
   });
 
   router.post("/account/sessions/:id/revoke", form, async (req, res) => {
     if (!req.user) return res.redirect(303, "/login");
     try {
-      await accounts.revokeSession(req, res, String(req.params.id));
+      await accounts.revokeSession(sessionPort(req, res, config), String(req.params.id));
     } catch (err) {
       if (err instanceof HttpError && err.status === 404) return res.redirect(303, "/account?done=gone");
       throw err;

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { RequestHandler, Response } from "express";
+import type { RequestHandler } from "express";
 import type { Config } from "../config/config.js";
 import type { Logger } from "../logging/logger.js";
 import type { Metrics } from "../metrics/metrics.js";
@@ -21,7 +21,7 @@ export interface ProductRateLimits {
   /** Login attempts per account (normalised email), across all addresses. */
   loginAccount: {
     /** Counts one attempt before the password is checked; throws 429 while the account is locked. */
-    enforce(email: string, res: Response): Promise<void>;
+    enforce(email: string): Promise<void>;
     /** A successful login forgets the failures. */
     clear(email: string): Promise<void>;
     /** Gives back the attempt `enforce` counted, when a dependency failure decided its outcome. */
@@ -83,7 +83,7 @@ export function createProductRateLimits(deps: {
     login: limiter.rateLimit({ name: "login", ...settings.login, key: byAddress, refundable: true }),
     api: limiter.rateLimit({ name: "api", ...settings.api, key: (req) => req.user?.id }),
     loginAccount: {
-      enforce: (email, res) => account.enforce(accountSubject(email), res),
+      enforce: (email) => account.enforce(accountSubject(email)),
       clear: (email) => account.reset(accountSubject(email)),
       refund: (email) => account.refund(accountSubject(email)),
     },

@@ -56,8 +56,8 @@ export interface RateLimitPolicy {
   readonly windowSeconds: number;
   /** Counts `cost` units for `subject`; the decision says whether they fitted. */
   consume(subject: string, cost?: number): Promise<RateLimitDecision>;
-  /** Counts one unit and throws the 429 (setting Retry-After on `res`) when it does not fit, unless dry run. */
-  enforce(subject: string, res: Response): Promise<void>;
+  /** Counts one unit and throws the 429 (carrying its Retry-After) when it does not fit, unless dry run. */
+  enforce(subject: string): Promise<void>;
   reset(subject: string): Promise<void>;
   /** Gives back `cost` units an allowed `consume`/`enforce` took (an attempt a dependency failure spoiled). */
   refund(subject: string, cost?: number): Promise<void>;
@@ -76,13 +76,13 @@ const DRY_RUN_LOG_INTERVAL_MS = 1000;
 export const retryAfterSeconds = (decision: RateLimitDecision) =>
   Math.max(1, Math.ceil(decision.retryAfterUs / US_PER_S));
 
+/** The 429 for a wait of `seconds`; its `Retry-After` header is set where the error is answered. */
 export function rateLimited(seconds: number): HttpError {
-  return new HttpError(
-    429,
-    "rate_limited",
-    `Too many requests; try again in ${seconds} second${seconds === 1 ? "" : "s"}`,
-    { retryAfter: seconds },
-  );
+  return new HttpError("rate_limited", {
+    message: `Too many requests; try again in ${seconds} second${seconds === 1 ? "" : "s"}`,
+    details: { retryAfter: seconds },
+    retryAfter: seconds,
+  });
 }
 
 /**
@@ -163,12 +163,10 @@ export function createRateLimiter(deps: {
       limit,
       windowSeconds,
       consume,
-      async enforce(subject, res) {
+      async enforce(subject) {
         const decision = await consume(subject);
         if (!rejects(decision, subject)) return;
-        const seconds = retryAfterSeconds(decision);
-        res.setHeader("Retry-After", String(seconds));
-        throw rateLimited(seconds);
+        throw rateLimited(retryAfterSeconds(decision));
       },
       reset: (subject) => store.reset(key(subject)),
       refund: (subject, cost = 1) => store.refund(key(subject), limit, windowUs, cost),
@@ -210,9 +208,7 @@ export function createRateLimiter(deps: {
           }
           return next();
         }
-        const seconds = retryAfterSeconds(decision);
-        res.setHeader("Retry-After", String(seconds));
-        next(rateLimited(seconds));
+        next(rateLimited(retryAfterSeconds(decision)));
       }, next);
     };
   }

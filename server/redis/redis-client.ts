@@ -1,5 +1,7 @@
 import { Cluster, Redis as RedisNode, type RedisOptions } from "ioredis";
 import type { RedisConfig } from "../config/config.js";
+import { failureReason } from "../health/failure-reason.js";
+import { DEPENDENCY_REASONS } from "../http/error-catalog.js";
 import type { Logger } from "../logging/logger.js";
 import { createRepeatLog } from "../logging/repeat-log.js";
 
@@ -189,17 +191,8 @@ export function isRedisUnavailableError(err: unknown): boolean {
 export function describeRedisError(err: unknown): { message: string; code?: string; reason: string } {
   const message = err instanceof Error ? err.message : String(err);
   const code = (err as NodeJS.ErrnoException | undefined)?.code ?? /^([A-Z]+)\b/.exec(message)?.[1];
-  const reason =
-    code === "ENOTFOUND" || code === "EAI_AGAIN"
-      ? "host not found"
-      : code === "ECONNREFUSED"
-        ? "connection refused"
-        : code === "WRONGPASS" || code === "NOAUTH" || /AUTH/.test(message)
-          ? "authentication failed"
-          : code === "ETIMEDOUT" || message.startsWith("Socket timeout") || message === "Command timed out"
-            ? "timed out"
-            : code === "OOM"
-              ? "out of memory"
-              : "not connected";
+  const known = failureReason(err);
+  // A client that cannot say why it failed is, for the operator, not connected.
+  const reason = DEPENDENCY_REASONS[known === "unavailable" ? "not_connected" : known];
   return { message, ...(code ? { code } : {}), reason };
 }

@@ -1,5 +1,5 @@
 import { Router } from "express";
-import { notFound } from "../http/errors.js";
+import { HttpError } from "../http/errors.js";
 import type { RouteServices } from "./index.js";
 
 /** The cache category the example uses; declare it (and its TTL) in the cache configuration. */
@@ -32,7 +32,7 @@ export function createEchoProfileRouter(
         return user ? { id: user.id, email: user.email, memberSince: user.createdAt.toISOString() } : null;
       },
     );
-    if (!value) throw notFound("No such user");
+    if (!value) throw new HttpError("not_found", { message: "No such user" });
     res.setHeader("X-Cache", status.toUpperCase());
     res.json({ profile: value });
   });

@@ -1,4 +1,4 @@
-import type { Request, RequestHandler } from "express";
+import type { RequestHandler } from "express";
 import type { Store } from "express-session";
 import type { Logger } from "../logging/logger.js";
 import type { SessionIndex, SessionIndexEntry } from "./session-index.js";
@@ -17,8 +17,11 @@ export interface SessionView {
 export const LAST_SEEN_INTERVAL_MS = 60_000;
 
 export interface UserSessions {
-  /** Records the session just logged in on `req` in its user's index. */
-  track(req: Request, userId: string): Promise<void>;
+  /** Records a session just logged in, with what the login stored in it, in its user's index. */
+  track(
+    userId: string,
+    session: { id: string; auth: { loginAt: number; ip: string; userAgent: string } },
+  ): Promise<void>;
   /** Removes sessions from the index (after logout or regeneration; the sessions themselves are gone). */
   forget(userId: string, sids: string[]): Promise<void>;
   list(userId: string, currentSid: string): Promise<SessionView[]>;
@@ -52,14 +55,13 @@ export function createUserSessions(deps: {
   });
 
   return {
-    async track(req, userId) {
-      const now = Date.now();
+    async track(userId, { id, auth }) {
       await index.add(userId, {
-        sid: req.sessionID,
-        createdAt: req.session.auth?.loginAt ?? now,
-        lastSeenAt: now,
-        ip: req.session.auth?.ip ?? req.ip ?? "",
-        userAgent: req.session.auth?.userAgent ?? "",
+        sid: id,
+        createdAt: auth.loginAt,
+        lastSeenAt: Date.now(),
+        ip: auth.ip,
+        userAgent: auth.userAgent,
       });
     },
 

@@ -1,0 +1,60 @@
+import type { Request, Response } from "express";
+import type { Config } from "../config/config.js";
+import { refundRequest } from "../ratelimit/rate-limit.js";
+import type { AccountContext, SessionAuth, SessionPort } from "./account-service.js";
+
+/** Express' side of the account service: the session, client and refund of one request, as plain values. */
+
+export function clearSessionCookie(res: Response, config: Config): void {
+  res.clearCookie(config.session.cookieName, {
+    path: "/",
+    httpOnly: true,
+    secure: config.session.cookieSecure,
+    sameSite: config.session.sameSite,
+  });
+}
+
+function destroySession(req: Request, res: Response, config: Config): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (!req.session) {
+      clearSessionCookie(res, config);
+      return resolve();
+    }
+    req.session.destroy((err) => {
+      if (err) return reject(err);
+      clearSessionCookie(res, config);
+      resolve();
+    });
+  });
+}
+
+/** The request's session as the account service sees it. */
+export function sessionPort(req: Request, res: Response, config: Config): SessionPort {
+  return {
+    get id() {
+      return req.sessionID;
+    },
+    get user() {
+      return req.user;
+    },
+    // passport regenerates the session id (fixation) before it stores the user.
+    logIn: (user: Express.User, auth: SessionAuth) =>
+      new Promise((resolve, reject) => {
+        req.logIn(user, (err) => {
+          if (err) return reject(err);
+          req.session.auth = auth;
+          resolve();
+        });
+      }),
+    destroy: () => destroySession(req, res, config),
+  };
+}
+
+/** Session, client address and user agent, and the per-address refund, of a login or registration. */
+export function accountContext(req: Request, res: Response, config: Config): AccountContext {
+  return {
+    session: sessionPort(req, res, config),
+    client: { ip: req.ip ?? "", userAgent: req.get("user-agent") ?? "", secure: req.secure },
+    refundAddress: () => refundRequest(res),
+  };
+}
