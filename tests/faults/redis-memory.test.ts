@@ -75,17 +75,17 @@ async function app(env: Env): Promise<TestApp> {
 const adminGet = (a: Express, path: string) => request(a).get(path).set("Authorization", `Bearer ${ADMIN}`);
 
 /** Appends 64 KiB chunks to one key from another client until Redis refuses with OOM (bounded). */
+/**
+ * Makes Redis full: a 2 MB value (written with no limit), then `maxmemory` set 512 KB below what is used. Filling until the first
+ * OOM is not stable: the refused command's query buffer is freed right after, memory drops back under the
+ * limit and the next small write succeeds.
+ */
 async function fillUntilOom(c: RedisNode, key: string): Promise<void> {
-  const chunk = "x".repeat(64 * 1024);
-  for (let i = 0; i < 500; i++) {
-    try {
-      await c.append(key, chunk);
-    } catch (err) {
-      if ((err as Error).message.startsWith("OOM")) return;
-      throw err;
-    }
-  }
-  throw new Error("Redis never refused a write");
+  await c.config("SET", "maxmemory", "0");
+  await c.set(key, "x".repeat(2 * 1024 * 1024));
+  const used = Number(/^used_memory:(\d+)/m.exec(await c.info("memory"))?.[1]);
+  await c.config("SET", "maxmemory", String(used - 512 * 1024));
+  await expect(c.set(`${key}:probe`, "1")).rejects.toThrow(/^OOM/);
 }
 
 describe("an evicting Redis (maxmemory 2mb, allkeys-lru, no persistence)", () => {
