@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { isIP } from "node:net";
+import { availableParallelism } from "node:os";
 import { z } from "zod";
 
 export type Env = Record<string, string | undefined>;
@@ -22,6 +23,8 @@ export interface RedisConfig {
   tls?: { ca?: string; rejectUnauthorized: boolean; servername?: string };
   /** Set for Redis Cluster: more startup nodes besides host:port (the rest are discovered). */
   cluster?: { nodes: Array<{ host: string; port: number }> };
+  /** Set for Redis Sentinel: the primary is asked of these sentinels (host:port is the first of them). */
+  sentinel?: SentinelConfig;
   /** Where the settings came from, for logs (never holds the password). */
   source: string;
   connectTimeoutMs: number;
@@ -189,6 +192,19 @@ const schema = z.object({
     .transform(Number)
     .pipe(z.number().min(0).lt(1))
     .default(0.1),
+
+  // --- scale: Sentinel, workers ---
+  REDIS_SENTINELS: z
+    .string()
+    .regex(/^\s*[^\s:,]+:\d+\s*(,\s*[^\s:,]+:\d+\s*)*$/, "must be a comma-separated list of host:port")
+    .optional(), // Redis Sentinel: the sentinels to ask for the current primary (instead of REDIS_URL)
+  REDIS_SENTINEL_NAME: nonEmpty.optional(), // the master group name the sentinels monitor (e.g. mymaster)
+  REDIS_SENTINEL_USERNAME: nonEmpty.optional(), // the sentinels' own ACL user, if any
+  REDIS_SENTINEL_PASSWORD: nonEmpty.optional(), // the sentinels' own password, if any (data nodes use REDIS_PASSWORD)
+  WEB_CONCURRENCY: z
+    .string()
+    .regex(/^(auto|\d+)$/, "must be a whole number from 1 or 'auto'")
+    .optional(), // worker processes sharing the port; unset: 1 (no cluster)
 });
 
 /** Every environment variable the server reads. */
@@ -290,6 +306,8 @@ export interface Config {
   };
   /** Origins allowed to send state-changing browser requests; empty means "the request's own origin". */
   appOrigins: string[];
+  /** Worker processes sharing the port (WEB_CONCURRENCY); 1 means no cluster. */
+  workers: number;
   /** Warnings to log once the logger exists. */
   warnings: string[];
 }
@@ -328,7 +346,8 @@ export function loadConfig(env: Env): Config {
   }
 
   const trustProxy = parseTrustProxy(raw.TRUST_PROXY, isProduction, problems);
-  const redis = parseRedis(raw, problems, warnings);
+  const scale = parseScale(raw, problems, warnings); // Sentinel and workers
+  const redis = scale.sentinelRedis ?? parseRedis(raw, problems, warnings);
   const cacheRedis = parseCacheRedis(raw, redis !== undefined, problems, warnings);
 
   const cookieSecure = raw.COOKIE_SECURE ?? isProduction;
@@ -474,6 +493,7 @@ export function loadConfig(env: Env): Config {
     },
 
     appOrigins,
+    workers: scale.workers,
     warnings,
   };
 }
@@ -756,4 +776,89 @@ function parseCacheRedis(
     commandTimeoutMs: raw.REDIS_COMMAND_TIMEOUT_MS,
     stallTimeoutMs: raw.REDIS_STALL_TIMEOUT_MS ?? raw.REDIS_COMMAND_TIMEOUT_MS,
   };
+}
+
+export interface SentinelConfig {
+  /** The master group name the sentinels monitor. */
+  name: string;
+  nodes: Array<{ host: string; port: number }>;
+  username?: string;
+  password?: string;
+}
+
+/**
+ * REDIS_SENTINELS / REDIS_SENTINEL_NAME (a Redis config that finds its primary through Sentinel; the data
+ * nodes take REDIS_USERNAME / REDIS_PASSWORD / REDIS_DB / REDIS_TLS) and WEB_CONCURRENCY.
+ */
+function parseScale(
+  raw: Raw,
+  problems: string[],
+  warnings: string[],
+): { sentinelRedis?: RedisConfig; workers: number } {
+  const available = availableParallelism();
+  let workers = 1;
+  if (raw.WEB_CONCURRENCY === "auto") workers = available;
+  else if (raw.WEB_CONCURRENCY !== undefined) {
+    workers = Number(raw.WEB_CONCURRENCY);
+    if (workers < 1 || workers > 256) {
+      problems.push(`WEB_CONCURRENCY: must be from 1 to 256 or 'auto' (got "${raw.WEB_CONCURRENCY}")`);
+      workers = 1;
+    } else if (workers > available) {
+      warnings.push(
+        `WEB_CONCURRENCY=${workers} is more than the ${available} cores available: workers compete for CPU`,
+      );
+    }
+  }
+
+  if (!raw.REDIS_SENTINELS) {
+    if (raw.REDIS_SENTINEL_NAME) problems.push("REDIS_SENTINEL_NAME: needs REDIS_SENTINELS too");
+    return { workers };
+  }
+  if (!raw.REDIS_SENTINEL_NAME) {
+    problems.push(
+      "REDIS_SENTINEL_NAME: required with REDIS_SENTINELS (the master group name, e.g. mymaster)",
+    );
+  }
+  const others = ["REDIS_URL", "REDIS_PRIVATE_URL", "REDIS_HOST", "REDISHOST"].filter(
+    (name) => raw[name as "REDIS_URL"] !== undefined,
+  );
+  if (others.length > 0) {
+    problems.push(
+      `REDIS_SENTINELS: set either the sentinels or ${others.join(", ")}, not both (the sentinels name the primary)`,
+    );
+  }
+  if (raw.REDIS_CLUSTER || raw.REDIS_CLUSTER_NODES) {
+    problems.push("REDIS_SENTINELS: cannot be combined with REDIS_CLUSTER / REDIS_CLUSTER_NODES");
+  }
+  const nodes = raw.REDIS_SENTINELS.split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((entry) => {
+      const at = entry.lastIndexOf(":");
+      return { host: entry.slice(0, at), port: Number(entry.slice(at + 1)) };
+    });
+  if (nodes.some((n) => n.port < 1 || n.port > 65535)) {
+    problems.push("REDIS_SENTINELS: every port must be from 1 to 65535");
+  }
+  const first = nodes[0] ?? { host: "", port: 0 };
+  const sentinelRedis: RedisConfig = {
+    host: first.host,
+    port: first.port,
+    username: raw.REDIS_USERNAME,
+    password: raw.REDIS_PASSWORD,
+    db: raw.REDIS_DB ?? 0,
+    // With Sentinel the data nodes are announced as addresses: verify certificates against the CA only.
+    tls: redisTls(raw.REDIS_TLS ?? false, "127.0.0.1", raw, problems, warnings),
+    sentinel: {
+      name: raw.REDIS_SENTINEL_NAME ?? "",
+      nodes,
+      username: raw.REDIS_SENTINEL_USERNAME,
+      password: raw.REDIS_SENTINEL_PASSWORD,
+    },
+    source: `REDIS_SENTINELS=${nodes.map((n) => `${n.host}:${n.port}`).join(",")} (${raw.REDIS_SENTINEL_NAME ?? ""})`,
+    connectTimeoutMs: raw.REDIS_CONNECT_TIMEOUT_MS,
+    commandTimeoutMs: raw.REDIS_COMMAND_TIMEOUT_MS,
+    stallTimeoutMs: raw.REDIS_STALL_TIMEOUT_MS ?? raw.REDIS_COMMAND_TIMEOUT_MS,
+  };
+  return { sentinelRedis, workers };
 }
