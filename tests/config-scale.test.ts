@@ -1,6 +1,9 @@
 import { availableParallelism } from "node:os";
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../server/config/config.js";
+import { createRateLimitStore } from "../server/ratelimit/policies.js";
+import { createRedisClient } from "../server/redis/redis-client.js";
+import { silentLogger } from "./helpers/logger.js";
 
 function problems(env: Record<string, string>): string[] {
   try {
@@ -56,9 +59,43 @@ describe("Redis Sentinel configuration", () => {
 describe("WEB_CONCURRENCY", () => {
   it("defaults to 1, takes a number or auto (the available cores), refuses anything else", () => {
     expect(loadConfig({}).workers).toBe(1);
-    expect(loadConfig({ WEB_CONCURRENCY: "2" }).workers).toBe(2);
-    expect(loadConfig({ WEB_CONCURRENCY: "auto" }).workers).toBe(availableParallelism());
+    const shared = {
+      REDIS_URL: "redis://127.0.0.1:6379",
+      DATABASE_URL: "postgres://postgres@127.0.0.1:5432/test",
+      SESSION_SECRET: "x".repeat(32),
+    };
+    expect(loadConfig({ ...shared, WEB_CONCURRENCY: "2" }).workers).toBe(2);
+    expect(loadConfig({ ...shared, WEB_CONCURRENCY: "auto" }).workers).toBe(availableParallelism());
     expect(problems({ WEB_CONCURRENCY: "0" })[0]).toMatch(/^WEB_CONCURRENCY: must be from 1/);
     expect(problems({ WEB_CONCURRENCY: "many" })[0]).toMatch(/^WEB_CONCURRENCY: must be a whole number/);
+  });
+
+  it("more than one worker needs what every worker can share: a database server, Redis, a fixed secret", () => {
+    expect(problems({ WEB_CONCURRENCY: "2" })).toEqual([
+      expect.stringMatching(/^WEB_CONCURRENCY: more than 1 worker needs DATABASE_URL/),
+      expect.stringMatching(/^WEB_CONCURRENCY: more than 1 worker needs SESSION_SECRET/),
+      expect.stringMatching(/^WEB_CONCURRENCY: more than 1 worker needs Redis/),
+    ]);
+  });
+});
+
+describe("the in-process fallback limiter with several workers", () => {
+  it("divides each limit by workers × instances while Redis is down", async () => {
+    const config = loadConfig({
+      REDIS_URL: "redis://127.0.0.1:1",
+      DATABASE_URL: "postgres://postgres@127.0.0.1:5432/test",
+      SESSION_SECRET: "x".repeat(32),
+      WEB_CONCURRENCY: "2",
+      RATE_LIMIT_INSTANCES: "3",
+    });
+    const logger = silentLogger();
+    const redis = createRedisClient(config.redis as NonNullable<typeof config.redis>, logger); // never connected
+    try {
+      const store = createRateLimitStore({ config, redis, logger });
+      const decision = await store.consume("k", 60, 60_000_000, 1);
+      expect(decision.limit).toBe(10);
+    } finally {
+      redis.disconnect();
+    }
   });
 });

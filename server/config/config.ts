@@ -810,6 +810,32 @@ function parseScale(
     }
   }
 
+  if (workers > 1) {
+    // Each worker is its own process: what lives in one process cannot be shared by the others.
+    if (!raw.DATABASE_URL) {
+      problems.push(
+        "WEB_CONCURRENCY: more than 1 worker needs DATABASE_URL (the embedded database belongs to one process)",
+      );
+    }
+    const hasRedis = [
+      raw.REDIS_URL,
+      raw.REDIS_PRIVATE_URL,
+      raw.REDIS_HOST,
+      raw.REDISHOST,
+      raw.REDIS_SENTINELS,
+    ].some((v) => v !== undefined);
+    if (!raw.SESSION_SECRET) {
+      problems.push(
+        "WEB_CONCURRENCY: more than 1 worker needs SESSION_SECRET (a random secret would differ between workers)",
+      );
+    }
+    if (!hasRedis) {
+      problems.push(
+        "WEB_CONCURRENCY: more than 1 worker needs Redis (in-process sessions are not shared between workers)",
+      );
+    }
+  }
+
   if (!raw.REDIS_SENTINELS) {
     if (raw.REDIS_SENTINEL_NAME) problems.push("REDIS_SENTINEL_NAME: needs REDIS_SENTINELS too");
     return { workers };

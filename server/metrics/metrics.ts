@@ -1,5 +1,6 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { CheckResult } from "../health/shared-check.js";
+import { clusterMetricsRender } from "../process/cluster-metrics.js";
 
 /** Counts one cache category keeps since start (monotonic); what a cache's `stats()` can hand over. */
 export interface CacheCategoryCounts {
@@ -120,6 +121,7 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
     // The label lets the series be absent when the count cannot be read, rather than a false 0.
     labelNames: ["store"],
     registers: [registry],
+    aggregator: "max", // every worker reads the same store
     async collect() {
       this.reset();
       const count = await activeSessions?.().catch(() => undefined);
@@ -159,6 +161,7 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
     help: "1 when the dependency's health check passes, 0 when it fails; absent when not configured",
     labelNames: ["dependency"],
     registers: [registry],
+    aggregator: "min", // down for one worker is down for the instance
     async collect() {
       this.reset();
       for (const [name, check] of Object.entries(await healthRound())) {
@@ -172,6 +175,7 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
     help: "Duration of the last health check of each dependency",
     labelNames: ["dependency"],
     registers: [registry],
+    aggregator: "max",
     async collect() {
       this.reset();
       for (const [name, check] of Object.entries(await healthRound())) {
@@ -215,7 +219,8 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
     setHealthSource(source) {
       health = source;
     },
-    render: () => registry.metrics(),
+    // In a cluster worker /metrics answers for every worker of the instance (summed by the primary).
+    render: clusterMetricsRender(registry) ?? (() => registry.metrics()),
     contentType: registry.contentType,
   };
 }
