@@ -9,6 +9,7 @@ const RESTART_BASE_MS = 100;
 const RESTART_MAX_MS = 10_000;
 // Of the shutdown budget, kept back for workers to close Redis and the database after draining.
 const SHUTDOWN_RESERVE_MS = 2000;
+const PARENT_CHECK_INTERVAL_MS = 1000;
 
 /** Delay before restarting a worker that crashed `crashes` times in a row: 100 ms doubling, capped at 10 s. */
 export function restartDelay(crashes: number): number {
@@ -111,6 +112,13 @@ export function runPrimary(deps: {
 
   process.on("SIGTERM", () => shutdown("SIGTERM"));
   process.on("SIGINT", () => shutdown("SIGINT"));
+  // As a single process does: a wrapper killed without passing the signal on must not leave us running.
+  const parentPid = process.ppid;
+  setInterval(() => {
+    if (process.ppid === parentPid || stopping) return;
+    logger.warn({ parentPid }, "parent process has gone without stopping this one");
+    shutdown("SIGTERM");
+  }, PARENT_CHECK_INTERVAL_MS).unref();
 
   logger.info({ workers }, "starting workers");
   for (let slot = 0; slot < workers; slot++) fork(slot);
