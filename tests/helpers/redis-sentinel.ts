@@ -60,9 +60,12 @@ export async function startRedisSentinel(): Promise<RedisSentinelSetup> {
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    const primary = await startRedisServer();
+    // Their own directory: a replica writes the RDB its primary sends it to disk.
+    const primary = await startRedisServer({ extraArgs: ["--dir", dir] });
     servers.push(primary);
-    const replica = await startRedisServer({ extraArgs: ["--replicaof", "127.0.0.1", String(primary.port)] });
+    const replica = await startRedisServer({
+      extraArgs: ["--dir", dir, "--replicaof", "127.0.0.1", String(primary.port)],
+    });
     servers.push(replica);
     await waitFor(
       () => ask(replica.port, async (r) => (await r.info("replication")).includes("master_link_status:up")),
