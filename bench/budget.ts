@@ -47,6 +47,16 @@ export function checkBudget(opts: BenchOptions, phases: Phase[], samples: RoundT
       detail: `${fmt(p99.median)}x [${fmt(p99.min)}-${fmt(p99.max)}]`,
     });
   }
+  // The network target: with a round trip between app and Redis (--net-delay) and one connection, a
+  // request's latency is mostly round trips, where one round trip against three should show.
+  if (opts.netDelayMs > 0 && opts.connections === 1 && has("auth") && has("auth", "baseline")) {
+    const p50 = pairedRatio(phases, "auth", (p) => p.load.p50Ms);
+    lines.push({
+      line: `auth over a ${fmt(opts.netDelayMs * 2)} ms round trip, 1 connection: p50 at most half the baseline's`,
+      met: p50.median <= 0.5,
+      detail: `${fmt(p50.median)}x [${fmt(p50.min)}-${fmt(p50.max)}]`,
+    });
+  }
   const auth = sample("auth");
   if (auth) {
     lines.push({

@@ -21,6 +21,10 @@ export interface BenchOptions {
   profile: boolean;
   /** Extra node flags for our server only (experiments such as GC sizing; the baseline stays stock). */
   oursNodeArgs: string[];
+  /** Added in each direction between each server and its Redis by a TCP proxy (ms); 0: direct. */
+  netDelayMs: number;
+  /** WEB_CONCURRENCY for our server (the baseline is one process). */
+  oursWorkers: number;
   databaseUrl?: string;
   outDir: string;
 }
@@ -40,6 +44,8 @@ export const USAGE = `npm run bench -- [options]   (every option also reads an e
   --tool NAME           wrk | autocannon | auto             BENCH_TOOL         (auto: wrk if installed)
   --profile             write node --cpu-prof profiles      BENCH_PROFILE      (off)
   --ours-node-args ARGS extra node flags for ours only      BENCH_OURS_NODE_ARGS (none)
+  --net-delay MS        delay each way app <-> Redis (proxy) BENCH_NET_DELAY_MS (0: direct)
+  --ours-workers N      WEB_CONCURRENCY of ours             BENCH_OURS_WORKERS (1; >1 needs PostgreSQL)
   --quick               3 rounds of 5 s, no sustained scenario
   --out DIR             where results go                    BENCH_OUT          (bench/results)
 
@@ -51,6 +57,12 @@ function positive(name: string, value: string | undefined, fallback: number): nu
   if (!/^\d+(\.\d+)?$/.test(value) || Number(value) <= 0) {
     throw new Error(`${name}: must be a positive number (got "${value}")`);
   }
+  return Number(value);
+}
+
+function nonNegative(name: string, value: string | undefined): number {
+  if (value === undefined || value === "") return 0;
+  if (!/^\d+(\.\d+)?$/.test(value)) throw new Error(`${name}: must be a number >= 0 (got "${value}")`);
   return Number(value);
 }
 
@@ -80,6 +92,8 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
       tool: { type: "string" },
       profile: { type: "boolean" },
       "ours-node-args": { type: "string" },
+      "net-delay": { type: "string" },
+      "ours-workers": { type: "string" },
       quick: { type: "boolean" },
       out: { type: "string" },
       help: { type: "boolean", short: "h" },
@@ -113,6 +127,8 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptio
     tool,
     profile: values.profile === true || env.BENCH_PROFILE === "1" || env.BENCH_PROFILE === "true",
     oursNodeArgs: (values["ours-node-args"] ?? env.BENCH_OURS_NODE_ARGS ?? "").split(/\s+/).filter(Boolean),
+    netDelayMs: nonNegative("--net-delay", values["net-delay"] ?? env.BENCH_NET_DELAY_MS),
+    oursWorkers: Math.round(positive("--ours-workers", values["ours-workers"] ?? env.BENCH_OURS_WORKERS, 1)),
     databaseUrl: env.BENCH_DATABASE_URL || env.TEST_DATABASE_URL || undefined,
     outDir: values.out ?? env.BENCH_OUT ?? "bench/results",
   };

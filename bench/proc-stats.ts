@@ -13,8 +13,28 @@ function clockTicks(): number {
   return ticksPerSecond;
 }
 
-/** User + system CPU time of a process and all its threads so far, in microseconds (Linux /proc). */
+/** The process and its direct children (the workers of a cluster primary). */
+function family(pid: number): number[] {
+  try {
+    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim();
+    return [pid, ...children.split(/\s+/).filter(Boolean).map(Number)];
+  } catch {
+    return [pid];
+  }
+}
+
+/** User + system CPU time of a process, its threads and its children (workers) so far, in µs (Linux /proc). */
 export function cpuMicros(pid: number): number {
+  return family(pid).reduce((sum, p) => {
+    try {
+      return sum + ownCpuMicros(p);
+    } catch {
+      return sum; // a worker that has just exited
+    }
+  }, 0);
+}
+
+function ownCpuMicros(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   // The command name may hold spaces and parentheses: fields start after the last ")".
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");

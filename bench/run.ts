@@ -125,14 +125,22 @@ async function main() {
     databaseEnv: await databaseEnv(opts),
     profileDir,
     oursNodeArgs: opts.oursNodeArgs,
+    netDelayMs: opts.netDelayMs,
+    oursWorkers: opts.oursWorkers,
   };
+  if (opts.oursWorkers > 1 && !opts.databaseUrl)
+    throw new Error(
+      "--ours-workers > 1: set BENCH_DATABASE_URL or TEST_DATABASE_URL (workers cannot share PGlite)",
+    );
 
   const targets: Target[] = [];
   for (const name of opts.targets) {
     log(`starting ${name}...`);
     const target = await startTarget(name, ctx);
     targets.push(target);
-    log(`${name}: pid ${target.server.pid} on ${target.server.url}, Redis on ${target.redis.port}`);
+    log(
+      `${name}: pid ${target.server.pid} on ${target.server.url}, Redis on ${target.redis.port}, round trip ${target.redisRttMs.toFixed(2)} ms${opts.netDelayMs > 0 ? ` (proxy, ${opts.netDelayMs} ms each way)` : ""}${name === "ours" && opts.oursWorkers > 1 ? `, ${opts.oursWorkers} workers` : ""}`,
+    );
     for (const [scenario, why] of Object.entries(target.unavailable))
       log(`${name}: skipping ${scenario}: ${why}`);
   }
@@ -184,6 +192,9 @@ async function main() {
     `# bench ${startedAt.toISOString()}  (${tool}, ${opts.connections} connections, ${opts.durationS} s x ${opts.rounds} rounds)`,
   );
   out.push(`# ${info.cores} x ${info.cpu}, node ${info.node}, ${info.redis}`);
+  out.push(
+    `# app <-> Redis: ${opts.netDelayMs > 0 ? `TCP proxy adding ${opts.netDelayMs} ms each way` : "direct loopback"}; measured round trip ${targets.map((t) => `${t.name} ${t.redisRttMs.toFixed(2)} ms`).join(", ")}; ours ${opts.oursWorkers} worker(s)`,
+  );
   for (const s of summaries) {
     out.push("", `## ${s.scenario}: ${SCENARIO_TITLES[s.scenario as ScenarioName]}`);
     md.push("", `### ${s.scenario}: ${SCENARIO_TITLES[s.scenario as ScenarioName]}`, "");

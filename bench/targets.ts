@@ -1,8 +1,10 @@
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
+import { Redis } from "ioredis";
 import { freePort } from "../tests/helpers/ports.js";
+import { startDelayProxy } from "./delay-proxy.js";
 import type { TargetName } from "./options.js";
-import { type BenchRedis, type BenchServer, startRedis, startServer } from "./processes.js";
+import { type BenchRedis, type BenchServer, onCleanup, startRedis, startServer } from "./processes.js";
 
 export const BENCH_EMAIL = "bench@example.com";
 export const BENCH_PASSWORD = "bench-password-0123";
@@ -16,6 +18,8 @@ export interface Target {
   redis: BenchRedis;
   /** `Cookie` header of the bench user's session. */
   cookie: string;
+  /** Median Redis round trip as the server sees it (through the delay proxy when there is one), ms. */
+  redisRttMs: number;
   /** Scenario name -> why it cannot run against this target (e.g. route missing). */
   unavailable: Record<string, string>;
 }
@@ -29,6 +33,9 @@ export interface TargetContext {
   databaseEnv: Record<string, string>;
   profileDir?: string;
   oursNodeArgs: string[];
+  /** Delay each way between server and Redis (a TCP proxy), ms; 0: direct. */
+  netDelayMs: number;
+  oursWorkers: number;
 }
 
 /** Only what node and tsx need from the outer environment: nothing of the caller's config leaks in. */
@@ -66,6 +73,7 @@ function oursEnv(port: number, redisUrl: string, ctx: TargetContext): NodeJS.Pro
     RATE_LIMIT_LOGIN_LIMIT: UNLIMITED,
     RATE_LIMIT_LOGIN_ACCOUNT_LIMIT: UNLIMITED,
     RATE_LIMIT_API_LIMIT: UNLIMITED,
+    WEB_CONCURRENCY: String(ctx.oursWorkers),
   };
 }
 
@@ -100,16 +108,43 @@ function sessionCookie(res: Response): string | undefined {
     .find((c) => c.startsWith("sid=") || c.startsWith("connect.sid="));
 }
 
+/** Median of 50 sequential PINGs to `url`, ms. */
+async function medianPingMs(url: string): Promise<number> {
+  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0 });
+  client.on("error", () => undefined);
+  try {
+    await client.connect();
+    const times: number[] = [];
+    for (let i = 0; i < 50; i++) {
+      const start = performance.now();
+      await client.ping();
+      times.push(performance.now() - start);
+    }
+    times.sort((a, b) => a - b);
+    return times[times.length >> 1] as number;
+  } finally {
+    client.disconnect();
+  }
+}
+
 /** Starts one target (its own Redis, then the server) and logs the bench user in once. */
 export async function startTarget(name: TargetName, ctx: TargetContext): Promise<Target> {
   const redis = await startRedis();
+  // The server reaches its Redis through the proxy; the bench's own control client stays direct.
+  let serverRedisUrl = redis.url;
+  if (ctx.netDelayMs > 0) {
+    const proxy = await startDelayProxy({ host: "127.0.0.1", port: redis.port }, ctx.netDelayMs);
+    onCleanup(() => proxy.close());
+    serverRedisUrl = proxy.url;
+  }
+  const redisRttMs = await medianPingMs(serverRedisUrl);
   const port = await freePort();
   const isOurs = name === "ours";
   const server = await startServer({
     name,
     cwd: ctx.cwd,
     args: nodeArgs(isOurs ? "server/main.ts" : "bench/baseline/server.ts", name, ctx),
-    env: isOurs ? oursEnv(port, redis.url, ctx) : baselineEnv(port, redis.url, ctx),
+    env: isOurs ? oursEnv(port, serverRedisUrl, ctx) : baselineEnv(port, serverRedisUrl, ctx),
     port,
     logFile: join(ctx.logDir, `${name}.log`),
   });
@@ -136,5 +171,5 @@ export async function startTarget(name: TargetName, ctx: TargetContext): Promise
   const text = await models.text();
   if (models.status !== 200)
     unavailable.cache = `GET /api/models answered ${models.status}: ${text.slice(0, 120)}`;
-  return { name, server, redis, cookie, unavailable };
+  return { name, server, redis, redisRttMs, cookie, unavailable };
 }

@@ -1,6 +1,8 @@
+import cluster from "node:cluster";
 import { createServer } from "node:http";
 import { ConfigError, loadConfig } from "./config/config.js";
 import { createLogger, type Logger } from "./logging/logger.js";
+import { runPrimary, workerLogger } from "./process/cluster.js";
 import { loadEnvFile } from "./process/env-file.js";
 import { handleShutdown } from "./process/shutdown.js";
 import { createRuntime } from "./runtime.js";
@@ -25,13 +27,21 @@ async function main() {
     }
     throw err;
   }
-  const logger = createLogger({ level: config.logLevel });
+  const logger = workerLogger(createLogger({ level: config.logLevel }));
   process.on("uncaughtException", (err) => fatal(err, "uncaught exception", logger));
   process.on("unhandledRejection", (err) => fatal(err, "unhandled promise rejection", logger));
   if (fromEnvFile.length > 0)
     logger.info({ variables: fromEnvFile }, "read .env (the environment's own values win)");
   if (config.platform)
     logger.info({ platform: config.platform, env: config.env }, "hosting platform detected");
+  if (config.workers > 1 && cluster.isPrimary) {
+    runPrimary({
+      workers: config.workers,
+      logger,
+      shutdownBudgetMs: config.shutdownDelayMs + config.shutdownTimeoutMs,
+    });
+    return;
+  }
   const runtime = await createRuntime(config, logger);
 
   // Node only bounds idle keep-alive connections with keepAliveTimeout; headersTimeout and

@@ -12,6 +12,7 @@ import { PLATFORM_VARIABLES } from "../server/config/platform.js";
 import { RATE_LIMIT_VARIABLES } from "../server/config/rate-limit.js";
 import { REDIS_VARIABLES } from "../server/config/redis.js";
 import { SESSION_VARIABLES } from "../server/config/session.js";
+import { WORKERS_VARIABLES } from "../server/config/workers.js";
 import { testApp } from "./helpers/fixtures.js";
 
 function problems(env: Env): string[] {
@@ -38,6 +39,7 @@ describe("configuration sections", () => {
       HEALTH_VARIABLES,
       OPENAI_VARIABLES,
       ADMIN_VARIABLES,
+      WORKERS_VARIABLES,
     ];
     const names = sections.flatMap((s) => Object.keys(s));
     expect(names.length).toBe(new Set(names).size);

@@ -10,11 +10,12 @@ import { RATE_LIMIT_VARIABLES, type RateLimitConfig, rateLimitConfig } from "./r
 import { REDIS_VARIABLES, type RedisSectionConfig, redisConfig } from "./redis.js";
 import { SESSION_VARIABLES, type SessionConfig, sessionConfig } from "./session.js";
 import { ConfigError, cleanEnv, type Env, parseVariables, type Report } from "./variables.js";
+import { WORKERS_VARIABLES, type WorkersConfig, workersConfig } from "./workers.js";
 
 export { HEALTH_DEPENDENCIES, type HealthDependency } from "./health.js";
 export { detectPlatform } from "./platform.js";
 export type { RateLimitSetting } from "./rate-limit.js";
-export type { RedisConfig } from "./redis.js";
+export type { RedisConfig, SentinelConfig } from "./redis.js";
 export { ConfigError, type Env, redactUrl } from "./variables.js";
 export type { CacheConfig };
 
@@ -36,6 +37,7 @@ const VARIABLES = {
   ...HEALTH_VARIABLES,
   ...OPENAI_VARIABLES,
   ...ADMIN_VARIABLES,
+  ...WORKERS_VARIABLES,
 };
 
 /** Every environment variable the server reads. */
@@ -49,7 +51,8 @@ export type Config = PlatformConfig &
   PasswordConfig & { cache: CacheConfig } & RateLimitConfig &
   HealthConfig &
   OpenAIConfig &
-  AdminConfig & {
+  AdminConfig &
+  WorkersConfig & {
     /** Warnings to log once the logger exists. */
     warnings: string[];
   };
@@ -77,6 +80,15 @@ export function loadConfig(env: Env): Config {
     },
     report,
   );
+  const workers = workersConfig(
+    v,
+    {
+      hasDatabaseUrl: v.DATABASE_URL !== undefined,
+      hasRedis: redis.redis !== undefined,
+      hasSecret: v.SESSION_SECRET !== undefined,
+    },
+    report,
+  );
   if (report.problems.length > 0) throw new ConfigError(report.problems);
 
   return {
@@ -91,6 +103,7 @@ export function loadConfig(env: Env): Config {
     ...health,
     ...openai,
     ...adminConfig(v),
+    ...workers,
     warnings: report.warnings,
   };
 }

@@ -28,6 +28,13 @@ export const REDIS_VARIABLES = {
   REDIS_STALL_TIMEOUT_MS: int(10).optional(), // no reply this long: reconnect; default the command timeout
   CACHE_REDIS_URL: secret(nonEmpty.optional()), // a separate (evicting) Redis for the cache; sessions stay in REDIS_URL's
   REDIS_AUDIT_INTERVAL_MS: int(100).default(60_000), // how often Redis' memory policy, memory and persistence are read
+  REDIS_SENTINELS: z
+    .string()
+    .regex(/^\s*[^\s:,]+:\d+\s*(,\s*[^\s:,]+:\d+\s*)*$/, "must be a comma-separated list of host:port")
+    .optional(), // Redis Sentinel: the sentinels to ask for the current primary (instead of REDIS_URL)
+  REDIS_SENTINEL_NAME: nonEmpty.optional(), // the master group name the sentinels monitor (e.g. mymaster)
+  REDIS_SENTINEL_USERNAME: nonEmpty.optional(), // the sentinels' own ACL user, if any
+  REDIS_SENTINEL_PASSWORD: secret(nonEmpty.optional()), // the sentinels' own password (data nodes: REDIS_PASSWORD)
   KEY_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9_.-]{1,64}$/, "must be 1-64 letters, digits, '_', '.' or '-'")
@@ -45,12 +52,22 @@ export interface RedisConfig {
   tls?: { ca?: string; rejectUnauthorized: boolean; servername?: string };
   /** Set for Redis Cluster: more startup nodes besides host:port (the rest are discovered). */
   cluster?: { nodes: Array<{ host: string; port: number }> };
+  /** Set for Redis Sentinel: the primary is asked of these sentinels (host:port is the first of them). */
+  sentinel?: SentinelConfig;
   /** Where the settings came from, for logs (never holds the password). */
   source: string;
   connectTimeoutMs: number;
   commandTimeoutMs: number;
   /** No reply for this long while commands are outstanding: the connection is dropped and re-made (default: the command timeout). */
   stallTimeoutMs?: number;
+}
+
+export interface SentinelConfig {
+  /** The master group name the sentinels monitor. */
+  name: string;
+  nodes: Array<{ host: string; port: number }>;
+  username?: string;
+  password?: string;
 }
 
 /** The sessions' Redis, the cache's own Redis if any, the audit and the key namespace. */
@@ -75,6 +92,8 @@ type RedisBase = Omit<RedisConfig, "connectTimeoutMs" | "commandTimeoutMs" | "st
 };
 
 function parseRedis(v: RedisValues, report: Report): RedisConfig | undefined {
+  if (v.REDIS_SENTINELS) return parseSentinel(v, v.REDIS_SENTINELS, report);
+  if (v.REDIS_SENTINEL_NAME) report.problems.push("REDIS_SENTINEL_NAME: needs REDIS_SENTINELS too");
   const urlVar = v.REDIS_URL ? "REDIS_URL" : v.REDIS_PRIVATE_URL ? "REDIS_PRIVATE_URL" : undefined;
   let base: RedisBase;
 
@@ -208,4 +227,60 @@ function parseCacheRedis(v: RedisValues, hasRedis: boolean, report: Report): Red
   if (!base) return undefined;
   const { tls: useTls, dbFrom: _dbFrom, ...rest } = base;
   return { ...rest, tls: redisTls(useTls, base.host, v, report), ...timeouts(v) };
+}
+
+function hostPorts(list: string): Array<{ host: string; port: number }> {
+  return list
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((entry) => {
+      const at = entry.lastIndexOf(":");
+      return { host: entry.slice(0, at), port: Number(entry.slice(at + 1)) };
+    });
+}
+
+/**
+ * REDIS_SENTINELS / REDIS_SENTINEL_NAME: a Redis that finds its primary through Sentinel. The data nodes
+ * take REDIS_USERNAME / REDIS_PASSWORD / REDIS_DB / REDIS_TLS.
+ */
+function parseSentinel(v: RedisValues, sentinels: string, report: Report): RedisConfig {
+  if (!v.REDIS_SENTINEL_NAME) {
+    report.problems.push(
+      "REDIS_SENTINEL_NAME: required with REDIS_SENTINELS (the master group name, e.g. mymaster)",
+    );
+  }
+  const others = (["REDIS_URL", "REDIS_PRIVATE_URL", "REDIS_HOST", "REDISHOST"] as const).filter(
+    (name) => v[name] !== undefined,
+  );
+  if (others.length > 0) {
+    report.problems.push(
+      `REDIS_SENTINELS: set either the sentinels or ${others.join(", ")}, not both (the sentinels name the primary)`,
+    );
+  }
+  if (v.REDIS_CLUSTER || v.REDIS_CLUSTER_NODES) {
+    report.problems.push("REDIS_SENTINELS: cannot be combined with REDIS_CLUSTER / REDIS_CLUSTER_NODES");
+  }
+  const nodes = hostPorts(sentinels);
+  if (nodes.some((n) => n.port < 1 || n.port > 65535)) {
+    report.problems.push("REDIS_SENTINELS: every port must be from 1 to 65535");
+  }
+  const first = nodes[0] ?? { host: "", port: 0 };
+  return {
+    host: first.host,
+    port: first.port,
+    username: v.REDIS_USERNAME,
+    password: v.REDIS_PASSWORD,
+    db: v.REDIS_DB ?? 0,
+    // With Sentinel the data nodes are announced as addresses: verify certificates against the CA only.
+    tls: redisTls(v.REDIS_TLS ?? false, "127.0.0.1", v, report),
+    sentinel: {
+      name: v.REDIS_SENTINEL_NAME ?? "",
+      nodes,
+      username: v.REDIS_SENTINEL_USERNAME,
+      password: v.REDIS_SENTINEL_PASSWORD,
+    },
+    source: `REDIS_SENTINELS=${nodes.map((n) => `${n.host}:${n.port}`).join(",")} (${v.REDIS_SENTINEL_NAME ?? ""})`,
+    ...timeouts(v),
+  };
 }

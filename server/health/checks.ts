@@ -1,5 +1,5 @@
 import type { Database } from "../db/database.js";
-import type { Redis } from "../redis/redis-client.js";
+import { connectedAddress, type Redis } from "../redis/redis-client.js";
 import { summedInfo } from "../redis/redis-info.js";
 import { reasonCode, shortReason } from "./failure-reason.js";
 import { type CheckResult, elapsedMs } from "./shared-check.js";
@@ -78,6 +78,8 @@ export async function checkRedis(
 export interface RedisDetail extends CheckResult {
   connected: boolean;
   used_memory_bytes?: number;
+  /** With Sentinel: `host:port` of the primary the client is connected to. */
+  primary?: string;
 }
 
 /** The write probe for the latency, then `INFO memory` for the footprint (summed over a cluster's masters). */
@@ -92,7 +94,14 @@ export async function checkRedisDetail(
   if (result.status !== "healthy") return { ...result, connected };
   try {
     const info = await summedInfo(redis, "memory");
-    return { ...result, connected, used_memory_bytes: info.used_memory ?? 0 };
+    const primary =
+      "sentinels" in redis.options && redis.options.sentinels ? connectedAddress(redis) : undefined;
+    return {
+      ...result,
+      connected,
+      used_memory_bytes: info.used_memory ?? 0,
+      ...(primary ? { primary } : {}),
+    };
   } catch (err) {
     return { ...failed(startedAt, err), connected };
   }

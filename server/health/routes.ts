@@ -81,6 +81,7 @@ function redisJson(report: RedisReport) {
     latency_ms: check.latency_ms,
     used_memory: formatMb(bytes),
     used_memory_bytes: bytes,
+    ...("primary" in check && check.primary ? { primary: check.primary } : {}),
     ...auditPart,
   };
 }

@@ -2,6 +2,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom
 import type { Cache } from "../cache/cache.js";
 import type { HealthService } from "../health/health-service.js";
 import type { CheckResult } from "../health/shared-check.js";
+import { clusterMetricsRender } from "../process/cluster-metrics.js";
 
 type Labels = Record<string, string>;
 type Sample = [Labels, number];
@@ -98,6 +99,7 @@ export function createMetrics(options: { processMetrics?: boolean } & MetricsSou
     // The label lets the series be absent when the count cannot be read, rather than a false 0.
     labelNames: ["store"],
     registers: [registry],
+    aggregator: "max", // every worker reads the same store
     async collect() {
       this.reset();
       const count = await sessions?.count().catch(() => undefined);
@@ -149,6 +151,7 @@ export function createMetrics(options: { processMetrics?: boolean } & MetricsSou
     help: "1 when the dependency's health check passes, 0 when it fails; absent when not configured",
     labelNames: ["dependency"],
     registers: [registry],
+    aggregator: "min", // down for one worker is down for the instance
     async collect() {
       this.reset();
       for (const [name, check] of Object.entries(await healthRound())) {
@@ -162,6 +165,7 @@ export function createMetrics(options: { processMetrics?: boolean } & MetricsSou
     help: "Duration of the last health check of each dependency",
     labelNames: ["dependency"],
     registers: [registry],
+    aggregator: "max",
     async collect() {
       this.reset();
       for (const [name, check] of Object.entries(await healthRound())) {
@@ -179,7 +183,8 @@ export function createMetrics(options: { processMetrics?: boolean } & MetricsSou
     rateLimitRejected(policy) {
       rateLimitRejections.inc({ policy });
     },
-    render: () => registry.metrics(),
+    // In a cluster worker /metrics answers for every worker of the instance (summed by the primary).
+    render: clusterMetricsRender(registry) ?? (() => registry.metrics()),
     contentType: registry.contentType,
   };
 }

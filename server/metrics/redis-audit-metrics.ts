@@ -29,6 +29,7 @@ export function registerRedisAuditMetrics(registry: Registry, audits: RedisAudit
       help,
       labelNames: ["redis"],
       registers: [registry],
+      aggregator: "max", // in a cluster every worker audits the same Redis
       async collect() {
         this.reset();
         for (const r of await reports()) {
@@ -75,6 +76,7 @@ export function registerRedisAuditMetrics(registry: Registry, audits: RedisAudit
     help: "Redis version, role, memory policy and persistence as labels (value 1)",
     labelNames: ["redis", "version", "role", "maxmemory_policy", "persistence"],
     registers: [registry],
+    aggregator: "max",
     async collect() {
       this.reset();
       for (const r of await reports()) {

@@ -43,7 +43,7 @@ export function createRateLimitStore(deps: {
     primary: new RedisRateLimitStore(redis),
     fallback: local,
     isAvailable: () => redis.status === "ready",
-    instances: config.rateLimit.instances,
+    instances: config.rateLimit.instances * config.workers, // every worker limits on its own
     logger,
   });
 }

@@ -1,5 +1,5 @@
 import { Cluster, Redis as RedisNode, type RedisOptions } from "ioredis";
-import type { RedisConfig } from "../config/config.js";
+import type { RedisConfig, SentinelConfig } from "../config/config.js";
 import { failureReason } from "../health/failure-reason.js";
 import { DEPENDENCY_REASONS } from "../http/error-catalog.js";
 import type { Logger } from "../logging/logger.js";
@@ -90,6 +90,34 @@ function clusterOptions(options: RedisOptions) {
   };
 }
 
+/** Sentinel: the same fail-fast options, with the primary found (and re-found after a failover) by the sentinels. */
+function sentinelOptions(options: RedisOptions, sentinel: SentinelConfig): RedisOptions {
+  const { host: _h, port: _p, ...rest } = options;
+  return {
+    ...rest,
+    sentinels: sentinel.nodes,
+    name: sentinel.name,
+    sentinelUsername: sentinel.username,
+    sentinelPassword: sentinel.password,
+    // REDIS_TLS covers the sentinels and the data nodes alike.
+    enableTLSForSentinelMode: options.tls !== undefined,
+    sentinelTLS: options.tls,
+    sentinelRetryStrategy: reconnectDelay,
+    sentinelCommandTimeout: options.commandTimeout,
+    // Subscribe to +switch-master so a promotion moves the connection at once, not at its next error.
+    failoverDetector: true,
+  };
+}
+
+/** `host:port` of the server the client is connected to now (the current primary with Sentinel). */
+export function connectedAddress(client: Redis): string | undefined {
+  if (client instanceof Cluster) return undefined;
+  const stream = (client as unknown as { stream?: { remoteAddress?: string; remotePort?: number } }).stream;
+  if (client.status !== "ready" || !stream?.remoteAddress) return undefined;
+  const host = stream.remoteAddress.includes(":") ? `[${stream.remoteAddress}]` : stream.remoteAddress;
+  return `${host}:${stream.remotePort}`;
+}
+
 /**
  * Creates the ioredis client (not yet connected) and logs its life cycle without credentials.
  * Call `connectRedis` once at boot.
@@ -101,9 +129,12 @@ export function createRedisClient(config: RedisConfig, logger: Logger, name = "a
         [{ host: config.host, port: config.port }, ...config.cluster.nodes],
         clusterOptions(options),
       )
-    : new RedisNode(options);
+    : new RedisNode(config.sentinel ? sentinelOptions(options, config.sentinel) : options);
   const log = logger.child({ component: "redis", client: name });
-  const target = `${config.tls ? "rediss" : "redis"}://${config.username ?? "default"}${config.password ? ":***" : ""}@${config.host}:${config.port}/${config.db}`;
+  const where = config.sentinel
+    ? `${config.sentinel.name}@sentinels(${config.sentinel.nodes.map((n) => `${n.host}:${n.port}`).join(",")})`
+    : `${config.host}:${config.port}`;
+  const target = `${config.tls ? "rediss" : "redis"}://${config.username ?? "default"}${config.password ? ":***" : ""}@${where}/${config.db}`;
   // An outage is one episode per distinct cause: its start, a count every interval, its end on `ready`.
   const episodes = createRepeatLog(log);
   const open = new Set<string>();
@@ -117,7 +148,7 @@ export function createRedisClient(config: RedisConfig, logger: Logger, name = "a
   client.on("ready", () => {
     for (const key of open) episodes.end(key);
     open.clear();
-    log.info({ target }, "redis ready");
+    log.info({ target, ...(config.sentinel ? { primary: connectedAddress(client) } : {}) }, "redis ready");
   });
   const onError = (err: Error) => {
     const fields = { err: describeRedisError(err) };
@@ -128,6 +159,8 @@ export function createRedisClient(config: RedisConfig, logger: Logger, name = "a
     }
   };
   client.on("error", onError);
+  // Sentinel: a sentinel that cannot be reached or answers nonsense (the next one is tried).
+  if (config.sentinel) client.on("sentinelError", onError);
   // Cluster: a node's connection errors arrive here (the cluster's own `error` covers the rest).
   if (client instanceof Cluster) client.on("node error", onError);
   client.on("reconnecting", (delay: number) =>

@@ -14,10 +14,16 @@ export class BoundedMemoryStore extends Store {
   private readonly sessions: LRUCache<string, string>;
   /** Session objects that exist (or existed) in the store: loaded by express-session, or written. */
   private readonly existing = new WeakSet<object>();
+  /** Sessions (as read, and as built by express-session) whose read extended their expiry. */
+  private readonly extended = new WeakSet<object>();
+  /** Remaining lifetime (ms) below which a read extends the session, as the Redis store does. */
+  private readonly thresholdMs: number;
 
-  constructor(options: { max: number; ttlSeconds: number }) {
+  /** `touchFraction` as SESSION_TOUCH_FRACTION (default 0: every read extends). */
+  constructor(options: { max: number; ttlSeconds: number; touchFraction?: number }) {
     super();
     this.sessions = new LRUCache({ max: options.max, ttl: options.ttlSeconds * 1000, ttlAutopurge: false });
+    this.thresholdMs = Math.ceil(options.ttlSeconds * 1000 * (1 - (options.touchFraction ?? 0)));
   }
 
   private ttlMs(sess: SessionData, fallbackMs: number): number {
@@ -25,15 +31,36 @@ export class BoundedMemoryStore extends Store {
     return expires && expires > 0 ? expires : fallbackMs;
   }
 
+  /** Reads the session and extends it once its remaining lifetime is below the threshold (as Redis' script). */
   override get(sid: string, cb: Callback<SessionData>): void {
     const raw = this.sessions.get(sid);
-    cb(null, raw ? (JSON.parse(raw) as SessionData) : null);
+    if (!raw) {
+      cb(null, null);
+      return;
+    }
+    const sess = JSON.parse(raw) as SessionData;
+    if (this.sessions.getRemainingTTL(sid) < this.thresholdMs) {
+      this.sessions.set(sid, raw, { ttl: this.sessions.ttl });
+      this.extended.add(sess);
+    }
+    cb(null, sess);
+  }
+
+  /** Whether the session exists, without extending it (the per-user index's check). */
+  has(sid: string): boolean {
+    return this.sessions.has(sid);
   }
 
   override createSession(req: Request, data: SessionData): Session & SessionData {
     const sess = super.createSession(req, data);
     this.existing.add(sess);
+    if (this.extended.has(data)) this.extended.add(sess);
     return sess;
+  }
+
+  /** True when reading `session` extended its expiry: the cookie's expiry should follow. */
+  wasExtended(session: object): boolean {
+    return this.extended.has(session);
   }
 
   override set(sid: string, sess: SessionData, cb?: Callback): void {
@@ -45,9 +72,8 @@ export class BoundedMemoryStore extends Store {
     cb?.(null);
   }
 
-  override touch(sid: string, sess: SessionData, cb?: Callback): void {
-    const raw = this.sessions.get(sid);
-    if (raw) this.sessions.set(sid, raw, { ttl: this.ttlMs(sess, this.sessions.ttl) });
+  /** Nothing to do: `get` already extended the expiry if it was due. */
+  override touch(_sid: string, _sess: SessionData, cb?: Callback): void {
     cb?.(null);
   }
 

@@ -15,25 +15,26 @@ function failFast<T>(cb: Callback<T> | undefined): Callback<T> {
 // in a while. Single key, so it runs unchanged on Redis Cluster.
 const READ_AND_EXTEND = `
 local value = redis.call('GET', KEYS[1])
-if value then
-  local remaining = redis.call('PTTL', KEYS[1])
-  if remaining >= 0 and remaining < tonumber(ARGV[2]) then
-    redis.call('PEXPIRE', KEYS[1], ARGV[1])
-  end
+if not value then return false end
+local remaining = redis.call('PTTL', KEYS[1])
+if remaining >= 0 and remaining < tonumber(ARGV[2]) then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  return {value, 1}
 end
-return value`;
+return {value, 0}`;
 
-type Outcome = { ok: true; raw: string | null } | { ok: false; err: unknown };
+type Outcome = { ok: true; raw: string | null; extended: boolean } | { ok: false; err: unknown };
 
 type SessionRedis = Redis & {
-  sessionReadAndExtend(key: string, ttlMs: number, thresholdMs: number): Promise<string | null>;
+  sessionReadAndExtend(key: string, ttlMs: number, thresholdMs: number): Promise<[string, number] | null>;
 };
 
 /**
  * connect-redis on ioredis, turning every Redis failure into a 503 instead of a 500, with a cheaper
  * rolling expiry:
  * - `get` extends the session's expiry itself, and only once its remaining lifetime has dropped by more
- *   than `touchFraction` of the TTL, so `touch` (EXPIRE after every request) has nothing left to do.
+ *   than `touchFraction` of the TTL, so `touch` (EXPIRE after every request) has nothing left to do;
+ *   `wasExtended` tells the cookie to follow (re-sent only then, see rolling-cookie.ts).
  *   The idle timeout stays exact within that fraction: an idle session ends between
  *   `ttl * (1 - touchFraction)` and `ttl` after its last request. Every request still reads the
  *   session, so a deleted (revoked) session ends at once.
@@ -54,6 +55,8 @@ export class SessionRedisStore extends RedisStore {
   private readonly prefetched = new Map<string, Array<Promise<Outcome>>>();
   /** Session objects whose key exists (or existed) in Redis: loaded by express-session, or written. */
   private readonly existing = new WeakSet<object>();
+  /** Sessions (as read, and as built by express-session) whose read extended their expiry. */
+  private readonly extended = new WeakSet<object>();
 
   constructor(options: { client: Redis; prefix: string; ttlSeconds: number; touchFraction: number }) {
     super({ client: options.client, prefix: options.prefix, ttl: options.ttlSeconds });
@@ -68,7 +71,7 @@ export class SessionRedisStore extends RedisStore {
 
   private read(sid: string): Promise<Outcome> {
     return this.redis.sessionReadAndExtend(this.prefix + sid, this.ttlMs, this.thresholdMs).then(
-      (raw) => ({ ok: true, raw }),
+      (reply) => ({ ok: true, raw: reply ? reply[0] : null, extended: reply?.[1] === 1 }),
       (err: unknown) => ({ ok: false, err }),
     );
   }
@@ -112,6 +115,7 @@ export class SessionRedisStore extends RedisStore {
       await this.redis.del(this.prefix + sid).catch(() => undefined);
       return cb?.(err);
     }
+    if (outcome.extended) this.extended.add(sess);
     done(null, sess);
   }
 
@@ -119,7 +123,13 @@ export class SessionRedisStore extends RedisStore {
   override createSession(req: Request, data: SessionData): Session & SessionData {
     const sess = super.createSession(req, data);
     this.existing.add(sess);
+    if (this.extended.has(data)) this.extended.add(sess);
     return sess;
+  }
+
+  /** True when reading `session` extended its expiry in Redis: the cookie's expiry should follow. */
+  wasExtended(session: object): boolean {
+    return this.extended.has(session);
   }
 
   override async set(sid: string, sess: SessionData, cb?: Callback): Promise<void> {

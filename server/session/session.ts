@@ -8,6 +8,7 @@ import { createMemorySessionIndex } from "./memory-session-index.js";
 import { BoundedMemoryStore } from "./memory-store.js";
 import { createRedisSessionIndex } from "./redis-session-index.js";
 import { SessionRedisStore } from "./redis-store.js";
+import { isExtendingStore, rollingCookie } from "./rolling-cookie.js";
 import type { SessionIndex } from "./session-index.js";
 
 declare module "express-session" {
@@ -35,7 +36,11 @@ export function createSessionStore(deps: { config: Config; redis?: Redis; logger
   logger.warn(
     "No Redis configured (REDIS_URL): sessions are kept in this process only; they are not shared between instances and are lost on restart",
   );
-  return new BoundedMemoryStore({ max: config.session.memoryMax, ttlSeconds: config.session.ttlSeconds });
+  return new BoundedMemoryStore({
+    max: config.session.memoryMax,
+    ttlSeconds: config.session.ttlSeconds,
+    touchFraction: config.session.touchFraction,
+  });
 }
 
 /** The per-user session index next to the store: in Redis when configured, else in this process. */
@@ -54,7 +59,11 @@ export function createSessionIndex(deps: { config: Config; redis?: Redis; store:
   }
   return createMemorySessionIndex({
     exists: (sid) =>
-      new Promise((resolve, reject) => store.get(sid, (err, sess) => (err ? reject(err) : resolve(!!sess)))),
+      store instanceof BoundedMemoryStore
+        ? Promise.resolve(store.has(sid)) // a read would extend the session
+        : new Promise((resolve, reject) =>
+            store.get(sid, (err, sess) => (err ? reject(err) : resolve(!!sess))),
+          ),
     maxUsers: config.session.memoryMax,
     ttlSeconds,
   });
@@ -63,13 +72,15 @@ export function createSessionIndex(deps: { config: Config; redis?: Redis; store:
 /** express-session with the cookie policy from config: HttpOnly, Secure, SameSite, rolling idle timeout. */
 export function createSessionMiddleware(deps: { config: Config; store: Store }): RequestHandler {
   const { config, store } = deps;
-  return session({
+  const middleware = session({
     store,
     name: config.session.cookieName,
     secret: config.session.secrets,
     resave: false,
     saveUninitialized: false,
-    rolling: true,
+    // Rolling, but only when the store extended the session (rolling-cookie.ts): an unchanged session
+    // gets no Set-Cookie on most responses. A store that cannot tell re-sends it on every response.
+    rolling: !isExtendingStore(store),
     // Never delete as a side effect: with "destroy", a request whose session read failed (Redis stalled)
     // ends with `store.destroy(sid)`, logging the user out. Logout and revocation destroy explicitly.
     unset: "keep",
@@ -82,6 +93,13 @@ export function createSessionMiddleware(deps: { config: Config; store: Store }):
       maxAge: config.session.ttlSeconds * 1000,
     },
   });
+  if (!isExtendingStore(store)) return middleware;
+  const rolling = rollingCookie({
+    store,
+    cookieName: config.session.cookieName,
+    secret: config.session.secrets[0] as string,
+  });
+  return (req, res, next) => rolling(req, res, () => middleware(req, res, next));
 }
 
 /**
