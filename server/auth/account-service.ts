@@ -151,6 +151,7 @@ export function authenticate(
 export function clearSessionCookie(res: Response, config: Config): void {
   res.clearCookie(config.session.cookieName, {
     path: "/",
+    domain: config.forwardAuth.cookieDomain,
     httpOnly: true,
     secure: config.session.cookieSecure,
     sameSite: config.session.sameSite,

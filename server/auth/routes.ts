@@ -1,4 +1,4 @@
-import { Router } from "express";
+import { type Request, Router } from "express";
 import { jsonBody } from "../http/body.js";
 import { unauthenticated } from "../http/errors.js";
 import type { ProductRateLimits } from "../ratelimit/policies.js";
@@ -12,6 +12,8 @@ import { toPublicUser } from "./user-repository.js";
 export function createAuthRouter(deps: {
   accounts: AccountService;
   limits: Pick<ProductRateLimits, "login">;
+  /** Where `next` may send the browser after login (undefined: nowhere). */
+  returnTo?: (req: Request, next: unknown) => string | undefined;
 }): Router {
   const { accounts, limits } = deps;
   const router = Router();
@@ -23,7 +25,8 @@ export function createAuthRouter(deps: {
 
   router.post("/login", limits.login, jsonBody(), async (req, res) => {
     const user = await accounts.login(req, res, req.body);
-    res.json({ user: toPublicUser(user) });
+    const next = deps.returnTo?.(req, req.body?.next);
+    res.json({ user: toPublicUser(user), ...(next ? { next } : {}) });
   });
 
   router.post("/logout", async (req, res) => {

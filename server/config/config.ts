@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { z } from "zod";
+import { type ForwardAuthConfig, parseForwardAuth } from "../forward-auth/config.js";
 
 export type Env = Record<string, string | undefined>;
 
@@ -189,6 +190,19 @@ const schema = z.object({
     .transform(Number)
     .pipe(z.number().min(0).lt(1))
     .default(0.1),
+
+  // --- forward auth ---
+  FORWARD_AUTH_ALLOWED_ORIGINS: nonEmpty.optional(), // more origins `next` may return to after login, besides APP_ORIGIN
+  FORWARD_AUTH_RULES: nonEmpty.optional(), // host/path-prefix[=emails] patterns sessions may reach through /auth/verify; unset: all
+  FORWARD_AUTH_LOGIN_URL: nonEmpty.optional(), // login page a proxy sends browsers to (default /login on the proxied host)
+  FORWARD_AUTH_HEADER_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z][A-Za-z0-9-]{0,30}-$/, "must be a header name prefix ending in '-', e.g. X-Auth-")
+    .default("X-Auth-"),
+  COOKIE_DOMAIN: z
+    .string()
+    .regex(/^\.?([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,63}$/i, "must be a domain like example.com")
+    .optional(), // share the session cookie with subdomains (then no __Host- cookie name)
 });
 
 /** Every environment variable the server reads. */
@@ -290,6 +304,7 @@ export interface Config {
   };
   /** Origins allowed to send state-changing browser requests; empty means "the request's own origin". */
   appOrigins: string[];
+  forwardAuth: ForwardAuthConfig;
   /** Warnings to log once the logger exists. */
   warnings: string[];
 }
@@ -390,6 +405,7 @@ export function loadConfig(env: Env): Config {
   const appOrigins = parseOrigins(raw.APP_ORIGIN, problems);
 
   const healthRequired = parseHealthRequired(raw, redis !== undefined, problems);
+  const forwardAuth = parseForwardAuth(raw, { cookieSecure, appOrigins }, problems);
 
   if (problems.length > 0) throw new ConfigError(problems);
 
@@ -474,6 +490,7 @@ export function loadConfig(env: Env): Config {
     },
 
     appOrigins,
+    forwardAuth,
     warnings,
   };
 }

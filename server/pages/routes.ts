@@ -77,8 +77,11 @@ function send(res: Response, status: number, page: string): void {
 export function createPagesRouter(deps: {
   accounts: AccountService;
   limits: Pick<ProductRateLimits, "login">;
+  /** Where `next` may send the browser after login (undefined: nowhere, go to /account). */
+  returnTo?: (req: Request, next: unknown) => string | undefined;
 }): Router {
   const { accounts, limits } = deps;
+  const returnTo = deps.returnTo ?? (() => undefined);
   const router = Router();
   const form = express.urlencoded({
     extended: false,
@@ -100,8 +103,9 @@ export function createPagesRouter(deps: {
   router.get("/", (req, res) => res.redirect(303, req.user ? "/account" : "/login"));
 
   router.get("/login", (req, res) => {
-    if (req.user) return res.redirect(303, "/account");
-    send(res, 200, loginPage({}));
+    const next = returnTo(req, req.query.next);
+    if (req.user) return res.redirect(303, next ?? "/account");
+    send(res, 200, loginPage({ next }));
   });
 
   /** A refused login or registration is shown on its own form, with the wait and the email kept. */
@@ -110,28 +114,33 @@ export function createPagesRouter(deps: {
     const page =
       req.originalUrl.split("?")[0] === "/register"
         ? registerPage({ email, alert: rateLimitMessage(err, "attempts") })
-        : loginPage({ email, alert: rateLimitMessage(err, "login attempts") });
+        : loginPage({
+            email,
+            alert: rateLimitMessage(err, "login attempts"),
+            next: returnTo(req, req.body?.next),
+          });
     send(res, 429, page);
   };
 
   router.post("/login", form, limits.login, async (req, res) => {
     const email = text(req.body?.email);
+    const next = returnTo(req, req.body?.next);
     const problems = credentialProblems(req.body ?? {}, false);
     if (Object.keys(problems).length > 0) {
-      return send(res, 400, loginPage({ email, errors: problems }));
+      return send(res, 400, loginPage({ email, errors: problems, next }));
     }
     try {
       await accounts.login(req, res, req.body);
     } catch (err) {
       if (!(err instanceof HttpError)) throw err;
       if (isRateLimited(err)) return renderRateLimited(req, res, err);
-      if (err.status === 401) return send(res, 401, loginPage({ email, alert: err.message }));
+      if (err.status === 401) return send(res, 401, loginPage({ email, alert: err.message, next }));
       const field = fieldOf(err);
       if (err.status === 400 && field)
-        return send(res, 400, loginPage({ email, errors: { [field]: err.message } }));
+        return send(res, 400, loginPage({ email, errors: { [field]: err.message }, next }));
       throw err;
     }
-    res.redirect(303, "/account");
+    res.redirect(303, next ?? "/account");
   });
 
   router.get("/register", (req, res) => {

@@ -62,7 +62,7 @@ function firstError(errors: Errors, order: string[]): string | undefined {
   return order.find((name) => errors[name]);
 }
 
-export function loginPage(o: { email?: string; errors?: Errors; alert?: string }): string {
+export function loginPage(o: { email?: string; errors?: Errors; alert?: string; next?: string }): string {
   const errors = o.errors ?? {};
   const focus = firstError(errors, ["email", "password"]) ?? (o.alert ? "password" : "email");
   return layout(
@@ -70,6 +70,7 @@ export function loginPage(o: { email?: string; errors?: Errors; alert?: string }
     html`<h1>Log in</h1>
 ${alert(o.alert)}
 <form class="card" method="post" action="/login" novalidate>
+${o.next ? html`<input type="hidden" name="next" value="${o.next}">` : ""}
 ${field({ name: "email", label: "Email", type: "email", autocomplete: "username", value: o.email, error: errors.email, autofocus: focus === "email" })}
 ${field({ name: "password", label: "Password", type: "password", autocomplete: "current-password", error: errors.password, autofocus: focus === "password" })}
 <button type="submit">Log in</button>

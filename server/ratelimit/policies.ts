@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import type { RequestHandler, Response } from "express";
 import type { Config } from "../config/config.js";
+import { VERIFY_PATH } from "../forward-auth/routes.js";
 import type { Logger } from "../logging/logger.js";
 import type { Metrics } from "../metrics/metrics.js";
 import type { Redis } from "../redis/redis-client.js";
@@ -78,7 +79,7 @@ export function createProductRateLimits(deps: {
       name: "global",
       ...settings.global,
       key: byAddress,
-      skip: (req) => req.path === "/health" || req.path.startsWith("/health/"),
+      skip: (req) => req.path === "/health" || req.path.startsWith("/health/") || req.path === VERIFY_PATH,
     }),
     login: limiter.rateLimit({ name: "login", ...settings.login, key: byAddress, refundable: true }),
     api: limiter.rateLimit({ name: "api", ...settings.api, key: (req) => req.user?.id }),
