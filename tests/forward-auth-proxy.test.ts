@@ -115,6 +115,16 @@ describe.each(proxies)("forward auth behind $name", ({ name, binary, version, st
     expect(echo.identity["x-auth-user-email"]).toBe(email);
   });
 
+  it.skipIf(name !== "caddy" || !binary)(
+    "behind the platform's edge, sends the browser back over https",
+    async () => {
+      // The example passes the edge's X-Forwarded-Proto on (Caddy 2.6 would otherwise say http).
+      const res = await get(`${proxy.url}/x`, { Accept: "text/html", "X-Forwarded-Proto": "https" });
+      const login = new URL(res.headers.get("location") as string, proxy.url);
+      expect(login.searchParams.get("next")).toBe(`https://127.0.0.1:${proxy.port}/x`);
+    },
+  );
+
   it.skipIf(!binary)("passes the identity headers and never ones the client forged", async () => {
     const cookie = cookieOf(await formLogin(proxy.url, email));
     const me = (await (await get(`${proxy.url}/auth/me`, { Cookie: cookie })).json()) as {
@@ -142,6 +152,9 @@ describe.each(proxies)("forward auth behind $name", ({ name, binary, version, st
       "x-auth-user-email": email,
       "x-auth-session-id": current?.id,
     });
+
+    // nginx hands the auth server's refreshed cookie (rolling idle timeout) back to the browser.
+    if (name === "nginx") expect(cookieOf(ok)).toBe(cookie);
 
     // Without a session the forged headers never reach the backend.
     const anonymous = await get(`${proxy.url}/api/orders`, forged);

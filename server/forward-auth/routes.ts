@@ -11,7 +11,7 @@ const HOST = /^[a-z0-9.-]+(:\d{1,5})?$|^\[[0-9a-f:.]+\](:\d{1,5})?$/i;
 
 /** The request the proxy is deciding on, from its X-Forwarded-* headers (the proxy sets them). */
 function forwardedRequest(req: Request) {
-  const proto = req.get("x-forwarded-proto")?.split(",")[0]?.trim().toLowerCase();
+  const proto = (req.get("x-forwarded-proto")?.split(",")[0]?.trim() || req.protocol).toLowerCase();
   const host = (req.get("x-forwarded-host")?.split(",")[0]?.trim() ?? req.get("host") ?? "").toLowerCase();
   const uri = req.get("x-forwarded-uri") ?? "/";
   const method = (req.get("x-forwarded-method") ?? "GET").toUpperCase();
