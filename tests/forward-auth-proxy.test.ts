@@ -1,5 +1,7 @@
+import { existsSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { type Browser, chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { closeAfterFile, registerUser, testApp } from "./helpers/fixtures.js";
 import {
@@ -19,6 +21,35 @@ if (!CADDY)
   console.warn("forward-auth proxy tests: caddy is missing (apt-get install caddy); its tests are skipped");
 if (!NGINX)
   console.warn("forward-auth proxy tests: nginx is missing (apt-get install nginx); its tests are skipped");
+
+const CHROMIUM = "/usr/bin/chromium";
+const HAS_CHROMIUM = existsSync(CHROMIUM);
+if (!HAS_CHROMIUM)
+  console.warn(`forward-auth proxy tests: ${CHROMIUM} is missing; the browser tests are skipped`);
+
+let browser: Promise<Browser> | undefined;
+/** One Chromium for the file, launched on first use. */
+function launchBrowser(): Promise<Browser> {
+  browser ??= chromium
+    .launch({
+      executablePath: CHROMIUM,
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-quic",
+      ],
+    })
+    .then((b) => {
+      closeAfterFile(() => b.close());
+      return b;
+    });
+  return browser;
+}
 
 let auth: Awaited<ReturnType<typeof testApp>>;
 let authServer: Server;
@@ -195,5 +226,36 @@ describe.each(proxies)("forward auth behind $name", ({ name, binary, version, st
     // An origin on the allowlist is followed.
     const partner = await formLogin(proxy.url, email, "https://partner.example.org/welcome");
     expect(partner.headers.get("location")).toBe("https://partner.example.org/welcome");
+  });
+
+  it.skipIf(!binary || !HAS_CHROMIUM)("in Chromium: login page, then back to the backend page", async () => {
+    const context = await (await launchBrowser()).newContext();
+    try {
+      const page = await context.newPage();
+      const target = `${proxy.url}/dashboard?tab=orders`;
+      await page.goto(target);
+      expect(new URL(page.url()).pathname).toBe("/login");
+      expect(new URL(page.url()).searchParams.get("next")).toBe(target);
+      await page.fill("#f-email", email);
+      await page.fill("#f-password", "correct horse battery");
+      await Promise.all([page.waitForURL(target), page.click("button[type=submit]")]);
+      const echo = JSON.parse((await page.textContent("body")) ?? "") as Echo;
+      expect(echo.path).toBe("/dashboard?tab=orders");
+      expect(echo.identity["x-auth-user-email"]).toBe(email);
+
+      // Logged out on the auth pages: the backend page sends the browser to the login again.
+      const logout = await context.request.post(`${proxy.url}/auth/logout`);
+      expect(logout.status()).toBe(204);
+      await page.goto(target);
+      expect(new URL(page.url()).pathname).toBe("/login");
+
+      // A foreign `next` is ignored: after login the browser stays on this site.
+      await page.goto(`${proxy.url}/login?next=${encodeURIComponent("https://evil.example/")}`);
+      await page.fill("#f-email", email);
+      await page.fill("#f-password", "correct horse battery");
+      await Promise.all([page.waitForURL(`${proxy.url}/account`), page.click("button[type=submit]")]);
+    } finally {
+      await context.close();
+    }
   });
 });
