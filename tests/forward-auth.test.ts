@@ -169,6 +169,15 @@ describe("GET /auth/verify", () => {
     expect(list.body.sessions[0].id).toBe(ok.headers["x-auth-session-id"]);
   });
 
+  it("sends a non-ASCII address percent-encoded (header values are bytes)", async () => {
+    const t = await testApp();
+    const email = `用户-${Date.now()}@例子.example`;
+    const { cookie } = await registerUser(t, { email });
+    const ok = await request(t.app).get("/auth/verify").set("Cookie", cookie).expect(200);
+    expect(ok.headers["x-auth-user-email"]).toBe(encodeURIComponent(email));
+    expect(decodeURIComponent(ok.headers["x-auth-user-email"] as string)).toBe(email);
+  });
+
   it("uses FORWARD_AUTH_HEADER_PREFIX for the header names", async () => {
     const t = await testApp({ env: { FORWARD_AUTH_HEADER_PREFIX: "X-Remote-" } });
     const { cookie, email } = await registerUser(t);

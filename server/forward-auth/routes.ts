@@ -34,6 +34,14 @@ function forwardedRequest(req: Request) {
   return { host: validHost ? host : "", path, method, original };
 }
 
+/**
+ * Header values are bytes: an address with non-ASCII characters (or `%`) is sent percent-encoded as
+ * UTF-8, so decoding the header always gives the address back; a plain ASCII address is sent as is.
+ */
+export function headerSafeEmail(email: string): string {
+  return /^[\x21-\x24\x26-\x7e]+$/.test(email) ? email : encodeURIComponent(email);
+}
+
 /** The login page with `next` bringing the browser back to what it asked for (GET navigations only). */
 function loginLocation(loginUrl: string, original: string | undefined, method: string): string {
   if (!original || (method !== "GET" && method !== "HEAD")) return loginUrl;
@@ -68,7 +76,7 @@ export function createForwardAuthRouter(deps: { config: Config }): Router {
       throw new HttpError(403, "forbidden", "This account may not open this page");
     }
     res.setHeader(headers.userId, user.id);
-    res.setHeader(headers.email, user.email);
+    res.setHeader(headers.email, headerSafeEmail(user.email));
     res.setHeader(headers.sessionId, publicId(req.sessionID));
     res.status(200).end();
   });
