@@ -128,6 +128,66 @@ describe("safe next", () => {
   });
 });
 
+describe("next through the login and registration pages", () => {
+  const form = (body: Record<string, string>) => new URLSearchParams(body).toString();
+
+  it("keeps a safe next through the login page, the registration link and the form", async () => {
+    const t = await testApp({ env: { FORWARD_AUTH_ALLOWED_ORIGINS: "https://svc.example.net" } });
+    const next = "https://svc.example.net/reports?a=1&b=2";
+    const page = await request(t.app)
+      .get(`/login?next=${encodeURIComponent(next)}`)
+      .expect(200);
+    expect(page.text).toContain('name="next" value="https://svc.example.net/reports?a=1&amp;b=2"');
+    expect(page.text).toContain(`href="/register?next=${encodeURIComponent(next).replace(/&/g, "&amp;")}"`);
+
+    const reg = await request(t.app)
+      .get(`/register?next=${encodeURIComponent(next)}`)
+      .expect(200);
+    expect(reg.text).toContain('name="next" value="https://svc.example.net/reports?a=1&amp;b=2"');
+    const email = `next-${Date.now()}@example.com`;
+    const created = await request(t.app)
+      .post("/register")
+      .type("form")
+      .send(form({ email, password: "correct horse battery", next }))
+      .expect(303);
+    expect(created.headers.location).toBe(next);
+
+    const json = await request(t.app)
+      .post("/auth/login")
+      .send({ email, password: "correct horse battery", next })
+      .expect(200);
+    expect(json.body.next).toBe(next);
+    const foreign = await request(t.app)
+      .post("/auth/login")
+      .send({ email, password: "correct horse battery", next: "https://evil.example/" })
+      .expect(200);
+    expect(foreign.body.next).toBeUndefined();
+
+    // Already logged in: the login page sends the browser straight on.
+    const cookie = String(json.headers["set-cookie"]?.[0]).split(";")[0] as string;
+    const again = await request(t.app)
+      .get(`/login?next=${encodeURIComponent(next)}`)
+      .set("Cookie", cookie);
+    expect(again.status).toBe(303);
+    expect(again.headers.location).toBe(next);
+  });
+
+  it("drops an unsafe next from the page and after a failed login", async () => {
+    const t = await testApp();
+    const page = await request(t.app)
+      .get(`/login?next=${encodeURIComponent("//evil.example/")}`)
+      .expect(200);
+    expect(page.text).not.toContain('name="next"');
+    expect(page.text).not.toContain("evil.example");
+    const failed = await request(t.app)
+      .post("/login")
+      .type("form")
+      .send(form({ email: "nobody@example.com", password: "wrong password!", next: "/inside" }))
+      .expect(401);
+    expect(failed.text).toContain('name="next" value="/inside"');
+  });
+});
+
 describe("rules", () => {
   const rules = parseRules(
     "app.example.com/, admin.example.com/=@example.com|ops@partner.org, app.example.com/billing=boss@example.com, */status",

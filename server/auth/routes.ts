@@ -20,7 +20,8 @@ export function createAuthRouter(deps: {
 
   router.post("/register", limits.login, jsonBody(), async (req, res) => {
     const user = await accounts.register(req, res, req.body);
-    res.status(201).json({ user: toPublicUser(user) });
+    const next = deps.returnTo?.(req, req.body?.next);
+    res.status(201).json({ user: toPublicUser(user), ...(next ? { next } : {}) });
   });
 
   router.post("/login", limits.login, jsonBody(), async (req, res) => {

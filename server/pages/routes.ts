@@ -113,7 +113,11 @@ export function createPagesRouter(deps: {
     const email = text(req.body?.email);
     const page =
       req.originalUrl.split("?")[0] === "/register"
-        ? registerPage({ email, alert: rateLimitMessage(err, "attempts") })
+        ? registerPage({
+            email,
+            alert: rateLimitMessage(err, "attempts"),
+            next: returnTo(req, req.body?.next),
+          })
         : loginPage({
             email,
             alert: rateLimitMessage(err, "login attempts"),
@@ -144,28 +148,30 @@ export function createPagesRouter(deps: {
   });
 
   router.get("/register", (req, res) => {
-    if (req.user) return res.redirect(303, "/account");
-    send(res, 200, registerPage({}));
+    const next = returnTo(req, req.query.next);
+    if (req.user) return res.redirect(303, next ?? "/account");
+    send(res, 200, registerPage({ next }));
   });
 
   router.post("/register", form, limits.login, async (req, res) => {
     const email = text(req.body?.email);
+    const next = returnTo(req, req.body?.next);
     const problems = credentialProblems(req.body ?? {}, true);
     if (Object.keys(problems).length > 0) {
-      return send(res, 400, registerPage({ email, errors: problems }));
+      return send(res, 400, registerPage({ email, errors: problems, next }));
     }
     try {
       await accounts.register(req, res, req.body);
     } catch (err) {
       if (!(err instanceof HttpError)) throw err;
       if (err.code === "email_taken")
-        return send(res, 409, registerPage({ email, errors: { email: err.message } }));
+        return send(res, 409, registerPage({ email, errors: { email: err.message }, next }));
       const field = fieldOf(err);
       if (err.status === 400 && field)
-        return send(res, 400, registerPage({ email, errors: { [field]: err.message } }));
+        return send(res, 400, registerPage({ email, errors: { [field]: err.message }, next }));
       throw err;
     }
-    res.redirect(303, "/account");
+    res.redirect(303, next ?? "/account");
   });
 
   router.post("/logout", form, async (req, res) => {
