@@ -13,7 +13,7 @@ import { RedisRateLimitStore } from "./redis-store.js";
 import type { RateLimitStore } from "./store.js";
 
 export interface ProductRateLimits {
-  /** Every request but /health*, per client address. */
+  /** Every request but /health* and the forward-auth check, per client address. */
   global: RequestHandler;
   /** POST /auth/login and /auth/register, per client address; refundable (see `refundRequest`). */
   login: RequestHandler;
