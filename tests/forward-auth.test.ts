@@ -316,6 +316,19 @@ describe("GET /auth/verify", () => {
     await request(t.app).get("/api/anything").set("Cookie", cookie).expect(429);
   });
 
+  it("ends the other devices' sessions when the password changes", async () => {
+    const t = await testApp();
+    const { cookie, email, password } = await registerUser(t);
+    const other = await login(t, email);
+    await request(t.app).get("/auth/verify").set("Cookie", other.cookie).expect(200);
+    await request(t.app)
+      .post("/auth/password")
+      .set("Cookie", cookie)
+      .send({ currentPassword: password, newPassword: "another horse battery" })
+      .expect(204);
+    await request(t.app).get("/auth/verify").set("Cookie", other.cookie).expect(401);
+  });
+
   it("ends with the session: 401 right after logout and after revocation from another device", async () => {
     const t = await testApp();
     const { cookie, email } = await registerUser(t);
