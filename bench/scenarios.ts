@@ -49,9 +49,18 @@ export interface RoundTripSample {
 export const SCENARIO_TITLES: Record<ScenarioName, string> = {
   ceiling: "GET /health/live (no session: the ceiling)",
   auth: "GET /auth/me with a session cookie (every production middleware)",
+  "forward-auth": "GET /auth/verify as a reverse proxy asks it (session cookie, X-Forwarded-*)",
   cache: "GET /api/models, cache hit (fake OpenAI on loopback)",
   sustained: "GET /auth/me for a long run, RSS sampled every 5 s",
   login: "POST /auth/login, concurrent logins at the production password cost",
+};
+
+/** What nginx `auth_request` or Caddy `forward_auth` adds to the visitor's own headers. */
+export const FORWARDED = {
+  "x-forwarded-method": "GET",
+  "x-forwarded-proto": "https",
+  "x-forwarded-host": "app.example.com",
+  "x-forwarded-uri": "/dashboard",
 };
 
 export function specFor(scenario: ScenarioName, target: Target, opts: BenchOptions): LoadSpec {
@@ -63,6 +72,13 @@ export function specFor(scenario: ScenarioName, target: Target, opts: BenchOptio
       return {
         url: `${base}/auth/me`,
         headers: { cookie: target.cookie },
+        connections: opts.connections,
+        durationS: opts.durationS,
+      };
+    case "forward-auth":
+      return {
+        url: `${base}/auth/verify`,
+        headers: { cookie: target.cookie, ...FORWARDED },
         connections: opts.connections,
         durationS: opts.durationS,
       };

@@ -171,5 +171,7 @@ export async function startTarget(name: TargetName, ctx: TargetContext): Promise
   const text = await models.text();
   if (models.status !== 200)
     unavailable.cache = `GET /api/models answered ${models.status}: ${text.slice(0, 120)}`;
+  const verify = await fetch(`${server.url}/auth/verify`, { headers: { cookie } });
+  if (verify.status !== 200) unavailable["forward-auth"] = `GET /auth/verify answered ${verify.status}`;
   return { name, server, redis, redisRttMs, cookie, unavailable };
 }

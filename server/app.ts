@@ -3,6 +3,8 @@ import helmet from "helmet";
 import { createAuthRouter } from "./auth/routes.js";
 import { createCacheAdminRouter } from "./cache/routes.js";
 import type { Config } from "./config/config.js";
+import { createForwardAuthRouter } from "./forward-auth/routes.js";
+import { createReturnTo } from "./forward-auth/safe-next.js";
 import { createHealthRouter } from "./health/routes.js";
 import { errorHandler, notFoundHandler, useFinalErrorHandler } from "./http/error-handler.js";
 import { warnOnUntrustedForwarding } from "./http/forwarded-warning.js";
@@ -52,10 +54,12 @@ export function createApp(config: Config, services: Services): Express {
   app.use(sessionStack.session);
   app.use("/api", limits.api);
 
-  app.use("/auth", createAuthRouter({ config, accounts, limits }));
+  app.use("/auth", createForwardAuthRouter({ config }));
+  const returnTo = createReturnTo(config);
+  app.use("/auth", createAuthRouter({ config, accounts, limits, returnTo }));
   app.use("/api/models", createModelsRouter({ config, cache, openai: services.openai, logger }));
   app.use("/api", createTeamRouter(services));
-  app.use(createPagesRouter({ config, accounts, limits }));
+  app.use(createPagesRouter({ config, accounts, limits, returnTo }));
 
   app.use(notFoundHandler());
   const handleError = errorHandler(logger, renderHtmlError);

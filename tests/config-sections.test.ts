@@ -13,6 +13,7 @@ import { RATE_LIMIT_VARIABLES } from "../server/config/rate-limit.js";
 import { REDIS_VARIABLES } from "../server/config/redis.js";
 import { SESSION_VARIABLES } from "../server/config/session.js";
 import { WORKERS_VARIABLES } from "../server/config/workers.js";
+import { FORWARD_AUTH_VARIABLES } from "../server/forward-auth/config.js";
 import { testApp } from "./helpers/fixtures.js";
 
 function problems(env: Env): string[] {
@@ -40,6 +41,7 @@ describe("configuration sections", () => {
       OPENAI_VARIABLES,
       ADMIN_VARIABLES,
       WORKERS_VARIABLES,
+      FORWARD_AUTH_VARIABLES,
     ];
     const names = sections.flatMap((s) => Object.keys(s));
     expect(names.length).toBe(new Set(names).size);

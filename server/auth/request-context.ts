@@ -8,6 +8,7 @@ import type { AccountContext, SessionAuth, SessionPort } from "./account-service
 export function clearSessionCookie(res: Response, config: Config): void {
   res.clearCookie(config.session.cookieName, {
     path: "/",
+    domain: config.forwardAuth.cookieDomain,
     httpOnly: true,
     secure: config.session.cookieSecure,
     sameSite: config.session.sameSite,

@@ -1,4 +1,4 @@
-import { Router } from "express";
+import { type Request, Router } from "express";
 import { credentialsSchema, passwordChangeSchema, registrationSchema } from "../../shared/validation.js";
 import type { Config } from "../config/config.js";
 import { jsonBody } from "../http/body.js";
@@ -17,6 +17,8 @@ export function createAuthRouter(deps: {
   config: Config;
   accounts: AccountService;
   limits: Pick<ProductRateLimits, "login">;
+  /** Where `next` may send the browser after login (undefined: nowhere). */
+  returnTo?: (req: Request, next: unknown) => string | undefined;
 }): Router {
   const { config, accounts, limits } = deps;
   const router = Router();
@@ -24,13 +26,15 @@ export function createAuthRouter(deps: {
   router.post("/register", limits.login, jsonBody(), async (req, res) => {
     const input = parseBody(registrationSchema, req.body);
     const user = await accounts.register(input, accountContext(req, res, config));
-    res.status(201).json({ user: toPublicUser(user) });
+    const next = deps.returnTo?.(req, req.body?.next);
+    res.status(201).json({ user: toPublicUser(user), ...(next ? { next } : {}) });
   });
 
   router.post("/login", limits.login, jsonBody(), async (req, res) => {
     const input = parseBody(credentialsSchema, req.body);
     const user = await accounts.login(input, accountContext(req, res, config));
-    res.json({ user: toPublicUser(user) });
+    const next = deps.returnTo?.(req, req.body?.next);
+    res.json({ user: toPublicUser(user), ...(next ? { next } : {}) });
   });
 
   router.post("/logout", async (req, res) => {

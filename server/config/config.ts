@@ -1,3 +1,4 @@
+import { FORWARD_AUTH_VARIABLES, forwardAuthConfig } from "../forward-auth/config.js";
 import { ADMIN_VARIABLES, type AdminConfig, adminConfig } from "./admin.js";
 import { CACHE_VARIABLES, type CacheConfig, cacheConfig } from "./cache.js";
 import { DATABASE_VARIABLES, type DatabaseConfig, databaseConfig } from "./database.js";
@@ -38,6 +39,7 @@ const VARIABLES = {
   ...OPENAI_VARIABLES,
   ...ADMIN_VARIABLES,
   ...WORKERS_VARIABLES,
+  ...FORWARD_AUTH_VARIABLES,
 };
 
 /** Every environment variable the server reads. */
@@ -52,7 +54,8 @@ export type Config = PlatformConfig &
   HealthConfig &
   OpenAIConfig &
   AdminConfig &
-  WorkersConfig & {
+  WorkersConfig &
+  ReturnType<typeof forwardAuthConfig> & {
     /** Warnings to log once the logger exists. */
     warnings: string[];
   };
@@ -80,6 +83,11 @@ export function loadConfig(env: Env): Config {
     },
     report,
   );
+  const forwardAuth = forwardAuthConfig(
+    v,
+    { cookieName: session.session.cookieName, appOrigins: http.appOrigins },
+    report,
+  );
   const workers = workersConfig(
     v,
     {
@@ -104,6 +112,7 @@ export function loadConfig(env: Env): Config {
     ...openai,
     ...adminConfig(v),
     ...workers,
+    ...forwardAuth,
     warnings: report.warnings,
   };
 }

@@ -28,6 +28,7 @@ export const ERROR_CATALOG = {
   invalid_credentials: { status: 401, message: "Email or password is incorrect" },
   unauthorized: { status: 401, message: "A valid admin bearer token is required" },
   wrong_password: { status: 403, message: "The current password is incorrect" },
+  forbidden: { status: 403, message: "This account may not open this page" },
   csrf_rejected: { status: 403, message: "This request came from another site and was refused" },
   not_found: { status: 404, message: "No such endpoint" },
   email_taken: { status: 409, message: "An account with this email already exists" },

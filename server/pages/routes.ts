@@ -82,8 +82,11 @@ export function createPagesRouter(deps: {
   config: Config;
   accounts: AccountService;
   limits: Pick<ProductRateLimits, "login">;
+  /** Where `next` may send the browser after login (undefined: nowhere, go to /account). */
+  returnTo?: (req: Request, next: unknown) => string | undefined;
 }): Router {
   const { config, accounts, limits } = deps;
+  const returnTo = deps.returnTo ?? (() => undefined);
   const router = Router();
   const form = express.urlencoded({
     extended: false,
@@ -105,8 +108,9 @@ export function createPagesRouter(deps: {
   router.get("/", (req, res) => res.redirect(303, req.user ? "/account" : "/login"));
 
   router.get("/login", (req, res) => {
-    if (req.user) return res.redirect(303, "/account");
-    send(res, 200, loginPage({}));
+    const next = returnTo(req, req.query.next);
+    if (req.user) return res.redirect(303, next ?? "/account");
+    send(res, 200, loginPage({ next }));
   });
 
   /** A refused login or registration is shown on its own form, with the wait and the email kept. */
@@ -115,44 +119,55 @@ export function createPagesRouter(deps: {
     const email = text(req.body?.email);
     const page =
       req.originalUrl.split("?")[0] === "/register"
-        ? registerPage({ email, alert: rateLimitMessage(err, "attempts") })
-        : loginPage({ email, alert: rateLimitMessage(err, "login attempts") });
+        ? registerPage({
+            email,
+            alert: rateLimitMessage(err, "attempts"),
+            next: returnTo(req, req.body?.next),
+          })
+        : loginPage({
+            email,
+            alert: rateLimitMessage(err, "login attempts"),
+            next: returnTo(req, req.body?.next),
+          });
     send(res, 429, page);
   };
 
   router.post("/login", form, limits.login, async (req, res) => {
     const email = text(req.body?.email);
+    const next = returnTo(req, req.body?.next);
     const input = check(credentialsSchema, req.body ?? {});
-    if (!input.ok) return send(res, 400, loginPage({ email, errors: input.problems }));
+    if (!input.ok) return send(res, 400, loginPage({ email, errors: input.problems, next }));
     try {
       await accounts.login(input.value, accountContext(req, res, config));
     } catch (err) {
       if (!(err instanceof HttpError)) throw err;
       if (isRateLimited(err)) return renderRateLimited(req, res, err);
-      if (err.status === 401) return send(res, 401, loginPage({ email, alert: err.message }));
+      if (err.status === 401) return send(res, 401, loginPage({ email, alert: err.message, next }));
       throw err;
     }
-    res.redirect(303, "/account");
+    res.redirect(303, next ?? "/account");
   });
 
   router.get("/register", (req, res) => {
-    if (req.user) return res.redirect(303, "/account");
-    send(res, 200, registerPage({}));
+    const next = returnTo(req, req.query.next);
+    if (req.user) return res.redirect(303, next ?? "/account");
+    send(res, 200, registerPage({ next }));
   });
 
   router.post("/register", form, limits.login, async (req, res) => {
     const email = text(req.body?.email);
+    const next = returnTo(req, req.body?.next);
     const input = check(registrationSchema, req.body ?? {});
-    if (!input.ok) return send(res, 400, registerPage({ email, errors: input.problems }));
+    if (!input.ok) return send(res, 400, registerPage({ email, errors: input.problems, next }));
     try {
       await accounts.register(input.value, accountContext(req, res, config));
     } catch (err) {
       if (!(err instanceof HttpError)) throw err;
       if (err.code === "email_taken")
-        return send(res, 409, registerPage({ email, errors: { email: err.message } }));
+        return send(res, 409, registerPage({ email, errors: { email: err.message }, next }));
       throw err;
     }
-    res.redirect(303, "/account");
+    res.redirect(303, next ?? "/account");
   });
 
   router.post("/logout", form, async (req, res) => {

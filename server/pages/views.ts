@@ -62,7 +62,11 @@ function firstError(errors: Errors, order: string[]): string | undefined {
   return order.find((name) => errors[name]);
 }
 
-export function loginPage(o: { email?: string; errors?: Errors; alert?: string }): string {
+/** A link to the other form that keeps where the browser returns to (`next`, already checked). */
+const withNext = (path: string, next: string | undefined) =>
+  next ? `${path}?next=${encodeURIComponent(next)}` : path;
+
+export function loginPage(o: { email?: string; errors?: Errors; alert?: string; next?: string }): string {
   const errors = o.errors ?? {};
   const focus = firstError(errors, ["email", "password"]) ?? (o.alert ? "password" : "email");
   return layout(
@@ -70,15 +74,16 @@ export function loginPage(o: { email?: string; errors?: Errors; alert?: string }
     html`<h1>Log in</h1>
 ${alert(o.alert)}
 <form class="card" method="post" action="/login" novalidate>
+${o.next ? html`<input type="hidden" name="next" value="${o.next}">` : ""}
 ${field({ name: "email", label: "Email", type: "email", autocomplete: "username", value: o.email, error: errors.email, autofocus: focus === "email" })}
 ${field({ name: "password", label: "Password", type: "password", autocomplete: "current-password", error: errors.password, autofocus: focus === "password" })}
 <button type="submit">Log in</button>
 </form>
-<p>No account yet? <a href="/register">Create one</a>.</p>`,
+<p>No account yet? <a href="${withNext("/register", o.next)}">Create one</a>.</p>`,
   );
 }
 
-export function registerPage(o: { email?: string; errors?: Errors; alert?: string }): string {
+export function registerPage(o: { email?: string; errors?: Errors; alert?: string; next?: string }): string {
   const errors = o.errors ?? {};
   const focus = firstError(errors, ["email", "password"]) ?? "email";
   return layout(
@@ -86,11 +91,12 @@ export function registerPage(o: { email?: string; errors?: Errors; alert?: strin
     html`<h1>Create an account</h1>
 ${alert(o.alert)}
 <form class="card" method="post" action="/register" novalidate>
+${o.next ? html`<input type="hidden" name="next" value="${o.next}">` : ""}
 ${field({ name: "email", label: "Email", type: "email", autocomplete: "username", value: o.email, error: errors.email, autofocus: focus === "email" })}
 ${field({ name: "password", label: "Password", type: "password", autocomplete: "new-password", error: errors.password, hint: "At least 8 characters.", autofocus: focus === "password" })}
 <button type="submit">Create account</button>
 </form>
-<p>Already registered? <a href="/login">Log in</a>.</p>`,
+<p>Already registered? <a href="${withNext("/login", o.next)}">Log in</a>.</p>`,
   );
 }
 

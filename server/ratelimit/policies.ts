@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import type { RequestHandler } from "express";
 import type { Config } from "../config/config.js";
+import { VERIFY_PATH } from "../forward-auth/routes.js";
 import type { Logger } from "../logging/logger.js";
 import type { Metrics } from "../metrics/metrics.js";
 import type { Redis } from "../redis/redis-client.js";
@@ -12,7 +13,7 @@ import { RedisRateLimitStore } from "./redis-store.js";
 import type { RateLimitStore } from "./store.js";
 
 export interface ProductRateLimits {
-  /** Every request but /health*, /metrics and the stylesheet (mounted before it), per client address. */
+  /** Every request but /health*, /metrics, the stylesheet and the forward-auth check, per client address. */
   global: RequestHandler;
   /** POST /auth/login and /auth/register, per client address; refundable (see `refundRequest`). */
   login: RequestHandler;
@@ -78,7 +79,7 @@ export function createProductRateLimits(deps: {
       name: "global",
       ...settings.global,
       key: byAddress,
-      skip: (req) => req.path === "/health" || req.path.startsWith("/health/"),
+      skip: (req) => req.path === "/health" || req.path.startsWith("/health/") || req.path === VERIFY_PATH,
     }),
     login: limiter.rateLimit({ name: "login", ...settings.login, key: byAddress, refundable: true }),
     api: limiter.rateLimit({ name: "api", ...settings.api, key: (req) => req.user?.id }),

@@ -90,6 +90,7 @@ export function createSessionMiddleware(deps: { config: Config; store: Store }):
       secure: config.session.cookieSecure,
       sameSite: config.session.sameSite,
       path: "/",
+      domain: config.forwardAuth.cookieDomain,
       maxAge: config.session.ttlSeconds * 1000,
     },
   });
