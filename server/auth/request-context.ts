@@ -1,7 +1,8 @@
 import type { Request, Response } from "express";
 import type { Config } from "../config/config.js";
 import { refundRequest } from "../ratelimit/rate-limit.js";
-import type { AccountContext, SessionAuth, SessionPort } from "./account-service.js";
+import type { AccountContext, DevicePort, SessionAuth, SessionPort } from "./account-service.js";
+import { readCookie } from "./device-cookie.js";
 
 /** Express' side of the account service: the session, client and refund of one request, as plain values. */
 
@@ -28,6 +29,21 @@ function destroySession(req: Request, res: Response, config: Config): Promise<vo
   });
 }
 
+/** The browser's device cookie: HttpOnly, Secure and SameSite as the session cookie. */
+function devicePort(req: Request, res: Response, config: Config): DevicePort {
+  return {
+    value: readCookie(req.headers.cookie, config.session.deviceCookieName),
+    set: (value) =>
+      res.cookie(config.session.deviceCookieName, value, {
+        path: "/",
+        httpOnly: true,
+        secure: config.session.cookieSecure,
+        sameSite: config.session.sameSite,
+        maxAge: config.session.deviceCookieTtlSeconds * 1000,
+      }),
+  };
+}
+
 /** The request's session as the account service sees it. */
 export function sessionPort(req: Request, res: Response, config: Config): SessionPort {
   return {
@@ -47,6 +63,7 @@ export function sessionPort(req: Request, res: Response, config: Config): Sessio
         });
       }),
     destroy: () => destroySession(req, res, config),
+    device: devicePort(req, res, config),
   };
 }
 
