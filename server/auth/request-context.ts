@@ -1,4 +1,4 @@
-import type { Request, Response } from "express";
+import type { Request, RequestHandler, Response } from "express";
 import type { Config } from "../config/config.js";
 import { refundRequest } from "../ratelimit/rate-limit.js";
 import type { AccountContext, DevicePort, SessionAuth, SessionPort } from "./account-service.js";
@@ -29,18 +29,40 @@ function destroySession(req: Request, res: Response, config: Config): Promise<vo
   });
 }
 
+const PENDING_DEVICE_COOKIE = Symbol("pendingDeviceCookie");
+type WithDeviceCookie = Response & { [PENDING_DEVICE_COOKIE]?: string };
+
+/**
+ * Writes a device cookie set during the request after the session cookie, so the session cookie stays the
+ * first Set-Cookie of a login. Mount it before express-session: the writeHead wrapped first runs last.
+ */
+export function deviceCookieWriter(config: Config): RequestHandler {
+  return (_req, res, next) => {
+    const writeHead = res.writeHead;
+    res.writeHead = function (this: Response, ...args: Parameters<Response["writeHead"]>) {
+      const value = (res as WithDeviceCookie)[PENDING_DEVICE_COOKIE];
+      if (value !== undefined && !res.headersSent) {
+        res.cookie(config.session.deviceCookieName, value, {
+          path: "/",
+          httpOnly: true,
+          secure: config.session.cookieSecure,
+          sameSite: config.session.sameSite,
+          maxAge: config.session.deviceCookieTtlSeconds * 1000,
+        });
+      }
+      return writeHead.apply(this, args);
+    } as Response["writeHead"];
+    next();
+  };
+}
+
 /** The browser's device cookie: HttpOnly, Secure and SameSite as the session cookie. */
 function devicePort(req: Request, res: Response, config: Config): DevicePort {
   return {
     value: readCookie(req.headers.cookie, config.session.deviceCookieName),
-    set: (value) =>
-      res.cookie(config.session.deviceCookieName, value, {
-        path: "/",
-        httpOnly: true,
-        secure: config.session.cookieSecure,
-        sameSite: config.session.sameSite,
-        maxAge: config.session.deviceCookieTtlSeconds * 1000,
-      }),
+    set: (value) => {
+      (res as WithDeviceCookie)[PENDING_DEVICE_COOKIE] = value;
+    },
   };
 }
 
