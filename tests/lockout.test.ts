@@ -51,6 +51,16 @@ describe("device cookies", () => {
     expect(line).not.toContain(TEST_PASSWORD);
   });
 
+  it("behind HTTPS with COOKIE_SECURE it is a Secure __Host- cookie, sent after the session cookie", async () => {
+    const secure = await testApp({ env: { COOKIE_SECURE: "true", TRUST_PROXY: "1" } });
+    const user = await registerUser(secure, { headers: { "X-Forwarded-Proto": "https" } });
+    const cookies = ([] as string[]).concat(user.res.headers["set-cookie"] ?? []);
+    expect(cookies[0]).toMatch(/^__Host-sid=/);
+    expect(cookies[1]).toMatch(
+      /^__Host-device=d1\.[^;]+; Max-Age=\d+; Path=\/; Expires=[^;]+; HttpOnly; Secure; SameSite=Strict$/,
+    );
+  });
+
   it("an attacker from many addresses keeps the account locked for everyone else, never for the owner's browser", async () => {
     const email = uniqueEmail("owner");
     const owner = await registerUser(t, { email, headers: { "X-Forwarded-For": "192.0.2.10" } });

@@ -37,11 +37,12 @@ type WithDeviceCookie = Response & { [PENDING_DEVICE_COOKIE]?: string };
  * first Set-Cookie of a login. Mount it before express-session: the writeHead wrapped first runs last.
  */
 export function deviceCookieWriter(config: Config): RequestHandler {
-  return (_req, res, next) => {
+  return (req, res, next) => {
     const writeHead = res.writeHead;
     res.writeHead = function (this: Response, ...args: Parameters<Response["writeHead"]>) {
       const value = (res as WithDeviceCookie)[PENDING_DEVICE_COOKIE];
-      if (value !== undefined && !res.headersSent) {
+      // Like the session cookie: a Secure cookie is not sent over what Express sees as plain HTTP.
+      if (value !== undefined && !res.headersSent && (req.secure || !config.session.cookieSecure)) {
         res.cookie(config.session.deviceCookieName, value, {
           path: "/",
           httpOnly: true,
