@@ -11,7 +11,7 @@ describe("password hashing", () => {
       concurrency: 2,
       queueMax: 16,
       maxWaitMs: 2000,
-      perClientMax: 4,
+      perClientMax: 2,
     });
     const hasher = createPasswordHasher({
       logN: config.password.scryptLogN,
