@@ -138,6 +138,7 @@ export const defaultFactories: RuntimeFactories = {
       concurrency: config.password.concurrency,
       queueMax: config.password.queueMax,
       maxWaitMs: config.password.maxWaitMs,
+      perClientMax: config.password.perClientMax,
     }),
   cache: (ctx, redis) => openCache(ctx, redis),
   lifecycle: () => createLifecycle(),

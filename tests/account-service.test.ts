@@ -128,8 +128,16 @@ describe("the account service, on plain values", () => {
     expect(locked.retryAfter).toBeGreaterThan(0);
     expect(locked.details?.retryAfter).toBe(locked.retryAfter);
 
-    const change = await caught(
+    // A wrong current password counts like a failed login: refused while the account is locked.
+    const lockedChange = await caught(
       accounts.changePassword({ currentPassword: "not it at all", newPassword: "another password" }, ctx),
+    );
+    expect(lockedChange).toMatchObject({ code: "rate_limited", status: 429 });
+
+    const fresh = context();
+    await accounts.register({ email: uniqueEmail("plain"), password: PASSWORD }, fresh);
+    const change = await caught(
+      accounts.changePassword({ currentPassword: "not it at all", newPassword: "another password" }, fresh),
     );
     expect(change).toMatchObject({
       code: "wrong_password",

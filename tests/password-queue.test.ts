@@ -42,6 +42,8 @@ async function withApp(env: Record<string, string>, fn: (t: TestApp, url: string
       PASSWORD_HASH_CONCURRENCY: "1",
       // A few ms per hash here; the production cost makes every number below 100 times larger.
       PASSWORD_SCRYPT_LOG_N: "14",
+      // Every request here comes from one address: the per-client cap is tested in lockout.test.ts.
+      PASSWORD_HASH_PER_CLIENT_MAX: "10000",
       ...env,
     },
   });

@@ -6,7 +6,13 @@ import { ServerBusyError } from "../server/http/errors.js";
 describe("password hashing", () => {
   it("uses OWASP scrypt parameters by default (N=2^17, r=8, p=1) and verifies", async () => {
     const config = loadConfig({});
-    expect(config.password).toEqual({ scryptLogN: 17, concurrency: 2, queueMax: 16, maxWaitMs: 2000 });
+    expect(config.password).toEqual({
+      scryptLogN: 17,
+      concurrency: 2,
+      queueMax: 16,
+      maxWaitMs: 2000,
+      perClientMax: 2,
+    });
     const hasher = createPasswordHasher({
       logN: config.password.scryptLogN,
       concurrency: config.password.concurrency,

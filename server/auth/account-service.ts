@@ -1,14 +1,15 @@
-import type { Credentials, PasswordChange } from "../../shared/validation.js";
+import { type Credentials, normalizeEmail, type PasswordChange } from "../../shared/validation.js";
 import type { Config } from "../config/config.js";
 import { isDatabaseUnavailableError } from "../db/database.js";
 import { DependencyUnavailableError, HttpError, ServerBusyError } from "../http/errors.js";
 import type { Logger } from "../logging/logger.js";
 import type { Metrics } from "../metrics/metrics.js";
+import { addressKey } from "../ratelimit/client-key.js";
 import type { ProductRateLimits } from "../ratelimit/policies.js";
 import { isRedisUnavailableError } from "../redis/redis-client.js";
 import type { SessionView, UserSessions } from "../session/user-sessions.js";
-import { createCredentialCheck } from "./passport.js";
-import type { PasswordHasher } from "./password.js";
+import { createDeviceCookies, type DeviceCookies, type DeviceOwner } from "./device-cookie.js";
+import type { HashClient, PasswordHasher } from "./password.js";
 import type { UserRecord, UserRepository } from "./user-repository.js";
 
 const USER_AGENT_MAX = 256; // characters kept in the session
@@ -33,6 +34,23 @@ export interface SessionPort {
   logIn(user: Express.User, auth: SessionAuth): Promise<void>;
   /** Deletes the session and clears its cookie. */
   destroy(): Promise<void>;
+  /** This browser's device cookie; absent where there is no browser to hold one. */
+  readonly device?: DevicePort;
+}
+
+/** The browser's device cookie (server/auth/device-cookie.ts), as values. */
+export interface DevicePort {
+  /** The value the browser sent, if any. */
+  readonly value: string | undefined;
+  /** Sets (or renews) the cookie. */
+  set(value: string): void;
+}
+
+/** The limit a failed password check counts against: a known device's own, or the account's. */
+interface Lockout {
+  enforce(): Promise<void>;
+  clear(): Promise<void>;
+  refund(): Promise<void>;
 }
 
 /** Where a request came from, as values. */
@@ -111,12 +129,69 @@ export function createAccountService(deps: {
   hasher: PasswordHasher;
   sessions: UserSessions;
   logger: Logger;
-  limits: Pick<ProductRateLimits, "loginAccount">;
+  limits: Pick<ProductRateLimits, "loginAccount" | "loginDevice">;
+  /** Default: signed with SESSION_SECRET, valid DEVICE_COOKIE_TTL_DAYS. */
+  devices?: DeviceCookies;
   metrics?: Pick<Metrics, "loginsTotal" | "loginFailuresTotal" | "logoutsTotal">;
 }): AccountService {
   const { config, users, hasher, sessions, logger, limits, metrics } = deps;
-  const checkCredentials = createCredentialCheck({ users, hasher });
+  const devices =
+    deps.devices ??
+    createDeviceCookies({
+      secrets: config.session.secrets,
+      ttlSeconds: config.session.deviceCookieTtlSeconds,
+    });
   let warnedInsecure = false;
+
+  /** Hashes are capped per client address, so one client cannot fill the hash queue. */
+  const hashClient = (client: ClientInfo): HashClient => ({
+    client: addressKey(client.ip, config.rateLimit.ipv6PrefixBits),
+  });
+
+  /**
+   * Failed checks from a browser holding a valid device cookie of this user count against that device
+   * only (`login-device`); every other attempt counts against the account (`login-account`). So failures
+   * from untrusted clients can lock the account for untrusted clients, never for the owner's known devices.
+   */
+  const lockoutFor = (email: string, owner: DeviceOwner | undefined, device?: DevicePort): Lockout => {
+    const deviceId = owner ? devices.verify(device?.value, owner) : undefined;
+    if (deviceId) {
+      return {
+        enforce: () => limits.loginDevice.enforce(deviceId),
+        clear: () => limits.loginDevice.clear(deviceId),
+        refund: () => limits.loginDevice.refund(deviceId),
+      };
+    }
+    const subject = normalizeEmail(email);
+    return {
+      enforce: () => limits.loginAccount.enforce(subject),
+      clear: () => limits.loginAccount.clear(subject),
+      refund: () => limits.loginAccount.refund(subject),
+    };
+  };
+
+  /** Marks this browser as a known device of `owner` (renewing its cookie when it already was one). */
+  const trustDevice = (device: DevicePort | undefined, owner: DeviceOwner) => {
+    if (!device) return;
+    device.set(devices.issue(owner, devices.verify(device.value, owner)));
+  };
+
+  /** Re-hashes a password whose stored hash was made with other parameters than the configured ones. */
+  const upgradeHash = async (record: UserRecord, password: string, client: HashClient) => {
+    if (!hasher.needsRehash(record.passwordHash)) return;
+    try {
+      const upgraded = await hasher.hash(password, client);
+      if (await users.rehashPassword(record.id, upgraded, record.passwordHash)) {
+        logger.info({ userId: record.id }, "password hash upgraded to the configured cost");
+      }
+    } catch (err) {
+      // The login stands; the next one tries again.
+      logger.warn(
+        { userId: record.id, err: err instanceof Error ? { message: err.message } : undefined },
+        "password hash not upgraded",
+      );
+    }
+  };
 
   const warnIfCookieDropped = (client: ClientInfo) => {
     if (config.session.cookieSecure && !client.secure && !warnedInsecure) {
@@ -127,8 +202,15 @@ export function createAccountService(deps: {
     }
   };
 
-  /** Logs `user` in on a new session id, dropping the previous session of this browser from the index. */
-  const startSession = async ({ session, client }: AccountContext, user: Express.User) => {
+  /**
+   * Logs `user` in on a new session id, dropping the previous session of this browser from the index and
+   * the least recently used sessions past SESSION_MAX_PER_USER; marks the browser as a known device.
+   */
+  const startSession = async (
+    { session, client }: AccountContext,
+    user: Express.User,
+    owner: DeviceOwner,
+  ) => {
     const previous = session.user ? { userId: session.user.id, sid: session.id } : undefined;
     // lastSeenAt stays unset until the first minute has passed: until then it equals loginAt.
     const auth: SessionAuth = {
@@ -140,6 +222,19 @@ export function createAccountService(deps: {
     await session.logIn(user, auth);
     if (previous) await sessions.forget(previous.userId, [previous.sid]);
     await sessions.track(user.id, { id: session.id, auth });
+    trustDevice(session.device, owner);
+    if (config.session.maxPerUser > 0) {
+      const ended = await sessions
+        .trim(user.id, config.session.maxPerUser, session.id)
+        .catch((err: unknown) => {
+          logger.warn(
+            { component: "session", err: err instanceof Error ? { message: err.message } : undefined },
+            "sessions past SESSION_MAX_PER_USER not ended",
+          );
+          return 0;
+        });
+      if (ended > 0) logger.info({ userId: user.id, ended }, "least recently used sessions ended");
+    }
     warnIfCookieDropped(client);
   };
 
@@ -148,12 +243,12 @@ export function createAccountService(deps: {
    * attempt `loginAccount.enforce` counted, so an outage locks nobody out. Counting first and refunding
    * after keeps concurrent guesses from racing past the limit.
    */
-  const sparingLockout = async <T>(email: string, attempt: () => Promise<T>): Promise<T> => {
+  const sparingLockout = async <T>(lockout: Lockout, attempt: () => Promise<T>): Promise<T> => {
     try {
       return await attempt();
     } catch (err) {
       if (isDependencyFailure(err)) {
-        await limits.loginAccount.refund(email).catch((refundErr: unknown) =>
+        await lockout.refund().catch((refundErr: unknown) =>
           logger.warn(
             {
               component: "ratelimit",
@@ -168,7 +263,11 @@ export function createAccountService(deps: {
   };
 
   /** A registration repeated after its first answer was lost or was a 503: the same password logs in. */
-  const repeatedRegistration = async (email: string, password: string): Promise<UserRecord> => {
+  const repeatedRegistration = async (
+    email: string,
+    password: string,
+    context: AccountContext,
+  ): Promise<UserRecord> => {
     const existing = await users.findByEmail(email);
     if (
       !existing ||
@@ -177,10 +276,13 @@ export function createAccountService(deps: {
     ) {
       throw new HttpError("email_taken");
     }
-    await limits.loginAccount.enforce(email);
-    const same = await sparingLockout(email, () => hasher.verify(password, existing.passwordHash));
+    const lockout = lockoutFor(email, existing, context.session.device);
+    await lockout.enforce();
+    const same = await sparingLockout(lockout, () =>
+      hasher.verify(password, existing.passwordHash, hashClient(context.client)),
+    );
     if (!same) throw new HttpError("email_taken");
-    await limits.loginAccount.clear(email);
+    await lockout.clear();
     return existing;
   };
 
@@ -194,10 +296,10 @@ export function createAccountService(deps: {
       return sparingAddress(context, async () => {
         let record: UserRecord;
         try {
-          record = await users.create(email, await hasher.hash(password));
+          record = await users.create(email, await hasher.hash(password, hashClient(context.client)));
         } catch (err) {
           if (!(err instanceof HttpError && err.code === "email_taken")) throw err;
-          record = await repeatedRegistration(email, password);
+          record = await repeatedRegistration(email, password, context);
         }
         const user = {
           id: record.id,
@@ -205,7 +307,7 @@ export function createAccountService(deps: {
           createdAt: record.createdAt,
           credentialEpoch: record.credentialEpoch,
         };
-        await startSession(context, user);
+        await startSession(context, user, record);
         metrics?.loginsTotal.inc();
         logger.info({ userId: user.id }, "user registered");
         return user;
@@ -214,16 +316,33 @@ export function createAccountService(deps: {
 
     login({ email, password }, context) {
       return sparingAddress(context, async () => {
+        const record = await users.findByEmail(normalizeEmail(email));
+        const lockout = lockoutFor(email, record, context.session.device);
         // The attempt is counted before the password is checked: a locked account spends no hash and
         // confirms nothing, and concurrent guesses cannot slip past the limit between a check and a record.
-        await limits.loginAccount.enforce(email);
-        const user = await sparingLockout(email, () => checkCredentials(email, password));
-        if (!user) {
+        await lockout.enforce();
+        const client = hashClient(context.client);
+        // Unknown emails cost a full hash too, so timing does not reveal which accounts exist.
+        const ok = await sparingLockout(lockout, () =>
+          record
+            ? hasher.verify(password, record.passwordHash, client)
+            : hasher.verifyDummy(password, client),
+        );
+        if (!record || !ok || record.disabledAt) {
           metrics?.loginFailuresTotal.inc();
           throw new HttpError("invalid_credentials");
         }
-        await limits.loginAccount.clear(email);
-        await startSession(context, user);
+        await lockout.clear();
+        await upgradeHash(record, password, client);
+        // The epoch of the row whose password was verified: a change that lands while this login is in
+        // flight makes the session it creates invalid.
+        const user: Express.User = {
+          id: record.id,
+          email: record.email,
+          createdAt: record.createdAt,
+          credentialEpoch: record.credentialEpoch,
+        };
+        await startSession(context, user, record);
         metrics?.loginsTotal.inc();
         logger.info({ userId: user.id }, "user logged in");
         return user;
@@ -257,6 +376,11 @@ export function createAccountService(deps: {
     async revokeOtherSessions(session) {
       const user = requireUser(session);
       const count = await sessions.revokeOthers(user.id, session.id);
+      // Every other device is forgotten too; this browser stays known with a new cookie.
+      const deviceEpoch = await users.revokeDevices(user.id);
+      if (deviceEpoch !== undefined) {
+        trustDevice(session.device, { id: user.id, credentialEpoch: user.credentialEpoch ?? 0, deviceEpoch });
+      }
       logger.info({ userId: user.id, count }, "other sessions revoked");
       return count;
     },
@@ -265,17 +389,26 @@ export function createAccountService(deps: {
       const user = requireUser(context.session);
       const record = await users.findById(user.id);
       if (!record) throw new HttpError("unauthenticated");
-      if (!(await hasher.verify(currentPassword, record.passwordHash))) throw wrongPassword();
+      // A wrong current password counts like a wrong login: a stolen session cannot guess at full speed.
+      const lockout = lockoutFor(record.email, record, context.session.device);
+      await lockout.enforce();
+      const client = hashClient(context.client);
+      const ok = await sparingLockout(lockout, () =>
+        hasher.verify(currentPassword, record.passwordHash, client),
+      );
+      if (!ok) throw wrongPassword();
+      await lockout.clear();
       // Only if the password verified above is still the current one (no other change landed meanwhile).
       const epoch = await users.updatePassword(
         user.id,
-        await hasher.hash(newPassword),
+        await hasher.hash(newPassword, client),
         record.credentialEpoch,
       );
       if (epoch === undefined) throw wrongPassword();
       // The epoch already ends every older session; deleting them too keeps the index and Redis honest.
       const revoked = await sessions.revokeOthers(user.id, context.session.id);
-      await startSession(context, { ...user, credentialEpoch: epoch });
+      // The new epoch voids every device cookie; this browser gets one under it.
+      await startSession(context, { ...user, credentialEpoch: epoch }, { ...record, credentialEpoch: epoch });
       logger.info({ userId: user.id, revoked }, "password changed");
     },
   };

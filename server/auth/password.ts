@@ -1,12 +1,19 @@
 import { randomBytes, scrypt, timingSafeEqual } from "node:crypto";
 import { ServerBusyError } from "../http/errors.js";
 
+/** Who asks for a hash: at most `perClientMax` of one client's hashes run or wait at once. */
+export interface HashClient {
+  client?: string;
+}
+
 export interface PasswordHasher {
-  hash(password: string): Promise<string>;
+  hash(password: string, from?: HashClient): Promise<string>;
   /** Constant-time check; a malformed stored hash verifies as false. */
-  verify(password: string, stored: string): Promise<boolean>;
+  verify(password: string, stored: string, from?: HashClient): Promise<boolean>;
   /** Spends the same time as a real verification, for logins with unknown emails. */
-  verifyDummy(password: string): Promise<false>;
+  verifyDummy(password: string, from?: HashClient): Promise<false>;
+  /** True when `stored` was made with other parameters than the configured ones (re-hash it at login). */
+  needsRehash(stored: string): boolean;
   /** Hashes running now, waiting now, and the most ever run at once. */
   load(): { active: number; waiting: number; peak: number };
 }
@@ -43,7 +50,7 @@ interface Waiter {
  * oldest are the likeliest to time out anyway, and serving them first would make every request wait the
  * whole `maxWaitMs` (a login made during a burst is served next instead of after it).
  */
-function limiter(limit: number, queueMax: number, maxWaitMs: number) {
+function limiter(limit: number, queueMax: number, maxWaitMs: number, perClientMax: number) {
   let active = 0;
   let peak = 0;
   const waiting: Waiter[] = [];
@@ -87,12 +94,29 @@ function limiter(limit: number, queueMax: number, maxWaitMs: number) {
     next.start();
   };
 
-  const run = async <T>(fn: () => Promise<T>): Promise<T> => {
-    await acquire();
+  // Hashes each client has running or waiting: one client flooding the queue is refused at its cap and so
+  // cannot push everyone else's checks out of it.
+  const perClient = new Map<string, number>();
+
+  const run = async <T>(fn: () => Promise<T>, client?: string): Promise<T> => {
+    if (client !== undefined) {
+      const held = perClient.get(client) ?? 0;
+      if (held >= perClientMax) throw new ServerBusyError();
+      perClient.set(client, held + 1);
+    }
     try {
-      return await fn();
+      await acquire();
+      try {
+        return await fn();
+      } finally {
+        release();
+      }
     } finally {
-      release();
+      if (client !== undefined) {
+        const held = (perClient.get(client) ?? 1) - 1;
+        if (held > 0) perClient.set(client, held);
+        else perClient.delete(client);
+      }
     }
   };
   return Object.assign(run, { load: () => ({ active, waiting: waiting.length, peak }) });
@@ -109,30 +133,33 @@ export function createPasswordHasher(options: {
   queueMax?: number;
   /** How long one may wait for a slot (ms). */
   maxWaitMs?: number;
+  /** Hashes one client may have running or waiting (default: no cap). */
+  perClientMax?: number;
 }): PasswordHasher {
   const run = limiter(
     options.concurrency,
     options.queueMax ?? DEFAULT_HASH_QUEUE_MAX,
     options.maxWaitMs ?? DEFAULT_HASH_MAX_WAIT_MS,
+    options.perClientMax ?? Number.POSITIVE_INFINITY,
   );
   const n = 2 ** options.logN;
   let dummy: Promise<string> | undefined;
 
-  const hash = (password: string) =>
+  const hash = (password: string, from?: HashClient) =>
     run(async () => {
       const salt = randomBytes(SALT_LENGTH);
       const key = await derive(password, salt, n, R, P);
       return `scrypt$${options.logN}$${R}$${P}$${salt.toString("base64")}$${key.toString("base64")}`;
-    });
+    }, from?.client);
 
-  const verify = async (password: string, stored: string) => {
+  const verify = async (password: string, stored: string, from?: HashClient) => {
     const parts = stored.split("$");
     if (parts.length !== 6 || parts[0] !== "scrypt") return false;
     const [logN, r, p] = parts.slice(1, 4).map(Number) as [number, number, number];
     if (!(logN >= 10 && logN <= 20 && r >= 1 && r <= 32 && p >= 1 && p <= 16)) return false;
     const salt = Buffer.from(parts[4] as string, "base64");
     const expected = Buffer.from(parts[5] as string, "base64");
-    const actual = await run(() => derive(password, salt, 2 ** logN, r, p));
+    const actual = await run(() => derive(password, salt, 2 ** logN, r, p), from?.client);
     return actual.length === expected.length && timingSafeEqual(actual, expected);
   };
 
@@ -140,13 +167,14 @@ export function createPasswordHasher(options: {
     hash,
     verify,
     load: () => run.load(),
-    async verifyDummy(password: string) {
+    needsRehash: (stored) => !stored.startsWith(`scrypt$${options.logN}$${R}$${P}$`),
+    async verifyDummy(password: string, from?: HashClient) {
       // A refused (busy) dummy hash is made again next time, not kept as a rejection.
       dummy ??= hash(randomBytes(16).toString("hex")).catch((err: unknown) => {
         dummy = undefined;
         throw err;
       });
-      await verify(password, await dummy);
+      await verify(password, await dummy, from);
       return false;
     },
   };

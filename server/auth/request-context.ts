@@ -1,7 +1,8 @@
-import type { Request, Response } from "express";
+import type { Request, RequestHandler, Response } from "express";
 import type { Config } from "../config/config.js";
 import { refundRequest } from "../ratelimit/rate-limit.js";
-import type { AccountContext, SessionAuth, SessionPort } from "./account-service.js";
+import type { AccountContext, DevicePort, SessionAuth, SessionPort } from "./account-service.js";
+import { readCookie } from "./device-cookie.js";
 
 /** Express' side of the account service: the session, client and refund of one request, as plain values. */
 
@@ -29,6 +30,44 @@ function destroySession(req: Request, res: Response, config: Config): Promise<vo
   });
 }
 
+const PENDING_DEVICE_COOKIE = Symbol("pendingDeviceCookie");
+type WithDeviceCookie = Response & { [PENDING_DEVICE_COOKIE]?: string };
+
+/**
+ * Writes a device cookie set during the request after the session cookie, so the session cookie stays the
+ * first Set-Cookie of a login. Mount it before express-session: the writeHead wrapped first runs last.
+ */
+export function deviceCookieWriter(config: Config): RequestHandler {
+  return (req, res, next) => {
+    const writeHead = res.writeHead;
+    res.writeHead = function (this: Response, ...args: Parameters<Response["writeHead"]>) {
+      const value = (res as WithDeviceCookie)[PENDING_DEVICE_COOKIE];
+      // Like the session cookie: a Secure cookie is not sent over what Express sees as plain HTTP.
+      if (value !== undefined && !res.headersSent && (req.secure || !config.session.cookieSecure)) {
+        res.cookie(config.session.deviceCookieName, value, {
+          path: "/",
+          httpOnly: true,
+          secure: config.session.cookieSecure,
+          sameSite: config.session.sameSite,
+          maxAge: config.session.deviceCookieTtlSeconds * 1000,
+        });
+      }
+      return writeHead.apply(this, args);
+    } as Response["writeHead"];
+    next();
+  };
+}
+
+/** The browser's device cookie: HttpOnly, Secure and SameSite as the session cookie. */
+function devicePort(req: Request, res: Response, config: Config): DevicePort {
+  return {
+    value: readCookie(req.headers.cookie, config.session.deviceCookieName),
+    set: (value) => {
+      (res as WithDeviceCookie)[PENDING_DEVICE_COOKIE] = value;
+    },
+  };
+}
+
 /** The request's session as the account service sees it. */
 export function sessionPort(req: Request, res: Response, config: Config): SessionPort {
   return {
@@ -48,6 +87,7 @@ export function sessionPort(req: Request, res: Response, config: Config): Sessio
         });
       }),
     destroy: () => destroySession(req, res, config),
+    device: devicePort(req, res, config),
   };
 }
 

@@ -66,6 +66,16 @@ export function createUserCache(deps: { cache: Cache; users: UserRepository }): 
       await invalidateUser(id);
       return epoch;
     },
+    async rehashPassword(id, passwordHash, previousHash) {
+      const done = await users.rehashPassword(id, passwordHash, previousHash);
+      await invalidateUser(id);
+      return done;
+    },
+    async revokeDevices(id) {
+      const epoch = await users.revokeDevices(id);
+      await invalidateUser(id);
+      return epoch;
+    },
     async setDisabled(id, disabled) {
       await users.setDisabled(id, disabled);
       await invalidateUser(id);

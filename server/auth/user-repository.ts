@@ -12,6 +12,8 @@ export interface UserRecord {
   disabledAt: Date | null;
   /** Incremented by every password change; a session issued under an older epoch is revoked. */
   credentialEpoch: number;
+  /** Incremented when the user signs out everywhere; device cookies issued under an older one are void. */
+  deviceEpoch: number;
 }
 
 interface Row {
@@ -22,9 +24,11 @@ interface Row {
   updated_at: Date | string;
   disabled_at: Date | string | null;
   credential_epoch: number;
+  device_epoch: number;
 }
 
-const COLUMNS = "id, email, password_hash, created_at, updated_at, credential_epoch, disabled_at";
+const COLUMNS =
+  "id, email, password_hash, created_at, updated_at, credential_epoch, device_epoch, disabled_at";
 
 function toRecord(row: Row): UserRecord {
   return {
@@ -35,6 +39,7 @@ function toRecord(row: Row): UserRecord {
     updatedAt: new Date(row.updated_at),
     disabledAt: row.disabled_at === null ? null : new Date(row.disabled_at),
     credentialEpoch: Number(row.credential_epoch),
+    deviceEpoch: Number(row.device_epoch),
   };
 }
 
@@ -51,6 +56,13 @@ export interface UserRepository {
    * undefined when no row matched (no such user, or its epoch is no longer `expectedEpoch`).
    */
   updatePassword(id: string, passwordHash: string, expectedEpoch?: number): Promise<number | undefined>;
+  /**
+   * Replaces the hash of the same password (made at the configured cost) if it is still `previousHash`;
+   * the credential epoch stays: no session ends. False when the password changed meanwhile.
+   */
+  rehashPassword(id: string, passwordHash: string, previousHash: string): Promise<boolean>;
+  /** Voids every device cookie of the user (increments the device epoch); returns the new epoch. */
+  revokeDevices(id: string): Promise<number | undefined>;
   /** Disables (login refused, sessions no longer accepted) or re-enables the account. */
   setDisabled(id: string, disabled: boolean): Promise<void>;
 }
@@ -91,6 +103,20 @@ export function createUserRepository(db: Database): UserRepository {
         [id, passwordHash, expectedEpoch ?? null],
       );
       return rows[0] ? Number(rows[0].credential_epoch) : undefined;
+    },
+    async rehashPassword(id, passwordHash, previousHash) {
+      const { rows } = await db.query(
+        "UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1 AND password_hash = $3 RETURNING id",
+        [id, passwordHash, previousHash],
+      );
+      return rows.length > 0;
+    },
+    async revokeDevices(id) {
+      const { rows } = await db.query<{ device_epoch: number }>(
+        "UPDATE users SET device_epoch = device_epoch + 1, updated_at = now() WHERE id = $1 RETURNING device_epoch",
+        [id],
+      );
+      return rows[0] ? Number(rows[0].device_epoch) : undefined;
     },
     async setDisabled(id, disabled) {
       await db.query(

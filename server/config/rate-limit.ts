@@ -11,6 +11,8 @@ export const RATE_LIMIT_VARIABLES = {
   RATE_LIMIT_LOGIN_WINDOW_SECONDS: int(1).default(900), // the login window
   RATE_LIMIT_LOGIN_ACCOUNT_LIMIT: int(1).default(5), // failed logins per account across all addresses
   RATE_LIMIT_LOGIN_ACCOUNT_WINDOW_SECONDS: int(1).default(900), // the per-account window
+  RATE_LIMIT_LOGIN_DEVICE_LIMIT: int(1).default(10), // failed logins per known device (valid device cookie)
+  RATE_LIMIT_LOGIN_DEVICE_WINDOW_SECONDS: int(1).default(900), // the per-device window
   RATE_LIMIT_API_LIMIT: int(1).default(600), // authenticated /api/* requests per user
   RATE_LIMIT_API_WINDOW_SECONDS: int(1).default(60), // the api window
 };
@@ -33,6 +35,7 @@ export function rateLimitConfig(v: Values<typeof RATE_LIMIT_VARIABLES>) {
       global: setting(v.RATE_LIMIT_GLOBAL_LIMIT, v.RATE_LIMIT_GLOBAL_WINDOW_SECONDS),
       login: setting(v.RATE_LIMIT_LOGIN_LIMIT, v.RATE_LIMIT_LOGIN_WINDOW_SECONDS),
       loginAccount: setting(v.RATE_LIMIT_LOGIN_ACCOUNT_LIMIT, v.RATE_LIMIT_LOGIN_ACCOUNT_WINDOW_SECONDS),
+      loginDevice: setting(v.RATE_LIMIT_LOGIN_DEVICE_LIMIT, v.RATE_LIMIT_LOGIN_DEVICE_WINDOW_SECONDS),
       api: setting(v.RATE_LIMIT_API_LIMIT, v.RATE_LIMIT_API_WINDOW_SECONDS),
     },
   };

@@ -17,6 +17,12 @@ export const SESSION_VARIABLES = {
     .pipe(z.number().min(0).lt(1))
     .default(0.1), // the expiry is extended once this fraction of the TTL has passed (0: every request)
   SESSION_MEMORY_MAX: int(1).default(10_000), // capacity of the embedded session store (no Redis)
+  SESSION_MAX_PER_USER: int(0).default(20), // sessions one user may have; a login past it ends the least recently used (0: no limit)
+  DEVICE_COOKIE_NAME: z
+    .string()
+    .regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, "must be a valid cookie name")
+    .optional(), // default __Host-device when Secure, else device
+  DEVICE_COOKIE_TTL_DAYS: int(1, 3650).default(90), // how long a device stays known after its last login
   COOKIE_SECURE: bool.optional(), // default true in production
   COOKIE_SAMESITE: z.enum(["strict", "lax", "none"]).default("strict"), // none requires COOKIE_SECURE=true
 };
@@ -39,6 +45,11 @@ export function sessionConfig(
       "SESSION_COOKIE_NAME: a __Host- or __Secure- name requires COOKIE_SECURE=true (browsers drop the cookie otherwise)",
     );
   }
+  if (/^__(Host|Secure)-/i.test(v.DEVICE_COOKIE_NAME ?? "") && !cookieSecure) {
+    problems.push(
+      "DEVICE_COOKIE_NAME: a __Host- or __Secure- name requires COOKIE_SECURE=true (browsers drop the cookie otherwise)",
+    );
+  }
   if (deps.isProduction && v.COOKIE_SECURE === false) {
     warnings.push(
       "COOKIE_SECURE=false in production: the session cookie is sent over plain HTTP and can be stolen on the network",
@@ -54,6 +65,10 @@ export function sessionConfig(
       ttlSeconds: v.SESSION_TTL_SECONDS,
       absoluteTtlSeconds: v.SESSION_ABSOLUTE_TTL_SECONDS,
       memoryMax: v.SESSION_MEMORY_MAX,
+      /** Sessions per user; 0: no limit. */
+      maxPerUser: v.SESSION_MAX_PER_USER,
+      deviceCookieName: v.DEVICE_COOKIE_NAME ?? (cookieSecure ? "__Host-device" : "device"),
+      deviceCookieTtlSeconds: v.DEVICE_COOKIE_TTL_DAYS * 86_400,
       /**
        * The session's expiry in Redis is extended only once its remaining lifetime has dropped by more
        * than this fraction of the TTL (0: on every request).

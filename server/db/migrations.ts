@@ -26,4 +26,10 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
     name: "add_users_disabled_at",
     sql: "ALTER TABLE users ADD COLUMN disabled_at timestamptz",
   },
+  {
+    // Bumped by "sign out everywhere": device cookies carry a MAC over the epoch they were issued under.
+    version: 4,
+    name: "users_device_epoch",
+    sql: "ALTER TABLE users ADD COLUMN device_epoch integer NOT NULL DEFAULT 0;",
+  },
 ];

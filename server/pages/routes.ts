@@ -189,6 +189,10 @@ export function createPagesRouter(deps: {
     try {
       await accounts.changePassword(input.value, accountContext(req, res, config));
     } catch (err) {
+      if (isRateLimited(err)) {
+        if (err.retryAfter !== undefined) res.setHeader("Retry-After", String(err.retryAfter));
+        return renderAccount(req, res, 429, { alert: rateLimitMessage(err, "password attempts") });
+      }
       const field = err instanceof HttpError ? fieldOf(err) : undefined;
       if (!(err instanceof HttpError) || !field || err.status >= 500) throw err;
       return renderAccount(req, res, err.status, { errors: { [field]: err.message } });

@@ -28,6 +28,12 @@ export interface ProductRateLimits {
     /** Gives back the attempt `enforce` counted, when a dependency failure decided its outcome. */
     refund(email: string): Promise<void>;
   };
+  /** Login and re-authentication attempts from a known device (valid device cookie), per device id. */
+  loginDevice: {
+    enforce(deviceId: string): Promise<void>;
+    clear(deviceId: string): Promise<void>;
+    refund(deviceId: string): Promise<void>;
+  };
 }
 
 /** Redis (falling back to this process when it is down) when configured, else this process only. */
@@ -74,6 +80,7 @@ export function createProductRateLimits(deps: {
     clientAddressKey(req, settings.ipv6PrefixBits);
 
   const account = limiter.policy({ name: "login-account", ...settings.loginAccount });
+  const device = limiter.policy({ name: "login-device", ...settings.loginDevice });
   return {
     global: limiter.rateLimit({
       name: "global",
@@ -87,6 +94,11 @@ export function createProductRateLimits(deps: {
       enforce: (email) => account.enforce(accountSubject(email)),
       clear: (email) => account.reset(accountSubject(email)),
       refund: (email) => account.refund(accountSubject(email)),
+    },
+    loginDevice: {
+      enforce: (deviceId) => device.enforce(deviceId),
+      clear: (deviceId) => device.reset(deviceId),
+      refund: (deviceId) => device.refund(deviceId),
     },
   };
 }

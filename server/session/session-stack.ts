@@ -2,6 +2,7 @@ import type { RequestHandler } from "express";
 import type { Store } from "express-session";
 import { enforceCredentialEpoch } from "../auth/credential-epoch.js";
 import type { createPassport } from "../auth/passport.js";
+import { deviceCookieWriter } from "../auth/request-context.js";
 import type { Config } from "../config/config.js";
 import { csrfProtection } from "../http/csrf.js";
 import type { Logger } from "../logging/logger.js";
@@ -18,7 +19,7 @@ export interface SessionStack {
    * Routes that need no session (the operators' bearer-token API) are mounted between `front` and `session`.
    */
   front: RequestHandler[];
-  /** express-session, the absolute timeout, passport, the credential epoch, `lastSeenAt`. */
+  /** The device cookie's writer, express-session, the absolute timeout, passport, the credential epoch, `lastSeenAt`. */
   session: RequestHandler[];
 }
 
@@ -43,6 +44,7 @@ export function createSessionStack(deps: {
       csrfProtection({ allowedOrigins: config.appOrigins, logger }),
     ],
     session: [
+      deviceCookieWriter(config),
       createSessionMiddleware({ config, store }),
       enforceAbsoluteTimeout(config),
       passport.initialize(),

@@ -29,6 +29,8 @@ export interface UserSessions {
   revoke(userId: string, publicId: string): Promise<{ found: boolean; sid?: string }>;
   /** Destroys every session of the user except `keepSid`; returns how many. */
   revokeOthers(userId: string, keepSid: string): Promise<number>;
+  /** Ends the least recently seen sessions of the user beyond `max`, never `keepSid`; returns how many. */
+  trim(userId: string, max: number, keepSid: string): Promise<number>;
   /** Keeps `lastSeenAt` fresh, writing at most once per LAST_SEEN_INTERVAL_MS per session. */
   lastSeen(): RequestHandler;
 }
@@ -87,6 +89,16 @@ export function createUserSessions(deps: {
       await Promise.all(others.map(destroy));
       await index.remove(userId, others);
       return others.length;
+    },
+
+    async trim(userId, max, keepSid) {
+      const others = (await index.list(userId))
+        .filter((e) => e.sid !== keepSid)
+        .sort((a, b) => a.lastSeenAt - b.lastSeenAt);
+      const excess = others.slice(0, Math.max(0, others.length + 1 - max)).map((e) => e.sid);
+      await Promise.all(excess.map(destroy));
+      await index.remove(userId, excess);
+      return excess.length;
     },
 
     lastSeen() {
