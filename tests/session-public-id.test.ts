@@ -20,7 +20,11 @@ describe("public session ids across a SESSION_SECRET rotation", () => {
     // Three deployments of one app (same Redis, same key prefix): old secret, both, new secret.
     const KEY_PREFIX = uniquePrefix();
     const before = await testApp({ env: { KEY_PREFIX, SESSION_SECRET: OLD } });
-    const during = await testApp({ env: { KEY_PREFIX, SESSION_SECRET: `${NEW},${OLD}` } });
+    // Every answer extends the session here, so the rolling cookie comes back at once (by default it is
+    // re-sent, and so re-signed, once a tenth of the idle timeout has passed).
+    const during = await testApp({
+      env: { KEY_PREFIX, SESSION_SECRET: `${NEW},${OLD}`, SESSION_TOUCH_FRACTION: "0" },
+    });
     const after = await testApp({ env: { KEY_PREFIX, SESSION_SECRET: NEW } });
 
     const user = await registerUser(before);
