@@ -6,6 +6,7 @@ import type { Logger } from "../logging/logger.js";
 import type { Metrics } from "../metrics/metrics.js";
 import type { ProductRateLimits } from "../ratelimit/policies.js";
 import { isRedisUnavailableError } from "../redis/redis-client.js";
+import { NO_SECURITY_EVENTS, recordIfRefused, type SecurityEvents } from "../security/events.js";
 import type { SessionView, UserSessions } from "../session/user-sessions.js";
 import { createCredentialCheck } from "./passport.js";
 import type { PasswordHasher } from "./password.js";
@@ -113,8 +114,10 @@ export function createAccountService(deps: {
   logger: Logger;
   limits: Pick<ProductRateLimits, "loginAccount">;
   metrics?: Pick<Metrics, "loginsTotal" | "loginFailuresTotal" | "logoutsTotal">;
+  events?: Pick<SecurityEvents, "record">;
 }): AccountService {
   const { config, users, hasher, sessions, logger, limits, metrics } = deps;
+  const events = deps.events ?? NO_SECURITY_EVENTS;
   const checkCredentials = createCredentialCheck({ users, hasher });
   let warnedInsecure = false;
 
@@ -216,15 +219,17 @@ export function createAccountService(deps: {
       return sparingAddress(context, async () => {
         // The attempt is counted before the password is checked: a locked account spends no hash and
         // confirms nothing, and concurrent guesses cannot slip past the limit between a check and a record.
-        await limits.loginAccount.enforce(email);
+        await limits.loginAccount.enforce(email).catch(recordIfRefused(events, "login_locked", { email }));
         const user = await sparingLockout(email, () => checkCredentials(email, password));
         if (!user) {
           metrics?.loginFailuresTotal.inc();
+          events.record("login_failed", { email });
           throw new HttpError("invalid_credentials");
         }
         await limits.loginAccount.clear(email);
         await startSession(context, user);
         metrics?.loginsTotal.inc();
+        events.record("login_succeeded", { userId: user.id });
         logger.info({ userId: user.id }, "user logged in");
         return user;
       });
@@ -237,6 +242,7 @@ export function createAccountService(deps: {
       if (userId) {
         await sessions.forget(userId, [sid]);
         metrics?.logoutsTotal.inc();
+        events.record("logged_out", { userId });
         logger.info({ userId }, "user logged out");
       }
     },
@@ -250,6 +256,7 @@ export function createAccountService(deps: {
       const { found, sid } = await sessions.revoke(user.id, publicId);
       if (!found) throw new HttpError("not_found", { message: "No such session" });
       logger.info({ userId: user.id }, "session revoked");
+      events.record("session_revoked", { userId: user.id });
       // The store copy is gone; make sure this request does not write the current one back.
       if (sid === session.id) await session.destroy();
     },
@@ -258,6 +265,7 @@ export function createAccountService(deps: {
       const user = requireUser(session);
       const count = await sessions.revokeOthers(user.id, session.id);
       logger.info({ userId: user.id, count }, "other sessions revoked");
+      events.record("other_sessions_revoked", { userId: user.id, count });
       return count;
     },
 
@@ -277,6 +285,7 @@ export function createAccountService(deps: {
       const revoked = await sessions.revokeOthers(user.id, context.session.id);
       await startSession(context, { ...user, credentialEpoch: epoch });
       logger.info({ userId: user.id, revoked }, "password changed");
+      events.record("password_changed", { userId: user.id, count: revoked });
     },
   };
 }

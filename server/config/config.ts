@@ -8,6 +8,7 @@ import { PASSWORD_VARIABLES, type PasswordConfig, passwordConfig } from "./passw
 import { PLATFORM_VARIABLES, type PlatformConfig, platformConfig } from "./platform.js";
 import { RATE_LIMIT_VARIABLES, type RateLimitConfig, rateLimitConfig } from "./rate-limit.js";
 import { REDIS_VARIABLES, type RedisSectionConfig, redisConfig } from "./redis.js";
+import { SECURITY_VARIABLES, type SecurityConfig, securityConfig } from "./security.js";
 import { SESSION_VARIABLES, type SessionConfig, sessionConfig } from "./session.js";
 import { ConfigError, cleanEnv, type Env, parseVariables, type Report } from "./variables.js";
 
@@ -36,6 +37,7 @@ const VARIABLES = {
   ...HEALTH_VARIABLES,
   ...OPENAI_VARIABLES,
   ...ADMIN_VARIABLES,
+  ...SECURITY_VARIABLES,
 };
 
 /** Every environment variable the server reads. */
@@ -49,7 +51,8 @@ export type Config = PlatformConfig &
   PasswordConfig & { cache: CacheConfig } & RateLimitConfig &
   HealthConfig &
   OpenAIConfig &
-  AdminConfig & {
+  AdminConfig &
+  SecurityConfig & {
     /** Warnings to log once the logger exists. */
     warnings: string[];
   };
@@ -91,6 +94,7 @@ export function loadConfig(env: Env): Config {
     ...health,
     ...openai,
     ...adminConfig(v),
+    ...securityConfig(v),
     warnings: report.warnings,
   };
 }

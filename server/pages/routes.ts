@@ -7,6 +7,8 @@ import { FORM_PARAMETER_LIMIT, translateBodyError } from "../http/body.js";
 import { HttpError } from "../http/errors.js";
 import { check } from "../http/validate.js";
 import type { ProductRateLimits } from "../ratelimit/policies.js";
+import type { SecurityEvents } from "../security/events.js";
+import { publicActivity } from "../security/routes.js";
 import { STYLESHEET, STYLESHEET_PATH } from "./stylesheet.js";
 import { accountPage, type Errors, errorPage, loginPage, NOTICES, registerPage } from "./views.js";
 
@@ -82,8 +84,9 @@ export function createPagesRouter(deps: {
   config: Config;
   accounts: AccountService;
   limits: Pick<ProductRateLimits, "login">;
+  events?: Pick<SecurityEvents, "recent">;
 }): Router {
-  const { config, accounts, limits } = deps;
+  const { config, accounts, limits, events } = deps;
   const router = Router();
   const form = express.urlencoded({
     extended: false,
@@ -98,8 +101,14 @@ export function createPagesRouter(deps: {
     status: number,
     extra: { errors?: Errors; alert?: string; notice?: string } = {},
   ) => {
+    const user = req.user as Express.User;
     const sessions = await accounts.listSessions(sessionPort(req, res, config));
-    send(res, status, accountPage({ email: (req.user as Express.User).email, sessions, ...extra }));
+    // The page works without its activity section: a failed read only hides it.
+    const activity = await events
+      ?.recent(user.id)
+      .then((list) => list.map(publicActivity))
+      .catch(() => undefined);
+    send(res, status, accountPage({ email: user.email, sessions, activity, ...extra }));
   };
 
   router.get("/", (req, res) => res.redirect(303, req.user ? "/account" : "/login"));

@@ -1,4 +1,5 @@
 import type { SessionView } from "../session/user-sessions.js";
+import { type ActivityRow, activitySection } from "./activity-view.js";
 import { type HtmlValue, html, type SafeHtml } from "./html.js";
 import { STYLESHEET_PATH } from "./stylesheet.js";
 
@@ -150,6 +151,8 @@ export const NOTICES: Record<string, string> = {
 export function accountPage(o: {
   email: string;
   sessions: SessionView[];
+  /** Recent security events; undefined when they could not be read. */
+  activity?: ActivityRow[];
   notice?: string;
   errors?: Errors;
   alert?: string;
@@ -189,6 +192,8 @@ ${field({ name: "newPassword", label: "New password", type: "password", autocomp
 <button type="submit">Change password</button>
 </form>
 </section>
+
+${activitySection(o.activity)}
 
 <form method="post" action="/logout">
 <button type="submit" class="secondary">Log out</button>
