@@ -11,6 +11,7 @@ import { PASSWORD_VARIABLES } from "../server/config/password.js";
 import { PLATFORM_VARIABLES } from "../server/config/platform.js";
 import { RATE_LIMIT_VARIABLES } from "../server/config/rate-limit.js";
 import { REDIS_VARIABLES } from "../server/config/redis.js";
+import { SECURITY_VARIABLES } from "../server/config/security.js";
 import { SESSION_VARIABLES } from "../server/config/session.js";
 import { testApp } from "./helpers/fixtures.js";
 
@@ -38,6 +39,7 @@ describe("configuration sections", () => {
       HEALTH_VARIABLES,
       OPENAI_VARIABLES,
       ADMIN_VARIABLES,
+      SECURITY_VARIABLES,
     ];
     const names = sections.flatMap((s) => Object.keys(s));
     expect(names.length).toBe(new Set(names).size);

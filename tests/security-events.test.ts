@@ -233,6 +233,12 @@ describe("page Content-Security-Policy", () => {
       "frame-ancestors": "'none'",
       "base-uri": "'none'",
     });
+    // The icon is the app's own (a data: icon would be refused by img-src 'self').
+    const icon = /<link rel="icon" href="([^"]+)"/.exec(res.text)?.[1] as string;
+    expect(icon).toMatch(/^\/assets\/icon\.[0-9a-f]{12}\.svg$/);
+    const served = await request(t.app).get(icon).expect(200);
+    expect(served.headers["content-type"]).toMatch(/^image\/svg\+xml/);
+    expect(served.headers["set-cookie"]).toBeUndefined();
   });
 });
 

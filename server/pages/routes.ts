@@ -9,6 +9,7 @@ import { check } from "../http/validate.js";
 import type { ProductRateLimits } from "../ratelimit/policies.js";
 import type { SecurityEvents } from "../security/events.js";
 import { publicActivity } from "../security/routes.js";
+import { ICON, ICON_PATH } from "./icon.js";
 import { STYLESHEET, STYLESHEET_PATH } from "./stylesheet.js";
 import { accountPage, type Errors, errorPage, loginPage, NOTICES, registerPage } from "./views.js";
 
@@ -18,13 +19,18 @@ const ONE_YEAR_SECONDS = 365 * 86_400;
 /** Paths the pages own: their errors (CSRF refusal, outage) are rendered as HTML for browsers. */
 const PAGE_PATH = /^\/(login|register|logout|account(\/.*)?)?$/;
 
-/** Serves the stylesheet under its content hash, cacheable for a year; mounted before sessions. */
+/** Serves the stylesheet and the icon under their content hash, cacheable for a year; mounted before sessions. */
 export function createAssetsRouter(): Router {
   const router = Router();
   router.get(STYLESHEET_PATH, (_req, res) => {
     res.setHeader("Content-Type", "text/css; charset=utf-8");
     res.setHeader("Cache-Control", `public, max-age=${ONE_YEAR_SECONDS}, immutable`);
     res.send(STYLESHEET);
+  });
+  router.get(ICON_PATH, (_req, res) => {
+    res.setHeader("Content-Type", "image/svg+xml");
+    res.setHeader("Cache-Control", `public, max-age=${ONE_YEAR_SECONDS}, immutable`);
+    res.send(ICON);
   });
   return router;
 }
