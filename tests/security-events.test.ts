@@ -154,6 +154,9 @@ describe("security event log", () => {
       ]),
     );
     expect(JSON.stringify(listed)).not.toContain("emailHash");
+    // Two failures from one address within a minute are listed once (both logged); a 429 is only logged.
+    expect(listed.filter((e) => e.event === "login_failed")).toHaveLength(1);
+    expect(listed.map((e) => e.event)).not.toContain("rate_limited");
     await request(t.app).get("/auth/activity").expect(401);
 
     const page = await request(t.app).get("/account").set("Cookie", mine.cookie).expect(200);

@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { createHmac } from "node:crypto";
 import type { Request, RequestHandler, Response } from "express";
+import { LRUCache } from "lru-cache";
 import { Counter, type Registry } from "prom-client";
 import { normalizeEmail } from "../../shared/validation.js";
 import { HttpError } from "../http/errors.js";
@@ -65,6 +66,22 @@ const USER_AGENT_MAX = 256; // characters logged
 /** Events that leave a failed-attempt counter behind; a successful login after one of them clears it. */
 const FAILURES: ReadonlySet<SecurityEventName> = new Set(["login_failed", "login_locked"]);
 
+/** Logged and counted, never kept in the user's list: a busy client would push everything else out. */
+const UNLISTED: ReadonlySet<SecurityEventName> = new Set(["rate_limited"]);
+/** A failure repeating the user's newest one (same event, same address) within this is logged, not listed. */
+const REPEAT_WINDOW_MS = 60_000;
+/** How long an email's account (or its absence) is remembered, so a flood of failures costs few queries. */
+const LOOKUP_TTL_MS = 60_000;
+const LOOKUP_MAX = 10_000; // emails
+
+function isRepeat(last: SecurityEvent, event: SecurityEvent): boolean {
+  return (
+    last.event === event.event &&
+    last.ip === event.ip &&
+    Date.parse(event.at) - Date.parse(last.at) < REPEAT_WINDOW_MS
+  );
+}
+
 const requestContext = new AsyncLocalStorage<{ req: Request; res: Response }>();
 
 /** The security event log: one JSON line per event, a Prometheus counter, a bounded list per user. */
@@ -98,9 +115,16 @@ export function createSecurityEvents(deps: {
   const emailHash = (email: string) =>
     createHmac("sha256", hashKey).update(normalizeEmail(email)).digest("base64url").slice(0, 22);
 
+  const lookups = new LRUCache<string, { userId: string | null }>({ max: LOOKUP_MAX, ttl: LOOKUP_TTL_MS });
   const attribute = async (email: string | undefined): Promise<string | undefined> => {
     if (!email || !findUserId) return undefined;
-    return findUserId(normalizeEmail(email)).catch(() => undefined);
+    const normalized = normalizeEmail(email);
+    const known = lookups.get(normalized);
+    if (known) return known.userId ?? undefined;
+    const userId = await findUserId(normalized).catch(() => null);
+    // A failed lookup is not remembered: the next event tries again.
+    if (userId !== null) lookups.set(normalized, { userId: userId ?? null });
+    return userId ?? undefined;
   };
 
   const store1 = async (userId: string, event: SecurityEvent) => {
@@ -125,14 +149,14 @@ export function createSecurityEvents(deps: {
     const userId = base.userId ?? (await attribute(email));
     const event = userId ? { ...base, userId } : base;
     emit(event);
-    if (!userId) return;
-    if (event.event === "login_succeeded") {
-      const [last] = await store.recent(userId, 1).catch(() => []);
-      if (last && FAILURES.has(last.event)) {
-        const cleared: SecurityEvent = { ...event, event: "lockout_cleared" };
-        emit(cleared);
-        await store1(userId, cleared);
-      }
+    if (!userId || UNLISTED.has(event.event)) return;
+    const needsLast = event.event === "login_succeeded" || FAILURES.has(event.event);
+    const [last] = needsLast ? await store.recent(userId, 1).catch(() => []) : [];
+    if (last && FAILURES.has(event.event) && isRepeat(last, event)) return;
+    if (last && event.event === "login_succeeded" && FAILURES.has(last.event)) {
+      const cleared: SecurityEvent = { ...event, event: "lockout_cleared" };
+      emit(cleared);
+      await store1(userId, cleared);
     }
     await store1(userId, event);
   };
