@@ -166,6 +166,23 @@ describe("security event log", () => {
     expect(await t.services.metrics.render()).toMatch(/security_events_total\{event="login_failed"\} 3/);
   });
 
+  it("records events of the HTML forms with the same fields", async () => {
+    const capture = capturingLogger("info");
+    const t = await testApp({ logger: capture.logger, env: { LOG_LEVEL: "info" } });
+    const owner = await registerUser(t);
+    const res = await request(t.app)
+      .post("/login")
+      .type("form")
+      .set("user-agent", UA)
+      .send({ email: owner.email, password: "wrong password!" });
+    expect(res.status).toBe(401);
+    await t.services.events.settled();
+    const [line] = securityLines(capture.lines).filter((l) => l.event === "login_failed");
+    expect(line).toMatchObject({ device: "Chrome on Linux", reqId: res.headers["x-request-id"] });
+    expect(line?.ip).toMatch(/127\.0\.0\.1/);
+    expect(line?.userId).toBe((owner.res.body as { user: { id: string } }).user.id);
+  });
+
   it("keeps a bounded list per user in Redis, under a hash tag, with a TTL", async () => {
     const t = await testApp({ env: { SECURITY_EVENTS_PER_USER: "3", SECURITY_EVENTS_RETENTION_DAYS: "2" } });
     const owner = await registerUser(t);
