@@ -7,6 +7,7 @@ import { createForwardAuthRouter } from "./forward-auth/routes.js";
 import { createReturnTo } from "./forward-auth/safe-next.js";
 import { createHealthRouter } from "./health/routes.js";
 import { errorHandler, notFoundHandler, useFinalErrorHandler } from "./http/error-handler.js";
+import { HttpError } from "./http/errors.js";
 import { warnOnUntrustedForwarding } from "./http/forwarded-warning.js";
 import { createRequestLogger } from "./logging/request-logger.js";
 import { createHttpMetrics } from "./metrics/http-metrics.js";
@@ -14,12 +15,26 @@ import { createMetricsRouter } from "./metrics/routes.js";
 import { createModelsRouter } from "./models/routes.js";
 import { createAssetsRouter, createPagesRouter, renderHtmlError } from "./pages/routes.js";
 import { createTeamRouter } from "./routes/index.js";
+import { createActivityRouter } from "./security/routes.js";
 import type { Services } from "./services.js";
 import { createSessionStack } from "./session/session-stack.js";
 
+/**
+ * The pages need nothing but their own stylesheet and forms: no script, font, frame or inline style.
+ * Every response carries it (JSON too: a browser opening one runs nothing either).
+ */
+const CONTENT_SECURITY_POLICY = {
+  defaultSrc: ["'none'"],
+  styleSrc: ["'self'"],
+  imgSrc: ["'self'"],
+  formAction: ["'self'"],
+  frameAncestors: ["'none'"],
+  baseUri: ["'none'"],
+};
+
 /** The request path: mounts middleware and routers over built services; does no I/O. */
 export function createApp(config: Config, services: Services): Express {
-  const { logger, cache, redis, lifecycle, limits, metrics, accounts, audits } = services;
+  const { logger, cache, redis, lifecycle, limits, metrics, accounts, audits, events } = services;
   const sessionStack = createSessionStack(services);
 
   const app = express();
@@ -29,8 +44,9 @@ export function createApp(config: Config, services: Services): Express {
   app.set("etag", false);
 
   app.use(createRequestLogger(logger));
+  app.use(events.context());
   app.use(warnOnUntrustedForwarding({ trustProxy: config.trustProxy, logger }));
-  app.use(helmet());
+  app.use(helmet({ contentSecurityPolicy: { useDefaults: false, directives: CONTENT_SECURITY_POLICY } }));
   app.use((_req, res, next) => {
     // Every API answer depends on who asks; nothing may be stored by a shared cache.
     res.setHeader("Cache-Control", "no-store");
@@ -46,6 +62,8 @@ export function createApp(config: Config, services: Services): Express {
 
   app.use(createAssetsRouter());
   app.use("/health", createHealthRouter({ health: services.health }));
+  // Probes skip the global limit, so no /health path may reach the session stack: unknown ones end here.
+  app.use("/health", (_req, _res, next) => next(new HttpError("not_found")));
   const cacheRedis = services.cacheRedis ?? redis;
   app.use("/metrics", createMetricsRouter({ config, metrics, redis, cacheRedis, audits }));
   app.use(sessionStack.front); // prefetch → global rate limit → CSRF
@@ -55,11 +73,12 @@ export function createApp(config: Config, services: Services): Express {
   app.use("/api", limits.api);
 
   app.use("/auth", createForwardAuthRouter({ config }));
+  app.use("/auth", createActivityRouter({ events }));
   const returnTo = createReturnTo(config);
   app.use("/auth", createAuthRouter({ config, accounts, limits, returnTo }));
   app.use("/api/models", createModelsRouter({ config, cache, openai: services.openai, logger }));
   app.use("/api", createTeamRouter(services));
-  app.use(createPagesRouter({ config, accounts, limits, returnTo }));
+  app.use(createPagesRouter({ config, accounts, limits, returnTo, events }));
 
   app.use(notFoundHandler());
   const handleError = errorHandler(logger, renderHtmlError);

@@ -8,6 +8,7 @@ import { createPgliteDatabase, createPostgresDatabase, type Database } from "./d
 import { isMigrationRetryable, migrate } from "./db/migrate.js";
 import { trackRedisErrors } from "./health/checks.js";
 import { DependencyUnavailableError } from "./http/errors.js";
+import { within } from "./lib/within.js";
 import type { Logger } from "./logging/logger.js";
 import { createLifecycle, type Lifecycle } from "./process/lifecycle.js";
 import { connectRedis, createRedisClient, type Redis } from "./redis/redis-client.js";
@@ -151,6 +152,8 @@ export const defaultFactories: RuntimeFactories = {
   app: (config, services) => createApp(config, services),
 };
 
+const EVENTS_DRAIN_MS = 1000;
+
 /** Opens the dependencies named by config (Redis, database), builds the services, then the app. */
 export async function createRuntime(
   config: Config,
@@ -175,6 +178,8 @@ export async function createRuntime(
       lifecycle: make.lifecycle(ctx),
     };
     const services = make.services(config, infrastructure);
+    // Security events still being stored finish before Redis closes; a stalled Redis cannot hold shutdown.
+    ctx.onClose(() => within(services.events.settled(), EVENTS_DRAIN_MS).catch(() => undefined));
     await make.start(ctx, services);
     const app = make.app(config, services);
     return { app, services, lifecycle: services.lifecycle, close };

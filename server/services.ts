@@ -23,6 +23,8 @@ import {
 import { createRedisAudits, type RedisAudits } from "./redis/audit.js";
 import { redisKeys } from "./redis/keys.js";
 import type { Redis } from "./redis/redis-client.js";
+import { createMemoryActivityStore, createRedisActivityStore } from "./security/activity-store.js";
+import { createSecurityEvents, type SecurityEvents } from "./security/events.js";
 import { createSessionIndex, createSessionStore } from "./session/session.js";
 import { publicSessionId } from "./session/session-index.js";
 import { createUserSessions, type UserSessions } from "./session/user-sessions.js";
@@ -60,6 +62,8 @@ export interface Services extends Infrastructure {
   metrics: Metrics;
   /** Started by the runtime; until then each audit runs on demand when its last result is too old. */
   audits: RedisAudits;
+  /** The security event log and each user's recent activity. */
+  events: SecurityEvents;
 }
 
 export interface ServiceOptions {
@@ -106,11 +110,18 @@ export function createServices(
     },
   });
   registerRedisAuditMetrics(metrics.registry, audits);
+  const events = createEvents(config, { redis, logger, metrics, users });
   const limits = createProductRateLimits({
     config,
     logger,
     store: createRateLimitStore({ config, redis, logger }),
-    metrics,
+    metrics: {
+      rateLimitRejected(policy) {
+        metrics.rateLimitRejected(policy);
+        // The account service records a locked account as `login_locked`, with the account.
+        if (policy !== "login-account") events.record("rate_limited", { policy });
+      },
+    },
   });
   const accounts = createAccountService({
     config,
@@ -120,6 +131,7 @@ export function createServices(
     logger,
     limits,
     metrics,
+    events,
   });
   return {
     ...infra,
@@ -135,7 +147,30 @@ export function createServices(
     accounts,
     metrics,
     audits,
+    events,
   };
+}
+
+/** The security event log; each user's activity on Redis when configured, else in this process. */
+function createEvents(
+  config: Config,
+  deps: { redis?: Redis; logger: Logger; metrics: Metrics; users: UserRepository },
+): SecurityEvents {
+  const { redis, logger, metrics, users } = deps;
+  const retention = {
+    perUser: config.securityEvents.perUser,
+    retentionSeconds: config.securityEvents.retentionSeconds,
+  };
+  return createSecurityEvents({
+    logger,
+    store: redis
+      ? createRedisActivityStore({ redis, keyPrefix: config.keyPrefix, ...retention })
+      : createMemoryActivityStore({ maxUsers: config.securityEvents.memoryUsers, ...retention }),
+    hashKey: config.session.secrets[0] as string,
+    perUser: retention.perUser,
+    registry: metrics.registry,
+    findUserId: async (email) => (await users.findByEmail(email))?.id,
+  });
 }
 
 /** The session store (Redis when configured, else bounded memory) and the per-user view over it. */

@@ -123,7 +123,7 @@ describe("register, login, me, logout", () => {
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ status: "ok" });
     expect(res.headers["x-powered-by"]).toBeUndefined();
-    expect(res.headers["content-security-policy"]).toContain("default-src 'self'");
+    expect(res.headers["content-security-policy"]).toContain("default-src 'none'");
     expect(res.headers["x-content-type-options"]).toBe("nosniff");
     expect(res.headers["strict-transport-security"]).toBeDefined();
     expect(res.headers["set-cookie"]).toBeUndefined();

@@ -11,6 +11,7 @@ import { PASSWORD_VARIABLES } from "../server/config/password.js";
 import { PLATFORM_VARIABLES } from "../server/config/platform.js";
 import { RATE_LIMIT_VARIABLES } from "../server/config/rate-limit.js";
 import { REDIS_VARIABLES } from "../server/config/redis.js";
+import { SECURITY_VARIABLES } from "../server/config/security.js";
 import { SESSION_VARIABLES } from "../server/config/session.js";
 import { WORKERS_VARIABLES } from "../server/config/workers.js";
 import { FORWARD_AUTH_VARIABLES } from "../server/forward-auth/config.js";
@@ -42,6 +43,7 @@ describe("configuration sections", () => {
       ADMIN_VARIABLES,
       WORKERS_VARIABLES,
       FORWARD_AUTH_VARIABLES,
+      SECURITY_VARIABLES,
     ];
     const names = sections.flatMap((s) => Object.keys(s));
     expect(names.length).toBe(new Set(names).size);

@@ -7,6 +7,7 @@ import type { Metrics } from "../metrics/metrics.js";
 import { addressKey } from "../ratelimit/client-key.js";
 import type { ProductRateLimits } from "../ratelimit/policies.js";
 import { isRedisUnavailableError } from "../redis/redis-client.js";
+import { NO_SECURITY_EVENTS, recordIfRefused, type SecurityEvents } from "../security/events.js";
 import type { SessionView, UserSessions } from "../session/user-sessions.js";
 import { createDeviceCookies, type DeviceCookies, type DeviceOwner } from "./device-cookie.js";
 import type { HashClient, PasswordHasher } from "./password.js";
@@ -133,6 +134,7 @@ export function createAccountService(deps: {
   /** Default: signed with SESSION_SECRET, valid DEVICE_COOKIE_TTL_DAYS. */
   devices?: DeviceCookies;
   metrics?: Pick<Metrics, "loginsTotal" | "loginFailuresTotal" | "logoutsTotal">;
+  events?: Pick<SecurityEvents, "record">;
 }): AccountService {
   const { config, users, hasher, sessions, logger, limits, metrics } = deps;
   const devices =
@@ -141,6 +143,7 @@ export function createAccountService(deps: {
       secrets: config.session.secrets,
       ttlSeconds: config.session.deviceCookieTtlSeconds,
     });
+  const events = deps.events ?? NO_SECURITY_EVENTS;
   let warnedInsecure = false;
 
   /** Hashes are capped per client address, so one client cannot fill the hash queue. */
@@ -320,7 +323,7 @@ export function createAccountService(deps: {
         const lockout = lockoutFor(email, record, context.session.device);
         // The attempt is counted before the password is checked: a locked account spends no hash and
         // confirms nothing, and concurrent guesses cannot slip past the limit between a check and a record.
-        await lockout.enforce();
+        await lockout.enforce().catch(recordIfRefused(events, "login_locked", { email }));
         const client = hashClient(context.client);
         // Unknown emails cost a full hash too, so timing does not reveal which accounts exist.
         const ok = await sparingLockout(lockout, () =>
@@ -330,6 +333,7 @@ export function createAccountService(deps: {
         );
         if (!record || !ok || record.disabledAt) {
           metrics?.loginFailuresTotal.inc();
+          events.record("login_failed", { email });
           throw new HttpError("invalid_credentials");
         }
         await lockout.clear();
@@ -344,6 +348,7 @@ export function createAccountService(deps: {
         };
         await startSession(context, user, record);
         metrics?.loginsTotal.inc();
+        events.record("login_succeeded", { userId: user.id });
         logger.info({ userId: user.id }, "user logged in");
         return user;
       });
@@ -356,6 +361,7 @@ export function createAccountService(deps: {
       if (userId) {
         await sessions.forget(userId, [sid]);
         metrics?.logoutsTotal.inc();
+        events.record("logged_out", { userId });
         logger.info({ userId }, "user logged out");
       }
     },
@@ -369,6 +375,7 @@ export function createAccountService(deps: {
       const { found, sid } = await sessions.revoke(user.id, publicId);
       if (!found) throw new HttpError("not_found", { message: "No such session" });
       logger.info({ userId: user.id }, "session revoked");
+      events.record("session_revoked", { userId: user.id });
       // The store copy is gone; make sure this request does not write the current one back.
       if (sid === session.id) await session.destroy();
     },
@@ -382,6 +389,7 @@ export function createAccountService(deps: {
         trustDevice(session.device, { id: user.id, credentialEpoch: user.credentialEpoch ?? 0, deviceEpoch });
       }
       logger.info({ userId: user.id, count }, "other sessions revoked");
+      events.record("other_sessions_revoked", { userId: user.id, count });
       return count;
     },
 
@@ -410,6 +418,7 @@ export function createAccountService(deps: {
       // The new epoch voids every device cookie; this browser gets one under it.
       await startSession(context, { ...user, credentialEpoch: epoch }, { ...record, credentialEpoch: epoch });
       logger.info({ userId: user.id, revoked }, "password changed");
+      events.record("password_changed", { userId: user.id, count: revoked });
     },
   };
 }

@@ -9,6 +9,7 @@ import { PASSWORD_VARIABLES, type PasswordConfig, passwordConfig } from "./passw
 import { PLATFORM_VARIABLES, type PlatformConfig, platformConfig } from "./platform.js";
 import { RATE_LIMIT_VARIABLES, type RateLimitConfig, rateLimitConfig } from "./rate-limit.js";
 import { REDIS_VARIABLES, type RedisSectionConfig, redisConfig } from "./redis.js";
+import { SECURITY_VARIABLES, type SecurityConfig, securityConfig } from "./security.js";
 import { SESSION_VARIABLES, type SessionConfig, sessionConfig } from "./session.js";
 import { ConfigError, cleanEnv, type Env, parseVariables, type Report } from "./variables.js";
 import { WORKERS_VARIABLES, type WorkersConfig, workersConfig } from "./workers.js";
@@ -40,6 +41,7 @@ const VARIABLES = {
   ...ADMIN_VARIABLES,
   ...WORKERS_VARIABLES,
   ...FORWARD_AUTH_VARIABLES,
+  ...SECURITY_VARIABLES,
 };
 
 /** Every environment variable the server reads. */
@@ -55,7 +57,8 @@ export type Config = PlatformConfig &
   OpenAIConfig &
   AdminConfig &
   WorkersConfig &
-  ReturnType<typeof forwardAuthConfig> & {
+  ReturnType<typeof forwardAuthConfig> &
+  SecurityConfig & {
     /** Warnings to log once the logger exists. */
     warnings: string[];
   };
@@ -113,6 +116,7 @@ export function loadConfig(env: Env): Config {
     ...adminConfig(v),
     ...workers,
     ...forwardAuth,
+    ...securityConfig(v),
     warnings: report.warnings,
   };
 }

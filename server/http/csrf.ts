@@ -32,7 +32,12 @@ export function ownOrigin(req: Request): string | undefined {
  * own origin. A request with none of these headers did not come from a browser page (curl, another
  * server, tests) and passes: CSRF needs a victim's browser.
  */
-export function csrfProtection(deps: { allowedOrigins: string[]; logger: Logger }): RequestHandler {
+export function csrfProtection(deps: {
+  allowedOrigins: string[];
+  logger: Logger;
+  /** Called once per refused request (the security event log). */
+  onRefused?: () => void;
+}): RequestHandler {
   const { allowedOrigins, logger } = deps;
   const configured = new Set(allowedOrigins);
   const allowed = (origin: string | undefined, req: Request) =>
@@ -63,6 +68,7 @@ export function csrfProtection(deps: { allowedOrigins: string[]; logger: Logger 
     }
     if (ok) return next();
     logger.debug({ method: req.method, path: req.path, site, origin, reason }, "csrf check refused request");
+    deps.onRefused?.();
     next(csrfRejected());
   };
 }

@@ -7,6 +7,9 @@ import { FORM_PARAMETER_LIMIT, translateBodyError } from "../http/body.js";
 import { HttpError } from "../http/errors.js";
 import { check } from "../http/validate.js";
 import type { ProductRateLimits } from "../ratelimit/policies.js";
+import type { SecurityEvents } from "../security/events.js";
+import { publicActivity } from "../security/routes.js";
+import { ICON, ICON_PATH } from "./icon.js";
 import { STYLESHEET, STYLESHEET_PATH } from "./stylesheet.js";
 import { accountPage, type Errors, errorPage, loginPage, NOTICES, registerPage } from "./views.js";
 
@@ -16,13 +19,18 @@ const ONE_YEAR_SECONDS = 365 * 86_400;
 /** Paths the pages own: their errors (CSRF refusal, outage) are rendered as HTML for browsers. */
 const PAGE_PATH = /^\/(login|register|logout|account(\/.*)?)?$/;
 
-/** Serves the stylesheet under its content hash, cacheable for a year; mounted before sessions. */
+/** Serves the stylesheet and the icon under their content hash, cacheable for a year; mounted before sessions. */
 export function createAssetsRouter(): Router {
   const router = Router();
   router.get(STYLESHEET_PATH, (_req, res) => {
     res.setHeader("Content-Type", "text/css; charset=utf-8");
     res.setHeader("Cache-Control", `public, max-age=${ONE_YEAR_SECONDS}, immutable`);
     res.send(STYLESHEET);
+  });
+  router.get(ICON_PATH, (_req, res) => {
+    res.setHeader("Content-Type", "image/svg+xml");
+    res.setHeader("Cache-Control", `public, max-age=${ONE_YEAR_SECONDS}, immutable`);
+    res.send(ICON);
   });
   return router;
 }
@@ -84,8 +92,9 @@ export function createPagesRouter(deps: {
   limits: Pick<ProductRateLimits, "login">;
   /** Where `next` may send the browser after login (undefined: nowhere, go to /account). */
   returnTo?: (req: Request, next: unknown) => string | undefined;
+  events?: Pick<SecurityEvents, "recent">;
 }): Router {
-  const { config, accounts, limits } = deps;
+  const { config, accounts, limits, events } = deps;
   const returnTo = deps.returnTo ?? (() => undefined);
   const router = Router();
   const form = express.urlencoded({
@@ -101,8 +110,14 @@ export function createPagesRouter(deps: {
     status: number,
     extra: { errors?: Errors; alert?: string; notice?: string } = {},
   ) => {
+    const user = req.user as Express.User;
     const sessions = await accounts.listSessions(sessionPort(req, res, config));
-    send(res, status, accountPage({ email: (req.user as Express.User).email, sessions, ...extra }));
+    // The page works without its activity section: a failed read only hides it.
+    const activity = await events
+      ?.recent(user.id)
+      .then((list) => list.map(publicActivity))
+      .catch(() => undefined);
+    send(res, status, accountPage({ email: user.email, sessions, activity, ...extra }));
   };
 
   router.get("/", (req, res) => res.redirect(303, req.user ? "/account" : "/login"));

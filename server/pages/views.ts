@@ -1,5 +1,7 @@
 import type { SessionView } from "../session/user-sessions.js";
+import { type ActivityRow, activitySection } from "./activity-view.js";
 import { type HtmlValue, html, type SafeHtml } from "./html.js";
+import { ICON_PATH } from "./icon.js";
 import { STYLESHEET_PATH } from "./stylesheet.js";
 
 export type Errors = Partial<Record<string, string>>;
@@ -12,7 +14,7 @@ function layout(title: string, body: SafeHtml): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${title} · Account</title>
 <link rel="stylesheet" href="${STYLESHEET_PATH}">
-<link rel="icon" href="data:,">
+<link rel="icon" href="${ICON_PATH}" type="image/svg+xml">
 </head>
 <body>
 <a class="skip" href="#main">Skip to content</a>
@@ -156,6 +158,8 @@ export const NOTICES: Record<string, string> = {
 export function accountPage(o: {
   email: string;
   sessions: SessionView[];
+  /** Recent security events; undefined when they could not be read. */
+  activity?: ActivityRow[];
   notice?: string;
   errors?: Errors;
   alert?: string;
@@ -195,6 +199,8 @@ ${field({ name: "newPassword", label: "New password", type: "password", autocomp
 <button type="submit">Change password</button>
 </form>
 </section>
+
+${activitySection(o.activity)}
 
 <form method="post" action="/logout">
 <button type="submit" class="secondary">Log out</button>

@@ -1,3 +1,4 @@
+import { isIPv4 } from "node:net";
 import type { Request } from "express";
 
 /**
@@ -10,13 +11,31 @@ export function clientAddressKey(req: Request, ipv6PrefixBits: number): string {
   return addressKey(req.ip, ipv6PrefixBits);
 }
 
-export function addressKey(ip: string | undefined, ipv6PrefixBits: number): string {
-  if (!ip) return "unknown";
-  if (!ip.includes(":")) return ip; // IPv4: the common case allocates nothing
+/** The one bucket shared by every client whose address is missing or does not parse. */
+export const UNKNOWN_ADDRESS = "unknown";
+
+/**
+ * `ip` with a port and IPv6 brackets removed (`1.2.3.4:5678` and `[2001:db8::1]:443`, as some proxies
+ * write X-Forwarded-For), so one client's changing source ports do not make it a new client each time.
+ */
+function withoutPort(ip: string): string {
+  const bracketed = /^\[([^\]]+)\](?::\d{1,5})?$/.exec(ip);
+  if (bracketed) return bracketed[1] as string;
+  const v4 = /^(\d{1,3}(?:\.\d{1,3}){3}):\d{1,5}$/.exec(ip);
+  return v4 ? (v4[1] as string) : ip;
+}
+
+export function addressKey(raw: string | undefined, ipv6PrefixBits: number): string {
+  if (!raw) return UNKNOWN_ADDRESS;
+  if (isIPv4(raw)) return raw; // the common case allocates nothing
+  const ip = withoutPort(raw);
+  if (isIPv4(ip)) return ip;
+  // Anything else must be IPv6: text that is neither counts as one shared client, not one each.
+  if (!ip.includes(":")) return UNKNOWN_ADDRESS;
   // IPv4 clients of a dual-stack listener, e.g. `::ffff:203.0.113.7`.
   if (ip.startsWith("::ffff:") && ip.lastIndexOf(":") === 6 && ip.includes(".")) return ip.slice(7);
   const groups = parseIpv6(ip);
-  if (!groups) return ip;
+  if (!groups) return UNKNOWN_ADDRESS;
   if (groups[0] === 0 && groups[1] === 0 && groups[2] === 0 && groups[3] === 0 && groups[4] === 0) {
     if (groups[5] === 0xffff) {
       const hi = groups[6] as number;

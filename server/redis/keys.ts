@@ -5,6 +5,7 @@
  *   <prefix>:cache:...                       the two-tier cache (layout in cache/keys.ts)
  *   <prefix>:rl:{<policy>:<subject>}         a rate-limit counter (hash-tagged)
  *   <prefix>:health                          the key the Redis health check writes and reads back
+ *   <prefix>:sec-events:{<user>}             the user's recent security events (capped list, hash-tagged)
  * Metrics and the operator commands count and reach keys through these names only.
  */
 export interface RedisKeys {
@@ -21,6 +22,8 @@ export interface RedisKeys {
   /** The key of one rate-limit policy's subject. */
   rateLimit(policy: string, subject: string): string;
   health: string;
+  /** One user's recent security events, newest first. */
+  securityEvents(userId: string): string;
 }
 
 export function redisKeys(keyPrefix: string): RedisKeys {
@@ -35,6 +38,7 @@ export function redisKeys(keyPrefix: string): RedisKeys {
     rateLimits: `${keyPrefix}:rl:`,
     rateLimit: (policy, subject) => `${keyPrefix}:rl:{${policy}:${subject}}`,
     health: `${keyPrefix}:health`,
+    securityEvents: (userId) => `${keyPrefix}:sec-events:{${userId}}`,
   };
 }
 

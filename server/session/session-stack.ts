@@ -7,6 +7,7 @@ import type { Config } from "../config/config.js";
 import { csrfProtection } from "../http/csrf.js";
 import type { Logger } from "../logging/logger.js";
 import type { ProductRateLimits } from "../ratelimit/policies.js";
+import type { SecurityEvents } from "../security/events.js";
 import { createSessionPrefetch } from "./prefetch.js";
 import { createSessionMiddleware, enforceAbsoluteTimeout } from "./session.js";
 import type { UserSessions } from "./user-sessions.js";
@@ -31,8 +32,9 @@ export function createSessionStack(deps: {
   limits: Pick<ProductRateLimits, "global">;
   passport: ReturnType<typeof createPassport>;
   sessions: UserSessions;
+  events?: Pick<SecurityEvents, "record">;
 }): SessionStack {
-  const { config, logger, store, limits, passport, sessions } = deps;
+  const { config, logger, store, limits, passport, sessions, events } = deps;
   return {
     front: [
       createSessionPrefetch({
@@ -41,7 +43,11 @@ export function createSessionStack(deps: {
         secrets: config.session.secrets,
       }),
       limits.global,
-      csrfProtection({ allowedOrigins: config.appOrigins, logger }),
+      csrfProtection({
+        allowedOrigins: config.appOrigins,
+        logger,
+        onRefused: events && (() => events.record("csrf_refused")),
+      }),
     ],
     session: [
       deviceCookieWriter(config),
