@@ -82,7 +82,10 @@ const adminGet = (a: Express, path: string) => request(a).get(path).set("Authori
  */
 async function fillUntilOom(c: RedisNode, key: string): Promise<void> {
   await c.config("SET", "maxmemory", "0");
-  await c.set(key, "x".repeat(2 * 1024 * 1024));
+  // In 64 KB pieces: a 2 MB command would hold a 2 MB query buffer that Redis frees a moment later,
+  // dropping memory back under the limit set below.
+  const piece = "x".repeat(64 * 1024);
+  for (let i = 0; i < 32; i++) await c.append(key, piece);
   const used = Number(/^used_memory:(\d+)/m.exec(await c.info("memory"))?.[1]);
   await c.config("SET", "maxmemory", String(used - 512 * 1024));
   await expect(c.set(`${key}:probe`, "1")).rejects.toThrow(/^OOM/);
