@@ -8,8 +8,14 @@ import { createPgliteDatabase, createPostgresDatabase, type Database } from "./d
 import { isMigrationRetryable, migrate } from "./db/migrate.js";
 import { trackRedisErrors } from "./health/checks.js";
 import { DependencyUnavailableError } from "./http/errors.js";
+import { createMemoryQueue } from "./jobs/memory-queue.js";
+import type { JobQueue } from "./jobs/queue.js";
 import { within } from "./lib/within.js";
 import type { Logger } from "./logging/logger.js";
+import { createMailComposer } from "./mail/compose.js";
+import { createMailDelivery } from "./mail/deliver.js";
+import { createMailer } from "./mail/mailer.js";
+import type { Mailer, MailJob } from "./mail/types.js";
 import { createLifecycle, type Lifecycle } from "./process/lifecycle.js";
 import { connectRedis, createRedisClient, type Redis } from "./redis/redis-client.js";
 import { createServices, type Infrastructure, type Services } from "./services.js";
@@ -35,8 +41,11 @@ export interface RuntimeFactories {
   hasher(ctx: RuntimeContext): PasswordHasher;
   cache(ctx: RuntimeContext, redis: Redis | undefined): Cache;
   lifecycle(ctx: RuntimeContext): Lifecycle;
+  /** The `mail` job queue (BullMQ on `redis` or the queue's own Redis; in memory without Redis). */
+  mailQueue(ctx: RuntimeContext, redis: Redis | undefined): Promise<JobQueue<MailJob>>;
+  mailer(ctx: RuntimeContext): Mailer;
   services(config: Config, infrastructure: Infrastructure): Services;
-  /** Background work of the services: the periodic Redis audits. */
+  /** Background work of the services: the periodic Redis audits, the inline mail worker. */
   start(ctx: RuntimeContext, services: Services): Promise<void>;
   app(config: Config, services: Services): Express;
 }
@@ -143,16 +152,40 @@ export const defaultFactories: RuntimeFactories = {
     }),
   cache: (ctx, redis) => openCache(ctx, redis),
   lifecycle: () => createLifecycle(),
+  async mailQueue(ctx) {
+    const queue = createMemoryQueue<MailJob>("mail");
+    ctx.onClose(() => queue.close());
+    return queue;
+  },
+  mailer(ctx) {
+    const mailer = createMailer(ctx.config, ctx.logger);
+    ctx.onClose(() => mailer.close());
+    return mailer;
+  },
   services: (config, infrastructure) => createServices(config, infrastructure),
   async start(ctx, services) {
     // A Redis that can evict sessions or lose them on restart is said loudly before the first request.
     ctx.onClose(() => services.audits.stop());
     await services.audits.start();
+    if (ctx.config.queue.workerMode === "inline") startMailWorker(ctx, services);
   },
   app: (config, services) => createApp(config, services),
 };
 
 const EVENTS_DRAIN_MS = 1000;
+const MAIL_WORKER_DRAIN_MS = 5000;
+
+/** Runs the mail jobs in this process (WORKER_MODE=inline); its close waits for a mail being sent. */
+export function startMailWorker(ctx: RuntimeContext, services: Services): void {
+  const deliver = createMailDelivery({
+    compose: createMailComposer({ config: ctx.config }),
+    mailer: services.mailer,
+    logger: ctx.logger,
+    retryHours: ctx.config.mail.retryHours,
+  });
+  const worker = services.mailQueue.process(deliver);
+  ctx.onClose(() => worker.close(MAIL_WORKER_DRAIN_MS));
+}
 
 /** Opens the dependencies named by config (Redis, database), builds the services, then the app. */
 export async function createRuntime(
@@ -176,6 +209,8 @@ export async function createRuntime(
       hasher: make.hasher(ctx),
       cache: make.cache(ctx, cacheRedis ?? redis),
       lifecycle: make.lifecycle(ctx),
+      mailQueue: await make.mailQueue(ctx, redis),
+      mailer: make.mailer(ctx),
     };
     const services = make.services(config, infrastructure);
     // Security events still being stored finish before Redis closes; a stalled Redis cannot hold shutdown.

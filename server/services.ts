@@ -8,8 +8,10 @@ import type { Cache } from "./cache/cache.js";
 import type { Config } from "./config/config.js";
 import type { Database } from "./db/database.js";
 import { createHealthService, type HealthService } from "./health/health-service.js";
+import type { JobQueue } from "./jobs/queue.js";
 import { within } from "./lib/within.js";
 import type { Logger } from "./logging/logger.js";
+import type { Mailer, MailJob } from "./mail/types.js";
 import { createMetrics, type Metrics } from "./metrics/metrics.js";
 import { registerRedisAuditMetrics } from "./metrics/redis-audit-metrics.js";
 import { estimateKeyCounts } from "./metrics/redis-metrics.js";
@@ -42,6 +44,10 @@ export interface Infrastructure {
   hasher: PasswordHasher;
   /** Shutdown state set by main.ts; readiness reads it. */
   lifecycle: Lifecycle;
+  /** The `mail` job queue: BullMQ on Redis when configured, else this process' memory. */
+  mailQueue: JobQueue<MailJob>;
+  /** Delivers composed mails (SMTP_URL, else the outbox folder); used by whoever runs the mail jobs. */
+  mailer: Mailer;
 }
 
 /** Every service the request path uses, each built once. */

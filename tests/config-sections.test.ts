@@ -6,6 +6,7 @@ import { CONFIG_VARIABLES, ConfigError, type Env, loadConfig } from "../server/c
 import { DATABASE_VARIABLES } from "../server/config/database.js";
 import { HEALTH_VARIABLES } from "../server/config/health.js";
 import { HTTP_VARIABLES } from "../server/config/http.js";
+import { MAIL_VARIABLES } from "../server/config/mail.js";
 import { OPENAI_VARIABLES } from "../server/config/openai.js";
 import { PASSWORD_VARIABLES } from "../server/config/password.js";
 import { PLATFORM_VARIABLES } from "../server/config/platform.js";
@@ -44,6 +45,7 @@ describe("configuration sections", () => {
       WORKERS_VARIABLES,
       FORWARD_AUTH_VARIABLES,
       SECURITY_VARIABLES,
+      MAIL_VARIABLES,
     ];
     const names = sections.flatMap((s) => Object.keys(s));
     expect(names.length).toBe(new Set(names).size);

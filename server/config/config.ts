@@ -4,6 +4,7 @@ import { CACHE_VARIABLES, type CacheConfig, cacheConfig } from "./cache.js";
 import { DATABASE_VARIABLES, type DatabaseConfig, databaseConfig } from "./database.js";
 import { HEALTH_VARIABLES, type HealthConfig, healthConfig } from "./health.js";
 import { HTTP_VARIABLES, type HttpConfig, httpConfig } from "./http.js";
+import { MAIL_VARIABLES, type MailConfig, mailConfig } from "./mail.js";
 import { OPENAI_VARIABLES, type OpenAIConfig, openaiConfig } from "./openai.js";
 import { PASSWORD_VARIABLES, type PasswordConfig, passwordConfig } from "./password.js";
 import { PLATFORM_VARIABLES, type PlatformConfig, platformConfig } from "./platform.js";
@@ -15,6 +16,7 @@ import { ConfigError, cleanEnv, type Env, parseVariables, type Report } from "./
 import { WORKERS_VARIABLES, type WorkersConfig, workersConfig } from "./workers.js";
 
 export { HEALTH_DEPENDENCIES, type HealthDependency } from "./health.js";
+export type { EmailVerificationMode } from "./mail.js";
 export { detectPlatform } from "./platform.js";
 export type { RateLimitSetting } from "./rate-limit.js";
 export type { RedisConfig, SentinelConfig } from "./redis.js";
@@ -42,6 +44,7 @@ const VARIABLES = {
   ...WORKERS_VARIABLES,
   ...FORWARD_AUTH_VARIABLES,
   ...SECURITY_VARIABLES,
+  ...MAIL_VARIABLES,
 };
 
 /** Every environment variable the server reads. */
@@ -58,7 +61,8 @@ export type Config = PlatformConfig &
   AdminConfig &
   WorkersConfig &
   ReturnType<typeof forwardAuthConfig> &
-  SecurityConfig & {
+  SecurityConfig &
+  MailConfig & {
     /** Warnings to log once the logger exists. */
     warnings: string[];
   };
@@ -100,6 +104,18 @@ export function loadConfig(env: Env): Config {
     },
     report,
   );
+  const mail = mailConfig(
+    v,
+    {
+      isProduction,
+      port: http.port,
+      appOrigins: http.appOrigins,
+      railwayPublicDomain: v.RAILWAY_PUBLIC_DOMAIN,
+      dataDir: v.DATA_DIR,
+      hasRedis: redis.redis !== undefined,
+    },
+    report,
+  );
   if (report.problems.length > 0) throw new ConfigError(report.problems);
 
   return {
@@ -117,6 +133,7 @@ export function loadConfig(env: Env): Config {
     ...workers,
     ...forwardAuth,
     ...securityConfig(v),
+    ...mail,
     warnings: report.warnings,
   };
 }

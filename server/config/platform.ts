@@ -4,6 +4,10 @@ import { type Env, int, type Report, type Values } from "./variables.js";
 export const PLATFORM_VARIABLES = {
   NODE_ENV: z.enum(["production", "development", "test"]).optional(), // unset: production on a hosting platform, else development
   RAILWAY_DEPLOYMENT_DRAINING_SECONDS: int(0, 86_400).optional(), // set by Railway: SIGTERM to SIGKILL; sizes the shutdown
+  RAILWAY_PUBLIC_DOMAIN: z
+    .string()
+    .regex(/^[A-Za-z0-9.-]+$/, "must be a host name")
+    .optional(), // set by Railway: the service's public domain; links in mails use it when PUBLIC_URL and APP_ORIGIN are unset
 };
 
 /** Variables that hosting platforms set in every deployment; any of them means "this is deployed". */

@@ -1,0 +1,75 @@
+/**
+ * A durable job queue: BullMQ on Redis (jobs survive this process, any process may run them) or, without
+ * Redis, this process' memory. Both keep the same options and the same promises (tests/jobs-contract).
+ */
+export interface JobQueue<T> {
+  /** The queue's name (metrics label, BullMQ queue name). */
+  readonly name: string;
+  /**
+   * Stores the job; resolves once it is durable (on Redis: written). A `jobId` already waiting, delayed
+   * or active makes this a no-op, so a retried request cannot queue the same mail twice.
+   */
+  add(data: T, options?: AddOptions): Promise<void>;
+  /** Runs `handler` on this process' share of the jobs until the returned worker is closed. */
+  process(handler: JobHandler<T>, options?: ProcessOptions): JobWorker;
+  /** How many jobs are in each state (a failed read rejects: the health check reports it). */
+  depths(): Promise<QueueDepths>;
+  /** Stops accepting jobs and closes the queue's own connections (not the workers'). */
+  close(): Promise<void>;
+}
+
+export interface AddOptions {
+  jobId?: string;
+  delayMs?: number;
+}
+
+export interface ProcessOptions {
+  /** Jobs run at once by this worker (default 1). */
+  concurrency?: number;
+}
+
+export interface JobContext {
+  id: string;
+  /** 1 on the first run; a `RetryLaterError` does not count as an attempt. */
+  attempt: number;
+  /** When the job was added (ms since epoch). */
+  createdAt: number;
+}
+
+/** Throws to fail the attempt (retried with backoff until `attempts` are used) or a RetryLaterError. */
+export type JobHandler<T> = (data: T, job: JobContext) => Promise<void>;
+
+export interface JobWorker {
+  /** Lets the running jobs finish (bounded by `timeoutMs`), then stops taking new ones. */
+  close(timeoutMs?: number): Promise<void>;
+}
+
+export interface QueueDepths {
+  waiting: number;
+  active: number;
+  delayed: number;
+  failed: number;
+  completed: number;
+}
+
+/**
+ * A failure that says nothing about the job (the SMTP server is down, a dependency times out): the job is
+ * run again after `delayMs` without using one of its attempts, so an outage of any length loses nothing.
+ */
+export class RetryLaterError extends Error {
+  constructor(
+    message: string,
+    readonly delayMs: number,
+  ) {
+    super(message);
+    this.name = "RetryLaterError";
+  }
+}
+
+/** The options the guides use, kept by both implementations. */
+export const JOB_DEFAULTS = {
+  attempts: 3,
+  backoff: { type: "exponential" as const, delay: 2000 },
+  removeOnComplete: 100,
+  removeOnFail: 50,
+};

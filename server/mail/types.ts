@@ -1,0 +1,38 @@
+/**
+ * The mails the product sends, as jobs on the `mail` queue. A job names what happened, not the message:
+ * the worker looks up what it needs when it runs (the user, a fresh single-use token), so no secret link
+ * ever sits in Redis and a request that queues a mail does the same work whether or not the account exists.
+ */
+export type MailJob =
+  /** "Forgot password" for this address; the worker sends nothing when no active account has it. */
+  | { kind: "password-reset"; email: string }
+  /** A verification link for the user's current address. */
+  | { kind: "email-verification"; userId: string }
+  /** Someone tried to register with an address that already has an account (EMAIL_VERIFICATION=required). */
+  | { kind: "registration-attempt"; email: string }
+  /** The account signed in from a device it had not used before (NOTIFY_NEW_SIGN_IN). */
+  | { kind: "new-sign-in"; userId: string; device: string; ip: string; at: number };
+
+/** One rendered message. */
+export interface Mail {
+  to: string;
+  subject: string;
+  text: string;
+  html: string;
+}
+
+/** Delivers rendered messages: SMTP (SMTP_URL) or files in the outbox folder. */
+export interface Mailer {
+  /** "smtp" or "outbox", for logs and health. */
+  readonly kind: "smtp" | "outbox";
+  /**
+   * Resolves once the message was accepted. Rejects with a TransientMailError (mailer.ts) when the failure
+   * is the transport's (connection refused, timeout, a 4xx reply), with another error when the message
+   * itself was refused (a 5xx reply).
+   */
+  send(mail: Mail): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Turns a job into the message to send, or undefined when there is nothing to send (unknown account). */
+export type MailComposer = (job: MailJob) => Promise<Mail | undefined>;
