@@ -178,7 +178,7 @@ const MAIL_WORKER_DRAIN_MS = 5000;
 /** Runs the mail jobs in this process (WORKER_MODE=inline); its close waits for a mail being sent. */
 export function startMailWorker(ctx: RuntimeContext, services: Services): void {
   const deliver = createMailDelivery({
-    compose: createMailComposer({ config: ctx.config }),
+    compose: createMailComposer({ config: ctx.config, db: services.db, logger: ctx.logger }),
     mailer: services.mailer,
     logger: ctx.logger,
     retryHours: ctx.config.mail.retryHours,
