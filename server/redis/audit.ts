@@ -34,26 +34,24 @@ export interface AuditFinding {
   message: string;
 }
 
-export interface RedisAuditReport {
+/** One Redis as a whole: every node's figures combined (sums, the fullest share, the weakest persistence). */
+export interface RedisAuditReport
+  extends Pick<
+    NodeAudit,
+    "version" | "role" | "maxmemory_bytes" | "used_memory_bytes" | "evicted_keys" | "persistence" | "full"
+  > {
   purpose: RedisPurpose;
   /** ISO 8601 time of this audit. */
   at: string;
   nodes: NodeAudit[];
-  version: string;
-  role: string;
-  maxmemory_bytes: number;
   /** The one policy, or a comma-separated list when a cluster's masters disagree. */
   maxmemory_policy: string;
-  used_memory_bytes: number;
   /** The fullest node's share; null when no node has a limit. */
   memory_used_ratio: number | null;
-  evicted_keys: number;
   /** Keys evicted since the previous audit of this process (0 on the first one). */
   evicted_keys_growth: number;
-  persistence: Persistence;
   /** True when this Redis keeps what it holds: for sessions `noeviction`, for a cache any policy. */
   policy_safe: boolean;
-  full: boolean;
   findings: AuditFinding[];
 }
 
