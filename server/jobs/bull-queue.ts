@@ -134,7 +134,8 @@ export async function createBullQueue<T>(name: string, options: BullQueueOptions
               if (job.progress === RETRY_LATER) await job.updateProgress(0).catch(() => undefined);
               throw err;
             }
-            await job.updateProgress(RETRY_LATER);
+            // Only read by health: failing to write it must not cost the job an attempt.
+            await job.updateProgress(RETRY_LATER).catch(() => undefined);
             await job.moveToDelayed(Date.now() + err.delayMs, token);
             // Tells BullMQ the job was moved on purpose: no attempt used, no failure recorded.
             throw new DelayedError();
@@ -162,8 +163,16 @@ export async function createBullQueue<T>(name: string, options: BullQueueOptions
       return {
         async close(timeoutMs = 5000) {
           workers.delete(worker);
-          // A job still running past the bound is left locked; its lock runs out and another worker runs it.
-          await within(worker.close(), timeoutMs).catch(() => worker.close(true).catch(() => undefined));
+          const closing = worker.close();
+          const finished = await within(closing, timeoutMs).then(
+            () => true,
+            () => false,
+          );
+          if (!finished) {
+            // The job still running keeps its lock until it runs out; then another worker runs it again.
+            log.warn({ timeoutMs }, "worker closed with a job still running");
+            await within(worker.disconnect(), timeoutMs).catch(() => undefined);
+          }
           connection.disconnect();
         },
       };

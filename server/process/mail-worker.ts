@@ -75,6 +75,12 @@ export async function runMailWorkerProcess(options: { composer?: ComposerFactory
       "the worker needs Redis: set REDIS_URL (jobs live there; without it the web process runs them itself)",
     );
   }
+  if (!config.database.url) {
+    // PGlite is embedded: the web process' data directory cannot be shared, so accounts are not found here.
+    logger.warn(
+      "No DATABASE_URL: the worker opens an embedded PGlite database of its own, not the web process' users",
+    );
+  }
   const running = await runMailWorker({ config, logger, composer: options.composer }).catch((err: Error) =>
     fatal(logger, err, `cannot start the worker: ${err.message}`),
   );

@@ -150,5 +150,20 @@ export function jobQueueContractSuite(name: string, make: () => Promise<JobQueue
       expect(started).toEqual([1]);
       expect(await queue.depths()).toMatchObject({ waiting: 1, completed: 1 });
     });
+
+    it("stops waiting for a running job once the close's bound has passed", async () => {
+      const queue = await fresh();
+      let finished = false;
+      let started = false;
+      const worker = queue.process(async () => {
+        started = true;
+        await new Promise((r) => setTimeout(r, 3000));
+        finished = true;
+      });
+      await queue.add({ n: 1 });
+      await waitUntil(() => started);
+      await worker.close(300);
+      expect(finished).toBe(false);
+    });
   });
 }
