@@ -71,6 +71,34 @@ describe("BullMQ queue", () => {
   });
 });
 
+describe("BullMQ worker across a Redis restart", () => {
+  it("keeps waiting through the outage and runs the jobs added once Redis is back", async () => {
+    const server = await privateRedisServer();
+    const queue = await bullQueue<Item>(loopbackRedis(server.port, { commandTimeoutMs: 500 }));
+    closeAfterFile(() => queue.close());
+    const seen: number[] = [];
+    const worker = queue.process(async (item) => {
+      seen.push(item.n);
+    });
+    closeAfterFile(() => worker.close(2000));
+    await queue.add({ n: 1 });
+    await waitUntil(() => seen.length === 1);
+    await server.kill();
+    await new Promise((r) => setTimeout(r, 1000));
+    await server.start();
+    await waitUntil(
+      async () =>
+        queue.add({ n: 2 }).then(
+          () => true,
+          () => false,
+        ),
+      15_000,
+    );
+    await waitUntil(() => seen.length === 2, 15_000);
+    expect(seen).toEqual([1, 2]);
+  });
+});
+
 describe.skipIf(process.env.SKIP_SLOW === "1")("BullMQ queue on Redis Cluster", () => {
   it("adds, runs and counts jobs on a 3-master cluster (one slot for the queue's keys)", async () => {
     const cluster = await startRedisCluster();
