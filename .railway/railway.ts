@@ -38,6 +38,10 @@ export default defineRailway((ctx) => {
       SESSION_SECRET: preserve(),
       // Queued jobs (mail) run in the worker service below, not in the web replicas.
       WORKER_MODE: "off",
+      // Mail settings, set with `railway variables --set` (README): the web process reads them too
+      // (whether verification mails can be sent decides EMAIL_VERIFICATION's default).
+      SMTP_URL: preserve(),
+      MAIL_FROM: preserve(),
     },
   });
 

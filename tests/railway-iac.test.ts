@@ -43,6 +43,14 @@ function appService(graph: RailwayGraph, name = "app"): ServiceNode {
   return app;
 }
 
+/** Values set once with `railway variables --set`, which `preserve()` keeps. */
+const PRESERVED: Record<string, string> = {
+  SESSION_SECRET: "a-session-secret-set-once-with-railway-variables",
+  SMTP_URL: "smtps://mailer:pw@smtp.example.com:465",
+  MAIL_FROM: "Example <no-reply@example.com>",
+  PUBLIC_URL: "https://auth.example.com",
+};
+
 describe(".railway/railway.ts", () => {
   it("is a valid graph: the app, a Redis and a PostgreSQL, wired by reference", async () => {
     const graph = await evaluate("production");
@@ -87,11 +95,13 @@ describe(".railway/railway.ts", () => {
     const app = appService(await evaluate("production"));
     const env: Record<string, string> = {
       RAILWAY_ENVIRONMENT: "production",
+      // Railway's own, once the service has a public domain (README step 7).
+      RAILWAY_PUBLIC_DOMAIN: "auth.example.com",
       RAILWAY_DEPLOYMENT_DRAINING_SECONDS: String(app.deploy?.drainingSeconds),
     };
     for (const [name, value] of Object.entries(app.variables ?? {})) {
       if (value.type === "literal") env[name] = value.value ?? "";
-      else if (value.type === "preserve") env[name] = "a-session-secret-set-once-with-railway-variables";
+      else if (value.type === "preserve") env[name] = PRESERVED[name] ?? "";
       else if (value.type === "reference" && value.output === "REDIS_URL")
         env[name] = "redis://redis.railway.internal:6379";
       else if (value.type === "reference")
@@ -129,10 +139,7 @@ describe(".railway/railway.ts", () => {
       NODE_ENV: "production",
       REDIS_URL: "redis://redis.railway.internal:6379",
       DATABASE_URL: "postgres://postgres:pw@postgres.railway.internal:5432/railway",
-      SESSION_SECRET: "a-session-secret-set-once-with-railway-variables",
-      SMTP_URL: "smtps://mailer:pw@smtp.example.com:465",
-      MAIL_FROM: "Example <no-reply@example.com>",
-      PUBLIC_URL: "https://auth.example.com",
+      ...PRESERVED,
       RAILWAY_DEPLOYMENT_DRAINING_SECONDS: String(DRAINING_SECONDS),
     });
     expect(config.queue.redis?.host).toBe("redis.railway.internal");
