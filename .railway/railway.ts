@@ -36,8 +36,40 @@ export default defineRailway((ctx) => {
       RATE_LIMIT_INSTANCES: String(replicas),
       // Set once per environment with `railway variables --set` (README); apply keeps it and never prints it.
       SESSION_SECRET: preserve(),
+      // Queued jobs (mail) run in the worker service below, not in the web replicas.
+      WORKER_MODE: "off",
+      // Mail settings, set with `railway variables --set` (README): the web process reads them too
+      // (whether verification mails can be sent decides EMAIL_VERIFICATION's default).
+      SMTP_URL: preserve(),
+      MAIL_FROM: preserve(),
     },
   });
 
-  return project("redis-session-server", { resources: [cache, db, app] });
+  // Runs the queued jobs (mail) from the same build: no HTTP, no healthcheck. On redeploy SIGTERM stops it
+  // taking jobs and lets a mail being sent finish; a job of a killed worker is run again (QUEUE_STALLED_MS).
+  const worker = service("worker", {
+    build: { builder: "RAILPACK", buildCommand: "npm run build" },
+    start: "node dist/server/worker.js",
+    replicas: 1,
+    deploy: {
+      restartPolicyType: "ON_FAILURE",
+      restartPolicyMaxRetries: 5,
+      drainingSeconds: DRAINING_SECONDS,
+    },
+    env: {
+      NODE_ENV: "production",
+      RAILPACK_NODE_VERSION: "22",
+      REDIS_URL: cache.env.REDIS_URL,
+      DATABASE_URL: db.env.DATABASE_URL,
+      // The config is the web process' (it refuses to start in production without a secret): the app's own.
+      SESSION_SECRET: app.env.SESSION_SECRET,
+      // Mail delivery, set with `railway variables --set` (README): the worker is the one that sends.
+      SMTP_URL: preserve(),
+      MAIL_FROM: preserve(),
+      // The worker has no public domain of its own: the origin of the links in mails.
+      PUBLIC_URL: preserve(),
+    },
+  });
+
+  return project("redis-session-server", { resources: [cache, db, app, worker] });
 });

@@ -65,7 +65,10 @@ export function createApp(config: Config, services: Services): Express {
   // Probes skip the global limit, so no /health path may reach the session stack: unknown ones end here.
   app.use("/health", (_req, _res, next) => next(new HttpError("not_found")));
   const cacheRedis = services.cacheRedis ?? redis;
-  app.use("/metrics", createMetricsRouter({ config, metrics, redis, cacheRedis, audits }));
+  app.use(
+    "/metrics",
+    createMetricsRouter({ config, metrics, redis, cacheRedis, audits, queues: [services.mailQueue] }),
+  );
   app.use(sessionStack.front); // prefetch → global rate limit → CSRF
   // Operators use the bearer token, never a login: no session is read or created for these.
   app.use("/api/cache", createCacheAdminRouter({ config, cache }));

@@ -8,14 +8,15 @@ import { createPgliteDatabase, createPostgresDatabase, type Database } from "./d
 import { isMigrationRetryable, migrate } from "./db/migrate.js";
 import { trackRedisErrors } from "./health/checks.js";
 import { DependencyUnavailableError } from "./http/errors.js";
+import { createBullQueue } from "./jobs/bull-queue.js";
 import { createMemoryQueue } from "./jobs/memory-queue.js";
-import type { JobQueue } from "./jobs/queue.js";
+import type { JobQueue, JobWorker } from "./jobs/queue.js";
 import { within } from "./lib/within.js";
 import type { Logger } from "./logging/logger.js";
 import { createMailComposer } from "./mail/compose.js";
 import { createMailDelivery } from "./mail/deliver.js";
 import { createMailer } from "./mail/mailer.js";
-import type { Mailer, MailJob } from "./mail/types.js";
+import type { MailComposer, Mailer, MailJob } from "./mail/types.js";
 import { createLifecycle, type Lifecycle } from "./process/lifecycle.js";
 import { connectRedis, createRedisClient, type Redis } from "./redis/redis-client.js";
 import { createServices, type Infrastructure, type Services } from "./services.js";
@@ -41,7 +42,7 @@ export interface RuntimeFactories {
   hasher(ctx: RuntimeContext): PasswordHasher;
   cache(ctx: RuntimeContext, redis: Redis | undefined): Cache;
   lifecycle(ctx: RuntimeContext): Lifecycle;
-  /** The `mail` job queue (BullMQ on `redis` or the queue's own Redis; in memory without Redis). */
+  /** The `mail` job queue: BullMQ on the queue's Redis (its own connections), in memory without Redis. */
   mailQueue(ctx: RuntimeContext, redis: Redis | undefined): Promise<JobQueue<MailJob>>;
   mailer(ctx: RuntimeContext): Mailer;
   services(config: Config, infrastructure: Infrastructure): Services;
@@ -119,6 +120,21 @@ export function openCache(
   return cache;
 }
 
+/** The `mail` queue named by config: BullMQ when a Redis is configured, else this process' memory. */
+export async function openMailQueue(ctx: RuntimeContext): Promise<JobQueue<MailJob>> {
+  const { config, logger } = ctx;
+  const queue = config.queue.redis
+    ? await createBullQueue<MailJob>("mail", {
+        redis: config.queue.redis,
+        keyPrefix: config.keyPrefix,
+        stalledMs: config.queue.stalledMs,
+        logger,
+      })
+    : createMemoryQueue<MailJob>("mail");
+  ctx.onClose(() => queue.close());
+  return queue;
+}
+
 /** The factories production uses. */
 export const defaultFactories: RuntimeFactories = {
   redis(ctx) {
@@ -152,11 +168,7 @@ export const defaultFactories: RuntimeFactories = {
     }),
   cache: (ctx, redis) => openCache(ctx, redis),
   lifecycle: () => createLifecycle(),
-  async mailQueue(ctx) {
-    const queue = createMemoryQueue<MailJob>("mail");
-    ctx.onClose(() => queue.close());
-    return queue;
-  },
+  mailQueue: (ctx) => openMailQueue(ctx),
   mailer(ctx) {
     const mailer = createMailer(ctx.config, ctx.logger);
     ctx.onClose(() => mailer.close());
@@ -177,14 +189,23 @@ const MAIL_WORKER_DRAIN_MS = 5000;
 
 /** Runs the mail jobs in this process (WORKER_MODE=inline); its close waits for a mail being sent. */
 export function startMailWorker(ctx: RuntimeContext, services: Services): void {
+  const compose = createMailComposer({ config: ctx.config, db: services.db, logger: ctx.logger });
+  const worker = processMail(ctx, { queue: services.mailQueue, mailer: services.mailer, compose });
+  ctx.onClose(() => worker.close(MAIL_WORKER_DRAIN_MS));
+}
+
+/** Delivers the `mail` queue's jobs with `compose` and `mailer` until the returned worker is closed. */
+export function processMail(
+  ctx: RuntimeContext,
+  deps: { queue: JobQueue<MailJob>; mailer: Mailer; compose: MailComposer },
+): JobWorker {
   const deliver = createMailDelivery({
-    compose: createMailComposer({ config: ctx.config, db: services.db, logger: ctx.logger }),
-    mailer: services.mailer,
+    compose: deps.compose,
+    mailer: deps.mailer,
     logger: ctx.logger,
     retryHours: ctx.config.mail.retryHours,
   });
-  const worker = services.mailQueue.process(deliver);
-  ctx.onClose(() => worker.close(MAIL_WORKER_DRAIN_MS));
+  return deps.queue.process(deliver);
 }
 
 /** Opens the dependencies named by config (Redis, database), builds the services, then the app. */

@@ -105,9 +105,24 @@ export function createServices(
     intervalMs: config.redisAuditIntervalMs,
     timeoutMs: config.health.checkTimeoutMs,
   });
-  const health = createHealthService({ config, db, redis, cacheRedis, audits, lifecycle, logger });
+  const health = createHealthService({
+    config,
+    db,
+    redis,
+    cacheRedis,
+    audits,
+    lifecycle,
+    logger,
+    queues: [infra.mailQueue],
+  });
   const metrics = createMetrics({
     processMetrics: options.processMetrics,
+    queues: [
+      {
+        name: infra.mailQueue.name,
+        depths: () => within(infra.mailQueue.depths(), config.health.checkTimeoutMs),
+      },
+    ],
     cache,
     health,
     sessions: {

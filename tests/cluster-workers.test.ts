@@ -1,9 +1,11 @@
 import { randomBytes } from "node:crypto";
 import { get as httpGet } from "node:http";
 import { beforeAll, describe, expect, it } from "vitest";
+import type { MailJob } from "../server/mail/types.js";
 import { TEST_SECRET, uniquePrefix } from "./helpers/app.js";
 import { closeAfterFile, sharedRedis, waitUntil } from "./helpers/fixtures.js";
 import { dropSchema } from "./helpers/global-setup.js";
+import { bullQueue, loopbackRedis } from "./helpers/queues.js";
 import { type ServerProcess, startServerProcess } from "./helpers/server-process.js";
 
 // WEB_CONCURRENCY=2: the real entry point as a process, two workers sharing the port. Workers need a
@@ -12,6 +14,7 @@ const DATABASE_URL = process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0
 const SHUTDOWN_DELAY_MS = 1500;
 
 let server: ServerProcess;
+const KEY_PREFIX = uniquePrefix();
 
 /** GET on a new connection each time (round-robin hands out connections, not requests). */
 function fresh(path: string): Promise<number> {
@@ -50,7 +53,7 @@ beforeAll(async () => {
     WEB_CONCURRENCY: "2",
     NODE_ENV: "test",
     REDIS_URL: redis.url,
-    KEY_PREFIX: uniquePrefix(),
+    KEY_PREFIX,
     DATABASE_URL,
     DATABASE_SCHEMA: schema,
     SESSION_SECRET: TEST_SECRET,
@@ -78,6 +81,19 @@ describe("WEB_CONCURRENCY=2", () => {
     const count =
       /http_request_duration_seconds_count\{method="GET",route="\/auth\/me",status="401"\} (\d+)/.exec(text);
     expect(Number(count?.[1])).toBe(N);
+  });
+
+  it("/metrics reports the queue's depths once for the instance, not once per worker", async () => {
+    const redis = await sharedRedis();
+    const queue = await bullQueue<MailJob>(loopbackRedis(redis.port, { db: redis.db }), {
+      keyPrefix: KEY_PREFIX,
+    });
+    closeAfterFile(() => queue.close());
+    for (let i = 0; i < 3; i++) {
+      await queue.add({ kind: "registration-attempt", email: `q${i}@example.com` }, { delayMs: 600_000 });
+    }
+    const text = await (await fetch(`${server.url}/metrics`)).text();
+    expect(/queue_jobs\{queue="mail",state="delayed"\} (\d+)/.exec(text)?.[1]).toBe("3");
   });
 
   it("a killed worker is replaced, and the instance keeps serving", async () => {

@@ -140,6 +140,30 @@ describe("configuration", () => {
     expect(problems({ REDIS_AUDIT_INTERVAL_MS: "10" })).toMatch(/REDIS_AUDIT_INTERVAL_MS/);
   });
 
+  it("reads QUEUE_REDIS_URL like REDIS_URL; without it the queue uses the sessions' Redis", () => {
+    const config = loadConfig({
+      REDIS_URL: "redis://sessions.internal:6379/1",
+      QUEUE_REDIS_URL: "rediss://default:p%40ss@jobs.example.com:6380/3",
+      REDIS_COMMAND_TIMEOUT_MS: "250",
+    });
+    expect(config.queue.redis).toMatchObject({
+      host: "jobs.example.com",
+      port: 6380,
+      password: "p@ss",
+      db: 3,
+      tls: { rejectUnauthorized: true, servername: "jobs.example.com" },
+      source: "QUEUE_REDIS_URL=rediss://default:***@jobs.example.com:6380/3",
+      commandTimeoutMs: 250,
+    });
+    const shared = loadConfig({ REDIS_URL: "redis://sessions.internal:6379/1", REDIS_CLUSTER: "false" });
+    expect(shared.queue.redis).toEqual(shared.redis);
+    expect(loadConfig({}).queue.redis).toBeUndefined();
+    expect(problems({ QUEUE_REDIS_URL: "redis://h:1" })).toMatch(/QUEUE_REDIS_URL: needs REDIS_URL/);
+    const bad = problems({ REDIS_URL: "redis://h:1", QUEUE_REDIS_URL: "http://secret@h:1" });
+    expect(bad).toMatch(/QUEUE_REDIS_URL: scheme must be redis:\/\/ or rediss:\/\//);
+    expect(bad).not.toMatch(/secret/);
+  });
+
   it("treats empty variables as unset (Railway leaves VAR= around)", () => {
     expect(loadConfig({ PORT: "", REDIS_URL: " " }).port).toBe(3000);
   });

@@ -95,6 +95,7 @@ describe("all dependencies healthy", () => {
         database: { status: "healthy", latency_ms: expect.any(Number) },
         redis: { status: "healthy", latency_ms: expect.any(Number) },
         openai: { status: "healthy", latency_ms: expect.any(Number) },
+        queue_mail: { status: "healthy", latency_ms: expect.any(Number) },
       },
       timestamp: expect.any(String),
     });

@@ -37,11 +37,19 @@ function toGraph(name: string, environment: string, resources: ResourceNode[]): 
   };
 }
 
-function appService(graph: RailwayGraph): ServiceNode {
-  const app = graph.resources.find((r): r is ServiceNode => r.type === "service" && r.name === "app");
-  if (!app) throw new Error("no app service in the graph");
+function appService(graph: RailwayGraph, name = "app"): ServiceNode {
+  const app = graph.resources.find((r): r is ServiceNode => r.type === "service" && r.name === name);
+  if (!app) throw new Error(`no ${name} service in the graph`);
   return app;
 }
+
+/** Values set once with `railway variables --set`, which `preserve()` keeps. */
+const PRESERVED: Record<string, string> = {
+  SESSION_SECRET: "a-session-secret-set-once-with-railway-variables",
+  SMTP_URL: "smtps://mailer:pw@smtp.example.com:465",
+  MAIL_FROM: "Example <no-reply@example.com>",
+  PUBLIC_URL: "https://auth.example.com",
+};
 
 describe(".railway/railway.ts", () => {
   it("is a valid graph: the app, a Redis and a PostgreSQL, wired by reference", async () => {
@@ -87,11 +95,13 @@ describe(".railway/railway.ts", () => {
     const app = appService(await evaluate("production"));
     const env: Record<string, string> = {
       RAILWAY_ENVIRONMENT: "production",
+      // Railway's own, once the service has a public domain (README step 7).
+      RAILWAY_PUBLIC_DOMAIN: "auth.example.com",
       RAILWAY_DEPLOYMENT_DRAINING_SECONDS: String(app.deploy?.drainingSeconds),
     };
     for (const [name, value] of Object.entries(app.variables ?? {})) {
       if (value.type === "literal") env[name] = value.value ?? "";
-      else if (value.type === "preserve") env[name] = "a-session-secret-set-once-with-railway-variables";
+      else if (value.type === "preserve") env[name] = PRESERVED[name] ?? "";
       else if (value.type === "reference" && value.output === "REDIS_URL")
         env[name] = "redis://redis.railway.internal:6379";
       else if (value.type === "reference")
@@ -105,5 +115,34 @@ describe(".railway/railway.ts", () => {
     expect(config.shutdownDelayMs).toBeGreaterThan(0);
     expect(config.shutdownDelayMs + config.shutdownTimeoutMs).toBeLessThanOrEqual(DRAINING_SECONDS * 1000);
     expect(config.warnings).toEqual([]);
+  });
+
+  it("runs the queued jobs in a worker service of their own; the web replicas run none", async () => {
+    const graph = await evaluate("production");
+    const app = appService(graph);
+    const worker = appService(graph, "worker");
+    expect(app.variables?.WORKER_MODE).toEqual({ type: "literal", value: "off" });
+    expect(worker.deploy?.startCommand).toBe("node dist/server/worker.js");
+    expect(worker.build?.buildCommand).toBe(app.build?.buildCommand);
+    expect(worker.deploy?.healthcheckPath ?? undefined).toBeUndefined();
+    expect(worker.deploy?.drainingSeconds).toBe(DRAINING_SECONDS);
+    const vars = worker.variables ?? {};
+    expect(vars.REDIS_URL).toEqual(app.variables?.REDIS_URL);
+    expect(vars.DATABASE_URL).toEqual(app.variables?.DATABASE_URL);
+    expect(vars.SESSION_SECRET).toMatchObject({ type: "reference", resource: app.address });
+    for (const name of ["SMTP_URL", "MAIL_FROM", "PUBLIC_URL"])
+      expect(vars[name]).toEqual({ type: "preserve" });
+
+    // Its variables, filled in as Railway would, make a production config the worker accepts.
+    const config = loadConfig({
+      RAILWAY_ENVIRONMENT: "production",
+      NODE_ENV: "production",
+      REDIS_URL: "redis://redis.railway.internal:6379",
+      DATABASE_URL: "postgres://postgres:pw@postgres.railway.internal:5432/railway",
+      ...PRESERVED,
+      RAILWAY_DEPLOYMENT_DRAINING_SECONDS: String(DRAINING_SECONDS),
+    });
+    expect(config.queue.redis?.host).toBe("redis.railway.internal");
+    expect(config.shutdownTimeoutMs).toBeLessThanOrEqual(DRAINING_SECONDS * 1000);
   });
 });

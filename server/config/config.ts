@@ -9,7 +9,7 @@ import { OPENAI_VARIABLES, type OpenAIConfig, openaiConfig } from "./openai.js";
 import { PASSWORD_VARIABLES, type PasswordConfig, passwordConfig } from "./password.js";
 import { PLATFORM_VARIABLES, type PlatformConfig, platformConfig } from "./platform.js";
 import { RATE_LIMIT_VARIABLES, type RateLimitConfig, rateLimitConfig } from "./rate-limit.js";
-import { REDIS_VARIABLES, type RedisSectionConfig, redisConfig } from "./redis.js";
+import { queueRedisConfig, REDIS_VARIABLES, type RedisSectionConfig, redisConfig } from "./redis.js";
 import { SECURITY_VARIABLES, type SecurityConfig, securityConfig } from "./security.js";
 import { SESSION_VARIABLES, type SessionConfig, sessionConfig } from "./session.js";
 import { ConfigError, cleanEnv, type Env, parseVariables, type Report } from "./variables.js";
@@ -113,6 +113,7 @@ export function loadConfig(env: Env): Config {
       railwayPublicDomain: v.RAILWAY_PUBLIC_DOMAIN,
       dataDir: v.DATA_DIR,
       hasRedis: redis.redis !== undefined,
+      queueRedis: queueRedisConfig(v, redis.redis, report),
     },
     report,
   );

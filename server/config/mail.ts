@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { RedisConfig } from "./redis.js";
 import { bool, int, nonEmpty, type Report, redactUrl, secret, type Values } from "./variables.js";
 
 export const MAIL_VARIABLES = {
@@ -33,6 +34,8 @@ export function mailConfig(
     /** DATA_DIR: the outbox folder lives under it by default. */
     dataDir: string;
     hasRedis: boolean;
+    /** The queue's Redis: QUEUE_REDIS_URL parsed like REDIS_URL, else the sessions' Redis (config/redis.ts). */
+    queueRedis: RedisConfig | undefined;
   },
   report: Report,
 ) {
@@ -83,6 +86,8 @@ export function mailConfig(
     queue: {
       /** The queue's own Redis URL (QUEUE_REDIS_URL); absent: the main Redis' settings. */
       redisUrl: v.QUEUE_REDIS_URL,
+      /** Where the jobs live (BullMQ); absent: in this process' memory. */
+      redis: deps.queueRedis,
       workerMode: v.WORKER_MODE,
       stalledMs: v.QUEUE_STALLED_MS,
     },

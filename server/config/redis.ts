@@ -214,6 +214,22 @@ function redisTls(useTls: boolean, host: string, v: RedisValues, report: Report)
   };
 }
 
+/**
+ * The job queue's Redis: QUEUE_REDIS_URL (one server, same URL forms, TLS settings and timeouts as REDIS_URL),
+ * else the sessions' own settings (`main`). Sessions and jobs both need `noeviction`, so sharing is the default.
+ */
+export function queueRedisConfig(
+  v: RedisValues & { QUEUE_REDIS_URL?: string },
+  main: RedisConfig | undefined,
+  report: Report,
+): RedisConfig | undefined {
+  if (!v.QUEUE_REDIS_URL || !main) return main;
+  const base = parseRedisUrl("QUEUE_REDIS_URL", v.QUEUE_REDIS_URL, 0, report.problems);
+  if (!base) return undefined;
+  const { tls: useTls, dbFrom: _dbFrom, ...rest } = base;
+  return { ...rest, tls: redisTls(useTls, base.host, v, report), ...timeouts(v) };
+}
+
 /** CACHE_REDIS_URL: one server (not a cluster), same URL forms and TLS settings as REDIS_URL. */
 function parseCacheRedis(v: RedisValues, hasRedis: boolean, report: Report): RedisConfig | undefined {
   if (!v.CACHE_REDIS_URL) return undefined;

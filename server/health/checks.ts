@@ -1,4 +1,5 @@
 import type { Database } from "../db/database.js";
+import type { JobQueue, QueueInspection } from "../jobs/queue.js";
 import { connectedAddress, type Redis } from "../redis/redis-client.js";
 import { summedInfo } from "../redis/redis-info.js";
 import { reasonCode, shortReason } from "./failure-reason.js";
@@ -144,4 +145,44 @@ export async function checkOpenAI(
     const error = reason === "unavailable" ? "unreachable" : reason;
     return { status: "unhealthy", latency_ms: elapsedMs(startedAt), error, reason: reasonCode(error) };
   }
+}
+
+/** A job waiting longer than this means no worker takes the jobs (one takes a waiting job within ms). */
+export const QUEUE_WAITING_ALERT_MS = 60_000;
+/** A job that failed for good within this window counts as the queue failing now. */
+export const QUEUE_FAILED_WINDOW_MS = 15 * 60_000;
+
+/**
+ * A job queue: unhealthy (never required, so the whole answer is at worst degraded) when its Redis cannot
+ * be read, a job waits with no worker taking it, a job is waiting to retry because a dependency (SMTP)
+ * refused it, or a job failed for good in the last 15 minutes.
+ */
+export async function checkQueue(queue: Pick<JobQueue<unknown>, "inspect">): Promise<CheckResult> {
+  const startedAt = performance.now();
+  let seen: QueueInspection;
+  try {
+    seen = await queue.inspect();
+  } catch (err) {
+    return failed(startedAt, err);
+  }
+  const latency_ms = elapsedMs(startedAt);
+  const trouble = (error: string, reason: string): CheckResult => ({
+    status: "unhealthy",
+    latency_ms,
+    error,
+    reason,
+  });
+  if (seen.oldestWaitingMs !== undefined && seen.oldestWaitingMs > QUEUE_WAITING_ALERT_MS) {
+    return trouble(
+      `a job has waited ${Math.round(seen.oldestWaitingMs / 1000)} s: no worker is taking jobs`,
+      "no_worker",
+    );
+  }
+  if (seen.retryingLater > 0) {
+    return trouble(`${seen.retryingLater} job(s) waiting to retry: a dependency refused them`, "retrying");
+  }
+  if (seen.lastFailedAt !== undefined && Date.now() - seen.lastFailedAt < QUEUE_FAILED_WINDOW_MS) {
+    return trouble("a job failed after its last attempt in the last 15 minutes", "jobs_failed");
+  }
+  return { status: "healthy", latency_ms };
 }

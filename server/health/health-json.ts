@@ -43,7 +43,7 @@ export function toHealthJson(report: CompleteReport): HealthJson {
     }
     checks[`${name}:responseTime`] = [
       {
-        componentType: COMPONENT_TYPE[name],
+        componentType: COMPONENT_TYPE[name] ?? "component",
         observedValue: check.latency_ms,
         observedUnit: "ms",
         status: check.status === "healthy" ? "pass" : "fail",
@@ -54,7 +54,7 @@ export function toHealthJson(report: CompleteReport): HealthJson {
   }
   return {
     status: STATUS[report.status],
-    description: "database, redis and openai dependencies",
+    description: "database, redis and openai dependencies, and the job queues",
     checks,
     ...(notes.length > 0 ? { notes } : {}),
   };

@@ -1,5 +1,6 @@
 import type { Config, HealthDependency } from "../config/config.js";
 import type { Database } from "../db/database.js";
+import type { JobQueue } from "../jobs/queue.js";
 import type { Logger } from "../logging/logger.js";
 import type { Lifecycle } from "../process/lifecycle.js";
 import type { RedisAudit, RedisAuditReport } from "../redis/audit.js";
@@ -8,6 +9,7 @@ import type { Redis } from "../redis/redis-client.js";
 import {
   checkDatabase,
   checkOpenAI,
+  checkQueue,
   checkRedis,
   checkRedisDetail,
   type RedisDetail,
@@ -18,7 +20,12 @@ import { type CheckResult, createSharedCheck } from "./shared-check.js";
 export type OverallStatus = "healthy" | "degraded" | "unhealthy";
 
 /** A separate cache Redis (CACHE_REDIS_URL) is checked too, but never required: the cache degrades to L1. */
-export type CompleteChecks = Record<HealthDependency, CheckResult> & { redis_cache?: CheckResult };
+export type CompleteChecks = Record<HealthDependency, CheckResult> & {
+  redis_cache?: CheckResult;
+} & Partial<Record<QueueCheckName, CheckResult>>;
+
+/** A job queue's check, never required: `queue_mail`, ... */
+export type QueueCheckName = `queue_${string}`;
 
 export interface CompleteReport {
   status: OverallStatus;
@@ -60,6 +67,8 @@ export function createHealthService(deps: {
   audits?: { sessions?: RedisAudit; cache?: RedisAudit };
   lifecycle: Lifecycle;
   logger: Logger;
+  /** Job queues, each a check of its own in `complete()` (never required). */
+  queues?: Array<Pick<JobQueue<unknown>, "name" | "inspect">>;
 }): HealthService {
   const { config, db, redis, lifecycle, logger } = deps;
   const cacheRedis = deps.cacheRedis !== redis ? deps.cacheRedis : undefined;
@@ -99,9 +108,14 @@ export function createHealthService(deps: {
       ? createSharedCheck(() => checkRedisDetail(cacheRedis, healthKey, cacheErrors), { timeoutMs })
       : undefined;
 
+  const queueChecks = (deps.queues ?? []).map((queue) => ({
+    name: `queue_${queue.name}` as QueueCheckName,
+    run: createSharedCheck(() => checkQueue(queue), { timeoutMs }),
+  }));
+
   // Log changes of state, not every failed probe: a balancer probing every 5 s would flood the log.
-  const last: Partial<Record<HealthDependency | "redis_cache", CheckResult["status"]>> = {};
-  const note = (name: HealthDependency | "redis_cache", result: CheckResult) => {
+  const last: Partial<Record<HealthDependency | "redis_cache" | QueueCheckName, CheckResult["status"]>> = {};
+  const note = (name: HealthDependency | "redis_cache" | QueueCheckName, result: CheckResult) => {
     const previous = last[name];
     last[name] = result.status;
     if (previous === result.status) return;
@@ -128,14 +142,20 @@ export function createHealthService(deps: {
   return {
     required,
     async complete() {
-      const [checks, cacheResult] = await Promise.all([
+      const [checks, cacheResult, queueResults] = await Promise.all([
         checkMany(["database", "redis", "openai"] as const) as Promise<CompleteChecks>,
         cacheCheck?.(),
+        Promise.all(queueChecks.map((q) => q.run())),
       ]);
       if (cacheResult) {
         note("redis_cache", cacheResult);
         checks.redis_cache = cacheResult;
       }
+      queueChecks.forEach((q, i) => {
+        const result = queueResults[i] as CheckResult;
+        note(q.name, result);
+        checks[q.name] = result;
+      });
       const failing = (Object.keys(checks) as Array<keyof CompleteChecks>).filter(
         (n) => checks[n]?.status === "unhealthy",
       );

@@ -78,6 +78,10 @@ export const DEPENDENCY_REASONS = {
   rate_limited: "rate limited",
   http_error: "HTTP error",
   check_failed: "check failed",
+  // A job queue's own troubles (health/checks.ts checkQueue).
+  no_worker: "no worker is taking jobs",
+  retrying: "jobs waiting to retry",
+  jobs_failed: "jobs failed",
 } as const;
 
 export type DependencyReason = keyof typeof DEPENDENCY_REASONS;

@@ -7,6 +7,7 @@ import {
   type JobWorker,
   type ProcessOptions,
   type QueueDepths,
+  type QueueInspection,
   RetryLaterError,
 } from "./queue.js";
 
@@ -15,6 +16,8 @@ interface MemoryJob<T> {
   data: T;
   attempt: number;
   createdAt: number;
+  /** When it last entered the waiting list (ms since epoch). */
+  waitingSince: number;
 }
 
 /**
@@ -32,6 +35,8 @@ export function createMemoryQueue<T>(
   const active = new Map<string, MemoryJob<T>>();
   let completed = 0;
   let failed = 0;
+  let lastFailedAt: number | undefined;
+  const retryingLater = new Set<string>();
   let closed = false;
   const workers = new Set<{
     handler: JobHandler<T>;
@@ -54,6 +59,8 @@ export function createMemoryQueue<T>(
   const later = (job: MemoryJob<T>, delayMs: number) => {
     const timer = setTimeout(() => {
       delayed.delete(job.id);
+      retryingLater.delete(job.id);
+      job.waitingSince = Date.now();
       waiting.push(job);
       pump();
     }, delayMs);
@@ -75,13 +82,17 @@ export function createMemoryQueue<T>(
         },
         (err: unknown) => {
           if (closed) return;
-          if (err instanceof RetryLaterError) return later(job, err.delayMs);
+          if (err instanceof RetryLaterError) {
+            retryingLater.add(job.id);
+            return later(job, err.delayMs);
+          }
           if (job.attempt < attempts) {
             const delay = backoffMs * 2 ** (job.attempt - 1);
             job.attempt++;
             return later(job, delay);
           }
           failed = Math.min(failed + 1, JOB_DEFAULTS.removeOnFail);
+          lastFailedAt = Date.now();
         },
       )
       .finally(() => {
@@ -92,13 +103,22 @@ export function createMemoryQueue<T>(
       });
   };
 
+  const depths = async (): Promise<QueueDepths> => ({
+    waiting: waiting.length,
+    active: active.size,
+    delayed: delayed.size,
+    failed,
+    completed,
+  });
+
   return {
     name,
     async add(data: T, opts: AddOptions = {}) {
       if (closed) throw new Error(`queue ${name} is closed`);
       const id = opts.jobId ?? randomUUID();
       if (opts.jobId && known(id)) return;
-      const job: MemoryJob<T> = { id, data, attempt: 1, createdAt: Date.now() };
+      const now = Date.now();
+      const job: MemoryJob<T> = { id, data, attempt: 1, createdAt: now, waitingSince: now };
       if (opts.delayMs && opts.delayMs > 0) later(job, opts.delayMs);
       else {
         waiting.push(job);
@@ -130,8 +150,15 @@ export function createMemoryQueue<T>(
           }),
       };
     },
-    async depths(): Promise<QueueDepths> {
-      return { waiting: waiting.length, active: active.size, delayed: delayed.size, failed, completed };
+    depths,
+    async inspect(): Promise<QueueInspection> {
+      const oldest = waiting[0];
+      return {
+        depths: await depths(),
+        oldestWaitingMs: oldest ? Date.now() - oldest.waitingSince : undefined,
+        retryingLater: retryingLater.size,
+        lastFailedAt,
+      };
     },
     async close() {
       closed = true;

@@ -14,6 +14,8 @@ export interface JobQueue<T> {
   process(handler: JobHandler<T>, options?: ProcessOptions): JobWorker;
   /** How many jobs are in each state (a failed read rejects: the health check reports it). */
   depths(): Promise<QueueDepths>;
+  /** The depths and the signs of trouble the health check reads (a failed read rejects). */
+  inspect(): Promise<QueueInspection>;
   /** Stops accepting jobs and closes the queue's own connections (not the workers'). */
   close(): Promise<void>;
 }
@@ -50,6 +52,16 @@ export interface QueueDepths {
   delayed: number;
   failed: number;
   completed: number;
+}
+
+export interface QueueInspection {
+  depths: QueueDepths;
+  /** How long the oldest waiting job has waited (ms); undefined when none waits. */
+  oldestWaitingMs?: number;
+  /** Delayed jobs whose last run ended with a RetryLaterError (a dependency was down). */
+  retryingLater: number;
+  /** When the newest failed job failed for good (ms since epoch); undefined when none is kept. */
+  lastFailedAt?: number;
 }
 
 /**

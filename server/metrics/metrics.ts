@@ -2,6 +2,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom
 import type { Cache } from "../cache/cache.js";
 import type { HealthService } from "../health/health-service.js";
 import type { CheckResult } from "../health/shared-check.js";
+import type { JobQueue } from "../jobs/queue.js";
 import { clusterMetricsRender } from "../process/cluster-metrics.js";
 
 type Labels = Record<string, string>;
@@ -15,6 +16,8 @@ export interface MetricsSources {
   health?: Pick<HealthService, "complete">;
   /** How many sessions exist now; `undefined` when it cannot be told (the gauge is then left out). */
   sessions?: { store: "redis" | "memory"; count(): Promise<number | undefined> };
+  /** Job queues whose depths are read at each scrape (bounded by the caller). */
+  queues?: Array<Pick<JobQueue<unknown>, "name" | "depths">>;
 }
 
 export interface Metrics {
@@ -66,7 +69,7 @@ function readCounter(
  * `processMetrics` adds prom-client's default process and Node.js metrics to it.
  */
 export function createMetrics(options: { processMetrics?: boolean } & MetricsSources = {}): Metrics {
-  const { cache, health, sessions } = options;
+  const { cache, health, sessions, queues = [] } = options;
   const registry = new Registry();
   if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry });
 
@@ -140,7 +143,7 @@ export function createMetrics(options: { processMetrics?: boolean } & MetricsSou
   // Both gauges are filled from one round of checks per scrape.
   const healthRound = () => {
     lastHealth ??= (
-      health ? health.complete().then((r): Record<string, CheckResult> => r.checks) : Promise.resolve({})
+      health ? health.complete().then((r) => r.checks as Record<string, CheckResult>) : Promise.resolve({})
     ).finally(() => {
       lastHealth = undefined;
     });
@@ -171,6 +174,24 @@ export function createMetrics(options: { processMetrics?: boolean } & MetricsSou
       for (const [name, check] of Object.entries(await healthRound())) {
         if (check.status !== "not_configured") this.set({ dependency: name }, check.latency_ms / 1000);
       }
+    },
+  });
+
+  new Gauge({
+    name: "queue_jobs",
+    help: "Jobs in each state of each job queue (waiting, active, delayed, failed, completed); absent when unreadable",
+    labelNames: ["queue", "state"],
+    registers: [registry],
+    aggregator: "max", // every worker of the instance reads the same queue
+    async collect() {
+      this.reset();
+      await Promise.all(
+        queues.map(async (queue) => {
+          const depths = await queue.depths().catch(() => undefined);
+          if (!depths) return;
+          for (const [state, count] of Object.entries(depths)) this.set({ queue: queue.name, state }, count);
+        }),
+      );
     },
   });
 

@@ -2,6 +2,7 @@ import { type RequestHandler, Router } from "express";
 import type { Config } from "../config/config.js";
 import { reasonCode, shortReason, trackRedisErrors } from "../health/checks.js";
 import { requireAdmin } from "../http/admin-auth.js";
+import type { JobQueue } from "../jobs/queue.js";
 import { within } from "../lib/within.js";
 import { auditJson, type RedisAudit, type RedisAudits } from "../redis/audit.js";
 import { keyNamespaces } from "../redis/keys.js";
@@ -19,8 +20,10 @@ export function createMetricsRouter(deps: {
   /** The cache's own Redis, when it is not `redis`. */
   cacheRedis?: Redis;
   audits?: RedisAudits;
+  /** Job queues whose depths `/metrics/redis` reports (on the queue's Redis, which may be another one). */
+  queues?: Array<Pick<JobQueue<unknown>, "name" | "depths">>;
 }): Router {
-  const { config, metrics, redis, audits } = deps;
+  const { config, metrics, redis, audits, queues = [] } = deps;
   const cacheRedis = deps.cacheRedis !== redis ? deps.cacheRedis : undefined;
   const lastError = redis ? trackRedisErrors(redis) : () => undefined;
   const notConnected = () => {
@@ -46,6 +49,21 @@ export function createMetricsRouter(deps: {
       return { cache: { status: "unhealthy", error, reason: reasonCode(error), ...audit } };
     }
   };
+  // One queue's Redis failing leaves the other figures standing.
+  const queuesPart = async () => {
+    if (queues.length === 0) return {};
+    const entries = await Promise.all(
+      queues.map(async (queue) => {
+        try {
+          return [queue.name, { status: "healthy", ...(await queue.depths()) }] as const;
+        } catch (err) {
+          const error = shortReason(err);
+          return [queue.name, { status: "unhealthy", error, reason: reasonCode(error) }] as const;
+        }
+      }),
+    );
+    return { queues: Object.fromEntries(entries) };
+  };
   const admin = requireAdmin(config.adminApiKey);
   const router = Router();
 
@@ -70,11 +88,16 @@ export function createMetricsRouter(deps: {
       return;
     }
     try {
-      const [body, audit, cache] = await within(
-        Promise.all([readRedisMetrics(redis, config.keyPrefix), auditOf(audits?.sessions), cachePart()]),
+      const [body, audit, cache, jobs] = await within(
+        Promise.all([
+          readRedisMetrics(redis, config.keyPrefix),
+          auditOf(audits?.sessions),
+          cachePart(),
+          queuesPart(),
+        ]),
         config.health.checkTimeoutMs,
       );
-      res.json({ ...body, ...audit, ...cache });
+      res.json({ ...body, ...audit, ...cache, ...jobs });
     } catch (err) {
       const error = shortReason(err);
       res.status(503).json({ status: "unhealthy", error, reason: reasonCode(error) });

@@ -6,6 +6,8 @@
  *   <prefix>:rl:{<policy>:<subject>}         a rate-limit counter (hash-tagged)
  *   <prefix>:health                          the key the Redis health check writes and reads back
  *   <prefix>:sec-events:{<user>}             the user's recent security events (capped list, hash-tagged)
+ *   {<prefix>:jobs}:<queue>:...              the job queues (BullMQ's prefix: every key of every queue
+ *                                            in one cluster slot, as its Lua scripts need)
  * Metrics and the operator commands count and reach keys through these names only.
  */
 export interface RedisKeys {
@@ -24,6 +26,8 @@ export interface RedisKeys {
   health: string;
   /** One user's recent security events, newest first. */
   securityEvents(userId: string): string;
+  /** BullMQ's `prefix` option (BullMQ adds `:<queue>:<part>`). */
+  jobs: string;
 }
 
 export function redisKeys(keyPrefix: string): RedisKeys {
@@ -39,6 +43,7 @@ export function redisKeys(keyPrefix: string): RedisKeys {
     rateLimit: (policy, subject) => `${keyPrefix}:rl:{${policy}:${subject}}`,
     health: `${keyPrefix}:health`,
     securityEvents: (userId) => `${keyPrefix}:sec-events:{${userId}}`,
+    jobs: `{${keyPrefix}:jobs}`,
   };
 }
 

@@ -122,8 +122,14 @@ export function connectedAddress(client: Redis): string | undefined {
  * Creates the ioredis client (not yet connected) and logs its life cycle without credentials.
  * Call `connectRedis` once at boot.
  */
-export function createRedisClient(config: RedisConfig, logger: Logger, name = "app"): Redis {
-  const options = { ...redisOptions(config), connectionName: name };
+export function createRedisClient(
+  config: RedisConfig,
+  logger: Logger,
+  name = "app",
+  /** Replaces the fail-fast defaults, for connections that must wait instead (the queue's workers). */
+  overrides: RedisOptions = {},
+): Redis {
+  const options = { ...redisOptions(config), connectionName: name, ...overrides };
   const client: Redis = config.cluster
     ? new Cluster(
         [{ host: config.host, port: config.port }, ...config.cluster.nodes],

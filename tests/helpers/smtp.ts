@@ -30,6 +30,14 @@ export interface TestSmtpServer {
   start(): Promise<void>;
   /** While set, every RCPT is answered with this code (e.g. 451: try later, 550: refused). */
   rejectWith(code: number | undefined): void;
+  /**
+   * While on, a message's data is read but not answered, as a slow server would: the sender waits
+   * mid-send. `hold(false)` answers (and stores) the held messages whose connection is still open;
+   * a message whose sender went away first is never stored.
+   */
+  hold(on: boolean): void;
+  /** Messages read and not yet answered. */
+  held(): number;
 }
 
 /**
@@ -41,6 +49,8 @@ export async function startSmtpServer(): Promise<TestSmtpServer> {
   const messages: ReceivedMail[] = [];
   const waiters = new Set<() => void>();
   let rejectCode: number | undefined;
+  let holding = false;
+  const pending = new Map<string, () => void>(); // session id → answers the held message
 
   const make = () =>
     new SMTPServer({
@@ -57,26 +67,39 @@ export async function startSmtpServer(): Promise<TestSmtpServer> {
         }
         callback();
       },
+      onClose(session) {
+        pending.delete(session.id);
+      },
       onData(stream, session, callback) {
         simpleParser(stream).then(
           (parsed: ParsedMail) => {
-            const text = parsed.text ?? "";
-            messages.push({
-              to: session.envelope.rcptTo.map((r) => r.address.toLowerCase()),
-              from: session.envelope.mailFrom ? session.envelope.mailFrom.address : "",
-              subject: parsed.subject ?? "",
-              text,
-              html: typeof parsed.html === "string" ? parsed.html : "",
-              links: text.match(/https?:\/\/[^\s<>"]+/g) ?? [],
-              receivedAt: Date.now(),
-            });
-            for (const wake of waiters) wake();
-            callback();
+            const accept = () => store(parsed, session, callback);
+            if (holding) pending.set(session.id, accept);
+            else accept();
           },
           (err: Error) => callback(err),
         );
       },
     });
+
+  const store = (
+    parsed: ParsedMail,
+    session: { envelope: { rcptTo: Array<{ address: string }>; mailFrom: false | { address: string } } },
+    callback: (err?: Error | null) => void,
+  ) => {
+    const text = parsed.text ?? "";
+    messages.push({
+      to: session.envelope.rcptTo.map((r) => r.address.toLowerCase()),
+      from: session.envelope.mailFrom ? session.envelope.mailFrom.address : "",
+      subject: parsed.subject ?? "",
+      text,
+      html: typeof parsed.html === "string" ? parsed.html : "",
+      links: text.match(/https?:\/\/[^\s<>"]+/g) ?? [],
+      receivedAt: Date.now(),
+    });
+    for (const wake of waiters) wake();
+    callback();
+  };
 
   let server = make();
   const listen = () =>
@@ -135,5 +158,13 @@ export async function startSmtpServer(): Promise<TestSmtpServer> {
     rejectWith(code) {
       rejectCode = code;
     },
+    hold(on) {
+      holding = on;
+      if (on) return;
+      const answers = [...pending.values()];
+      pending.clear();
+      for (const answer of answers) answer();
+    },
+    held: () => pending.size,
   };
 }
