@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { createAccountTokens } from "../server/auth/account-tokens.js";
 import { createUserRepository } from "../server/auth/user-repository.js";
+import { createPgliteDatabase } from "../server/db/database.js";
 import { migrate } from "../server/db/migrate.js";
 import { MIGRATIONS } from "../server/db/migrations.js";
-import { createPgliteDatabase } from "../server/db/database.js";
 import { testDatabase } from "./helpers/fixtures.js";
 import { silentLogger } from "./helpers/logger.js";
 import { uniqueEmail } from "./helpers/session.js";
@@ -81,7 +81,10 @@ describe("migration 5", () => {
         "CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())",
       );
       for (const m of before) {
-        await pglite.query("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", [m.version, m.name]);
+        await pglite.query("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", [
+          m.version,
+          m.name,
+        ]);
       }
       await pglite.query("INSERT INTO users (email, password_hash) VALUES ('old@example.com', 'x')");
       expect(await migrate(pglite, silentLogger())).toEqual([5]);
