@@ -166,10 +166,11 @@ export function createAccountService(deps: {
     try {
       const record = await users.create(email, passwordHash);
       logger.info({ userId: record.id }, "user registered (email not verified yet)");
-      if (allowed) await mail?.queue({ kind: "email-verification", userId: record.id }, email);
+      if (allowed)
+        await mail?.queue({ kind: "email-verification", userId: record.id }, email, { blind: true });
     } catch (err) {
       if (!(err instanceof HttpError && err.code === "email_taken")) throw err;
-      if (allowed) await mail?.queue({ kind: "registration-attempt", email }, email);
+      if (allowed) await mail?.queue({ kind: "registration-attempt", email }, email, { blind: true });
     }
     return undefined;
   };
