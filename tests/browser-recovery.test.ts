@@ -30,6 +30,7 @@ beforeAll(async () => {
         PASSWORD_SCRYPT_LOG_N: "10",
         SMTP_URL: smtp.url,
         PUBLIC_URL: `http://127.0.0.1:${port}`,
+        EMAIL_VERIFICATION: "off",
         ...database,
       },
       port,
