@@ -78,10 +78,10 @@ export function createApp(config: Config, services: Services): Express {
   app.use("/auth", createForwardAuthRouter({ config }));
   app.use("/auth", createActivityRouter({ events }));
   const returnTo = createReturnTo(config);
-  app.use("/auth", createAuthRouter({ config, accounts, limits, returnTo }));
+  app.use("/auth", createAuthRouter({ config, accounts, recovery: services.recovery, limits, returnTo }));
   app.use("/api/models", createModelsRouter({ config, cache, openai: services.openai, logger }));
   app.use("/api", createTeamRouter(services));
-  app.use(createPagesRouter({ config, accounts, limits, returnTo, events }));
+  app.use(createPagesRouter({ config, accounts, recovery: services.recovery, limits, returnTo, events }));
 
   app.use(notFoundHandler());
   const handleError = errorHandler(logger, renderHtmlError);

@@ -1,5 +1,7 @@
 import type { Store } from "express-session";
+import { type AccountRecovery, createAccountRecovery, createMailRequests } from "./auth/account-recovery.js";
 import { type AccountService, createAccountService } from "./auth/account-service.js";
+import { createAccountTokens } from "./auth/account-tokens.js";
 import { createPassport } from "./auth/passport.js";
 import type { PasswordHasher } from "./auth/password.js";
 import { createUserCache, type UserCache } from "./auth/user-cache.js";
@@ -65,6 +67,8 @@ export interface Services extends Infrastructure {
   health: HealthService;
   limits: ProductRateLimits;
   accounts: AccountService;
+  /** Forgot password, reset, email verification. */
+  recovery: AccountRecovery;
   metrics: Metrics;
   /** Started by the runtime; until then each audit runs on demand when its last result is too old. */
   audits: RedisAudits;
@@ -144,6 +148,7 @@ export function createServices(
       },
     },
   });
+  const mail = createMailRequests({ queue: infra.mailQueue, logger });
   const accounts = createAccountService({
     config,
     users,
@@ -152,6 +157,19 @@ export function createServices(
     logger,
     limits,
     metrics,
+    events,
+    mail,
+    recoveryEmail: limits.recoveryEmail,
+  });
+  const recovery = createAccountRecovery({
+    config,
+    users,
+    tokens: createAccountTokens(db),
+    hasher,
+    sessions,
+    mail,
+    limits,
+    logger,
     events,
   });
   return {
@@ -166,6 +184,7 @@ export function createServices(
     health,
     limits,
     accounts,
+    recovery,
     metrics,
     audits,
     events,

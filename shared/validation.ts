@@ -56,5 +56,23 @@ export const passwordChangeSchema = z.object(
   { error: "The body must be a JSON object with currentPassword and newPassword" },
 );
 
+const token = z
+  .string({ error: "token is required" })
+  .min(1, "token is required")
+  .max(128, "token must be at most 128 characters");
+
+/** `POST /auth/password/forgot`, `POST /password/forgot`, and an anonymous `POST /auth/email/verify/resend`. */
+export const emailOnlySchema = z.object({ email }, { error: "The body must be a JSON object with email" });
+
+/** `POST /auth/password/reset`, `POST /password/reset`. */
+export const passwordResetSchema = z.object(
+  { token, newPassword: newPassword("newPassword") },
+  { error: "The body must be a JSON object with token and newPassword" },
+);
+
+/** `POST /auth/email/verify`, `POST /email/verify`. */
+export const emailTokenSchema = z.object({ token }, { error: "The body must be a JSON object with token" });
+
 export type Credentials = z.infer<typeof credentialsSchema>;
+export type PasswordReset = z.infer<typeof passwordResetSchema>;
 export type PasswordChange = z.infer<typeof passwordChangeSchema>;

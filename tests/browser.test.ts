@@ -3,13 +3,13 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TEST_SECRET, uniquePrefix } from "./helpers/app.js";
+import { CHROMIUM, launchChromium } from "./helpers/chromium.js";
 import { sharedRedis, testDatabase } from "./helpers/fixtures.js";
 import { type ServerProcess, startServerProcess } from "./helpers/server-process.js";
 
-const CHROMIUM = "/usr/bin/chromium";
 const ARTIFACTS = "test-results";
 const PASSWORD = "correct horse battery";
 
@@ -55,22 +55,7 @@ beforeAll(async () => {
     ...database.env,
     ...(dataDir ? { DATA_DIR: dataDir } : {}),
   };
-  const [app, launched] = await Promise.all([
-    startServerProcess(serverEnv),
-    chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--disable-quic",
-      ],
-    }),
-  ]);
+  const [app, launched] = await Promise.all([startServerProcess(serverEnv), launchChromium()]);
   server = app;
   browser = launched;
   attacker = createServer((_req, res) => {

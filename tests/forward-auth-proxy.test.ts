@@ -1,8 +1,8 @@
-import { existsSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { type Browser, chromium } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CHROMIUM, HAS_CHROMIUM, launchChromium } from "./helpers/chromium.js";
 import { closeAfterFile, registerUser, testApp } from "./helpers/fixtures.js";
 import {
   findBinary,
@@ -22,32 +22,16 @@ if (!CADDY)
 if (!NGINX)
   console.warn("forward-auth proxy tests: nginx is missing (apt-get install nginx); its tests are skipped");
 
-const CHROMIUM = "/usr/bin/chromium";
-const HAS_CHROMIUM = existsSync(CHROMIUM);
 if (!HAS_CHROMIUM)
   console.warn(`forward-auth proxy tests: ${CHROMIUM} is missing; the browser tests are skipped`);
 
 let browser: Promise<Browser> | undefined;
 /** One Chromium for the file, launched on first use. */
 function launchBrowser(): Promise<Browser> {
-  browser ??= chromium
-    .launch({
-      executablePath: CHROMIUM,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--disable-quic",
-      ],
-    })
-    .then((b) => {
-      closeAfterFile(() => b.close());
-      return b;
-    });
+  browser ??= launchChromium().then((b) => {
+    closeAfterFile(() => b.close());
+    return b;
+  });
   return browser;
 }
 

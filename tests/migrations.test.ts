@@ -29,7 +29,7 @@ describe("DATABASE_SCHEMA on the embedded PGlite", () => {
     const dataDir = tempDir();
     const first = await createPgliteDatabase({ dataDir, schema: "app_data" });
     try {
-      expect(await migrate(first, silentLogger(), "app_data")).toEqual([1, 2, 3, 4]);
+      expect(await migrate(first, silentLogger(), "app_data")).toEqual([1, 2, 3, 4, 5]);
       const { rows } = await first.query(tablesBySchema);
       expect(rows).toEqual([
         { table_schema: "app_data", table_name: "schema_migrations" },

@@ -1,5 +1,7 @@
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { createTestDatabase, type TestDatabase } from "./helpers/database.js";
 import { freePort } from "./helpers/ports.js";
@@ -17,6 +19,7 @@ function groupMembers(pgid: number): number[] {
 }
 
 interface NpmStart {
+  url: string;
   npm: ChildProcess;
   pgid: number;
   output(): string;
@@ -57,7 +60,7 @@ async function npmStart(env: Record<string, string>): Promise<NpmStart> {
     },
     { timeout: 60_000, interval: 100 },
   );
-  return { npm, pgid: npm.pid as number, output: () => out, exited };
+  return { url: `http://127.0.0.1:${port}`, npm, pgid: npm.pid as number, output: () => out, exited };
 }
 
 const started: number[] = [];
@@ -101,6 +104,42 @@ describe("npm start", () => {
       });
       expect(run.status).toBe(2);
       expect(run.stdout + run.stderr).toMatch(/usage:/);
+    }
+  });
+
+  it("with no services configured, a forgot-password request puts the reset link in the log, and it works", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "npm-start-mail-"));
+    try {
+      const run = await npmStart({ DATA_DIR: dataDir, PASSWORD_SCRYPT_LOG_N: "10" });
+      const post = (path: string, body: unknown) =>
+        fetch(`${run.url}${path}`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify(body),
+        });
+      const email = "walk-through@example.com";
+      expect((await post("/auth/register", { email, password: "first password" })).status).toBe(201);
+      expect((await post("/auth/password/forgot", { email })).status).toBe(202);
+      let link = "";
+      await vi.waitFor(
+        () => {
+          const found = run
+            .output()
+            .match(/http:\/\/localhost:\d+\/password\/reset\?token=[A-Za-z0-9_-]{43}/);
+          expect(found).not.toBeNull();
+          link = (found as RegExpMatchArray)[0];
+        },
+        { timeout: 15_000, interval: 100 },
+      );
+      const token = new URL(link).searchParams.get("token");
+      expect((await post("/auth/password/reset", { token, newPassword: "second password" })).status).toBe(
+        204,
+      );
+      expect((await post("/auth/login", { email, password: "second password" })).status).toBe(200);
+      // The request log line of the reset page's URL would hold only the path.
+      expect(run.output()).not.toMatch(/"path":"[^"]*token/);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
     }
   });
 

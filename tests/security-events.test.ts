@@ -1,6 +1,7 @@
 import request from "supertest";
 import { describe, expect, it } from "vitest";
 import { addressKey } from "../server/ratelimit/client-key.js";
+import { startMailWorker } from "../server/runtime.js";
 import { SECURITY_EVENTS } from "../server/security/events.js";
 import {
   login,
@@ -13,6 +14,7 @@ import {
 import { capturingLogger } from "./helpers/logger.js";
 import { commandCalls, commandDiff } from "./helpers/redis-stats.js";
 import { sessionIdOf, uniqueEmail } from "./helpers/session.js";
+import { startSmtpServer } from "./helpers/smtp.js";
 
 const UA =
   "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36";
@@ -37,9 +39,18 @@ function securityLines(lines: string[]): EventLine[] {
 describe("security event log", () => {
   it("logs each event once with who, where and which request, stores the user's own and never a secret", async () => {
     const capture = capturingLogger("info");
+    const smtp = await startSmtpServer();
     const t = await testApp({
       logger: capture.logger,
-      env: { LOG_LEVEL: "info", RATE_LIMIT_LOGIN_ACCOUNT_LIMIT: "2", RATE_LIMIT_API_LIMIT: "1" },
+      env: {
+        LOG_LEVEL: "info",
+        RATE_LIMIT_LOGIN_ACCOUNT_LIMIT: "2",
+        RATE_LIMIT_API_LIMIT: "1",
+        SMTP_URL: smtp.url,
+        PUBLIC_URL: "https://auth.example.test",
+        EMAIL_VERIFICATION: "off",
+      },
+      factories: { start: async (ctx, services) => startMailWorker(ctx, services) },
     });
     const events = t.services.events;
     const headers = { "user-agent": UA };
@@ -90,7 +101,16 @@ describe("security event log", () => {
       .set("Cookie", second.cookie)
       .send({ currentPassword: TEST_PASSWORD, newPassword: "a new password 2" })
       .expect(204);
-    const after = await login(t, owner.email, { headers, password: "a new password 2" });
+    // A reset through the mailed link.
+    await request(t.app).post("/auth/password/forgot").set(headers).send({ email: owner.email }).expect(202);
+    const link = (await smtp.waitFor(owner.email)).links[0] as string;
+    const token = new URL(link).searchParams.get("token");
+    await request(t.app)
+      .post("/auth/password/reset")
+      .set(headers)
+      .send({ token, newPassword: "a new password 3" })
+      .expect(204);
+    const after = await login(t, owner.email, { headers, password: "a new password 3" });
     await request(t.app).post("/auth/logout").set("Cookie", after.cookie).expect(204);
     await events.settled();
 
@@ -101,6 +121,8 @@ describe("security event log", () => {
     expect(names.filter((n) => n === "login_locked")).toHaveLength(1);
     expect(names.filter((n) => n === "csrf_refused")).toHaveLength(1);
     expect(names.filter((n) => n === "password_changed")).toHaveLength(1);
+    expect(names.filter((n) => n === "password_reset")).toHaveLength(1);
+    expect(capture.text()).not.toContain(token);
     expect(names.filter((n) => n === "other_sessions_revoked")).toHaveLength(1);
     expect(names.filter((n) => n === "session_revoked")).toHaveLength(1);
     expect(lines.find((l) => l.event === "rate_limited")?.policy).toBe("api");
@@ -130,7 +152,13 @@ describe("security event log", () => {
 
     // No password, email, session id or cookie in any security line.
     const text = JSON.stringify(lines);
-    for (const secret of [TEST_PASSWORD, "wrong password!", "a new password 2", "whatever123"])
+    for (const secret of [
+      TEST_PASSWORD,
+      "wrong password!",
+      "a new password 2",
+      "a new password 3",
+      "whatever123",
+    ])
       expect(text).not.toContain(secret);
     for (const email of [owner.email, stranger, owner.email.split("@")[0] as string])
       expect(text.toLowerCase()).not.toContain(email.toLowerCase());
@@ -138,7 +166,7 @@ describe("security event log", () => {
       expect(text).not.toContain(sessionIdOf(cookie));
 
     // The user sees their own events, newest first; the stranger's attempt is nobody's.
-    const mine = await login(t, owner.email, { headers, password: "a new password 2" });
+    const mine = await login(t, owner.email, { headers, password: "a new password 3" });
     await events.settled();
     const activity = await request(t.app).get("/auth/activity").set("Cookie", mine.cookie).expect(200);
     const listed = activity.body.events as Array<{ event: string; at: string; ip: string; device: string }>;

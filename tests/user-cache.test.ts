@@ -42,6 +42,7 @@ describe("passport's user lookup through the cache", () => {
       email,
       createdAt: reg.body.user.createdAt,
       credentialEpoch: 0,
+      emailVerified: false,
     });
     const { rows } = await database.db.query<{ password_hash: string }>(
       "SELECT password_hash FROM users WHERE id = $1",

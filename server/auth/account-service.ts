@@ -4,11 +4,13 @@ import { isDatabaseUnavailableError } from "../db/database.js";
 import { DependencyUnavailableError, HttpError, ServerBusyError } from "../http/errors.js";
 import type { Logger } from "../logging/logger.js";
 import type { Metrics } from "../metrics/metrics.js";
+import { describeDevice } from "../pages/views.js";
 import { addressKey } from "../ratelimit/client-key.js";
 import type { ProductRateLimits } from "../ratelimit/policies.js";
 import { isRedisUnavailableError } from "../redis/redis-client.js";
 import { NO_SECURITY_EVENTS, recordIfRefused, type SecurityEvents } from "../security/events.js";
 import type { SessionView, UserSessions } from "../session/user-sessions.js";
+import type { MailRequests } from "./account-recovery.js";
 import { createDeviceCookies, type DeviceCookies, type DeviceOwner } from "./device-cookie.js";
 import type { HashClient, PasswordHasher } from "./password.js";
 import type { UserRecord, UserRepository } from "./user-repository.js";
@@ -108,11 +110,13 @@ const wrongPassword = () => new HttpError("wrong_password", { details: { field: 
  */
 export interface AccountService {
   /**
-   * Creates the account and logs it in. Repeating a registration (same email and password, within an
+   * Creates the account and logs it in. With EMAIL_VERIFICATION=required it logs nobody in and resolves
+   * undefined alike for a new and a taken address (the verification link, or a "someone tried to sign
+   * up" mail to the owner, goes out from the worker). Repeating a registration (same email and password, within an
    * hour) logs in to the account the first one created: an attempt that answered 503 after the row was
    * written can be retried. The repeat counts against `login-account` like a login.
    */
-  register(input: Credentials, context: AccountContext): Promise<Express.User>;
+  register(input: Credentials, context: AccountContext): Promise<Express.User | undefined>;
   login(input: Credentials, context: AccountContext): Promise<Express.User>;
   logout(session: SessionPort): Promise<void>;
   listSessions(session: SessionPort): Promise<SessionView[]>;
@@ -135,6 +139,10 @@ export function createAccountService(deps: {
   devices?: DeviceCookies;
   metrics?: Pick<Metrics, "loginsTotal" | "loginFailuresTotal" | "logoutsTotal">;
   events?: Pick<SecurityEvents, "record">;
+  /** Verification links and sign-in notices; without it none are sent. */
+  mail?: MailRequests;
+  /** Per-address mail limit for "someone tried to sign up" mails. */
+  recoveryEmail?: ProductRateLimits["recoveryEmail"];
 }): AccountService {
   const { config, users, hasher, sessions, logger, limits, metrics } = deps;
   const devices =
@@ -144,7 +152,28 @@ export function createAccountService(deps: {
       ttlSeconds: config.session.deviceCookieTtlSeconds,
     });
   const events = deps.events ?? NO_SECURITY_EVENTS;
+  const { mail } = deps;
+  const verification = config.mail.emailVerification;
   let warnedInsecure = false;
+
+  /**
+   * EMAIL_VERIFICATION=required: one hash, one insert attempt, one queued mail, whether or not the address
+   * is taken, and the same answer. The owner of a taken address hears about the attempt by mail.
+   */
+  const registerUnverified = async ({ email, password }: Credentials, context: AccountContext) => {
+    const passwordHash = await hasher.hash(password, hashClient(context.client));
+    const allowed = (await deps.recoveryEmail?.allow(email)) ?? true;
+    try {
+      const record = await users.create(email, passwordHash);
+      logger.info({ userId: record.id }, "user registered (email not verified yet)");
+      if (allowed)
+        await mail?.queue({ kind: "email-verification", userId: record.id }, email, { blind: true });
+    } catch (err) {
+      if (!(err instanceof HttpError && err.code === "email_taken")) throw err;
+      if (allowed) await mail?.queue({ kind: "registration-attempt", email }, email, { blind: true });
+    }
+    return undefined;
+  };
 
   /** Hashes are capped per client address, so one client cannot fill the hash queue. */
   const hashClient = (client: ClientInfo): HashClient => ({
@@ -297,9 +326,14 @@ export function createAccountService(deps: {
   return {
     register({ email, password }, context) {
       return sparingAddress(context, async () => {
+        if (verification === "required") return registerUnverified({ email, password }, context);
         let record: UserRecord;
         try {
           record = await users.create(email, await hasher.hash(password, hashClient(context.client)));
+          // Optional verification: the account works at once; a mail that cannot be queued is logged.
+          if (verification === "optional") {
+            mail?.queueQuietly({ kind: "email-verification", userId: record.id }, record.email);
+          }
         } catch (err) {
           if (!(err instanceof HttpError && err.code === "email_taken")) throw err;
           record = await repeatedRegistration(email, password, context);
@@ -309,6 +343,7 @@ export function createAccountService(deps: {
           email: record.email,
           createdAt: record.createdAt,
           credentialEpoch: record.credentialEpoch,
+          emailVerified: record.emailVerifiedAt !== null,
         };
         await startSession(context, user, record);
         metrics?.loginsTotal.inc();
@@ -337,7 +372,10 @@ export function createAccountService(deps: {
           throw new HttpError("invalid_credentials");
         }
         await lockout.clear();
+        // Only after the password verified: the answer never tells whether an address has an account.
+        if (verification === "required" && !record.emailVerifiedAt) throw new HttpError("email_not_verified");
         await upgradeHash(record, password, client);
+        const knownDevice = devices.verify(context.session.device?.value, record) !== undefined;
         // The epoch of the row whose password was verified: a change that lands while this login is in
         // flight makes the session it creates invalid.
         const user: Express.User = {
@@ -345,10 +383,21 @@ export function createAccountService(deps: {
           email: record.email,
           createdAt: record.createdAt,
           credentialEpoch: record.credentialEpoch,
+          emailVerified: record.emailVerifiedAt !== null,
         };
         await startSession(context, user, record);
         metrics?.loginsTotal.inc();
         events.record("login_succeeded", { userId: user.id });
+        if (config.mail.notifyNewSignIn && !knownDevice) {
+          const { ip, userAgent } = context.client;
+          mail?.queueQuietly({
+            kind: "new-sign-in",
+            userId: user.id,
+            device: describeDevice(userAgent),
+            ip,
+            at: Date.now(),
+          });
+        }
         logger.info({ userId: user.id }, "user logged in");
         return user;
       });

@@ -12,6 +12,8 @@ declare global {
       createdAt: Date;
       /** The user's credential epoch when it was read (see UserRecord.credentialEpoch); absent counts as 0. */
       credentialEpoch?: number;
+      /** Whether the owner confirmed the address (absent: not known on this object). */
+      emailVerified?: boolean;
     }
   }
 }
@@ -20,11 +22,22 @@ export interface UserLookup {
   /** The user behind a session, or undefined if it no longer exists. */
   findById(
     id: string,
-  ): Promise<Pick<UserRecord, "id" | "email" | "createdAt" | "credentialEpoch"> | undefined>;
+  ): Promise<
+    | (Pick<UserRecord, "id" | "email" | "createdAt" | "credentialEpoch"> & { emailVerified?: boolean })
+    | undefined
+  >;
 }
 
-function toUser(user: Pick<UserRecord, "id" | "email" | "createdAt" | "credentialEpoch">): Express.User {
-  return { id: user.id, email: user.email, createdAt: user.createdAt, credentialEpoch: user.credentialEpoch };
+function toUser(
+  user: Pick<UserRecord, "id" | "email" | "createdAt" | "credentialEpoch"> & { emailVerified?: boolean },
+): Express.User {
+  return {
+    id: user.id,
+    email: user.email,
+    createdAt: user.createdAt,
+    credentialEpoch: user.credentialEpoch,
+    ...(user.emailVerified !== undefined ? { emailVerified: user.emailVerified } : {}),
+  };
 }
 
 /** The user with this email and password, or false: unknown, wrong password or disabled alike. */

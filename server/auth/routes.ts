@@ -1,13 +1,39 @@
 import { type Request, Router } from "express";
-import { credentialsSchema, passwordChangeSchema, registrationSchema } from "../../shared/validation.js";
+import {
+  credentialsSchema,
+  emailOnlySchema,
+  emailTokenSchema,
+  passwordChangeSchema,
+  passwordResetSchema,
+  registrationSchema,
+} from "../../shared/validation.js";
 import type { Config } from "../config/config.js";
 import { jsonBody } from "../http/body.js";
 import { HttpError } from "../http/errors.js";
 import { parseBody } from "../http/validate.js";
 import type { ProductRateLimits } from "../ratelimit/policies.js";
+import type { AccountRecovery } from "./account-recovery.js";
 import type { AccountService } from "./account-service.js";
 import { accountContext, sessionPort } from "./request-context.js";
 import { toPublicUser } from "./user-repository.js";
+
+/** The one answer to a registration under EMAIL_VERIFICATION=required, for a new and a taken address alike. */
+export const REGISTRATION_ACCEPTED = {
+  status: "verification_sent",
+  message: "Check your inbox: the link we sent confirms your address, then you can log in.",
+} as const;
+
+/** The one answer to "forgot password", whether or not an account has the address. */
+export const RESET_ACCEPTED = {
+  status: "accepted",
+  message: "If an account uses this address, a link to reset its password is on its way.",
+} as const;
+
+/** The one answer to "send the verification link again". */
+export const VERIFICATION_ACCEPTED = {
+  status: "accepted",
+  message: "If this address has an account that is not confirmed yet, a new link is on its way.",
+} as const;
 
 /**
  * `/auth/register`, `/auth/login`, `/auth/logout`, `/auth/me`, `/auth/sessions`, `/auth/password`.
@@ -16,16 +42,18 @@ import { toPublicUser } from "./user-repository.js";
 export function createAuthRouter(deps: {
   config: Config;
   accounts: AccountService;
-  limits: Pick<ProductRateLimits, "login">;
+  recovery: AccountRecovery;
+  limits: Pick<ProductRateLimits, "login" | "recovery">;
   /** Where `next` may send the browser after login (undefined: nowhere). */
   returnTo?: (req: Request, next: unknown) => string | undefined;
 }): Router {
-  const { config, accounts, limits } = deps;
+  const { config, accounts, recovery, limits } = deps;
   const router = Router();
 
   router.post("/register", limits.login, jsonBody(), async (req, res) => {
     const input = parseBody(registrationSchema, req.body);
     const user = await accounts.register(input, accountContext(req, res, config));
+    if (!user) return void res.status(202).json(REGISTRATION_ACCEPTED);
     const next = deps.returnTo?.(req, req.body?.next);
     res.status(201).json({ user: toPublicUser(user), ...(next ? { next } : {}) });
   });
@@ -44,7 +72,7 @@ export function createAuthRouter(deps: {
 
   router.get("/me", (req, res) => {
     if (!req.user) throw new HttpError("unauthenticated");
-    res.json({ user: toPublicUser(req.user) });
+    res.json({ user: { ...toPublicUser(req.user), emailVerified: req.user.emailVerified ?? false } });
   });
 
   router.get("/sessions", async (req, res) => {
@@ -67,6 +95,31 @@ export function createAuthRouter(deps: {
     const input = parseBody(passwordChangeSchema, req.body);
     await accounts.changePassword(input, accountContext(req, res, config));
     res.status(204).end();
+  });
+
+  router.post("/password/forgot", limits.recovery, jsonBody(), async (req, res) => {
+    const { email } = parseBody(emailOnlySchema, req.body);
+    await recovery.forgotPassword(email);
+    res.status(202).json(RESET_ACCEPTED);
+  });
+
+  // Token guesses count against the per-address login limit.
+  router.post("/password/reset", limits.login, jsonBody(), async (req, res) => {
+    const input = parseBody(passwordResetSchema, req.body);
+    await recovery.resetPassword(input, accountContext(req, res, config).client);
+    res.status(204).end();
+  });
+
+  router.post("/email/verify", limits.login, jsonBody(), async (req, res) => {
+    const { token } = parseBody(emailTokenSchema, req.body);
+    await recovery.verifyEmail(token);
+    res.status(204).end();
+  });
+
+  router.post("/email/verify/resend", limits.recovery, jsonBody(), async (req, res) => {
+    if (req.user) await recovery.resendVerification({ userId: req.user.id, email: req.user.email });
+    else await recovery.resendVerification(parseBody(emailOnlySchema, req.body));
+    res.status(202).json(VERIFICATION_ACCEPTED);
   });
 
   return router;

@@ -11,6 +11,8 @@ interface CachedUser {
   createdAt: string; // ISO 8601
   /** Read on every request to check the session's epoch, so it costs no extra round trip. */
   credentialEpoch: number;
+  /** For `/auth/me` and the account page. */
+  emailVerified: boolean;
 }
 
 export interface UserCache {
@@ -40,18 +42,25 @@ export function createUserCache(deps: { cache: Cache; users: UserRepository }): 
               email: user.email,
               createdAt: user.createdAt.toISOString(),
               credentialEpoch: user.credentialEpoch,
+              emailVerified: user.emailVerifiedAt !== null,
             }
           : null;
       };
       let cached = await cache.getOrSet<CachedUser | null>("users", id, load);
       // An entry written before the epoch was cached cannot vouch for it: read the row itself.
-      if (cached && typeof cached.credentialEpoch !== "number") cached = await load();
+      if (
+        cached &&
+        (typeof cached.credentialEpoch !== "number" || typeof cached.emailVerified !== "boolean")
+      ) {
+        cached = await load();
+      }
       return cached
         ? {
             id: cached.id,
             email: cached.email,
             createdAt: new Date(cached.createdAt),
             credentialEpoch: cached.credentialEpoch,
+            emailVerified: cached.emailVerified,
           }
         : undefined;
     },
@@ -75,6 +84,11 @@ export function createUserCache(deps: { cache: Cache; users: UserRepository }): 
       const epoch = await users.revokeDevices(id);
       await invalidateUser(id);
       return epoch;
+    },
+    async markEmailVerified(id, email) {
+      const done = await users.markEmailVerified(id, email);
+      await invalidateUser(id);
+      return done;
     },
     async setDisabled(id, disabled) {
       await users.setDisabled(id, disabled);

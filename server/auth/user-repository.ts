@@ -14,6 +14,8 @@ export interface UserRecord {
   credentialEpoch: number;
   /** Incremented when the user signs out everywhere; device cookies issued under an older one are void. */
   deviceEpoch: number;
+  /** When the owner proved they read mail at `email` (a verification or password-reset link); null: not yet. */
+  emailVerifiedAt: Date | null;
 }
 
 interface Row {
@@ -25,10 +27,11 @@ interface Row {
   disabled_at: Date | string | null;
   credential_epoch: number;
   device_epoch: number;
+  email_verified_at: Date | string | null;
 }
 
 const COLUMNS =
-  "id, email, password_hash, created_at, updated_at, credential_epoch, device_epoch, disabled_at";
+  "id, email, password_hash, created_at, updated_at, credential_epoch, device_epoch, disabled_at, email_verified_at";
 
 function toRecord(row: Row): UserRecord {
   return {
@@ -40,6 +43,7 @@ function toRecord(row: Row): UserRecord {
     disabledAt: row.disabled_at === null ? null : new Date(row.disabled_at),
     credentialEpoch: Number(row.credential_epoch),
     deviceEpoch: Number(row.device_epoch),
+    emailVerifiedAt: row.email_verified_at ? new Date(row.email_verified_at) : null,
   };
 }
 
@@ -63,6 +67,8 @@ export interface UserRepository {
   rehashPassword(id: string, passwordHash: string, previousHash: string): Promise<boolean>;
   /** Voids every device cookie of the user (increments the device epoch); returns the new epoch. */
   revokeDevices(id: string): Promise<number | undefined>;
+  /** Marks `email` as verified if it is still the user's address; false when it is not (or no such user). */
+  markEmailVerified(id: string, email: string): Promise<boolean>;
   /** Disables (login refused, sessions no longer accepted) or re-enables the account. */
   setDisabled(id: string, disabled: boolean): Promise<void>;
 }
@@ -117,6 +123,14 @@ export function createUserRepository(db: Database): UserRepository {
         [id],
       );
       return rows[0] ? Number(rows[0].device_epoch) : undefined;
+    },
+    async markEmailVerified(id, email) {
+      const { rows } = await db.query(
+        `UPDATE users SET email_verified_at = coalesce(email_verified_at, now()), updated_at = now()
+         WHERE id = $1 AND lower(email) = lower($2) RETURNING id`,
+        [id, email],
+      );
+      return rows.length > 0;
     },
     async setDisabled(id, disabled) {
       await db.query(

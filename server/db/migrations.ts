@@ -32,4 +32,25 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
     name: "users_device_epoch",
     sql: "ALTER TABLE users ADD COLUMN device_epoch integer NOT NULL DEFAULT 0;",
   },
+  {
+    // Accounts that existed before verification count as verified, so EMAIL_VERIFICATION=required locks
+    // nobody out. Single-use links (password reset, email verification) are stored only as their SHA-256.
+    version: 5,
+    name: "email_verification_and_account_tokens",
+    sql: `
+      ALTER TABLE users ADD COLUMN email_verified_at timestamptz;
+      UPDATE users SET email_verified_at = created_at;
+      CREATE TABLE account_tokens (
+        token_hash text PRIMARY KEY,
+        user_id uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        purpose text NOT NULL,
+        credential_epoch integer,
+        email text,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        expires_at timestamptz NOT NULL
+      );
+      CREATE INDEX account_tokens_user_purpose ON account_tokens (user_id, purpose);
+      CREATE INDEX account_tokens_expires_at ON account_tokens (expires_at);
+    `,
+  },
 ];

@@ -24,10 +24,18 @@ export const ERROR_CATALOG = {
   invalid_path: { status: 400, message: "The URL contains a malformed %-escape" },
   invalid_body: { status: 400, message: "The request body could not be read" },
   request_aborted: { status: 400, message: "The request body was not received completely" },
+  invalid_token: {
+    status: 400,
+    message: "This link is invalid, was already used or has expired; ask for a new one",
+  },
   unauthenticated: { status: 401, message: "Log in to use this endpoint" },
   invalid_credentials: { status: 401, message: "Email or password is incorrect" },
   unauthorized: { status: 401, message: "A valid admin bearer token is required" },
   wrong_password: { status: 403, message: "The current password is incorrect" },
+  email_not_verified: {
+    status: 403,
+    message: "Confirm your email address first: open the link we mailed you, or ask for a new one",
+  },
   forbidden: { status: 403, message: "This account may not open this page" },
   csrf_rejected: { status: 403, message: "This request came from another site and was refused" },
   not_found: { status: 404, message: "No such endpoint" },

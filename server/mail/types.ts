@@ -8,6 +8,8 @@ export type MailJob =
   | { kind: "password-reset"; email: string }
   /** A verification link for the user's current address. */
   | { kind: "email-verification"; userId: string }
+  /** "Send the link again" from someone not logged in: sent only when an unverified account has the address. */
+  | { kind: "email-verification"; email: string }
   /** Someone tried to register with an address that already has an account (EMAIL_VERIFICATION=required). */
   | { kind: "registration-attempt"; email: string }
   /** The account signed in from a device it had not used before (NOTIFY_NEW_SIGN_IN). */

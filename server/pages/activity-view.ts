@@ -14,6 +14,7 @@ const LABELS: Record<string, string> = {
   login_locked: "Sign-in refused: too many attempts",
   lockout_cleared: "Failed attempts cleared by a sign-in",
   password_changed: "Password changed",
+  password_reset: "Password reset by email link; every device signed out",
   session_revoked: "A session was signed out",
   other_sessions_revoked: "All other devices signed out",
   logged_out: "Logged out",

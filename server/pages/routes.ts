@@ -1,5 +1,13 @@
 import express, { type ErrorRequestHandler, type Request, type Response, Router } from "express";
-import { credentialsSchema, passwordChangeSchema, registrationSchema } from "../../shared/validation.js";
+import {
+  credentialsSchema,
+  emailOnlySchema,
+  emailTokenSchema,
+  passwordChangeSchema,
+  passwordResetSchema,
+  registrationSchema,
+} from "../../shared/validation.js";
+import type { AccountRecovery } from "../auth/account-recovery.js";
 import type { AccountService } from "../auth/account-service.js";
 import { accountContext, sessionPort } from "../auth/request-context.js";
 import type { Config } from "../config/config.js";
@@ -11,13 +19,26 @@ import type { SecurityEvents } from "../security/events.js";
 import { publicActivity } from "../security/routes.js";
 import { ICON, ICON_PATH } from "./icon.js";
 import { STYLESHEET, STYLESHEET_PATH } from "./stylesheet.js";
-import { accountPage, type Errors, errorPage, loginPage, NOTICES, registerPage } from "./views.js";
+import {
+  accountPage,
+  type Errors,
+  errorPage,
+  forgotPasswordPage,
+  invalidLinkPage,
+  LOGIN_NOTICES,
+  loginPage,
+  NOTICES,
+  registerPage,
+  resetPasswordPage,
+  verifyEmailPage,
+} from "./views.js";
 
 const FORM_BODY_LIMIT = "10kb";
 const ONE_YEAR_SECONDS = 365 * 86_400;
 
 /** Paths the pages own: their errors (CSRF refusal, outage) are rendered as HTML for browsers. */
-const PAGE_PATH = /^\/(login|register|logout|account(\/.*)?)?$/;
+const PAGE_PATH =
+  /^\/(login|register|logout|account(\/.*)?|password\/(forgot|reset)|email\/verify(\/resend)?)?$/;
 
 /** Serves the stylesheet and the icon under their content hash, cacheable for a year; mounted before sessions. */
 export function createAssetsRouter(): Router {
@@ -82,6 +103,26 @@ function send(res: Response, status: number, page: string): void {
   res.status(status).type("html").send(page);
 }
 
+/** A page whose URL or form carries a single-use token: no link on it may leak the URL to another site. */
+function sendWithToken(res: Response, status: number, page: string): void {
+  res.setHeader("Referrer-Policy", "no-referrer");
+  send(res, status, page);
+}
+
+const isInvalidToken = (err: unknown) => err instanceof HttpError && err.code === "invalid_token";
+
+const RESET_LINK_INVALID = {
+  title: "This link does not work",
+  message: "This password-reset link is invalid, was already used or has expired.",
+  retry: { href: "/password/forgot", label: "Ask for a new link" },
+};
+
+const VERIFY_LINK_INVALID = {
+  title: "This link does not work",
+  message: "This confirmation link is invalid, was already used or has expired.",
+  retry: { href: "/login", label: "Log in to ask for a new link" },
+};
+
 /**
  * The browser pages: `/`, `/login`, `/register`, `/account` and the forms they post (URL-encoded,
  * answered with a 303 redirect on success). They call the same account service as the JSON API.
@@ -89,12 +130,13 @@ function send(res: Response, status: number, page: string): void {
 export function createPagesRouter(deps: {
   config: Config;
   accounts: AccountService;
-  limits: Pick<ProductRateLimits, "login">;
+  recovery: AccountRecovery;
+  limits: Pick<ProductRateLimits, "login" | "recovery">;
   /** Where `next` may send the browser after login (undefined: nowhere, go to /account). */
   returnTo?: (req: Request, next: unknown) => string | undefined;
   events?: Pick<SecurityEvents, "recent">;
 }): Router {
-  const { config, accounts, limits, events } = deps;
+  const { config, accounts, recovery, limits, events } = deps;
   const returnTo = deps.returnTo ?? (() => undefined);
   const router = Router();
   const form = express.urlencoded({
@@ -117,7 +159,8 @@ export function createPagesRouter(deps: {
       ?.recent(user.id)
       .then((list) => list.map(publicActivity))
       .catch(() => undefined);
-    send(res, status, accountPage({ email: user.email, sessions, activity, ...extra }));
+    const emailVerified = config.mail.emailVerification === "off" ? undefined : (user.emailVerified ?? false);
+    send(res, status, accountPage({ email: user.email, sessions, activity, emailVerified, ...extra }));
   };
 
   router.get("/", (req, res) => res.redirect(303, req.user ? "/account" : "/login"));
@@ -125,15 +168,20 @@ export function createPagesRouter(deps: {
   router.get("/login", (req, res) => {
     const next = returnTo(req, req.query.next);
     if (req.user) return res.redirect(303, next ?? "/account");
-    send(res, 200, loginPage({ next }));
+    const done = typeof req.query.done === "string" ? req.query.done : undefined;
+    send(res, 200, loginPage({ next, notice: done ? LOGIN_NOTICES[done] : undefined }));
   });
 
   /** A refused login or registration is shown on its own form, with the wait and the email kept. */
   const renderRateLimited = (req: Request, res: Response, err: HttpError) => {
     if (err.retryAfter !== undefined) res.setHeader("Retry-After", String(err.retryAfter));
     const email = text(req.body?.email);
+    const path = req.originalUrl.split("?")[0];
+    if (path === "/password/forgot") {
+      return send(res, 429, forgotPasswordPage({ email, alert: rateLimitMessage(err, "requests") }));
+    }
     const page =
-      req.originalUrl.split("?")[0] === "/register"
+      path === "/register"
         ? registerPage({
             email,
             alert: rateLimitMessage(err, "attempts"),
@@ -158,6 +206,9 @@ export function createPagesRouter(deps: {
       if (!(err instanceof HttpError)) throw err;
       if (isRateLimited(err)) return renderRateLimited(req, res, err);
       if (err.status === 401) return send(res, 401, loginPage({ email, alert: err.message, next }));
+      if (err.code === "email_not_verified") {
+        return send(res, 403, loginPage({ email, alert: err.message, next, unverified: true }));
+      }
       throw err;
     }
     res.redirect(303, next ?? "/account");
@@ -175,7 +226,8 @@ export function createPagesRouter(deps: {
     const input = check(registrationSchema, req.body ?? {});
     if (!input.ok) return send(res, 400, registerPage({ email, errors: input.problems, next }));
     try {
-      await accounts.register(input.value, accountContext(req, res, config));
+      const user = await accounts.register(input.value, accountContext(req, res, config));
+      if (!user) return res.redirect(303, "/login?done=check-inbox");
     } catch (err) {
       if (!(err instanceof HttpError)) throw err;
       if (err.code === "email_taken")
@@ -233,6 +285,71 @@ export function createPagesRouter(deps: {
     res.redirect(303, req.session ? "/account?done=session" : "/login");
   });
 
+  router.get("/password/forgot", (req, res) => {
+    send(res, 200, forgotPasswordPage({ sent: req.query.sent === "1" }));
+  });
+
+  router.post("/password/forgot", form, limits.recovery, async (req, res) => {
+    const email = text(req.body?.email);
+    const input = check(emailOnlySchema, req.body ?? {});
+    if (!input.ok) return send(res, 400, forgotPasswordPage({ email, errors: input.problems }));
+    await recovery.forgotPassword(input.value.email);
+    res.redirect(303, "/password/forgot?sent=1");
+  });
+
+  router.get("/password/reset", async (req, res) => {
+    const token = typeof req.query.token === "string" ? req.query.token : "";
+    res.setHeader("Referrer-Policy", "no-referrer");
+    // Checked without using it: only the form's POST uses the token.
+    if (!(await recovery.checkResetToken(token))) return send(res, 400, invalidLinkPage(RESET_LINK_INVALID));
+    send(res, 200, resetPasswordPage({ token }));
+  });
+
+  router.post("/password/reset", form, limits.login, async (req, res) => {
+    const token = text(req.body?.token) ?? "";
+    const input = check(passwordResetSchema, req.body ?? {});
+    if (!input.ok) {
+      if (input.problems.token) return sendWithToken(res, 400, invalidLinkPage(RESET_LINK_INVALID));
+      return sendWithToken(res, 400, resetPasswordPage({ token, errors: input.problems }));
+    }
+    try {
+      await recovery.resetPassword(input.value, accountContext(req, res, config).client);
+    } catch (err) {
+      if (isInvalidToken(err)) return sendWithToken(res, 400, invalidLinkPage(RESET_LINK_INVALID));
+      throw err;
+    }
+    // Every session of the account ended, this browser's too if it was one of them.
+    res.redirect(303, "/login?done=reset");
+  });
+
+  router.get("/email/verify", (req, res) => {
+    const token = typeof req.query.token === "string" ? req.query.token : "";
+    if (!token) return sendWithToken(res, 400, invalidLinkPage(VERIFY_LINK_INVALID));
+    sendWithToken(res, 200, verifyEmailPage({ token }));
+  });
+
+  router.post("/email/verify", form, limits.login, async (req, res) => {
+    const input = check(emailTokenSchema, req.body ?? {});
+    try {
+      if (!input.ok) throw new HttpError("invalid_token");
+      await recovery.verifyEmail(input.value.token);
+    } catch (err) {
+      if (isInvalidToken(err)) return sendWithToken(res, 400, invalidLinkPage(VERIFY_LINK_INVALID));
+      throw err;
+    }
+    res.redirect(303, req.user ? "/account?done=verified" : "/login?done=verified");
+  });
+
+  router.post("/email/verify/resend", form, limits.recovery, async (req, res) => {
+    if (req.user) {
+      await recovery.resendVerification({ userId: req.user.id, email: req.user.email });
+      return res.redirect(303, "/account?done=link-sent");
+    }
+    const input = check(emailOnlySchema, req.body ?? {});
+    if (input.ok) await recovery.resendVerification(input.value);
+    res.redirect(303, "/login?done=link-sent");
+  });
+
   // Refusals by the per-address limiter and bodies the form parser refused (before the handlers) land on
   // the forms too.
   const formErrors: ErrorRequestHandler = (err, req, res, next) => {
@@ -246,7 +363,7 @@ export function createPagesRouter(deps: {
       req.originalUrl.split("?")[0] === "/register" ? registerPage({ alert }) : loginPage({ alert }),
     );
   };
-  router.use(["/login", "/register"], formErrors);
+  router.use(["/login", "/register", "/password/forgot"], formErrors);
 
   return router;
 }

@@ -68,19 +68,49 @@ function firstError(errors: Errors, order: string[]): string | undefined {
 const withNext = (path: string, next: string | undefined) =>
   next ? `${path}?next=${encodeURIComponent(next)}` : path;
 
-export function loginPage(o: { email?: string; errors?: Errors; alert?: string; next?: string }): string {
+function notice(message: string | undefined): HtmlValue {
+  return message ? html`<p class="notice" role="status">${message}</p>` : "";
+}
+
+/** Fixed messages the login page shows after a redirect (`?done=`); nothing from the query is echoed. */
+export const LOGIN_NOTICES: Record<string, string> = {
+  reset: "Your password was changed and every device signed out. Log in with the new password.",
+  verified: "Your email address is confirmed. You can log in.",
+  "check-inbox": "Check your inbox: open the link we sent to confirm your address, then log in.",
+  "link-sent": "If this address has an account that is not confirmed yet, a new link is on its way.",
+};
+
+export function loginPage(o: {
+  email?: string;
+  errors?: Errors;
+  alert?: string;
+  next?: string;
+  notice?: string;
+  /** The password was right but the address is not confirmed: offer the link again. */
+  unverified?: boolean;
+}): string {
   const errors = o.errors ?? {};
   const focus = firstError(errors, ["email", "password"]) ?? (o.alert ? "password" : "email");
   return layout(
     "Log in",
     html`<h1>Log in</h1>
+${notice(o.notice)}
 ${alert(o.alert)}
+${
+  o.unverified && o.email
+    ? html`<form class="card" method="post" action="/email/verify/resend">
+<input type="hidden" name="email" value="${o.email}">
+<button type="submit" class="secondary">Send the confirmation link again</button>
+</form>`
+    : ""
+}
 <form class="card" method="post" action="/login" novalidate>
 ${o.next ? html`<input type="hidden" name="next" value="${o.next}">` : ""}
 ${field({ name: "email", label: "Email", type: "email", autocomplete: "username", value: o.email, error: errors.email, autofocus: focus === "email" })}
 ${field({ name: "password", label: "Password", type: "password", autocomplete: "current-password", error: errors.password, autofocus: focus === "password" })}
 <button type="submit">Log in</button>
 </form>
+<p><a href="/password/forgot">Forgot password?</a></p>
 <p>No account yet? <a href="${withNext("/register", o.next)}">Create one</a>.</p>`,
   );
 }
@@ -153,6 +183,8 @@ export const NOTICES: Record<string, string> = {
   session: "That session has been signed out.",
   others: "Every other device has been signed out.",
   gone: "That session had already ended.",
+  verified: "Your email address is confirmed.",
+  "link-sent": "A new confirmation link is on its way. Check your inbox.",
 };
 
 export function accountPage(o: {
@@ -163,6 +195,8 @@ export function accountPage(o: {
   notice?: string;
   errors?: Errors;
   alert?: string;
+  /** False: the address is not confirmed yet (a button sends the link again). */
+  emailVerified?: boolean;
 }): string {
   const errors = o.errors ?? {};
   const focus = firstError(errors, ["currentPassword", "newPassword"]);
@@ -172,6 +206,13 @@ export function accountPage(o: {
     html`<h1>Your account</h1>
 ${o.notice ? html`<p class="notice" role="status">${o.notice}</p>` : ""}
 <p>Signed in as <strong>${o.email}</strong>.</p>
+${
+  o.emailVerified === false
+    ? html`<form class="inline" method="post" action="/email/verify/resend">
+<p>This address is not confirmed yet. <button type="submit" class="secondary">Send the confirmation link again</button></p>
+</form>`
+    : ""
+}
 
 <section aria-labelledby="sessions-title">
 <h2 id="sessions-title">Active sessions</h2>
@@ -204,6 +245,67 @@ ${activitySection(o.activity)}
 
 <form method="post" action="/logout">
 <button type="submit" class="secondary">Log out</button>
+</form>`,
+  );
+}
+
+export function forgotPasswordPage(o: {
+  email?: string;
+  errors?: Errors;
+  alert?: string;
+  sent?: boolean;
+}): string {
+  const errors = o.errors ?? {};
+  return layout(
+    "Forgot password",
+    html`<h1>Forgot password</h1>
+${o.sent ? notice("If an account uses this address, a link to reset its password is on its way. Check your inbox.") : ""}
+${alert(o.alert)}
+<form class="card" method="post" action="/password/forgot" novalidate>
+${field({ name: "email", label: "Email", type: "email", autocomplete: "username", value: o.email, error: errors.email, autofocus: !o.sent, hint: "We mail a link that lets you choose a new password." })}
+<button type="submit">Send the link</button>
+</form>
+<p><a href="/login">Back to log in</a></p>`,
+  );
+}
+
+export function resetPasswordPage(o: { token: string; errors?: Errors; alert?: string }): string {
+  const errors = o.errors ?? {};
+  return layout(
+    "Choose a new password",
+    html`<h1>Choose a new password</h1>
+${alert(o.alert)}
+<form class="card" method="post" action="/password/reset" novalidate>
+<input type="hidden" name="token" value="${o.token}">
+${field({ name: "newPassword", label: "New password", type: "password", autocomplete: "new-password", error: errors.newPassword, hint: "At least 8 characters. Every device will be signed out.", autofocus: true })}
+<button type="submit">Change password</button>
+</form>`,
+  );
+}
+
+/** A link that does not work (any more): say so and offer a new one. */
+export function invalidLinkPage(o: {
+  title: string;
+  message: string;
+  retry: { href: string; label: string };
+}): string {
+  return layout(
+    o.title,
+    html`<h1>${o.title}</h1>
+<p role="alert">${o.message}</p>
+<p><a href="${o.retry.href}">${o.retry.label}</a></p>`,
+  );
+}
+
+/** The verification link lands here; only the button's POST confirms (mail scanners open links). */
+export function verifyEmailPage(o: { token: string }): string {
+  return layout(
+    "Confirm your email address",
+    html`<h1>Confirm your email address</h1>
+<form class="card" method="post" action="/email/verify">
+<input type="hidden" name="token" value="${o.token}">
+<p>Press the button to confirm that this address is yours.</p>
+<button type="submit">Confirm my address</button>
 </form>`,
   );
 }

@@ -17,6 +17,16 @@ export interface ProductRateLimits {
   global: RequestHandler;
   /** POST /auth/login and /auth/register, per client address; refundable (see `refundRequest`). */
   login: RequestHandler;
+  /** "Forgot password" and "send the verification link again" (API and pages), per client address. */
+  recovery: RequestHandler;
+  /**
+   * Mails asked for one address (normalised email), whoever asks. Past the limit the request is answered
+   * as usual and no mail is queued: the answer must not differ between existing and unknown accounts.
+   */
+  recoveryEmail: {
+    /** True when one more mail for `email` fits; never throws for the limit itself. */
+    allow(email: string): Promise<boolean>;
+  };
   /** Authenticated /api/* requests, per user id. */
   api: RequestHandler;
   /** Login attempts per account (normalised email), across all addresses. */
@@ -81,6 +91,7 @@ export function createProductRateLimits(deps: {
 
   const account = limiter.policy({ name: "login-account", ...settings.loginAccount });
   const device = limiter.policy({ name: "login-device", ...settings.loginDevice });
+  const recoveryEmail = limiter.policy({ name: "recovery-email", ...settings.recoveryEmail });
   return {
     global: limiter.rateLimit({
       name: "global",
@@ -89,6 +100,17 @@ export function createProductRateLimits(deps: {
       skip: (req) => req.path === "/health" || req.path.startsWith("/health/") || req.path === VERIFY_PATH,
     }),
     login: limiter.rateLimit({ name: "login", ...settings.login, key: byAddress, refundable: true }),
+    recovery: limiter.rateLimit({ name: "recovery", ...settings.recovery, key: byAddress }),
+    recoveryEmail: {
+      allow: (email) =>
+        recoveryEmail.enforce(accountSubject(email)).then(
+          () => true,
+          (err: unknown) => {
+            if ((err as { status?: number }).status === 429) return false;
+            throw err;
+          },
+        ),
+    },
     api: limiter.rateLimit({ name: "api", ...settings.api, key: (req) => req.user?.id }),
     loginAccount: {
       enforce: (email) => account.enforce(accountSubject(email)),
