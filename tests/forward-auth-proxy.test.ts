@@ -1,9 +1,9 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Browser } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { CHROMIUM, HAS_CHROMIUM, launchChromium } from "./helpers/chromium.js";
-import { closeAfterFile, registerUser, testApp } from "./helpers/fixtures.js";
+import { closeAfterFile, privateRedisServer, registerUser, testApp } from "./helpers/fixtures.js";
 import {
   findBinary,
   type RunningProcess,
@@ -103,6 +103,18 @@ describe.each(proxies)("forward auth behind $name", ({ name, binary, version, st
   });
   afterAll(async () => {
     await proxy?.stop();
+  });
+
+  it.skipIf(!binary)("serves the auth server's recovery pages without a session", async () => {
+    // Not sent to the login page (302) nor refused (401): the auth server's own pages answer.
+    const forgot = await get(`${proxy.url}/password/forgot`, { Accept: "text/html" });
+    expect(forgot.status).toBe(200);
+    expect(await forgot.text()).toContain('action="/password/forgot"');
+    const reset = await get(`${proxy.url}/password/reset?token=not-a-token`, { Accept: "text/html" });
+    expect(reset.headers.get("content-type")).toMatch(/^text\/html/);
+    expect(reset.headers.get("location")).toBeNull();
+    const verify = await get(`${proxy.url}/email/verify?token=x`, { Accept: "text/html" });
+    expect(verify.status).toBe(200);
   });
 
   it.skipIf(!binary)("answers an API call without a session 401 at the backend's URL", async () => {
@@ -246,4 +258,59 @@ describe.each(proxies)("forward auth behind $name", ({ name, binary, version, st
       await context.close();
     }
   });
+});
+
+describe.each(proxies)("$name while the auth server's Redis is frozen", ({ name, binary, start }) => {
+  it.skipIf(!binary)(
+    "answers a fast 503 with Retry-After (never a 500) and lets the same cookie through once Redis is back",
+    async () => {
+      const redis = await privateRedisServer();
+      const stalled = await testApp({
+        env: {
+          REDIS_URL: redis.url,
+          TRUST_PROXY: "127.0.0.1",
+          REDIS_COMMAND_TIMEOUT_MS: "200",
+          REDIS_STALL_TIMEOUT_MS: "5000",
+        },
+      });
+      const server = createServer(stalled.app);
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      closeAfterFile(() => new Promise<void>((resolve) => server.close(() => resolve())));
+      const upstream = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const proxy = await start(binary as string, { auth: upstream, backend: `127.0.0.1:${backend.port}` });
+      try {
+        const email = uniqueEmail(`${name}-frozen`);
+        await registerUser(stalled, { email });
+        const login = await fetch(`${proxy.url}/login`, {
+          method: "POST",
+          headers: { "Content-Type": "application/x-www-form-urlencoded" },
+          body: new URLSearchParams({ email, password: "correct horse battery" }),
+          redirect: "manual",
+        });
+        const line = login.headers
+          .getSetCookie()
+          .find((c) => c.startsWith(`${stalled.config.session.cookieName}=`));
+        const cookie = (line as string).split(";")[0] as string;
+        expect((await get(`${proxy.url}/orders`, { Cookie: cookie })).status).toBe(200);
+
+        redis.freeze();
+        try {
+          const started = Date.now();
+          const res = await get(`${proxy.url}/orders`, { Cookie: cookie, Accept: "application/json" });
+          expect(res.status).toBe(503);
+          expect(res.headers.get("retry-after")).toMatch(/^\d+$/);
+          expect(((await res.json()) as { error: { code: string } }).error.code).toBe("service_unavailable");
+          expect(Date.now() - started).toBeLessThan(2000);
+        } finally {
+          redis.thaw();
+        }
+        await vi.waitFor(
+          async () => expect((await get(`${proxy.url}/orders`, { Cookie: cookie })).status).toBe(200),
+          { timeout: 10_000, interval: 200 },
+        );
+      } finally {
+        await proxy.stop();
+      }
+    },
+  );
 });
