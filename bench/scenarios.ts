@@ -1,8 +1,9 @@
-import type { Redis } from "ioredis";
+import { Redis } from "ioredis";
 import { type LoadResult, type LoadSpec, runAutocannon, runWrk, sequential } from "./load.js";
 import type { BenchOptions, ScenarioName } from "./options.js";
 import { cpuMicros, memory, sampleRss } from "./proc-stats.js";
 import { delta, monitor, SCRIPT_COMMANDS, snapshot } from "./redis-stats.js";
+import { spread } from "./stats.js";
 import { BENCH_EMAIL, BENCH_PASSWORD, type Target } from "./targets.js";
 
 export interface Phase {
@@ -24,6 +25,8 @@ export interface Phase {
   rssAfterMiB: number;
   peakRssMiB?: number;
   rssSamples?: Array<{ atS: number; rssMiB: number }>;
+  /** Through the delay proxy: median PING round trip during the measured load (ms), and the proxy's CPU. */
+  proxy?: { rttMs: number; pings: number; cpuCores: number };
 }
 
 export interface RoundTripSample {
@@ -112,6 +115,36 @@ function drive(spec: LoadSpec, tool: "wrk" | "autocannon"): Promise<LoadResult> 
   return tool === "wrk" && (spec.method ?? "GET") === "GET" ? runWrk(spec) : runAutocannon(spec);
 }
 
+const PROBE_INTERVAL_MS = 100;
+
+/**
+ * PINGs the server's Redis through the delay proxy, one every 100 ms, until stopped: the round trip the
+ * server sees while under load (the harness's event loop is idle with wrk; autocannon would inflate it).
+ */
+async function startRoundTripProbe(url: string) {
+  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0 });
+  client.on("error", () => undefined);
+  await client.connect();
+  const times: number[] = [];
+  let stopped = false;
+  const loop = (async () => {
+    while (!stopped) {
+      const start = performance.now();
+      await client.ping();
+      times.push(performance.now() - start);
+      await new Promise((r) => setTimeout(r, PROBE_INTERVAL_MS));
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await loop;
+      client.disconnect();
+      return { rttMs: spread(times).median, pings: times.length };
+    },
+  };
+}
+
 /** One measured phase: warm-up (unmeasured), then load with Redis, CPU and memory read before and after. */
 export async function runPhase(
   scenario: ScenarioName,
@@ -124,6 +157,8 @@ export async function runPhase(
   const spec = specFor(scenario, target, opts);
   if (scenario !== "login" && opts.warmupS > 0) await drive({ ...spec, durationS: opts.warmupS }, tool);
   const pid = target.server.pid;
+  const probe = target.proxyPid ? await startRoundTripProbe(target.serverRedisUrl) : undefined;
+  const proxyCpuBefore = target.proxyPid ? cpuMicros(target.proxyPid) : 0;
   const redisBefore = await snapshot(control);
   const cpuBefore = cpuMicros(pid);
   const memBefore = memory(pid);
@@ -134,7 +169,17 @@ export async function runPhase(
   const wallS = Number(process.hrtime.bigint() - started) / 1e9;
   const cpu = cpuMicros(pid) - cpuBefore;
   const memAfter = memory(pid);
+  const proxyCpu = target.proxyPid ? cpuMicros(target.proxyPid) - proxyCpuBefore : 0;
   const redis = delta(redisBefore, await snapshot(control));
+  const probed = await probe?.stop();
+  if (probed) {
+    // The probe's PINGs are the harness's, not the app's (at most one may land after the snapshot).
+    const pings = Math.min(probed.pings, redis.byCommand.ping ?? 0);
+    redis.commands -= pings;
+    redis.reads -= pings;
+    if (redis.byCommand.ping !== undefined) redis.byCommand.ping -= pings;
+    if (redis.byCommand.ping === 0) delete redis.byCommand.ping;
+  }
   const n = Math.max(load.requests, 1);
   const byCommand: Record<string, number> = {};
   for (const [name, count] of Object.entries(redis.byCommand)) byCommand[name] = count / n;
@@ -153,6 +198,7 @@ export async function runPhase(
     rssAfterMiB: memAfter.rssMiB,
     peakRssMiB: scenario === "login" ? Math.max(memAfter.peakMiB, sampled.maxMiB) : undefined,
     rssSamples: scenario === "sustained" ? sampled.samples : undefined,
+    proxy: probed && { ...probed, cpuCores: proxyCpu / 1e6 / wallS },
   };
 }
 

@@ -20,6 +20,12 @@ export interface Target {
   cookie: string;
   /** Median Redis round trip as the server sees it (through the delay proxy when there is one), ms. */
   redisRttMs: number;
+  /** The same without the delay proxy (equal to redisRttMs when there is none), ms. */
+  redisDirectRttMs: number;
+  /** The Redis URL the server uses: the delay proxy's, when there is one. */
+  serverRedisUrl: string;
+  /** The delay proxy's process, when there is one. */
+  proxyPid?: number;
   /** Scenario name -> why it cannot run against this target (e.g. route missing). */
   unavailable: Record<string, string>;
 }
@@ -109,7 +115,7 @@ function sessionCookie(res: Response): string | undefined {
 }
 
 /** Median of 50 sequential PINGs to `url`, ms. */
-async function medianPingMs(url: string): Promise<number> {
+export async function medianPingMs(url: string): Promise<number> {
   const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0 });
   client.on("error", () => undefined);
   try {
@@ -132,12 +138,15 @@ export async function startTarget(name: TargetName, ctx: TargetContext): Promise
   const redis = await startRedis();
   // The server reaches its Redis through the proxy; the bench's own control client stays direct.
   let serverRedisUrl = redis.url;
+  let proxyPid: number | undefined;
   if (ctx.netDelayMs > 0) {
     const proxy = await startDelayProxy({ host: "127.0.0.1", port: redis.port }, ctx.netDelayMs);
     onCleanup(() => proxy.close());
     serverRedisUrl = proxy.url;
+    proxyPid = proxy.pid;
   }
   const redisRttMs = await medianPingMs(serverRedisUrl);
+  const redisDirectRttMs = proxyPid ? await medianPingMs(redis.url) : redisRttMs;
   const port = await freePort();
   const isOurs = name === "ours";
   const server = await startServer({
@@ -173,5 +182,5 @@ export async function startTarget(name: TargetName, ctx: TargetContext): Promise
     unavailable.cache = `GET /api/models answered ${models.status}: ${text.slice(0, 120)}`;
   const verify = await fetch(`${server.url}/auth/verify`, { headers: { cookie } });
   if (verify.status !== 200) unavailable["forward-auth"] = `GET /auth/verify answered ${verify.status}`;
-  return { name, server, redis, redisRttMs, cookie, unavailable };
+  return { name, server, redis, redisRttMs, redisDirectRttMs, serverRedisUrl, proxyPid, cookie, unavailable };
 }
