@@ -1,7 +1,8 @@
 /**
  * The delay proxy's own process (started by bench/delay-proxy.ts): `delay-proxy-server.ts HOST PORT MS`
  * listens on a free loopback port, prints `{"port":N}` and forwards to HOST:PORT, holding every chunk MS
- * milliseconds in each direction, in order. It exits when its stdin closes (the harness has gone).
+ * milliseconds in each direction, in order. It exits when its stdin closes (the harness has gone);
+ * `trim NS` on stdin shortens the delay by what the proxy's own hops add (the harness measures it).
  *
  * An event loop's timers have 1 ms resolution, too coarse for a 0.125 ms delay, so release times come
  * from a clock thread: it sleeps with `Atomics.wait`, whose timeout has microsecond resolution, until
@@ -47,7 +48,10 @@ interface Pipe {
 }
 
 function main(targetHost: string, targetPort: number, delayMs: number): void {
-  const delayNs = delayMs * 1e6;
+  // Less what the proxy's own hops add (socket reads and writes, thread wake-ups): the harness measures
+  // that and sends `trim NS` on stdin, so that the round trip through the proxy minus the direct one is
+  // 2 x delayMs.
+  let delayNs = delayMs * 1e6;
   const buffer = new SharedArrayBuffer(16);
   const ctl = new Int32Array(buffer, 0, 2);
   const due = new BigInt64Array(buffer, 8, 1);
@@ -123,7 +127,13 @@ function main(targetHost: string, targetPort: number, delayMs: number): void {
     const address = server.address();
     process.stdout.write(`${JSON.stringify({ port: typeof address === "object" && address?.port })}\n`);
   });
-  process.stdin.resume();
+  process.stdin.setEncoding("utf8");
+  process.stdin.on("data", (text: string) => {
+    for (const line of text.split("\n")) {
+      const trim = /^trim (\d+)$/.exec(line.trim());
+      if (trim) delayNs = Math.max(0, delayMs * 1e6 - Number(trim[1]));
+    }
+  });
   process.stdin.on("close", () => process.exit(0));
   process.stdin.on("end", () => process.exit(0));
 }
