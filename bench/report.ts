@@ -31,6 +31,7 @@ const METRICS: Metric[] = [
   { label: "peak RSS MiB", value: (p) => p.peakRssMiB },
   { label: "failed requests", value: (p) => p.load.failures },
   { label: "Redis round trip under load ms (PING via the proxy)", value: (p) => p.proxy?.rttMs },
+  { label: "Redis round trip under load ms (PING direct)", value: (p) => p.proxy?.directRttMs },
   { label: "delay proxy CPU cores", value: (p) => p.proxy?.cpuCores },
 ];
 

@@ -166,7 +166,7 @@ async function main() {
         const phase = await runPhase(scenario, t, round, opts, tool, control(t));
         phases.push(phase);
         log(
-          `${scenario} round ${round} ${t.name}: ${Math.round(phase.load.rps)} req/s, p99 ${phase.load.p99Ms.toFixed(2)} ms, ${phase.redisCommandsPerReq.toFixed(2)} cmd/req, ${Math.round(phase.cpuUsPerReq)} us/req${phase.proxy ? `, Redis round trip ${phase.proxy.rttMs.toFixed(2)} ms` : ""}${phase.load.failures ? `, ${phase.load.failures} FAILED` : ""}`,
+          `${scenario} round ${round} ${t.name}: ${Math.round(phase.load.rps)} req/s, p99 ${phase.load.p99Ms.toFixed(2)} ms, ${phase.redisCommandsPerReq.toFixed(2)} cmd/req, ${Math.round(phase.cpuUsPerReq)} us/req${phase.proxy ? `, Redis round trip ${phase.proxy.rttMs.toFixed(2)} ms (direct ${phase.proxy.directRttMs.toFixed(2)} ms)` : ""}${phase.load.failures ? `, ${phase.load.failures} FAILED` : ""}`,
         );
       }
     }

@@ -25,8 +25,11 @@ export interface Phase {
   rssAfterMiB: number;
   peakRssMiB?: number;
   rssSamples?: Array<{ atS: number; rssMiB: number }>;
-  /** Through the delay proxy: median PING round trip during the measured load (ms), and the proxy's CPU. */
-  proxy?: { rttMs: number; pings: number; cpuCores: number };
+  /**
+   * With the delay proxy: median PING round trip through it and straight to Redis during the measured
+   * load (ms), and the proxy's CPU.
+   */
+  proxy?: { rttMs: number; directRttMs: number; pings: number; cpuCores: number };
 }
 
 export interface RoundTripSample {
@@ -118,20 +121,27 @@ function drive(spec: LoadSpec, tool: "wrk" | "autocannon"): Promise<LoadResult> 
 const PROBE_INTERVAL_MS = 100;
 
 /**
- * PINGs the server's Redis through the delay proxy, one every 100 ms, until stopped: the round trip the
- * server sees while under load (the harness's event loop is idle with wrk; autocannon would inflate it).
+ * PINGs the server's Redis through the delay proxy and straight, one after the other, every 100 ms
+ * until stopped: the round trip the server sees under load, and what a busy machine adds to any round
+ * trip (the difference is what the proxy adds). The harness's event loop is idle with wrk; autocannon
+ * runs in it and would inflate both.
  */
-async function startRoundTripProbe(url: string) {
-  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0 });
-  client.on("error", () => undefined);
-  await client.connect();
-  const times: number[] = [];
+async function startRoundTripProbe(viaUrl: string, directUrl: string) {
+  const clients = [viaUrl, directUrl].map((url) => {
+    const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0 });
+    client.on("error", () => undefined);
+    return client;
+  });
+  await Promise.all(clients.map((c) => c.connect()));
+  const times = clients.map(() => [] as number[]);
   let stopped = false;
   const loop = (async () => {
     while (!stopped) {
-      const start = performance.now();
-      await client.ping();
-      times.push(performance.now() - start);
+      for (const [k, client] of clients.entries()) {
+        const start = performance.now();
+        await client.ping();
+        times[k]?.push(performance.now() - start);
+      }
       await new Promise((r) => setTimeout(r, PROBE_INTERVAL_MS));
     }
   })();
@@ -139,8 +149,9 @@ async function startRoundTripProbe(url: string) {
     async stop() {
       stopped = true;
       await loop;
-      client.disconnect();
-      return { rttMs: spread(times).median, pings: times.length };
+      for (const c of clients) c.disconnect();
+      const [via = [], direct = []] = times;
+      return { rttMs: spread(via).median, directRttMs: spread(direct).median, pings: via.length };
     },
   };
 }
@@ -157,7 +168,9 @@ export async function runPhase(
   const spec = specFor(scenario, target, opts);
   if (scenario !== "login" && opts.warmupS > 0) await drive({ ...spec, durationS: opts.warmupS }, tool);
   const pid = target.server.pid;
-  const probe = target.proxyPid ? await startRoundTripProbe(target.serverRedisUrl) : undefined;
+  const probe = target.proxyPid
+    ? await startRoundTripProbe(target.serverRedisUrl, target.redis.url)
+    : undefined;
   const proxyCpuBefore = target.proxyPid ? cpuMicros(target.proxyPid) : 0;
   const redisBefore = await snapshot(control);
   const cpuBefore = cpuMicros(pid);
@@ -173,8 +186,8 @@ export async function runPhase(
   const redis = delta(redisBefore, await snapshot(control));
   const probed = await probe?.stop();
   if (probed) {
-    // The probe's PINGs are the harness's, not the app's (at most one may land after the snapshot).
-    const pings = Math.min(probed.pings, redis.byCommand.ping ?? 0);
+    // The probe's PINGs (via the proxy and direct) are the harness's, not the app's.
+    const pings = Math.min(2 * probed.pings, redis.byCommand.ping ?? 0);
     redis.commands -= pings;
     redis.reads -= pings;
     if (redis.byCommand.ping !== undefined) redis.byCommand.ping -= pings;
