@@ -1,78 +1,100 @@
-import { createServer, type Socket, connect as tcpConnect } from "node:net";
-import { freePort } from "../tests/helpers/ports.js";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { createInterface } from "node:readline";
+import { Redis } from "ioredis";
 
 export interface DelayProxy {
   port: number;
   url: string;
+  pid: number;
+  /** Median PING round trip through the proxy and straight to Redis after calibration, ms. */
+  rttMs: number;
+  directRttMs: number;
+  /** Taken off the asked delay in each direction: what the proxy's own hops cost, ms. */
+  trimMs: number;
   close(): Promise<void>;
 }
 
+const CALIBRATION_PINGS = 100;
+const CALIBRATION_STEPS = 5;
+const CALIBRATION_TOLERANCE_MS = 0.02;
+
+/** Median round trip of `count` PINGs on each client, taken in turns (one then the other). */
+async function medianPings(clients: Redis[], count: number): Promise<number[]> {
+  const times = clients.map(() => [] as number[]);
+  for (let i = 0; i < count; i++) {
+    for (const [k, client] of clients.entries()) {
+      const start = performance.now();
+      await client.ping();
+      times[k]?.push(performance.now() - start);
+    }
+  }
+  return times.map((t) => t.sort((a, b) => a - b)[t.length >> 1] as number);
+}
+
 /**
- * A TCP proxy on a free loopback port in front of `target` that holds every chunk for `delayMs` in each
- * direction (so a round trip costs about 2 x delayMs more), keeping order: a network between app and
- * Redis where this machine has no `netem`. Node's timers have a resolution of 1 ms, so the real delay is
- * delayMs to delayMs + 1 ms: the bench measures the round trip through the proxy and reports that.
+ * A TCP proxy on a loopback port in front of `target` that holds every chunk in each direction so that
+ * a round trip through it costs 2 x `delayMs` more than one straight to `target`, keeping order: a
+ * network between app and Redis where this machine has no `netem`. It runs in a process of its own
+ * (bench/delay-proxy-server.ts), so the harness's load generator does not delay it, and times its
+ * releases to tens of microseconds rather than an event loop's 1 ms. What its own hops add (about
+ * 0.1-0.3 ms per round trip here, more on a busy machine) is measured with PINGs once at start and
+ * taken off the delay; under load the round trip is measured again (bench/scenarios.ts) and reported.
  */
 export async function startDelayProxy(
   target: { host: string; port: number },
   delayMs: number,
 ): Promise<DelayProxy> {
-  const port = await freePort();
-  const open = new Set<Socket>();
-
-  /** Forwards `from` to `to`, each chunk `delayMs` after it arrived, in order. */
-  const pipeDelayed = (from: Socket, to: Socket) => {
-    const queue: Array<{ due: number; chunk: Buffer }> = [];
-    let timer: NodeJS.Timeout | undefined;
-    let ended = false;
-    const flush = () => {
-      timer = undefined;
-      const now = performance.now();
-      while (queue.length > 0 && (queue[0] as { due: number }).due <= now) {
-        to.write((queue.shift() as { chunk: Buffer }).chunk);
-      }
-      if (queue.length > 0) schedule();
-      else if (ended) to.end();
-    };
-    const schedule = () => {
-      if (timer) return;
-      const wait = Math.max(0, (queue[0] as { due: number }).due - performance.now());
-      timer = setTimeout(flush, wait);
-    };
-    from.on("data", (chunk: Buffer) => {
-      queue.push({ due: performance.now() + delayMs, chunk });
-      schedule();
-    });
-    from.on("end", () => {
-      ended = true;
-      if (queue.length === 0) to.end();
-    });
+  const child = spawn(
+    process.execPath,
+    [
+      "--import",
+      "tsx",
+      new URL("./delay-proxy-server.ts", import.meta.url).pathname,
+      target.host,
+      String(target.port),
+      String(delayMs),
+    ],
+    { stdio: ["pipe", "pipe", "inherit"] },
+  );
+  const exited = once(child, "exit");
+  const close = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.stdin.end(); // it exits when its stdin closes
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 2000))]);
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
   };
+  const lines = createInterface({ input: child.stdout });
+  const first = await Promise.race([
+    once(lines, "line").then(([line]) => line as string),
+    exited.then(() => undefined),
+  ]);
+  const port = first ? (JSON.parse(first) as { port: number }).port : 0;
+  if (!port) throw new Error("the delay proxy did not start");
+  const url = `redis://127.0.0.1:${port}`;
 
-  const server = createServer((client) => {
-    client.setNoDelay(true);
-    const upstream = tcpConnect({ host: target.host, port: target.port });
-    upstream.setNoDelay(true);
-    for (const s of [client, upstream]) {
-      open.add(s);
-      s.on("close", () => {
-        open.delete(s);
-        client.destroy();
-        upstream.destroy();
-      });
-      s.on("error", () => s.destroy());
-    }
-    pipeDelayed(client, upstream);
-    pipeDelayed(upstream, client);
+  const clients = [url, `redis://${target.host}:${target.port}`].map((u) => {
+    const client = new Redis(u, { maxRetriesPerRequest: 0 });
+    client.on("error", () => undefined);
+    return client;
   });
-  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
-  return {
-    port,
-    url: `redis://127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of open) s.destroy();
-        server.close(() => resolve());
-      }),
-  };
+  let trimMs = 0;
+  let rttMs = Number.NaN;
+  let directRttMs = Number.NaN;
+  try {
+    await medianPings(clients, 10); // connected and warm
+    for (let step = 0; step < CALIBRATION_STEPS; step++) {
+      [rttMs = Number.NaN, directRttMs = Number.NaN] = await medianPings(clients, CALIBRATION_PINGS);
+      const excessMs = rttMs - directRttMs - 2 * delayMs;
+      if (Math.abs(excessMs) <= CALIBRATION_TOLERANCE_MS) break;
+      trimMs = Math.min(delayMs, Math.max(0, trimMs + excessMs / 2));
+      child.stdin.write(`trim ${Math.round(trimMs * 1e6)}\n`);
+    }
+  } catch (err) {
+    await close();
+    throw err;
+  } finally {
+    for (const c of clients) c.disconnect();
+  }
+  return { port, url, pid: child.pid as number, rttMs, directRttMs, trimMs, close };
 }

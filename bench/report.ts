@@ -30,6 +30,9 @@ const METRICS: Metric[] = [
   { label: "RSS after MiB", value: (p) => p.rssAfterMiB },
   { label: "peak RSS MiB", value: (p) => p.peakRssMiB },
   { label: "failed requests", value: (p) => p.load.failures },
+  { label: "Redis round trip under load ms (PING via the proxy)", value: (p) => p.proxy?.rttMs },
+  { label: "Redis round trip under load ms (PING direct)", value: (p) => p.proxy?.directRttMs },
+  { label: "delay proxy CPU cores", value: (p) => p.proxy?.cpuCores },
 ];
 
 export interface ScenarioSummary {

@@ -139,7 +139,7 @@ async function main() {
     const target = await startTarget(name, ctx);
     targets.push(target);
     log(
-      `${name}: pid ${target.server.pid} on ${target.server.url}, Redis on ${target.redis.port}, round trip ${target.redisRttMs.toFixed(2)} ms${opts.netDelayMs > 0 ? ` (proxy, ${opts.netDelayMs} ms each way)` : ""}${name === "ours" && opts.oursWorkers > 1 ? `, ${opts.oursWorkers} workers` : ""}`,
+      `${name}: pid ${target.server.pid} on ${target.server.url}, Redis on ${target.redis.port}, round trip ${target.redisRttMs.toFixed(2)} ms${opts.netDelayMs > 0 ? ` (proxy, ${opts.netDelayMs} ms each way; direct ${target.redisDirectRttMs.toFixed(2)} ms, ${target.proxyTrimMs?.toFixed(3)} ms taken off each way for the proxy's own hops)` : ""}${name === "ours" && opts.oursWorkers > 1 ? `, ${opts.oursWorkers} workers` : ""}`,
     );
     for (const [scenario, why] of Object.entries(target.unavailable))
       log(`${name}: skipping ${scenario}: ${why}`);
@@ -166,7 +166,7 @@ async function main() {
         const phase = await runPhase(scenario, t, round, opts, tool, control(t));
         phases.push(phase);
         log(
-          `${scenario} round ${round} ${t.name}: ${Math.round(phase.load.rps)} req/s, p99 ${phase.load.p99Ms.toFixed(2)} ms, ${phase.redisCommandsPerReq.toFixed(2)} cmd/req, ${Math.round(phase.cpuUsPerReq)} us/req${phase.load.failures ? `, ${phase.load.failures} FAILED` : ""}`,
+          `${scenario} round ${round} ${t.name}: ${Math.round(phase.load.rps)} req/s, p99 ${phase.load.p99Ms.toFixed(2)} ms, ${phase.redisCommandsPerReq.toFixed(2)} cmd/req, ${Math.round(phase.cpuUsPerReq)} us/req${phase.proxy ? `, Redis round trip ${phase.proxy.rttMs.toFixed(2)} ms (direct ${phase.proxy.directRttMs.toFixed(2)} ms)` : ""}${phase.load.failures ? `, ${phase.load.failures} FAILED` : ""}`,
         );
       }
     }
@@ -193,7 +193,10 @@ async function main() {
   );
   out.push(`# ${info.cores} x ${info.cpu}, node ${info.node}, ${info.redis}`);
   out.push(
-    `# app <-> Redis: ${opts.netDelayMs > 0 ? `TCP proxy adding ${opts.netDelayMs} ms each way` : "direct loopback"}; measured round trip ${targets.map((t) => `${t.name} ${t.redisRttMs.toFixed(2)} ms`).join(", ")}; ours ${opts.oursWorkers} worker(s)`,
+    `# load average (1, 5, 15 min) at start ${info.loadAverageAtStart}, at end ${readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")}`,
+  );
+  out.push(
+    `# app <-> Redis: ${opts.netDelayMs > 0 ? `TCP proxy adding ${opts.netDelayMs} ms each way` : "direct loopback"}; measured round trip before the load (median of 50 PINGs) ${targets.map((t) => `${t.name} ${t.redisRttMs.toFixed(2)} ms${t.proxyPid ? ` (direct ${t.redisDirectRttMs.toFixed(2)} ms; delay trimmed by ${t.proxyTrimMs?.toFixed(3)} ms each way)` : ""}`).join(", ")}; ours ${opts.oursWorkers} worker(s)`,
   );
   for (const s of summaries) {
     out.push("", `## ${s.scenario}: ${SCENARIO_TITLES[s.scenario as ScenarioName]}`);
@@ -233,12 +236,36 @@ async function main() {
   }
   process.stdout.write(`${out.join("\n")}\n`);
   // The same tables in Markdown, for docs/benchmarks.md.
-  writeFileSync(join(outDir, `bench-${stamp}.md`), `${out.slice(0, 2).join("\n")}\n${md.join("\n")}\n`);
+  writeFileSync(join(outDir, `bench-${stamp}.md`), `${out.slice(0, 4).join("\n")}\n${md.join("\n")}\n`);
 
   const file = join(outDir, `bench-${stamp}.json`);
   writeFileSync(
     file,
-    `${JSON.stringify({ startedAt, finishedAt: new Date(), tool, options: opts, machine: { ...info, loadAverageAtEnd: readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ") }, summaries, budget, phases, roundTripSamples: samples, text: out.join("\n") }, null, 2)}\n`,
+    `${JSON.stringify(
+      {
+        startedAt,
+        finishedAt: new Date(),
+        tool,
+        options: opts,
+        targets: targets.map((t) => ({
+          name: t.name,
+          redisRttMs: t.redisRttMs,
+          redisDirectRttMs: t.redisDirectRttMs,
+          proxyTrimMs: t.proxyTrimMs,
+        })),
+        machine: {
+          ...info,
+          loadAverageAtEnd: readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" "),
+        },
+        summaries,
+        budget,
+        phases,
+        roundTripSamples: samples,
+        text: out.join("\n"),
+      },
+      null,
+      2,
+    )}\n`,
   );
   log(
     `results: ${file}${profileDir ? `; CPU profiles in ${profileDir} (written when the servers stop)` : ""}`,

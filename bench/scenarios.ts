@@ -1,8 +1,9 @@
-import type { Redis } from "ioredis";
+import { Redis } from "ioredis";
 import { type LoadResult, type LoadSpec, runAutocannon, runWrk, sequential } from "./load.js";
 import type { BenchOptions, ScenarioName } from "./options.js";
 import { cpuMicros, memory, sampleRss } from "./proc-stats.js";
 import { delta, monitor, SCRIPT_COMMANDS, snapshot } from "./redis-stats.js";
+import { spread } from "./stats.js";
 import { BENCH_EMAIL, BENCH_PASSWORD, type Target } from "./targets.js";
 
 export interface Phase {
@@ -24,6 +25,11 @@ export interface Phase {
   rssAfterMiB: number;
   peakRssMiB?: number;
   rssSamples?: Array<{ atS: number; rssMiB: number }>;
+  /**
+   * With the delay proxy: median PING round trip through it and straight to Redis during the measured
+   * load (ms), and the proxy's CPU.
+   */
+  proxy?: { rttMs: number; directRttMs: number; pings: number; cpuCores: number };
 }
 
 export interface RoundTripSample {
@@ -112,6 +118,44 @@ function drive(spec: LoadSpec, tool: "wrk" | "autocannon"): Promise<LoadResult> 
   return tool === "wrk" && (spec.method ?? "GET") === "GET" ? runWrk(spec) : runAutocannon(spec);
 }
 
+const PROBE_INTERVAL_MS = 100;
+
+/**
+ * PINGs the server's Redis through the delay proxy and straight, one after the other, every 100 ms
+ * until stopped: the round trip the server sees under load, and what a busy machine adds to any round
+ * trip (the difference is what the proxy adds). The harness's event loop is idle with wrk; autocannon
+ * runs in it and would inflate both.
+ */
+async function startRoundTripProbe(viaUrl: string, directUrl: string) {
+  const clients = [viaUrl, directUrl].map((url) => {
+    const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0 });
+    client.on("error", () => undefined);
+    return client;
+  });
+  await Promise.all(clients.map((c) => c.connect()));
+  const times = clients.map(() => [] as number[]);
+  let stopped = false;
+  const loop = (async () => {
+    while (!stopped) {
+      for (const [k, client] of clients.entries()) {
+        const start = performance.now();
+        await client.ping();
+        times[k]?.push(performance.now() - start);
+      }
+      await new Promise((r) => setTimeout(r, PROBE_INTERVAL_MS));
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await loop;
+      for (const c of clients) c.disconnect();
+      const [via = [], direct = []] = times;
+      return { rttMs: spread(via).median, directRttMs: spread(direct).median, pings: via.length };
+    },
+  };
+}
+
 /** One measured phase: warm-up (unmeasured), then load with Redis, CPU and memory read before and after. */
 export async function runPhase(
   scenario: ScenarioName,
@@ -124,6 +168,10 @@ export async function runPhase(
   const spec = specFor(scenario, target, opts);
   if (scenario !== "login" && opts.warmupS > 0) await drive({ ...spec, durationS: opts.warmupS }, tool);
   const pid = target.server.pid;
+  const probe = target.proxyPid
+    ? await startRoundTripProbe(target.serverRedisUrl, target.redis.url)
+    : undefined;
+  const proxyCpuBefore = target.proxyPid ? cpuMicros(target.proxyPid) : 0;
   const redisBefore = await snapshot(control);
   const cpuBefore = cpuMicros(pid);
   const memBefore = memory(pid);
@@ -134,7 +182,17 @@ export async function runPhase(
   const wallS = Number(process.hrtime.bigint() - started) / 1e9;
   const cpu = cpuMicros(pid) - cpuBefore;
   const memAfter = memory(pid);
+  const proxyCpu = target.proxyPid ? cpuMicros(target.proxyPid) - proxyCpuBefore : 0;
   const redis = delta(redisBefore, await snapshot(control));
+  const probed = await probe?.stop();
+  if (probed) {
+    // The probe's PINGs (via the proxy and direct) are the harness's, not the app's.
+    const pings = Math.min(2 * probed.pings, redis.byCommand.ping ?? 0);
+    redis.commands -= pings;
+    redis.reads -= pings;
+    if (redis.byCommand.ping !== undefined) redis.byCommand.ping -= pings;
+    if (redis.byCommand.ping === 0) delete redis.byCommand.ping;
+  }
   const n = Math.max(load.requests, 1);
   const byCommand: Record<string, number> = {};
   for (const [name, count] of Object.entries(redis.byCommand)) byCommand[name] = count / n;
@@ -153,6 +211,7 @@ export async function runPhase(
     rssAfterMiB: memAfter.rssMiB,
     peakRssMiB: scenario === "login" ? Math.max(memAfter.peakMiB, sampled.maxMiB) : undefined,
     rssSamples: scenario === "sustained" ? sampled.samples : undefined,
+    proxy: probed && { ...probed, cpuCores: proxyCpu / 1e6 / wallS },
   };
 }
 

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import { freePort } from "../tests/helpers/ports.js";
-import { startDelayProxy } from "./delay-proxy.js";
+import { type DelayProxy, startDelayProxy } from "./delay-proxy.js";
 import type { TargetName } from "./options.js";
 import { type BenchRedis, type BenchServer, onCleanup, startRedis, startServer } from "./processes.js";
 
@@ -18,8 +18,19 @@ export interface Target {
   redis: BenchRedis;
   /** `Cookie` header of the bench user's session. */
   cookie: string;
-  /** Median Redis round trip as the server sees it (through the delay proxy when there is one), ms. */
+  /**
+   * Median Redis round trip as the server sees it, before the load: through the delay proxy, after its
+   * calibration, when there is one; ms.
+   */
   redisRttMs: number;
+  /** The same without the delay proxy (equal to redisRttMs when there is none), ms. */
+  redisDirectRttMs: number;
+  /** The Redis URL the server uses: the delay proxy's, when there is one. */
+  serverRedisUrl: string;
+  /** The delay proxy's process, when there is one. */
+  proxyPid?: number;
+  /** What the proxy's calibration took off the asked delay in each direction (its own hops), ms. */
+  proxyTrimMs?: number;
   /** Scenario name -> why it cannot run against this target (e.g. route missing). */
   unavailable: Record<string, string>;
 }
@@ -132,12 +143,15 @@ export async function startTarget(name: TargetName, ctx: TargetContext): Promise
   const redis = await startRedis();
   // The server reaches its Redis through the proxy; the bench's own control client stays direct.
   let serverRedisUrl = redis.url;
+  let proxy: DelayProxy | undefined;
   if (ctx.netDelayMs > 0) {
-    const proxy = await startDelayProxy({ host: "127.0.0.1", port: redis.port }, ctx.netDelayMs);
-    onCleanup(() => proxy.close());
+    proxy = await startDelayProxy({ host: "127.0.0.1", port: redis.port }, ctx.netDelayMs);
+    onCleanup(() => proxy?.close());
     serverRedisUrl = proxy.url;
   }
-  const redisRttMs = await medianPingMs(serverRedisUrl);
+  const redisRttMs = proxy ? proxy.rttMs : await medianPingMs(serverRedisUrl);
+  const redisDirectRttMs = proxy ? proxy.directRttMs : redisRttMs;
+  const proxyPid = proxy?.pid;
   const port = await freePort();
   const isOurs = name === "ours";
   const server = await startServer({
@@ -173,5 +187,16 @@ export async function startTarget(name: TargetName, ctx: TargetContext): Promise
     unavailable.cache = `GET /api/models answered ${models.status}: ${text.slice(0, 120)}`;
   const verify = await fetch(`${server.url}/auth/verify`, { headers: { cookie } });
   if (verify.status !== 200) unavailable["forward-auth"] = `GET /auth/verify answered ${verify.status}`;
-  return { name, server, redis, redisRttMs, cookie, unavailable };
+  return {
+    name,
+    server,
+    redis,
+    redisRttMs,
+    redisDirectRttMs,
+    serverRedisUrl,
+    proxyPid,
+    proxyTrimMs: proxy?.trimMs,
+    cookie,
+    unavailable,
+  };
 }

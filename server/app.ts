@@ -1,5 +1,6 @@
 import express, { type Express } from "express";
 import helmet from "helmet";
+import { installPassportRequest } from "./auth/passport.js";
 import { createAuthRouter } from "./auth/routes.js";
 import { createCacheAdminRouter } from "./cache/routes.js";
 import type { Config } from "./config/config.js";
@@ -38,6 +39,7 @@ export function createApp(config: Config, services: Services): Express {
   const sessionStack = createSessionStack(services);
 
   const app = express();
+  installPassportRequest(app.request, services.passport);
   app.disable("x-powered-by");
   app.set("trust proxy", config.trustProxy);
   app.set("query parser", "simple");

@@ -1,3 +1,4 @@
+import type { RequestHandler } from "express";
 import { Passport } from "passport";
 import { Strategy as LocalStrategy } from "passport-local";
 import { normalizeEmail } from "../../shared/validation.js";
@@ -82,4 +83,38 @@ export function createPassport(deps: { users: UserRepository; hasher: PasswordHa
     lookup.findById(id).then((user) => done(null, user ? toUser(user) : false), done);
   });
   return passport;
+}
+
+type AppPassport = ReturnType<typeof createPassport>;
+
+/**
+ * Sets passport's request methods (`req.logIn`, `req.logOut`, `req.isAuthenticated`, ...) once on the
+ * app's request prototype (`app.request`), where `passport.initialize()` stores them on every request.
+ * The methods are the ones `initialize()` itself installs, taken from one call on a blank object.
+ */
+export function installPassportRequest(request: object, passport: AppPassport): void {
+  const methods: Record<string, unknown> = {};
+  passport.initialize({ compat: false })(methods as never, undefined as never, () => undefined);
+  Object.assign(request, methods);
+}
+
+/**
+ * `req.user` from the session, as `passport.session()` sets it (the user id through passport's
+ * deserializers; an id whose user is gone is dropped from the session), without the per-request
+ * strategy object and property stores of `passport.authenticate("session")`. Needs
+ * `installPassportRequest` on the app's request prototype for `req.logIn` and the others.
+ */
+export function sessionUser(passport: AppPassport): RequestHandler {
+  return (req, _res, next) => {
+    if (!req.session) return next(new Error("sessionUser needs express-session in front of it"));
+    const login = req.session.passport;
+    const id: unknown = login?.user;
+    if (!login || (!id && id !== 0)) return next();
+    passport.deserializeUser(id as NonNullable<unknown>, req, (err, user) => {
+      if (err) return next(err);
+      if (user) req.user = user;
+      else delete login.user;
+      next();
+    });
+  };
 }

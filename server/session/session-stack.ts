@@ -1,7 +1,7 @@
 import type { RequestHandler } from "express";
 import type { Store } from "express-session";
 import { enforceCredentialEpoch } from "../auth/credential-epoch.js";
-import type { createPassport } from "../auth/passport.js";
+import { type createPassport, sessionUser } from "../auth/passport.js";
 import { deviceCookieWriter } from "../auth/request-context.js";
 import type { Config } from "../config/config.js";
 import { csrfProtection } from "../http/csrf.js";
@@ -20,7 +20,11 @@ export interface SessionStack {
    * Routes that need no session (the operators' bearer-token API) are mounted between `front` and `session`.
    */
   front: RequestHandler[];
-  /** The device cookie's writer, express-session, the absolute timeout, passport, the credential epoch, `lastSeenAt`. */
+  /**
+   * The device cookie's writer, express-session, the absolute timeout, passport, the credential epoch,
+   * `lastSeenAt`. passport's request methods (`req.logIn`, ...) are on the app's request prototype
+   * (`installPassportRequest` in app.ts).
+   */
   session: RequestHandler[];
 }
 
@@ -53,8 +57,7 @@ export function createSessionStack(deps: {
       deviceCookieWriter(config),
       createSessionMiddleware({ config, store }),
       enforceAbsoluteTimeout(config),
-      passport.initialize(),
-      passport.session(),
+      sessionUser(passport), // passport.session(), with passport.initialize()'s methods on app.request
       enforceCredentialEpoch({ config, sessions, logger }),
       sessions.lastSeen(),
     ],
