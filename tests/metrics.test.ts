@@ -256,6 +256,7 @@ describe("GET /metrics/redis", () => {
           session_index: count("sess-index"),
           cache: 1,
           rate_limit: count("rl"),
+          jobs: all.filter((k) => k.startsWith(`{${t.config.keyPrefix}:jobs}:`)).length,
           total: all.length,
           sampled: all.length,
           estimated: false,

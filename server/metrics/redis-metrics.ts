@@ -84,6 +84,8 @@ export interface RedisMetricsBody {
       session_index: number;
       cache: number;
       rate_limit: number;
+      /** The job queues' keys (BullMQ: a few per queue plus one hash per job kept). */
+      jobs: number;
       total: number;
       sampled: number;
       estimated: boolean;
@@ -118,6 +120,7 @@ export async function readRedisMetrics(redis: Redis, keyPrefix: string): Promise
         session_index: keys.counts.session_index ?? 0,
         cache: keys.counts.cache ?? 0,
         rate_limit: keys.counts.rate_limit ?? 0,
+        jobs: keys.counts.jobs ?? 0,
         total: keys.total,
         sampled: keys.sampled,
         estimated: keys.estimated,

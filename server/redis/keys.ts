@@ -55,5 +55,6 @@ export function keyNamespaces(keyPrefix: string) {
     session_index: keys.sessionIndexes,
     cache: `${keys.cache}:`,
     rate_limit: keys.rateLimits,
+    jobs: `${keys.jobs}:`,
   };
 }
