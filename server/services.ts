@@ -144,7 +144,9 @@ export function createServices(
       rateLimitRejected(policy) {
         metrics.rateLimitRejected(policy);
         // The account service records a locked account as `login_locked`, with the account.
-        if (policy !== "login-account") events.record("rate_limited", { policy });
+        // A skipped sign-in notice is no one's abuse.
+        if (policy !== "login-account" && policy !== "sign-in-notice")
+          events.record("rate_limited", { policy });
       },
     },
   });

@@ -303,4 +303,21 @@ describe("new sign-in notice", () => {
     // Registration sent none, the first login one, the known device none.
     expect(smtp.to(owner.email)).toHaveLength(1);
   });
+
+  it("mails once a day per device and address to a client that keeps no cookies, again for another device", async () => {
+    const t = await mailApp({ NOTIFY_NEW_SIGN_IN: "true", EMAIL_VERIFICATION: "off" });
+    const owner = await registerUser(t, { headers: { "User-Agent": CHROME_UA } });
+    // A script logging in again and again, throwing its cookies away each time.
+    for (let i = 0; i < 3; i++) await login(t, owner.email, { headers: { "User-Agent": CHROME_UA } });
+    await smtp.waitFor(owner.email);
+    await drain(t);
+    expect(smtp.to(owner.email)).toHaveLength(1);
+
+    const FIREFOX_UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0";
+    await login(t, owner.email, { headers: { "User-Agent": FIREFOX_UA } });
+    const second = await smtp.waitFor(owner.email, { from: 1 });
+    expect(second.text).toContain("Device: Firefox on Windows");
+    await drain(t);
+    expect(smtp.to(owner.email)).toHaveLength(2);
+  });
 });

@@ -134,7 +134,8 @@ export function createAccountService(deps: {
   hasher: PasswordHasher;
   sessions: UserSessions;
   logger: Logger;
-  limits: Pick<ProductRateLimits, "loginAccount" | "loginDevice">;
+  limits: Pick<ProductRateLimits, "loginAccount" | "loginDevice"> &
+    Partial<Pick<ProductRateLimits, "signInNotice">>;
   /** Default: signed with SESSION_SECRET, valid DEVICE_COOKIE_TTL_DAYS. */
   devices?: DeviceCookies;
   metrics?: Pick<Metrics, "loginsTotal" | "loginFailuresTotal" | "logoutsTotal">;
@@ -318,6 +319,20 @@ export function createAccountService(deps: {
     return existing;
   };
 
+  /**
+   * Mails the owner about a sign-in from a device the account has not used, once per device and address
+   * a day (a client without a cookie jar is a "new device" at every login). Never fails the login.
+   */
+  const notifySignIn = (userId: string, client: ClientInfo) => {
+    const device = describeDevice(client.userAgent);
+    const allowed = limits.signInNotice
+      ? limits.signInNotice.allow(userId, device, client.ip).catch(() => true) // unsure: notify
+      : Promise.resolve(true);
+    void allowed.then((send) => {
+      if (send) mail?.queueQuietly({ kind: "new-sign-in", userId, device, ip: client.ip, at: Date.now() });
+    });
+  };
+
   const requireUser = (session: SessionPort): Express.User => {
     if (!session.user) throw new HttpError("unauthenticated");
     return session.user;
@@ -388,16 +403,7 @@ export function createAccountService(deps: {
         await startSession(context, user, record);
         metrics?.loginsTotal.inc();
         events.record("login_succeeded", { userId: user.id });
-        if (config.mail.notifyNewSignIn && !knownDevice) {
-          const { ip, userAgent } = context.client;
-          mail?.queueQuietly({
-            kind: "new-sign-in",
-            userId: user.id,
-            device: describeDevice(userAgent),
-            ip,
-            at: Date.now(),
-          });
-        }
+        if (config.mail.notifyNewSignIn && !knownDevice) notifySignIn(user.id, context.client);
         logger.info({ userId: user.id }, "user logged in");
         return user;
       });

@@ -5,7 +5,7 @@ import { VERIFY_PATH } from "../forward-auth/routes.js";
 import type { Logger } from "../logging/logger.js";
 import type { Metrics } from "../metrics/metrics.js";
 import type { Redis } from "../redis/redis-client.js";
-import { clientAddressKey } from "./client-key.js";
+import { addressKey, clientAddressKey } from "./client-key.js";
 import { FailoverRateLimitStore } from "./failover-store.js";
 import { MemoryRateLimitStore } from "./memory-store.js";
 import { createRateLimiter } from "./rate-limit.js";
@@ -26,6 +26,14 @@ export interface ProductRateLimits {
   recoveryEmail: {
     /** True when one more mail for `email` fits; never throws for the limit itself. */
     allow(email: string): Promise<boolean>;
+  };
+  /**
+   * New sign-in notices: one per account, device and client address a day, so a client that keeps no
+   * device cookie (an API script) does not mail the owner on every login.
+   */
+  signInNotice: {
+    /** True when a notice for this account, device and address was not sent in the last day. */
+    allow(userId: string, device: string, ip: string): Promise<boolean>;
   };
   /** Authenticated /api/* requests, per user id. */
   api: RequestHandler;
@@ -65,6 +73,9 @@ export function createRateLimitStore(deps: {
   });
 }
 
+/** One new sign-in notice per account, device and address a day (a product rule, not a setting). */
+const SIGN_IN_NOTICE = { limit: 1, windowSeconds: 86_400 };
+
 /** Emails are hashed in keys: no address in Redis, and a bounded key length. */
 function accountSubject(email: string): string {
   return createHash("sha256").update(email).digest("base64url").slice(0, 22);
@@ -92,6 +103,7 @@ export function createProductRateLimits(deps: {
   const account = limiter.policy({ name: "login-account", ...settings.loginAccount });
   const device = limiter.policy({ name: "login-device", ...settings.loginDevice });
   const recoveryEmail = limiter.policy({ name: "recovery-email", ...settings.recoveryEmail });
+  const signInNotice = limiter.policy({ name: "sign-in-notice", ...SIGN_IN_NOTICE });
   return {
     global: limiter.rateLimit({
       name: "global",
@@ -101,6 +113,18 @@ export function createProductRateLimits(deps: {
     }),
     login: limiter.rateLimit({ name: "login", ...settings.login, key: byAddress, refundable: true }),
     recovery: limiter.rateLimit({ name: "recovery", ...settings.recovery, key: byAddress }),
+    signInNotice: {
+      allow: (userId, device, ip) =>
+        signInNotice
+          .enforce(accountSubject(`${userId}\n${device}\n${addressKey(ip, settings.ipv6PrefixBits)}`))
+          .then(
+            () => true,
+            (err: unknown) => {
+              if ((err as { status?: number }).status === 429) return false;
+              throw err;
+            },
+          ),
+    },
     recoveryEmail: {
       allow: (email) =>
         recoveryEmail.enforce(accountSubject(email)).then(
