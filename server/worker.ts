@@ -1,4 +1,4 @@
 import { runMailWorkerProcess } from "./process/mail-worker.js";
 
-// The worker process: runs the queued jobs (mail) apart from the web process (README "Jobs and mail").
+// The worker process (`npm run worker`): runs the queued jobs (mail) apart from the web process.
 void runMailWorkerProcess();

@@ -1,6 +1,8 @@
 import { z } from "zod";
-import { CATEGORY_PATTERN } from "../cache/keys.js";
 import { int, type Report, type Values } from "./variables.js";
+
+/** A cache category name (CACHE_TTLS and the cache API); the cache refuses any other. */
+export const CATEGORY_PATTERN = /^[a-z][a-z0-9_-]{0,31}$/;
 
 /** `models:3600,users:300` → name → TTL in seconds; names as cache keys allow them, TTLs above 0. */
 const categoryList = z.string().transform((value, ctx) => {

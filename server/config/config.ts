@@ -1,7 +1,7 @@
-import { FORWARD_AUTH_VARIABLES, forwardAuthConfig } from "../forward-auth/config.js";
 import { ADMIN_VARIABLES, type AdminConfig, adminConfig } from "./admin.js";
 import { CACHE_VARIABLES, type CacheConfig, cacheConfig } from "./cache.js";
 import { DATABASE_VARIABLES, type DatabaseConfig, databaseConfig } from "./database.js";
+import { FORWARD_AUTH_VARIABLES, forwardAuthConfig } from "./forward-auth.js";
 import { HEALTH_VARIABLES, type HealthConfig, healthConfig } from "./health.js";
 import { HTTP_VARIABLES, type HttpConfig, httpConfig } from "./http.js";
 import { MAIL_VARIABLES, type MailConfig, mailConfig } from "./mail.js";

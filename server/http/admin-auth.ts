@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { RequestHandler } from "express";
-import { HttpError } from "./errors.js";
+import { HttpError } from "../lib/errors.js";
 
 const digest = (value: string) => createHash("sha256").update(value).digest();
 

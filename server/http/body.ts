@@ -1,5 +1,5 @@
 import express, { type RequestHandler } from "express";
-import { HttpError } from "./errors.js";
+import { HttpError } from "../lib/errors.js";
 
 export const JSON_BODY_LIMIT = "10kb";
 /** Fields accepted in one URL-encoded form; the pages' forms have at most three. */

@@ -1,6 +1,6 @@
 import type { Request, RequestHandler } from "express";
-import type { Logger } from "../logging/logger.js";
-import { HttpError } from "./errors.js";
+import type { Logger } from "../infra/logging/logger.js";
+import { HttpError } from "../lib/errors.js";
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 

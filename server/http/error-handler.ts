@@ -1,11 +1,11 @@
 import type { ErrorRequestHandler, Express, Request, RequestHandler } from "express";
 import type { ErrorBody } from "../../shared/api-types.js";
-import { isDatabaseUnavailableError } from "../db/database.js";
-import type { Logger } from "../logging/logger.js";
-import { createRepeatLog } from "../logging/repeat-log.js";
-import { isRedisUnavailableError } from "../redis/redis-client.js";
+import { isDatabaseUnavailableError } from "../infra/db/database.js";
+import type { Logger } from "../infra/logging/logger.js";
+import { createRepeatLog } from "../infra/logging/repeat-log.js";
+import { isRedisUnavailableError } from "../infra/redis/redis-client.js";
+import { DependencyUnavailableError, HttpError } from "../lib/errors.js";
 import { translateBodyError } from "./body.js";
-import { DependencyUnavailableError, HttpError } from "./errors.js";
 
 export const notFoundHandler = (): RequestHandler => (_req, _res, next) => next(new HttpError("not_found"));
 

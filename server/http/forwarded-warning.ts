@@ -1,5 +1,5 @@
 import type { RequestHandler } from "express";
-import type { Logger } from "../logging/logger.js";
+import type { Logger } from "../infra/logging/logger.js";
 
 /**
  * With no trusted proxy, a request carrying `X-Forwarded-For` means a proxy is probably in front of us:

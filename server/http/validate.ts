@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import { HttpError } from "./errors.js";
+import { HttpError } from "../lib/errors.js";
 
 /** The first message for each field; `body` when the body as a whole has the wrong shape. */
 export type FieldProblems = Partial<Record<string, string>>;

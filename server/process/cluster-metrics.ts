@@ -1,6 +1,6 @@
 import cluster from "node:cluster";
 import { AggregatorRegistry, type Registry } from "prom-client";
-import { HttpError } from "../http/errors.js";
+import { HttpError } from "../lib/errors.js";
 
 export const METRICS_REQUEST = "app:metrics-request";
 export const METRICS_RESPONSE = "app:metrics-response";

@@ -1,6 +1,6 @@
 import cluster, { type Worker } from "node:cluster";
 import { AggregatorRegistry } from "prom-client";
-import type { Logger } from "../logging/logger.js";
+import type { Logger } from "../infra/logging/logger.js";
 import { METRICS_REQUEST, METRICS_RESPONSE, type MetricsMessage } from "./cluster-metrics.js";
 
 // A worker that served for this long before dying counts as healthy again: its restart starts the backoff over.

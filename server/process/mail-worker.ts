@@ -1,11 +1,11 @@
 import type { Config } from "../config/config.js";
 import { ConfigError, loadConfig } from "../config/config.js";
+import { createMailComposer } from "../domain/mail/compose.js";
+import { createLogger, type Logger } from "../infra/logging/logger.js";
+import type { MailComposer } from "../infra/mail/types.js";
 import { within } from "../lib/within.js";
-import { createLogger, type Logger } from "../logging/logger.js";
-import { createMailComposer } from "../mail/compose.js";
-import type { MailComposer } from "../mail/types.js";
-import { createRuntimeContext, defaultFactories, openMailQueue, processMail } from "../runtime.js";
 import { loadEnvFile } from "./env-file.js";
+import { createRuntimeContext, defaultFactories, openMailQueue, processMail } from "./runtime.js";
 
 /** How the worker turns a job into a message; the product's composer unless replaced. */
 export type ComposerFactory = (deps: Parameters<typeof createMailComposer>[0]) => MailComposer;

@@ -1,7 +1,7 @@
 import type { Server } from "node:http";
 import type { Config } from "../config/config.js";
-import type { Logger } from "../logging/logger.js";
-import { closeServer, type Runtime } from "../runtime.js";
+import type { Logger } from "../infra/logging/logger.js";
+import { closeServer, type Runtime } from "./runtime.js";
 
 // How often an orphaned process checks that its parent is still there (ms).
 const PARENT_CHECK_INTERVAL_MS = 1000;

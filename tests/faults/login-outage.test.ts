@@ -1,6 +1,6 @@
 import request from "supertest";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import { createPostgresDatabase, type Database } from "../../server/db/database.js";
+import { createPostgresDatabase, type Database } from "../../server/infra/db/database.js";
 import { buildTestApp, type TestApp } from "../helpers/app.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.js";
 import { silentLogger } from "../helpers/logger.js";

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { checkQueue } from "../../server/health/checks.js";
-import { createMailDelivery } from "../../server/mail/deliver.js";
-import { createSmtpMailer } from "../../server/mail/mailer.js";
-import type { MailComposer, MailJob } from "../../server/mail/types.js";
+import { checkQueue } from "../../server/domain/health/checks.js";
+import { createMailDelivery } from "../../server/domain/mail/deliver.js";
+import { createSmtpMailer } from "../../server/infra/mail/mailer.js";
+import type { MailComposer, MailJob } from "../../server/infra/mail/types.js";
 import { closeAfterFile, sharedRedis, waitUntil } from "../helpers/fixtures.js";
 import { silentLogger } from "../helpers/logger.js";
 import { bullQueue, loopbackRedis } from "../helpers/queues.js";

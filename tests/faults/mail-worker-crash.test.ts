@@ -2,7 +2,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import type { MailJob } from "../../server/mail/types.js";
+import type { MailJob } from "../../server/infra/mail/types.js";
 import { uniquePrefix } from "../helpers/app.js";
 import { closeAfterFile, sharedRedis, testDatabase, waitUntil } from "../helpers/fixtures.js";
 import { bullQueue, loopbackRedis } from "../helpers/queues.js";

@@ -6,7 +6,7 @@ import { Redis as RedisNode } from "ioredis";
 import request from "supertest";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { type Env, loadConfig } from "../../server/config/config.js";
-import { createRuntime, type Runtime } from "../../server/runtime.js";
+import { createRuntime, type Runtime } from "../../server/process/runtime.js";
 import { buildTestApp, type TestApp, testEnv } from "../helpers/app.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.js";
 import { capturingLogger } from "../helpers/logger.js";

@@ -1,13 +1,13 @@
 import { randomBytes } from "node:crypto";
 import type { Express } from "express";
 import type { Store } from "express-session";
-import type { Cache } from "../../server/cache/cache.js";
 import { type Config, type Env, loadConfig } from "../../server/config/config.js";
-import type { Database } from "../../server/db/database.js";
-import type { Logger } from "../../server/logging/logger.js";
-import { connectRedis, createRedisClient, type Redis } from "../../server/redis/redis-client.js";
-import { createRuntime, type RuntimeContext, type RuntimeFactories } from "../../server/runtime.js";
-import { createServices, type Services } from "../../server/services.js";
+import type { Cache } from "../../server/domain/cache/cache.js";
+import type { Database } from "../../server/infra/db/database.js";
+import type { Logger } from "../../server/infra/logging/logger.js";
+import { connectRedis, createRedisClient, type Redis } from "../../server/infra/redis/redis-client.js";
+import { createRuntime, type RuntimeContext, type RuntimeFactories } from "../../server/process/runtime.js";
+import { createServices, type Services } from "../../server/process/services.js";
 import { silentLogger } from "./logger.js";
 
 export const TEST_SECRET = "test-secret-that-is-long-enough-for-prod-0123456789";

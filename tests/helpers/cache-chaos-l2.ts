@@ -1,4 +1,4 @@
-import type { CacheL2 } from "../../server/cache/l2.js";
+import type { CacheL2 } from "../../server/domain/cache/l2.js";
 
 export type L2Operation = Exclude<keyof CacheL2, "kind">;
 export type Fault = "throw" | "hang";

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { Cache } from "../../server/cache/cache.js";
-import { CacheKeyError } from "../../server/cache/keys.js";
 import type { CacheConfig } from "../../server/config/config.js";
+import type { Cache } from "../../server/domain/cache/cache.js";
+import { CacheKeyError } from "../../server/domain/cache/keys.js";
 
 export const CONTRACT_CONFIG: CacheConfig = {
   categories: { models: { ttlSeconds: 3600 }, users: { ttlSeconds: 300 }, things: { ttlSeconds: 60 } },

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { CacheL2 } from "../../server/cache/l2.js";
+import type { CacheL2 } from "../../server/domain/cache/l2.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -3,8 +3,12 @@ import { cpSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { inject } from "vitest";
-import { createPgliteDatabase, createPostgresDatabase, type Database } from "../../server/db/database.js";
-import { migrate } from "../../server/db/migrate.js";
+import {
+  createPgliteDatabase,
+  createPostgresDatabase,
+  type Database,
+} from "../../server/infra/db/database.js";
+import { migrate } from "../../server/infra/db/migrate.js";
 import { dropSchema } from "./global-setup.js";
 import { silentLogger } from "./logger.js";
 

@@ -3,10 +3,10 @@ import { Redis as IORedis } from "ioredis";
 import request from "supertest";
 import { afterAll, expect, inject, vi } from "vitest";
 import type { Env } from "../../server/config/config.js";
-import { createPostgresDatabase, type Database } from "../../server/db/database.js";
-import type { Logger } from "../../server/logging/logger.js";
-import { connectRedis, createRedisClient, type Redis } from "../../server/redis/redis-client.js";
-import type { RuntimeFactories } from "../../server/runtime.js";
+import { createPostgresDatabase, type Database } from "../../server/infra/db/database.js";
+import type { Logger } from "../../server/infra/logging/logger.js";
+import { connectRedis, createRedisClient, type Redis } from "../../server/infra/redis/redis-client.js";
+import type { RuntimeFactories } from "../../server/process/runtime.js";
 import { buildTestApp, type TestApp } from "./app.js";
 import { createTestDatabase, type TestDatabase } from "./database.js";
 import { SHARED_REDIS_DATABASES } from "./global-setup.js";
@@ -141,7 +141,7 @@ export interface TestAppOptions {
   redis?: boolean;
   logger?: Logger;
   sessionStore?: Store;
-  /** Replaces some of the runtime's factories (server/runtime.ts), e.g. the cache. */
+  /** Replaces some of the runtime's factories (server/process/runtime.ts), e.g. the cache. */
   factories?: Partial<RuntimeFactories>;
 }
 

@@ -4,8 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import type { TestProject } from "vitest/node";
-import { createPgliteDatabase, createPostgresDatabase } from "../../server/db/database.js";
-import { migrate } from "../../server/db/migrate.js";
+import { createPgliteDatabase, createPostgresDatabase } from "../../server/infra/db/database.js";
+import { migrate } from "../../server/infra/db/migrate.js";
 import { silentLogger } from "./logger.js";
 import { startRedisServer } from "./redis-server.js";
 

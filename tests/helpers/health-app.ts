@@ -1,8 +1,8 @@
 import { createServer, type Server } from "node:net";
 import type { Env } from "../../server/config/config.js";
-import type { Database } from "../../server/db/database.js";
-import type { Metrics } from "../../server/metrics/metrics.js";
-import type { Lifecycle } from "../../server/process/lifecycle.js";
+import type { Lifecycle } from "../../server/domain/health/lifecycle.js";
+import type { Metrics } from "../../server/domain/metrics/metrics.js";
+import type { Database } from "../../server/infra/db/database.js";
 import { buildTestApp, type TestApp } from "./app.js";
 
 export interface HealthTestApp extends TestApp {

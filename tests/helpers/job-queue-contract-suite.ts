@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { type JobContext, type JobQueue, RetryLaterError } from "../../server/jobs/queue.js";
+import { type JobContext, type JobQueue, RetryLaterError } from "../../server/infra/jobs/queue.js";
 import { waitUntil } from "./fixtures.js";
 
 export const CONTRACT_BACKOFF_MS = 200; // first retry delay; the second is twice that

@@ -1,5 +1,5 @@
 import { Writable } from "node:stream";
-import { createLogger, type Logger } from "../../server/logging/logger.js";
+import { createLogger, type Logger } from "../../server/infra/logging/logger.js";
 
 export function silentLogger(): Logger {
   return createLogger({ level: "silent" });

@@ -1,7 +1,7 @@
 import type { RedisConfig } from "../../server/config/config.js";
-import { createBullQueue } from "../../server/jobs/bull-queue.js";
-import type { JobQueue } from "../../server/jobs/queue.js";
-import type { Logger } from "../../server/logging/logger.js";
+import { createBullQueue } from "../../server/infra/jobs/bull-queue.js";
+import type { JobQueue } from "../../server/infra/jobs/queue.js";
+import type { Logger } from "../../server/infra/logging/logger.js";
 import { uniquePrefix } from "./app.js";
 import { silentLogger } from "./logger.js";
 

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import type { RateLimitStore } from "../../server/ratelimit/store.js";
+import type { RateLimitStore } from "../../server/domain/ratelimit/store.js";
 
 const S = 1_000_000; // µs per second
 

@@ -1,7 +1,0 @@
-import type { RequestHandler } from "express";
-import { HttpError } from "../http/errors.js";
-
-/** Answers 401 unless the request carries a logged-in session; after it, `req.user` is set. */
-export const requireUser: RequestHandler = (req, _res, next) => {
-  next(req.user ? undefined : new HttpError("unauthenticated"));
-};

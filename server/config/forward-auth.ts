@@ -1,0 +1,100 @@
+import { z } from "zod";
+import { type ForwardAuthRule, parseRules } from "./forward-auth-rules.js";
+import { nonEmpty, type Report, type Values } from "./variables.js";
+
+/** Mounted under /auth; the global per-address limiter skips it (the caller is the proxy). */
+export const VERIFY_PATH = "/auth/verify";
+
+export const FORWARD_AUTH_VARIABLES = {
+  FORWARD_AUTH_ALLOWED_ORIGINS: nonEmpty.optional(), // more origins `next` may return to after login, besides APP_ORIGIN
+  FORWARD_AUTH_RULES: nonEmpty.optional(), // host/path-prefix[=emails] patterns sessions may reach through /auth/verify; unset: all
+  FORWARD_AUTH_LOGIN_URL: nonEmpty.optional(), // login page a proxy sends browsers to (default /login on the proxied host)
+  FORWARD_AUTH_HEADER_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z][A-Za-z0-9-]{0,30}-$/, "must be a header name prefix ending in '-', e.g. X-Auth-")
+    .default("X-Auth-"), // prefix of the identity headers /auth/verify answers with
+  COOKIE_DOMAIN: z
+    .string()
+    .regex(/^\.?([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,63}$/i, "must be a domain like example.com")
+    .optional(), // share the session cookie with subdomains (then no __Host- cookie name)
+};
+
+/** Forward auth (`GET /auth/verify`) and the safe return after login. */
+export interface ForwardAuthConfig {
+  /** Origins `next` may point at after login: APP_ORIGIN plus FORWARD_AUTH_ALLOWED_ORIGINS. */
+  returnOrigins: string[];
+  /** Empty: every valid session passes. Otherwise the most specific matching rule decides. */
+  rules: ForwardAuthRule[];
+  /** Where a proxy sends an anonymous browser: a path on the proxied host or an absolute URL. */
+  loginUrl: string;
+  headers: { userId: string; email: string; sessionId: string };
+  /** The session cookie's Domain attribute; unset: host-only. */
+  cookieDomain?: string;
+}
+
+/** The forward-auth section of the configuration (server/config/ shows how a section works). */
+export function forwardAuthConfig(
+  v: Values<typeof FORWARD_AUTH_VARIABLES>,
+  deps: { cookieName: string; appOrigins: string[] },
+  report: Report,
+): { forwardAuth: ForwardAuthConfig } {
+  return { forwardAuth: parseForwardAuth(v, deps, report.problems) };
+}
+
+function parseForwardAuth(
+  raw: Values<typeof FORWARD_AUTH_VARIABLES>,
+  ctx: { cookieName: string; appOrigins: string[] },
+  problems: string[],
+): ForwardAuthConfig {
+  const extra = (raw.FORWARD_AUTH_ALLOWED_ORIGINS ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .flatMap((entry) => {
+      const origin = bareOrigin(entry);
+      if (origin) return [origin];
+      problems.push(
+        `FORWARD_AUTH_ALLOWED_ORIGINS: each entry must be an origin like https://app.example.com (got "${entry.slice(0, 80)}")`,
+      );
+      return [];
+    });
+
+  const loginUrl = raw.FORWARD_AUTH_LOGIN_URL ?? "/login";
+  if (!/^\/(?![/\\])/.test(loginUrl) && !bareOrigin(loginUrl, true)) {
+    problems.push(
+      `FORWARD_AUTH_LOGIN_URL: must be a path like /login or an http(s) URL (got "${loginUrl.slice(0, 80)}")`,
+    );
+  }
+
+  const rules = parseRules(raw.FORWARD_AUTH_RULES ?? "", problems);
+
+  const cookieName = ctx.cookieName;
+  if (raw.COOKIE_DOMAIN && /^__Host-/i.test(cookieName)) {
+    problems.push(
+      `COOKIE_DOMAIN: browsers refuse a __Host- cookie that carries a Domain; set SESSION_COOKIE_NAME too (e.g. __Secure-sid) (the cookie name is "${cookieName}")`,
+    );
+  }
+
+  const prefix = raw.FORWARD_AUTH_HEADER_PREFIX;
+  return {
+    returnOrigins: [...new Set([...ctx.appOrigins, ...extra])],
+    rules,
+    loginUrl,
+    headers: { userId: `${prefix}User-Id`, email: `${prefix}User-Email`, sessionId: `${prefix}Session-Id` },
+    cookieDomain: raw.COOKIE_DOMAIN?.replace(/^\./, "").toLowerCase(),
+  };
+}
+
+/** `https://host[:port]` for an origin (or, with `withPath`, any http(s) URL without credentials). */
+function bareOrigin(value: string, withPath = false): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return undefined;
+  }
+  if (!/^https?:$/.test(url.protocol) || url.username || url.password) return undefined;
+  if (!withPath && ((url.pathname !== "/" && url.pathname !== "") || url.search || url.hash))
+    return undefined;
+  return url.origin;
+}

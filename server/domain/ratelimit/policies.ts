@@ -1,0 +1,150 @@
+import { createHash } from "node:crypto";
+import type { RequestHandler } from "express";
+import type { Config } from "../../config/config.js";
+import { VERIFY_PATH } from "../../config/forward-auth.js";
+import type { Logger } from "../../infra/logging/logger.js";
+import type { Redis } from "../../infra/redis/redis-client.js";
+import type { Metrics } from "../metrics/metrics.js";
+import { addressKey, clientAddressKey } from "./client-key.js";
+import { FailoverRateLimitStore } from "./failover-store.js";
+import { MemoryRateLimitStore } from "./memory-store.js";
+import { createRateLimiter } from "./rate-limit.js";
+import { RedisRateLimitStore } from "./redis-store.js";
+import type { RateLimitStore } from "./store.js";
+
+export interface ProductRateLimits {
+  /** Every request but /health*, /metrics, the stylesheet and the forward-auth check, per client address. */
+  global: RequestHandler;
+  /** POST /auth/login and /auth/register, per client address; refundable (see `refundRequest`). */
+  login: RequestHandler;
+  /** "Forgot password" and "send the verification link again" (API and pages), per client address. */
+  recovery: RequestHandler;
+  /**
+   * Mails asked for one address (normalised email), whoever asks. Past the limit the request is answered
+   * as usual and no mail is queued: the answer must not differ between existing and unknown accounts.
+   */
+  recoveryEmail: {
+    /** True when one more mail for `email` fits; never throws for the limit itself. */
+    allow(email: string): Promise<boolean>;
+  };
+  /**
+   * New sign-in notices: one per account, device and client address a day, so a client that keeps no
+   * device cookie (an API script) does not mail the owner on every login.
+   */
+  signInNotice: {
+    /** True when a notice for this account, device and address was not sent in the last day. */
+    allow(userId: string, device: string, ip: string): Promise<boolean>;
+  };
+  /** Authenticated /api/* requests, per user id. */
+  api: RequestHandler;
+  /** Login attempts per account (normalised email), across all addresses. */
+  loginAccount: {
+    /** Counts one attempt before the password is checked; throws 429 while the account is locked. */
+    enforce(email: string): Promise<void>;
+    /** A successful login forgets the failures. */
+    clear(email: string): Promise<void>;
+    /** Gives back the attempt `enforce` counted, when a dependency failure decided its outcome. */
+    refund(email: string): Promise<void>;
+  };
+  /** Login and re-authentication attempts from a known device (valid device cookie), per device id. */
+  loginDevice: {
+    enforce(deviceId: string): Promise<void>;
+    clear(deviceId: string): Promise<void>;
+    refund(deviceId: string): Promise<void>;
+  };
+}
+
+/** Redis (falling back to this process when it is down) when configured, else this process only. */
+export function createRateLimitStore(deps: {
+  config: Config;
+  redis?: Redis;
+  logger: Logger;
+}): RateLimitStore {
+  const { config, redis, logger } = deps;
+  const local = new MemoryRateLimitStore({ maxKeys: config.rateLimit.memoryMaxKeys });
+  // Without Redis sessions are per process too, so one instance is the only sensible deployment.
+  if (!redis) return local;
+  return new FailoverRateLimitStore({
+    primary: new RedisRateLimitStore(redis),
+    fallback: local,
+    isAvailable: () => redis.status === "ready",
+    instances: config.rateLimit.instances * config.workers, // every worker limits on its own
+    logger,
+  });
+}
+
+/** One new sign-in notice per account, device and address a day (a product rule, not a setting). */
+const SIGN_IN_NOTICE = { limit: 1, windowSeconds: 86_400 };
+
+/** Emails are hashed in keys: no address in Redis, and a bounded key length. */
+function accountSubject(email: string): string {
+  return createHash("sha256").update(email).digest("base64url").slice(0, 22);
+}
+
+/** The product's four policies, from config. */
+export function createProductRateLimits(deps: {
+  config: Config;
+  logger: Logger;
+  store: RateLimitStore;
+  metrics?: Pick<Metrics, "rateLimitRejected">;
+}): ProductRateLimits {
+  const { config, logger, store, metrics } = deps;
+  const settings = config.rateLimit;
+  const limiter = createRateLimiter({
+    store,
+    keyPrefix: config.keyPrefix,
+    logger,
+    dryRun: settings.dryRun,
+    onReject: metrics ? (policy) => metrics.rateLimitRejected(policy) : undefined,
+  });
+  const byAddress = (req: Parameters<typeof clientAddressKey>[0]) =>
+    clientAddressKey(req, settings.ipv6PrefixBits);
+
+  const account = limiter.policy({ name: "login-account", ...settings.loginAccount });
+  const device = limiter.policy({ name: "login-device", ...settings.loginDevice });
+  const recoveryEmail = limiter.policy({ name: "recovery-email", ...settings.recoveryEmail });
+  const signInNotice = limiter.policy({ name: "sign-in-notice", ...SIGN_IN_NOTICE });
+  return {
+    global: limiter.rateLimit({
+      name: "global",
+      ...settings.global,
+      key: byAddress,
+      skip: (req) => req.path === "/health" || req.path.startsWith("/health/") || req.path === VERIFY_PATH,
+    }),
+    login: limiter.rateLimit({ name: "login", ...settings.login, key: byAddress, refundable: true }),
+    recovery: limiter.rateLimit({ name: "recovery", ...settings.recovery, key: byAddress }),
+    signInNotice: {
+      allow: (userId, device, ip) =>
+        signInNotice
+          .enforce(accountSubject(`${userId}\n${device}\n${addressKey(ip, settings.ipv6PrefixBits)}`))
+          .then(
+            () => true,
+            (err: unknown) => {
+              if ((err as { status?: number }).status === 429) return false;
+              throw err;
+            },
+          ),
+    },
+    recoveryEmail: {
+      allow: (email) =>
+        recoveryEmail.enforce(accountSubject(email)).then(
+          () => true,
+          (err: unknown) => {
+            if ((err as { status?: number }).status === 429) return false;
+            throw err;
+          },
+        ),
+    },
+    api: limiter.rateLimit({ name: "api", ...settings.api, key: (req) => req.user?.id }),
+    loginAccount: {
+      enforce: (email) => account.enforce(accountSubject(email)),
+      clear: (email) => account.reset(accountSubject(email)),
+      refund: (email) => account.refund(accountSubject(email)),
+    },
+    loginDevice: {
+      enforce: (deviceId) => device.enforce(deviceId),
+      clear: (deviceId) => device.reset(deviceId),
+      refund: (deviceId) => device.refund(deviceId),
+    },
+  };
+}

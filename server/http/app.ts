@@ -1,0 +1,93 @@
+import express, { type Express } from "express";
+import helmet from "helmet";
+import type { Config } from "../config/config.js";
+import { installPassportRequest } from "../domain/auth/passport.js";
+import type { Services } from "../domain/services.js";
+import { HttpError } from "../lib/errors.js";
+import { errorHandler, notFoundHandler, useFinalErrorHandler } from "./error-handler.js";
+import { createForwardAuthRouter } from "./forward-auth/routes.js";
+import { createReturnTo } from "./forward-auth/safe-next.js";
+import { warnOnUntrustedForwarding } from "./forwarded-warning.js";
+import { createHttpMetrics } from "./http-metrics.js";
+import { createAssetsRouter, createPagesRouter, renderHtmlError } from "./pages/routes.js";
+import { createRequestLogger } from "./request-logger.js";
+import { createActivityRouter } from "./routes/activity.js";
+import { createAuthRouter } from "./routes/auth.js";
+import { createCacheAdminRouter } from "./routes/cache-admin.js";
+import { createHealthRouter } from "./routes/health.js";
+import { createMetricsRouter } from "./routes/metrics.js";
+import { createModelsRouter } from "./routes/models.js";
+import { createSessionStack } from "./session-stack.js";
+import { createTeamRouter } from "./team/routes.js";
+
+/**
+ * The pages need nothing but their own stylesheet and forms: no script, font, frame or inline style.
+ * Every response carries it (JSON too: a browser opening one runs nothing either).
+ */
+const CONTENT_SECURITY_POLICY = {
+  defaultSrc: ["'none'"],
+  styleSrc: ["'self'"],
+  imgSrc: ["'self'"],
+  formAction: ["'self'"],
+  frameAncestors: ["'none'"],
+  baseUri: ["'none'"],
+};
+
+/** The request path: mounts middleware and routers over built services; does no I/O. */
+export function createApp(config: Config, services: Services): Express {
+  const { logger, cache, redis, lifecycle, limits, metrics, accounts, audits, events } = services;
+  const sessionStack = createSessionStack(services);
+
+  const app = express();
+  installPassportRequest(app.request, services.passport);
+  app.disable("x-powered-by");
+  app.set("trust proxy", config.trustProxy);
+  app.set("query parser", "simple");
+  app.set("etag", false);
+
+  app.use(createRequestLogger(logger));
+  app.use(events.context());
+  app.use(warnOnUntrustedForwarding({ trustProxy: config.trustProxy, logger }));
+  app.use(helmet({ contentSecurityPolicy: { useDefaults: false, directives: CONTENT_SECURITY_POLICY } }));
+  app.use((_req, res, next) => {
+    // Every API answer depends on who asks; nothing may be stored by a shared cache.
+    res.setHeader("Cache-Control", "no-store");
+    next();
+  });
+
+  app.use(createHttpMetrics(app, metrics));
+  app.use((_req, res, next) => {
+    // While draining, each connection serves its request and closes, so clients reconnect elsewhere.
+    if (lifecycle.shuttingDown) res.setHeader("Connection", "close");
+    next();
+  });
+
+  app.use(createAssetsRouter());
+  app.use("/health", createHealthRouter({ health: services.health }));
+  // Probes skip the global limit, so no /health path may reach the session stack: unknown ones end here.
+  app.use("/health", (_req, _res, next) => next(new HttpError("not_found")));
+  const cacheRedis = services.cacheRedis ?? redis;
+  app.use(
+    "/metrics",
+    createMetricsRouter({ config, metrics, redis, cacheRedis, audits, queues: [services.mailQueue] }),
+  );
+  app.use(sessionStack.front); // prefetch → global rate limit → CSRF
+  // Operators use the bearer token, never a login: no session is read or created for these.
+  app.use("/api/cache", createCacheAdminRouter({ config, cache }));
+  app.use(sessionStack.session);
+  app.use("/api", limits.api);
+
+  app.use("/auth", createForwardAuthRouter({ config }));
+  app.use("/auth", createActivityRouter({ events }));
+  const returnTo = createReturnTo(config);
+  app.use("/auth", createAuthRouter({ config, accounts, recovery: services.recovery, limits, returnTo }));
+  app.use("/api/models", createModelsRouter({ config, cache, openai: services.openai, logger }));
+  app.use("/api", createTeamRouter(services));
+  app.use(createPagesRouter({ config, accounts, recovery: services.recovery, limits, returnTo, events }));
+
+  app.use(notFoundHandler());
+  const handleError = errorHandler(logger, renderHtmlError);
+  app.use(handleError);
+  useFinalErrorHandler(app, handleError);
+  return app;
+}

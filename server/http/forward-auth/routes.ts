@@ -1,0 +1,81 @@
+import { type Request, Router } from "express";
+import type { Config } from "../../config/config.js";
+import { isAllowed } from "../../config/forward-auth-rules.js";
+import { publicSessionId } from "../../domain/session/session-index.js";
+import { HttpError } from "../../lib/errors.js";
+
+const HOST = /^[a-z0-9.-]+(:\d{1,5})?$|^\[[0-9a-f:.]+\](:\d{1,5})?$/i;
+
+/** The request the proxy is deciding on, from its X-Forwarded-* headers (the proxy sets them). */
+function forwardedRequest(req: Request) {
+  const proto = (req.get("x-forwarded-proto")?.split(",")[0]?.trim() || req.protocol).toLowerCase();
+  const host = (req.get("x-forwarded-host")?.split(",")[0]?.trim() ?? req.get("host") ?? "").toLowerCase();
+  const uri = req.get("x-forwarded-uri") ?? "/";
+  const method = (req.get("x-forwarded-method") ?? "GET").toUpperCase();
+  // Dot segments (also as %2e) are resolved as the backend will resolve them, so a rule on /admin
+  // cannot be passed with /public/../admin.
+  let path = "/";
+  let target: URL | undefined;
+  try {
+    target = new URL(uri.startsWith("/") ? uri : `/${uri}`, "http://forwarded.invalid");
+    path = target.pathname;
+  } catch {
+    target = undefined;
+  }
+  const validHost = HOST.test(host);
+  const origin = validHost && (proto === "http" || proto === "https") ? `${proto}://${host}` : undefined;
+  const original =
+    origin && target && target.origin === "http://forwarded.invalid"
+      ? `${origin}${target.pathname}${target.search}`
+      : undefined;
+  return { host: validHost ? host : "", path, method, original };
+}
+
+/**
+ * Header values are bytes: an address with non-ASCII characters (or `%`) is sent percent-encoded as
+ * UTF-8, so decoding the header always gives the address back; a plain ASCII address is sent as is.
+ */
+export function headerSafeEmail(email: string): string {
+  return /^[\x21-\x24\x26-\x7e]+$/.test(email) ? email : encodeURIComponent(email);
+}
+
+/** The login page with `next` bringing the browser back to what it asked for (GET navigations only). */
+function loginLocation(loginUrl: string, original: string | undefined, method: string): string {
+  if (!original || (method !== "GET" && method !== "HEAD")) return loginUrl;
+  return `${loginUrl}${loginUrl.includes("?") ? "&" : "?"}next=${encodeURIComponent(original)}`;
+}
+
+/**
+ * `GET /auth/verify`, the endpoint of nginx `auth_request`, Caddy `forward_auth` and Traefik
+ * `ForwardAuth`: 200 with the identity headers for a valid session allowed by FORWARD_AUTH_RULES, 403
+ * for a valid session the rules refuse, 401 otherwise (with a `Location` to the login page and back for
+ * a browser). The session was read (and its expiry extended) by the session stack like on any request;
+ * the user comes from the user cache.
+ */
+export function createForwardAuthRouter(deps: { config: Config }): Router {
+  const { forwardAuth } = deps.config;
+  const { headers } = forwardAuth;
+  const router = Router();
+
+  router.get("/verify", (req, res) => {
+    const target = forwardedRequest(req);
+    const user = req.user;
+    if (!user) {
+      if (req.accepts(["json", "html"]) === "html") {
+        const login = loginLocation(forwardAuth.loginUrl, target.original, target.method);
+        res.setHeader("Location", login);
+        throw new HttpError("unauthenticated", { message: "Log in to continue", details: { login } });
+      }
+      throw new HttpError("unauthenticated", { message: "Log in to continue" });
+    }
+    if (!isAllowed(forwardAuth.rules, target.host, target.path, user.email)) {
+      throw new HttpError("forbidden");
+    }
+    res.setHeader(headers.userId, user.id);
+    res.setHeader(headers.email, headerSafeEmail(user.email));
+    res.setHeader(headers.sessionId, publicSessionId(req.sessionID));
+    res.status(200).end();
+  });
+
+  return router;
+}

@@ -1,0 +1,291 @@
+import type { SessionView } from "../../domain/session/user-sessions.js";
+import { type HtmlValue, html, type SafeHtml } from "../../lib/html.js";
+import { describeDevice } from "../../lib/user-agent.js";
+import { type ActivityRow, activitySection } from "./activity-view.js";
+import { ICON_PATH } from "./icon.js";
+import { STYLESHEET_PATH } from "./stylesheet.js";
+
+export type Errors = Partial<Record<string, string>>;
+
+function layout(title: string, body: SafeHtml): string {
+  return html`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${title} · Account</title>
+<link rel="stylesheet" href="${STYLESHEET_PATH}">
+<link rel="icon" href="${ICON_PATH}" type="image/svg+xml">
+</head>
+<body>
+<a class="skip" href="#main">Skip to content</a>
+<header><p>Account</p></header>
+<main id="main">
+${body}
+</main>
+</body>
+</html>
+`.value;
+}
+
+interface FieldOptions {
+  name: string;
+  label: string;
+  type: "email" | "password" | "text";
+  autocomplete: string;
+  /** Never given for passwords: they are not echoed back. */
+  value?: string;
+  error?: string;
+  autofocus?: boolean;
+  hint?: string;
+}
+
+/** A labelled input with its error right after it, tied together by aria-describedby. */
+function field(o: FieldOptions): SafeHtml {
+  const id = `f-${o.name}`;
+  const described = [o.hint ? `${id}-hint` : "", o.error ? `${id}-error` : ""].filter(Boolean).join(" ");
+  return html`<div class="field">
+<label for="${id}">${o.label}</label>
+<input id="${id}" name="${o.name}" type="${o.type}" autocomplete="${o.autocomplete}" required${
+    o.value !== undefined && o.type !== "password" ? html` value="${o.value}"` : ""
+  }${o.error ? html` aria-invalid="true"` : ""}${described ? html` aria-describedby="${described}"` : ""}${
+    o.autofocus ? html` autofocus` : ""
+  }>
+${o.hint ? html`<p class="muted" id="${id}-hint">${o.hint}</p>` : ""}
+${o.error ? html`<p class="error" id="${id}-error">${o.error}</p>` : ""}
+</div>`;
+}
+
+function alert(message: string | undefined): HtmlValue {
+  return message ? html`<p class="alert" role="alert">${message}</p>` : "";
+}
+
+/** The first field with an error gets the focus, so keyboard and screen-reader users land on it. */
+function firstError(errors: Errors, order: string[]): string | undefined {
+  return order.find((name) => errors[name]);
+}
+
+/** A link to the other form that keeps where the browser returns to (`next`, already checked). */
+const withNext = (path: string, next: string | undefined) =>
+  next ? `${path}?next=${encodeURIComponent(next)}` : path;
+
+function notice(message: string | undefined): HtmlValue {
+  return message ? html`<p class="notice" role="status">${message}</p>` : "";
+}
+
+/** Fixed messages the login page shows after a redirect (`?done=`); nothing from the query is echoed. */
+export const LOGIN_NOTICES: Record<string, string> = {
+  reset: "Your password was changed and every device signed out. Log in with the new password.",
+  verified: "Your email address is confirmed. You can log in.",
+  "check-inbox": "Check your inbox: open the link we sent to confirm your address, then log in.",
+  "link-sent": "If this address has an account that is not confirmed yet, a new link is on its way.",
+};
+
+export function loginPage(o: {
+  email?: string;
+  errors?: Errors;
+  alert?: string;
+  next?: string;
+  notice?: string;
+  /** The password was right but the address is not confirmed: offer the link again. */
+  unverified?: boolean;
+}): string {
+  const errors = o.errors ?? {};
+  const focus = firstError(errors, ["email", "password"]) ?? (o.alert ? "password" : "email");
+  return layout(
+    "Log in",
+    html`<h1>Log in</h1>
+${notice(o.notice)}
+${alert(o.alert)}
+${
+  o.unverified && o.email
+    ? html`<form class="card" method="post" action="/email/verify/resend">
+<input type="hidden" name="email" value="${o.email}">
+<button type="submit" class="secondary">Send the confirmation link again</button>
+</form>`
+    : ""
+}
+<form class="card" method="post" action="/login" novalidate>
+${o.next ? html`<input type="hidden" name="next" value="${o.next}">` : ""}
+${field({ name: "email", label: "Email", type: "email", autocomplete: "username", value: o.email, error: errors.email, autofocus: focus === "email" })}
+${field({ name: "password", label: "Password", type: "password", autocomplete: "current-password", error: errors.password, autofocus: focus === "password" })}
+<button type="submit">Log in</button>
+</form>
+<p><a href="/password/forgot">Forgot password?</a></p>
+<p>No account yet? <a href="${withNext("/register", o.next)}">Create one</a>.</p>`,
+  );
+}
+
+export function registerPage(o: { email?: string; errors?: Errors; alert?: string; next?: string }): string {
+  const errors = o.errors ?? {};
+  const focus = firstError(errors, ["email", "password"]) ?? "email";
+  return layout(
+    "Create an account",
+    html`<h1>Create an account</h1>
+${alert(o.alert)}
+<form class="card" method="post" action="/register" novalidate>
+${o.next ? html`<input type="hidden" name="next" value="${o.next}">` : ""}
+${field({ name: "email", label: "Email", type: "email", autocomplete: "username", value: o.email, error: errors.email, autofocus: focus === "email" })}
+${field({ name: "password", label: "Password", type: "password", autocomplete: "new-password", error: errors.password, hint: "At least 8 characters.", autofocus: focus === "password" })}
+<button type="submit">Create account</button>
+</form>
+<p>Already registered? <a href="${withNext("/login", o.next)}">Log in</a>.</p>`,
+  );
+}
+
+function when(iso: string): SafeHtml {
+  return html`<time datetime="${iso}">${iso.slice(0, 16).replace("T", " ")} UTC</time>`;
+}
+
+function sessionRow(s: SessionView): SafeHtml {
+  const device = describeDevice(s.userAgent);
+  return html`<tr>
+<td data-label="Device">${device}${s.current ? html` <span class="badge">This device</span>` : ""}</td>
+<td data-label="IP address">${s.ip || "unknown"}</td>
+<td data-label="Last seen">${when(s.lastSeenAt)}</td>
+<td><form class="inline" method="post" action="/account/sessions/${encodeURIComponent(s.id)}/revoke">
+<button type="submit" class="danger" aria-label="Sign out ${device}${s.current ? " (this device)" : ""}, last seen ${s.lastSeenAt.slice(0, 16).replace("T", " ")} UTC">Sign out</button>
+</form></td>
+</tr>`;
+}
+
+export const NOTICES: Record<string, string> = {
+  password: "Your password was changed. Every other device has been signed out.",
+  session: "That session has been signed out.",
+  others: "Every other device has been signed out.",
+  gone: "That session had already ended.",
+  verified: "Your email address is confirmed.",
+  "link-sent": "A new confirmation link is on its way. Check your inbox.",
+};
+
+export function accountPage(o: {
+  email: string;
+  sessions: SessionView[];
+  /** Recent security events; undefined when they could not be read. */
+  activity?: ActivityRow[];
+  notice?: string;
+  errors?: Errors;
+  alert?: string;
+  /** False: the address is not confirmed yet (a button sends the link again). */
+  emailVerified?: boolean;
+}): string {
+  const errors = o.errors ?? {};
+  const focus = firstError(errors, ["currentPassword", "newPassword"]);
+  const others = o.sessions.filter((s) => !s.current).length;
+  return layout(
+    "Your account",
+    html`<h1>Your account</h1>
+${o.notice ? html`<p class="notice" role="status">${o.notice}</p>` : ""}
+<p>Signed in as <strong>${o.email}</strong>.</p>
+${
+  o.emailVerified === false
+    ? html`<form class="inline" method="post" action="/email/verify/resend">
+<p>This address is not confirmed yet. <button type="submit" class="secondary">Send the confirmation link again</button></p>
+</form>`
+    : ""
+}
+
+<section aria-labelledby="sessions-title">
+<h2 id="sessions-title">Active sessions</h2>
+<table>
+<caption class="muted">${o.sessions.length} active ${o.sessions.length === 1 ? "session" : "sessions"}</caption>
+<thead><tr><th scope="col">Device</th><th scope="col">IP address</th><th scope="col">Last seen</th><th scope="col"><span class="skip">Action</span></th></tr></thead>
+<tbody>
+${o.sessions.map(sessionRow)}
+</tbody>
+</table>
+<div class="actions">
+<form class="inline" method="post" action="/account/sessions/revoke-others">
+<button type="submit" class="secondary"${others === 0 ? html` disabled` : ""}>Sign out all other devices</button>
+</form>
+</div>
+</section>
+
+<section aria-labelledby="password-title">
+<h2 id="password-title">Change password</h2>
+${alert(o.alert)}
+<form method="post" action="/account/password" novalidate>
+<input type="email" name="username" autocomplete="username" value="${o.email}" hidden>
+${field({ name: "currentPassword", label: "Current password", type: "password", autocomplete: "current-password", error: errors.currentPassword, autofocus: focus === "currentPassword" })}
+${field({ name: "newPassword", label: "New password", type: "password", autocomplete: "new-password", error: errors.newPassword, hint: "At least 8 characters. Other devices will be signed out.", autofocus: focus === "newPassword" })}
+<button type="submit">Change password</button>
+</form>
+</section>
+
+${activitySection(o.activity)}
+
+<form method="post" action="/logout">
+<button type="submit" class="secondary">Log out</button>
+</form>`,
+  );
+}
+
+export function forgotPasswordPage(o: {
+  email?: string;
+  errors?: Errors;
+  alert?: string;
+  sent?: boolean;
+}): string {
+  const errors = o.errors ?? {};
+  return layout(
+    "Forgot password",
+    html`<h1>Forgot password</h1>
+${o.sent ? notice("If an account uses this address, a link to reset its password is on its way. Check your inbox.") : ""}
+${alert(o.alert)}
+<form class="card" method="post" action="/password/forgot" novalidate>
+${field({ name: "email", label: "Email", type: "email", autocomplete: "username", value: o.email, error: errors.email, autofocus: !o.sent, hint: "We mail a link that lets you choose a new password." })}
+<button type="submit">Send the link</button>
+</form>
+<p><a href="/login">Back to log in</a></p>`,
+  );
+}
+
+export function resetPasswordPage(o: { token: string; errors?: Errors; alert?: string }): string {
+  const errors = o.errors ?? {};
+  return layout(
+    "Choose a new password",
+    html`<h1>Choose a new password</h1>
+${alert(o.alert)}
+<form class="card" method="post" action="/password/reset" novalidate>
+<input type="hidden" name="token" value="${o.token}">
+${field({ name: "newPassword", label: "New password", type: "password", autocomplete: "new-password", error: errors.newPassword, hint: "At least 8 characters. Every device will be signed out.", autofocus: true })}
+<button type="submit">Change password</button>
+</form>`,
+  );
+}
+
+/** A link that does not work (any more): say so and offer a new one. */
+export function invalidLinkPage(o: {
+  title: string;
+  message: string;
+  retry: { href: string; label: string };
+}): string {
+  return layout(
+    o.title,
+    html`<h1>${o.title}</h1>
+<p role="alert">${o.message}</p>
+<p><a href="${o.retry.href}">${o.retry.label}</a></p>`,
+  );
+}
+
+/** The verification link lands here; only the button's POST confirms (mail scanners open links). */
+export function verifyEmailPage(o: { token: string }): string {
+  return layout(
+    "Confirm your email address",
+    html`<h1>Confirm your email address</h1>
+<form class="card" method="post" action="/email/verify">
+<input type="hidden" name="token" value="${o.token}">
+<p>Press the button to confirm that this address is yours.</p>
+<button type="submit">Confirm my address</button>
+</form>`,
+  );
+}
+
+export function errorPage(o: { status: number; title: string; message: string }): string {
+  return layout(
+    o.title,
+    html`<h1>${o.title}</h1>
+<p role="alert">${o.message}</p>
+<p><a href="/">Back to the start page</a></p>`,
+  );
+}

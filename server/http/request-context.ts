@@ -1,0 +1,101 @@
+import type { Request, RequestHandler, Response } from "express";
+import type { Config } from "../config/config.js";
+import type { AccountContext, DevicePort, SessionAuth, SessionPort } from "../domain/auth/account-service.js";
+import { readCookie } from "../domain/auth/device-cookie.js";
+import { refundRequest } from "../domain/ratelimit/rate-limit.js";
+
+/** Express' side of the account service: the session, client and refund of one request, as plain values. */
+
+export function clearSessionCookie(res: Response, config: Config): void {
+  res.clearCookie(config.session.cookieName, {
+    path: "/",
+    domain: config.forwardAuth.cookieDomain,
+    httpOnly: true,
+    secure: config.session.cookieSecure,
+    sameSite: config.session.sameSite,
+  });
+}
+
+function destroySession(req: Request, res: Response, config: Config): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (!req.session) {
+      clearSessionCookie(res, config);
+      return resolve();
+    }
+    req.session.destroy((err) => {
+      if (err) return reject(err);
+      clearSessionCookie(res, config);
+      resolve();
+    });
+  });
+}
+
+const PENDING_DEVICE_COOKIE = Symbol("pendingDeviceCookie");
+type WithDeviceCookie = Response & { [PENDING_DEVICE_COOKIE]?: string };
+
+/**
+ * Writes a device cookie set during the request after the session cookie, so the session cookie stays the
+ * first Set-Cookie of a login. Mount it before express-session: the writeHead wrapped first runs last.
+ */
+export function deviceCookieWriter(config: Config): RequestHandler {
+  return (req, res, next) => {
+    const writeHead = res.writeHead;
+    res.writeHead = function (this: Response, ...args: Parameters<Response["writeHead"]>) {
+      const value = (res as WithDeviceCookie)[PENDING_DEVICE_COOKIE];
+      // Like the session cookie: a Secure cookie is not sent over what Express sees as plain HTTP.
+      if (value !== undefined && !res.headersSent && (req.secure || !config.session.cookieSecure)) {
+        res.cookie(config.session.deviceCookieName, value, {
+          path: "/",
+          httpOnly: true,
+          secure: config.session.cookieSecure,
+          sameSite: config.session.sameSite,
+          maxAge: config.session.deviceCookieTtlSeconds * 1000,
+        });
+      }
+      return writeHead.apply(this, args);
+    } as Response["writeHead"];
+    next();
+  };
+}
+
+/** The browser's device cookie: HttpOnly, Secure and SameSite as the session cookie. */
+function devicePort(req: Request, res: Response, config: Config): DevicePort {
+  return {
+    value: readCookie(req.headers.cookie, config.session.deviceCookieName),
+    set: (value) => {
+      (res as WithDeviceCookie)[PENDING_DEVICE_COOKIE] = value;
+    },
+  };
+}
+
+/** The request's session as the account service sees it. */
+export function sessionPort(req: Request, res: Response, config: Config): SessionPort {
+  return {
+    get id() {
+      return req.sessionID;
+    },
+    get user() {
+      return req.user;
+    },
+    // passport regenerates the session id (fixation) before it stores the user.
+    logIn: (user: Express.User, auth: SessionAuth) =>
+      new Promise((resolve, reject) => {
+        req.logIn(user, (err) => {
+          if (err) return reject(err);
+          req.session.auth = auth;
+          resolve();
+        });
+      }),
+    destroy: () => destroySession(req, res, config),
+    device: devicePort(req, res, config),
+  };
+}
+
+/** Session, client address and user agent, and the per-address refund, of a login or registration. */
+export function accountContext(req: Request, res: Response, config: Config): AccountContext {
+  return {
+    session: sessionPort(req, res, config),
+    client: { ip: req.ip ?? "", userAgent: req.get("user-agent") ?? "", secure: req.secure },
+    refundAddress: () => refundRequest(res),
+  };
+}

@@ -1,0 +1,32 @@
+import { type RequestHandler, Router } from "express";
+import type { Services } from "../../domain/services.js";
+import { requireUser } from "../require-user.js";
+import { createEchoProfileRouter, PROFILE_CATEGORY } from "./echo-profile.js";
+
+/**
+ * What a team's routes get. They are mounted under `/api` behind the whole session stack (prefetch,
+ * global rate limit, CSRF, session, passport) and the per-user API rate limit, so `req.user` is set for
+ * a logged-in request and every request here is already counted.
+ */
+export interface RouteServices
+  extends Pick<Services, "config" | "logger" | "cache" | "users" | "sessions" | "limits"> {
+  /** 401 unless logged in. */
+  requireUser: RequestHandler;
+}
+
+/**
+ * The place for a team's own API: add routers here. Cache categories a route uses are declared in
+ * configuration (their TTL too); a route whose category is not declared is not mounted.
+ */
+export function registerRoutes(router: Router, services: RouteServices): void {
+  if (services.cache.categories.includes(PROFILE_CATEGORY)) {
+    router.use("/echo-profile", createEchoProfileRouter(services));
+  }
+}
+
+/** The router createApp mounts at `/api`. */
+export function createTeamRouter(services: Omit<RouteServices, "requireUser">): Router {
+  const router = Router();
+  registerRoutes(router, { ...services, requireUser });
+  return router;
+}

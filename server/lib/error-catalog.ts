@@ -1,0 +1,110 @@
+/**
+ * Every error code the server answers with, in one place: its HTTP status, its default message (safe to
+ * show) and, for a transient refusal, the `Retry-After` it carries. Errors are built from it
+ * (`new HttpError(code)`); the README's error table lists exactly these codes (tests/lib/error-catalog.test.ts).
+ */
+
+export interface ErrorEntry {
+  status: number;
+  message: string;
+  /** Seconds a client should wait before retrying; only on refusals that pass by themselves. */
+  retryAfter?: number;
+}
+
+/** Seconds a client is told to wait after a dependency outage or a full queue. */
+const TRANSIENT_RETRY_AFTER = 5;
+
+export const ERROR_CATALOG = {
+  invalid_request: { status: 400, message: "The request is invalid" },
+  invalid_json: { status: 400, message: "The request body is not valid JSON" },
+  invalid_encoding: {
+    status: 400,
+    message: "The request body does not decode as its Content-Encoding says",
+  },
+  invalid_path: { status: 400, message: "The URL contains a malformed %-escape" },
+  invalid_body: { status: 400, message: "The request body could not be read" },
+  request_aborted: { status: 400, message: "The request body was not received completely" },
+  invalid_token: {
+    status: 400,
+    message: "This link is invalid, was already used or has expired; ask for a new one",
+  },
+  unauthenticated: { status: 401, message: "Log in to use this endpoint" },
+  invalid_credentials: { status: 401, message: "Email or password is incorrect" },
+  unauthorized: { status: 401, message: "A valid admin bearer token is required" },
+  wrong_password: { status: 403, message: "The current password is incorrect" },
+  email_not_verified: {
+    status: 403,
+    message: "Confirm your email address first: open the link we mailed you, or ask for a new one",
+  },
+  forbidden: { status: 403, message: "This account may not open this page" },
+  csrf_rejected: { status: 403, message: "This request came from another site and was refused" },
+  not_found: { status: 404, message: "No such endpoint" },
+  email_taken: { status: 409, message: "An account with this email already exists" },
+  payload_too_large: { status: 413, message: "The request body is too large" },
+  too_many_fields: { status: 413, message: "The form has too many fields" },
+  unsupported_media_type: { status: 415, message: "Send the body as application/json" },
+  // Retry-After comes from the limiter's decision, per error.
+  rate_limited: { status: 429, message: "Too many requests; try again later" },
+  internal_error: { status: 500, message: "Something went wrong on our side" },
+  upstream_error: { status: 502, message: "The model provider did not answer; try again shortly" },
+  service_unavailable: {
+    status: 503,
+    message: "The service is temporarily unavailable; try again shortly",
+    retryAfter: TRANSIENT_RETRY_AFTER,
+  },
+  busy: {
+    status: 503,
+    message: "Too many password checks at once; try again in a few seconds",
+    retryAfter: TRANSIENT_RETRY_AFTER,
+  },
+  // Permanent until an operator changes the configuration: no Retry-After.
+  not_configured: { status: 503, message: "This feature is not configured" },
+} as const satisfies Record<string, ErrorEntry>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOG;
+
+/**
+ * Why a dependency check failed (`reason` on /health and /metrics, the `redis` log lines): the code and the
+ * short text shown next to it. Never a host, port or credential.
+ */
+export const DEPENDENCY_REASONS = {
+  timed_out: "timed out",
+  connection_refused: "connection refused",
+  host_not_found: "host not found",
+  connection_lost: "connection lost",
+  not_connected: "not connected",
+  authentication_failed: "authentication failed",
+  loading: "loading its dataset",
+  out_of_memory: "out of memory",
+  read_only: "read-only replica",
+  persistence_failing: "persistence failing",
+  cluster_unavailable: "cluster unavailable",
+  database_missing: "database does not exist",
+  unavailable: "unavailable",
+  unreachable: "unreachable",
+  api_key_rejected: "API key rejected",
+  rate_limited: "rate limited",
+  http_error: "HTTP error",
+  check_failed: "check failed",
+  // A job queue's own troubles (health/checks.ts checkQueue).
+  no_worker: "no worker is taking jobs",
+  retrying: "jobs waiting to retry",
+  jobs_failed: "jobs failed",
+} as const;
+
+export type DependencyReason = keyof typeof DEPENDENCY_REASONS;
+
+/**
+ * Codes of the cache's own errors (server/domain/cache/errors.ts). They never reach a client as such: a request
+ * they fail answers `internal_error` or `upstream_error`, and the log line names the cache code.
+ */
+export const CACHE_ERROR_CODES = {
+  cache_error: "a cache failure",
+  cache_invalid_key: "a category or key the cache refuses (bad characters, too long)",
+  cache_unknown_category: "a category that is not configured",
+  cache_loader_timeout: "a loader that took longer than its timeout",
+  cache_l2_circuit_open: "an L2 call skipped while the circuit breaker is open",
+  cache_l2_timeout: "an L2 call that took longer than its timeout",
+} as const;
+
+export type CacheErrorCode = keyof typeof CACHE_ERROR_CODES;

@@ -1,0 +1,201 @@
+import { normalizeEmail } from "../../../shared/validation.js";
+import { type Config, ConfigError, loadConfig } from "../../config/config.js";
+import { createUserCache } from "../../domain/auth/user-cache.js";
+import { createUserRepository, type UserRecord } from "../../domain/auth/user-repository.js";
+import { createProductRateLimits } from "../../domain/ratelimit/policies.js";
+import { RedisRateLimitStore } from "../../domain/ratelimit/redis-store.js";
+import type { UserSessions } from "../../domain/session/user-sessions.js";
+import type { Database } from "../../infra/db/database.js";
+import { migrate } from "../../infra/db/migrate.js";
+import { createLogger, type Logger } from "../../infra/logging/logger.js";
+import type { Redis } from "../../infra/redis/redis-client.js";
+import { loadEnvFile } from "../env-file.js";
+import { createRuntimeContext, openCache, openDatabase, openRedis, type RuntimeContext } from "../runtime.js";
+import { createSessionServices } from "../services.js";
+
+const USAGE = `usage: node dist/server/process/cli/ops.js <command>   (npm run ops -- <command>)
+  sessions list --user EMAIL               the user's live sessions
+  sessions revoke --user EMAIL [--id ID]   end one session (ID from "sessions list") or all of them
+  lockout clear EMAIL                      forget the failed logins that lock the account
+  users disable EMAIL                      refuse the user's logins and end their sessions
+  users enable EMAIL                       allow the user to log in again
+Output is JSON on stdout; exit 0 done, 1 failed or not found, 2 usage.`;
+
+class UsageError extends Error {}
+class NotFound extends Error {}
+
+interface Context {
+  config: Config;
+  logger: Logger;
+  redis(): Promise<Redis>;
+  db(): Promise<Database>;
+  /** Where what the commands open is registered, to close it at the end. */
+  runtime: RuntimeContext;
+}
+
+/** Operator commands for a deployed instance; they run from the built output with production dependencies. */
+async function main(argv: string[]): Promise<number> {
+  const [group, action, ...rest] = argv;
+  if (!group || group === "help" || group === "--help") {
+    process.stderr.write(`${USAGE}\n`);
+    return group ? 0 : 2;
+  }
+  loadEnvFile();
+  const config = loadConfig(process.env);
+  // Logs go to stderr so stdout stays pure JSON for scripts.
+  const logger = createLogger({
+    level: config.logLevel === "info" ? "warn" : config.logLevel,
+    destination: process.stderr,
+  });
+  const runtime = createRuntimeContext(config, logger);
+  const ctx = context(runtime);
+  try {
+    const result = await run(ctx, group, action, rest);
+    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    return 0;
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`${err.message ? `${err.message}\n` : ""}${USAGE}\n`);
+      return 2;
+    }
+    if (err instanceof NotFound) {
+      process.stderr.write(`${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  } finally {
+    await runtime.close().catch(() => undefined);
+  }
+}
+
+async function run(
+  ctx: Context,
+  group: string,
+  action: string | undefined,
+  args: string[],
+): Promise<unknown> {
+  const command = `${group} ${action ?? ""}`.trim();
+  switch (command) {
+    case "sessions list": {
+      const { user: email } = options(args, ["user"], ["user"]);
+      const user = await findUser(ctx, email as string);
+      const sessions = await userSessions(ctx);
+      return { user: user.email, sessions: await sessions.list(user.id, "") };
+    }
+    case "sessions revoke": {
+      const { user: email, id } = options(args, ["user", "id"], ["user"]);
+      const user = await findUser(ctx, email as string);
+      const sessions = await userSessions(ctx);
+      if (id === undefined) return { user: user.email, revoked: await sessions.revokeOthers(user.id, "") };
+      const { found } = await sessions.revoke(user.id, id);
+      if (!found) throw new NotFound(`no session ${JSON.stringify(id)} for ${user.email}`);
+      return { user: user.email, revoked: 1 };
+    }
+    case "lockout clear": {
+      const email = single(args);
+      const limits = createProductRateLimits({
+        config: ctx.config,
+        logger: ctx.logger,
+        store: new RedisRateLimitStore(await ctx.redis()),
+      });
+      await limits.loginAccount.clear(email);
+      return { email, lockout: "cleared" };
+    }
+    case "users disable":
+    case "users enable": {
+      const disable = action === "disable";
+      const user = await findUser(ctx, single(args));
+      const redis = await ctx.redis();
+      const cache = openCache(ctx.runtime, redis, { subscribe: false });
+      // Through the user cache, so every instance drops its copy and stops accepting the user's sessions.
+      const users = createUserCache({ cache, users: createUserRepository(await ctx.db()) }).repository;
+      await users.setDisabled(user.id, disable);
+      const revoked = disable ? await (await userSessions(ctx)).revokeOthers(user.id, "") : 0;
+      return { user: user.email, disabled: disable, sessions_revoked: revoked };
+    }
+  }
+  throw new UsageError(`unknown command: ${command}`);
+}
+
+function context(runtime: RuntimeContext): Context {
+  const { config, logger } = runtime;
+  let redis: Promise<Redis> | undefined;
+  let db: Promise<Database> | undefined;
+  const ctx: Context = {
+    config,
+    logger,
+    runtime,
+    redis() {
+      redis ??= (async () => {
+        if (!config.redis) {
+          throw new NotFound(
+            "No Redis configured (REDIS_URL): sessions and lockouts live in each server's memory; this command needs the shared Redis",
+          );
+        }
+        const client = await openRedis(runtime, config.redis, "ops-cli");
+        if (client?.status !== "ready") throw new NotFound("Redis is not reachable");
+        return client;
+      })();
+      return redis;
+    },
+    db() {
+      db ??= (async () => {
+        if (!config.database.url) {
+          // The embedded database belongs to the one server process that has it open.
+          throw new NotFound(
+            "No DATABASE_URL: the embedded database can only be changed by the server that owns it",
+          );
+        }
+        const database = await openDatabase(runtime);
+        await migrate(database, logger, config.database.schema);
+        return database;
+      })();
+      return db;
+    },
+  };
+  return ctx;
+}
+
+async function findUser(ctx: Context, email: string): Promise<UserRecord> {
+  const user = await createUserRepository(await ctx.db()).findByEmail(normalizeEmail(email));
+  if (!user) throw new NotFound(`no user with email ${JSON.stringify(normalizeEmail(email))}`);
+  return user;
+}
+
+async function userSessions(ctx: Context): Promise<UserSessions> {
+  return createSessionServices(ctx.config, { redis: await ctx.redis(), logger: ctx.logger }).sessions;
+}
+
+/** `--name value` pairs; each name at most once, `required` ones present, nothing else. */
+function options(args: string[], allowed: string[], required: string[]): Record<string, string | undefined> {
+  const found: Record<string, string | undefined> = {};
+  for (let i = 0; i < args.length; i += 2) {
+    const name = args[i]?.replace(/^--/, "");
+    const value = args[i + 1];
+    if (
+      !args[i]?.startsWith("--") ||
+      !name ||
+      !allowed.includes(name) ||
+      name in found ||
+      value === undefined
+    ) {
+      throw new UsageError(`unexpected argument: ${args[i]}`);
+    }
+    found[name] = value;
+  }
+  for (const name of required) if (found[name] === undefined) throw new UsageError(`--${name} is required`);
+  return found;
+}
+
+function single(args: string[]): string {
+  if (args.length !== 1 || !args[0] || args[0].startsWith("--")) throw new UsageError("expected one EMAIL");
+  return normalizeEmail(args[0]);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: Error) => {
+    process.stderr.write(err instanceof ConfigError ? `${err.message}\n` : `ops: ${err.message}\n`);
+    process.exit(1);
+  },
+);

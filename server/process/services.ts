@@ -1,0 +1,200 @@
+import type { Store } from "express-session";
+import type { Config } from "../config/config.js";
+import { createAccountRecovery, createMailRequests } from "../domain/auth/account-recovery.js";
+import { createAccountService } from "../domain/auth/account-service.js";
+import { createAccountTokens } from "../domain/auth/account-tokens.js";
+import { createPassport } from "../domain/auth/passport.js";
+import { createUserCache } from "../domain/auth/user-cache.js";
+import { createUserRepository, type UserRepository } from "../domain/auth/user-repository.js";
+import { createHealthService } from "../domain/health/health-service.js";
+import { createMetrics, type Metrics } from "../domain/metrics/metrics.js";
+import { registerRedisAuditMetrics } from "../domain/metrics/redis-audit-metrics.js";
+import { estimateKeyCounts } from "../domain/metrics/redis-metrics.js";
+import { createOpenAIClient } from "../domain/models/openai-client.js";
+import { createProductRateLimits, createRateLimitStore } from "../domain/ratelimit/policies.js";
+import { createMemoryActivityStore, createRedisActivityStore } from "../domain/security/activity-store.js";
+import { createSecurityEvents, type SecurityEvents } from "../domain/security/events.js";
+import type { Infrastructure, Services } from "../domain/services.js";
+import { createSessionIndex, createSessionStore } from "../domain/session/session.js";
+import { publicSessionId } from "../domain/session/session-index.js";
+import { createUserSessions, type UserSessions } from "../domain/session/user-sessions.js";
+import type { Logger } from "../infra/logging/logger.js";
+import { createRedisAudits } from "../infra/redis/audit.js";
+import { redisKeys } from "../infra/redis/keys.js";
+import type { Redis } from "../infra/redis/redis-client.js";
+import { within } from "../lib/within.js";
+import { clusterMetricsRender } from "./cluster-metrics.js";
+
+export type { Infrastructure, Services };
+
+export interface ServiceOptions {
+  /** Keeps sessions off Redis (tests that take Redis away from the other features). */
+  sessionStore?: Store;
+  /** prom-client's process and Node.js metrics in the registry (default true). */
+  processMetrics?: boolean;
+}
+
+/** Builds every service from the opened infrastructure; does no I/O. */
+export function createServices(
+  config: Config,
+  infra: Infrastructure,
+  options: ServiceOptions = {},
+): Services {
+  const { logger, db, redis, cache, hasher, lifecycle } = infra;
+  const cacheRedis = infra.cacheRedis ?? redis;
+  const userCache = createUserCache({ cache, users: createUserRepository(db) });
+  const users = userCache.repository;
+  const passport = createPassport({ users, hasher, lookup: userCache.lookup });
+  const openai = config.openai.apiKey
+    ? createOpenAIClient({
+        baseUrl: config.openai.baseUrl,
+        apiKey: config.openai.apiKey,
+        timeoutMs: config.openai.timeoutMs,
+      })
+    : undefined;
+  const { store, sessions } = createSessionServices(config, { redis, logger, store: options.sessionStore });
+  const audits = createRedisAudits({
+    redis,
+    cacheRedis,
+    logger,
+    intervalMs: config.redisAuditIntervalMs,
+    timeoutMs: config.health.checkTimeoutMs,
+  });
+  const health = createHealthService({
+    config,
+    db,
+    redis,
+    cacheRedis,
+    audits,
+    lifecycle,
+    logger,
+    queues: [infra.mailQueue],
+  });
+  const metrics = createMetrics({
+    render: clusterMetricsRender,
+    processMetrics: options.processMetrics,
+    queues: [
+      {
+        name: infra.mailQueue.name,
+        depths: () => within(infra.mailQueue.depths(), config.health.checkTimeoutMs),
+      },
+    ],
+    cache,
+    health,
+    sessions: {
+      store: redis ? "redis" : "memory",
+      count: () => within(countSessions(store, redis, config), config.health.checkTimeoutMs),
+    },
+  });
+  registerRedisAuditMetrics(metrics.registry, audits);
+  const events = createEvents(config, { redis, logger, metrics, users });
+  const limits = createProductRateLimits({
+    config,
+    logger,
+    store: createRateLimitStore({ config, redis, logger }),
+    metrics: {
+      rateLimitRejected(policy) {
+        metrics.rateLimitRejected(policy);
+        // The account service records a locked account as `login_locked`, with the account.
+        // A skipped sign-in notice is no one's abuse.
+        if (policy !== "login-account" && policy !== "sign-in-notice")
+          events.record("rate_limited", { policy });
+      },
+    },
+  });
+  const mail = createMailRequests({ queue: infra.mailQueue, logger });
+  const accounts = createAccountService({
+    config,
+    users,
+    hasher,
+    sessions,
+    logger,
+    limits,
+    metrics,
+    events,
+    mail,
+    recoveryEmail: limits.recoveryEmail,
+  });
+  const recovery = createAccountRecovery({
+    config,
+    users,
+    tokens: createAccountTokens(db),
+    hasher,
+    sessions,
+    mail,
+    limits,
+    logger,
+    events,
+  });
+  return {
+    ...infra,
+    config,
+    users,
+    userCache,
+    passport,
+    openai,
+    store,
+    sessions,
+    health,
+    limits,
+    accounts,
+    recovery,
+    metrics,
+    audits,
+    events,
+  };
+}
+
+/** The security event log; each user's activity on Redis when configured, else in this process. */
+function createEvents(
+  config: Config,
+  deps: { redis?: Redis; logger: Logger; metrics: Metrics; users: UserRepository },
+): SecurityEvents {
+  const { redis, logger, metrics, users } = deps;
+  const retention = {
+    perUser: config.securityEvents.perUser,
+    retentionSeconds: config.securityEvents.retentionSeconds,
+  };
+  return createSecurityEvents({
+    logger,
+    store: redis
+      ? createRedisActivityStore({ redis, keyPrefix: config.keyPrefix, ...retention })
+      : createMemoryActivityStore({ maxUsers: config.securityEvents.memoryUsers, ...retention }),
+    hashKey: config.session.secrets[0] as string,
+    perUser: retention.perUser,
+    registry: metrics.registry,
+    findUserId: async (email) => (await users.findByEmail(email))?.id,
+  });
+}
+
+/** The session store (Redis when configured, else bounded memory) and the per-user view over it. */
+export function createSessionServices(
+  config: Config,
+  deps: { redis?: Redis; logger: Logger; store?: Store },
+): { store: Store; sessions: UserSessions } {
+  const { redis, logger } = deps;
+  const store = deps.store ?? createSessionStore({ config, redis, logger });
+  const sessions = createUserSessions({
+    store,
+    index: createSessionIndex({ config, redis, store }),
+    publicId: publicSessionId,
+    logger,
+  });
+  return { store, sessions };
+}
+
+/** Sessions stored now: an estimate from a bounded key sample with Redis, the exact count in memory. */
+async function countSessions(
+  store: Store,
+  redis: Redis | undefined,
+  config: Config,
+): Promise<number | undefined> {
+  if (redis) {
+    if (redis.status !== "ready") return undefined;
+    const estimate = await estimateKeyCounts(redis, { sessions: redisKeys(config.keyPrefix).sessions });
+    return estimate.counts.sessions;
+  }
+  if (!store.length) return undefined;
+  const length = store.length.bind(store);
+  return new Promise((resolve) => length((err, n) => resolve(err ? undefined : n)));
+}

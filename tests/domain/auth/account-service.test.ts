@@ -1,0 +1,158 @@
+import { randomUUID } from "node:crypto";
+import type { SessionData } from "express-session";
+import { beforeAll, describe, expect, it } from "vitest";
+import { loadConfig } from "../../../server/config/config.js";
+import {
+  type AccountContext,
+  type AccountService,
+  createAccountService,
+  type SessionAuth,
+  type SessionPort,
+} from "../../../server/domain/auth/account-service.js";
+import { createPasswordHasher } from "../../../server/domain/auth/password.js";
+import { createUserRepository } from "../../../server/domain/auth/user-repository.js";
+import { MemoryRateLimitStore } from "../../../server/domain/ratelimit/memory-store.js";
+import { createProductRateLimits } from "../../../server/domain/ratelimit/policies.js";
+import { BoundedMemoryStore } from "../../../server/domain/session/memory-store.js";
+import { createSessionIndex } from "../../../server/domain/session/session.js";
+import { publicSessionId } from "../../../server/domain/session/session-index.js";
+import { createUserSessions } from "../../../server/domain/session/user-sessions.js";
+import { HttpError } from "../../../server/lib/errors.js";
+import { registrationSchema } from "../../../shared/validation.js";
+import { testEnv } from "../../helpers/app.js";
+import { testDatabase } from "../../helpers/fixtures.js";
+import { silentLogger } from "../../helpers/logger.js";
+import { uniqueEmail } from "../../helpers/session.js";
+
+const PASSWORD = "correct horse battery";
+const store = new BoundedMemoryStore({ max: 1000, ttlSeconds: 3600 });
+let accounts: AccountService;
+
+beforeAll(async () => {
+  // No Express anywhere: the service gets plain values and a session port.
+  const config = loadConfig(testEnv());
+  const logger = silentLogger();
+  const { db } = await testDatabase();
+  accounts = createAccountService({
+    config,
+    users: createUserRepository(db),
+    hasher: createPasswordHasher({ logN: 10, concurrency: 2 }),
+    sessions: createUserSessions({
+      store,
+      index: createSessionIndex({ config, store }),
+      publicId: publicSessionId,
+      logger,
+    }),
+    logger,
+    limits: createProductRateLimits({ config, logger, store: new MemoryRateLimitStore({ maxKeys: 1000 }) }),
+  });
+});
+
+/** A browser session kept in the session store, as express-session would keep it. */
+function plainSession(): SessionPort & { auth?: SessionAuth; destroyed: boolean } {
+  const port = {
+    id: randomUUID(),
+    user: undefined as Express.User | undefined,
+    auth: undefined as SessionAuth | undefined,
+    destroyed: false,
+    async logIn(user: Express.User, auth: SessionAuth) {
+      store.destroy(port.id);
+      port.id = randomUUID();
+      port.user = user;
+      port.auth = auth;
+      store.set(port.id, { cookie: {}, auth } as unknown as SessionData);
+    },
+    async destroy() {
+      store.destroy(port.id);
+      port.user = undefined;
+      port.destroyed = true;
+    },
+  };
+  return port;
+}
+
+function context(session = plainSession()): AccountContext & { refunds: number } {
+  const ctx = {
+    session,
+    client: { ip: "203.0.113.7", userAgent: "plain-test/1.0", secure: false },
+    refunds: 0,
+    refundAddress: async () => {
+      ctx.refunds++;
+    },
+  };
+  return ctx;
+}
+
+async function caught(promise: Promise<unknown>): Promise<HttpError> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(HttpError);
+  return err as HttpError;
+}
+
+describe("the account service, on plain values", () => {
+  it("registers and logs in on a new session id, recording the client it was given", async () => {
+    const email = uniqueEmail("plain");
+    const ctx = context();
+    const before = ctx.session.id;
+    const user = await accounts.register(
+      registrationSchema.parse({ email: ` ${email.toUpperCase()} `, password: PASSWORD }),
+      ctx,
+    );
+    expect(user?.email).toBe(email);
+    expect(ctx.session.id).not.toBe(before);
+    expect(ctx.session.user?.id).toBe(user?.id);
+    const sessions = await accounts.listSessions(ctx.session);
+    expect(sessions).toEqual([
+      expect.objectContaining({ current: true, ip: "203.0.113.7", userAgent: "plain-test/1.0" }),
+    ]);
+
+    const other = context();
+    await accounts.login({ email, password: PASSWORD }, other);
+    expect(await accounts.listSessions(other.session)).toHaveLength(2);
+    expect(await accounts.revokeOtherSessions(other.session)).toBe(1);
+  });
+
+  it("answers with catalog errors: wrong credentials, a locked account with its wait, a wrong current password", async () => {
+    const email = uniqueEmail("plain");
+    const ctx = context();
+    await accounts.register({ email, password: PASSWORD }, ctx);
+
+    const wrong = await caught(accounts.login({ email, password: "not the password" }, context()));
+    expect(wrong).toMatchObject({ code: "invalid_credentials", status: 401 });
+    for (let i = 0; i < 4; i++) await caught(accounts.login({ email, password: `guess ${i}` }, context()));
+    const locked = await caught(accounts.login({ email, password: PASSWORD }, context()));
+    expect(locked).toMatchObject({ code: "rate_limited", status: 429 });
+    expect(locked.retryAfter).toBeGreaterThan(0);
+    expect(locked.details?.retryAfter).toBe(locked.retryAfter);
+
+    // A wrong current password counts like a failed login: refused while the account is locked.
+    const lockedChange = await caught(
+      accounts.changePassword({ currentPassword: "not it at all", newPassword: "another password" }, ctx),
+    );
+    expect(lockedChange).toMatchObject({ code: "rate_limited", status: 429 });
+
+    const fresh = context();
+    await accounts.register({ email: uniqueEmail("plain"), password: PASSWORD }, fresh);
+    const change = await caught(
+      accounts.changePassword({ currentPassword: "not it at all", newPassword: "another password" }, fresh),
+    );
+    expect(change).toMatchObject({
+      code: "wrong_password",
+      status: 403,
+      details: { field: "currentPassword" },
+    });
+    expect(await caught(accounts.listSessions(plainSession()))).toMatchObject({ code: "unauthenticated" });
+  });
+
+  it("logs out by destroying the session it was handed, refunding nothing", async () => {
+    const session = plainSession();
+    const ctx = context(session);
+    await accounts.register({ email: uniqueEmail("plain"), password: PASSWORD }, ctx);
+    await accounts.logout(session);
+    expect(session.destroyed).toBe(true);
+    expect(ctx.refunds).toBe(0);
+  });
+});

@@ -1,0 +1,50 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { createDeviceCookies, readCookie } from "../../../server/domain/auth/device-cookie.js";
+
+const OLD = "old-secret-that-is-long-enough-0123456789";
+const NEW = "new-secret-that-is-long-enough-0123456789";
+const owner = { id: "6f1d2c1e-8a8e-4a8a-9a55-5d2b1f0e9c11", credentialEpoch: 2, deviceEpoch: 0 };
+
+afterEach(() => vi.useRealTimers());
+
+describe("device cookies", () => {
+  it("verify the device they were issued for, and keep its id when renewed", () => {
+    const devices = createDeviceCookies({ secrets: [NEW], ttlSeconds: 3600 });
+    const value = devices.issue(owner);
+    const id = devices.verify(value, owner);
+    expect(id).toMatch(/^[\w-]{22}$/);
+    expect(devices.verify(devices.issue(owner, id), owner)).toBe(id);
+    expect(devices.verify(devices.issue(owner), owner)).not.toBe(id);
+  });
+
+  it("are void for another user, a moved epoch, a changed field, or after their lifetime", () => {
+    vi.useFakeTimers({ now: new Date("2026-11-28T10:00:00Z") });
+    const devices = createDeviceCookies({ secrets: [NEW], ttlSeconds: 3600 });
+    const value = devices.issue(owner);
+    expect(devices.verify(value, { ...owner, id: "0b7c2a3e-1111-4a8a-9a55-5d2b1f0e9c11" })).toBeUndefined();
+    expect(devices.verify(value, { ...owner, credentialEpoch: 3 })).toBeUndefined();
+    expect(devices.verify(value, { ...owner, deviceEpoch: 1 })).toBeUndefined();
+    const [v, user, device, issued, mac] = value.split(".");
+    expect(devices.verify([v, user, device, Number(issued) + 1, mac].join("."), owner)).toBeUndefined();
+    expect(devices.verify([v, user, `${device}x`, issued, mac].join("."), owner)).toBeUndefined();
+    expect(devices.verify("garbage", owner)).toBeUndefined();
+    expect(devices.verify(undefined, owner)).toBeUndefined();
+    vi.setSystemTime(new Date("2026-11-28T10:59:00Z"));
+    expect(devices.verify(value, owner)).toBeDefined();
+    vi.setSystemTime(new Date("2026-11-28T11:01:00Z"));
+    expect(devices.verify(value, owner)).toBeUndefined();
+  });
+
+  it("survive a secret rotation: the first secret signs, all verify", () => {
+    const before = createDeviceCookies({ secrets: [OLD], ttlSeconds: 3600 }).issue(owner);
+    const rotated = createDeviceCookies({ secrets: [NEW, OLD], ttlSeconds: 3600 });
+    expect(rotated.verify(before, owner)).toBeDefined();
+    expect(createDeviceCookies({ secrets: [NEW], ttlSeconds: 3600 }).verify(before, owner)).toBeUndefined();
+  });
+
+  it("reads one cookie out of a Cookie header", () => {
+    expect(readCookie("sid=s%3Aabc; device=d1.x.y.1.z; other=1", "device")).toBe("d1.x.y.1.z");
+    expect(readCookie("sid=1", "device")).toBeUndefined();
+    expect(readCookie(undefined, "device")).toBeUndefined();
+  });
+});

@@ -1,0 +1,55 @@
+import { Cluster, Redis } from "ioredis";
+import request from "supertest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type TestApp, uniquePrefix } from "../helpers/app.js";
+import { testApp } from "../helpers/fixtures.js";
+import { type RedisCluster, startRedisCluster } from "../helpers/redis-cluster.js";
+import { sessionCookie, uniqueEmail } from "../helpers/session.js";
+
+let cluster: RedisCluster;
+const apps: TestApp[] = [];
+
+beforeAll(async () => {
+  cluster = await startRedisCluster();
+});
+
+afterAll(async () => {
+  // The apps go before the cluster they are connected to.
+  for (const a of apps) await a.close();
+  await cluster?.stop();
+});
+
+describe("on Redis Cluster", () => {
+  it("serves sessions from a 3-master cluster, shared by two instances", async () => {
+    const prefix = uniquePrefix();
+    const env = { REDIS_URL: cluster.url, REDIS_CLUSTER: "true", KEY_PREFIX: prefix };
+    const a = await testApp({ env });
+    const b = await testApp({ env });
+    apps.push(a, b);
+    expect(a.redis).toBeInstanceOf(Cluster);
+
+    const cookies: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const res = await request(a.app)
+        .post("/auth/register")
+        .send({ email: uniqueEmail("cluster"), password: "password-123" });
+      expect(res.status).toBe(201);
+      cookies.push(sessionCookie(res, a.config.session.cookieName)!);
+    }
+    for (const cookie of cookies)
+      expect((await request(b.app).get("/auth/me").set("Cookie", cookie)).status).toBe(200);
+
+    // The session keys landed on more than one master: the cluster really shards them.
+    const owners = new Set<number>();
+    for (const node of cluster.nodes) {
+      const direct = new Redis({ port: node.port, lazyConnect: true });
+      await direct.connect();
+      if ((await direct.dbsize()) > 0) owners.add(node.port);
+      direct.disconnect();
+    }
+    expect(owners.size).toBeGreaterThan(1);
+
+    expect((await request(b.app).post("/auth/logout").set("Cookie", cookies[0]!)).status).toBe(204);
+    expect((await request(a.app).get("/auth/me").set("Cookie", cookies[0]!)).status).toBe(401);
+  });
+});
