@@ -1,8 +1,8 @@
 import type { Request, RequestHandler, Response } from "express";
 import type { Config } from "../config/config.js";
 import type { AccountContext, DevicePort, SessionAuth, SessionPort } from "../domain/auth/account-service.js";
-import { readCookie } from "../domain/auth/device-cookie.js";
 import { refundRequest } from "../domain/ratelimit/rate-limit.js";
+import { readCookie } from "../lib/cookies.js";
 
 /** Express' side of the account service: the session, client and refund of one request, as plain values. */
 

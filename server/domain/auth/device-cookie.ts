@@ -57,13 +57,3 @@ export function createDeviceCookies(deps: { secrets: string[]; ttlSeconds: numbe
     },
   };
 }
-
-/** The value of cookie `name` in a Cookie header, undefined when absent. */
-export function readCookie(header: string | undefined, name: string): string | undefined {
-  if (!header) return undefined;
-  for (const pair of header.split(";")) {
-    const at = pair.indexOf("=");
-    if (at !== -1 && pair.slice(0, at).trim() === name) return pair.slice(at + 1).trim();
-  }
-  return undefined;
-}

@@ -2,27 +2,10 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 import type { RequestHandler } from "express";
 import type { Store } from "express-session";
 import { LRUCache } from "lru-cache";
+import { readCookie } from "../../lib/cookies.js";
 import { SessionRedisStore } from "./redis-store.js";
 
 const VERIFIED_MAX = 10_000; // entries of about 100 bytes
-
-/** The first value of cookie `name` in a Cookie header, URL-decoded (as express-session reads it). */
-export function readCookie(header: string | undefined, name: string): string | undefined {
-  if (!header) return undefined;
-  const prefix = `${name}=`;
-  for (const part of header.split(";")) {
-    const item = part.trimStart();
-    if (!item.startsWith(prefix)) continue;
-    let value = item.slice(prefix.length).trimEnd();
-    if (value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
-    try {
-      return decodeURIComponent(value);
-    } catch {
-      return value;
-    }
-  }
-  return undefined;
-}
 
 /** The session id from an express-session cookie value `s:<id>.<HMAC-SHA256>`, if a secret signed it. */
 export function unsignSessionId(value: string, secrets: string[]): string | undefined {
