@@ -1,6 +1,7 @@
 import type { Request } from "express";
 import { type Session, type SessionData, Store } from "express-session";
 import { LRUCache } from "lru-cache";
+import { SessionExtension } from "./session-extension.js";
 
 type Callback<T = unknown> = (err?: unknown, value?: T | null) => void;
 
@@ -14,16 +15,13 @@ export class BoundedMemoryStore extends Store {
   private readonly sessions: LRUCache<string, string>;
   /** Session objects that exist (or existed) in the store: loaded by express-session, or written. */
   private readonly existing = new WeakSet<object>();
-  /** Sessions (as read, and as built by express-session) whose read extended their expiry. */
-  private readonly extended = new WeakSet<object>();
-  /** Remaining lifetime (ms) below which a read extends the session, as the Redis store does. */
-  private readonly thresholdMs: number;
+  private readonly extension: SessionExtension;
 
   /** `touchFraction` as SESSION_TOUCH_FRACTION (default 0: every read extends). */
   constructor(options: { max: number; ttlSeconds: number; touchFraction?: number }) {
     super();
     this.sessions = new LRUCache({ max: options.max, ttl: options.ttlSeconds * 1000, ttlAutopurge: false });
-    this.thresholdMs = Math.ceil(options.ttlSeconds * 1000 * (1 - (options.touchFraction ?? 0)));
+    this.extension = new SessionExtension(options.ttlSeconds, options.touchFraction);
   }
 
   private ttlMs(sess: SessionData, fallbackMs: number): number {
@@ -39,9 +37,9 @@ export class BoundedMemoryStore extends Store {
       return;
     }
     const sess = JSON.parse(raw) as SessionData;
-    if (this.sessions.getRemainingTTL(sid) < this.thresholdMs) {
+    if (this.extension.isDue(this.sessions.getRemainingTTL(sid))) {
       this.sessions.set(sid, raw, { ttl: this.sessions.ttl });
-      this.extended.add(sess);
+      this.extension.markExtended(sess);
     }
     cb(null, sess);
   }
@@ -54,13 +52,13 @@ export class BoundedMemoryStore extends Store {
   override createSession(req: Request, data: SessionData): Session & SessionData {
     const sess = super.createSession(req, data);
     this.existing.add(sess);
-    if (this.extended.has(data)) this.extended.add(sess);
+    this.extension.carry(data, sess);
     return sess;
   }
 
   /** True when reading `session` extended its expiry: the cookie's expiry should follow. */
   wasExtended(session: object): boolean {
-    return this.extended.has(session);
+    return this.extension.wasExtended(session);
   }
 
   override set(sid: string, sess: SessionData, cb?: Callback): void {

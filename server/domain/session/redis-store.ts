@@ -3,6 +3,7 @@ import type { Request } from "express";
 import type { Session, SessionData } from "express-session";
 import type { Redis } from "../../infra/redis/redis-client.js";
 import { DependencyUnavailableError } from "../../lib/errors.js";
+import { SessionExtension } from "./session-extension.js";
 
 type Callback<T = unknown> = (err?: unknown, value?: T | null) => void;
 
@@ -10,9 +11,9 @@ function failFast<T>(cb: Callback<T> | undefined): Callback<T> {
   return (err, value) => cb?.(err ? new DependencyUnavailableError("redis", err) : null, value);
 }
 
-// Reads the session and, when its remaining lifetime has fallen below the threshold, extends it: the
-// rolling idle timeout costs one command per request instead of GET + EXPIRE, and a write only once
-// in a while. Single key, so it runs unchanged on Redis Cluster.
+// Reads the session and, when its remaining lifetime has fallen below the threshold, extends it (the rule
+// of SessionExtension.isDue): the rolling idle timeout costs one command per request instead of GET +
+// EXPIRE, and a write only once in a while. Single key, so it runs unchanged on Redis Cluster.
 const READ_AND_EXTEND = `
 local value = redis.call('GET', KEYS[1])
 if not value then return false end
@@ -49,19 +50,15 @@ type SessionRedis = Redis & {
  */
 export class SessionRedisStore extends RedisStore {
   private readonly redis: SessionRedis;
-  private readonly ttlMs: number;
-  private readonly thresholdMs: number;
+  private readonly extension: SessionExtension;
   /** Reads started by `prefetch`, per session id, waiting for express-session to ask for them. */
   private readonly prefetched = new Map<string, Array<Promise<Outcome>>>();
   /** Session objects whose key exists (or existed) in Redis: loaded by express-session, or written. */
   private readonly existing = new WeakSet<object>();
-  /** Sessions (as read, and as built by express-session) whose read extended their expiry. */
-  private readonly extended = new WeakSet<object>();
 
   constructor(options: { client: Redis; prefix: string; ttlSeconds: number; touchFraction: number }) {
     super({ client: options.client, prefix: options.prefix, ttl: options.ttlSeconds });
-    this.ttlMs = options.ttlSeconds * 1000;
-    this.thresholdMs = Math.ceil(this.ttlMs * (1 - options.touchFraction));
+    this.extension = new SessionExtension(options.ttlSeconds, options.touchFraction);
     const client = options.client as SessionRedis;
     if (typeof client.sessionReadAndExtend !== "function") {
       client.defineCommand("sessionReadAndExtend", { numberOfKeys: 1, lua: READ_AND_EXTEND });
@@ -70,7 +67,8 @@ export class SessionRedisStore extends RedisStore {
   }
 
   private read(sid: string): Promise<Outcome> {
-    return this.redis.sessionReadAndExtend(this.prefix + sid, this.ttlMs, this.thresholdMs).then(
+    const { ttlMs, thresholdMs } = this.extension;
+    return this.redis.sessionReadAndExtend(this.prefix + sid, ttlMs, thresholdMs).then(
       (reply) => ({ ok: true, raw: reply ? reply[0] : null, extended: reply?.[1] === 1 }),
       (err: unknown) => ({ ok: false, err }),
     );
@@ -115,7 +113,7 @@ export class SessionRedisStore extends RedisStore {
       await this.redis.del(this.prefix + sid).catch(() => undefined);
       return cb?.(err);
     }
-    if (outcome.extended) this.extended.add(sess);
+    if (outcome.extended) this.extension.markExtended(sess);
     done(null, sess);
   }
 
@@ -123,19 +121,20 @@ export class SessionRedisStore extends RedisStore {
   override createSession(req: Request, data: SessionData): Session & SessionData {
     const sess = super.createSession(req, data);
     this.existing.add(sess);
-    if (this.extended.has(data)) this.extended.add(sess);
+    this.extension.carry(data, sess);
     return sess;
   }
 
   /** True when reading `session` extended its expiry in Redis: the cookie's expiry should follow. */
   wasExtended(session: object): boolean {
-    return this.extended.has(session);
+    return this.extension.wasExtended(session);
   }
 
   override async set(sid: string, sess: SessionData, cb?: Callback): Promise<void> {
     const done = failFast(cb);
     const expires = sess.cookie?.expires ? new Date(sess.cookie.expires).getTime() : undefined;
-    const ttlSeconds = expires === undefined ? this.ttlMs / 1000 : Math.ceil((expires - Date.now()) / 1000);
+    const ttlSeconds =
+      expires === undefined ? this.extension.ttlMs / 1000 : Math.ceil((expires - Date.now()) / 1000);
     if (ttlSeconds <= 0) return this.destroy(sid, cb);
     const key = this.prefix + sid;
     const value = JSON.stringify(sess);
