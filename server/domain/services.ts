@@ -10,6 +10,7 @@ import type { AccountRecovery } from "./auth/account-recovery.js";
 import type { AccountService } from "./auth/account-service.js";
 import type { createPassport } from "./auth/passport.js";
 import type { PasswordHasher } from "./auth/password.js";
+import type { SignIn } from "./auth/sign-in.js";
 import type { UserCache } from "./auth/user-cache.js";
 import type { UserRepository } from "./auth/user-repository.js";
 import type { Cache } from "./cache/cache.js";
@@ -54,6 +55,8 @@ export interface Services extends Infrastructure {
   sessions: UserSessions;
   health: HealthService;
   limits: ProductRateLimits;
+  /** The session every way in ends with (sign-in.ts); the account service uses the same one. */
+  signIn: SignIn;
   accounts: AccountService;
   /** Forgot password, reset, email verification. */
   recovery: AccountRecovery;

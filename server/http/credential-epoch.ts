@@ -8,7 +8,7 @@ import { clearSessionCookie } from "./request-context.js";
  * Ends a session issued under an older credential epoch than its user's (the password changed since,
  * possibly while that login was in flight): the session is deleted, the cookie cleared, and the request
  * goes on as anonymous. The user's epoch comes with the cached user passport just loaded, so the check
- * costs no round trip; mount it right after `sessionUser()` (passport.ts).
+ * costs no round trip; mount it right after `restoreSessionUser()` (passport.ts).
  */
 export function enforceCredentialEpoch(deps: {
   config: Config;

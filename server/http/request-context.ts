@@ -1,6 +1,7 @@
 import type { Request, RequestHandler, Response } from "express";
 import type { Config } from "../config/config.js";
-import type { AccountContext, DevicePort, SessionAuth, SessionPort } from "../domain/auth/account-service.js";
+import type { AccountContext, DevicePort, SessionPort } from "../domain/auth/account-context.js";
+import type { SessionAuth } from "../domain/auth/session-auth.js";
 import { refundRequest } from "../domain/ratelimit/rate-limit.js";
 import { readCookie } from "../lib/cookies.js";
 
@@ -76,6 +77,9 @@ export function sessionPort(req: Request, res: Response, config: Config): Sessio
     },
     get user() {
       return req.user;
+    },
+    get auth() {
+      return req.session?.auth;
     },
     // passport regenerates the session id (fixation) before it stores the user.
     logIn: (user: Express.User, auth: SessionAuth) =>

@@ -1,7 +1,7 @@
 import type { RequestHandler } from "express";
 import type { Store } from "express-session";
 import type { Config } from "../config/config.js";
-import { type createPassport, sessionUser } from "../domain/auth/passport.js";
+import { type createPassport, restoreSessionUser } from "../domain/auth/passport.js";
 import type { ProductRateLimits } from "../domain/ratelimit/policies.js";
 import type { SecurityEvents } from "../domain/security/events.js";
 import { createSessionPrefetch } from "../domain/session/prefetch.js";
@@ -57,7 +57,7 @@ export function createSessionStack(deps: {
       deviceCookieWriter(config),
       createSessionMiddleware({ config, store }),
       enforceAbsoluteTimeout(config),
-      sessionUser(passport), // passport.session(), with passport.initialize()'s methods on app.request
+      restoreSessionUser(passport), // passport.session(), with passport.initialize()'s methods on app.request
       enforceCredentialEpoch({ config, sessions, logger }),
       sessions.lastSeen(),
     ],

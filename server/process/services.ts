@@ -3,7 +3,9 @@ import type { Config } from "../config/config.js";
 import { createAccountRecovery, createMailRequests } from "../domain/auth/account-recovery.js";
 import { createAccountService } from "../domain/auth/account-service.js";
 import { createAccountTokens } from "../domain/auth/account-tokens.js";
+import { createDeviceCookies } from "../domain/auth/device-cookie.js";
 import { createPassport } from "../domain/auth/passport.js";
+import { createSignIn } from "../domain/auth/sign-in.js";
 import { createUserCache } from "../domain/auth/user-cache.js";
 import { createUserRepository, type UserRepository } from "../domain/auth/user-repository.js";
 import { createHealthService } from "../domain/health/health-service.js";
@@ -103,6 +105,11 @@ export function createServices(
     },
   });
   const mail = createMailRequests({ queue: infra.mailQueue, logger });
+  const devices = createDeviceCookies({
+    secrets: config.session.secrets,
+    ttlSeconds: config.session.deviceCookieTtlSeconds,
+  });
+  const signIn = createSignIn({ config, sessions, logger, devices, limits, metrics, events, mail });
   const accounts = createAccountService({
     config,
     users,
@@ -110,6 +117,8 @@ export function createServices(
     sessions,
     logger,
     limits,
+    devices,
+    signIn,
     metrics,
     events,
     mail,
@@ -137,6 +146,7 @@ export function createServices(
     sessions,
     health,
     limits,
+    signIn,
     accounts,
     recovery,
     metrics,

@@ -1,7 +1,7 @@
 import request from "supertest";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { TestApp } from "../helpers/app.js";
-import { testApp } from "../helpers/fixtures.js";
+import { registerUser, testApp } from "../helpers/fixtures.js";
 import { sessionCookie, sessionIdOf, uniqueEmail } from "../helpers/session.js";
 
 let t: TestApp;
@@ -62,8 +62,34 @@ describe("register, login, me, logout", () => {
       ip: expect.any(String),
       userAgent: "vitest-agent",
       epoch: 0, // the credential epoch the session was issued under
+      amr: ["pwd"], // how the person authenticated (RFC 8176)
+      authAt: stored.auth.loginAt, // when: at a sign-in, the session's start
     });
     expect(JSON.stringify(stored)).not.toContain("password-123");
+  });
+
+  it("keeps serving a session stored before it recorded how it was authenticated", async () => {
+    const { cookie, password } = await registerUser(t);
+    const key = `${t.config.keyPrefix}:sess:${sessionIdOf(cookie)}`;
+    const stored = JSON.parse((await t.redis!.get(key))!);
+    delete stored.auth.amr;
+    delete stored.auth.authAt;
+    await t.redis!.set(key, JSON.stringify(stored), "KEEPTTL");
+
+    await request(t.app).get("/auth/me").set("Cookie", cookie).expect(200);
+    await request(t.app).get("/auth/verify").set("Cookie", cookie).expect(200);
+    expect((await request(t.app).get("/auth/sessions").set("Cookie", cookie)).body.sessions).toHaveLength(1);
+    // A password change proves the password again: the new session is a password session, timed now.
+    const changed = await request(t.app)
+      .post("/auth/password")
+      .set("Cookie", cookie)
+      .send({ currentPassword: password, newPassword: "another horse battery" })
+      .expect(204);
+    const renewed = JSON.parse(
+      (await t.redis!.get(`${t.config.keyPrefix}:sess:${sessionIdOf(cookieOf(changed)!)}`))!,
+    );
+    expect(renewed.auth).toMatchObject({ amr: ["pwd"], authAt: renewed.auth.loginAt, epoch: 1 });
+    expect(renewed.auth.loginAt).toBeGreaterThanOrEqual(stored.auth.loginAt);
   });
 
   it("answers 409 email_taken for an existing email in any case", async () => {

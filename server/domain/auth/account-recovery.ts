@@ -9,7 +9,7 @@ import { addressKey } from "../ratelimit/client-key.js";
 import type { ProductRateLimits } from "../ratelimit/policies.js";
 import { NO_SECURITY_EVENTS, type SecurityEvents } from "../security/events.js";
 import type { UserSessions } from "../session/user-sessions.js";
-import type { ClientInfo } from "./account-service.js";
+import type { ClientInfo } from "./account-context.js";
 import type { AccountTokens } from "./account-tokens.js";
 import type { PasswordHasher } from "./password.js";
 import type { UserRepository } from "./user-repository.js";

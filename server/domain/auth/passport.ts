@@ -3,42 +3,12 @@ import { Passport } from "passport";
 import { Strategy as LocalStrategy } from "passport-local";
 import { normalizeEmail } from "../../../shared/validation.js";
 import type { PasswordHasher } from "./password.js";
-import type { UserRecord, UserRepository } from "./user-repository.js";
-
-declare global {
-  namespace Express {
-    interface User {
-      id: string;
-      email: string;
-      createdAt: Date;
-      /** The user's credential epoch when it was read (see UserRecord.credentialEpoch); absent counts as 0. */
-      credentialEpoch?: number;
-      /** Whether the owner confirmed the address (absent: not known on this object). */
-      emailVerified?: boolean;
-    }
-  }
-}
+import { type SessionUserSource, sessionUser } from "./session-user.js";
+import type { UserRepository } from "./user-repository.js";
 
 export interface UserLookup {
   /** The user behind a session, or undefined if it no longer exists. */
-  findById(
-    id: string,
-  ): Promise<
-    | (Pick<UserRecord, "id" | "email" | "createdAt" | "credentialEpoch"> & { emailVerified?: boolean })
-    | undefined
-  >;
-}
-
-function toUser(
-  user: Pick<UserRecord, "id" | "email" | "createdAt" | "credentialEpoch"> & { emailVerified?: boolean },
-): Express.User {
-  return {
-    id: user.id,
-    email: user.email,
-    createdAt: user.createdAt,
-    credentialEpoch: user.credentialEpoch,
-    ...(user.emailVerified !== undefined ? { emailVerified: user.emailVerified } : {}),
-  };
+  findById(id: string): Promise<SessionUserSource | undefined>;
 }
 
 /** The user with this email and password, or false: unknown, wrong password or disabled alike. */
@@ -54,9 +24,7 @@ export function createCredentialCheck(deps: {
     // Unknown emails cost a full hash too, so timing does not reveal which accounts exist.
     const ok = user ? await hasher.verify(password, user.passwordHash) : await hasher.verifyDummy(password);
     if (!user || !ok || user.disabledAt) return false;
-    // The epoch of the row whose password was verified: a change that lands while this login is in flight
-    // makes the session it creates invalid.
-    return toUser(user);
+    return sessionUser(user);
   };
 }
 
@@ -80,7 +48,7 @@ export function createPassport(deps: { users: UserRepository; hasher: PasswordHa
 
   passport.serializeUser((user, done) => done(null, user.id));
   passport.deserializeUser((id: string, done) => {
-    lookup.findById(id).then((user) => done(null, user ? toUser(user) : false), done);
+    lookup.findById(id).then((user) => done(null, user ? sessionUser(user) : false), done);
   });
   return passport;
 }
@@ -104,9 +72,9 @@ export function installPassportRequest(request: object, passport: AppPassport): 
  * strategy object and property stores of `passport.authenticate("session")`. Needs
  * `installPassportRequest` on the app's request prototype for `req.logIn` and the others.
  */
-export function sessionUser(passport: AppPassport): RequestHandler {
+export function restoreSessionUser(passport: AppPassport): RequestHandler {
   return (req, _res, next) => {
-    if (!req.session) return next(new Error("sessionUser needs express-session in front of it"));
+    if (!req.session) return next(new Error("restoreSessionUser needs express-session in front of it"));
     const login = req.session.passport;
     const id: unknown = login?.user;
     if (!login || (!id && id !== 0)) return next();

@@ -4,6 +4,7 @@ import type { Config } from "../../config/config.js";
 import type { Logger } from "../../infra/logging/logger.js";
 import { redisKeys } from "../../infra/redis/keys.js";
 import type { Redis } from "../../infra/redis/redis-client.js";
+import type { StoredSessionAuth } from "../auth/session-auth.js";
 import { createMemorySessionIndex } from "./memory-session-index.js";
 import { BoundedMemoryStore } from "./memory-store.js";
 import { createRedisSessionIndex } from "./redis-session-index.js";
@@ -13,11 +14,8 @@ import type { SessionIndex } from "./session-index.js";
 
 declare module "express-session" {
   interface SessionData {
-    /**
-     * Set at login; the absolute timeout counts from `loginAt` (ms since epoch). `epoch` is the user's
-     * credential epoch when the password was verified (absent in older sessions: counts as 0).
-     */
-    auth?: { loginAt: number; ip: string; userAgent: string; lastSeenAt?: number; epoch?: number };
+    /** Set at sign-in (session-auth.ts); the absolute timeout counts from `loginAt`. */
+    auth?: StoredSessionAuth;
     passport?: { user?: string };
   }
 }

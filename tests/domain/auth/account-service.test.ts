@@ -1,18 +1,17 @@
 import { randomUUID } from "node:crypto";
 import type { SessionData } from "express-session";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { loadConfig } from "../../../server/config/config.js";
-import {
-  type AccountContext,
-  type AccountService,
-  createAccountService,
-  type SessionAuth,
-  type SessionPort,
-} from "../../../server/domain/auth/account-service.js";
+import type { AccountContext, SessionPort } from "../../../server/domain/auth/account-context.js";
+import { type AccountService, createAccountService } from "../../../server/domain/auth/account-service.js";
+import { createDeviceCookies } from "../../../server/domain/auth/device-cookie.js";
 import { createPasswordHasher } from "../../../server/domain/auth/password.js";
-import { createUserRepository } from "../../../server/domain/auth/user-repository.js";
+import type { SessionAuth } from "../../../server/domain/auth/session-auth.js";
+import { createSignIn, type SignIn } from "../../../server/domain/auth/sign-in.js";
+import { createUserRepository, type UserRepository } from "../../../server/domain/auth/user-repository.js";
 import { MemoryRateLimitStore } from "../../../server/domain/ratelimit/memory-store.js";
 import { createProductRateLimits } from "../../../server/domain/ratelimit/policies.js";
+import { NO_SECURITY_EVENTS } from "../../../server/domain/security/events.js";
 import { BoundedMemoryStore } from "../../../server/domain/session/memory-store.js";
 import { createSessionIndex } from "../../../server/domain/session/session.js";
 import { publicSessionId } from "../../../server/domain/session/session-index.js";
@@ -26,25 +25,38 @@ import { uniqueEmail } from "../../helpers/session.js";
 
 const PASSWORD = "correct horse battery";
 const store = new BoundedMemoryStore({ max: 1000, ttlSeconds: 3600 });
+const config = loadConfig(testEnv());
+const logger = silentLogger();
 let accounts: AccountService;
+let users: UserRepository;
+let signIn: SignIn;
 
 beforeAll(async () => {
   // No Express anywhere: the service gets plain values and a session port.
-  const config = loadConfig(testEnv());
-  const logger = silentLogger();
   const { db } = await testDatabase();
+  users = createUserRepository(db);
+  const sessions = createUserSessions({
+    store,
+    index: createSessionIndex({ config, store }),
+    publicId: publicSessionId,
+    logger,
+  });
+  signIn = createSignIn({
+    config,
+    sessions,
+    logger,
+    devices: createDeviceCookies({ secrets: config.session.secrets, ttlSeconds: 3600 }),
+    limits: {},
+    events: NO_SECURITY_EVENTS,
+  });
   accounts = createAccountService({
     config,
-    users: createUserRepository(db),
+    users,
     hasher: createPasswordHasher({ logN: 10, concurrency: 2 }),
-    sessions: createUserSessions({
-      store,
-      index: createSessionIndex({ config, store }),
-      publicId: publicSessionId,
-      logger,
-    }),
+    sessions,
     logger,
     limits: createProductRateLimits({ config, logger, store: new MemoryRateLimitStore({ maxKeys: 1000 }) }),
+    signIn,
   });
 });
 
@@ -154,5 +166,61 @@ describe("the account service, on plain values", () => {
     await accounts.logout(session);
     expect(session.destroyed).toBe(true);
     expect(ctx.refunds).toBe(0);
+  });
+});
+
+describe("the sign-in every way in ends with", () => {
+  afterEach(() => vi.useRealTimers());
+
+  it("records how and when the person authenticated: a password at registration and at login", async () => {
+    const email = uniqueEmail("amr");
+    const registered = context();
+    await accounts.register({ email, password: PASSWORD }, registered);
+    expect(registered.session.auth).toMatchObject({ amr: ["pwd"], authAt: registered.session.auth?.loginAt });
+    const loggedIn = context();
+    await accounts.login({ email, password: PASSWORD }, loggedIn);
+    expect(loggedIn.session.auth).toMatchObject({ amr: ["pwd"], authAt: loggedIn.session.auth?.loginAt });
+  });
+
+  it("records another way in as given, and a password change keeps its methods with a new time", async () => {
+    vi.useFakeTimers({ toFake: ["Date"], now: new Date("2026-12-08T10:00:00Z") });
+    const email = uniqueEmail("amr");
+    await accounts.register({ email, password: PASSWORD }, context());
+    const ctx = context();
+    const user = await signIn.signIn((await users.findByEmail(email))!, ctx, { amr: ["pwd", "otp"] });
+    expect(ctx.session.user?.id).toBe(user.id);
+    const first = ctx.session.auth!;
+    expect(first).toMatchObject({ amr: ["pwd", "otp"], authAt: Date.parse("2026-12-08T10:00:00Z") });
+    expect(await accounts.listSessions(ctx.session)).toHaveLength(2);
+
+    vi.setSystemTime(new Date("2026-12-08T10:05:00Z"));
+    await accounts.changePassword({ currentPassword: PASSWORD, newPassword: "another password" }, ctx);
+    expect(ctx.session.auth).toMatchObject({
+      amr: ["pwd", "otp"],
+      authAt: Date.parse("2026-12-08T10:05:00Z"),
+      epoch: (first.epoch ?? 0) + 1,
+    });
+  });
+
+  it("gives a session stored without amr a password session when the password changes", async () => {
+    const ctx = context();
+    await accounts.register({ email: uniqueEmail("amr"), password: PASSWORD }, ctx);
+    const { amr: _amr, authAt: _authAt, ...older } = ctx.session.auth!;
+    (ctx.session as { auth?: unknown }).auth = older;
+    await accounts.changePassword({ currentPassword: PASSWORD, newPassword: "another password" }, ctx);
+    expect(ctx.session.auth?.amr).toEqual(["pwd"]);
+  });
+
+  it("refuses a disabled account whatever verified the person, and starts no session", async () => {
+    const email = uniqueEmail("amr");
+    await accounts.register({ email, password: PASSWORD }, context());
+    const record = (await users.findByEmail(email))!;
+    await users.setDisabled(record.id, true);
+    const ctx = context();
+    const before = ctx.session.id;
+    const refused = await caught(signIn.signIn((await users.findByEmail(email))!, ctx, { amr: ["fed"] }));
+    expect(refused).toMatchObject({ code: "invalid_credentials" });
+    expect(ctx.session.id).toBe(before);
+    expect(ctx.session.user).toBeUndefined();
   });
 });

@@ -1,0 +1,47 @@
+import { addressKey } from "../ratelimit/client-key.js";
+import type { HashClient } from "./password.js";
+import type { SessionAuth, StoredSessionAuth } from "./session-auth.js";
+
+/** The browser session a request came with; the routes build it from the request. */
+export interface SessionPort {
+  /** The session id; a new one after `logIn`. */
+  readonly id: string;
+  /** Who is logged in on it. */
+  readonly user: Express.User | undefined;
+  /** What the sign-in recorded on it (absent when nobody is logged in). */
+  readonly auth?: StoredSessionAuth;
+  /** Gives the session a new id (fixation) and logs `user` in on it with `auth`. */
+  logIn(user: Express.User, auth: SessionAuth): Promise<void>;
+  /** Deletes the session and clears its cookie. */
+  destroy(): Promise<void>;
+  /** This browser's device cookie; absent where there is no browser to hold one. */
+  readonly device?: DevicePort;
+}
+
+/** The browser's device cookie (device-cookie.ts), as values. */
+export interface DevicePort {
+  /** The value the browser sent, if any. */
+  readonly value: string | undefined;
+  /** Sets (or renews) the cookie. */
+  set(value: string): void;
+}
+
+/** Where a request came from, as values. */
+export interface ClientInfo {
+  ip: string;
+  userAgent: string;
+  /** HTTPS as Express sees it (after `trust proxy`). */
+  secure: boolean;
+}
+
+export interface AccountContext {
+  session: SessionPort;
+  client: ClientInfo;
+  /** Gives back what the per-address limit counted for this request; never throws. */
+  refundAddress(): Promise<void>;
+}
+
+/** Hashes are capped per client address, so one client cannot fill the hash queue. */
+export function hashClient(client: ClientInfo, ipv6PrefixBits: number): HashClient {
+  return { client: addressKey(client.ip, ipv6PrefixBits) };
+}

@@ -1,0 +1,61 @@
+/**
+ * How a person proved who they are: the values of RFC 8176 section 2, plus `fed` (a provider's assertion,
+ * as Microsoft Entra ID reports a federated sign-in; not in the IANA registry).
+ */
+export type AuthMethod =
+  | "face"
+  | "fed"
+  | "fpt"
+  | "geo"
+  | "hwk"
+  | "iris"
+  | "kba"
+  | "mca"
+  | "mfa"
+  | "otp"
+  | "pin"
+  | "pwd"
+  | "rba"
+  | "retina"
+  | "sc"
+  | "sms"
+  | "swk"
+  | "tel"
+  | "user"
+  | "vbm"
+  | "wia";
+
+/** What a sign-in records in the session, for the session list, the timeouts and how it was authenticated. */
+export interface SessionAuth {
+  /** When the session was created (ms since epoch); the absolute timeout counts from it. */
+  loginAt: number;
+  ip: string;
+  userAgent: string;
+  /** The user's credential epoch when the person was authenticated. */
+  epoch: number;
+  /** How the person authenticated, e.g. `["pwd"]`, `["pwd", "otp"]`, `["hwk", "user"]`, `["fed"]`. */
+  amr: AuthMethod[];
+  /** When the person last authenticated on this session (ms since epoch): `loginAt` at a sign-in. */
+  authAt: number;
+}
+
+/**
+ * A session's auth data as stored. Sessions written before a field existed lack it: `epoch` counts as 0,
+ * `amr` as `["pwd"]`, `authAt` as `loginAt`. `lastSeenAt` is set by the activity tracking.
+ */
+export type StoredSessionAuth = Omit<SessionAuth, "epoch" | "amr" | "authAt"> & {
+  epoch?: number;
+  amr?: AuthMethod[];
+  authAt?: number;
+  lastSeenAt?: number;
+};
+
+/** How a stored session was authenticated; one without `amr` comes from a password login. */
+export function sessionAmr(auth: StoredSessionAuth): readonly AuthMethod[] {
+  return auth.amr ?? ["pwd"];
+}
+
+/** When the person last authenticated on a stored session (ms since epoch). */
+export function sessionAuthAt(auth: StoredSessionAuth): number {
+  return auth.authAt ?? auth.loginAt;
+}
