@@ -1,0 +1,84 @@
+import { type Request, type Response, Router } from "express";
+import { passwordChangeSchema } from "../../../shared/validation.js";
+import type { Config } from "../../config/config.js";
+import type { AccountService } from "../../domain/auth/account-service.js";
+import type { SecurityEvents } from "../../domain/security/events.js";
+import { HttpError } from "../../lib/errors.js";
+import { accountContext, sessionPort } from "../request-context.js";
+import { publicActivity } from "../routes/activity.js";
+import { check } from "../validate.js";
+import { fieldOf, formBody, isRateLimited, rateLimitMessage, send } from "./forms.js";
+import { accountPage, type Errors, NOTICES } from "./views.js";
+
+/** `/account`: the user's sessions and activity, the password form, and signing devices out. */
+export function createAccountPages(deps: {
+  config: Config;
+  accounts: AccountService;
+  events?: Pick<SecurityEvents, "recent">;
+}): Router {
+  const { config, accounts, events } = deps;
+  const router = Router();
+  const form = formBody();
+
+  const renderAccount = async (
+    req: Request,
+    res: Response,
+    status: number,
+    extra: { errors?: Errors; alert?: string; notice?: string } = {},
+  ) => {
+    const user = req.user as Express.User;
+    const sessions = await accounts.listSessions(sessionPort(req, res, config));
+    // The page works without its activity section: a failed read only hides it.
+    const activity = await events
+      ?.recent(user.id)
+      .then((list) => list.map(publicActivity))
+      .catch(() => undefined);
+    const emailVerified = config.mail.emailVerification === "off" ? undefined : (user.emailVerified ?? false);
+    send(res, status, accountPage({ email: user.email, sessions, activity, emailVerified, ...extra }));
+  };
+
+  router.get("/account", async (req, res) => {
+    if (!req.user) return res.redirect(303, "/login");
+    const done = typeof req.query.done === "string" ? req.query.done : undefined;
+    // Only fixed messages: nothing from the query string is echoed.
+    await renderAccount(req, res, 200, { notice: done ? NOTICES[done] : undefined });
+  });
+
+  router.post("/account/password", form, async (req, res) => {
+    if (!req.user) return res.redirect(303, "/login");
+    const input = check(passwordChangeSchema, req.body ?? {});
+    if (!input.ok) return renderAccount(req, res, 400, { errors: input.problems });
+    try {
+      await accounts.changePassword(input.value, accountContext(req, res, config));
+    } catch (err) {
+      if (isRateLimited(err)) {
+        if (err.retryAfter !== undefined) res.setHeader("Retry-After", String(err.retryAfter));
+        return renderAccount(req, res, 429, { alert: rateLimitMessage(err, "password attempts") });
+      }
+      const field = err instanceof HttpError ? fieldOf(err) : undefined;
+      if (!(err instanceof HttpError) || !field || err.status >= 500) throw err;
+      return renderAccount(req, res, err.status, { errors: { [field]: err.message } });
+    }
+    res.redirect(303, "/account?done=password");
+  });
+
+  router.post("/account/sessions/revoke-others", form, async (req, res) => {
+    if (!req.user) return res.redirect(303, "/login");
+    await accounts.revokeOtherSessions(sessionPort(req, res, config));
+    res.redirect(303, "/account?done=others");
+  });
+
+  router.post("/account/sessions/:id/revoke", form, async (req, res) => {
+    if (!req.user) return res.redirect(303, "/login");
+    try {
+      await accounts.revokeSession(sessionPort(req, res, config), String(req.params.id));
+    } catch (err) {
+      if (err instanceof HttpError && err.status === 404) return res.redirect(303, "/account?done=gone");
+      throw err;
+    }
+    // Signing out this very device is a logout.
+    res.redirect(303, req.session ? "/account?done=session" : "/login");
+  });
+
+  return router;
+}
