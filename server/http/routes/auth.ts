@@ -1,12 +1,5 @@
 import { type Request, Router } from "express";
-import {
-  credentialsSchema,
-  emailOnlySchema,
-  emailTokenSchema,
-  passwordChangeSchema,
-  passwordResetSchema,
-  registrationSchema,
-} from "../../../shared/validation.js";
+import { credentialsSchema, passwordChangeSchema, registrationSchema } from "../../../shared/validation.js";
 import type { Config } from "../../config/config.js";
 import type { AccountRecovery } from "../../domain/auth/account-recovery.js";
 import type { AccountService } from "../../domain/auth/account-service.js";
@@ -16,6 +9,7 @@ import { HttpError } from "../../lib/errors.js";
 import { jsonBody } from "../body.js";
 import { accountContext, sessionPort } from "../request-context.js";
 import { parseBody } from "../validate.js";
+import { createRecoveryRouter } from "./recovery.js";
 
 /** The one answer to a registration under EMAIL_VERIFICATION=required, for a new and a taken address alike. */
 export const REGISTRATION_ACCEPTED = {
@@ -23,21 +17,10 @@ export const REGISTRATION_ACCEPTED = {
   message: "Check your inbox: the link we sent confirms your address, then you can log in.",
 } as const;
 
-/** The one answer to "forgot password", whether or not an account has the address. */
-export const RESET_ACCEPTED = {
-  status: "accepted",
-  message: "If an account uses this address, a link to reset its password is on its way.",
-} as const;
-
-/** The one answer to "send the verification link again". */
-export const VERIFICATION_ACCEPTED = {
-  status: "accepted",
-  message: "If this address has an account that is not confirmed yet, a new link is on its way.",
-} as const;
-
 /**
- * `/auth/register`, `/auth/login`, `/auth/logout`, `/auth/me`, `/auth/sessions`, `/auth/password`.
- * The rules live in the account service, shared with the HTML pages; this router only translates.
+ * `/auth/register`, `/auth/login`, `/auth/logout`, `/auth/me`, `/auth/sessions`, `/auth/password`, and
+ * the recovery routes (recovery.ts). The rules live in the account service, shared with the HTML pages;
+ * this router only translates.
  */
 export function createAuthRouter(deps: {
   config: Config;
@@ -47,7 +30,7 @@ export function createAuthRouter(deps: {
   /** Where `next` may send the browser after login (undefined: nowhere). */
   returnTo?: (req: Request, next: unknown) => string | undefined;
 }): Router {
-  const { config, accounts, recovery, limits } = deps;
+  const { config, accounts, limits } = deps;
   const router = Router();
 
   router.post("/register", limits.login, jsonBody(), async (req, res) => {
@@ -97,30 +80,7 @@ export function createAuthRouter(deps: {
     res.status(204).end();
   });
 
-  router.post("/password/forgot", limits.recovery, jsonBody(), async (req, res) => {
-    const { email } = parseBody(emailOnlySchema, req.body);
-    await recovery.forgotPassword(email);
-    res.status(202).json(RESET_ACCEPTED);
-  });
-
-  // Token guesses count against the per-address login limit.
-  router.post("/password/reset", limits.login, jsonBody(), async (req, res) => {
-    const input = parseBody(passwordResetSchema, req.body);
-    await recovery.resetPassword(input, accountContext(req, res, config).client);
-    res.status(204).end();
-  });
-
-  router.post("/email/verify", limits.login, jsonBody(), async (req, res) => {
-    const { token } = parseBody(emailTokenSchema, req.body);
-    await recovery.verifyEmail(token);
-    res.status(204).end();
-  });
-
-  router.post("/email/verify/resend", limits.recovery, jsonBody(), async (req, res) => {
-    if (req.user) await recovery.resendVerification({ userId: req.user.id, email: req.user.email });
-    else await recovery.resendVerification(parseBody(emailOnlySchema, req.body));
-    res.status(202).json(VERIFICATION_ACCEPTED);
-  });
+  router.use(createRecoveryRouter(deps));
 
   return router;
 }
