@@ -6,7 +6,7 @@ import type { AccountContext, SessionPort } from "../../../server/domain/auth/ac
 import { type AccountService, createAccountService } from "../../../server/domain/auth/account-service.js";
 import { createDeviceCookies } from "../../../server/domain/auth/device-cookie.js";
 import { createPasswordHasher } from "../../../server/domain/auth/password.js";
-import type { SessionAuth } from "../../../server/domain/auth/session-auth.js";
+import { type SessionAuth, sessionAmr, sessionAuthAt } from "../../../server/domain/auth/session-auth.js";
 import { createSignIn, type SignIn } from "../../../server/domain/auth/sign-in.js";
 import { createUserRepository, type UserRepository } from "../../../server/domain/auth/user-repository.js";
 import { MemoryRateLimitStore } from "../../../server/domain/ratelimit/memory-store.js";
@@ -207,6 +207,9 @@ describe("the sign-in every way in ends with", () => {
     await accounts.register({ email: uniqueEmail("amr"), password: PASSWORD }, ctx);
     const { amr: _amr, authAt: _authAt, ...older } = ctx.session.auth!;
     (ctx.session as { auth?: unknown }).auth = older;
+    // Read as a password session, authenticated when it began.
+    expect(sessionAmr(older)).toEqual(["pwd"]);
+    expect(sessionAuthAt(older)).toBe(older.loginAt);
     await accounts.changePassword({ currentPassword: PASSWORD, newPassword: "another password" }, ctx);
     expect(ctx.session.auth?.amr).toEqual(["pwd"]);
   });
