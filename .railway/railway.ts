@@ -1,4 +1,5 @@
-// Railway infrastructure as code: `railway config plan` previews, `railway config apply` applies (README).
+// Railway infrastructure as code: `railway config plan` previews, `railway config apply` applies
+// (docs/guides/deploy.md).
 import { defineRailway, postgres, preserve, project, redis, service } from "railway/iac";
 
 /** Seconds between SIGTERM and SIGKILL on redeploy; Railway's default is 0, which skips the graceful shutdown. */
@@ -34,12 +35,13 @@ export default defineRailway((ctx) => {
       TRUST_PROXY: "1",
       // With several replicas each in-process fallback limiter takes its share of the limits.
       RATE_LIMIT_INSTANCES: String(replicas),
-      // Set once per environment with `railway variables --set` (README); apply keeps it and never prints it.
+      // Set once per environment with `railway variables --set` (docs/guides/deploy.md); apply keeps it
+      // and never prints it.
       SESSION_SECRET: preserve(),
       // Queued jobs (mail) run in the worker service below, not in the web replicas.
       WORKER_MODE: "off",
-      // Mail settings, set with `railway variables --set` (README): the web process reads them too
-      // (whether verification mails can be sent decides EMAIL_VERIFICATION's default).
+      // Mail settings, set with `railway variables --set` (docs/guides/deploy.md): the web process reads
+      // them too (whether verification mails can be sent decides EMAIL_VERIFICATION's default).
       SMTP_URL: preserve(),
       MAIL_FROM: preserve(),
     },
@@ -63,7 +65,7 @@ export default defineRailway((ctx) => {
       DATABASE_URL: db.env.DATABASE_URL,
       // The config is the web process' (it refuses to start in production without a secret): the app's own.
       SESSION_SECRET: app.env.SESSION_SECRET,
-      // Mail delivery, set with `railway variables --set` (README): the worker is the one that sends.
+      // Mail delivery, set with `railway variables --set` (docs/guides/deploy.md): the worker sends.
       SMTP_URL: preserve(),
       MAIL_FROM: preserve(),
       // The worker has no public domain of its own: the origin of the links in mails.

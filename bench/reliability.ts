@@ -1,6 +1,6 @@
 // Fault scenarios against the real server: does every session survive, and does the server answer
 // honestly (503, never 500 or a reset) while Redis stalls, restarts, evicts or runs out of memory?
-// Usage: npm run reliability [-- --sessions 50] [--only freeze,pause] [--write docs/reliability.md]
+// Usage: npm run reliability [-- --sessions 50] [--only freeze,pause] [--write docs/internals/reliability.md]
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";

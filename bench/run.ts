@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: the product against the stock setup (bench/baseline), interleaved on one machine.
- * See `npm run bench -- --help` and docs/benchmarks.md.
+ * See `npm run bench -- --help` and docs/internals/benchmarks.md.
  */
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -235,7 +235,7 @@ async function main() {
       out.push(`  ${p.scenario} round ${p.round} ${p.target}: ${JSON.stringify(p.load.statusCounts)}`);
   }
   process.stdout.write(`${out.join("\n")}\n`);
-  // The same tables in Markdown, for docs/benchmarks.md.
+  // The same tables in Markdown, for docs/internals/benchmarks.md.
   writeFileSync(join(outDir, `bench-${stamp}.md`), `${out.slice(0, 4).join("\n")}\n${md.join("\n")}\n`);
 
   const file = join(outDir, `bench-${stamp}.json`);

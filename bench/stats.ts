@@ -45,7 +45,7 @@ export function textTable(rows: string[][]): string {
   return [line(head ?? []), widths.map((w) => "-".repeat(w)).join("  "), ...body.map(line)].join("\n");
 }
 
-/** The same rows as a Markdown table, for docs/benchmarks.md. */
+/** The same rows as a Markdown table, for docs/internals/benchmarks.md. */
 export function markdownTable(rows: string[][]): string {
   const [head, ...body] = rows;
   const line = (r: string[]) => `| ${r.join(" | ")} |`;

@@ -44,7 +44,7 @@ export const CACHE_VARIABLES = {
 /** The built-in categories: the OpenAI model list and user records. */
 const DEFAULT_CATEGORIES = { models: 3600, users: 300 } as const;
 
-/** Cache categories and bounds (server/cache/); durations carry their unit in the name. */
+/** Cache categories and bounds (server/domain/cache/); durations carry their unit in the name. */
 export function cacheConfig(v: Values<typeof CACHE_VARIABLES>, report: Report) {
   if (v.CACHE_LOCK_LEASE_MS <= v.CACHE_LOADER_TIMEOUT_MS) {
     report.problems.push(

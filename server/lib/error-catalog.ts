@@ -1,7 +1,8 @@
 /**
  * Every error code the server answers with, in one place: its HTTP status, its default message (safe to
  * show) and, for a transient refusal, the `Retry-After` it carries. Errors are built from it
- * (`new HttpError(code)`); the README's error table lists exactly these codes (tests/lib/error-catalog.test.ts).
+ * (`new HttpError(code)`); docs/reference/errors.md lists exactly these codes
+ * (tests/lib/error-catalog.test.ts).
  */
 
 export interface ErrorEntry {

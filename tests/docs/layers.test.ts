@@ -3,8 +3,9 @@ import { dirname, join, posix, relative } from "node:path";
 import { describe, expect, it } from "vitest";
 
 /**
- * The server's layers, lowest first (README "Layout"). A file may import from its own layer and the ones
- * before it, never from a later one: domain code never borrows a helper from a page or a route.
+ * The server's layers, lowest first (docs/internals/architecture.md#layers). A file may import from its own
+ * layer and the ones before it, never from a later one: domain code never borrows a helper from a page or a
+ * route.
  */
 const LAYERS = [
   ["lib", "../shared"],
@@ -19,7 +20,8 @@ function layerOf(file: string): number {
   const rel = posix.normalize(file);
   const top = rel.startsWith("../") ? rel.split("/").slice(0, 2).join("/") : (rel.split("/")[0] ?? "");
   const index = LAYERS.findIndex((names) => (names as readonly string[]).includes(top));
-  if (index < 0) throw new Error(`${file} is in no layer: add its folder to LAYERS and the README`);
+  if (index < 0)
+    throw new Error(`${file} is in no layer: add its folder to LAYERS and to docs/internals/architecture.md`);
   return index;
 }
 

@@ -68,7 +68,7 @@ export function sharedRedis(): Promise<SharedRedis> {
 }
 
 /**
- * A connected client built like the app's (server/redis), on this file's database of the shared Redis
+ * A connected client built like the app's (server/infra/redis), on this file's database of the shared Redis
  * unless `port` names another server; disconnected after the file.
  */
 export async function testRedisClient(

@@ -7,14 +7,16 @@ import {
   type ErrorEntry,
 } from "../../server/lib/error-catalog.js";
 import { HttpError } from "../../server/lib/errors.js";
+import { section } from "../helpers/markdown.js";
 
-const readme = readFileSync("README.md", "utf8");
+const errorsPage = readFileSync("docs/reference/errors.md", "utf8");
+const healthPage = readFileSync("docs/reference/health-and-metrics.md", "utf8");
 
-/** The rows of the README's error table: `| 400 | \`invalid_json\` | when |`. */
-function readmeErrorTable(): Array<{ status: number; code: string; when: string }> {
-  const header = readme.search(/^\| Status +\| Code +\| When +\|$/m);
+/** The rows of the error table in docs/reference/errors.md: `| 400 | \`invalid_json\` | when |`. */
+function documentedErrorTable(): Array<{ status: number; code: string; when: string }> {
+  const header = errorsPage.search(/^\| Status +\| Code +\| When +\|$/m);
   expect(header).toBeGreaterThan(-1);
-  const rows = readme.slice(header).split("\n").slice(2);
+  const rows = errorsPage.slice(header).split("\n").slice(2);
   const table = rows.slice(
     0,
     rows.findIndex((line) => !line.startsWith("|")),
@@ -33,14 +35,14 @@ function readmeErrorTable(): Array<{ status: number; code: string; when: string 
 }
 
 describe("the error catalog", () => {
-  it("is the README's error table: every code with its status, nothing stale, nothing twice", () => {
-    const rows = readmeErrorTable();
+  it("is the error table of docs/reference/errors.md: every code with its status, nothing stale, nothing twice", () => {
+    const rows = documentedErrorTable();
     expect(rows.map((r) => r.code).sort()).toEqual(Object.keys(ERROR_CATALOG).sort());
     for (const row of rows) expect(row.status, row.code).toBe(ERROR_CATALOG[row.code as ErrorCode].status);
   });
 
   it("documents Retry-After exactly where the catalog sets it", () => {
-    for (const row of readmeErrorTable()) {
+    for (const row of documentedErrorTable()) {
       const entry: ErrorEntry = ERROR_CATALOG[row.code as ErrorCode];
       if (entry.retryAfter !== undefined)
         expect(row.when, row.code).toContain(`Retry-After: ${entry.retryAfter}`);
@@ -73,10 +75,13 @@ describe("the error catalog", () => {
 });
 
 describe("the dependency reasons", () => {
-  it("are each explained in the README's table of what a failing check says", () => {
-    const section = readme.slice(readme.indexOf("#### What a failing check says"));
-    const table = section.slice(0, section.indexOf("\n\n", section.indexOf("| `reason`")));
-    const documented = [...table.matchAll(/`([a-z_]+)`/g)].map((m) => m[1]);
+  it("are each explained in the table of what a failing check says (docs/reference/health-and-metrics.md)", () => {
+    const table = section(healthPage, "What a failing check says")
+      .split("\n")
+      .filter((line) => line.startsWith("| `"));
+    const documented = table.flatMap((row) =>
+      [...(row.split("|")[1] ?? "").matchAll(/`([a-z_]+)`/g)].map((m) => m[1]),
+    );
     expect(Object.keys(DEPENDENCY_REASONS).filter((code) => !documented.includes(code))).toEqual([]);
   });
 });

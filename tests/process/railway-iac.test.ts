@@ -95,7 +95,8 @@ describe(".railway/railway.ts", () => {
     const app = appService(await evaluate("production"));
     const env: Record<string, string> = {
       RAILWAY_ENVIRONMENT: "production",
-      // Railway's own, once the service has a public domain (README step 7).
+      // Railway's own, once the service has a public domain
+      // (docs/guides/deploy.md#a-new-project-step-by-step, step 7).
       RAILWAY_PUBLIC_DOMAIN: "auth.example.com",
       RAILWAY_DEPLOYMENT_DRAINING_SECONDS: String(app.deploy?.drainingSeconds),
     };

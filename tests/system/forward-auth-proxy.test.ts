@@ -184,7 +184,7 @@ describe.each(proxies)("forward auth behind $name", ({ name, binary, version, st
     });
 
     // nginx hands the auth server's refreshed cookie (rolling idle timeout) back to the browser.
-    // (Caddy 2.6's forward_auth cannot: README, "Protect another service".)
+    // (Caddy 2.6's forward_auth cannot: docs/guides/forward-auth.md#cookies.)
     if (name === "nginx") expect(cookieOf(ok)).toBe(cookie);
 
     // Without a session the forged headers never reach the backend.

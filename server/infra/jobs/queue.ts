@@ -1,6 +1,6 @@
 /**
  * A durable job queue: BullMQ on Redis (jobs survive this process, any process may run them) or, without
- * Redis, this process' memory. Both keep the same options and the same promises (tests/jobs-contract).
+ * Redis, this process' memory. Both keep the same options and the same promises (tests/helpers/job-queue-contract-suite.ts).
  */
 export interface JobQueue<T> {
   /** The queue's name (metrics label, BullMQ queue name). */
