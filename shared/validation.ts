@@ -56,6 +56,12 @@ export const passwordChangeSchema = z.object(
   { error: "The body must be a JSON object with currentPassword and newPassword" },
 );
 
+/** `POST /auth/reauthenticate`, `POST /account/confirm`: the password again, for a sensitive action. */
+export const reauthenticationSchema = z.object(
+  { password: givenPassword("password") },
+  { error: "The body must be a JSON object with password" },
+);
+
 const token = z
   .string({ error: "token is required" })
   .min(1, "token is required")
@@ -76,3 +82,4 @@ export const emailTokenSchema = z.object({ token }, { error: "The body must be a
 export type Credentials = z.infer<typeof credentialsSchema>;
 export type PasswordReset = z.infer<typeof passwordResetSchema>;
 export type PasswordChange = z.infer<typeof passwordChangeSchema>;
+export type Reauthentication = z.infer<typeof reauthenticationSchema>;

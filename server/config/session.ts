@@ -25,6 +25,7 @@ export const SESSION_VARIABLES = {
   DEVICE_COOKIE_TTL_DAYS: int(1, 3650).default(90), // how long a device stays known after its last login
   COOKIE_SECURE: bool.optional(), // default true in production
   COOKIE_SAMESITE: z.enum(["strict", "lax", "none"]).default("strict"), // none requires COOKIE_SECURE=true
+  REAUTH_MAX_AGE_SECONDS: int(1, 86_400).default(600), // sensitive actions need an authentication this recent ("sudo mode")
 };
 
 const MIN_SECRET_LENGTH = 32;
@@ -76,6 +77,8 @@ export function sessionConfig(
       touchFraction: v.SESSION_TOUCH_FRACTION,
       cookieSecure,
       sameSite: v.COOKIE_SAMESITE,
+      /** Sensitive actions need the person to have authenticated on the session within this, seconds. */
+      reauthMaxAgeSeconds: v.REAUTH_MAX_AGE_SECONDS,
     },
   };
 }

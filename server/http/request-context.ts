@@ -1,7 +1,7 @@
 import type { Request, RequestHandler, Response } from "express";
 import type { Config } from "../config/config.js";
 import type { AccountContext, DevicePort, SessionPort } from "../domain/auth/account-context.js";
-import type { SessionAuth } from "../domain/auth/session-auth.js";
+import { type SessionAuth, sessionAmr } from "../domain/auth/session-auth.js";
 import { refundRequest } from "../domain/ratelimit/rate-limit.js";
 import { readCookie } from "../lib/cookies.js";
 
@@ -90,6 +90,12 @@ export function sessionPort(req: Request, res: Response, config: Config): Sessio
           resolve();
         });
       }),
+    reauthenticated(amr) {
+      const auth = req.session?.auth;
+      if (!auth) return;
+      auth.authAt = Date.now();
+      auth.amr = [...new Set([...sessionAmr(auth), ...amr])];
+    },
     destroy: () => destroySession(req, res, config),
     device: devicePort(req, res, config),
   };

@@ -38,6 +38,10 @@ export const ERROR_CATALOG = {
     message: "Confirm your email address first: open the link we mailed you, or ask for a new one",
   },
   forbidden: { status: 403, message: "This account may not open this page" },
+  reauthentication_required: {
+    status: 403,
+    message: "Confirm it is you: authenticate again to continue (POST /auth/reauthenticate)",
+  },
   csrf_rejected: { status: 403, message: "This request came from another site and was refused" },
   not_found: { status: 404, message: "No such endpoint" },
   email_taken: { status: 409, message: "An account with this email already exists" },

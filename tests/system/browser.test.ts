@@ -233,7 +233,15 @@ describe("in Chromium", () => {
 
   it("loads every page under the strict CSP with its stylesheet and no violation reported", async () => {
     const page = await first.newPage();
-    for (const path of ["/login", "/register", "/account", "/account?done=others", "/account/nope"]) {
+    const pages = [
+      "/login",
+      "/register",
+      "/account",
+      "/account?done=others",
+      "/account/nope",
+      "/account/confirm",
+    ];
+    for (const path of pages) {
       const response = await page.goto(`${server.url}${path}`);
       expect(response?.headers()["content-security-policy"]).toMatch(/default-src 'none'/);
       // The stylesheet applied: the header bar has its dark background, not the default transparent one.

@@ -1,6 +1,6 @@
 import { addressKey } from "../ratelimit/client-key.js";
 import type { HashClient } from "./password.js";
-import type { SessionAuth, StoredSessionAuth } from "./session-auth.js";
+import type { AuthMethod, SessionAuth, StoredSessionAuth } from "./session-auth.js";
 
 /** The browser session a request came with; the routes build it from the request. */
 export interface SessionPort {
@@ -12,6 +12,11 @@ export interface SessionPort {
   readonly auth?: StoredSessionAuth;
   /** Gives the session a new id (fixation) and logs `user` in on it with `auth`. */
   logIn(user: Express.User, auth: SessionAuth): Promise<void>;
+  /**
+   * Records that the person just authenticated again on this session with `amr` (step-up): `authAt`
+   * becomes now and `amr` gains these methods. Same session id: the same person, no new privilege.
+   */
+  reauthenticated(amr: AuthMethod[]): void;
   /** Deletes the session and clears its cookie. */
   destroy(): Promise<void>;
   /** This browser's device cookie; absent where there is no browser to hold one. */

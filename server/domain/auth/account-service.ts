@@ -15,13 +15,14 @@ import type { PasswordHasher } from "./password.js";
 import { createPasswordChange } from "./password-change.js";
 import { createRegistration } from "./registration.js";
 import { createSignIn, type SignIn } from "./sign-in.js";
+import { createStepUp, type StepUp } from "./step-up.js";
 import type { UserRepository } from "./user-repository.js";
 
 /**
  * What a person can do to their account; shared by the JSON API and the HTML pages, which validate the
  * input (shared/validation.ts) and translate between HTTP and these calls. Failures are catalog errors.
  */
-export interface AccountService {
+export interface AccountService extends StepUp {
   /**
    * Creates the account and logs it in. With EMAIL_VERIFICATION=required it logs nobody in and resolves
    * undefined alike for a new and a taken address (the verification link, or a "someone tried to sign
@@ -41,8 +42,8 @@ export interface AccountService {
 }
 
 /**
- * Registration (registration.ts), login (login.ts), the user's sessions (account-sessions.ts) and password
- * changes (password-change.ts), each ending in the one sign-in (sign-in.ts): the rules live there, once.
+ * Registration (registration.ts), login (login.ts), the user's sessions (account-sessions.ts), password
+ * changes (password-change.ts) and step-up (step-up.ts), each ending in the one sign-in (sign-in.ts): the rules live there, once.
  */
 export function createAccountService(deps: {
   config: Config;
@@ -74,6 +75,7 @@ export function createAccountService(deps: {
     ...createLogin(parts),
     ...createAccountSessions(parts),
     ...createPasswordChange(parts),
+    ...createStepUp(parts),
   };
 }
 

@@ -59,3 +59,13 @@ export function sessionAmr(auth: StoredSessionAuth): readonly AuthMethod[] {
 export function sessionAuthAt(auth: StoredSessionAuth): number {
   return auth.authAt ?? auth.loginAt;
 }
+
+/** Whether the person authenticated on this session within `maxAgeSeconds` of `now` (ms since epoch). */
+export function isRecentlyAuthenticated(
+  auth: StoredSessionAuth | undefined,
+  maxAgeSeconds: number,
+  now = Date.now(),
+): boolean {
+  if (!auth) return false;
+  return now - sessionAuthAt(auth) <= maxAgeSeconds * 1000;
+}

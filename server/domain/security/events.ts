@@ -16,6 +16,7 @@ export const SECURITY_EVENTS = [
   "login_locked",
   "lockout_cleared",
   "password_changed",
+  "reauthenticated",
   "password_reset",
   "session_revoked",
   "other_sessions_revoked",

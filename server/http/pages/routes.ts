@@ -5,12 +5,14 @@ import type { AccountService } from "../../domain/auth/account-service.js";
 import type { ProductRateLimits } from "../../domain/ratelimit/policies.js";
 import type { SecurityEvents } from "../../domain/security/events.js";
 import { createAccountPages } from "./account-pages.js";
+import { createConfirmPages } from "./confirm-pages.js";
 import { formErrors, type ReturnTo } from "./form-errors.js";
 import { createRecoveryPages } from "./recovery-pages.js";
 import { createSignInPages } from "./sign-in-pages.js";
 
 /**
- * The browser pages: `/`, `/login`, `/register` (sign-in-pages.ts), `/account` (account-pages.ts), the
+ * The browser pages: `/`, `/login`, `/register` (sign-in-pages.ts), `/account` (account-pages.ts and
+ * confirm-pages.ts, "confirm it is you"), the
  * recovery pages behind mailed links (recovery-pages.ts), and the forms they post (URL-encoded, answered
  * with a 303 redirect on success). They call the same account service as the JSON API.
  */
@@ -27,6 +29,7 @@ export function createPagesRouter(deps: {
   const router = Router();
   router.use(createSignInPages({ ...deps, returnTo }));
   router.use(createAccountPages(deps));
+  router.use(createConfirmPages(deps));
   router.use(createRecoveryPages(deps));
   router.use(["/login", "/register", "/password/forgot"], formErrors(returnTo));
   return router;

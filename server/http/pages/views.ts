@@ -254,6 +254,31 @@ ${field({ name: "newPassword", label: "New password", type: "password", autocomp
   );
 }
 
+/**
+ * "Confirm it is you" before a sensitive action (step-up): the password again on this session. `next` is a
+ * path on this site the form returns to (already checked by the caller).
+ */
+export function confirmIdentityPage(o: {
+  email: string;
+  next: string;
+  errors?: Errors;
+  alert?: string;
+}): string {
+  const errors = o.errors ?? {};
+  return layout(
+    "Confirm it is you",
+    html`<h1>Confirm it is you</h1>
+${alert(o.alert)}
+<form class="card" method="post" action="/account/confirm" novalidate>
+<p>You are signed in as ${o.email}. This action needs your password again.</p>
+<input type="hidden" name="next" value="${o.next}">
+${field({ name: "password", label: "Password", type: "password", autocomplete: "current-password", error: errors.password, autofocus: true })}
+<button type="submit">Confirm</button>
+</form>
+<p><a href="/account">Cancel</a></p>`,
+  );
+}
+
 /** A link that does not work (any more): say so and offer a new one. */
 export function invalidLinkPage(o: {
   title: string;

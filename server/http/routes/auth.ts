@@ -1,5 +1,10 @@
 import { type Request, Router } from "express";
-import { credentialsSchema, passwordChangeSchema, registrationSchema } from "../../../shared/validation.js";
+import {
+  credentialsSchema,
+  passwordChangeSchema,
+  reauthenticationSchema,
+  registrationSchema,
+} from "../../../shared/validation.js";
 import type { Config } from "../../config/config.js";
 import type { AccountRecovery } from "../../domain/auth/account-recovery.js";
 import type { AccountService } from "../../domain/auth/account-service.js";
@@ -77,6 +82,13 @@ export function createAuthRouter(deps: {
     if (!req.user) throw new HttpError("unauthenticated");
     const input = parseBody(passwordChangeSchema, req.body);
     await accounts.changePassword(input, accountContext(req, res, config));
+    res.status(204).end();
+  });
+
+  router.post("/reauthenticate", limits.login, jsonBody(), async (req, res) => {
+    if (!req.user) throw new HttpError("unauthenticated");
+    const input = parseBody(reauthenticationSchema, req.body);
+    await accounts.reauthenticate(input, accountContext(req, res, config));
     res.status(204).end();
   });
 

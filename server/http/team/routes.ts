@@ -1,6 +1,7 @@
 import { type RequestHandler, Router } from "express";
 import type { Services } from "../../domain/services.js";
 import { requireUser } from "../require-user.js";
+import { requireRecentAuthentication } from "../step-up.js";
 import { createEchoProfileRouter, PROFILE_CATEGORY } from "./echo-profile.js";
 
 /**
@@ -12,6 +13,8 @@ export interface RouteServices
   extends Pick<Services, "config" | "logger" | "cache" | "users" | "sessions" | "limits"> {
   /** 401 unless logged in. */
   requireUser: RequestHandler;
+  /** For a sensitive route: 401 unless logged in, 403 `reauthentication_required` unless recently authenticated. */
+  requireRecentAuthentication: RequestHandler;
 }
 
 /**
@@ -25,8 +28,14 @@ export function registerRoutes(router: Router, services: RouteServices): void {
 }
 
 /** The router createApp mounts at `/api`. */
-export function createTeamRouter(services: Omit<RouteServices, "requireUser">): Router {
+export function createTeamRouter(
+  services: Omit<RouteServices, "requireUser" | "requireRecentAuthentication"> & Pick<Services, "accounts">,
+): Router {
   const router = Router();
-  registerRoutes(router, { ...services, requireUser });
+  registerRoutes(router, {
+    ...services,
+    requireUser,
+    requireRecentAuthentication: requireRecentAuthentication(services),
+  });
   return router;
 }

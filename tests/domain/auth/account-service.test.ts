@@ -74,6 +74,10 @@ function plainSession(): SessionPort & { auth?: SessionAuth; destroyed: boolean 
       port.auth = auth;
       store.set(port.id, { cookie: {}, auth } as unknown as SessionData);
     },
+    reauthenticated(amr: SessionAuth["amr"]) {
+      if (!port.auth) return;
+      port.auth = { ...port.auth, authAt: Date.now(), amr: [...new Set([...port.auth.amr, ...amr])] };
+    },
     async destroy() {
       store.destroy(port.id);
       port.user = undefined;
@@ -225,5 +229,75 @@ describe("the sign-in every way in ends with", () => {
     expect(refused).toMatchObject({ code: "invalid_credentials" });
     expect(ctx.session.id).toBe(before);
     expect(ctx.session.user).toBeUndefined();
+  });
+});
+
+describe("step-up: a sensitive action needs a recent authentication", () => {
+  const maxAgeMs = config.session.reauthMaxAgeSeconds * 1000;
+
+  afterEach(() => vi.useRealTimers());
+
+  it("lets a fresh sign-in through, refuses it once REAUTH_MAX_AGE_SECONDS have passed, and nobody at all", async () => {
+    const ctx = context();
+    await accounts.register(
+      registrationSchema.parse({ email: uniqueEmail("sudo"), password: PASSWORD }),
+      ctx,
+    );
+    expect(() => accounts.requireRecentAuthentication(ctx.session)).not.toThrow();
+    vi.useFakeTimers({ now: Date.now() + maxAgeMs + 1000, toFake: ["Date"] });
+    const stale = (() => {
+      try {
+        accounts.requireRecentAuthentication(ctx.session);
+      } catch (err) {
+        return err as HttpError;
+      }
+    })();
+    expect(stale).toBeInstanceOf(HttpError);
+    expect(stale?.code).toBe("reauthentication_required");
+    expect(stale?.status).toBe(403);
+    expect(stale?.details).toEqual({ maxAgeSeconds: config.session.reauthMaxAgeSeconds });
+    expect(() => accounts.requireRecentAuthentication(plainSession())).toThrow(
+      expect.objectContaining({ code: "unauthenticated" }),
+    );
+  });
+
+  it("the password again makes the same session recent (same id, pwd in amr); a wrong one changes nothing", async () => {
+    const session = plainSession();
+    const ctx = context(session);
+    const email = uniqueEmail("sudo");
+    await accounts.register(registrationSchema.parse({ email, password: PASSWORD }), ctx);
+    const { id } = session;
+    session.auth = { ...(session.auth as SessionAuth), amr: ["hwk", "user"] };
+    vi.useFakeTimers({ now: Date.now() + maxAgeMs + 1000, toFake: ["Date"] });
+    const before = sessionAuthAt(ctx.session.auth as SessionAuth);
+
+    const wrong = await caught(accounts.reauthenticate({ password: "not the password" }, ctx));
+    expect(wrong.code).toBe("wrong_password");
+    expect(sessionAuthAt(ctx.session.auth as SessionAuth)).toBe(before);
+    expect(() => accounts.requireRecentAuthentication(ctx.session)).toThrow(
+      expect.objectContaining({ code: "reauthentication_required" }),
+    );
+
+    await accounts.reauthenticate({ password: PASSWORD }, ctx);
+    expect(ctx.session.id).toBe(id);
+    expect(sessionAuthAt(ctx.session.auth as SessionAuth)).toBe(Date.now());
+    expect(sessionAmr(ctx.session.auth as SessionAuth)).toEqual(["hwk", "user", "pwd"]);
+    expect(() => accounts.requireRecentAuthentication(ctx.session)).not.toThrow();
+  });
+
+  it("counts wrong passwords against the lockout, like a login", async () => {
+    const ctx = context();
+    await accounts.register(
+      registrationSchema.parse({ email: uniqueEmail("sudo"), password: PASSWORD }),
+      ctx,
+    );
+    const limit = config.rateLimit.loginAccount.limit;
+    for (let i = 0; i < limit; i++) {
+      expect((await caught(accounts.reauthenticate({ password: `wrong ${i}` }, ctx))).code).toBe(
+        "wrong_password",
+      );
+    }
+    const locked = await caught(accounts.reauthenticate({ password: PASSWORD }, ctx));
+    expect(locked.status).toBe(429);
   });
 });
