@@ -92,6 +92,11 @@ describe("security event log", () => {
     await request(t.app).delete(`/auth/sessions/${other?.id}`).set("Cookie", second.cookie).expect(204);
     const third = await login(t, owner.email, { headers });
     await request(t.app)
+      .post("/auth/reauthenticate")
+      .set("Cookie", second.cookie)
+      .send({ password: TEST_PASSWORD })
+      .expect(204);
+    await request(t.app)
       .post("/auth/sessions/revoke-others")
       .set("Cookie", second.cookie)
       .send({})
