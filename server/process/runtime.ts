@@ -1,4 +1,3 @@
-import type { Server } from "node:http";
 import type { Express } from "express";
 import type { Config } from "../config/config.js";
 import { createPasswordHasher, type PasswordHasher } from "../domain/auth/password.js";
@@ -276,17 +275,4 @@ function rootCause(err: unknown): { message: string; code?: string } {
   const inner = err instanceof DependencyUnavailableError && err.cause instanceof Error ? err.cause : err;
   const e = inner as NodeJS.ErrnoException;
   return { message: e?.message ?? String(inner), ...(e?.code ? { code: e.code } : {}) };
-}
-
-/** Stops accepting connections, lets in-flight requests finish within `timeoutMs`, then cuts the rest. */
-export function closeServer(server: Server, timeoutMs: number): Promise<void> {
-  return new Promise((resolve) => {
-    const force = setTimeout(() => server.closeAllConnections(), timeoutMs);
-    force.unref();
-    server.close(() => {
-      clearTimeout(force);
-      resolve();
-    });
-    server.closeIdleConnections();
-  });
 }

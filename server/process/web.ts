@@ -3,6 +3,7 @@ import { createServer } from "node:http";
 import { ConfigError, loadConfig } from "../config/config.js";
 import { createLogger, type Logger } from "../infra/logging/logger.js";
 import { runPrimary, workerLogger } from "./cluster.js";
+import { trackConnections } from "./drain.js";
 import { loadEnvFile } from "./env-file.js";
 import { createRuntime } from "./runtime.js";
 import { handleShutdown } from "./shutdown.js";
@@ -38,6 +39,7 @@ export async function runWeb(): Promise<void> {
   if (config.workers > 1 && cluster.isPrimary) {
     runPrimary({
       workers: config.workers,
+      scheduling: config.workerScheduling,
       logger,
       shutdownBudgetMs: config.shutdownDelayMs + config.shutdownTimeoutMs,
     });
@@ -56,6 +58,7 @@ export async function runWeb(): Promise<void> {
     },
     runtime.app,
   );
+  const connections = trackConnections(server);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(config.port, config.host, () => {
@@ -74,7 +77,7 @@ export async function runWeb(): Promise<void> {
   });
   logger.info({ address: server.address(), env: config.env }, "listening");
 
-  handleShutdown({ server, runtime, config, logger });
+  handleShutdown({ server: connections, runtime, config, logger });
 }
 
 /** Logs one JSON line naming the cause and exits non-zero. */
