@@ -1,3 +1,4 @@
+import cluster from "node:cluster";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { Server as NetServer, type Socket } from "node:net";
 
@@ -5,6 +6,9 @@ import { Server as NetServer, type Socket } from "node:net";
 // Shorter risks closing one whose client is about to send; longer only delays the exit.
 const IDLE_CLOSE_MS = 2000;
 const SWEEP_INTERVAL_MS = 100;
+// In a cluster worker, how long connections are still served as usual after its listener closed, so that
+// every worker's and the primary's copy of the listening socket is closed before clients reconnect.
+const WORKER_LISTENER_SETTLE_MS = 1000;
 
 interface Connection {
   socket: Socket;
@@ -14,12 +18,7 @@ interface Connection {
   idleSweeps: number; // sweeps in a row that found it idle
 }
 
-export interface Drain {
-  /**
-   * Stops accepting, then closes each connection only between requests: a request being answered, or the
-   * next one a keep-alive client sends, is answered with `Connection: close`; a connection idle for
-   * IDLE_CLOSE_MS is ended. Whatever is still open after `timeoutMs` is cut. Resolves once all are closed.
-   */
+interface Drain {
   drain(timeoutMs: number): Promise<void>;
 }
 
@@ -28,7 +27,24 @@ export interface Drain {
  * in flight or not parsed yet (Node's `server.close()` and `closeIdleConnections()` count an accepted
  * connection as idle until its request's headers have been parsed, and reset it).
  */
-export function trackConnections(server: Server): Drain {
+export function trackConnections(server: Server): void {
+  if (!drains.has(server)) drains.set(server, follow(server));
+}
+
+/**
+ * Stops accepting, then closes each connection only between requests: a request being answered, or the
+ * next one a keep-alive client sends, is answered with `Connection: close`; a connection idle for
+ * IDLE_CLOSE_MS is ended. Whatever is still open after `timeoutMs` is cut. Resolves once all are closed.
+ * Connections accepted before `trackConnections(server)` are not waited for.
+ */
+export function drainServer(server: Server, timeoutMs: number): Promise<void> {
+  trackConnections(server);
+  return (drains.get(server) as Drain).drain(timeoutMs);
+}
+
+const drains = new WeakMap<Server, Drain>();
+
+function follow(server: Server): Drain {
   const connections = new Map<Socket, Connection>();
   let draining = false;
 
@@ -72,27 +88,15 @@ export function trackConnections(server: Server): Drain {
 
   return {
     drain(timeoutMs) {
-      draining = true;
       return new Promise((resolve) => {
         let listenerClosed = false;
+        let sweep: NodeJS.Timeout | undefined;
         const finish = () => {
           if (!listenerClosed || connections.size > 0) return;
           clearInterval(sweep);
           clearTimeout(force);
           resolve();
         };
-        // net.Server's close: stops accepting without http.Server's closeIdleConnections().
-        NetServer.prototype.close.call(server, () => {
-          listenerClosed = true;
-          finish();
-        });
-        for (const conn of connections.values()) {
-          if (conn.response && !conn.response.headersSent) conn.response.setHeader("Connection", "close");
-        }
-        const sweep = setInterval(() => {
-          closeIdle();
-          finish();
-        }, SWEEP_INTERVAL_MS);
         const force = setTimeout(() => {
           for (const conn of connections.values()) conn.socket.destroy();
           connections.clear();
@@ -100,7 +104,26 @@ export function trackConnections(server: Server): Drain {
           finish();
         }, timeoutMs);
         force.unref();
-        closeIdle();
+        const closeConnections = () => {
+          draining = true;
+          for (const conn of connections.values()) {
+            if (conn.response && !conn.response.headersSent) conn.response.setHeader("Connection", "close");
+          }
+          sweep = setInterval(() => {
+            closeIdle();
+            finish();
+          }, SWEEP_INTERVAL_MS);
+          closeIdle();
+        };
+        // net.Server's close: stops accepting without http.Server's closeIdleConnections().
+        NetServer.prototype.close.call(server, () => {
+          listenerClosed = true;
+          finish();
+        });
+        // A worker shares the listening socket with the others and the primary, which keep it open a moment
+        // longer: a client told to reconnect now would land in its accept queue, and be reset when it closes.
+        if (cluster.isWorker) setTimeout(closeConnections, WORKER_LISTENER_SETTLE_MS).unref();
+        else closeConnections();
       });
     },
   };

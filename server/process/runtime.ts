@@ -1,3 +1,4 @@
+import type { Server } from "node:http";
 import type { Express } from "express";
 import type { Config } from "../config/config.js";
 import { createPasswordHasher, type PasswordHasher } from "../domain/auth/password.js";
@@ -18,6 +19,7 @@ import type { MailComposer, Mailer, MailJob } from "../infra/mail/types.js";
 import { connectRedis, createRedisClient, type Redis } from "../infra/redis/redis-client.js";
 import { DependencyUnavailableError } from "../lib/errors.js";
 import { within } from "../lib/within.js";
+import { drainServer } from "./drain.js";
 import { createServices, type Infrastructure, type Services } from "./services.js";
 
 /** What every factory gets: the config, the logger, and where to register how to close what it opened. */
@@ -275,4 +277,12 @@ function rootCause(err: unknown): { message: string; code?: string } {
   const inner = err instanceof DependencyUnavailableError && err.cause instanceof Error ? err.cause : err;
   const e = inner as NodeJS.ErrnoException;
   return { message: e?.message ?? String(inner), ...(e?.code ? { code: e.code } : {}) };
+}
+
+/**
+ * Stops accepting connections, then closes each one between requests (drain.ts), cutting what is still
+ * open after `timeoutMs`.
+ */
+export function closeServer(server: Server, timeoutMs: number): Promise<void> {
+  return drainServer(server, timeoutMs);
 }

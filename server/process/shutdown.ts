@@ -1,20 +1,19 @@
+import type { Server } from "node:http";
 import type { Config } from "../config/config.js";
 import type { Logger } from "../infra/logging/logger.js";
-import type { Drain } from "./drain.js";
-import type { Runtime } from "./runtime.js";
+import { closeServer, type Runtime } from "./runtime.js";
 
 // How often an orphaned process checks that its parent is still there (ms).
 const PARENT_CHECK_INTERVAL_MS = 1000;
 
 /**
- * Graceful shutdown on SIGTERM/SIGINT: readiness fails first while requests are still served (connections
- * stay open and new ones are accepted), then the server stops accepting and each connection closes after its
- * next answer (drain.ts) within `shutdownTimeoutMs`, and the dependencies close.
+ * Graceful shutdown on SIGTERM/SIGINT: readiness fails first while requests are still served, then the
+ * server stops accepting, in-flight requests get `shutdownTimeoutMs`, and the dependencies close.
  * A process whose parent disappears (a wrapper such as `npm start` killed without passing the signal on)
  * shuts down the same way instead of running on unsupervised.
  */
 export function handleShutdown(deps: {
-  server: Drain;
+  server: Server;
   runtime: Pick<Runtime, "lifecycle" | "close">;
   config: Pick<Config, "shutdownDelayMs" | "shutdownTimeoutMs">;
   logger: Logger;
@@ -39,7 +38,7 @@ export function handleShutdown(deps: {
       setTimeout(resolve, config.shutdownDelayMs);
     });
     logger.info({ timeoutMs: config.shutdownTimeoutMs }, "closing the server");
-    await server.drain(config.shutdownTimeoutMs);
+    await closeServer(server, config.shutdownTimeoutMs);
     await runtime.close();
     logger.info("stopped");
     exit(0);

@@ -58,7 +58,7 @@ export async function runWeb(): Promise<void> {
     },
     runtime.app,
   );
-  const connections = trackConnections(server);
+  trackConnections(server); // from the first connection, so a drain knows which ones are mid-request
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(config.port, config.host, () => {
@@ -77,7 +77,7 @@ export async function runWeb(): Promise<void> {
   });
   logger.info({ address: server.address(), env: config.env }, "listening");
 
-  handleShutdown({ server: connections, runtime, config, logger });
+  handleShutdown({ server, runtime, config, logger });
 }
 
 /** Logs one JSON line naming the cause and exits non-zero. */
