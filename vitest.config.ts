@@ -68,7 +68,8 @@ export default defineConfig({
         test: {
           name: "system",
           include: filesOf("system"),
-          globalSetup: ["tests/helpers/global-setup.ts"],
+          // Spawned servers run the built dist/, as `npm start` does: built first when a source is newer.
+          globalSetup: ["tests/helpers/build-dist.ts", "tests/helpers/global-setup.ts"],
           // Its files stop, freeze and fill Redis and time what clients notice: one file at a time.
           fileParallelism: false,
           sequence: { groupOrder: 2 },
