@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.js";
 import { freePort } from "../helpers/ports.js";
+import { watch } from "../helpers/processes.js";
 
 const SECRET = "npm-start-test-secret-0123456789abcdef";
 
@@ -44,32 +45,15 @@ async function npmStart(env: Record<string, string>): Promise<NpmStart> {
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
-  let out = "";
-  npm.stdout?.on("data", (d) => {
-    out += d;
-  });
-  npm.stderr?.on("data", (d) => {
-    out += d;
-  });
-  const exited = new Promise<void>((resolve) => npm.once("exit", () => resolve()));
+  const proc = watch(npm);
   started.push(npm.pid as number);
-  await vi.waitFor(
-    () => {
-      if (npm.exitCode !== null) throw new Error(`npm start exited early:\n${out}`);
-      expect(out).toContain('"msg":"listening"');
-    },
-    { timeout: 60_000, interval: 100 },
-  );
-  return { url: `http://127.0.0.1:${port}`, npm, pgid: npm.pid as number, output: () => out, exited };
+  await proc.waitForLog('"msg":"listening"');
+  const exited = proc.exited.then(() => undefined);
+  return { url: `http://127.0.0.1:${port}`, npm, pgid: npm.pid as number, output: proc.output, exited };
 }
 
 const started: number[] = [];
 let database: TestDatabase;
-
-beforeAll(() => {
-  // What `npm ci` does through the prepare script: dist/ is built before anyone runs `npm start`.
-  execFileSync("npm", ["run", "build"], { stdio: "ignore" });
-}, 120_000);
 
 beforeAll(async () => {
   database = await createTestDatabase();
