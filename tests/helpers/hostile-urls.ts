@@ -196,6 +196,11 @@ export const HOSTILE_PATHS: string[] = [
   "/%c0%ae%c0%ae/admin/secret.txt",
   "/public/..%c0%afadmin/secret.txt",
   "/admin%ff/secret.txt",
+  // Through the prefixes the examples send to the auth server without asking it.
+  "/assets/../admin/secret.txt",
+  "/auth/%2e%2e/admin/secret.txt",
+  "/login/../admin/secret.txt",
+  "/assets/..%2fadmin/secret.txt",
   // Not an absolute path.
   "admin/secret.txt",
   "*",
