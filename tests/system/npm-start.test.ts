@@ -52,7 +52,13 @@ async function npmStart(env: Record<string, string>): Promise<NpmStart> {
   const proc = watch(npm);
   started.push(npm.pid as number);
   await proc.waitForLog('"msg":"listening"');
-  return { url: `http://127.0.0.1:${port}`, npm, pgid: npm.pid as number, output: proc.output, exited: proc.exited };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    npm,
+    pgid: npm.pid as number,
+    output: proc.output,
+    exited: proc.exited,
+  };
 }
 
 const started: number[] = [];
