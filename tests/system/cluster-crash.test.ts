@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { TEST_SECRET, uniquePrefix } from "../helpers/app.js";
 import { closeAfterFile, sharedRedis, waitUntil } from "../helpers/fixtures.js";
 import { dropSchema } from "../helpers/global-setup.js";
-import { type ServerProcess, startServerProcess } from "../helpers/server-process.js";
+import { type ServerProcess, startServerProcess } from "../helpers/processes.js";
 
 // WEB_CONCURRENCY=2 with workers SIGKILLed: what a client sees, and what /metrics says afterwards.
 const DATABASE_URL = process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
