@@ -90,11 +90,6 @@ export function loadConfig(env: Env): Config {
     },
     report,
   );
-  const forwardAuth = forwardAuthConfig(
-    v,
-    { cookieName: session.session.cookieName, appOrigins: http.appOrigins },
-    report,
-  );
   const workers = workersConfig(
     v,
     {
@@ -114,6 +109,15 @@ export function loadConfig(env: Env): Config {
       dataDir: v.DATA_DIR,
       hasRedis: redis.redis !== undefined,
       queueRedis: queueRedisConfig(v, redis.redis, report),
+    },
+    report,
+  );
+  const forwardAuth = forwardAuthConfig(
+    v,
+    {
+      cookieName: session.session.cookieName,
+      appOrigins: http.appOrigins,
+      emailVerification: mail.mail.emailVerification,
     },
     report,
   );

@@ -12,6 +12,9 @@ export interface ForwardAuthRule {
 
 const RULE = /^(\*|[a-z0-9.-]+(?::\d{1,5})?)(\/[^\s=]*)?(?:=(.+))?$/i;
 
+/** Whether any rule names emails or domains (those admit verified addresses only). */
+export const namesAddresses = (rules: ForwardAuthRule[]): boolean => rules.some((rule) => rule.who);
+
 /** Parses the comma-separated rules; every bad entry is named in `problems`. */
 export function parseRules(value: string, problems: string[]): ForwardAuthRule[] {
   const rules: ForwardAuthRule[] = [];
@@ -36,10 +39,17 @@ export function parseRules(value: string, problems: string[]): ForwardAuthRule[]
 }
 
 /**
- * Whether `email` may reach `host` + `path`: with no rules, yes; otherwise the most specific rule
+ * Whether a user may reach `host` + `path`: with no rules, yes; otherwise the most specific rule
  * that matches (a named host before `*`, then the longest path prefix) decides, and no match is a no.
+ * `verifiedEmail` is the user's address only once its owner confirmed it: a rule naming emails or
+ * domains admits nobody else, since anyone can register an address they do not own.
  */
-export function isAllowed(rules: ForwardAuthRule[], host: string, path: string, email: string): boolean {
+export function isAllowed(
+  rules: ForwardAuthRule[],
+  host: string,
+  path: string,
+  verifiedEmail: string | undefined,
+): boolean {
   if (rules.length === 0) return true;
   const h = host.toLowerCase();
   let best: ForwardAuthRule | undefined;
@@ -50,7 +60,8 @@ export function isAllowed(rules: ForwardAuthRule[], host: string, path: string, 
   }
   if (!best) return false;
   if (!best.who) return true;
-  const e = email.toLowerCase();
+  if (verifiedEmail === undefined) return false;
+  const e = verifiedEmail.toLowerCase();
   return best.who.some((w) => (w.startsWith("@") ? e.endsWith(w) : e === w));
 }
 

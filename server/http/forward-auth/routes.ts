@@ -68,11 +68,15 @@ export function createForwardAuthRouter(deps: { config: Config }): Router {
       }
       throw new HttpError("unauthenticated", { message: "Log in to continue" });
     }
-    if (!isAllowed(forwardAuth.rules, target.host, target.path, user.email)) {
+    // Email and domain rules see the address only once it is confirmed (the cached user, refreshed
+    // when the owner confirms it), whatever EMAIL_VERIFICATION was when the session began.
+    const verified = user.emailVerified === true;
+    if (!isAllowed(forwardAuth.rules, target.host, target.path, verified ? user.email : undefined)) {
       throw new HttpError("forbidden");
     }
     res.setHeader(headers.userId, user.id);
     res.setHeader(headers.email, headerSafeEmail(user.email));
+    res.setHeader(headers.emailVerified, verified ? "true" : "false");
     res.setHeader(headers.sessionId, publicSessionId(req.sessionID));
     res.status(200).end();
   });

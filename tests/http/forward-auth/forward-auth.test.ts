@@ -58,6 +58,15 @@ describe("configuration", () => {
       ).toBe(true);
   });
 
+  it("refuses email and domain rules with EMAIL_VERIFICATION=off: they admit confirmed addresses only", () => {
+    const rules = "app.example.com/, app.example.com/admin=@example.com";
+    expect(configProblems({ FORWARD_AUTH_RULES: rules, EMAIL_VERIFICATION: "off" })).toEqual([
+      expect.stringMatching(/^FORWARD_AUTH_RULES: .*EMAIL_VERIFICATION=optional or required/),
+    ]);
+    expect(configProblems({ FORWARD_AUTH_RULES: rules, EMAIL_VERIFICATION: "optional" })).toEqual([]);
+    expect(configProblems({ FORWARD_AUTH_RULES: "app.example.com/", EMAIL_VERIFICATION: "off" })).toEqual([]);
+  });
+
   it("refuses COOKIE_DOMAIN with a __Host- cookie name, explicit or the secure default", () => {
     const implicit = configProblems({ COOKIE_DOMAIN: "example.com", COOKIE_SECURE: "true" });
     expect(implicit).toEqual([expect.stringMatching(/^COOKIE_DOMAIN: .*__Host-.*SESSION_COOKIE_NAME/)]);
@@ -288,7 +297,10 @@ describe("GET /auth/verify", () => {
 
   it("answers 403 to a valid session the rules refuse, also through dot segments", async () => {
     const t = await testApp({
-      env: { FORWARD_AUTH_RULES: "svc.example.net/, svc.example.net/admin=boss@example.com" },
+      env: {
+        FORWARD_AUTH_RULES: "svc.example.net/, svc.example.net/admin=boss@example.com",
+        EMAIL_VERIFICATION: "optional",
+      },
     });
     const { cookie } = await registerUser(t);
     const verify = (host: string, uri: string) =>
