@@ -75,7 +75,7 @@ export function loadConfig(env: Env): Config {
 
   const platform = platformConfig(v, cleaned, report);
   const { isProduction } = platform;
-  const http = httpConfig(v, { isProduction }, report);
+  const http = httpConfig(v, { isProduction, platform: platform.platform }, report);
   const redis = redisConfig(v, report);
   const session = sessionConfig(v, { isProduction }, report);
   const cache = cacheConfig(v, report);
