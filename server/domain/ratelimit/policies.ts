@@ -48,7 +48,8 @@ export interface ProductRateLimits {
   api: RequestHandler;
   /**
    * Admin keys presented per client address (`/metrics*`, `/api/cache/*`, health details): counted before
-   * the comparison and given back when right, so only wrong guesses use it up.
+   * the comparison and given back when right, so only wrong guesses use it up. Counted in each process
+   * (no Redis command), so monitoring works through a Redis outage.
    */
   adminKey: { enforce(req: Request): Promise<void>; refund(req: Request): Promise<void> };
   /** Login attempts per account (normalised email), across all addresses. */
@@ -127,7 +128,15 @@ export function createProductRateLimits(deps: {
   const device = limiter.policy({ name: "login-device", ...settings.loginDevice });
   const recoveryEmail = limiter.policy({ name: "recovery-email", ...settings.recoveryEmail });
   const signInNotice = limiter.policy({ name: "sign-in-notice", ...SIGN_IN_NOTICE });
-  const adminKey = limiter.policy({ name: "admin-key", ...settings.adminKey });
+  // In this process' memory: /metrics and the health details must answer while Redis is down or frozen,
+  // and a per-instance count still bounds guessing (the limit times the instances and workers).
+  const adminKey = createRateLimiter({
+    store: new MemoryRateLimitStore({ maxKeys: settings.memoryMaxKeys }),
+    keyPrefix: config.keyPrefix,
+    logger,
+    dryRun: settings.dryRun,
+    onReject: metrics ? (policy) => metrics.rateLimitRejected(policy) : undefined,
+  }).policy({ name: "admin-key", ...settings.adminKey });
   return {
     global: limiter.rateLimit({
       name: "global",
