@@ -12,6 +12,7 @@ import { createTestDatabase, type TestDatabase } from "../helpers/database.js";
 import { closeAfterFile, sharedRedis } from "../helpers/fixtures.js";
 import { dropSchema } from "../helpers/global-setup.js";
 import { freePort } from "../helpers/ports.js";
+import { watch } from "../helpers/processes.js";
 
 const SECRET = "npm-start-test-secret-0123456789abcdef";
 
@@ -52,32 +53,20 @@ async function npmStart(env: Record<string, string>): Promise<NpmStart> {
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
-  let out = "";
-  npm.stdout?.on("data", (d) => {
-    out += d;
-  });
-  npm.stderr?.on("data", (d) => {
-    out += d;
-  });
-  const exited = new Promise<number | null>((resolve) => npm.once("exit", (code) => resolve(code)));
+  const proc = watch(npm);
   started.push(npm.pid as number);
-  await vi.waitFor(
-    () => {
-      if (npm.exitCode !== null) throw new Error(`npm start exited early:\n${out}`);
-      expect(out).toContain('"msg":"listening"');
-    },
-    { timeout: 60_000, interval: 100 },
-  );
-  return { url: `http://127.0.0.1:${port}`, npm, pgid: npm.pid as number, output: () => out, exited };
+  await proc.waitForLog('"msg":"listening"');
+  return {
+    url: `http://127.0.0.1:${port}`,
+    npm,
+    pgid: npm.pid as number,
+    output: proc.output,
+    exited: proc.exited,
+  };
 }
 
 const started: number[] = [];
 let database: TestDatabase;
-
-beforeAll(() => {
-  // What `npm ci` does through the prepare script: dist/ is built before anyone runs `npm start`.
-  execFileSync("npm", ["run", "build"], { stdio: "ignore" });
-}, 120_000);
 
 beforeAll(async () => {
   database = await createTestDatabase();
