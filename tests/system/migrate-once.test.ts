@@ -8,8 +8,7 @@ import { TEST_SECRET, uniquePrefix } from "../helpers/app.js";
 import { closeAfterFile, sharedRedis } from "../helpers/fixtures.js";
 import { dropSchema } from "../helpers/global-setup.js";
 import { silentLogger } from "../helpers/logger.js";
-import { type ServerProcess, startServerProcess } from "../helpers/server-process.js";
-import { startWorkerProcess } from "../helpers/worker-process.js";
+import { type ServerProcess, startProcess, startServerProcess } from "../helpers/processes.js";
 
 // Cold starts need a database server every worker shares: the run's PostgreSQL, in schemas of this file.
 const DATABASE_URL = process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
@@ -102,7 +101,7 @@ describe("migrate once, before anything serves", () => {
       // A schema one release behind: the last migration not applied yet.
       const last = MIGRATIONS[MIGRATIONS.length - 1]!.version;
       await db.query("DELETE FROM schema_migrations WHERE version = $1", [last]);
-      const worker = startWorkerProcess("server/worker.ts", {
+      const worker = startProcess("server/worker.ts", {
         NODE_ENV: "test",
         REDIS_URL: redis.url,
         KEY_PREFIX: uniquePrefix(),

@@ -273,15 +273,16 @@ describe("a stop signal from a supervisor, to the process group or to the server
 
         // Until shortly before the delay ends, every probe (new connection each) is answered, readiness 503
         // once the signal has landed, liveness 200.
+        // Each probe counts by when its answer (or refusal) arrived: on a busy machine one sent just
+        // before the end of the delay may land after it, where a refusal is expected.
         const readiness: number[] = [];
         const liveness: number[] = [];
-        while (Date.now() - sentAt < DRAIN_DELAY_MS - 400) {
-          const [ready, live] = await Promise.all([
-            status(run.url, "/health/ready"),
-            status(run.url, "/health/live"),
-          ]);
-          readiness.push(ready);
-          liveness.push(live);
+        const answered = async (path: string, into: number[]) => {
+          const code = await status(run.url, path);
+          if (Date.now() - sentAt < DRAIN_DELAY_MS - 100) into.push(code);
+        };
+        while (Date.now() - sentAt < DRAIN_DELAY_MS - 300) {
+          await Promise.all([answered("/health/ready", readiness), answered("/health/live", liveness)]);
           await new Promise((r) => setTimeout(r, 50));
         }
         const firstFailing = readiness.indexOf(503);
@@ -339,7 +340,7 @@ describe("a stop signal from a supervisor, to the process group or to the server
       await new Promise((r) => setTimeout(r, Math.max(0, firstAt + 300 - Date.now())));
       process.kill(-run.pgid, "SIGINT");
       expect(await run.exited, run.output()).toBe(0);
-      expect(Date.now() - firstAt).toBeLessThan(delayMs / 2);
+      expect(Date.now() - firstAt, run.output()).toBeLessThan(delayMs / 2);
       expect(run.output()).toContain("cutting the drain short");
     }, 120_000);
   }
