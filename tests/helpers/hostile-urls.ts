@@ -76,6 +76,8 @@ export const HOSTILE_NEXT: string[] = [
   "https://app.example.com%2f@evil.example/",
   "https://app.example.com%2eevil.example/",
   "https://app.example.com\u3002evil.example/",
+  // A Cyrillic "а": another host (xn--pp-8kc.example.com), never app.example.com.
+  "https://\u0430pp.example.com/",
   "https://evil.example#app.example.com",
   "https://evil.example?app.example.com",
   "http://app.example.com/",
@@ -110,6 +112,8 @@ export const SAFE_NEXT: Array<[string, string]> = [
   ["/search?q=a%2Fb", "/search?q=a%2Fb"],
   ["https://app.example.com/a/b?c=d", "https://app.example.com/a/b?c=d"],
   ["https://APP.example.com:443/x", "https://app.example.com/x"],
+  // Fullwidth letters map to ASCII under IDNA (the browser goes to the same host): the canonical form.
+  ["https://\uff41\uff50\uff50.example.com/x", "https://app.example.com/x"],
   ["https://partner.example.org/", "https://partner.example.org/"],
 ];
 
@@ -196,6 +200,11 @@ export const HOSTILE_PATHS: string[] = [
   "/%c0%ae%c0%ae/admin/secret.txt",
   "/public/..%c0%afadmin/secret.txt",
   "/admin%ff/secret.txt",
+  // Through the prefixes the examples send to the auth server without asking it.
+  "/assets/../admin/secret.txt",
+  "/auth/%2e%2e/admin/secret.txt",
+  "/login/../admin/secret.txt",
+  "/assets/..%2fadmin/secret.txt",
   // Not an absolute path.
   "admin/secret.txt",
   "*",

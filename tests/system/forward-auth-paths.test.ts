@@ -1,6 +1,8 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { connect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { closeAfterFile, registerUser, testApp } from "../helpers/fixtures.js";
 import { HOSTILE_HOSTS, HOSTILE_PATHS } from "../helpers/hostile-urls.js";
@@ -88,6 +90,9 @@ beforeAll(async () => {
       TRUST_PROXY: "127.0.0.1",
       FORWARD_AUTH_RULES: `${HOST}/, ${HOST}/admin=@corp.example.com, *`,
       RATE_LIMIT_GLOBAL_LIMIT: "10000",
+      // Email and domain rules admit confirmed addresses only; the outsider is not at corp.example.com.
+      EMAIL_VERIFICATION: "optional",
+      MAIL_OUTBOX_DIR: join(tmpdir(), "forward-auth-paths-outbox"),
     },
   });
   const authServer = createServer(auth.app);

@@ -1,3 +1,5 @@
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import request from "supertest";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { TestApp } from "../../helpers/app.js";
@@ -78,11 +80,15 @@ describe("hostile forwarded paths and hosts against GET /auth/verify", () => {
         // Everyone everywhere, except /admin on app.example.com: a fall-through would show as 200.
         FORWARD_AUTH_RULES: "app.example.com/, app.example.com/admin=@corp.example.com, *",
         RATE_LIMIT_LOGIN_LIMIT: "1000",
+        // Email and domain rules admit confirmed addresses only.
+        EMAIL_VERIFICATION: "optional",
+        MAIL_OUTBOX_DIR: join(tmpdir(), "hostile-urls-outbox"),
       },
     });
     outsider = (await registerUser(t)).cookie;
-    insider = (await registerUser(t, { email: uniqueEmail("boss").replace(/@.*/, "@corp.example.com") }))
-      .cookie;
+    const boss = await registerUser(t, { email: uniqueEmail("boss").replace(/@.*/, "@corp.example.com") });
+    await t.services.users.markEmailVerified(boss.res.body.user.id, boss.email);
+    insider = boss.cookie;
   });
 
   const verify = (cookie: string, uri: string, host = "app.example.com", proto = "https") =>
