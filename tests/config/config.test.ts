@@ -176,9 +176,10 @@ describe("configuration", () => {
       { defaults: false, source: true, timeoutMs: 20_000 },
     );
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/SESSION_SECRET: required in production/);
-    expect(result.stderr).toMatch(/PORT: must be a whole number/);
-    expect(result.stderr).not.toMatch(/at .*\.ts:\d+/);
+    // One fatal JSON log line (the boot's logger writes to stdout).
+    expect(result.output).toMatch(/SESSION_SECRET: required in production/);
+    expect(result.output).toMatch(/PORT: must be a whole number/);
+    expect(result.output).not.toMatch(/at .*\.ts:\d+/);
   });
 
   it("bounds HTTP requests and detects a stalled Redis after one command timeout unless told otherwise", () => {

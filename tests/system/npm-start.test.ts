@@ -13,6 +13,7 @@ import { closeAfterFile, sharedRedis } from "../helpers/fixtures.js";
 import { dropSchema } from "../helpers/global-setup.js";
 import { freePort } from "../helpers/ports.js";
 import { watch } from "../helpers/processes.js";
+import { sleep } from "../helpers/sleep.js";
 
 const SECRET = "npm-start-test-secret-0123456789abcdef";
 
@@ -283,7 +284,7 @@ describe("a stop signal from a supervisor, to the process group or to the server
         };
         while (Date.now() - sentAt < DRAIN_DELAY_MS - 300) {
           await Promise.all([answered("/health/ready", readiness), answered("/health/live", liveness)]);
-          await new Promise((r) => setTimeout(r, 50));
+          await sleep(50);
         }
         const firstFailing = readiness.indexOf(503);
         expect(firstFailing, run.output()).toBeGreaterThanOrEqual(0);
@@ -335,7 +336,7 @@ describe("a stop signal from a supervisor, to the process group or to the server
         interval: 20,
       });
       // A person presses again no sooner than the rule's SIGINT_REPEAT_MS (200 ms) after the first.
-      await new Promise((r) => setTimeout(r, Math.max(0, firstAt + 300 - Date.now())));
+      await sleep(Math.max(0, firstAt + 300 - Date.now()));
       process.kill(-run.pgid, "SIGINT");
       expect(await run.exited, run.output()).toBe(0);
       expect(Date.now() - firstAt, run.output()).toBeLessThan(delayMs / 2);
