@@ -7,6 +7,7 @@ export const WORKERS_VARIABLES = {
     .string()
     .regex(/^(auto|\d+)$/, "must be a whole number from 1 or 'auto'")
     .optional(), // worker processes sharing the port; unset: 1 (no cluster); auto: one per core
+  WEB_SCHEDULING: z.enum(["kernel", "round-robin"]).optional(), // who hands connections to workers; unset: kernel
 };
 
 /** How many worker processes share the port; more than one needs what every worker can share. */
@@ -47,8 +48,12 @@ export function workersConfig(
       );
     }
   }
-  /** Worker processes sharing the port (WEB_CONCURRENCY); 1 means no cluster. */
-  return { workers };
+  /**
+   * Worker processes sharing the port (WEB_CONCURRENCY); 1 means no cluster. `workerScheduling`: "kernel"
+   * lets each worker accept from the shared socket, so no connection waits in the primary on a dead worker;
+   * "round-robin" is Node's default (the primary accepts and hands each connection to a worker in turn).
+   */
+  return { workers, workerScheduling: v.WEB_SCHEDULING ?? "kernel" };
 }
 
 export type WorkersConfig = ReturnType<typeof workersConfig>;

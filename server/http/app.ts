@@ -38,7 +38,7 @@ const CONTENT_SECURITY_POLICY = {
 
 /** The request path: mounts middleware and routers over built services; does no I/O. */
 export function createApp(config: Config, services: Services): Express {
-  const { logger, cache, redis, lifecycle, limits, metrics, accounts, audits, events } = services;
+  const { logger, cache, redis, limits, metrics, accounts, audits, events } = services;
   const sessionStack = createSessionStack(services);
 
   const app = express();
@@ -59,11 +59,6 @@ export function createApp(config: Config, services: Services): Express {
   });
 
   app.use(createHttpMetrics(app, metrics));
-  app.use((_req, res, next) => {
-    // While draining, each connection serves its request and closes, so clients reconnect elsewhere.
-    if (lifecycle.shuttingDown) res.setHeader("Connection", "close");
-    next();
-  });
 
   app.use(createAssetsRouter());
   // Admin keys are guessed at most RATE_LIMIT_ADMIN_KEY_LIMIT times per address, on every route that takes one.

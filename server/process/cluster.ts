@@ -1,7 +1,11 @@
 import cluster, { type Worker } from "node:cluster";
-import { AggregatorRegistry } from "prom-client";
 import type { Logger } from "../infra/logging/logger.js";
-import { METRICS_REQUEST, METRICS_RESPONSE, type MetricsMessage } from "./cluster-metrics.js";
+import {
+  createClusterMetrics,
+  METRICS_REQUEST,
+  METRICS_RESPONSE,
+  type MetricsMessage,
+} from "./cluster-metrics.js";
 import { type StopCause, superviseSignals } from "./signals.js";
 
 // A worker that served for this long before dying counts as healthy again: its restart starts the backoff over.
@@ -26,7 +30,7 @@ export function restartDelay(crashes: number): number {
 
 /**
  * The cluster primary: forks `workers` processes that share the port, restarts a crashed one with backoff,
- * answers the workers' `/metrics` with the sum over all of them (prom-client's AggregatorRegistry), and
+ * answers the workers' `/metrics` with the sum over all of them (dead workers' counters included), and
  * on SIGTERM/SIGINT tells every worker to stop (each fails readiness, drains and closes), then exits 0
  * once all have ended cleanly. It passes a repeated signal on only when it is deliberate (signals.ts), as
  * a message: workers in the same process group got the signal itself too. It serves no requests and
@@ -34,6 +38,8 @@ export function restartDelay(crashes: number): number {
  */
 export function runPrimary(deps: {
   workers: number;
+  /** "kernel": each worker accepts from the shared socket; "round-robin": the primary accepts and hands out. */
+  scheduling?: "kernel" | "round-robin";
   logger: Logger;
   /** After the signal, how long workers get before they are killed (their delay + timeout + closing). */
   shutdownBudgetMs: number;
@@ -41,7 +47,11 @@ export function runPrimary(deps: {
 }): { shutdown(signal: StopCause): void } {
   const { workers, shutdownBudgetMs, exit = (code) => process.exit(code) } = deps;
   const logger = deps.logger.child({ component: "cluster" });
-  const aggregator = new AggregatorRegistry();
+  // Round-robin: the primary accepts each connection and hands it to a worker; one handed to a worker that
+  // dies before taking it is neither closed nor handed to another, so its client waits until it gives up.
+  // With the kernel's balancing nothing waits in the primary; the spread is less even (reliability.md).
+  cluster.schedulingPolicy = deps.scheduling === "round-robin" ? cluster.SCHED_RR : cluster.SCHED_NONE;
+  const metrics = createClusterMetrics();
   let stopping = false;
   let failed = false;
   let booted = false; // every first worker has listened once
@@ -53,7 +63,7 @@ export function runPrimary(deps: {
     slots.set(worker, { slot, startedAt: Date.now(), listening: false });
     worker.on("message", (message: MetricsMessage) => {
       if (message?.type !== METRICS_REQUEST) return;
-      aggregator.clusterMetrics().then(
+      metrics.collect([...slots.keys()]).then(
         (text) => worker.isConnected() && worker.send({ type: METRICS_RESPONSE, id: message.id, text }),
         (err: Error) =>
           worker.isConnected() && worker.send({ type: METRICS_RESPONSE, id: message.id, error: err.message }),
@@ -72,6 +82,7 @@ export function runPrimary(deps: {
   cluster.on("exit", (worker, code, signal) => {
     const entry = slots.get(worker);
     slots.delete(worker);
+    metrics.retire(worker);
     if (!entry) return;
     if (stopping) {
       if (code !== 0) failed = true;

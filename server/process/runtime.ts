@@ -19,6 +19,7 @@ import type { MailComposer, Mailer, MailJob } from "../infra/mail/types.js";
 import { connectRedis, createRedisClient, type Redis } from "../infra/redis/redis-client.js";
 import { DependencyUnavailableError } from "../lib/errors.js";
 import { within } from "../lib/within.js";
+import { drainServer } from "./drain.js";
 import { createServices, type Infrastructure, type Services } from "./services.js";
 
 /** What every factory gets: the config, the logger, and where to register how to close what it opened. */
@@ -309,15 +310,10 @@ function rootCause(err: unknown): { message: string; code?: string } {
   return { message: e?.message ?? String(inner), ...(e?.code ? { code: e.code } : {}) };
 }
 
-/** Stops accepting connections, lets in-flight requests finish within `timeoutMs`, then cuts the rest. */
+/**
+ * Stops accepting connections, then closes each one between requests (drain.ts), cutting what is still
+ * open after `timeoutMs`.
+ */
 export function closeServer(server: Server, timeoutMs: number): Promise<void> {
-  return new Promise((resolve) => {
-    const force = setTimeout(() => server.closeAllConnections(), timeoutMs);
-    force.unref();
-    server.close(() => {
-      clearTimeout(force);
-      resolve();
-    });
-    server.closeIdleConnections();
-  });
+  return drainServer(server, timeoutMs);
 }

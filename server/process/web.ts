@@ -3,6 +3,7 @@ import { createServer } from "node:http";
 import { createLogger } from "../infra/logging/logger.js";
 import { boot, fatal, roleOfProcess } from "./boot.js";
 import { followPrimary, runPrimary } from "./cluster.js";
+import { trackConnections } from "./drain.js";
 import { createRuntime, migrateDatabase } from "./runtime.js";
 import { handleShutdown } from "./shutdown.js";
 
@@ -27,6 +28,7 @@ export async function runWeb(): Promise<void> {
     );
     runPrimary({
       workers: config.workers,
+      scheduling: config.workerScheduling,
       logger,
       shutdownBudgetMs: config.shutdownDelayMs + config.shutdownTimeoutMs,
     });
@@ -47,6 +49,7 @@ export async function runWeb(): Promise<void> {
     },
     runtime.app,
   );
+  trackConnections(server); // from the first connection, so a drain knows which ones are mid-request
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(config.port, config.host, () => {

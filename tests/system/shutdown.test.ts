@@ -1,5 +1,5 @@
 import { mkdtempSync, rmSync } from "node:fs";
-import { get as httpGet } from "node:http";
+import { Agent, get as httpGet } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -40,17 +40,19 @@ interface Reply {
 }
 
 /** One request on a connection of its own, so no reused keep-alive socket races the server's close. */
-function get(base: string, path: string): Promise<Reply> {
+function get(base: string, path: string, keepAlive = false): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = httpGet(`${base}${path}`, { agent: false, timeout: 10_000 }, (res) => {
+    const agent = keepAlive ? new Agent({ keepAlive: true }) : false;
+    const req = httpGet(`${base}${path}`, { agent, timeout: 10_000 }, (res) => {
       let text = "";
       res.setEncoding("utf8");
       res.on("data", (chunk) => {
         text += chunk;
       });
-      res.on("end", () =>
-        resolve({ status: res.statusCode ?? 0, body: JSON.parse(text), connection: res.headers.connection }),
-      );
+      res.on("end", () => {
+        if (agent) agent.destroy();
+        resolve({ status: res.statusCode ?? 0, body: JSON.parse(text), connection: res.headers.connection });
+      });
       res.on("error", reject);
     });
     req.on("timeout", () => req.destroy(new Error("timed out")));
@@ -65,6 +67,86 @@ async function waitUntilReady(base: string) {
     await sleep(100);
   }
 }
+
+/** What N keep-alive clients, each on one connection, saw of every request they sent. */
+interface Tally {
+  answered: number;
+  afterSignal: number;
+  resets: string[];
+  serverErrors: number;
+  unanswered: number;
+}
+
+/** Each client sends requests back to back on one keep-alive connection until the server refuses it. */
+function keepAliveClients(
+  base: string,
+  n: number,
+  signalled: () => boolean,
+): { tally: Tally; done: Promise<void> } {
+  const tally: Tally = { answered: 0, afterSignal: 0, resets: [], serverErrors: 0, unanswered: 0 };
+  const client = async () => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    for (;;) {
+      const after = signalled();
+      const outcome = await new Promise<string>((resolve) => {
+        const req = httpGet(`${base}/auth/me`, { agent, timeout: 10_000 }, (res) => {
+          res.resume();
+          res.on("end", () => resolve((res.statusCode ?? 0) >= 500 ? "5xx" : "ok"));
+          res.on("error", (err) => resolve(err.message));
+        });
+        req.on("timeout", () => {
+          req.destroy();
+          resolve("timeout");
+        });
+        req.on("error", (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+      });
+      if (outcome === "ECONNREFUSED") break; // the listener has closed: a client goes to the next instance
+      if (outcome === "ok") {
+        tally.answered++;
+        if (after) tally.afterSignal++;
+      } else if (outcome === "5xx") tally.serverErrors++;
+      else if (outcome === "timeout") tally.unanswered++;
+      else tally.resets.push(outcome);
+    }
+    agent.destroy();
+  };
+  return { tally, done: Promise.all(Array.from({ length: n }, client)).then(() => undefined) };
+}
+
+describe("SIGTERM under load", () => {
+  it("keep-alive clients mid-stream: every request sent is answered, none reset, exit 0 within the budget", async () => {
+    const delayMs = 1000;
+    const timeoutMs = 5000;
+    const proc = await startServerProcess({
+      NODE_ENV: "test",
+      SESSION_SECRET: TEST_SECRET,
+      KEY_PREFIX: uniquePrefix(),
+      REDIS_URL: redisServer.url,
+      SHUTDOWN_DELAY_MS: String(delayMs),
+      SHUTDOWN_TIMEOUT_MS: String(timeoutMs),
+      ...(await databaseEnv()),
+    });
+    let signalled = false;
+    try {
+      await waitUntilReady(proc.url);
+      const { tally, done } = keepAliveClients(proc.url, 20, () => signalled);
+      while (tally.answered < 100) await new Promise((r) => setTimeout(r, 20));
+      const sentAt = Date.now();
+      signalled = true;
+      proc.child.kill("SIGTERM");
+      expect(await proc.exited).toBe(0);
+      expect(Date.now() - sentAt).toBeLessThan(delayMs + timeoutMs + 2000);
+      await done;
+      expect(tally).toMatchObject({ resets: [], serverErrors: 0, unanswered: 0 });
+      expect(tally.afterSignal).toBeGreaterThan(0);
+    } catch (err) {
+      console.log(proc.output());
+      throw err;
+    } finally {
+      if (proc.child.exitCode === null) proc.child.kill("SIGKILL");
+    }
+  }, 90_000);
+});
 
 describe("SIGTERM on a real server process", () => {
   it("fails readiness at once, keeps serving through the delay, finishes in-flight work and exits 0", async () => {
@@ -100,10 +182,10 @@ describe("SIGTERM on a real server process", () => {
       }
       expect(ready.status).toBe(503);
       expect(ready.body).toMatchObject({ status: "not_ready", reason: "shutting_down" });
-      // Well inside the delay, new requests are still served (each connection then closes).
-      const live = await get(base, "/health/live");
+      // Well inside the delay, new connections are still accepted and kept alive.
+      const live = await get(base, "/health/live", true);
       expect(live.status).toBe(200);
-      expect(live.connection).toBe("close");
+      expect(live.connection).toBe("keep-alive");
 
       const done = await inflight;
       expect(done.status).toBe(200);

@@ -179,7 +179,8 @@ export async function checkQueue(queue: Pick<JobQueue<unknown>, "inspect">): Pro
     );
   }
   if (seen.retryingLater > 0) {
-    return trouble(`${seen.retryingLater} job(s) waiting to retry: a dependency refused them`, "retrying");
+    const why = seen.retryReason ?? "a dependency refused them";
+    return trouble(`${seen.retryingLater} job(s) waiting to retry: ${why}`, "retrying");
   }
   if (seen.lastFailedAt !== undefined && Date.now() - seen.lastFailedAt < QUEUE_FAILED_WINDOW_MS) {
     return trouble("a job failed after its last attempt in the last 15 minutes", "jobs_failed");

@@ -7,7 +7,8 @@ const MIN_RETRY_MS = 2000;
 const MAX_RETRY_MS = 5 * 60_000;
 
 /**
- * The `mail` queue's job: compose, then send. A transport failure (SMTP down, a 4xx) is retried later
+ * The `mail` queue's job: compose, then send. A transport failure (SMTP down, a 4xx, the outbox's disk full
+ * or read-only) is retried later
  * without using an attempt, waiting about as long as the job is old (2 s up to 5 min), until the job is
  * `retryHours` old; then it is dropped with an error line. Any other failure uses one of the job's attempts.
  */
@@ -39,7 +40,7 @@ export function createMailDelivery(deps: {
       }
       const delay = Math.min(Math.max(age, MIN_RETRY_MS), MAX_RETRY_MS);
       log.warn({ kind: job.kind, jobId: ctx.id, retryInMs: delay }, `mail not sent: ${err.message}`);
-      throw new RetryLaterError(err.message, delay);
+      throw new RetryLaterError(err.message, delay, err.reason);
     }
     log.info({ kind: job.kind, jobId: ctx.id, transport: mailer.kind }, "mail sent");
   };

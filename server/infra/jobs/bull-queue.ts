@@ -28,8 +28,13 @@ export interface BullQueueOptions {
   backoffMs?: number;
 }
 
-/** Marks a job whose last run ended with a RetryLaterError (its `progress`), so health can count them. */
+/**
+ * Marks a job whose last run ended with a RetryLaterError (its `progress`: this, or this, ": " and the
+ * error's reason), so health can count them and say why.
+ */
 const RETRY_LATER = "retry-later";
+const isRetryingLater = (progress: unknown) =>
+  typeof progress === "string" && progress.startsWith(RETRY_LATER);
 
 // A job whose worker died is run again; past this many deaths it is failed, so one mail that crashes every
 // worker cannot keep them all busy for ever.
@@ -131,11 +136,12 @@ export async function createBullQueue<T>(name: string, options: BullQueueOptions
             });
           } catch (err) {
             if (!(err instanceof RetryLaterError)) {
-              if (job.progress === RETRY_LATER) await job.updateProgress(0).catch(() => undefined);
+              if (isRetryingLater(job.progress)) await job.updateProgress(0).catch(() => undefined);
               throw err;
             }
             // Only read by health: failing to write it must not cost the job an attempt.
-            await job.updateProgress(RETRY_LATER).catch(() => undefined);
+            const marker = err.reason ? `${RETRY_LATER}: ${err.reason.slice(0, 200)}` : RETRY_LATER;
+            await job.updateProgress(marker).catch(() => undefined);
             await job.moveToDelayed(Date.now() + err.delayMs, token);
             // Tells BullMQ the job was moved on purpose: no attempt used, no failure recorded.
             throw new DelayedError();
@@ -193,10 +199,15 @@ export async function createBullQueue<T>(name: string, options: BullQueueOptions
           ? first.timestamp + (first.opts.delay ?? 0)
           : (first.processedOn ?? first.timestamp) + (first.delay ?? 0)
         : undefined;
+      const retrying = delayedJobs.filter((j) => isRetryingLater(j.progress));
+      const reason = retrying
+        .map((j) => String(j.progress).slice(RETRY_LATER.length + 2))
+        .find((r) => r.length > 0);
       return {
         depths: counts,
         oldestWaitingMs: waitingSince === undefined ? undefined : Math.max(0, Date.now() - waitingSince),
-        retryingLater: delayedJobs.filter((j) => j.progress === RETRY_LATER).length,
+        retryingLater: retrying.length,
+        ...(reason ? { retryReason: reason } : {}),
         lastFailedAt: newestFailed[0]?.finishedOn,
       };
     },

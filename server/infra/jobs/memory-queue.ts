@@ -36,7 +36,7 @@ export function createMemoryQueue<T>(
   let completed = 0;
   let failed = 0;
   let lastFailedAt: number | undefined;
-  const retryingLater = new Set<string>();
+  const retryingLater = new Map<string, string | undefined>(); // job id -> the RetryLaterError's reason
   let closed = false;
   const workers = new Set<{
     handler: JobHandler<T>;
@@ -83,7 +83,7 @@ export function createMemoryQueue<T>(
         (err: unknown) => {
           if (closed) return;
           if (err instanceof RetryLaterError) {
-            retryingLater.add(job.id);
+            retryingLater.set(job.id, err.reason);
             return later(job, err.delayMs);
           }
           if (job.attempt < attempts) {
@@ -153,10 +153,12 @@ export function createMemoryQueue<T>(
     depths,
     async inspect(): Promise<QueueInspection> {
       const oldest = waiting[0];
+      const reason = [...retryingLater.values()].find((r) => r !== undefined);
       return {
         depths: await depths(),
         oldestWaitingMs: oldest ? Date.now() - oldest.waitingSince : undefined,
         retryingLater: retryingLater.size,
+        ...(reason ? { retryReason: reason } : {}),
         lastFailedAt,
       };
     },

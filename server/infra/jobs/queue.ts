@@ -60,6 +60,8 @@ export interface QueueInspection {
   oldestWaitingMs?: number;
   /** Delayed jobs whose last run ended with a RetryLaterError (a dependency was down). */
   retryingLater: number;
+  /** The `reason` of one of those RetryLaterErrors, when it gave one. */
+  retryReason?: string;
   /** When the newest failed job failed for good (ms since epoch); undefined when none is kept. */
   lastFailedAt?: number;
 }
@@ -72,6 +74,8 @@ export class RetryLaterError extends Error {
   constructor(
     message: string,
     readonly delayMs: number,
+    /** Why, short and safe to show in health (no addresses, no paths). */
+    readonly reason?: string,
   ) {
     super(message);
     this.name = "RetryLaterError";

@@ -1,19 +1,23 @@
 import { randomBytes } from "node:crypto";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import nodemailer from "nodemailer";
 import type { Config } from "../../config/config.js";
 import type { Logger } from "../logging/logger.js";
 import type { Mail, Mailer } from "./types.js";
 
-/** The transport could not take the message now (down, timed out, a 4xx reply): try again later. */
+/** The transport could not take the message now (down, timed out, a 4xx reply, a full disk): try again later. */
 export class TransientMailError extends Error {
+  /** Why, short and without addresses or paths: what health shows. */
+  readonly reason: string;
   constructor(
     message: string,
     readonly code?: string,
+    reason?: string,
   ) {
     super(message);
     this.name = "TransientMailError";
+    this.reason = reason ?? `SMTP ${code ?? "error"}`;
   }
 }
 
@@ -29,6 +33,18 @@ const TRANSIENT_CODES = new Set([
   "ETLS",
   "EPROXY",
 ]);
+
+// Failures of the outbox's disk rather than of the message: retried like an SMTP outage.
+const OUTBOX_TRANSIENT: Record<string, string> = {
+  ENOSPC: "the outbox's disk is full",
+  EDQUOT: "the outbox's disk quota is used up",
+  EROFS: "the outbox's file system is read-only",
+  EACCES: "the outbox folder is not writable",
+  EPERM: "the outbox folder is not writable",
+  EMFILE: "too many open files",
+  ENFILE: "too many open files",
+  EIO: "the outbox's disk failed to write",
+};
 
 /** SMTP when SMTP_URL is set, else the outbox folder. */
 export function createMailer(config: Config, logger: Logger): Mailer {
@@ -88,7 +104,11 @@ export function createSmtpMailer(
   };
 }
 
-/** Writes each message as an .eml file; in development also logs its links so a reset can be walked. */
+/**
+ * Writes each message as an .eml file, under a temporary name renamed once complete, so a reader never sees
+ * half a message; a full, read-only or unwritable disk is a TransientMailError (retried) and leaves no
+ * partial file. In development also logs its links so a reset can be walked.
+ */
 export function createOutboxMailer(options: {
   dir: string;
   from: string;
@@ -101,16 +121,24 @@ export function createOutboxMailer(options: {
   return {
     kind: "outbox",
     async send(mail: Mail) {
-      if (!made) {
-        await mkdir(options.dir, { recursive: true, mode: 0o700 });
-        made = true;
-      }
       const info = await transport.sendMail({ from: options.from, ...mail });
-      const file = join(
-        options.dir,
-        `${new Date().toISOString().replace(/[:.]/g, "-")}-${randomBytes(4).toString("hex")}.eml`,
-      );
-      await writeFile(file, info.message as Buffer, { mode: 0o600 });
+      const name = `${new Date().toISOString().replace(/[:.]/g, "-")}-${randomBytes(4).toString("hex")}.eml`;
+      const file = join(options.dir, name);
+      const partial = join(options.dir, `.${name}.partial`); // no .eml suffix: readers skip it
+      try {
+        if (!made) {
+          await mkdir(options.dir, { recursive: true, mode: 0o700 });
+          made = true;
+        }
+        await writeFile(partial, info.message as Buffer, { mode: 0o600 });
+        await rename(partial, file);
+      } catch (err) {
+        await rm(partial, { force: true }).catch(() => undefined);
+        const code = (err as NodeJS.ErrnoException).code ?? "";
+        const why = OUTBOX_TRANSIENT[code];
+        if (why) throw new TransientMailError(`outbox: ${code}: ${why}`, code, `outbox ${code}: ${why}`);
+        throw err;
+      }
       const links = options.logLinks ? linksIn(mail.text, options.publicUrl) : undefined;
       options.logger.info(
         { component: "mail", subject: mail.subject, file, ...(links ? { links } : {}) },
