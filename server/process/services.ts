@@ -72,6 +72,7 @@ export function createServices(
     logger,
     intervalMs: config.redisAuditIntervalMs,
     timeoutMs: config.health.checkTimeoutMs,
+    durable: store instanceof SessionRedisStore && store.durable !== undefined,
   });
   const health = createHealthService({
     config,
