@@ -60,9 +60,16 @@ async function appOn(redisUrl: string): Promise<{ t: TestApp; url: string }> {
 
 const durableOf = (t: TestApp) => (t.services.store as SessionRedisStore).durable as DurableSessions;
 
-/** Every cookie's answer, 10 at a time; waits for the app's Redis client first. */
+/** Every cookie's answer, 10 at a time, once the app's Redis client answers again. */
 async function answers(t: TestApp, url: string, cookies: string[]): Promise<Array<number | "reset">> {
   for (let i = 0; i < 100 && t.redis?.status !== "ready"; i++) await new Promise((r) => setTimeout(r, 100));
+  // The client may not have seen its connection reset yet: answered 503 until it reconnects, never 500.
+  for (let i = 0; i < 100; i++) {
+    const probe = await statusWith(url, cookies[0] as string);
+    expect(probe === 200 || probe === 503 || probe === "reset").toBe(true);
+    if (probe === 200) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
   const out: Array<number | "reset"> = [];
   for (let i = 0; i < cookies.length; i += 10) {
     out.push(...(await Promise.all(cookies.slice(i, i + 10).map((c) => statusWith(url, c)))));
