@@ -1,12 +1,80 @@
+import { readdirSync } from "node:fs";
 import { defineConfig } from "vitest/config";
+
+// Three tiers, chosen by what a test starts (docs/internals/testing.md#tiers). A new file joins a tier by its
+// folder; the lists below name only the exceptions.
+
+type Tier = "unit" | "integration" | "system";
+
+/** Folders whose files start nothing: no Redis, no database, no server process. */
+const UNIT_FOLDERS = ["tests/lib/", "tests/config/", "tests/docs/"];
+/** Real processes (the built dist/), proxies, Chromium, Redis broken on purpose. */
+const SYSTEM_FOLDERS = ["tests/system/", "tests/faults/", "tests/process/"];
+/** Files outside the unit folders that start nothing either. */
+const UNIT_FILES = [
+  "tests/domain/auth/device-cookie.test.ts",
+  "tests/domain/auth/password.test.ts",
+  "tests/domain/cache/cache-errors.test.ts",
+  "tests/domain/session/session-extension.test.ts",
+  "tests/infra/jobs/jobs-memory.test.ts",
+  "tests/process/railway-iac.test.ts",
+];
+/** Files in the unit folders that build the app on the shared Redis and database. */
+const INTEGRATION_FILES = [
+  "tests/config/config-sections.test.ts",
+  "tests/config/deploy-config.test.ts",
+  "tests/docs/http-api.test.ts",
+];
+
+function tierOf(file: string): Tier {
+  if (UNIT_FILES.includes(file)) return "unit";
+  if (INTEGRATION_FILES.includes(file)) return "integration";
+  if (UNIT_FOLDERS.some((folder) => file.startsWith(folder))) return "unit";
+  if (SYSTEM_FOLDERS.some((folder) => file.startsWith(folder))) return "system";
+  return "integration";
+}
+
+const testFiles = readdirSync("tests", { recursive: true, encoding: "utf8" })
+  .map((path) => `tests/${path.replaceAll("\\", "/")}`)
+  .filter((path) => path.endsWith(".test.ts"))
+  .sort();
+const filesOf = (tier: Tier) => testFiles.filter((file) => tierOf(file) === tier);
 
 export default defineConfig({
   test: {
-    include: ["tests/**/*.test.ts"],
-    // One redis-server and one migrated database schema for the whole run (tests/helpers/fixtures.ts).
-    globalSetup: ["tests/helpers/global-setup.ts"],
     pool: "forks",
+    // Two cores here: vitest's default (cores - 1) would run one file at a time.
+    maxWorkers: 2,
     testTimeout: 60_000,
     hookTimeout: 60_000,
+    // The tiers run one after another (groupOrder), so system tests never share the machine with the others.
+    projects: [
+      {
+        extends: true,
+        test: { name: "unit", include: filesOf("unit"), sequence: { groupOrder: 0 } },
+      },
+      {
+        extends: true,
+        test: {
+          name: "integration",
+          include: filesOf("integration"),
+          // One redis-server and one migrated database schema per tier (tests/helpers/fixtures.ts).
+          globalSetup: ["tests/helpers/global-setup.ts"],
+          sequence: { groupOrder: 1 },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: "system",
+          include: filesOf("system"),
+          // Spawned servers run the built dist/, as `npm start` does: built first when a source is newer.
+          globalSetup: ["tests/helpers/build-dist.ts", "tests/helpers/global-setup.ts"],
+          // Its files stop, freeze and fill Redis and time what clients notice: one file at a time.
+          fileParallelism: false,
+          sequence: { groupOrder: 2 },
+        },
+      },
+    ],
   },
 });

@@ -1,7 +1,9 @@
+import { canonicalHost, canonicalPath } from "../lib/canonical-url.js";
+
 /**
  * One FORWARD_AUTH_RULES entry: `host[/path-prefix][=who]`. `host` is a host name (with port when the
- * proxy's Host carries one) or `*`; `who` is `|`-separated emails and `@domain` suffixes; no `who`
- * means any logged-in user.
+ * proxy's Host carries one, never a default port) or `*`; `who` is `|`-separated emails and `@domain`
+ * suffixes; no `who` means any logged-in user.
  */
 export interface ForwardAuthRule {
   host: string;
@@ -10,7 +12,10 @@ export interface ForwardAuthRule {
   who?: string[];
 }
 
-const RULE = /^(\*|[a-z0-9.-]+(?::\d{1,5})?)(\/[^\s=]*)?(?:=(.+))?$/i;
+/** What `/auth/verify` answers for one request: pass, refuse the user, or refuse an ambiguous URL. */
+export type Decision = "allowed" | "forbidden" | "ambiguous_url";
+
+const RULE = /^(\*|[^/=\s]+)(\/[^\s=]*)?(?:=(.+))?$/i;
 
 /** Parses the comma-separated rules; every bad entry is named in `problems`. */
 export function parseRules(value: string, problems: string[]): ForwardAuthRule[] {
@@ -24,41 +29,125 @@ export function parseRules(value: string, problems: string[]): ForwardAuthRule[]
       ?.split("|")
       .map((s) => s.trim().toLowerCase())
       .filter(Boolean);
-    if (!match || who?.some((w) => !/^[^@\s]*@[^@\s]+$/.test(w))) {
+    const host = match && (match[1] === "*" ? "*" : ruleHost(match[1] as string));
+    const prefix = match?.[2] ?? "/";
+    const canonical = canonicalPath(prefix);
+    if (!match || !host || who?.some((w) => !/^[^@\s]*@[^@\s]+$/.test(w))) {
       problems.push(
         `FORWARD_AUTH_RULES: each entry must be host[/path-prefix][=email|@domain|...], e.g. admin.example.com/=@example.com (got "${entry.slice(0, 80)}")`,
       );
       continue;
     }
-    rules.push({ host: (match[1] as string).toLowerCase(), pathPrefix: match[2] ?? "/", who });
+    if ("refused" in canonical || canonical.literal || canonical.search || canonical.path !== prefix) {
+      const hint = "refused" in canonical ? canonical.refused : `write it as ${canonical.path}`;
+      problems.push(
+        `FORWARD_AUTH_RULES: the path prefix of "${entry.slice(0, 80)}" is not in canonical form (${hint}); requests are compared after canonicalisation`,
+      );
+      continue;
+    }
+    rules.push({ host, pathPrefix: prefix, who });
   }
   return rules;
 }
 
+/** A rule's host in the form requests are compared in; undefined with a default port or a bad name. */
+function ruleHost(value: string): string | undefined {
+  if (/:(80|443)$/.test(value)) return undefined;
+  return canonicalHost(value, "https");
+}
+
 /**
- * Whether `email` may reach `host` + `path`: with no rules, yes; otherwise the most specific rule
- * that matches (a named host before `*`, then the longest path prefix) decides, and no match is a no.
+ * What `/auth/verify` answers for a user at `host` (canonical, see canonicalHost; undefined when the
+ * request's host was not a plain name) and `target` (the forwarded path and query as the proxy sent
+ * it). With no rules: allowed. Otherwise the most specific rule that matches decides (a host with its
+ * port, then a host at any port, then `*`; then the longest path prefix, on segment boundaries), and no
+ * match is a no. The path is canonicalised first (canonicalPath); one it refuses, or a host that is not
+ * a plain name, is `ambiguous_url` whenever the rules could tell it apart. A path is allowed only when
+ * every reading a backend could make of it is allowed: case-sensitive and case-insensitive, with
+ * trailing dots and spaces of each segment kept and removed (Windows file systems drop them), and,
+ * with dot segments, both resolved and as written.
  */
-export function isAllowed(rules: ForwardAuthRule[], host: string, path: string, email: string): boolean {
-  if (rules.length === 0) return true;
-  const h = host.toLowerCase();
+export function decide(
+  rules: ForwardAuthRule[],
+  host: string | undefined,
+  target: string,
+  email: string | undefined,
+): Decision {
+  if (rules.length === 0) return "allowed";
+  if (host === undefined)
+    return rules.some((r) => r.host !== "*") ? "ambiguous_url" : decideAt(rules, target, email);
+  return decideAt(
+    rules.filter((rule) => hostMatches(rule.host, host)),
+    target,
+    email,
+  );
+}
+
+function decideAt(candidates: ForwardAuthRule[], target: string, email: string | undefined): Decision {
+  const canonical = canonicalPath(target);
+  let paths: string[];
+  if ("refused" in canonical) {
+    if (candidates.some((rule) => rule.pathPrefix !== "/")) return "ambiguous_url";
+    paths = ["/"];
+  } else {
+    paths = canonical.literal ? [canonical.path, canonical.literal] : [canonical.path];
+  }
+  const readings = new Set(paths.flatMap((p) => [p, p.replace(TRAILING_DOTS_AND_SPACES, "$1")]));
+  for (const path of readings) {
+    for (const fold of [false, true]) {
+      const best = mostSpecific(candidates, path, fold);
+      if (!best || !admits(best, email)) return "forbidden";
+    }
+  }
+  return "allowed";
+}
+
+// `admin.` and `admin%20` name `admin` on Windows; `.` and `..` segments are left to dot resolution.
+const TRAILING_DOTS_AND_SPACES = /(?<=[^/.])(?:\.|%20)+(\/|$)/g;
+
+/** A rule for `app.example.com` covers every port of it (the client chooses the port in Host). */
+function hostMatches(ruleHost: string, host: string): boolean {
+  if (ruleHost === "*" || ruleHost === host) return true;
+  return !PORT.test(ruleHost) && host.replace(PORT, "") === ruleHost;
+}
+
+const PORT = /:\d+$/;
+
+/** Whether `email` may reach `host` + `target` (see decide). */
+export function isAllowed(
+  rules: ForwardAuthRule[],
+  host: string | undefined,
+  target: string,
+  email: string | undefined,
+): boolean {
+  return decide(rules, host, target, email) === "allowed";
+}
+
+function mostSpecific(rules: ForwardAuthRule[], path: string, fold: boolean): ForwardAuthRule | undefined {
   let best: ForwardAuthRule | undefined;
   for (const rule of rules) {
-    if (rule.host !== "*" && rule.host !== h) continue;
-    if (!pathMatches(rule.pathPrefix, path)) continue;
+    if (!pathMatches(rule.pathPrefix, path, fold)) continue;
     if (!best || specificity(rule) > specificity(best)) best = rule;
   }
-  if (!best) return false;
-  if (!best.who) return true;
+  return best;
+}
+
+function admits(rule: ForwardAuthRule, email: string | undefined): boolean {
+  if (!rule.who) return true;
+  if (email === undefined) return false;
   const e = email.toLowerCase();
-  return best.who.some((w) => (w.startsWith("@") ? e.endsWith(w) : e === w));
+  return rule.who.some((w) => (w.startsWith("@") ? e.endsWith(w) : e === w));
 }
 
-/** `/admin` matches `/admin`, `/admin/x` and `/admin?q`, never `/administrator`. */
-function pathMatches(prefix: string, path: string): boolean {
-  if (prefix === "/" || path === prefix) return true;
-  const base = prefix.endsWith("/") ? prefix : `${prefix}/`;
-  return path.startsWith(base) || path.startsWith(`${prefix}?`);
+/** `/admin` matches `/admin` and `/admin/x`, never `/administrator`; `fold` compares case-insensitively. */
+function pathMatches(prefix: string, path: string, fold: boolean): boolean {
+  if (prefix === "/") return true;
+  const p = fold ? prefix.toLowerCase() : prefix;
+  const s = fold ? path.toLowerCase() : path;
+  if (s === p) return true;
+  const base = p.endsWith("/") ? p : `${p}/`;
+  return s.startsWith(base);
 }
 
-const specificity = (rule: ForwardAuthRule) => (rule.host === "*" ? 0 : 100_000) + rule.pathPrefix.length;
+const specificity = (rule: ForwardAuthRule) =>
+  (rule.host === "*" ? 0 : PORT.test(rule.host) ? 200_000 : 100_000) + rule.pathPrefix.length;

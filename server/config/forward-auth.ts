@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { canonicalAbsoluteUrl, canonicalNext, canonicalOrigin } from "../lib/canonical-url.js";
 import { type ForwardAuthRule, parseRules } from "./forward-auth-rules.js";
 import { nonEmpty, type Report, type Values } from "./variables.js";
 
@@ -51,7 +52,7 @@ function parseForwardAuth(
     .map((s) => s.trim())
     .filter(Boolean)
     .flatMap((entry) => {
-      const origin = bareOrigin(entry);
+      const origin = canonicalOrigin(entry);
       if (origin) return [origin];
       problems.push(
         `FORWARD_AUTH_ALLOWED_ORIGINS: each entry must be an origin like https://app.example.com (got "${entry.slice(0, 80)}")`,
@@ -60,7 +61,7 @@ function parseForwardAuth(
     });
 
   const loginUrl = raw.FORWARD_AUTH_LOGIN_URL ?? "/login";
-  if (!/^\/(?![/\\])/.test(loginUrl) && !bareOrigin(loginUrl, true)) {
+  if (!canonicalNext(loginUrl, []) && !canonicalAbsoluteUrl(loginUrl)) {
     problems.push(
       `FORWARD_AUTH_LOGIN_URL: must be a path like /login or an http(s) URL (got "${loginUrl.slice(0, 80)}")`,
     );
@@ -83,18 +84,4 @@ function parseForwardAuth(
     headers: { userId: `${prefix}User-Id`, email: `${prefix}User-Email`, sessionId: `${prefix}Session-Id` },
     cookieDomain: raw.COOKIE_DOMAIN?.replace(/^\./, "").toLowerCase(),
   };
-}
-
-/** `https://host[:port]` for an origin (or, with `withPath`, any http(s) URL without credentials). */
-function bareOrigin(value: string, withPath = false): string | undefined {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    return undefined;
-  }
-  if (!/^https?:$/.test(url.protocol) || url.username || url.password) return undefined;
-  if (!withPath && ((url.pathname !== "/" && url.pathname !== "") || url.search || url.hash))
-    return undefined;
-  return url.origin;
 }

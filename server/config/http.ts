@@ -1,5 +1,6 @@
 import { isIP } from "node:net";
 import { z } from "zod";
+import { canonicalOrigin } from "../lib/canonical-url.js";
 import { int, nonEmpty, type Report, type Values } from "./variables.js";
 
 export const HTTP_VARIABLES = {
@@ -42,20 +43,14 @@ function parseOrigins(value: string | undefined, problems: string[]): string[] {
   if (value === undefined) return [];
   const origins: string[] = [];
   for (const entry of value.split(",").map((s) => s.trim())) {
-    let url: URL | undefined;
-    try {
-      url = new URL(entry);
-    } catch {
-      url = undefined;
-    }
-    const bare = url && (url.pathname === "/" || url.pathname === "") && !url.search && !url.hash;
-    if (!url || !/^https?:$/.test(url.protocol) || !bare || url.username || url.password) {
+    const origin = canonicalOrigin(entry);
+    if (!origin) {
       problems.push(
         `APP_ORIGIN: each entry must be an origin like https://app.example.com (scheme, host, optional port, nothing else) (got "${entry.slice(0, 80)}")`,
       );
       continue;
     }
-    origins.push(url.origin);
+    origins.push(origin);
   }
   return origins;
 }

@@ -38,6 +38,11 @@ export const ERROR_CATALOG = {
     message: "Confirm your email address first: open the link we mailed you, or ask for a new one",
   },
   forbidden: { status: 403, message: "This account may not open this page" },
+  ambiguous_url: {
+    status: 403,
+    message:
+      "This address can be read more than one way (encoded slashes, //, ;, backslashes); use its plain form",
+  },
   reauthentication_required: {
     status: 403,
     message: "Confirm it is you: authenticate again to continue (POST /auth/reauthenticate)",

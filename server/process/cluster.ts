@@ -2,6 +2,7 @@ import cluster, { type Worker } from "node:cluster";
 import { AggregatorRegistry } from "prom-client";
 import type { Logger } from "../infra/logging/logger.js";
 import { METRICS_REQUEST, METRICS_RESPONSE, type MetricsMessage } from "./cluster-metrics.js";
+import { type StopCause, superviseSignals } from "./signals.js";
 
 // A worker that served for this long before dying counts as healthy again: its restart starts the backoff over.
 const STABLE_AFTER_MS = 30_000;
@@ -9,7 +10,14 @@ const RESTART_BASE_MS = 100;
 const RESTART_MAX_MS = 10_000;
 // Of the shutdown budget, kept back for workers to close Redis and the database after draining.
 const SHUTDOWN_RESERVE_MS = 2000;
-const PARENT_CHECK_INTERVAL_MS = 1000;
+
+/** The primary's word to its workers: stop (as on `signal`), or cut the drain delay short. */
+export const SHUTDOWN_MESSAGE = "cluster:shutdown";
+export interface ShutdownMessage {
+  type: typeof SHUTDOWN_MESSAGE;
+  signal: StopCause;
+  cutShort: boolean;
+}
 
 /** Delay before restarting a worker that crashed `crashes` times in a row: 100 ms doubling, capped at 10 s. */
 export function restartDelay(crashes: number): number {
@@ -19,8 +27,10 @@ export function restartDelay(crashes: number): number {
 /**
  * The cluster primary: forks `workers` processes that share the port, restarts a crashed one with backoff,
  * answers the workers' `/metrics` with the sum over all of them (prom-client's AggregatorRegistry), and
- * on SIGTERM/SIGINT passes the signal to every worker (each fails readiness, drains and closes), then
- * exits 0 once all have ended cleanly. It serves no requests and opens no connection itself.
+ * on SIGTERM/SIGINT tells every worker to stop (each fails readiness, drains and closes), then exits 0
+ * once all have ended cleanly. It passes a repeated signal on only when it is deliberate (signals.ts), as
+ * a message: workers in the same process group got the signal itself too. It serves no requests and
+ * opens no connection itself.
  */
 export function runPrimary(deps: {
   workers: number;
@@ -28,7 +38,7 @@ export function runPrimary(deps: {
   /** After the signal, how long workers get before they are killed (their delay + timeout + closing). */
   shutdownBudgetMs: number;
   exit?: (code: number) => void;
-}): { shutdown(signal: NodeJS.Signals): void } {
+}): { shutdown(signal: StopCause): void } {
   const { workers, shutdownBudgetMs, exit = (code) => process.exit(code) } = deps;
   const logger = deps.logger.child({ component: "cluster" });
   const aggregator = new AggregatorRegistry();
@@ -92,42 +102,48 @@ export function runPrimary(deps: {
     }, delayMs).unref();
   });
 
-  const shutdown = (signal: NodeJS.Signals) => {
-    if (!stopping) {
-      stopping = true;
-      logger.info({ signal, workers: slots.size }, "shutting down: passing the signal to every worker");
-      if (slots.size === 0) {
-        exit(failed ? 1 : 0);
-        return;
-      }
-      setTimeout(() => {
-        logger.error({ workers: slots.size }, "workers did not stop in time; killing them");
-        failed = true;
-        for (const worker of slots.keys()) worker.process.kill("SIGKILL");
-      }, shutdownBudgetMs + SHUTDOWN_RESERVE_MS).unref();
+  const tell = (signal: StopCause, cutShort: boolean) => {
+    const message: ShutdownMessage = { type: SHUTDOWN_MESSAGE, signal, cutShort };
+    for (const worker of slots.keys()) {
+      if (worker.isConnected()) worker.send(message);
+      else worker.process.kill(signal === "parent_exit" ? "SIGTERM" : signal);
     }
-    // A second signal is passed on too: it cuts the workers' readiness delay short.
-    for (const worker of slots.keys()) worker.process.kill(signal);
   };
 
-  process.on("SIGTERM", () => shutdown("SIGTERM"));
-  process.on("SIGINT", () => shutdown("SIGINT"));
+  const shutdown = (signal: StopCause) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal, workers: slots.size }, "shutting down: telling every worker to stop");
+    if (slots.size === 0) {
+      exit(failed ? 1 : 0);
+      return;
+    }
+    setTimeout(() => {
+      logger.error({ workers: slots.size }, "workers did not stop in time; killing them");
+      failed = true;
+      for (const worker of slots.keys()) worker.process.kill("SIGKILL");
+    }, shutdownBudgetMs + SHUTDOWN_RESERVE_MS).unref();
+    tell(signal, false);
+  };
+
   // As a single process does: a wrapper killed without passing the signal on must not leave us running.
-  const parentPid = process.ppid;
-  setInterval(() => {
-    if (process.ppid === parentPid || stopping) return;
-    logger.warn({ parentPid }, "parent process has gone without stopping this one");
-    shutdown("SIGTERM");
-  }, PARENT_CHECK_INTERVAL_MS).unref();
+  superviseSignals({
+    logger,
+    onStop: shutdown,
+    onCutShort: (signal) => tell(signal, true),
+  });
 
   logger.info({ workers }, "starting workers");
   for (let slot = 0; slot < workers; slot++) fork(slot);
   return { shutdown };
 }
 
-/** In a cluster worker, every log line names the worker; elsewhere the logger as it is. */
-export function workerLogger(logger: Logger): Logger {
-  return cluster.isWorker && cluster.worker
-    ? logger.child({ worker: cluster.worker.id, pid: process.pid })
-    : logger;
+/** In a cluster worker: follows the primary's shutdown messages (`stop` begins, `cutShort` skips the delay). */
+export function followPrimary(handlers: { stop(signal: StopCause): void; cutShort(): void }): void {
+  if (!cluster.isWorker) return;
+  process.on("message", (message: ShutdownMessage) => {
+    if (message?.type !== SHUTDOWN_MESSAGE) return;
+    handlers.stop(message.signal);
+    if (message.cutShort) handlers.cutShort();
+  });
 }

@@ -1,17 +1,18 @@
 import type { Config } from "../config/config.js";
-import { ConfigError, loadConfig } from "../config/config.js";
 import { createMailComposer } from "../domain/mail/compose.js";
-import { createLogger, type Logger } from "../infra/logging/logger.js";
+import type { Logger } from "../infra/logging/logger.js";
 import type { MailComposer } from "../infra/mail/types.js";
 import { within } from "../lib/within.js";
-import { loadEnvFile } from "./env-file.js";
+import { boot, fatal } from "./boot.js";
 import { createRuntimeContext, defaultFactories, openMailQueue, processMail } from "./runtime.js";
+import { superviseSignals } from "./signals.js";
 
 /** How the worker turns a job into a message; the product's composer unless replaced. */
 export type ComposerFactory = (deps: Parameters<typeof createMailComposer>[0]) => MailComposer;
 
 /**
- * Opens what the mail jobs need (the database, migrated; the mailer; the queue on Redis) and runs them
+ * Opens what the mail jobs need (the database, checked to be current, or an embedded one migrated; the
+ * mailer; the queue on Redis) and runs them
  * until `close`, which lets a mail being sent finish within `drainMs` and closes the rest.
  */
 export async function runMailWorker(deps: {
@@ -26,7 +27,8 @@ export async function runMailWorker(deps: {
       "the worker needs Redis: set REDIS_URL (and QUEUE_REDIS_URL for a queue Redis of its own)",
     );
   }
-  const ctx = createRuntimeContext(config, logger);
+  // The web process (or `npm run db:migrate`) migrates a shared database; this one only checks it.
+  const ctx = createRuntimeContext(config, logger, "check");
   try {
     const db = await defaultFactories.database(ctx);
     const mailer = defaultFactories.mailer(ctx);
@@ -50,28 +52,11 @@ export async function runMailWorker(deps: {
  * SIGTERM/SIGINT no new job is taken, the running one finishes (bounded by SHUTDOWN_TIMEOUT_MS), exit 0.
  */
 export async function runMailWorkerProcess(options: { composer?: ComposerFactory } = {}): Promise<void> {
-  const fromEnvFile = loadEnvFile();
-  let config: Config;
-  try {
-    config = loadConfig(process.env);
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`${err.message}\n`);
-      process.exit(1);
-    }
-    throw err;
-  }
-  const logger = createLogger({ level: config.logLevel }).child({ process: "worker" });
-  process.on("uncaughtException", (err) => fatal(logger, err, "uncaught exception"));
-  process.on("unhandledRejection", (err) => fatal(logger, err, "unhandled promise rejection"));
-  if (fromEnvFile.length > 0) {
-    logger.info({ variables: fromEnvFile }, "read .env (the environment's own values win)");
-  }
+  const { config, logger } = boot({ role: "mail worker" });
   for (const warning of config.warnings) logger.warn(warning);
   if (!config.queue.redis) {
     fatal(
       logger,
-      undefined,
       "the worker needs Redis: set REDIS_URL (jobs live there; without it the web process runs them itself)",
     );
   }
@@ -82,12 +67,9 @@ export async function runMailWorkerProcess(options: { composer?: ComposerFactory
     );
   }
   const running = await runMailWorker({ config, logger, composer: options.composer }).catch((err: Error) =>
-    fatal(logger, err, `cannot start the worker: ${err.message}`),
+    fatal(logger, `cannot start the worker: ${err.message}`, err),
   );
-  let stopping = false;
   const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
     logger.info(
       { signal, timeoutMs: config.shutdownTimeoutMs },
       "stopping: no new job; the running one may finish",
@@ -99,12 +81,13 @@ export async function runMailWorkerProcess(options: { composer?: ComposerFactory
     logger.info("stopped");
     process.exit(0);
   };
-  process.on("SIGTERM", () => void stop("SIGTERM"));
-  process.on("SIGINT", () => void stop("SIGINT"));
-}
-
-function fatal(logger: Logger, err: unknown, msg: string): never {
-  const e = err as NodeJS.ErrnoException | undefined;
-  logger.fatal(err === undefined ? {} : { err: { name: e?.name, code: e?.code, message: e?.message } }, msg);
-  process.exit(1);
+  superviseSignals({
+    logger,
+    onStop: (cause) => void stop(cause),
+    // Only a deliberate repeat (Ctrl-C again): the running job is not waited for; it runs again later.
+    onCutShort: () => {
+      logger.warn("not waiting for the running job: it will be run again once it counts as stalled");
+      process.exit(1);
+    },
+  });
 }

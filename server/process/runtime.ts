@@ -10,7 +10,7 @@ import { createMailDelivery } from "../domain/mail/deliver.js";
 import { SessionRedisStore } from "../domain/session/redis-store.js";
 import { createApp } from "../http/app.js";
 import { createPgliteDatabase, createPostgresDatabase, type Database } from "../infra/db/database.js";
-import { isMigrationRetryable, migrate } from "../infra/db/migrate.js";
+import { checkSchema, isMigrationRetryable, migrate } from "../infra/db/migrate.js";
 import { createBullQueue } from "../infra/jobs/bull-queue.js";
 import { createMemoryQueue } from "../infra/jobs/memory-queue.js";
 import type { JobQueue, JobWorker } from "../infra/jobs/queue.js";
@@ -26,6 +26,12 @@ import { createServices, type Infrastructure, type Services } from "./services.j
 export interface RuntimeContext {
   config: Config;
   logger: Logger;
+  /**
+   * What the database factory does with the schema: `apply` pending migrations (the web process alone or
+   * the cluster primary, before anything serves), or only `check` it is current (cluster workers, the mail
+   * worker on a shared database), refusing to start otherwise.
+   */
+  migrations: Migrations;
   /** `close` runs when the runtime closes, in reverse order of registration. */
   onClose(close: () => Promise<void> | void): void;
 }
@@ -38,7 +44,7 @@ export interface RuntimeFactories {
   redis(ctx: RuntimeContext): Promise<Redis | undefined>;
   /** The cache's own Redis (CACHE_REDIS_URL); undefined when the cache shares `redis`. */
   cacheRedis(ctx: RuntimeContext): Promise<Redis | undefined>;
-  /** Opened and migrated. */
+  /** Opened, and migrated or checked (`ctx.migrations`). */
   database(ctx: RuntimeContext): Promise<Database>;
   hasher(ctx: RuntimeContext): PasswordHasher;
   cache(ctx: RuntimeContext, redis: Redis | undefined): Cache;
@@ -62,17 +68,21 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
+export type Migrations = "apply" | "check";
+
 const MIGRATION_ATTEMPTS = 10;
 
 /** A context whose `close()` runs what was registered, newest first; for the runtime and the CLIs. */
 export function createRuntimeContext(
   config: Config,
   logger: Logger,
+  migrations: Migrations = "apply",
 ): RuntimeContext & { close(): Promise<void> } {
   const closers: Array<() => Promise<void> | void> = [];
   return {
     config,
     logger,
+    migrations,
     onClose: (close) => closers.push(close),
     async close() {
       for (const close of closers.splice(0).reverse()) await close();
@@ -156,7 +166,7 @@ export const defaultFactories: RuntimeFactories = {
         "No DATABASE_URL: using the embedded PGlite database",
       );
     }
-    await migrateWithRetry(db, ctx.logger, ctx.config.database.schema);
+    await prepareSchema(db, ctx);
     return db;
   },
   hasher: ({ config }) =>
@@ -220,9 +230,10 @@ export async function createRuntime(
   config: Config,
   logger: Logger,
   overrides: Partial<RuntimeFactories> = {},
+  migrations: Migrations = "apply",
 ): Promise<Runtime> {
   const make: RuntimeFactories = { ...defaultFactories, ...overrides };
-  const ctx = createRuntimeContext(config, logger);
+  const ctx = createRuntimeContext(config, logger, migrations);
   const close = ctx.close;
   for (const warning of config.warnings) logger.warn(warning);
   try {
@@ -252,11 +263,18 @@ export async function createRuntime(
   }
 }
 
-async function migrateWithRetry(db: Database, logger: Logger, schema?: string): Promise<void> {
+/**
+ * Migrates (or checks) the schema, retrying while the database is unreachable or starting. An embedded
+ * PGlite belongs to this process alone, so it is always migrated here.
+ */
+export async function prepareSchema(db: Database, ctx: RuntimeContext): Promise<number[]> {
+  const { logger, config } = ctx;
+  const check = ctx.migrations === "check" && Boolean(config.database.url);
   for (let attempt = 1; ; attempt++) {
     try {
-      await migrate(db, logger, schema);
-      return;
+      if (!check) return await migrate(db, logger, config.database.schema);
+      await checkSchema(db);
+      return [];
     } catch (err) {
       if (!isMigrationRetryable(err)) throw err;
       const cause = rootCause(err);
@@ -271,10 +289,23 @@ async function migrateWithRetry(db: Database, logger: Logger, schema?: string): 
       const delay = Math.min(500 * 2 ** (attempt - 1), 5000); // ms
       logger.warn(
         { attempt, delayMs: delay, err: cause },
-        `database not ready (${cause.code ?? cause.message}); retrying migrations`,
+        `database not ready (${cause.code ?? cause.message}); retrying ${check ? "the schema check" : "migrations"}`,
       );
       await new Promise((r) => setTimeout(r, delay));
     }
+  }
+}
+
+/**
+ * Opens the configured database, migrates it (retrying while it starts) and closes it: the cluster primary
+ * before it forks, and `npm run db:migrate`. Returns the versions applied.
+ */
+export async function migrateDatabase(config: Config, logger: Logger): Promise<number[]> {
+  const ctx = createRuntimeContext(config, logger, "apply");
+  try {
+    return await prepareSchema(await openDatabase(ctx), ctx);
+  } finally {
+    await ctx.close();
   }
 }
 

@@ -1,10 +1,9 @@
 import cluster from "node:cluster";
 import { createServer } from "node:http";
-import { ConfigError, loadConfig } from "../config/config.js";
-import { createLogger, type Logger } from "../infra/logging/logger.js";
-import { runPrimary, workerLogger } from "./cluster.js";
-import { loadEnvFile } from "./env-file.js";
-import { createRuntime } from "./runtime.js";
+import { createLogger } from "../infra/logging/logger.js";
+import { boot, fatal, roleOfProcess } from "./boot.js";
+import { followPrimary, runPrimary } from "./cluster.js";
+import { createRuntime, migrateDatabase } from "./runtime.js";
 import { handleShutdown } from "./shutdown.js";
 
 // Railway's edge closes idle keep-alive connections after 60 s; ours must outlive that.
@@ -16,26 +15,16 @@ const TIMEOUT_CHECK_INTERVAL_MS = 1000;
 
 /** The web process (`npm start`): one process, or the cluster primary and its workers (WEB_CONCURRENCY). */
 export async function runWeb(): Promise<void> {
-  const fromEnvFile = loadEnvFile();
-  let config: ReturnType<typeof loadConfig>;
-  try {
-    config = loadConfig(process.env);
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      // Before the logger exists: a plain list for the person reading the deploy log.
-      process.stderr.write(`${err.message}\n`);
-      process.exit(1);
-    }
-    throw err;
-  }
-  const logger = workerLogger(createLogger({ level: config.logLevel }));
-  process.on("uncaughtException", (err) => fatal(err, "uncaught exception", logger));
-  process.on("unhandledRejection", (err) => fatal(err, "unhandled promise rejection", logger));
-  if (fromEnvFile.length > 0)
-    logger.info({ variables: fromEnvFile }, "read .env (the environment's own values win)");
-  if (config.platform)
+  const { config, logger } = boot({
+    role: (config) => roleOfProcess(config.workers > 1 ? "primary" : "web"),
+  });
+  if (config.platform && !cluster.isWorker)
     logger.info({ platform: config.platform, env: config.env }, "hosting platform detected");
   if (config.workers > 1 && cluster.isPrimary) {
+    // Migrate once, before any worker serves: the workers only check the schema is current.
+    await migrateDatabase(config, logger).catch((err: Error) =>
+      fatal(logger, `cannot migrate the database: ${err.message}`, err),
+    );
     runPrimary({
       workers: config.workers,
       logger,
@@ -43,7 +32,9 @@ export async function runWeb(): Promise<void> {
     });
     return;
   }
-  const runtime = await createRuntime(config, logger);
+  const runtime = await createRuntime(config, logger, {}, cluster.isWorker ? "check" : "apply").catch(
+    (err: Error) => fatal(logger, `cannot start: ${err.message}`, err),
+  );
 
   // Node only bounds idle keep-alive connections with keepAliveTimeout; headersTimeout and
   // requestTimeout count from a request's first byte, so they may be shorter than the keep-alive.
@@ -74,17 +65,17 @@ export async function runWeb(): Promise<void> {
   });
   logger.info({ address: server.address(), env: config.env }, "listening");
 
-  handleShutdown({ server, runtime, config, logger });
-}
-
-/** Logs one JSON line naming the cause and exits non-zero. */
-function fatal(err: unknown, msg: string, logger: Logger = createLogger({ level: "info" })): never {
-  const e = err as NodeJS.ErrnoException;
-  logger.fatal({ err: { name: e?.name, code: e?.code, message: e?.message ?? String(err) } }, msg);
-  process.exit(1);
+  const { signals, cutShort } = handleShutdown({ server, runtime, config, logger });
+  followPrimary({ stop: (signal) => signals.relayed(signal), cutShort });
 }
 
 /** Starts the web process; a failure to start is one fatal JSON line and exit 1. */
 export function startWeb(): void {
-  runWeb().catch((err: Error) => fatal(err, `fatal: ${err.message}`));
+  runWeb().catch((err: Error) =>
+    fatal(
+      createLogger({ level: "info" }).child({ role: roleOfProcess("web") }),
+      `fatal: ${err.message}`,
+      err,
+    ),
+  );
 }

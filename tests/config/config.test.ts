@@ -1,6 +1,6 @@
-import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../../server/config/config.js";
+import { runProcess } from "../helpers/processes.js";
 
 function problems(env: Record<string, string>): string {
   try {
@@ -168,13 +168,14 @@ describe("configuration", () => {
     expect(loadConfig({ PORT: "", REDIS_URL: " " }).port).toBe(3000);
   });
 
-  it("the server process exits 1 with a message naming the variable", () => {
-    const result = spawnSync(process.execPath, ["--import", "tsx", "server/main.ts"], {
-      env: { PATH: process.env.PATH, NODE_ENV: "production", PORT: "not-a-port" },
-      encoding: "utf8",
-      timeout: 20_000,
-    });
-    expect(result.status).toBe(1);
+  it("the server process exits 1 with a message naming the variable", async () => {
+    // From source: the unit tier builds nothing.
+    const result = await runProcess(
+      "server/main.ts",
+      { PATH: process.env.PATH, NODE_ENV: "production", PORT: "not-a-port" },
+      { defaults: false, source: true, timeoutMs: 20_000 },
+    );
+    expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/SESSION_SECRET: required in production/);
     expect(result.stderr).toMatch(/PORT: must be a whole number/);
     expect(result.stderr).not.toMatch(/at .*\.ts:\d+/);

@@ -6,6 +6,7 @@ import { keepRequesting, registerClients, statusWith, watchDeletes } from "../he
 import { listen } from "../helpers/listen.js";
 import { type RedisCluster, startRedisCluster } from "../helpers/redis-cluster.js";
 import { sessionIdOf } from "../helpers/session.js";
+import { sleep } from "../helpers/sleep.js";
 
 // Redis Cluster, 3 masters + 3 replicas: a master dies, its replica is promoted, and every session
 // works again; the app deletes none of them on the way.
@@ -82,7 +83,7 @@ describe.skipIf(process.env.SKIP_SLOW === "1")("Redis Cluster failover", () => {
     const load = keepRequesting(server.url, cookies, () => stopped);
     const killedAt = Date.now();
     try {
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
       await victim.node.kill();
       await vi.waitFor(
         async () => {

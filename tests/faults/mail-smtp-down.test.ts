@@ -7,6 +7,7 @@ import { closeAfterFile, sharedRedis, waitUntil } from "../helpers/fixtures.js";
 import { silentLogger } from "../helpers/logger.js";
 import { bullQueue, loopbackRedis } from "../helpers/queues.js";
 import { uniqueEmail } from "../helpers/session.js";
+import { sleep } from "../helpers/sleep.js";
 import { startSmtpServer } from "../helpers/smtp.js";
 
 /** Renders every job as one fixed message to the job's address (the product's composer needs the flows). */
@@ -56,7 +57,7 @@ describe.skipIf(process.env.SKIP_SLOW === "1")("SMTP down when a mail is queued"
     });
     expect(await checkQueue(queue)).toMatchObject({ status: "healthy" });
     // Exactly one copy, even a moment later.
-    await new Promise((r) => setTimeout(r, 500));
+    await sleep(500);
     expect(smtp.to(email)).toHaveLength(1);
   });
 });

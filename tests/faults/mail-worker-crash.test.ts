@@ -5,10 +5,10 @@ import { describe, expect, it } from "vitest";
 import type { MailJob } from "../../server/infra/mail/types.js";
 import { uniquePrefix } from "../helpers/app.js";
 import { closeAfterFile, sharedRedis, testDatabase, waitUntil } from "../helpers/fixtures.js";
+import { startProcess, type TestProcess } from "../helpers/processes.js";
 import { bullQueue, loopbackRedis } from "../helpers/queues.js";
 import { uniqueEmail } from "../helpers/session.js";
 import { startSmtpServer } from "../helpers/smtp.js";
-import { startWorkerProcess, type WorkerProcess } from "../helpers/worker-process.js";
 
 const ENTRY = "tests/helpers/mail-worker-entry.ts";
 const STALLED_MS = 1000; // QUEUE_STALLED_MS: how soon a job whose worker died is run again
@@ -30,9 +30,9 @@ async function setup() {
     DATA_DIR: mkdtempSync(join(tmpdir(), "worker-")),
     ...(await testDatabase()).env,
   };
-  const workers: WorkerProcess[] = [];
+  const workers: TestProcess[] = [];
   const start = async (entry = ENTRY, extra: Record<string, string> = {}) => {
-    const worker = startWorkerProcess(entry, { ...env, ...extra });
+    const worker = startProcess(entry, { ...env, ...extra });
     workers.push(worker);
     await worker.waitForLog("mail worker running");
     return worker;
@@ -96,7 +96,7 @@ describe.skipIf(process.env.SKIP_SLOW === "1")("mail worker process", () => {
   it("the real entry point refuses to start without Redis, naming REDIS_URL in one JSON line", async () => {
     const { env } = await setup();
     const { REDIS_URL: _unset, ...withoutRedis } = env;
-    const worker = startWorkerProcess("server/worker.ts", withoutRedis);
+    const worker = startProcess("server/worker.ts", withoutRedis);
     expect(await worker.exited).toBe(1);
     const fatal = worker
       .output()

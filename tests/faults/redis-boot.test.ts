@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TEST_SECRET, uniquePrefix } from "../helpers/app.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.js";
+import { type ServerProcess, startServerProcess } from "../helpers/processes.js";
 import { type RedisServer, startRedisServer } from "../helpers/redis-server.js";
-import { type ServerProcess, startServerProcess } from "../helpers/server-process.js";
 
 // A Redis that cannot be reached at boot: the process still starts (readiness says why), and the log
 // names the cause an operator must fix, not just "Connection is closed.".

@@ -3,8 +3,8 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { TEST_SECRET, uniquePrefix } from "../helpers/app.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.js";
 import { freePort } from "../helpers/ports.js";
+import { type ServerProcess, startServerProcess } from "../helpers/processes.js";
 import { type RedisServer, startRedisServer } from "../helpers/redis-server.js";
-import { type ServerProcess, startServerProcess } from "../helpers/server-process.js";
 
 // Redis unreachable, as the real process sees it: every request that needs Redis gets a complete 503
 // JSON answer (never a reset), and the log tells the outage in a few JSON lines, not a line per request.

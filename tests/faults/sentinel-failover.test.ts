@@ -10,6 +10,7 @@ import {
   startRedisSentinel,
 } from "../helpers/redis-sentinel.js";
 import { sessionIdOf } from "../helpers/session.js";
+import { sleep } from "../helpers/sleep.js";
 
 // Redis Sentinel: a primary, a replica and three sentinels. The primary is killed; the sentinels promote
 // the replica, the app follows, and every session works again with the same cookie.
@@ -69,7 +70,7 @@ describe.skipIf(process.env.SKIP_SLOW === "1")("Redis Sentinel failover", () => 
     let killedAt = 0;
     let recoveredMs = 0;
     try {
-      await new Promise((r) => setTimeout(r, 200));
+      await sleep(200);
       killedAt = Date.now();
       await setup.primary.kill();
       await vi.waitFor(
@@ -80,7 +81,7 @@ describe.skipIf(process.env.SKIP_SLOW === "1")("Redis Sentinel failover", () => 
         { timeout: 30_000, interval: 100 },
       );
       recoveredMs = Date.now() - killedAt;
-      await new Promise((r) => setTimeout(r, 300)); // some load on the new primary too
+      await sleep(300); // some load on the new primary too
     } finally {
       stopped = true;
     }

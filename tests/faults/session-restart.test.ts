@@ -9,6 +9,7 @@ import { keepRequesting, registerClients, statusWith, watchDeletes } from "../he
 import { listen } from "../helpers/listen.js";
 import { type RedisServer, startRedisServer } from "../helpers/redis-server.js";
 import { sessionIdOf } from "../helpers/session.js";
+import { sleep } from "../helpers/sleep.js";
 
 // Redis crashes (SIGKILL) and comes back from its append-only file: every session written before the
 // crash works again, and the app deletes none of them on the way.
@@ -56,9 +57,9 @@ describe("Redis killed and restarted with AOF", () => {
     let restartedAt = 0;
     let deletes: Awaited<ReturnType<typeof watchDeletes>> | undefined;
     try {
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
       await redisServer.kill();
-      await new Promise((r) => setTimeout(r, 1000));
+      await sleep(1000);
       await redisServer.start();
       restartedAt = Date.now();
       deletes = await watchDeletes(redisServer.port);

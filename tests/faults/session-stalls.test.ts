@@ -12,6 +12,7 @@ import {
 import { listen } from "../helpers/listen.js";
 import { type RedisServer, startRedisServer } from "../helpers/redis-server.js";
 import { sessionIdOf } from "../helpers/session.js";
+import { sleep } from "../helpers/sleep.js";
 
 // Redis stalls longer than the command timeout while logged-in clients keep making requests: each
 // answer is a complete 503 (or a 200), and afterwards every session still exists and works.
@@ -24,8 +25,6 @@ let t: TestApp;
 let server: Awaited<ReturnType<typeof listen>>;
 let admin: Redis;
 let cookies: string[];
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 beforeAll(async () => {
   redisServer = await startRedisServer();

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { CacheConfig } from "../../server/config/config.js";
 import type { Cache } from "../../server/domain/cache/cache.js";
 import { CacheKeyError } from "../../server/domain/cache/keys.js";
+import { sleep } from "./sleep.js";
 
 export const CONTRACT_CONFIG: CacheConfig = {
   categories: { models: { ttlSeconds: 3600 }, users: { ttlSeconds: 300 }, things: { ttlSeconds: 60 } },
@@ -14,8 +15,6 @@ export const CONTRACT_CONFIG: CacheConfig = {
   breakerThreshold: 5,
   breakerCooldownMs: 1000,
 };
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * The behaviour every cache backend must share, run against the Redis-backed and the L1-only cache

@@ -1,7 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { CacheL2 } from "../../server/domain/cache/l2.js";
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { sleep } from "./sleep.js";
 
 /**
  * The behaviour every L2 must share (in the spirit of bentocache's driver test suite). `make` builds a

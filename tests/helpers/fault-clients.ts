@@ -1,4 +1,5 @@
 import { connect } from "node:net";
+import { sleep } from "./sleep.js";
 
 /** What N clients saw while they kept requesting during a fault. */
 export interface FaultOutcomes {
@@ -16,8 +17,6 @@ export interface FaultOutcomes {
   maxMs: number;
   p99Ms: number;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Registers `count` users over HTTP and returns their session cookies (`name=value`). */
 export async function registerClients(

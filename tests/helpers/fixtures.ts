@@ -43,6 +43,17 @@ export interface SharedRedis {
   url: string;
 }
 
+/** What the tier's global setup provides; the unit tier starts nothing, so its files get a clear error. */
+function provided<K extends "sharedRedis" | "sharedPostgres">(key: K) {
+  const value = inject(key);
+  if (value === undefined) {
+    throw new Error(
+      "this file uses the shared Redis or database, which the unit tier does not start: list it in INTEGRATION_FILES in vitest.config.ts",
+    );
+  }
+  return value;
+}
+
 let sharedRedisPromise: Promise<SharedRedis> | undefined;
 
 /**
@@ -52,7 +63,7 @@ let sharedRedisPromise: Promise<SharedRedis> | undefined;
  */
 export function sharedRedis(): Promise<SharedRedis> {
   sharedRedisPromise ??= (async () => {
-    const { port } = inject("sharedRedis");
+    const { port } = provided("sharedRedis");
     const counter = new IORedis({ host: "127.0.0.1", port, lazyConnect: true });
     counter.on("error", () => undefined);
     try {
@@ -110,7 +121,7 @@ let databasePromise: Promise<TestDatabase> | undefined;
  */
 export function testDatabase(): Promise<TestDatabase> {
   databasePromise ??= (async () => {
-    const shared = inject("sharedPostgres");
+    const shared = provided("sharedPostgres");
     const database: TestDatabase = shared
       ? sharedPostgresDatabase(shared.url, shared.schema)
       : await createTestDatabase();

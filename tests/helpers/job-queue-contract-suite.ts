@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { type JobContext, type JobQueue, RetryLaterError } from "../../server/infra/jobs/queue.js";
 import { waitUntil } from "./fixtures.js";
+import { sleep } from "./sleep.js";
 
 export const CONTRACT_BACKOFF_MS = 200; // first retry delay; the second is twice that
 
@@ -115,7 +116,7 @@ export function jobQueueContractSuite(name: string, make: () => Promise<JobQueue
       await queue.add({ n: 1 });
       await queue.add({ n: 2 });
       await queue.add({ n: 3 }, { delayMs: 60_000 });
-      await new Promise((r) => setTimeout(r, 50));
+      await sleep(50);
       const before = await queue.inspect();
       expect(before.depths).toEqual({ waiting: 2, active: 0, delayed: 1, failed: 0, completed: 0 });
       expect(before.oldestWaitingMs).toBeGreaterThanOrEqual(40);
@@ -138,7 +139,7 @@ export function jobQueueContractSuite(name: string, make: () => Promise<JobQueue
       const started: number[] = [];
       const worker = queue.process(async (item) => {
         started.push(item.n);
-        await new Promise((r) => setTimeout(r, 300));
+        await sleep(300);
         finished = true;
       });
       await queue.add({ n: 1 });
@@ -146,7 +147,7 @@ export function jobQueueContractSuite(name: string, make: () => Promise<JobQueue
       await worker.close(5000);
       expect(finished).toBe(true);
       await queue.add({ n: 2 });
-      await new Promise((r) => setTimeout(r, 300));
+      await sleep(300);
       expect(started).toEqual([1]);
       expect(await queue.depths()).toMatchObject({ waiting: 1, completed: 1 });
     });
@@ -157,7 +158,7 @@ export function jobQueueContractSuite(name: string, make: () => Promise<JobQueue
       let started = false;
       const worker = queue.process(async () => {
         started = true;
-        await new Promise((r) => setTimeout(r, 3000));
+        await sleep(3000);
         finished = true;
       });
       await queue.add({ n: 1 });

@@ -1,10 +1,9 @@
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import type { RateLimitStore } from "../../server/domain/ratelimit/store.js";
+import { sleep } from "./sleep.js";
 
 const S = 1_000_000; // µs per second
-
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /**
  * The behaviour every rate-limit store must share; run once per backend. `advance` moves the store's

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { type RedisServer, startRedisServer } from "./redis-server.js";
+import { sleep } from "./sleep.js";
 
 const run = promisify(execFile);
 
@@ -56,7 +57,7 @@ export async function startRedisCluster(
     );
     if (states.every((s) => s.includes("cluster_state:ok"))) break;
     if (Date.now() > deadline) throw new Error("Redis Cluster did not become ready");
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
   }
   return {
     nodes,

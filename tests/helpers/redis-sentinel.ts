@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { Redis } from "ioredis";
 import { freePort, waitForPort } from "./ports.js";
 import { type RedisServer, startRedisServer } from "./redis-server.js";
+import { sleep } from "./sleep.js";
 
 export const SENTINEL_MASTER_NAME = "mymaster";
 
@@ -147,6 +148,6 @@ async function waitFor(condition: () => Promise<boolean>, timeoutMs: number, wha
       // not yet
     }
     if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
   }
 }

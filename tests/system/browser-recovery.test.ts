@@ -4,7 +4,7 @@ import { TEST_SECRET, uniquePrefix } from "../helpers/app.js";
 import { HAS_CHROMIUM, launchChromium } from "../helpers/chromium.js";
 import { sharedRedis, testDatabase } from "../helpers/fixtures.js";
 import { freePort } from "../helpers/ports.js";
-import { type ServerProcess, startServerProcess } from "../helpers/server-process.js";
+import { type ServerProcess, startServerProcess } from "../helpers/processes.js";
 import { uniqueEmail } from "../helpers/session.js";
 import { startSmtpServer, type TestSmtpServer } from "../helpers/smtp.js";
 

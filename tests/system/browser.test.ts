@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TEST_SECRET, uniquePrefix } from "../helpers/app.js";
 import { CHROMIUM, launchChromium } from "../helpers/chromium.js";
 import { sharedRedis, testDatabase } from "../helpers/fixtures.js";
-import { type ServerProcess, startServerProcess } from "../helpers/server-process.js";
+import { type ServerProcess, startServerProcess } from "../helpers/processes.js";
 
 const ARTIFACTS = "test-results";
 const PASSWORD = "correct horse battery";

@@ -5,8 +5,8 @@ import type { MailJob } from "../../server/infra/mail/types.js";
 import { TEST_SECRET, uniquePrefix } from "../helpers/app.js";
 import { closeAfterFile, sharedRedis, waitUntil } from "../helpers/fixtures.js";
 import { dropSchema } from "../helpers/global-setup.js";
+import { type ServerProcess, startServerProcess } from "../helpers/processes.js";
 import { bullQueue, loopbackRedis } from "../helpers/queues.js";
-import { type ServerProcess, startServerProcess } from "../helpers/server-process.js";
 
 // WEB_CONCURRENCY=2: the real entry point as a process, two workers sharing the port. Workers need a
 // database server (the embedded one belongs to one process): the run's PostgreSQL, in a schema of this file.

@@ -1,10 +1,14 @@
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { get as httpGet } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { uniquePrefix } from "../helpers/app.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.js";
+import { sharedRedis } from "../helpers/fixtures.js";
 import { freePort } from "../helpers/ports.js";
+import { watch } from "../helpers/processes.js";
 
 const SECRET = "npm-start-test-secret-0123456789abcdef";
 
@@ -23,7 +27,8 @@ interface NpmStart {
   npm: ChildProcess;
   pgid: number;
   output(): string;
-  exited: Promise<void>;
+  /** npm's exit code: the server's, which npm waits for and passes on. */
+  exited: Promise<number | null>;
 }
 
 /** `npm start` in a process group of its own, as a platform runs it; resolves once the server listens. */
@@ -44,32 +49,20 @@ async function npmStart(env: Record<string, string>): Promise<NpmStart> {
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
-  let out = "";
-  npm.stdout?.on("data", (d) => {
-    out += d;
-  });
-  npm.stderr?.on("data", (d) => {
-    out += d;
-  });
-  const exited = new Promise<void>((resolve) => npm.once("exit", () => resolve()));
+  const proc = watch(npm);
   started.push(npm.pid as number);
-  await vi.waitFor(
-    () => {
-      if (npm.exitCode !== null) throw new Error(`npm start exited early:\n${out}`);
-      expect(out).toContain('"msg":"listening"');
-    },
-    { timeout: 60_000, interval: 100 },
-  );
-  return { url: `http://127.0.0.1:${port}`, npm, pgid: npm.pid as number, output: () => out, exited };
+  await proc.waitForLog('"msg":"listening"');
+  return {
+    url: `http://127.0.0.1:${port}`,
+    npm,
+    pgid: npm.pid as number,
+    output: proc.output,
+    exited: proc.exited,
+  };
 }
 
 const started: number[] = [];
 let database: TestDatabase;
-
-beforeAll(() => {
-  // What `npm ci` does through the prepare script: dist/ is built before anyone runs `npm start`.
-  execFileSync("npm", ["run", "build"], { stdio: "ignore" });
-}, 120_000);
 
 beforeAll(async () => {
   database = await createTestDatabase();
@@ -177,4 +170,135 @@ describe("npm start", () => {
     );
     expect(run.output()).toContain('"msg":"parent process has gone without stopping this one"');
   });
+});
+
+/** The node process npm started (`exec node dist/server/main.js`): npm's child. */
+function serverPid(npmPid: number): number {
+  const out = execFileSync("ps", ["-e", "-o", "pid=,ppid="], { encoding: "utf8" });
+  const child = out
+    .split("\n")
+    .map((line) => line.trim().split(/\s+/).map(Number))
+    .find(([, ppid]) => ppid === npmPid);
+  if (!child?.[0]) throw new Error(`no child of npm ${npmPid}`);
+  return child[0];
+}
+
+/** A GET on a connection of its own (the cluster hands out connections, not requests); 0 when refused. */
+function status(base: string, path: string): Promise<number> {
+  return new Promise((resolve) => {
+    const req = httpGet(`${base}${path}`, { agent: false, timeout: 5000 }, (res) => {
+      res.resume();
+      res.on("end", () => resolve(res.statusCode ?? 0));
+    });
+    req.on("timeout", () => req.destroy(new Error("timed out")));
+    req.on("error", () => resolve(0));
+  });
+}
+
+const DRAIN_DELAY_MS = 2000; // SHUTDOWN_DELAY_MS of the drain tests
+
+describe("a stop signal from a supervisor, to the process group or to the server alone (issue 28)", () => {
+  // Group: systemd's KillMode=control-group, `kill -TERM -PGID`: node gets the signal directly and again
+  // from npm within milliseconds. That duplicate must not cut the readiness delay short.
+  for (const workers of [1, 2]) {
+    for (const target of ["group", "server"] as const) {
+      it(`WEB_CONCURRENCY=${workers}, SIGTERM to the ${target}: readiness 503 for the whole delay, requests served, exit 0`, async () => {
+        const redis = await sharedRedis();
+        const run = await npmStart({
+          ...database.env,
+          REDIS_URL: redis.url,
+          KEY_PREFIX: uniquePrefix(),
+          WEB_CONCURRENCY: String(workers),
+          SHUTDOWN_DELAY_MS: String(DRAIN_DELAY_MS),
+          SHUTDOWN_TIMEOUT_MS: "5000",
+        });
+        await vi.waitFor(async () => expect(await status(run.url, "/health/ready")).toBe(200), {
+          timeout: 30_000,
+          interval: 100,
+        });
+        if (workers > 1) {
+          await vi.waitFor(
+            () => expect(run.output().match(/"msg":"worker listening"/g)).toHaveLength(workers),
+            {
+              timeout: 30_000,
+              interval: 100,
+            },
+          );
+        }
+        const sentAt = Date.now();
+        if (target === "group") process.kill(-run.pgid, "SIGTERM");
+        else process.kill(serverPid(run.pgid), "SIGTERM");
+
+        // Until shortly before the delay ends, every probe (new connection each) is answered, readiness 503
+        // once the signal has landed, liveness 200.
+        const readiness: number[] = [];
+        const liveness: number[] = [];
+        while (Date.now() - sentAt < DRAIN_DELAY_MS - 400) {
+          const [ready, live] = await Promise.all([
+            status(run.url, "/health/ready"),
+            status(run.url, "/health/live"),
+          ]);
+          readiness.push(ready);
+          liveness.push(live);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        const firstFailing = readiness.indexOf(503);
+        expect(firstFailing, run.output()).toBeGreaterThanOrEqual(0);
+        expect(readiness.slice(firstFailing), run.output()).toEqual(
+          readiness.slice(firstFailing).map(() => 503),
+        );
+        expect(readiness.slice(0, firstFailing).every((s) => s === 200)).toBe(true);
+        expect(
+          liveness.every((s) => s === 200),
+          run.output(),
+        ).toBe(true);
+
+        expect(await run.exited, run.output()).toBe(0);
+        await vi.waitFor(() => expect(groupMembers(run.pgid)).toEqual([]), {
+          timeout: 15_000,
+          interval: 100,
+        });
+        expect(run.output()).not.toContain("cutting the drain short");
+        // The duplicate did arrive (npm forwards the group's signal) and was let go.
+        if (target === "group") expect(run.output()).toContain("signal repeated within moments");
+        expect(run.output()).toContain('"msg":"stopped"');
+      }, 120_000);
+    }
+  }
+
+  for (const workers of [1, 2]) {
+    it(`WEB_CONCURRENCY=${workers}: Ctrl-C twice in a terminal (SIGINT to the group, twice) stops at once`, async () => {
+      const redis = await sharedRedis();
+      const delayMs = 60_000;
+      const run = await npmStart({
+        ...database.env,
+        REDIS_URL: redis.url,
+        KEY_PREFIX: uniquePrefix(),
+        WEB_CONCURRENCY: String(workers),
+        SHUTDOWN_DELAY_MS: String(delayMs),
+        SHUTDOWN_TIMEOUT_MS: "5000",
+      });
+      if (workers > 1) {
+        await vi.waitFor(
+          () => expect(run.output().match(/"msg":"worker listening"/g)).toHaveLength(workers),
+          {
+            timeout: 30_000,
+            interval: 100,
+          },
+        );
+      }
+      const firstAt = Date.now();
+      process.kill(-run.pgid, "SIGINT");
+      await vi.waitFor(() => expect(run.output()).toContain("shutting down"), {
+        timeout: 10_000,
+        interval: 20,
+      });
+      // A person presses again no sooner than the rule's SIGINT_REPEAT_MS (200 ms) after the first.
+      await new Promise((r) => setTimeout(r, Math.max(0, firstAt + 300 - Date.now())));
+      process.kill(-run.pgid, "SIGINT");
+      expect(await run.exited, run.output()).toBe(0);
+      expect(Date.now() - firstAt).toBeLessThan(delayMs / 2);
+      expect(run.output()).toContain("cutting the drain short");
+    }, 120_000);
+  }
 });

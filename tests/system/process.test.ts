@@ -2,8 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TEST_SECRET, uniquePrefix } from "../helpers/app.js";
 import type { TestDatabase } from "../helpers/database.js";
 import { type SharedRedis, sharedRedis, testDatabase } from "../helpers/fixtures.js";
-import { type ServerProcess, startServerProcess } from "../helpers/server-process.js";
+import { runProcess, type ServerProcess, startServerProcess } from "../helpers/processes.js";
 import { uniqueEmail } from "../helpers/session.js";
+import { sleep } from "../helpers/sleep.js";
 
 let redisServer: SharedRedis;
 let database: TestDatabase | undefined;
@@ -70,7 +71,7 @@ describe("the server process", () => {
       email: uniqueEmail("slow"),
       password: "password-123",
     });
-    await new Promise((r) => setTimeout(r, 150));
+    await sleep(150);
     proc.child.kill("SIGTERM");
     const res = await inFlight;
     expect(res.status).toBe(201);
@@ -83,10 +84,11 @@ describe("the server process", () => {
     const { mkdtempSync } = await import("node:fs");
     const { tmpdir } = await import("node:os");
     const { join } = await import("node:path");
-    const proc = await startServerProcess({
-      DATA_DIR: mkdtempSync(join(tmpdir(), "embedded-")),
-      PASSWORD_SCRYPT_LOG_N: "10",
-    });
+    const proc = await startServerProcess(
+      { DATA_DIR: mkdtempSync(join(tmpdir(), "embedded-")), PASSWORD_SCRYPT_LOG_N: "10" },
+      undefined,
+      140_000,
+    );
     running.push(proc);
     const reg = await post(`${proc.url}/auth/register`, {
       email: uniqueEmail("embedded"),
@@ -102,28 +104,14 @@ describe("the server process", () => {
 
   it("exits non-zero with a clear JSON line when its port is taken", async () => {
     const { createServer } = await import("node:net");
-    const { spawn } = await import("node:child_process");
     const holder = createServer();
     await new Promise<void>((resolve) => holder.listen(0, "127.0.0.1", resolve));
     const port = (holder.address() as { port: number }).port;
     try {
-      const child = spawn(process.execPath, ["--import", "tsx", "server/main.ts"], {
-        env: { ...baseEnv(), PATH: process.env.PATH ?? "", HOST: "127.0.0.1", PORT: String(port) },
-        stdio: ["ignore", "pipe", "pipe"],
-      });
-      let out = "";
-      child.stdout.on("data", (d) => {
-        out += d;
-      });
-      child.stderr.on("data", (d) => {
-        out += d;
-      });
-      const code = await new Promise<number | null>((resolve) => {
-        const timer = setTimeout(() => child.kill("SIGKILL"), 45_000);
-        child.once("exit", (c) => {
-          clearTimeout(timer);
-          resolve(c);
-        });
+      const { code, output: out } = await runProcess("server/main.ts", {
+        ...baseEnv(),
+        HOST: "127.0.0.1",
+        PORT: String(port),
       });
       expect(code).toBe(1);
       const lines = out.split("\n").filter(Boolean);

@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TEST_SECRET, uniquePrefix } from "../helpers/app.js";
 import { type FakeOpenAI, startFakeOpenAI } from "../helpers/fake-openai.js";
 import { type SharedRedis, sharedRedis, testDatabase } from "../helpers/fixtures.js";
-import { startServerProcess } from "../helpers/server-process.js";
+import { startServerProcess } from "../helpers/processes.js";
+import { sleep } from "../helpers/sleep.js";
 
 const OPENAI_KEY = "sk-test-shutdown-0123456789";
 const DELAY_MS = 1500; // SHUTDOWN_DELAY_MS
@@ -61,7 +62,7 @@ async function waitUntilReady(base: string) {
   const deadline = Date.now() + 30_000;
   while ((await get(base, "/health/ready")).status !== 200) {
     if (Date.now() > deadline) throw new Error("the server never became ready");
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
 }
 
@@ -88,13 +89,13 @@ describe("SIGTERM on a real server process", () => {
       openai.setMode("hang");
       const inflight = get(base, "/health/complete");
       inflight.catch(() => undefined); // awaited below; this only keeps an early failure from going unhandled
-      await new Promise((r) => setTimeout(r, 200));
+      await sleep(200);
       child.kill("SIGTERM");
 
       const sentAt = Date.now();
       let ready = await get(base, "/health/ready");
       while (ready.status !== 503 && Date.now() - sentAt < DELAY_MS / 2) {
-        await new Promise((r) => setTimeout(r, 25));
+        await sleep(25);
         ready = await get(base, "/health/ready");
       }
       expect(ready.status).toBe(503);

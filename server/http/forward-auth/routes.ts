@@ -1,34 +1,28 @@
 import { type Request, Router } from "express";
 import type { Config } from "../../config/config.js";
-import { isAllowed } from "../../config/forward-auth-rules.js";
+import { decide } from "../../config/forward-auth-rules.js";
 import { publicSessionId } from "../../domain/session/session-index.js";
+import { canonicalHost, canonicalPath } from "../../lib/canonical-url.js";
 import { HttpError } from "../../lib/errors.js";
 
-const HOST = /^[a-z0-9.-]+(:\d{1,5})?$|^\[[0-9a-f:.]+\](:\d{1,5})?$/i;
-
-/** The request the proxy is deciding on, from its X-Forwarded-* headers (the proxy sets them). */
+/**
+ * The request the proxy is deciding on, from its X-Forwarded-* headers (the proxy sets them; nginx
+ * examples may send X-Original-URI instead of X-Forwarded-Uri). The host is canonical (canonicalHost);
+ * the target is passed to the rules as sent, which canonicalise it once (decide).
+ */
 function forwardedRequest(req: Request) {
   const proto = (req.get("x-forwarded-proto")?.split(",")[0]?.trim() || req.protocol).toLowerCase();
-  const host = (req.get("x-forwarded-host")?.split(",")[0]?.trim() ?? req.get("host") ?? "").toLowerCase();
-  const uri = req.get("x-forwarded-uri") ?? "/";
+  const rawHost = req.get("x-forwarded-host")?.split(",")[0]?.trim() ?? req.get("host") ?? "";
+  const uri = req.get("x-forwarded-uri") ?? req.get("x-original-uri") ?? "/";
   const method = (req.get("x-forwarded-method") ?? "GET").toUpperCase();
-  // Dot segments (also as %2e) are resolved as the backend will resolve them, so a rule on /admin
-  // cannot be passed with /public/../admin.
-  let path = "/";
-  let target: URL | undefined;
-  try {
-    target = new URL(uri.startsWith("/") ? uri : `/${uri}`, "http://forwarded.invalid");
-    path = target.pathname;
-  } catch {
-    target = undefined;
-  }
-  const validHost = HOST.test(host);
-  const origin = validHost && (proto === "http" || proto === "https") ? `${proto}://${host}` : undefined;
+  const host = canonicalHost(rawHost, proto);
+  const target = canonicalPath(uri);
+  // The way back after login, only for a target with one reading (no dot segments to resolve).
   const original =
-    origin && target && target.origin === "http://forwarded.invalid"
-      ? `${origin}${target.pathname}${target.search}`
+    host && (proto === "http" || proto === "https") && !("refused" in target) && !target.literal
+      ? `${proto}://${host}${target.path}${target.search}`
       : undefined;
-  return { host: validHost ? host : "", path, method, original };
+  return { host, uri, method, original };
 }
 
 /**
@@ -68,9 +62,8 @@ export function createForwardAuthRouter(deps: { config: Config }): Router {
       }
       throw new HttpError("unauthenticated", { message: "Log in to continue" });
     }
-    if (!isAllowed(forwardAuth.rules, target.host, target.path, user.email)) {
-      throw new HttpError("forbidden");
-    }
+    const decision = decide(forwardAuth.rules, target.host, target.uri, user.email);
+    if (decision !== "allowed") throw new HttpError(decision);
     res.setHeader(headers.userId, user.id);
     res.setHeader(headers.email, headerSafeEmail(user.email));
     res.setHeader(headers.sessionId, publicSessionId(req.sessionID));

@@ -27,11 +27,15 @@ export function isMigrationRetryable(err: unknown): boolean {
 // Any constant works; it only has to be the same for every instance of this app.
 const MIGRATION_LOCK_ID = 7_401_223;
 
-/** Applies pending migrations in one transaction; instances booting together wait on an advisory lock. */
+/**
+ * Applies pending migrations in one transaction under an advisory lock, so instances (or a pre-deploy
+ * command) migrating together take turns. The schema is created inside the lock too: two concurrent
+ * `CREATE SCHEMA IF NOT EXISTS` of the same name race (23505 on pg_namespace_nspname_index).
+ */
 export async function migrate(db: Database, logger: Logger, schema?: string): Promise<number[]> {
-  if (schema) await db.exec(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
   return db.transaction(async (tx) => {
     await tx.query("SELECT pg_advisory_xact_lock($1)", [MIGRATION_LOCK_ID]);
+    if (schema) await tx.exec(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
     await tx.query(`
       CREATE TABLE IF NOT EXISTS schema_migrations (
         version integer PRIMARY KEY,
@@ -52,4 +56,31 @@ export async function migrate(db: Database, logger: Logger, schema?: string): Pr
     }
     return applied;
   });
+}
+
+/** The command that brings a database up to date; named by every process that refuses an old schema. */
+export const MIGRATE_COMMAND = "npm run db:migrate";
+
+/** The database lacks migrations this build needs: a process that only checks refuses to start. */
+export class SchemaOutdatedError extends Error {
+  constructor(readonly missing: number[]) {
+    super(
+      `the database schema is not current (missing migration${missing.length > 1 ? "s" : ""} ${missing.join(", ")}): ` +
+        `run \`${MIGRATE_COMMAND}\` (or start the web process, which migrates) before starting this one`,
+    );
+    this.name = "SchemaOutdatedError";
+  }
+}
+
+/** Throws SchemaOutdatedError unless every migration of this build is applied; changes nothing. */
+export async function checkSchema(db: Database): Promise<void> {
+  const { rows } = await db
+    .query<{ version: number }>("SELECT version FROM schema_migrations")
+    .catch((err: { code?: string }) => {
+      if (err?.code === "42P01") return { rows: [] }; // undefined_table: never migrated
+      throw err;
+    });
+  const done = new Set(rows.map((r) => Number(r.version)));
+  const missing = MIGRATIONS.filter((m) => !done.has(m.version)).map((m) => m.version);
+  if (missing.length > 0) throw new SchemaOutdatedError(missing);
 }

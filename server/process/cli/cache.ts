@@ -1,6 +1,5 @@
-import { ConfigError, loadConfig } from "../../config/config.js";
 import { CacheKeyError } from "../../domain/cache/keys.js";
-import { createLogger } from "../../infra/logging/logger.js";
+import { boot, fatal } from "../boot.js";
 import { createRuntimeContext, openCache, openRedis } from "../runtime.js";
 
 const USAGE = `usage: npm run cache -- <command>
@@ -15,12 +14,8 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return command ? 0 : 2;
   }
-  const config = loadConfig(process.env);
   // Logs go to stderr so stdout stays pure JSON for scripts.
-  const logger = createLogger({
-    level: config.logLevel === "info" ? "warn" : config.logLevel,
-    destination: process.stderr,
-  });
+  const { config, logger } = boot({ role: "cli cache", destination: process.stderr, quiet: true });
   if (!config.redis) {
     process.stderr.write(
       "No Redis configured (REDIS_URL): each server keeps its cache in its own memory; use the admin API (/api/cache/*) instead\n",
@@ -70,7 +65,8 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(`${err.message}\n`);
       return 2;
     }
-    throw err;
+    await ctx.close().catch(() => undefined);
+    fatal(logger, `cache: ${(err as Error).message}`, err);
   } finally {
     await ctx.close();
   }
@@ -79,7 +75,7 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: Error) => {
-    process.stderr.write(err instanceof ConfigError ? `${err.message}\n` : `cache: ${err.message}\n`);
+    process.stderr.write(`cache: ${err.message}\n`);
     process.exit(1);
   },
 );

@@ -1,22 +1,26 @@
-import { ConfigError, loadConfig } from "../../config/config.js";
-import { migrate } from "../../infra/db/migrate.js";
-import { createLogger } from "../../infra/logging/logger.js";
-import { createRuntimeContext, openDatabase } from "../runtime.js";
+import { boot, fatal } from "../boot.js";
+import { migrateDatabase } from "../runtime.js";
 
-/** `npm run db:migrate`: applies pending migrations to the configured database and exits. */
+/**
+ * `npm run db:migrate`: applies pending migrations to the configured database (DATABASE_URL from the
+ * environment or `.env`) and exits; Railway's pre-deploy command. Safe beside running instances: it
+ * takes the same advisory lock as the web process.
+ */
 async function run() {
-  const config = loadConfig(process.env);
-  const logger = createLogger({ level: config.logLevel });
-  const ctx = createRuntimeContext(config, logger);
-  try {
-    const applied = await migrate(await openDatabase(ctx), logger, config.database.schema);
-    logger.info({ applied }, applied.length ? "migrations applied" : "database is up to date");
-  } finally {
-    await ctx.close();
+  const { config, logger } = boot({ role: "cli migrate" });
+  if (!config.database.url) {
+    logger.warn(
+      { dataDir: config.database.dataDir },
+      "No DATABASE_URL: migrating the embedded PGlite database",
+    );
   }
+  const applied = await migrateDatabase(config, logger).catch((err: Error) =>
+    fatal(logger, `migration failed: ${err.message}`, err),
+  );
+  logger.info(
+    { applied, ...(config.database.schema ? { schema: config.database.schema } : {}) },
+    applied.length ? "migrations applied" : "database is up to date",
+  );
 }
 
-run().catch((err: Error) => {
-  process.stderr.write(`${err instanceof ConfigError ? err.message : `migration failed: ${err.message}`}\n`);
-  process.exit(1);
-});
+void run();

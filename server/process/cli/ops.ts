@@ -1,16 +1,22 @@
 import { normalizeEmail } from "../../../shared/validation.js";
-import { type Config, ConfigError, loadConfig } from "../../config/config.js";
+import type { Config } from "../../config/config.js";
 import { createUserCache } from "../../domain/auth/user-cache.js";
 import { createUserRepository, type UserRecord } from "../../domain/auth/user-repository.js";
 import { createProductRateLimits } from "../../domain/ratelimit/policies.js";
 import { RedisRateLimitStore } from "../../domain/ratelimit/redis-store.js";
 import type { UserSessions } from "../../domain/session/user-sessions.js";
 import type { Database } from "../../infra/db/database.js";
-import { migrate } from "../../infra/db/migrate.js";
-import { createLogger, type Logger } from "../../infra/logging/logger.js";
+import type { Logger } from "../../infra/logging/logger.js";
 import type { Redis } from "../../infra/redis/redis-client.js";
-import { loadEnvFile } from "../env-file.js";
-import { createRuntimeContext, openCache, openDatabase, openRedis, type RuntimeContext } from "../runtime.js";
+import { boot, fatal } from "../boot.js";
+import {
+  createRuntimeContext,
+  openCache,
+  openDatabase,
+  openRedis,
+  prepareSchema,
+  type RuntimeContext,
+} from "../runtime.js";
 import { createSessionServices } from "../services.js";
 
 const USAGE = `usage: node dist/server/process/cli/ops.js <command>   (npm run ops -- <command>)
@@ -40,14 +46,10 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`${USAGE}\n`);
     return group ? 0 : 2;
   }
-  loadEnvFile();
-  const config = loadConfig(process.env);
   // Logs go to stderr so stdout stays pure JSON for scripts.
-  const logger = createLogger({
-    level: config.logLevel === "info" ? "warn" : config.logLevel,
-    destination: process.stderr,
-  });
-  const runtime = createRuntimeContext(config, logger);
+  const { config, logger } = boot({ role: "cli ops", destination: process.stderr, quiet: true });
+  // The web process (or `npm run db:migrate`) migrates; an operator command only checks the schema.
+  const runtime = createRuntimeContext(config, logger, "check");
   const ctx = context(runtime);
   try {
     const result = await run(ctx, group, action, rest);
@@ -62,7 +64,8 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(`${err.message}\n`);
       return 1;
     }
-    throw err;
+    await runtime.close().catch(() => undefined);
+    fatal(logger, `ops: ${(err as Error).message}`, err);
   } finally {
     await runtime.close().catch(() => undefined);
   }
@@ -147,7 +150,7 @@ function context(runtime: RuntimeContext): Context {
           );
         }
         const database = await openDatabase(runtime);
-        await migrate(database, logger, config.database.schema);
+        await prepareSchema(database, runtime);
         return database;
       })();
       return db;
@@ -200,7 +203,7 @@ function single(args: string[]): string {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: Error) => {
-    process.stderr.write(err instanceof ConfigError ? `${err.message}\n` : `ops: ${err.message}\n`);
+    process.stderr.write(`ops: ${err.message}\n`);
     process.exit(1);
   },
 );

@@ -11,6 +11,7 @@ import {
   testRedisClient,
 } from "../../helpers/fixtures.js";
 import { sessionCookie, sessionIdOf, uniqueEmail } from "../../helpers/session.js";
+import { sleep } from "../../helpers/sleep.js";
 
 const DEVICE = "device"; // the default name without COOKIE_SECURE
 
@@ -258,7 +259,7 @@ describe("hash queue", () => {
           .send({ currentPassword: `wrong-${i}`, newPassword: "whatever password" })
           .then((res) => res.status),
       );
-      await new Promise((resolve) => setTimeout(resolve, 100)); // the flood is under way
+      await sleep(100); // the flood is under way
       const loginStart = Date.now();
       const res = await victimLogin();
       const loginMs = Date.now() - loginStart;

@@ -5,12 +5,12 @@ import { uniquePrefix } from "../../helpers/app.js";
 import { CONTRACT_CONFIG } from "../../helpers/cache-contract-suite.js";
 import { silentLogger } from "../../helpers/logger.js";
 import { type RedisServer, startRedisServer } from "../../helpers/redis-server.js";
+import { sleep } from "../../helpers/sleep.js";
 
 const SKEW_MS = 15 * 60_000;
 
 let server: RedisServer;
 const open: Array<{ cache: Cache; redis: Redis }> = [];
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 beforeAll(async () => {
   server = await startRedisServer();

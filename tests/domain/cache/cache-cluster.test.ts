@@ -7,6 +7,7 @@ import { testEnv } from "../../helpers/app.js";
 import { CONTRACT_CONFIG } from "../../helpers/cache-contract-suite.js";
 import { silentLogger } from "../../helpers/logger.js";
 import { type RedisCluster, startRedisCluster } from "../../helpers/redis-cluster.js";
+import { sleep } from "../../helpers/sleep.js";
 
 let cluster: RedisCluster;
 const open: Array<{ cache: Cache; redis: Redis }> = [];
@@ -51,7 +52,7 @@ describe("cache on Redis Cluster", () => {
     let loads = 0;
     const loader = async () => {
       loads++;
-      await new Promise((r) => setTimeout(r, 200));
+      await sleep(200);
       return ["m1", "m2"];
     };
     const results = await Promise.all(

@@ -10,6 +10,7 @@ import { CONTRACT_CONFIG } from "../../helpers/cache-contract-suite.js";
 import { l2ContractSuite } from "../../helpers/cache-l2-contract-suite.js";
 import { capturingLogger, silentLogger } from "../../helpers/logger.js";
 import { type RedisServer, startRedisServer } from "../../helpers/redis-server.js";
+import { sleep } from "../../helpers/sleep.js";
 
 let server: RedisServer;
 let redis: Redis;
@@ -74,7 +75,7 @@ describe("the loading lease", () => {
     let loads = 0;
     const loader = async () => {
       loads++;
-      await new Promise((r) => setTimeout(r, 50));
+      await sleep(50);
       return "value";
     };
     try {
@@ -150,7 +151,7 @@ describe("the cache front when its L2 fails", () => {
     const opts = { ttlMs: 100, graceMs: 500 };
     await cache.getOrSet("things", "g", async () => "old", opts);
     l2.fail("throw");
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
     const failing = async (): Promise<string> => {
       throw new Error("upstream down");
     };
@@ -158,7 +159,7 @@ describe("the cache front when its L2 fails", () => {
       value: "old",
       status: "stale",
     });
-    await new Promise((r) => setTimeout(r, 500));
+    await sleep(500);
     await expect(cache.getOrSet("things", "g", failing, opts)).rejects.toThrow("upstream down");
   });
 
@@ -185,7 +186,7 @@ describe("the cache front when its L2 fails", () => {
     expect(l2.calls).toEqual(callsWhileOpen);
 
     l2.heal();
-    await new Promise((r) => setTimeout(r, 350)); // the cooldown
+    await sleep(350); // the cooldown
     expect(cache.stats().l2.breaker).toBe("half-open");
     await cache.set("things", "back", "b");
     expect(cache.stats().l2.breaker).toBe("closed");

@@ -9,12 +9,11 @@ import { privateRedisServer, testRedisClient, waitUntil } from "../../helpers/fi
 import { silentLogger } from "../../helpers/logger.js";
 import type { RedisServer } from "../../helpers/redis-server.js";
 import { commandCalls, commandDiff } from "../../helpers/redis-stats.js";
+import { sleep } from "../../helpers/sleep.js";
 
 let server: RedisServer;
 let admin: IORedis;
 const open: Array<{ cache: Cache; redis: Redis }> = [];
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const waitFor = (check: () => boolean | Promise<boolean>, timeoutMs = 10_000) =>
   waitUntil(check, timeoutMs, 25);

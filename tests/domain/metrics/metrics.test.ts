@@ -5,6 +5,7 @@ import { createMetrics } from "../../../server/domain/metrics/metrics.js";
 import { privateRedisServer, type SharedRedis, sharedRedis, testHealthApp } from "../../helpers/fixtures.js";
 import type { HealthTestApp } from "../../helpers/health-app.js";
 import { silentLogger } from "../../helpers/logger.js";
+import { sleep } from "../../helpers/sleep.js";
 
 const ADMIN_KEY = "admin-key-for-metrics-tests-0123";
 
@@ -166,7 +167,7 @@ describe("GET /metrics", () => {
 
     // An expired value served because its loader failed, within grace, counts as stale.
     await a.cache.set("models", "stale", { loaded: true }, { ttlMs: 1, graceMs: 60_000 });
-    await new Promise((r) => setTimeout(r, 20));
+    await sleep(20);
     const failing = async (): Promise<{ loaded: boolean }> => {
       throw new Error("upstream down");
     };

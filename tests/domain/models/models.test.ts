@@ -9,6 +9,7 @@ import { type FakeOpenAI, startFakeOpenAI } from "../../helpers/fake-openai.js";
 import { privateRedisServer, registerUser, testApp } from "../../helpers/fixtures.js";
 import type { RedisServer } from "../../helpers/redis-server.js";
 import { commandCalls, commandDiff } from "../../helpers/redis-stats.js";
+import { sleep } from "../../helpers/sleep.js";
 
 const API_KEY = "sk-test-0123456789";
 let redisServer: RedisServer;
@@ -65,9 +66,9 @@ describe("GET /api/models", () => {
     const monitor = await new IORedis({ port: redisServer.port, host: "127.0.0.1" }).monitor();
     const seen: string[][] = [];
     monitor.on("monitor", (_time: string, args: string[]) => seen.push(args));
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
     const second = await request(t.app).get("/api/models").set("Cookie", cookie);
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
     monitor.disconnect();
     expect(second.headers["x-cache"]).toBe("HIT");
     expect(seen.length).toBeGreaterThan(0); // the session's own reads
@@ -90,7 +91,7 @@ describe("GET /api/models", () => {
       openai.setMode("ok");
       expect((await request(t.app).get("/api/models").set("Cookie", cookie)).headers["x-cache"]).toBe("MISS");
       openai.setMode("unauthorized");
-      await new Promise((r) => setTimeout(r, 1100)); // past the 1 s TTL, inside the grace
+      await sleep(1100); // past the 1 s TTL, inside the grace
       const stale = await request(t.app).get("/api/models").set("Cookie", cookie);
       expect(stale.status).toBe(200);
       expect(stale.headers["x-cache"]).toBe("STALE");

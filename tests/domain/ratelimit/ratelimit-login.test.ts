@@ -2,7 +2,7 @@ import request from "supertest";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { TestApp } from "../../helpers/app.js";
 import { testApp } from "../../helpers/fixtures.js";
-import { sleep } from "../../helpers/rate-limit-store-suite.js";
+import { sleep } from "../../helpers/sleep.js";
 
 let t: TestApp;
 

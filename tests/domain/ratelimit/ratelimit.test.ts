@@ -8,9 +8,9 @@ import { type TestApp, testEnv, uniquePrefix } from "../../helpers/app.js";
 import { privateRedisServer, testApp } from "../../helpers/fixtures.js";
 import { listen } from "../../helpers/listen.js";
 import { capturingLogger, silentLogger } from "../../helpers/logger.js";
-import { sleep } from "../../helpers/rate-limit-store-suite.js";
 import type { RedisServer } from "../../helpers/redis-server.js";
 import { commandCalls, commandDiff } from "../../helpers/redis-stats.js";
+import { sleep } from "../../helpers/sleep.js";
 
 let redisServer: RedisServer;
 const opened: TestApp[] = [];

@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { BoundedMemoryStore } from "../../../server/domain/session/memory-store.js";
 import { testApp } from "../../helpers/fixtures.js";
 import { sessionCookie, uniqueEmail } from "../../helpers/session.js";
+import { sleep } from "../../helpers/sleep.js";
 
 const session = (ms: number) =>
   ({ cookie: { expires: new Date(Date.now() + ms), originalMaxAge: ms } }) as unknown as SessionData;
@@ -25,7 +26,7 @@ describe("the embedded session store (no Redis configured)", () => {
     const store = new BoundedMemoryStore({ max: 10, ttlSeconds: 60 });
     store.set("short", session(50));
     expect(store.has("short")).toBe(true); // a read would extend it, as the Redis store's does
-    await new Promise((r) => setTimeout(r, 120));
+    await sleep(120);
     expect(await get(store, "short")).toBeNull();
   });
 

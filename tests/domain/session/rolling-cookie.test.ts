@@ -3,11 +3,11 @@ import { describe, expect, it } from "vitest";
 import { BoundedMemoryStore } from "../../../server/domain/session/memory-store.js";
 import { registerUser, testApp } from "../../helpers/fixtures.js";
 import { sessionCookie, uniqueEmail } from "../../helpers/session.js";
+import { sleep } from "../../helpers/sleep.js";
 
 // The rolling cookie is re-sent only when the server extended the session: with a 2 s TTL and a touch
 // fraction of 0.5, a session is extended (and the cookie re-sent) once more than 1 s of it has been used.
 const TTL_S = 2;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function expiresOf(res: request.Response): number | undefined {
   const line = (res.headers["set-cookie"] as string[] | undefined)?.[0];

@@ -5,6 +5,7 @@ import { type TestApp, testEnv } from "../../helpers/app.js";
 import { privateRedisServer, registerUser, testApp } from "../../helpers/fixtures.js";
 import type { RedisServer } from "../../helpers/redis-server.js";
 import { sessionIdOf, uniqueEmail } from "../../helpers/session.js";
+import { sleep } from "../../helpers/sleep.js";
 
 const TTL_S = 3600;
 const TTL_MS = TTL_S * 1000;
@@ -68,7 +69,7 @@ describe("rolling idle timeout with a touch fraction", () => {
     const t = await appWith({ SESSION_TOUCH_FRACTION: "0.5", SESSION_DURABLE: "off" });
     const { cookie, key } = await signIn(t);
     await t.redis!.pexpire(key, 150);
-    await new Promise((r) => setTimeout(r, 400));
+    await sleep(400);
     const res = await me(t, cookie);
     expect(res.status).toBe(401);
     expect(res.body.error.code).toBe("unauthenticated");
@@ -116,8 +117,7 @@ describe("rolling idle timeout with a touch fraction", () => {
       await redisServer.start();
     }
     // The session was lost with the (non-persistent) Redis: restored from its durable record.
-    for (let i = 0; i < 50 && !t.redis!.status.startsWith("ready"); i++)
-      await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 50 && !t.redis!.status.startsWith("ready"); i++) await sleep(100);
     expect((await me(t, cookie)).status).toBe(200);
   });
 });

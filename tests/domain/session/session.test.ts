@@ -3,13 +3,12 @@ import { describe, expect, it, vi } from "vitest";
 import { type TestApp, uniquePrefix } from "../../helpers/app.js";
 import { registerUser, testApp } from "../../helpers/fixtures.js";
 import { sessionCookie, sessionCookieLine, sessionIdOf, uniqueEmail } from "../../helpers/session.js";
+import { sleep } from "../../helpers/sleep.js";
 
 const app = (env: Record<string, string> = {}): Promise<TestApp> => testApp({ env });
 
 const register = (a: TestApp, headers: Record<string, string> = {}) =>
   registerUser(a, { email: uniqueEmail("sess"), password: "password-123", headers, requireCookie: false });
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("session cookie", () => {
   it("is __Host-sid, Secure, HttpOnly, SameSite=Strict, Path=/ behind an HTTPS proxy (trust proxy 1)", async () => {

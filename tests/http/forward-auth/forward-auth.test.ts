@@ -58,6 +58,37 @@ describe("configuration", () => {
       ).toBe(true);
   });
 
+  it("checks rules, origins and the login URL with the same canonical form as requests", () => {
+    const rules = (value: string) =>
+      configProblems({ FORWARD_AUTH_RULES: value }).filter((p) => p.startsWith("FORWARD_AUTH_RULES:"));
+    for (const bad of [
+      "app.example.com/admin/../x",
+      "app.example.com//admin",
+      "app.example.com/ad%2fmin",
+      "app.example.com/admin;x",
+      "app.example.com/%61dmin",
+      "app.example.com/admin?x=1",
+      "app.example.com:443/admin",
+      "user@app.example.com/",
+      "app.example.com../",
+    ])
+      expect(rules(bad), bad).toHaveLength(1);
+    expect(rules("App.Example.com./Admin, app.example.com:8443/x=@corp.example.com, */status")).toEqual([]);
+    expect(
+      parseRules("App.Example.com./Admin, bücher.example/", []).map((r) => `${r.host}${r.pathPrefix}`),
+    ).toEqual(["app.example.com/Admin", "xn--bcher-kva.example/"]);
+
+    const origins = configProblems({
+      FORWARD_AUTH_ALLOWED_ORIGINS:
+        "https://@app.example.com, https:app.example.com, https://app.example.com:443",
+      APP_ORIGIN: "https://user@app.example.com",
+      FORWARD_AUTH_LOGIN_URL: "/.//evil.example/login",
+    });
+    expect(origins.filter((p) => p.startsWith("FORWARD_AUTH_ALLOWED_ORIGINS:"))).toHaveLength(2);
+    expect(origins.some((p) => p.startsWith("APP_ORIGIN:"))).toBe(true);
+    expect(origins.some((p) => p.startsWith("FORWARD_AUTH_LOGIN_URL:"))).toBe(true);
+  });
+
   it("refuses COOKIE_DOMAIN with a __Host- cookie name, explicit or the secure default", () => {
     const implicit = configProblems({ COOKIE_DOMAIN: "example.com", COOKIE_SECURE: "true" });
     expect(implicit).toEqual([expect.stringMatching(/^COOKIE_DOMAIN: .*__Host-.*SESSION_COOKIE_NAME/)]);
@@ -123,8 +154,8 @@ describe("safe next", () => {
     expect(safeNext("https://other.example.net/x", allowed, req)).toBeUndefined();
   });
 
-  it("a path that decodes to a scheme-relative URL stays a path on this site", () => {
-    expect(safeNext("/%2F%2Fevil.example", allowed)).toBe("/%2F%2Fevil.example");
+  it("drops a path with an encoded slash, which a backend could decode to a scheme-relative URL", () => {
+    expect(safeNext("/%2F%2Fevil.example", allowed)).toBeUndefined();
   });
 });
 
@@ -299,6 +330,16 @@ describe("GET /auth/verify", () => {
     expect(refused.headers["x-auth-user-id"]).toBeUndefined();
     await verify("svc.example.net", "/public/../admin").expect(403);
     await verify("svc.example.net", "/public/%2e%2e/admin").expect(403);
+    // nginx setups that send X-Original-URI instead of X-Forwarded-Uri get the same decision.
+    await request(t.app)
+      .get("/auth/verify")
+      .set({
+        "X-Forwarded-Proto": "https",
+        "X-Forwarded-Host": "svc.example.net",
+        "X-Original-URI": "/ADMIN/x",
+      })
+      .set("Cookie", cookie)
+      .expect(403);
     await verify("other.example.net", "/").expect(403);
   });
 

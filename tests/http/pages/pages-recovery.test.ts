@@ -4,6 +4,7 @@ import type { Env } from "../../../server/config/config.js";
 import { startMailWorker } from "../../../server/process/runtime.js";
 import { login, registerUser, TEST_PASSWORD, testApp } from "../../helpers/fixtures.js";
 import { sessionCookie, uniqueEmail } from "../../helpers/session.js";
+import { sleep } from "../../helpers/sleep.js";
 import { type ReceivedMail, startSmtpServer, type TestSmtpServer } from "../../helpers/smtp.js";
 
 const PUBLIC_URL = "https://auth.example.test";
@@ -85,7 +86,7 @@ describe("recovery pages", () => {
       .post("/auth/password/forgot")
       .send({ email: uniqueEmail("after") })
       .expect(202);
-    await new Promise((r) => setTimeout(r, 1500)); // past the mail delay: anything queued would be sent by now
+    await sleep(1500); // past the mail delay: anything queued would be sent by now
     expect(smtp.to(owner.email)).toEqual([]);
   });
 

@@ -8,6 +8,7 @@ import {
 } from "../../helpers/job-queue-contract-suite.js";
 import { bullQueue, loopbackRedis } from "../../helpers/queues.js";
 import { startRedisCluster } from "../../helpers/redis-cluster.js";
+import { sleep } from "../../helpers/sleep.js";
 
 jobQueueContractSuite("BullMQ on Redis", async () => {
   const { port, db } = await sharedRedis();
@@ -88,7 +89,7 @@ describe("BullMQ worker across a Redis restart", () => {
     await queue.add({ n: 1 });
     await waitUntil(() => seen.length === 1);
     await server.kill();
-    await new Promise((r) => setTimeout(r, 1000));
+    await sleep(1000);
     await server.start();
     await waitUntil(
       async () =>

@@ -1,4 +1,3 @@
-import { execFile } from "node:child_process";
 import { Redis as IORedis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../../../server/config/config.js";
@@ -7,6 +6,7 @@ import { connectRedis, createRedisClient, type Redis } from "../../../server/inf
 import { testEnv } from "../../helpers/app.js";
 import { privateRedisServer } from "../../helpers/fixtures.js";
 import { silentLogger } from "../../helpers/logger.js";
+import { runProcess } from "../../helpers/processes.js";
 import type { RedisServer } from "../../helpers/redis-server.js";
 import { commandCalls, commandDiff } from "../../helpers/redis-stats.js";
 
@@ -16,15 +16,17 @@ let redis: Redis;
 let cache: Cache;
 let env: Record<string, string | undefined>;
 
-function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ["--import", "tsx", "server/process/cli/cache.ts", ...args],
-      { env: { PATH: process.env.PATH, ...env }, timeout: 20_000 },
-      (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
-    );
-  });
+async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const { code, stdout, stderr } = await runProcess(
+    "server/process/cli/cache.ts",
+    { PATH: process.env.PATH, ...env },
+    {
+      args,
+      defaults: false,
+      timeoutMs: 20_000,
+    },
+  );
+  return { code: code ?? 1, stdout, stderr };
 }
 
 beforeAll(async () => {

@@ -1,8 +1,8 @@
-import { execFile } from "node:child_process";
 import request from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildTestApp, type TestApp, testEnv } from "../../helpers/app.js";
 import { createTestDatabase, type TestDatabase } from "../../helpers/database.js";
+import { runProcess } from "../../helpers/processes.js";
 import { type RedisServer, startRedisServer } from "../../helpers/redis-server.js";
 import { uniqueEmail } from "../../helpers/session.js";
 
@@ -12,15 +12,17 @@ let database: TestDatabase;
 let t: TestApp;
 let env: Record<string, string | undefined>;
 
-function ops(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ["--import", "tsx", "server/process/cli/ops.ts", ...args],
-      { env: { PATH: process.env.PATH, ...env }, timeout: 30_000 },
-      (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
-    );
-  });
+async function ops(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const { code, stdout, stderr } = await runProcess(
+    "server/process/cli/ops.ts",
+    { PATH: process.env.PATH, ...env },
+    {
+      args,
+      defaults: false,
+      timeoutMs: 30_000,
+    },
+  );
+  return { code: code ?? 1, stdout, stderr };
 }
 
 async function signedIn(email: string) {
