@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Redis as IORedis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DurableSessions } from "../../server/domain/session/durable-sessions.js";
@@ -125,8 +128,11 @@ describe("every session survives Redis losing it", () => {
   });
 
   it("a replica promoted that never received the newest logins: 50/50", async () => {
-    const primary = await redisServer();
-    const replica = await redisServer();
+    // Full resynchronisation writes an RDB file in each server's directory: a temporary one, not the cwd.
+    const dir = mkdtempSync(join(tmpdir(), "durable-replica-"));
+    closers.push(async () => rmSync(dir, { recursive: true, force: true }));
+    const primary = await redisServer(["--dir", dir, "--dbfilename", "primary.rdb"]);
+    const replica = await redisServer(["--dir", dir, "--dbfilename", "replica.rdb"]);
     const r = client(replica.port);
     await r.replicaof("127.0.0.1", primary.port);
     const target = { host: "127.0.0.1", port: primary.port };
