@@ -54,6 +54,7 @@ describe("a session Redis lost", () => {
     expect(res.status).toBe(200);
     expect(res.body.user.email).toBe(email);
     expect(durableOf(t).stats().restores).toBe(before + 1);
+    expect(await t.services.metrics.render()).toMatch(/^session_restores_total [1-9]\d*$/m);
     const ttl = await redis.pttl(sessionKey(t, cookie));
     expect(ttl).toBeGreaterThan((t.config.session.ttlSeconds - 60) * 1000);
     const list = await request(t.app).get("/auth/sessions").set("Cookie", cookie);
