@@ -18,6 +18,7 @@ const UNIT_FILES = [
   "tests/domain/session/session-extension.test.ts",
   "tests/infra/jobs/jobs-memory.test.ts",
   "tests/process/railway-iac.test.ts",
+  "tests/process/signals.test.ts",
 ];
 /** Files in the unit folders that build the app on the shared Redis and database. */
 const INTEGRATION_FILES = [

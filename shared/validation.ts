@@ -3,6 +3,7 @@
  * zod schema per request body, each message naming its field.
  */
 import { z } from "zod";
+import { canonicalEmail } from "./email.js";
 
 export const EMAIL_MAX_LENGTH = 254;
 export const PASSWORD_MIN_LENGTH = 8;
@@ -11,18 +12,35 @@ export const PASSWORD_MAX_LENGTH = 128;
 // No whitespace and no control characters (PostgreSQL refuses NUL in text).
 const EMAIL_SHAPE = /^[^\s@\p{Cc}]+@[^\s@\p{Cc}]+\.[^\s@\p{Cc}]+$/u;
 
+/** The error code a refused address answers with (invisible characters, compatibility forms, mixed scripts). */
+export const EMAIL_REFUSED = "email_refused";
+
+/**
+ * The stored form of an address (shared/email.ts); an address that has none (refused) is only trimmed,
+ * NFC-normalised and lower-cased, so looking it up finds no account made since.
+ */
 export function normalizeEmail(email: string): string {
-  return email.trim().toLowerCase();
+  const canonical = canonicalEmail(email);
+  return canonical.ok ? canonical.email : email.trim().normalize("NFC").toLowerCase();
 }
 
-/** Trimmed and lower-cased before the checks, as it is stored. */
+/** Checked, then put in its normal form (NFC, lower case, punycode domain), as it is stored. */
 const email = z
   .string({ error: "email must be a string" })
   .trim()
-  .toLowerCase()
   .min(1, "email is required")
   .max(EMAIL_MAX_LENGTH, `email must be at most ${EMAIL_MAX_LENGTH} characters`)
-  .regex(EMAIL_SHAPE, "email must be a valid email address");
+  .regex(EMAIL_SHAPE, "email must be a valid email address")
+  .transform((value, ctx) => {
+    const canonical = canonicalEmail(value);
+    if (canonical.ok && canonical.email.length <= EMAIL_MAX_LENGTH) return canonical.email;
+    ctx.addIssue({
+      code: "custom",
+      message: canonical.ok ? `email must be at most ${EMAIL_MAX_LENGTH} characters` : canonical.reason,
+      params: canonical.ok ? undefined : { errorCode: EMAIL_REFUSED },
+    });
+    return z.NEVER;
+  });
 
 /** A password being set: the length rules apply. */
 const newPassword = (field: string) =>

@@ -75,7 +75,7 @@ export function loadConfig(env: Env): Config {
 
   const platform = platformConfig(v, cleaned, report);
   const { isProduction } = platform;
-  const http = httpConfig(v, { isProduction }, report);
+  const http = httpConfig(v, { isProduction, platform: platform.platform }, report);
   const redis = redisConfig(v, report);
   const session = sessionConfig(v, { isProduction }, report);
   const cache = cacheConfig(v, report);
@@ -88,11 +88,6 @@ export function loadConfig(env: Env): Config {
       hasRedis: redis.redis !== undefined,
       hasOpenAI: openai.openai.apiKey !== undefined,
     },
-    report,
-  );
-  const forwardAuth = forwardAuthConfig(
-    v,
-    { cookieName: session.session.cookieName, appOrigins: http.appOrigins },
     report,
   );
   const workers = workersConfig(
@@ -114,6 +109,15 @@ export function loadConfig(env: Env): Config {
       dataDir: v.DATA_DIR,
       hasRedis: redis.redis !== undefined,
       queueRedis: queueRedisConfig(v, redis.redis, report),
+    },
+    report,
+  );
+  const forwardAuth = forwardAuthConfig(
+    v,
+    {
+      cookieName: session.session.cookieName,
+      appOrigins: http.appOrigins,
+      emailVerification: mail.mail.emailVerification,
     },
     report,
   );

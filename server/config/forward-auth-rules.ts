@@ -17,6 +17,9 @@ export type Decision = "allowed" | "forbidden" | "ambiguous_url";
 
 const RULE = /^(\*|[^/=\s]+)(\/[^\s=]*)?(?:=(.+))?$/i;
 
+/** Whether any rule names emails or domains (those admit verified addresses only). */
+export const namesAddresses = (rules: ForwardAuthRule[]): boolean => rules.some((rule) => rule.who);
+
 /** Parses the comma-separated rules; every bad entry is named in `problems`. */
 export function parseRules(value: string, problems: string[]): ForwardAuthRule[] {
   const rules: ForwardAuthRule[] = [];
@@ -132,6 +135,10 @@ function mostSpecific(rules: ForwardAuthRule[], path: string, fold: boolean): Fo
   return best;
 }
 
+/**
+ * `email` is the user's address only once its owner confirmed it (undefined otherwise): a rule naming
+ * emails or domains admits nobody else, since anyone can register an address they do not own.
+ */
 function admits(rule: ForwardAuthRule, email: string | undefined): boolean {
   if (!rule.who) return true;
   if (email === undefined) return false;

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { canonicalAbsoluteUrl, canonicalNext, canonicalOrigin } from "../lib/canonical-url.js";
-import { type ForwardAuthRule, parseRules } from "./forward-auth-rules.js";
+import { type ForwardAuthRule, namesAddresses, parseRules } from "./forward-auth-rules.js";
+import type { EmailVerificationMode } from "./mail.js";
 import { nonEmpty, type Report, type Values } from "./variables.js";
 
 /** Mounted under /auth; the global per-address limiter skips it (the caller is the proxy). */
@@ -28,7 +29,7 @@ export interface ForwardAuthConfig {
   rules: ForwardAuthRule[];
   /** Where a proxy sends an anonymous browser: a path on the proxied host or an absolute URL. */
   loginUrl: string;
-  headers: { userId: string; email: string; sessionId: string };
+  headers: { userId: string; email: string; emailVerified: string; sessionId: string };
   /** The session cookie's Domain attribute; unset: host-only. */
   cookieDomain?: string;
 }
@@ -36,7 +37,7 @@ export interface ForwardAuthConfig {
 /** The forward-auth section of the configuration (server/config/ shows how a section works). */
 export function forwardAuthConfig(
   v: Values<typeof FORWARD_AUTH_VARIABLES>,
-  deps: { cookieName: string; appOrigins: string[] },
+  deps: { cookieName: string; appOrigins: string[]; emailVerification: EmailVerificationMode },
   report: Report,
 ): { forwardAuth: ForwardAuthConfig } {
   return { forwardAuth: parseForwardAuth(v, deps, report.problems) };
@@ -44,7 +45,7 @@ export function forwardAuthConfig(
 
 function parseForwardAuth(
   raw: Values<typeof FORWARD_AUTH_VARIABLES>,
-  ctx: { cookieName: string; appOrigins: string[] },
+  ctx: { cookieName: string; appOrigins: string[]; emailVerification: EmailVerificationMode },
   problems: string[],
 ): ForwardAuthConfig {
   const extra = (raw.FORWARD_AUTH_ALLOWED_ORIGINS ?? "")
@@ -68,6 +69,12 @@ function parseForwardAuth(
   }
 
   const rules = parseRules(raw.FORWARD_AUTH_RULES ?? "", problems);
+  // Such rules admit confirmed addresses only, and with verification off no new address is confirmed.
+  if (namesAddresses(rules) && ctx.emailVerification === "off") {
+    problems.push(
+      "FORWARD_AUTH_RULES: rules naming emails or @domains admit only confirmed addresses, and EMAIL_VERIFICATION=off confirms none; set EMAIL_VERIFICATION=optional or required (or name hosts and paths only)",
+    );
+  }
 
   const cookieName = ctx.cookieName;
   if (raw.COOKIE_DOMAIN && /^__Host-/i.test(cookieName)) {
@@ -81,7 +88,12 @@ function parseForwardAuth(
     returnOrigins: [...new Set([...ctx.appOrigins, ...extra])],
     rules,
     loginUrl,
-    headers: { userId: `${prefix}User-Id`, email: `${prefix}User-Email`, sessionId: `${prefix}Session-Id` },
+    headers: {
+      userId: `${prefix}User-Id`,
+      email: `${prefix}User-Email`,
+      emailVerified: `${prefix}Email-Verified`,
+      sessionId: `${prefix}Session-Id`,
+    },
     cookieDomain: raw.COOKIE_DOMAIN?.replace(/^\./, "").toLowerCase(),
   };
 }

@@ -12,6 +12,7 @@ export const HEALTH_VARIABLES = {
     .optional(), // dependencies whose failure fails readiness; default database (and redis when configured)
   HEALTH_OPENAI_CACHE_SECONDS: int(0, 86_400).default(60), // how long an OpenAI check result is reused
   METRICS_PUBLIC: bool.default(false), // serve /metrics without the admin token
+  HEALTH_DETAILS: z.enum(["admin", "public"]).default("admin"), // who sees /health/redis and /health/complete beyond status and latency
   SHUTDOWN_DELAY_MS: int(0, 600_000).optional(), // after SIGTERM, readiness fails this long while requests are served
   SHUTDOWN_TIMEOUT_MS: int(0).optional(), // unset: 10 s, or sized from RAILWAY_DEPLOYMENT_DRAINING_SECONDS
 };
@@ -40,6 +41,8 @@ export function healthConfig(
       required: healthRequired(v.HEALTH_REQUIRED, deps, report.problems),
       openaiCacheSeconds: v.HEALTH_OPENAI_CACHE_SECONDS,
     },
+    /** Show every health detail (errors, Redis version, memory, policy, persistence, role) to anyone. */
+    healthDetailsPublic: v.HEALTH_DETAILS === "public",
     /** Serve GET /metrics without the admin bearer token. */
     metricsPublic: v.METRICS_PUBLIC,
     /** After SIGTERM, how long readiness reports 503 while requests are still served (ms). */

@@ -7,7 +7,7 @@ export const HTTP_VARIABLES = {
   PORT: int(0, 65535).default(3000), // listening port
   HOST: nonEmpty.default("0.0.0.0"), // listening interface
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"), // log verbosity
-  TRUST_PROXY: nonEmpty.optional(), // hop count or addresses/CIDRs; unset: 1 in production, else 0
+  TRUST_PROXY: nonEmpty.optional(), // false (clients connect directly), a hop count, or proxy addresses/CIDRs; unset: 1 on Railway, 0 outside production, refused in production elsewhere
   HTTP_REQUEST_TIMEOUT_MS: int(1000).default(30_000), // a whole request must arrive within this, else 408
   HTTP_HEADERS_TIMEOUT_MS: int(1000).default(10_000), // bound on receiving the headers
   APP_ORIGIN: nonEmpty.optional(), // origins allowed to send state-changing browser requests (CSRF)
@@ -16,10 +16,10 @@ export const HTTP_VARIABLES = {
 /** The listening server, its request bounds, its proxies and the browser origins it accepts. */
 export function httpConfig(
   v: Values<typeof HTTP_VARIABLES>,
-  deps: { isProduction: boolean },
+  deps: { isProduction: boolean; platform: string | undefined },
   report: Report,
 ) {
-  const trustProxy = parseTrustProxy(v.TRUST_PROXY, deps.isProduction, report.problems);
+  const trustProxy = parseTrustProxy(v.TRUST_PROXY, deps, report.problems);
   if (v.HTTP_HEADERS_TIMEOUT_MS > v.HTTP_REQUEST_TIMEOUT_MS) {
     report.problems.push("HTTP_HEADERS_TIMEOUT_MS: must not be longer than HTTP_REQUEST_TIMEOUT_MS");
   }
@@ -55,18 +55,32 @@ function parseOrigins(value: string | undefined, problems: string[]): string[] {
   return origins;
 }
 
+/**
+ * Whose X-Forwarded-For to believe. Unset in production it is known only where the platform guarantees
+ * its edge: Railway's sets X-Forwarded-For and is the one hop in front. Anywhere else a guess is wrong
+ * one way or the other: trusting a hop that is not there lets every client choose the address it is
+ * rate-limited by; trusting none behind a proxy puts every client in the proxy's one bucket.
+ */
 function parseTrustProxy(
   value: string | undefined,
-  isProduction: boolean,
+  deps: { isProduction: boolean; platform: string | undefined },
   problems: string[],
 ): number | string[] {
-  if (value === undefined) return isProduction ? 1 : 0;
+  if (value === undefined) {
+    if (!deps.isProduction) return 0;
+    if (deps.platform === "Railway") return 1;
+    problems.push(
+      `TRUST_PROXY: required in production${deps.platform ? ` on ${deps.platform}` : ""}, where the server cannot know whether a proxy sets X-Forwarded-For; set TRUST_PROXY=false when clients connect to it directly, or the proxies in front of it: their hop count (e.g. TRUST_PROXY=1) or their addresses/CIDRs`,
+    );
+    return 0;
+  }
+  if (value.toLowerCase() === "false") return 0;
   if (/^\d+$/.test(value)) return Number(value);
   const entries = value.split(",").map((s) => s.trim());
   const bad = entries.filter((e) => !isAddressOrCidr(e));
   if (bad.length > 0 || entries.length === 0) {
     problems.push(
-      `TRUST_PROXY: must be a hop count (e.g. 1 on Railway) or a comma-separated list of addresses/CIDRs, never "true" (got "${value}")`,
+      `TRUST_PROXY: must be false (no proxy), a hop count (e.g. 1 on Railway) or a comma-separated list of addresses/CIDRs, never "true" (got "${value}")`,
     );
     return 0;
   }

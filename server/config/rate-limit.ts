@@ -13,12 +13,16 @@ export const RATE_LIMIT_VARIABLES = {
   RATE_LIMIT_LOGIN_ACCOUNT_WINDOW_SECONDS: int(1).default(900), // the per-account window
   RATE_LIMIT_LOGIN_DEVICE_LIMIT: int(1).default(10), // failed logins per known device (valid device cookie)
   RATE_LIMIT_LOGIN_DEVICE_WINDOW_SECONDS: int(1).default(900), // the per-device window
+  RATE_LIMIT_LOGIN_KNOWN_DEVICE_LIMIT: int(1).default(20), // logins per known device (valid device cookie), in place of the per-address limit
+  RATE_LIMIT_LOGIN_KNOWN_DEVICE_WINDOW_SECONDS: int(1).default(900), // the known-device window
   RATE_LIMIT_RECOVERY_LIMIT: int(1).default(10), // "forgot password" and "send the link again" per client address
   RATE_LIMIT_RECOVERY_WINDOW_SECONDS: int(1).default(900), // the recovery window
   RATE_LIMIT_RECOVERY_EMAIL_LIMIT: int(1).default(3), // mails asked for one address; past it the answer is the same, no mail
   RATE_LIMIT_RECOVERY_EMAIL_WINDOW_SECONDS: int(1).default(900), // the recovery-email window
   RATE_LIMIT_API_LIMIT: int(1).default(600), // authenticated /api/* requests per user
   RATE_LIMIT_API_WINDOW_SECONDS: int(1).default(60), // the api window
+  RATE_LIMIT_ADMIN_KEY_LIMIT: int(1).default(10), // wrong admin keys per client address (/metrics*, /api/cache/*, health details)
+  RATE_LIMIT_ADMIN_KEY_WINDOW_SECONDS: int(1).default(900), // the admin-key window
 };
 
 export interface RateLimitSetting {
@@ -40,9 +44,14 @@ export function rateLimitConfig(v: Values<typeof RATE_LIMIT_VARIABLES>) {
       login: setting(v.RATE_LIMIT_LOGIN_LIMIT, v.RATE_LIMIT_LOGIN_WINDOW_SECONDS),
       loginAccount: setting(v.RATE_LIMIT_LOGIN_ACCOUNT_LIMIT, v.RATE_LIMIT_LOGIN_ACCOUNT_WINDOW_SECONDS),
       loginDevice: setting(v.RATE_LIMIT_LOGIN_DEVICE_LIMIT, v.RATE_LIMIT_LOGIN_DEVICE_WINDOW_SECONDS),
+      loginKnownDevice: setting(
+        v.RATE_LIMIT_LOGIN_KNOWN_DEVICE_LIMIT,
+        v.RATE_LIMIT_LOGIN_KNOWN_DEVICE_WINDOW_SECONDS,
+      ),
       recovery: setting(v.RATE_LIMIT_RECOVERY_LIMIT, v.RATE_LIMIT_RECOVERY_WINDOW_SECONDS),
       recoveryEmail: setting(v.RATE_LIMIT_RECOVERY_EMAIL_LIMIT, v.RATE_LIMIT_RECOVERY_EMAIL_WINDOW_SECONDS),
       api: setting(v.RATE_LIMIT_API_LIMIT, v.RATE_LIMIT_API_WINDOW_SECONDS),
+      adminKey: setting(v.RATE_LIMIT_ADMIN_KEY_LIMIT, v.RATE_LIMIT_ADMIN_KEY_WINDOW_SECONDS),
     },
   };
 }

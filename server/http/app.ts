@@ -4,6 +4,7 @@ import type { Config } from "../config/config.js";
 import { installPassportRequest } from "../domain/auth/passport.js";
 import type { Services } from "../domain/services.js";
 import { HttpError } from "../lib/errors.js";
+import { createAdminAuth } from "./admin-auth.js";
 import { errorHandler, notFoundHandler, useFinalErrorHandler } from "./error-handler.js";
 import { createForwardAuthRouter } from "./forward-auth/routes.js";
 import { createReturnTo } from "./forward-auth/safe-next.js";
@@ -65,17 +66,30 @@ export function createApp(config: Config, services: Services): Express {
   });
 
   app.use(createAssetsRouter());
-  app.use("/health", createHealthRouter({ health: services.health }));
+  // Admin keys are guessed at most RATE_LIMIT_ADMIN_KEY_LIMIT times per address, on every route that takes one.
+  const adminAuth = createAdminAuth(config.adminApiKey, limits.adminKey);
+  app.use(
+    "/health",
+    createHealthRouter({ health: services.health, adminAuth, detailsPublic: config.healthDetailsPublic }),
+  );
   // Probes skip the global limit, so no /health path may reach the session stack: unknown ones end here.
   app.use("/health", (_req, _res, next) => next(new HttpError("not_found")));
   const cacheRedis = services.cacheRedis ?? redis;
   app.use(
     "/metrics",
-    createMetricsRouter({ config, metrics, redis, cacheRedis, audits, queues: [services.mailQueue] }),
+    createMetricsRouter({
+      config,
+      metrics,
+      redis,
+      cacheRedis,
+      audits,
+      queues: [services.mailQueue],
+      adminAuth,
+    }),
   );
   app.use(sessionStack.front); // prefetch → global rate limit → CSRF
   // Operators use the bearer token, never a login: no session is read or created for these.
-  app.use("/api/cache", createCacheAdminRouter({ config, cache }));
+  app.use("/api/cache", createCacheAdminRouter({ cache, adminAuth }));
   app.use(sessionStack.session);
   app.use("/api", limits.api);
 

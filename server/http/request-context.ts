@@ -2,7 +2,7 @@ import type { Request, RequestHandler, Response } from "express";
 import type { Config } from "../config/config.js";
 import type { AccountContext, DevicePort, SessionPort } from "../domain/auth/account-context.js";
 import { type SessionAuth, sessionAmr } from "../domain/auth/session-auth.js";
-import { refundRequest } from "../domain/ratelimit/rate-limit.js";
+import { enforceDeferred, refundRequest } from "../domain/ratelimit/rate-limit.js";
 import { readCookie } from "../lib/cookies.js";
 
 /** Express' side of the account service: the session, client and refund of one request, as plain values. */
@@ -107,5 +107,6 @@ export function accountContext(req: Request, res: Response, config: Config): Acc
     session: sessionPort(req, res, config),
     client: { ip: req.ip ?? "", userAgent: req.get("user-agent") ?? "", secure: req.secure },
     refundAddress: () => refundRequest(res),
+    enforceAddress: () => enforceDeferred(res),
   };
 }

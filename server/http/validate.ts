@@ -1,4 +1,5 @@
 import type { z } from "zod";
+import { EMAIL_REFUSED } from "../../shared/validation.js";
 import { HttpError } from "../lib/errors.js";
 
 /** The first message for each field; `body` when the body as a whole has the wrong shape. */
@@ -18,10 +19,16 @@ export function check<S extends z.ZodType>(schema: S, body: unknown): Checked<z.
   return { ok: false, problems };
 }
 
-/** The parsed body, or the API's `400 invalid_request` naming the first field with a problem. */
+/**
+ * The parsed body, or the API's `400 invalid_request` naming the first field with a problem (or the
+ * more precise code a check names, e.g. `email_refused`).
+ */
 export function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
-  const checked = check(schema, body);
-  if (checked.ok) return checked.value;
-  const [field, message] = Object.entries(checked.problems)[0] as [string, string];
-  throw new HttpError("invalid_request", { message, details: { field } });
+  const result = schema.safeParse(body);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0] as z.core.$ZodIssue;
+  const field = issue.path.length > 0 ? String(issue.path[0]) : "body";
+  const params = issue.code === "custom" ? (issue.params as { errorCode?: unknown } | undefined) : undefined;
+  const code = params?.errorCode === EMAIL_REFUSED ? EMAIL_REFUSED : "invalid_request";
+  throw new HttpError(code, { message: issue.message, details: { field } });
 }

@@ -23,6 +23,11 @@ export const ERROR_CATALOG = {
     message: "The request body does not decode as its Content-Encoding says",
   },
   invalid_path: { status: 400, message: "The URL contains a malformed %-escape" },
+  email_refused: {
+    status: 400,
+    message:
+      "This email address cannot be used: it contains invisible characters, fullwidth or other compatibility letters, or a domain mixing scripts",
+  },
   invalid_body: { status: 400, message: "The request body could not be read" },
   request_aborted: { status: 400, message: "The request body was not received completely" },
   invalid_token: {

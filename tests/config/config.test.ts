@@ -48,19 +48,22 @@ describe("configuration", () => {
     expect(problems({ PORT: "70000" })).toMatch(/PORT/);
   });
 
-  it("rejects TRUST_PROXY=true and accepts hop counts and CIDR lists", () => {
-    expect(problems({ TRUST_PROXY: "true" })).toMatch(/TRUST_PROXY: must be a hop count/);
+  it("rejects TRUST_PROXY=true and accepts false, hop counts and CIDR lists", () => {
+    expect(problems({ TRUST_PROXY: "true" })).toMatch(/TRUST_PROXY: must be false \(no proxy\), a hop count/);
+    expect(loadConfig({ TRUST_PROXY: "false" }).trustProxy).toBe(0);
     expect(loadConfig({ TRUST_PROXY: "2" }).trustProxy).toBe(2);
     expect(loadConfig({ TRUST_PROXY: "10.0.0.0/8, fd00::/8" }).trustProxy).toEqual([
       "10.0.0.0/8",
       "fd00::/8",
     ]);
-    expect(loadConfig({ NODE_ENV: "production", SESSION_SECRET: STRONG }).trustProxy).toBe(1);
+    expect(loadConfig({ NODE_ENV: "production", SESSION_SECRET: STRONG, TRUST_PROXY: "1" }).trustProxy).toBe(
+      1,
+    );
     expect(loadConfig({}).trustProxy).toBe(0);
   });
 
   it("production defaults: secure cookie named __Host-sid, SameSite strict", () => {
-    const c = loadConfig({ NODE_ENV: "production", SESSION_SECRET: STRONG });
+    const c = loadConfig({ NODE_ENV: "production", SESSION_SECRET: STRONG, TRUST_PROXY: "false" });
     expect(c.session).toMatchObject({
       cookieSecure: true,
       cookieName: "__Host-sid",
@@ -176,9 +179,10 @@ describe("configuration", () => {
       { defaults: false, source: true, timeoutMs: 20_000 },
     );
     expect(result.code).toBe(1);
-    expect(result.stderr).toMatch(/SESSION_SECRET: required in production/);
-    expect(result.stderr).toMatch(/PORT: must be a whole number/);
-    expect(result.stderr).not.toMatch(/at .*\.ts:\d+/);
+    // One fatal JSON log line (the boot's logger writes to stdout).
+    expect(result.output).toMatch(/SESSION_SECRET: required in production/);
+    expect(result.output).toMatch(/PORT: must be a whole number/);
+    expect(result.output).not.toMatch(/at .*\.ts:\d+/);
   });
 
   it("bounds HTTP requests and detects a stalled Redis after one command timeout unless told otherwise", () => {

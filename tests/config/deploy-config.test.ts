@@ -39,8 +39,10 @@ describe("a deployed instance never gets development defaults", () => {
   });
 
   it("other platforms are recognised by their own variables", () => {
-    expect(loadConfig({ RENDER: "true", SESSION_SECRET: SECRET }).platform).toBe("Render");
-    expect(loadConfig({ FLY_APP_NAME: "app", SESSION_SECRET: SECRET }).isProduction).toBe(true);
+    expect(loadConfig({ RENDER: "true", SESSION_SECRET: SECRET, TRUST_PROXY: "1" }).platform).toBe("Render");
+    expect(loadConfig({ FLY_APP_NAME: "app", SESSION_SECRET: SECRET, TRUST_PROXY: "1" }).isProduction).toBe(
+      true,
+    );
     expect(loadConfig({}).platform).toBeUndefined();
     expect(loadConfig({}).isProduction).toBe(false);
   });
@@ -75,6 +77,20 @@ describe("a deployed instance never gets development defaults", () => {
     },
   );
 
+  it("in production without TRUST_PROXY: 1 on Railway (its edge sets X-Forwarded-For), elsewhere no start", () => {
+    const base = { NODE_ENV: "production", SESSION_SECRET: SECRET };
+    expect(loadConfig({ ...base, RAILWAY_PROJECT_ID: "p" }).trustProxy).toBe(1);
+    const message = problems(base);
+    expect(message).toMatch(/TRUST_PROXY: required in production/);
+    expect(message).toMatch(/TRUST_PROXY=false when clients connect to it directly/);
+    expect(message).toMatch(/hop count \(e\.g\. TRUST_PROXY=1\) or their addresses\/CIDRs/);
+    expect(problems({ ...base, RENDER: "true" })).toMatch(/TRUST_PROXY: required in production on Render/);
+    expect(loadConfig({ ...base, TRUST_PROXY: "false" }).trustProxy).toBe(0);
+    expect(loadConfig({ ...base, TRUST_PROXY: "FALSE" }).trustProxy).toBe(0);
+    expect(loadConfig({ ...base, TRUST_PROXY: "10.0.0.2" }).trustProxy).toEqual(["10.0.0.2"]);
+    expect(loadConfig({ TRUST_PROXY: undefined }).trustProxy).toBe(0); // development: no proxy assumed
+  });
+
   it("still accepts hop counts and real proxy ranges", () => {
     expect(loadConfig({ TRUST_PROXY: "1" }).trustProxy).toBe(1);
     expect(loadConfig({ TRUST_PROXY: "10.0.0.0/8,fd00::/8" }).trustProxy).toEqual(["10.0.0.0/8", "fd00::/8"]);
@@ -82,14 +98,19 @@ describe("a deployed instance never gets development defaults", () => {
 
   it("refuses SameSite=None without Secure and warns on COOKIE_SECURE=false in production", () => {
     expect(problems({ COOKIE_SAMESITE: "none" })).toMatch(/COOKIE_SAMESITE/);
-    const config = loadConfig({ NODE_ENV: "production", SESSION_SECRET: SECRET, COOKIE_SECURE: "false" });
+    const config = loadConfig({
+      NODE_ENV: "production",
+      SESSION_SECRET: SECRET,
+      COOKIE_SECURE: "false",
+      TRUST_PROXY: "false",
+    });
     expect(config.warnings.join("\n")).toMatch(/COOKIE_SECURE=false in production/);
     expect(loadConfig({ COOKIE_SECURE: "false" }).warnings.join("\n")).not.toMatch(/COOKIE_SECURE/);
   });
 });
 
 describe("the platform's draining time sizes the shutdown", () => {
-  const prod = { NODE_ENV: "production", SESSION_SECRET: SECRET } as const;
+  const prod = { NODE_ENV: "production", SESSION_SECRET: SECRET, TRUST_PROXY: "1" } as const;
 
   it("keeps the defaults when the platform says nothing", () => {
     expect(loadConfig(prod)).toMatchObject({ shutdownDelayMs: 5000, shutdownTimeoutMs: 10_000 });

@@ -55,6 +55,7 @@ async function runtime(env: Env) {
     testEnv({
       ADMIN_API_KEY: ADMIN,
       METRICS_PUBLIC: "true",
+      HEALTH_DETAILS: "public", // these tests read the audit and the reasons
       DATA_DIR: join(dataDir, String(Math.random())),
       ...database.env,
       ...env,
@@ -67,7 +68,10 @@ async function runtime(env: Env) {
 }
 
 async function app(env: Env): Promise<TestApp> {
-  const t = await buildTestApp({ db: database.db, env: { ADMIN_API_KEY: ADMIN, ...env } });
+  const t = await buildTestApp({
+    db: database.db,
+    env: { ADMIN_API_KEY: ADMIN, HEALTH_DETAILS: "public", ...env },
+  });
   cleanups.push(() => t.close());
   return t;
 }

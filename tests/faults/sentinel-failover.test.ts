@@ -36,6 +36,7 @@ describe.skipIf(process.env.SKIP_SLOW === "1")("Redis Sentinel failover", () => 
         REDIS_SENTINELS: setup.sentinelList,
         REDIS_SENTINEL_NAME: SENTINEL_MASTER_NAME,
         REDIS_COMMAND_TIMEOUT_MS: "500",
+        HEALTH_DETAILS: "public", // the test reads the primary's address
         RATE_LIMIT_GLOBAL_LIMIT: "1000000",
         RATE_LIMIT_LOGIN_LIMIT: "1000",
       },

@@ -44,7 +44,7 @@ export interface SharedRedis {
 }
 
 /** What the tier's global setup provides; the unit tier starts nothing, so its files get a clear error. */
-function provided<K extends "sharedRedis" | "sharedPostgres">(key: K) {
+function provided<K extends "sharedRedis" | "sharedPostgres" | "sharedCluster">(key: K) {
   const value = inject(key);
   if (value === undefined) {
     throw new Error(
@@ -76,6 +76,15 @@ export function sharedRedis(): Promise<SharedRedis> {
     }
   })();
   return sharedRedisPromise;
+}
+
+/**
+ * The run's 3-master Redis Cluster (REDIS_URL with REDIS_CLUSTER=true), shared by the files that only read
+ * and write keys under their own prefix. Suites that stop, fail over or flush a cluster start their own
+ * with `startRedisCluster`.
+ */
+export function sharedRedisCluster(): { url: string; ports: number[] } {
+  return provided("sharedCluster");
 }
 
 /**

@@ -7,6 +7,7 @@ import type { TestProject } from "vitest/node";
 import { createPgliteDatabase, createPostgresDatabase } from "../../server/infra/db/database.js";
 import { migrate } from "../../server/infra/db/migrate.js";
 import { silentLogger } from "./logger.js";
+import { startRedisCluster } from "./redis-cluster.js";
 import { startRedisServer } from "./redis-server.js";
 
 /** Logical databases on the shared redis-server: each test file takes one of its own (db 0 keeps the counter). */
@@ -16,6 +17,8 @@ declare module "vitest" {
   export interface ProvidedContext {
     /** The run's redis-server, shared by every file that does not break Redis. */
     sharedRedis: { port: number; url: string };
+    /** The run's 3-master Redis Cluster, shared by every file that does not break it (keys by prefix). */
+    sharedCluster: { url: string; ports: number[] };
     /** The run's migrated PostgreSQL schema (TEST_DATABASE_URL), or null: each file then uses an in-process PGlite. */
     sharedPostgres: { url: string; schema: string } | null;
     /** Without TEST_DATABASE_URL: a migrated PGlite data directory that each file copies (no initdb per file). */
@@ -23,10 +26,17 @@ declare module "vitest" {
   }
 }
 
-/** Starts one redis-server and migrates one PostgreSQL schema for the whole run; stops and drops them after. */
+/**
+ * Starts one redis-server and one Redis Cluster and migrates one PostgreSQL schema for the whole run;
+ * stops and drops them after.
+ */
 export default async function setup(project: TestProject) {
-  const redis = await startRedisServer({ extraArgs: ["--databases", String(SHARED_REDIS_DATABASES)] });
+  const [redis, cluster] = await Promise.all([
+    startRedisServer({ extraArgs: ["--databases", String(SHARED_REDIS_DATABASES)] }),
+    startRedisCluster(),
+  ]);
   project.provide("sharedRedis", { port: redis.port, url: redis.url });
+  project.provide("sharedCluster", { url: cluster.url, ports: cluster.nodes.map((n) => n.port) });
 
   const url = process.env.TEST_DATABASE_URL;
   let schema: string | undefined;
@@ -51,6 +61,7 @@ export default async function setup(project: TestProject) {
 
   return async () => {
     await redis.stop();
+    await cluster.stop();
     if (url && schema) await dropSchema(url, schema);
     if (template) rmSync(template, { recursive: true, force: true });
   };

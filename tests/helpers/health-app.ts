@@ -10,14 +10,22 @@ export interface HealthTestApp extends TestApp {
   metrics: Metrics;
 }
 
-/** The real app with its lifecycle and metrics registry in reach; Redis when `env` names one. */
+/**
+ * The real app with its lifecycle and metrics registry in reach; Redis when `env` names one. Health details
+ * are public unless `env` says otherwise (HEALTH_DETAILS): these tests read them; who may see them is
+ * tested in tests/http/health-details.test.ts.
+ */
 export async function buildHealthApp(options: {
   db: Database;
   env?: Env;
   /** prom-client's process metrics start observers per registry: only for tests that read them. */
   processMetrics?: boolean;
 }): Promise<HealthTestApp> {
-  const t = await buildTestApp({ ...options, processMetrics: options.processMetrics ?? false });
+  const t = await buildTestApp({
+    ...options,
+    env: { HEALTH_DETAILS: "public", ...options.env },
+    processMetrics: options.processMetrics ?? false,
+  });
   return { ...t, lifecycle: t.services.lifecycle, metrics: t.services.metrics };
 }
 

@@ -11,7 +11,10 @@ let t: TestApp;
 beforeAll(async () => {
   // Its own database: the tests count every user row.
   database = await isolatedDatabase();
-  t = await testApp({ db: database.db, env: { NODE_ENV: "production", COOKIE_SECURE: "false" } });
+  t = await testApp({
+    db: database.db,
+    env: { NODE_ENV: "production", COOKIE_SECURE: "false", TRUST_PROXY: "false" },
+  });
 });
 
 async function userCount(): Promise<number> {

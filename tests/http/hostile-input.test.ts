@@ -2,28 +2,25 @@ import { gzipSync } from "node:zlib";
 import request from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildTestApp, type TestApp } from "../helpers/app.js";
-import { createTestDatabase, type TestDatabase } from "../helpers/database.js";
+import type { TestDatabase } from "../helpers/database.js";
+import { isolatedDatabase, sharedRedis } from "../helpers/fixtures.js";
 import { listen } from "../helpers/listen.js";
-import { type RedisServer, startRedisServer } from "../helpers/redis-server.js";
 import { sessionCookie, uniqueEmail } from "../helpers/session.js";
 
-let redisServer: RedisServer;
 let database: TestDatabase;
 let t: TestApp;
 
 beforeAll(async () => {
-  redisServer = await startRedisServer();
-  database = await createTestDatabase();
+  // A database of its own: the tests count its users.
+  database = await isolatedDatabase();
   t = await buildTestApp({
     db: database.db,
-    env: { REDIS_URL: redisServer.url, RATE_LIMIT_LOGIN_LIMIT: "1000" },
+    env: { REDIS_URL: (await sharedRedis()).url, RATE_LIMIT_LOGIN_LIMIT: "1000" },
   });
 });
 
 afterAll(async () => {
   await t?.close();
-  await database?.close();
-  await redisServer?.stop();
 });
 
 const PASSWORD = "correct horse";

@@ -169,6 +169,7 @@ describe.each(proxies)("forward auth behind $name", ({ name, binary, version, st
       "X-Auth-User-Id": "00000000-0000-0000-0000-000000000000",
       "X-Auth-User-Email": "admin@example.com",
       "X-Auth-Session-Id": "forged",
+      "X-Auth-Email-Verified": "true",
       // Some backends (WSGI, CGI) read these as the hyphenated names.
       X_Auth_User_Id: "00000000-0000-0000-0000-000000000000",
       X_Auth_User_Email: "admin@example.com",
@@ -180,6 +181,7 @@ describe.each(proxies)("forward auth behind $name", ({ name, binary, version, st
     expect(echo.identity).toEqual({
       "x-auth-user-id": me.user.id,
       "x-auth-user-email": email,
+      "x-auth-email-verified": "false",
       "x-auth-session-id": current?.id,
     });
 

@@ -9,6 +9,7 @@ import { createTestDatabase, type TestDatabase } from "../helpers/database.js";
 import { sharedRedis } from "../helpers/fixtures.js";
 import { freePort } from "../helpers/ports.js";
 import { watch } from "../helpers/processes.js";
+import { sleep } from "../helpers/sleep.js";
 
 const SECRET = "npm-start-test-secret-0123456789abcdef";
 
@@ -240,7 +241,7 @@ describe("a stop signal from a supervisor, to the process group or to the server
           ]);
           readiness.push(ready);
           liveness.push(live);
-          await new Promise((r) => setTimeout(r, 50));
+          await sleep(50);
         }
         const firstFailing = readiness.indexOf(503);
         expect(firstFailing, run.output()).toBeGreaterThanOrEqual(0);
@@ -294,7 +295,7 @@ describe("a stop signal from a supervisor, to the process group or to the server
         interval: 20,
       });
       // A person presses again no sooner than the rule's SIGINT_REPEAT_MS (200 ms) after the first.
-      await new Promise((r) => setTimeout(r, Math.max(0, firstAt + 300 - Date.now())));
+      await sleep(Math.max(0, firstAt + 300 - Date.now()));
       process.kill(-run.pgid, "SIGINT");
       expect(await run.exited, run.output()).toBe(0);
       expect(Date.now() - firstAt).toBeLessThan(delayMs / 2);

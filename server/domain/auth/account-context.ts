@@ -44,6 +44,11 @@ export interface AccountContext {
   client: ClientInfo;
   /** Gives back what the per-address limit counted for this request; never throws. */
   refundAddress(): Promise<void>;
+  /**
+   * Counts the per-address limit when the route left it to the handler (the request carried a device
+   * cookie, not yet verified); throws its 429. Resolves at once when the route counted it already.
+   */
+  enforceAddress(): Promise<void>;
 }
 
 /** Hashes are capped per client address, so one client cannot fill the hash queue. */

@@ -52,7 +52,7 @@ export function createAccountService(deps: {
   sessions: UserSessions;
   logger: Logger;
   limits: Pick<ProductRateLimits, "loginAccount" | "loginDevice"> &
-    Partial<Pick<ProductRateLimits, "signInNotice">>;
+    Partial<Pick<ProductRateLimits, "signInNotice" | "loginKnownDevice">>;
   /** Default: signed with SESSION_SECRET, valid DEVICE_COOKIE_TTL_DAYS. */
   devices?: DeviceCookies;
   /** Default: one built from these dependencies. */

@@ -1,12 +1,14 @@
 import { normalizeEmail } from "../../../shared/validation.js";
 import type { Logger } from "../../infra/logging/logger.js";
 import type { ProductRateLimits } from "../ratelimit/policies.js";
-import type { DevicePort } from "./account-context.js";
+import type { AccountContext, DevicePort } from "./account-context.js";
 import { isDependencyFailure } from "./dependency-failure.js";
 import type { DeviceCookies, DeviceOwner } from "./device-cookie.js";
 
 /** The limit a failed password check counts against: a known device's own, or the account's. */
 export interface Lockout {
+  /** The browser's device id when it holds a valid device cookie of the account. */
+  readonly deviceId?: string;
   enforce(): Promise<void>;
   clear(): Promise<void>;
   refund(): Promise<void>;
@@ -21,11 +23,18 @@ export interface Lockouts {
    * keeps concurrent guesses from racing past the limit.
    */
   sparingLockout<T>(lockout: Lockout, attempt: () => Promise<T>): Promise<T>;
+  /**
+   * The per-client budget of a login: a known device's own (`login-known-device`), so an address flooded
+   * with wrong logins (or a spoofed one) never stops the owner's browser; everyone else the per-address
+   * `login` limit, which the route left to this point for a request with an unverified device cookie.
+   */
+  admitClient(lockout: Lockout, context: Pick<AccountContext, "enforceAddress">): Promise<void>;
 }
 
 /** Per-account and per-device lockout of password checks (OWASP device cookies). */
 export function createLockouts(deps: {
-  limits: Pick<ProductRateLimits, "loginAccount" | "loginDevice">;
+  limits: Pick<ProductRateLimits, "loginAccount" | "loginDevice"> &
+    Partial<Pick<ProductRateLimits, "loginKnownDevice">>;
   devices: DeviceCookies;
   logger: Logger;
 }): Lockouts {
@@ -40,6 +49,7 @@ export function createLockouts(deps: {
     const deviceId = owner ? devices.verify(device?.value, owner) : undefined;
     if (deviceId) {
       return {
+        deviceId,
         enforce: () => limits.loginDevice.enforce(deviceId),
         clear: () => limits.loginDevice.clear(deviceId),
         refund: () => limits.loginDevice.refund(deviceId),
@@ -72,5 +82,10 @@ export function createLockouts(deps: {
     }
   };
 
-  return { lockoutFor, sparingLockout };
+  const admitClient = async (lockout: Lockout, context: Pick<AccountContext, "enforceAddress">) => {
+    if (lockout.deviceId && limits.loginKnownDevice) return limits.loginKnownDevice.enforce(lockout.deviceId);
+    await context.enforceAddress();
+  };
+
+  return { lockoutFor, sparingLockout, admitClient };
 }

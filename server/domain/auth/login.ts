@@ -47,6 +47,7 @@ export function createLogin(deps: {
       return sparingAddress(context, async () => {
         const record = await users.findByEmail(normalizeEmail(email));
         const lockout = lockouts.lockoutFor(email, record, context.session.device);
+        await lockouts.admitClient(lockout, context);
         // The attempt is counted before the password is checked: a locked account spends no hash and
         // confirms nothing, and concurrent guesses cannot slip past the limit between a check and a record.
         await lockout.enforce().catch(recordIfRefused(events, "login_locked", { email }));

@@ -1,9 +1,10 @@
 import { createHash } from "node:crypto";
-import type { RequestHandler } from "express";
+import type { Request, RequestHandler } from "express";
 import type { Config } from "../../config/config.js";
 import { VERIFY_PATH } from "../../config/forward-auth.js";
 import type { Logger } from "../../infra/logging/logger.js";
 import type { Redis } from "../../infra/redis/redis-client.js";
+import { readCookie } from "../../lib/cookies.js";
 import type { Metrics } from "../metrics/metrics.js";
 import { addressKey, clientAddressKey } from "./client-key.js";
 import { FailoverRateLimitStore } from "./failover-store.js";
@@ -17,6 +18,14 @@ export interface ProductRateLimits {
   global: RequestHandler;
   /** POST /auth/login and /auth/register, per client address; refundable (see `refundRequest`). */
   login: RequestHandler;
+  /**
+   * The `login` policy on the password login routes, except that a request carrying a device cookie is
+   * counted by the login itself once it verified the cookie: against the device's own budget
+   * (`loginKnownDevice`) when valid, else against the address as here (`enforceDeferred`).
+   */
+  signIn: RequestHandler;
+  /** Login attempts from a known device (valid device cookie), per device id, in place of the per-address limit. */
+  loginKnownDevice: { enforce(deviceId: string): Promise<void> };
   /** "Forgot password" and "send the verification link again" (API and pages), per client address. */
   recovery: RequestHandler;
   /**
@@ -37,6 +46,12 @@ export interface ProductRateLimits {
   };
   /** Authenticated /api/* requests, per user id. */
   api: RequestHandler;
+  /**
+   * Admin keys presented per client address (`/metrics*`, `/api/cache/*`, health details): counted before
+   * the comparison and given back when right, so only wrong guesses use it up. Counted in each process
+   * (no Redis command), so monitoring works through a Redis outage.
+   */
+  adminKey: { enforce(req: Request): Promise<void>; refund(req: Request): Promise<void> };
   /** Login attempts per account (normalised email), across all addresses. */
   loginAccount: {
     /** Counts one attempt before the password is checked; throws 429 while the account is locked. */
@@ -101,9 +116,27 @@ export function createProductRateLimits(deps: {
     clientAddressKey(req, settings.ipv6PrefixBits);
 
   const account = limiter.policy({ name: "login-account", ...settings.loginAccount });
+  const knownDevice = limiter.policy({ name: "login-known-device", ...settings.loginKnownDevice });
+  const deviceCookieName = config.session.deviceCookieName;
+  const login = limiter.deferrable({
+    name: "login",
+    ...settings.login,
+    key: byAddress,
+    refundable: true,
+    defer: (req) => readCookie(req.headers.cookie, deviceCookieName) !== undefined,
+  });
   const device = limiter.policy({ name: "login-device", ...settings.loginDevice });
   const recoveryEmail = limiter.policy({ name: "recovery-email", ...settings.recoveryEmail });
   const signInNotice = limiter.policy({ name: "sign-in-notice", ...SIGN_IN_NOTICE });
+  // In this process' memory: /metrics and the health details must answer while Redis is down or frozen,
+  // and a per-instance count still bounds guessing (the limit times the instances and workers).
+  const adminKey = createRateLimiter({
+    store: new MemoryRateLimitStore({ maxKeys: settings.memoryMaxKeys }),
+    keyPrefix: config.keyPrefix,
+    logger,
+    dryRun: settings.dryRun,
+    onReject: metrics ? (policy) => metrics.rateLimitRejected(policy) : undefined,
+  }).policy({ name: "admin-key", ...settings.adminKey });
   return {
     global: limiter.rateLimit({
       name: "global",
@@ -111,7 +144,9 @@ export function createProductRateLimits(deps: {
       key: byAddress,
       skip: (req) => req.path === "/health" || req.path.startsWith("/health/") || req.path === VERIFY_PATH,
     }),
-    login: limiter.rateLimit({ name: "login", ...settings.login, key: byAddress, refundable: true }),
+    login: login.now,
+    signIn: login.deferring,
+    loginKnownDevice: { enforce: (deviceId) => knownDevice.enforce(deviceId) },
     recovery: limiter.rateLimit({ name: "recovery", ...settings.recovery, key: byAddress }),
     signInNotice: {
       allow: (userId, device, ip) =>
@@ -136,6 +171,10 @@ export function createProductRateLimits(deps: {
         ),
     },
     api: limiter.rateLimit({ name: "api", ...settings.api, key: (req) => req.user?.id }),
+    adminKey: {
+      enforce: (req) => adminKey.enforce(byAddress(req)),
+      refund: (req) => adminKey.refund(byAddress(req)),
+    },
     loginAccount: {
       enforce: (email) => account.enforce(accountSubject(email)),
       clear: (email) => account.reset(accountSubject(email)),

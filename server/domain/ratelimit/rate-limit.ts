@@ -39,6 +39,18 @@ export interface RateLimitOptions extends PolicyOptions {
 
 const REFUNDS = Symbol("rateLimitRefunds");
 type WithRefunds = Response & { [REFUNDS]?: Array<() => Promise<void>> };
+const DEFERRED = Symbol("rateLimitDeferred");
+type WithDeferred = Response & { [DEFERRED]?: Array<() => Promise<void>> };
+
+/**
+ * Counts the units a {@link RateLimiter.deferrable} middleware left to the handler for this request, and
+ * throws the 429 past the limit; resolves at once when nothing was left (the middleware counted already).
+ */
+export async function enforceDeferred(res: Response): Promise<void> {
+  const deferred = (res as WithDeferred)[DEFERRED];
+  (res as WithDeferred)[DEFERRED] = undefined;
+  for (const enforce of deferred ?? []) await enforce();
+}
 
 /**
  * Gives back the units `refundable` policies counted for this request: for a request a dependency failure
@@ -67,6 +79,15 @@ export interface RateLimiter {
   policy(options: PolicyOptions): RateLimitPolicy;
   /** The middleware: counts each request, sets the RateLimit headers, answers 429 past the limit. */
   rateLimit(options: RateLimitOptions): RequestHandler;
+  /**
+   * One policy, two middlewares: `now` is `rateLimit`; `deferring` leaves a request for which `defer`
+   * holds uncounted, for the handler to count with {@link enforceDeferred} or to replace by another
+   * budget once it knows more (a login that verified the browser's device cookie).
+   */
+  deferrable(options: RateLimitOptions & { defer: (req: Request) => boolean }): {
+    now: RequestHandler;
+    deferring: RequestHandler;
+  };
 }
 
 const POLICY_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -177,7 +198,19 @@ export function createRateLimiter(deps: {
   const policy = (options: PolicyOptions) => define(options).limiter;
 
   function rateLimit(options: RateLimitOptions): RequestHandler {
-    const { limiter, rejects } = define(options);
+    return middleware(define(options), options);
+  }
+
+  function deferrable(options: RateLimitOptions & { defer: (req: Request) => boolean }) {
+    const defined = define(options);
+    return { now: middleware(defined, options), deferring: middleware(defined, options, options.defer) };
+  }
+
+  function middleware(
+    { limiter, rejects }: ReturnType<typeof define>,
+    options: RateLimitOptions,
+    defer?: (req: Request) => boolean,
+  ): RequestHandler {
     const { key, cost, skip, refundable } = options;
     const policyHeader = `"${limiter.name}";q=${limiter.limit};w=${limiter.windowSeconds}`;
 
@@ -187,6 +220,21 @@ export function createRateLimiter(deps: {
       if (subject === undefined) return next();
       const units = cost ? Math.ceil(cost(req)) : 1;
       if (!(units > 0)) return next();
+      if (defer?.(req)) {
+        const holder = res as WithDeferred;
+        holder[DEFERRED] = [
+          ...(holder[DEFERRED] ?? []),
+          async () => {
+            const decision = await limiter.consume(subject, units);
+            if (rejects(decision, subject)) throw rateLimited(retryAfterSeconds(decision));
+            if (refundable && decision.allowed) {
+              const refunds = res as WithRefunds;
+              refunds[REFUNDS] = [...(refunds[REFUNDS] ?? []), () => limiter.refund(subject, units)];
+            }
+          },
+        ];
+        return next();
+      }
       limiter.consume(subject, units).then((decision) => {
         // Several policies on one request each add an item: both fields are Structured Field Lists.
         if (!dryRun) {
@@ -213,5 +261,5 @@ export function createRateLimiter(deps: {
     };
   }
 
-  return { policy, rateLimit };
+  return { policy, rateLimit, deferrable };
 }

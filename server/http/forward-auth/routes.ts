@@ -62,10 +62,14 @@ export function createForwardAuthRouter(deps: { config: Config }): Router {
       }
       throw new HttpError("unauthenticated", { message: "Log in to continue" });
     }
-    const decision = decide(forwardAuth.rules, target.host, target.uri, user.email);
+    // Email and domain rules see the address only once it is confirmed (the cached user, refreshed
+    // when the owner confirms it), whatever EMAIL_VERIFICATION was when the session began.
+    const verified = user.emailVerified === true;
+    const decision = decide(forwardAuth.rules, target.host, target.uri, verified ? user.email : undefined);
     if (decision !== "allowed") throw new HttpError(decision);
     res.setHeader(headers.userId, user.id);
     res.setHeader(headers.email, headerSafeEmail(user.email));
+    res.setHeader(headers.emailVerified, verified ? "true" : "false");
     res.setHeader(headers.sessionId, publicSessionId(req.sessionID));
     res.status(200).end();
   });

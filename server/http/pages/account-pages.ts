@@ -41,7 +41,7 @@ export function createAccountPages(deps: {
     if (!req.user) return res.redirect(303, "/login");
     const done = typeof req.query.done === "string" ? req.query.done : undefined;
     // Only fixed messages: nothing from the query string is echoed.
-    await renderAccount(req, res, 200, { notice: done ? NOTICES[done] : undefined });
+    await renderAccount(req, res, 200, { notice: done ? NOTICES.get(done) : undefined });
   });
 
   router.post("/account/password", form, async (req, res) => {

@@ -20,7 +20,7 @@ export function createPagesRouter(deps: {
   config: Config;
   accounts: AccountService;
   recovery: AccountRecovery;
-  limits: Pick<ProductRateLimits, "login" | "recovery">;
+  limits: Pick<ProductRateLimits, "login" | "signIn" | "recovery">;
   /** Where `next` may send the browser after login (undefined: nowhere, go to /account). */
   returnTo?: ReturnTo;
   events?: Pick<SecurityEvents, "recent">;

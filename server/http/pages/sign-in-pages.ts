@@ -14,7 +14,7 @@ import { LOGIN_NOTICES, loginPage, registerPage } from "./views.js";
 export function createSignInPages(deps: {
   config: Config;
   accounts: AccountService;
-  limits: Pick<ProductRateLimits, "login">;
+  limits: Pick<ProductRateLimits, "login" | "signIn">;
   returnTo: ReturnTo;
 }): Router {
   const { config, accounts, limits, returnTo } = deps;
@@ -27,10 +27,10 @@ export function createSignInPages(deps: {
     const next = returnTo(req, req.query.next);
     if (req.user) return res.redirect(303, next ?? "/account");
     const done = typeof req.query.done === "string" ? req.query.done : undefined;
-    send(res, 200, loginPage({ next, notice: done ? LOGIN_NOTICES[done] : undefined }));
+    send(res, 200, loginPage({ next, notice: done ? LOGIN_NOTICES.get(done) : undefined }));
   });
 
-  router.post("/login", form, limits.login, async (req, res) => {
+  router.post("/login", form, limits.signIn, async (req, res) => {
     const email = text(req.body?.email);
     const next = returnTo(req, req.body?.next);
     const input = check(credentialsSchema, req.body ?? {});

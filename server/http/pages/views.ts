@@ -73,13 +73,16 @@ function notice(message: string | undefined): HtmlValue {
   return message ? html`<p class="notice" role="status">${message}</p>` : "";
 }
 
-/** Fixed messages the login page shows after a redirect (`?done=`); nothing from the query is echoed. */
-export const LOGIN_NOTICES: Record<string, string> = {
-  reset: "Your password was changed and every device signed out. Log in with the new password.",
-  verified: "Your email address is confirmed. You can log in.",
-  "check-inbox": "Check your inbox: open the link we sent to confirm your address, then log in.",
-  "link-sent": "If this address has an account that is not confirmed yet, a new link is on its way.",
-};
+/**
+ * Fixed messages the login page shows after a redirect (`?done=`); nothing from the query is echoed. A Map,
+ * so `?done=constructor` or `__proto__` finds nothing rather than an object's inherited members.
+ */
+export const LOGIN_NOTICES: ReadonlyMap<string, string> = new Map([
+  ["reset", "Your password was changed and every device signed out. Log in with the new password."],
+  ["verified", "Your email address is confirmed. You can log in."],
+  ["check-inbox", "Check your inbox: open the link we sent to confirm your address, then log in."],
+  ["link-sent", "If this address has an account that is not confirmed yet, a new link is on its way."],
+]);
 
 export function loginPage(o: {
   email?: string;
@@ -149,14 +152,15 @@ function sessionRow(s: SessionView): SafeHtml {
 </tr>`;
 }
 
-export const NOTICES: Record<string, string> = {
-  password: "Your password was changed. Every other device has been signed out.",
-  session: "That session has been signed out.",
-  others: "Every other device has been signed out.",
-  gone: "That session had already ended.",
-  verified: "Your email address is confirmed.",
-  "link-sent": "A new confirmation link is on its way. Check your inbox.",
-};
+/** The account page's messages after a redirect (`?done=`), a Map for the same reason as LOGIN_NOTICES. */
+export const NOTICES: ReadonlyMap<string, string> = new Map([
+  ["password", "Your password was changed. Every other device has been signed out."],
+  ["session", "That session has been signed out."],
+  ["others", "Every other device has been signed out."],
+  ["gone", "That session had already ended."],
+  ["verified", "Your email address is confirmed."],
+  ["link-sent", "A new confirmation link is on its way. Check your inbox."],
+]);
 
 export function accountPage(o: {
   email: string;

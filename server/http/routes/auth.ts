@@ -31,7 +31,7 @@ export function createAuthRouter(deps: {
   config: Config;
   accounts: AccountService;
   recovery: AccountRecovery;
-  limits: Pick<ProductRateLimits, "login" | "recovery">;
+  limits: Pick<ProductRateLimits, "login" | "signIn" | "recovery">;
   /** Where `next` may send the browser after login (undefined: nowhere). */
   returnTo?: (req: Request, next: unknown) => string | undefined;
 }): Router {
@@ -46,7 +46,7 @@ export function createAuthRouter(deps: {
     res.status(201).json({ user: toPublicUser(user), ...(next ? { next } : {}) });
   });
 
-  router.post("/login", limits.login, jsonBody(), async (req, res) => {
+  router.post("/login", limits.signIn, jsonBody(), async (req, res) => {
     const input = parseBody(credentialsSchema, req.body);
     const user = await accounts.login(input, accountContext(req, res, config));
     const next = deps.returnTo?.(req, req.body?.next);

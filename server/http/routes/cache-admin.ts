@@ -1,8 +1,7 @@
 import { type Request, type Response, Router } from "express";
-import type { Config } from "../../config/config.js";
 import type { Cache } from "../../domain/cache/cache.js";
 import { HttpError } from "../../lib/errors.js";
-import { requireAdmin } from "../admin-auth.js";
+import type { AdminAuth } from "../admin-auth.js";
 import { jsonBody } from "../body.js";
 
 /** The admin view of the cache: Redis key count (from the maintained index) plus this process's counters. */
@@ -28,10 +27,10 @@ export async function cacheMetrics(cache: Cache) {
  * `/api/cache/metrics`, `/api/cache/invalidate`: operator endpoints behind the admin bearer token.
  * Mounted before the session middleware: operators use the token, never a login.
  */
-export function createCacheAdminRouter(deps: { config: Config; cache: Cache }): Router {
-  const { config, cache } = deps;
+export function createCacheAdminRouter(deps: { cache: Cache; adminAuth: AdminAuth }): Router {
+  const { cache } = deps;
   const router = Router();
-  router.use(requireAdmin(config.adminApiKey));
+  router.use(deps.adminAuth.require);
 
   const metrics = async (_req: Request, res: Response) => {
     res.json(await cacheMetrics(cache));

@@ -8,7 +8,7 @@ import { auditJson, type RedisAudit, type RedisAudits } from "../../infra/redis/
 import { keyNamespaces } from "../../infra/redis/keys.js";
 import type { Redis } from "../../infra/redis/redis-client.js";
 import { within } from "../../lib/within.js";
-import { requireAdmin } from "../admin-auth.js";
+import type { AdminAuth } from "../admin-auth.js";
 
 const open: RequestHandler = (_req, _res, next) => next();
 
@@ -22,6 +22,7 @@ export function createMetricsRouter(deps: {
   audits?: RedisAudits;
   /** Job queues whose depths `/metrics/redis` reports (on the queue's Redis, which may be another one). */
   queues?: Array<Pick<JobQueue<unknown>, "name" | "depths">>;
+  adminAuth: AdminAuth;
 }): Router {
   const { config, metrics, redis, audits, queues = [] } = deps;
   const cacheRedis = deps.cacheRedis !== redis ? deps.cacheRedis : undefined;
@@ -64,7 +65,7 @@ export function createMetricsRouter(deps: {
     );
     return { queues: Object.fromEntries(entries) };
   };
-  const admin = requireAdmin(config.adminApiKey);
+  const admin = deps.adminAuth.require;
   const router = Router();
 
   router.get("/", config.metricsPublic ? open : admin, async (_req, res) => {

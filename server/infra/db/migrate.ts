@@ -47,9 +47,12 @@ export async function migrate(db: Database, logger: Logger, schema?: string): Pr
     const applied: number[] = [];
     for (const m of MIGRATIONS) {
       if (done.has(m.version)) continue;
-      await tx.exec(m.sql).catch((err: unknown) => {
-        throw isMigrationRetryable(err) ? err : new MigrationError(m.version, m.name, err);
-      });
+      await tx
+        .exec(m.sql)
+        .then(() => m.run?.(tx))
+        .catch((err: unknown) => {
+          throw isMigrationRetryable(err) ? err : new MigrationError(m.version, m.name, err);
+        });
       await tx.query("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", [m.version, m.name]);
       applied.push(m.version);
       logger.info({ component: "db", version: m.version, name: m.name }, "migration applied");

@@ -1,5 +1,16 @@
+import { canonicalEmail } from "../../../shared/email.js";
+import type { Database } from "./database.js";
+
+type Transaction = Pick<Database, "query" | "exec">;
+
 /** Versioned schema changes, applied in order once each. Never edit one that has shipped: add the next. */
-export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: string }> = [
+export const MIGRATIONS: ReadonlyArray<{
+  version: number;
+  name: string;
+  sql: string;
+  /** Data changes SQL cannot express, run after `sql` in the same transaction. */
+  run?: (tx: Transaction) => Promise<void>;
+}> = [
   {
     version: 1,
     name: "create_users",
@@ -54,6 +65,16 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
     `,
   },
   {
+    // Emails in one normal form (shared/email.ts: NFC, lower case, punycode domain) where that is safe.
+    // Rows whose normal form another row has too are never merged: each keeps its address as it was and
+    // is flagged `collision`; rows with no normal form (invisible characters, compatibility letters, a
+    // domain mixing scripts) keep theirs, flagged `refused`. An operator resolves them (docs/guides/operating.md).
+    version: 6,
+    name: "users_email_normal_form",
+    sql: "ALTER TABLE users ADD COLUMN email_review text;",
+    run: normaliseStoredEmails,
+  },
+  {
     // The durable record behind each session in Redis (docs/internals/durable-sessions.md): what a session
     // is rebuilt from when Redis has lost it. Keyed by the SHA-256 of the session id, never the id itself.
     version: 7,
@@ -80,3 +101,32 @@ export const MIGRATIONS: ReadonlyArray<{ version: number; name: string; sql: str
     `,
   },
 ];
+
+/** Migration 6's data step: normalise the addresses that can be, flag the rest. */
+export async function normaliseStoredEmails(tx: Transaction): Promise<void> {
+  const { rows } = await tx.query<{ id: string; email: string }>("SELECT id, email FROM users");
+  const byForm = new Map<string, string[]>();
+  const refused: string[] = [];
+  const forms = new Map<string, string>();
+  for (const row of rows) {
+    const canonical = canonicalEmail(row.email);
+    if (!canonical.ok) {
+      refused.push(row.id);
+      continue;
+    }
+    forms.set(row.id, canonical.email);
+    byForm.set(canonical.email, [...(byForm.get(canonical.email) ?? []), row.id]);
+  }
+  const flag = (ids: string[], review: string) =>
+    ids.length > 0
+      ? tx.query("UPDATE users SET email_review = $2 WHERE id = ANY($1::uuid[])", [ids, review])
+      : undefined;
+  await flag(refused, "refused");
+  const collisions = [...byForm.values()].filter((ids) => ids.length > 1).flat();
+  await flag(collisions, "collision");
+  for (const row of rows) {
+    const form = forms.get(row.id);
+    if (form === undefined || form === row.email || (byForm.get(form)?.length ?? 0) > 1) continue;
+    await tx.query("UPDATE users SET email = $2, updated_at = now() WHERE id = $1", [row.id, form]);
+  }
+}

@@ -95,6 +95,7 @@ function context(session = plainSession()): AccountContext & { refunds: number }
     refundAddress: async () => {
       ctx.refunds++;
     },
+    enforceAddress: async () => undefined,
   };
   return ctx;
 }

@@ -26,8 +26,9 @@ beforeAll(async () => {
       RATE_LIMIT_LOGIN_ACCOUNT_WINDOW_SECONDS: "30",
       RATE_LIMIT_LOGIN_DEVICE_LIMIT: "3",
       RATE_LIMIT_LOGIN_DEVICE_WINDOW_SECONDS: "30",
-      // The owner logs in 30 times in a few seconds from one address.
+      // The owner logs in 30 times in a few seconds from one address and one known device.
       RATE_LIMIT_LOGIN_LIMIT: "50",
+      RATE_LIMIT_LOGIN_KNOWN_DEVICE_LIMIT: "50",
     },
   });
 });

@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { Database } from "../../../server/infra/db/database.js";
 import { buildTestApp, type TestApp } from "../../helpers/app.js";
-import { createTestDatabase, type TestDatabase } from "../../helpers/database.js";
+import { sharedRedis, testDatabase } from "../../helpers/fixtures.js";
 import { listen } from "../../helpers/listen.js";
-import { type RedisServer, startRedisServer } from "../../helpers/redis-server.js";
 import { uniqueEmail } from "../../helpers/session.js";
 
 // A flood of password checks is answered quickly (503 busy, 429) instead of queueing up behind one
@@ -12,17 +12,12 @@ const PASSWORD = "correct horse";
 const LIMIT = 5; // login-account, the product's default
 const FLOOD = 60;
 
-let redisServer: RedisServer;
-let database: TestDatabase;
+let db: Database;
+let redisUrl: string;
 
 beforeAll(async () => {
-  redisServer = await startRedisServer();
-  database = await createTestDatabase();
-});
-
-afterAll(async () => {
-  await database?.close();
-  await redisServer?.stop();
+  db = (await testDatabase()).db;
+  redisUrl = (await sharedRedis()).url;
 });
 
 interface Answer {
@@ -34,9 +29,9 @@ interface Answer {
 
 async function withApp(env: Record<string, string>, fn: (t: TestApp, url: string) => Promise<void>) {
   const t = await buildTestApp({
-    db: database.db,
+    db,
     env: {
-      REDIS_URL: redisServer.url,
+      REDIS_URL: redisUrl,
       RATE_LIMIT_LOGIN_LIMIT: "10000",
       RATE_LIMIT_GLOBAL_LIMIT: "10000",
       PASSWORD_HASH_CONCURRENCY: "1",

@@ -1,20 +1,15 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { type Cache, createCache } from "../../../server/domain/cache/cache.js";
-import { connectRedis, createRedisClient, type Redis } from "../../../server/infra/redis/redis-client.js";
+import type { Redis } from "../../../server/infra/redis/redis-client.js";
 import { uniquePrefix } from "../../helpers/app.js";
 import { CONTRACT_CONFIG } from "../../helpers/cache-contract-suite.js";
+import { testRedisClient } from "../../helpers/fixtures.js";
 import { silentLogger } from "../../helpers/logger.js";
-import { type RedisServer, startRedisServer } from "../../helpers/redis-server.js";
 import { sleep } from "../../helpers/sleep.js";
 
 const SKEW_MS = 15 * 60_000;
 
-let server: RedisServer;
 const open: Array<{ cache: Cache; redis: Redis }> = [];
-
-beforeAll(async () => {
-  server = await startRedisServer();
-});
 
 afterEach(async () => {
   for (const { cache, redis } of open.splice(0)) {
@@ -23,25 +18,10 @@ afterEach(async () => {
   }
 });
 
-afterAll(async () => {
-  await server?.stop();
-});
-
 /** One app instance on its own connection; `skewMs` sets both of its clocks that far off. */
 async function instance(prefix: string, skewMs = 0) {
   const logger = silentLogger();
-  const redis = createRedisClient(
-    {
-      host: "127.0.0.1",
-      port: server.port,
-      db: 0,
-      source: "test",
-      connectTimeoutMs: 2000,
-      commandTimeoutMs: 5000,
-    },
-    logger,
-  );
-  await connectRedis(redis, logger);
+  const redis = await testRedisClient();
   const cache = createCache({
     redis,
     prefix,

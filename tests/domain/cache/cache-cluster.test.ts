@@ -1,33 +1,27 @@
 import { Cluster } from "ioredis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../../server/config/config.js";
 import { type Cache, createCache } from "../../../server/domain/cache/cache.js";
 import { connectRedis, createRedisClient, type Redis } from "../../../server/infra/redis/redis-client.js";
 import { testEnv } from "../../helpers/app.js";
 import { CONTRACT_CONFIG } from "../../helpers/cache-contract-suite.js";
+import { sharedRedisCluster } from "../../helpers/fixtures.js";
 import { silentLogger } from "../../helpers/logger.js";
-import { type RedisCluster, startRedisCluster } from "../../helpers/redis-cluster.js";
 import { sleep } from "../../helpers/sleep.js";
 
-let cluster: RedisCluster;
 const open: Array<{ cache: Cache; redis: Redis }> = [];
-
-beforeAll(async () => {
-  cluster = await startRedisCluster();
-});
 
 afterAll(async () => {
   for (const { cache, redis } of open) {
     await cache.close();
     redis.disconnect();
   }
-  await cluster?.stop();
 });
 
 async function instance(prefix: string) {
   const config = loadConfig(
     testEnv({
-      REDIS_URL: cluster.url,
+      REDIS_URL: sharedRedisCluster().url,
       REDIS_CLUSTER: "true",
       KEY_PREFIX: prefix,
       REDIS_COMMAND_TIMEOUT_MS: "5000",

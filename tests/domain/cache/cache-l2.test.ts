@@ -1,40 +1,21 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { CacheConfig } from "../../../server/config/config.js";
 import { type Cache, createCache } from "../../../server/domain/cache/cache.js";
 import { cacheKeys } from "../../../server/domain/cache/keys.js";
 import { createRedisL2 } from "../../../server/domain/cache/redis-l2.js";
-import { connectRedis, createRedisClient, type Redis } from "../../../server/infra/redis/redis-client.js";
+import type { Redis } from "../../../server/infra/redis/redis-client.js";
 import { uniquePrefix } from "../../helpers/app.js";
 import { type ChaosL2, chaosL2, InjectedL2Error } from "../../helpers/cache-chaos-l2.js";
 import { CONTRACT_CONFIG } from "../../helpers/cache-contract-suite.js";
 import { l2ContractSuite } from "../../helpers/cache-l2-contract-suite.js";
+import { testRedisClient } from "../../helpers/fixtures.js";
 import { capturingLogger, silentLogger } from "../../helpers/logger.js";
-import { type RedisServer, startRedisServer } from "../../helpers/redis-server.js";
 import { sleep } from "../../helpers/sleep.js";
 
-let server: RedisServer;
 let redis: Redis;
 
 beforeAll(async () => {
-  server = await startRedisServer();
-  const logger = silentLogger();
-  redis = createRedisClient(
-    {
-      host: "127.0.0.1",
-      port: server.port,
-      db: 0,
-      source: "test",
-      connectTimeoutMs: 2000,
-      commandTimeoutMs: 5000,
-    },
-    logger,
-  );
-  await connectRedis(redis, logger);
-});
-
-afterAll(async () => {
-  redis?.disconnect();
-  await server?.stop();
+  redis = await testRedisClient();
 });
 
 const redisL2 = () => createRedisL2({ redis, keys: cacheKeys(uniquePrefix()) });

@@ -7,6 +7,7 @@ import { type RedisCluster, startRedisCluster } from "../../helpers/redis-cluste
 
 const ADMIN_KEY = "admin-key-for-cluster-tests-0123";
 
+// A cluster of its own: the key metrics count every key on every master.
 let cluster: RedisCluster;
 let t: HealthTestApp;
 

@@ -9,23 +9,20 @@ import {
 } from "../../../server/domain/session/session-index.js";
 import type { Redis } from "../../../server/infra/redis/redis-client.js";
 import { type TestApp, uniquePrefix } from "../../helpers/app.js";
-import { testApp, testRedisClient } from "../../helpers/fixtures.js";
-import { type RedisCluster, startRedisCluster } from "../../helpers/redis-cluster.js";
+import { sharedRedisCluster, testApp, testRedisClient } from "../../helpers/fixtures.js";
 import { sessionCookie, uniqueEmail } from "../../helpers/session.js";
 
 let redis: Redis;
-let cluster: RedisCluster;
 /** An app on the cluster; its client also serves the cluster backend of the contract suite. */
 let onCluster: TestApp;
 
 beforeAll(async () => {
-  [cluster, redis] = await Promise.all([startRedisCluster(), testRedisClient({ commandTimeoutMs: 2000 })]);
-  onCluster = await testApp({ env: { REDIS_URL: cluster.url, REDIS_CLUSTER: "true" } });
+  redis = await testRedisClient({ commandTimeoutMs: 2000 });
+  onCluster = await testApp({ env: { REDIS_URL: sharedRedisCluster().url, REDIS_CLUSTER: "true" } });
 });
 
 afterAll(async () => {
   await onCluster?.close();
-  await cluster?.stop();
 });
 
 interface Backend {

@@ -4,23 +4,21 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BoundedMemoryStore } from "../../../server/domain/session/memory-store.js";
 import { SessionRedisStore } from "../../../server/domain/session/redis-store.js";
 import { uniquePrefix } from "../../helpers/app.js";
-import { type RedisServer, startRedisServer } from "../../helpers/redis-server.js";
+import { sharedRedis } from "../../helpers/fixtures.js";
 
 // The write rule both session stores follow: a stored session is only updated while it exists, a new
 // one only created, so nothing removed (revoked, logged out, expired) is ever written back.
 
-let redisServer: RedisServer;
 let redis: Redis;
 
 beforeAll(async () => {
-  redisServer = await startRedisServer();
-  redis = new Redis(redisServer.port, "127.0.0.1", { lazyConnect: true, commandTimeout: 5000 });
+  const { port, db } = await sharedRedis();
+  redis = new Redis({ host: "127.0.0.1", port, db, lazyConnect: true, commandTimeout: 5000 });
   await redis.connect();
 });
 
-afterAll(async () => {
+afterAll(() => {
   redis?.disconnect();
-  await redisServer?.stop();
 });
 
 const data = (value: string) =>

@@ -1,7 +1,7 @@
 import request from "supertest";
 import { describe, expect, it, vi } from "vitest";
 import { type TestApp, uniquePrefix } from "../../helpers/app.js";
-import { registerUser, testApp } from "../../helpers/fixtures.js";
+import { registerUser, testApp, waitUntil } from "../../helpers/fixtures.js";
 import { sessionCookie, sessionCookieLine, sessionIdOf, uniqueEmail } from "../../helpers/session.js";
 import { sleep } from "../../helpers/sleep.js";
 
@@ -62,7 +62,12 @@ describe("session lifetime in Redis", () => {
     const a = await app({ SESSION_TTL_SECONDS: "1", SESSION_ABSOLUTE_TTL_SECONDS: "60" });
     const { res } = await register(a);
     const cookie = sessionCookie(res, a.config.session.cookieName)!;
-    await sleep(2100);
+    const key = `${a.config.keyPrefix}:sess:${sessionIdOf(cookie)}`;
+    const pttl = await a.redis!.pttl(key);
+    expect(pttl).toBeGreaterThan(0);
+    expect(pttl).toBeLessThanOrEqual(1000); // the idle timeout is Redis' own expiry on the key
+    await a.redis!.pexpire(key, 1); // the idle second, spent at once
+    await waitUntil(async () => (await a.redis!.exists(key)) === 0);
     expect((await request(a.app).get("/auth/me").set("Cookie", cookie)).status).toBe(401);
   });
 

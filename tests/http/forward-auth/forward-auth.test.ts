@@ -58,9 +58,20 @@ describe("configuration", () => {
       ).toBe(true);
   });
 
+  it("refuses email and domain rules with EMAIL_VERIFICATION=off: they admit confirmed addresses only", () => {
+    const rules = "app.example.com/, app.example.com/admin=@example.com";
+    expect(configProblems({ FORWARD_AUTH_RULES: rules, EMAIL_VERIFICATION: "off" })).toEqual([
+      expect.stringMatching(/^FORWARD_AUTH_RULES: .*EMAIL_VERIFICATION=optional or required/),
+    ]);
+    expect(configProblems({ FORWARD_AUTH_RULES: rules, EMAIL_VERIFICATION: "optional" })).toEqual([]);
+    expect(configProblems({ FORWARD_AUTH_RULES: "app.example.com/", EMAIL_VERIFICATION: "off" })).toEqual([]);
+  });
+
   it("checks rules, origins and the login URL with the same canonical form as requests", () => {
     const rules = (value: string) =>
-      configProblems({ FORWARD_AUTH_RULES: value }).filter((p) => p.startsWith("FORWARD_AUTH_RULES:"));
+      configProblems({ FORWARD_AUTH_RULES: value, EMAIL_VERIFICATION: "optional" }).filter((p) =>
+        p.startsWith("FORWARD_AUTH_RULES:"),
+      );
     for (const bad of [
       "app.example.com/admin/../x",
       "app.example.com//admin",
@@ -265,8 +276,10 @@ describe("GET /auth/verify", () => {
     const email = `用户-${Date.now()}@例子.example`;
     const { cookie } = await registerUser(t, { email });
     const ok = await request(t.app).get("/auth/verify").set("Cookie", cookie).expect(200);
-    expect(ok.headers["x-auth-user-email"]).toBe(encodeURIComponent(email));
-    expect(decodeURIComponent(ok.headers["x-auth-user-email"] as string)).toBe(email);
+    // Stored (and sent) in its normal form: the international domain in punycode, the local part as is.
+    const stored = email.replace("例子.example", "xn--fsqu00a.example");
+    expect(ok.headers["x-auth-user-email"]).toBe(encodeURIComponent(stored));
+    expect(decodeURIComponent(ok.headers["x-auth-user-email"] as string)).toBe(stored);
   });
 
   it("uses FORWARD_AUTH_HEADER_PREFIX for the header names", async () => {
@@ -319,7 +332,10 @@ describe("GET /auth/verify", () => {
 
   it("answers 403 to a valid session the rules refuse, also through dot segments", async () => {
     const t = await testApp({
-      env: { FORWARD_AUTH_RULES: "svc.example.net/, svc.example.net/admin=boss@example.com" },
+      env: {
+        FORWARD_AUTH_RULES: "svc.example.net/, svc.example.net/admin=boss@example.com",
+        EMAIL_VERIFICATION: "optional",
+      },
     });
     const { cookie } = await registerUser(t);
     const verify = (host: string, uri: string) =>

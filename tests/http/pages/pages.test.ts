@@ -226,6 +226,21 @@ describe("account page", () => {
     expect(res.text).not.toContain('class="notice"');
   });
 
+  it("shows no notice for ?done= naming an object's inherited members (constructor, __proto__, toString)", async () => {
+    const { cookie } = await registered();
+    for (const done of ["constructor", "__proto__", "toString", "hasOwnProperty", "valueOf"]) {
+      for (const [path, headers] of [
+        ["/account", { Cookie: cookie }],
+        ["/login", {}],
+      ] as const) {
+        const res = await request(t.app).get(`${path}?done=${done}`).set(headers);
+        expect(res.status, `${path}?done=${done}`).toBe(200);
+        expect(res.text).not.toContain('class="notice"');
+        expect(res.text).not.toMatch(/function |\[object /);
+      }
+    }
+  });
+
   it("logs out with a redirect to /login", async () => {
     const { cookie } = await registered();
     const res = await postForm("/logout", {}, cookie);

@@ -89,3 +89,50 @@ describe("migration failures", () => {
     expect(log.text()).not.toMatch(/retrying migrations/);
   });
 });
+
+describe("migration 6: one normal form for stored emails", () => {
+  it("normalises what it safely can, flags collisions and refused addresses, merges nothing", async () => {
+    const db = await createPgliteDatabase({ dataDir: tempDir() });
+    try {
+      await migrate(db, silentLogger());
+      // Rows as earlier versions stored them (only trimmed and lower-cased), then migration 6 again.
+      const insert = (email: string) =>
+        db.query<{ id: string }>("INSERT INTO users (email, password_hash) VALUES ($1, 'x') RETURNING id", [
+          email,
+        ]);
+      const legacy = {
+        nfd: "rene\u0301@example.com", // alone: becomes NFC
+        idn: "anna@bücher.de", // alone: the domain becomes punycode
+        plain: "zoe@example.com", // already in its normal form
+        collideNfc: "josé@example.com",
+        collideNfd: "jose\u0301@example.com", // the same address as the one above once normalised
+        zeroWidth: "eve@ex\u200bample.com",
+        fullwidth: "ｍallory@example.com",
+      };
+      const ids: Record<string, string> = {};
+      for (const [key, email] of Object.entries(legacy))
+        ids[key] = (await insert(email)).rows[0]?.id as string;
+      await db.exec(
+        "DELETE FROM schema_migrations WHERE version = 6; ALTER TABLE users DROP COLUMN email_review",
+      );
+
+      expect(await migrate(db, silentLogger())).toEqual([6]);
+      const { rows } = await db.query<{ id: string; email: string; email_review: string | null }>(
+        "SELECT id, email, email_review FROM users",
+      );
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      const row = (key: string) => byId.get(ids[key] as string);
+      expect(row("nfd")).toMatchObject({ email: "rené@example.com", email_review: null });
+      expect(row("idn")).toMatchObject({ email: "anna@xn--bcher-kva.de", email_review: null });
+      expect(row("plain")).toMatchObject({ email: "zoe@example.com", email_review: null });
+      // Never merged: both accounts stay, each with its own address, both flagged for an operator.
+      expect(row("collideNfc")).toMatchObject({ email: legacy.collideNfc, email_review: "collision" });
+      expect(row("collideNfd")).toMatchObject({ email: legacy.collideNfd, email_review: "collision" });
+      expect(row("zeroWidth")).toMatchObject({ email: legacy.zeroWidth, email_review: "refused" });
+      expect(row("fullwidth")).toMatchObject({ email: legacy.fullwidth, email_review: "refused" });
+      expect(rows).toHaveLength(Object.keys(legacy).length);
+    } finally {
+      await db.close();
+    }
+  });
+});

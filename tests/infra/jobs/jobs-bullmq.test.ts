@@ -1,13 +1,18 @@
 import { describe, expect, it } from "vitest";
 import { DependencyUnavailableError } from "../../../server/lib/errors.js";
-import { closeAfterFile, privateRedisServer, sharedRedis, waitUntil } from "../../helpers/fixtures.js";
+import {
+  closeAfterFile,
+  privateRedisServer,
+  sharedRedis,
+  sharedRedisCluster,
+  waitUntil,
+} from "../../helpers/fixtures.js";
 import {
   CONTRACT_BACKOFF_MS,
   type Item,
   jobQueueContractSuite,
 } from "../../helpers/job-queue-contract-suite.js";
 import { bullQueue, loopbackRedis } from "../../helpers/queues.js";
-import { startRedisCluster } from "../../helpers/redis-cluster.js";
 import { sleep } from "../../helpers/sleep.js";
 
 jobQueueContractSuite("BullMQ on Redis", async () => {
@@ -106,9 +111,7 @@ describe("BullMQ worker across a Redis restart", () => {
 
 describe.skipIf(process.env.SKIP_SLOW === "1")("BullMQ queue on Redis Cluster", () => {
   it("adds, runs and counts jobs on a 3-master cluster (one slot for the queue's keys)", async () => {
-    const cluster = await startRedisCluster();
-    closeAfterFile(() => cluster.stop());
-    const queue = await bullQueue<Item>(loopbackRedis(cluster.nodes[0]!.port, { cluster: true }), {
+    const queue = await bullQueue<Item>(loopbackRedis(sharedRedisCluster().ports[0]!, { cluster: true }), {
       backoffMs: CONTRACT_BACKOFF_MS,
     });
     closeAfterFile(() => queue.close());

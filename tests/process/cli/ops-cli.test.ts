@@ -1,13 +1,12 @@
 import request from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildTestApp, type TestApp, testEnv } from "../../helpers/app.js";
-import { createTestDatabase, type TestDatabase } from "../../helpers/database.js";
+import type { TestDatabase } from "../../helpers/database.js";
+import { sharedRedis, testDatabase } from "../../helpers/fixtures.js";
 import { runProcess } from "../../helpers/processes.js";
-import { type RedisServer, startRedisServer } from "../../helpers/redis-server.js";
 import { uniqueEmail } from "../../helpers/session.js";
 
 const PASSWORD = "password-123";
-let redisServer: RedisServer;
 let database: TestDatabase;
 let t: TestApp;
 let env: Record<string, string | undefined>;
@@ -35,11 +34,11 @@ async function signedIn(email: string) {
 // The commands work on the shared PostgreSQL and Redis a deployment has; the embedded database is refused.
 describe.skipIf(!process.env.TEST_DATABASE_URL)("operator commands", () => {
   beforeAll(async () => {
-    redisServer = await startRedisServer();
-    database = await createTestDatabase();
-    t = await buildTestApp({ db: database.db, env: { REDIS_URL: redisServer.url } });
+    const redisUrl = (await sharedRedis()).url;
+    database = await testDatabase();
+    t = await buildTestApp({ db: database.db, env: { REDIS_URL: redisUrl } });
     env = {
-      ...testEnv({ REDIS_URL: redisServer.url, LOG_LEVEL: "warn", ...database.env }),
+      ...testEnv({ REDIS_URL: redisUrl, LOG_LEVEL: "warn", ...database.env }),
       KEY_PREFIX: t.config.keyPrefix,
       SESSION_SECRET: t.config.session.secrets[0],
     };
@@ -47,8 +46,6 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)("operator commands", () => {
 
   afterAll(async () => {
     await t?.close();
-    await database?.close();
-    await redisServer?.stop();
   });
 
   it("lists a user's sessions and revokes one, then all", async () => {
