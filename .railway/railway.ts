@@ -4,6 +4,8 @@ import { defineRailway, postgres, preserve, project, redis, service } from "rail
 
 /** Seconds between SIGTERM and SIGKILL on redeploy; Railway's default is 0, which skips the graceful shutdown. */
 export const DRAINING_SECONDS = 30;
+/** Railway's pre-deploy command: runs between build and deploy; a failure stops the deploy. */
+export const MIGRATE_COMMAND = "npm run db:migrate";
 
 export default defineRailway((ctx) => {
   const production = ctx.environment === undefined || ctx.isEnvironment("production");
@@ -15,6 +17,9 @@ export default defineRailway((ctx) => {
     build: { builder: "RAILPACK", buildCommand: "npm run build" },
     // node itself receives SIGTERM: no npm in between, no compiling at boot.
     start: "node dist/server/main.js",
+    // Migrations run once per deploy, before any new instance starts (they take an advisory lock, so the
+    // worker's pre-deploy or an instance still starting can never race them).
+    preDeploy: MIGRATE_COMMAND,
     healthcheck: "/health/ready",
     healthcheckTimeout: 60,
     replicas,
@@ -52,6 +57,8 @@ export default defineRailway((ctx) => {
   const worker = service("worker", {
     build: { builder: "RAILPACK", buildCommand: "npm run build" },
     start: "node dist/server/worker.js",
+    // The worker only checks the schema is current: the same pre-deploy step brings it there.
+    preDeploy: MIGRATE_COMMAND,
     replicas: 1,
     deploy: {
       restartPolicyType: "ON_FAILURE",

@@ -15,7 +15,7 @@ export function warnOnUntrustedForwarding(deps: {
       warned = true;
       deps.logger.warn(
         { remoteAddress: req.socket.remoteAddress },
-        "X-Forwarded-For received but TRUST_PROXY=0: every client is seen as the proxy's address and shares its rate limits; set TRUST_PROXY to the proxy hop count (1 on Railway)",
+        "X-Forwarded-For received but forwarded headers are not trusted (TRUST_PROXY=false or 0): every client is seen as the proxy's address and shares its rate limits; set TRUST_PROXY to the proxy hop count (1 on Railway)",
       );
     }
     next();

@@ -1,8 +1,8 @@
 import type { Logger } from "../infra/logging/logger.js";
 
-/** A second SIGINT this long after the previous signal is a person pressing Ctrl-C again (ms). */
+/** A second SIGINT this long after the signal that began the stop is a person pressing Ctrl-C again (ms). */
 export const SIGINT_REPEAT_MS = 200;
-/** Any other repeat counts only this long after the previous signal (ms). */
+/** Any other repeat counts only this long after the signal that began the stop (ms). */
 export const SIGNAL_REPEAT_MS = 1000;
 // How often a process checks that its parent is still there (ms).
 const PARENT_CHECK_INTERVAL_MS = 1000;
@@ -16,14 +16,15 @@ export interface SignalEvent {
 }
 
 /**
- * Whether `next` is a deliberate repeat of `previous`, meant to cut the drain short: a second SIGINT
- * at least SIGINT_REPEAT_MS later (Ctrl-C pressed again), or any signal more than SIGNAL_REPEAT_MS later.
- * A signal sent to a process group reaches a process twice within milliseconds (directly, and forwarded
- * by `npm start` or the cluster primary): that duplicate is never a repeat.
+ * Whether `next` is a deliberate repeat of `first` (the signal that began the stop), meant to cut the
+ * drain short: a SIGINT at least SIGINT_REPEAT_MS after a first SIGINT (Ctrl-C pressed again), or any
+ * signal more than SIGNAL_REPEAT_MS after the first. A signal sent to a process group reaches a process
+ * twice within milliseconds (directly, and forwarded by `npm start`): that duplicate is never a repeat.
+ * Measured from the first signal, not the latest, so a late-forwarded duplicate cannot hide a real repeat.
  */
-export function isDeliberateRepeat(previous: SignalEvent, next: SignalEvent): boolean {
-  const apart = next.at - previous.at;
-  if (previous.signal === "SIGINT" && next.signal === "SIGINT" && apart >= SIGINT_REPEAT_MS) return true;
+export function isDeliberateRepeat(first: SignalEvent, next: SignalEvent): boolean {
+  const apart = next.at - first.at;
+  if (first.signal === "SIGINT" && next.signal === "SIGINT" && apart >= SIGINT_REPEAT_MS) return true;
   return apart > SIGNAL_REPEAT_MS;
 }
 
@@ -55,32 +56,35 @@ export function superviseSignals(deps: {
 }): SignalSupervisor {
   const { logger, onStop, onCutShort, source = process, now = Date.now, watchParent = true } = deps;
   let stopping = false;
-  let previous: SignalEvent | undefined;
+  let first: SignalEvent | undefined;
 
   const receive = (cause: StopCause, relayed = false) => {
-    const first = !stopping;
-    if (first) {
+    const begins = !stopping;
+    if (begins) {
       stopping = true;
       clearInterval(parentCheck);
     }
     if (cause === "parent_exit" || relayed) {
-      if (first) onStop(cause);
+      if (begins) onStop(cause);
       return;
     }
     const event = { signal: cause, at: now() };
-    const last = previous;
-    previous = event;
-    if (first) {
-      onStop(cause);
+    if (!first) {
+      // The first signal of this process; when the stop began with the parent's exit or the primary's
+      // word, it is part of that same stop.
+      first = event;
+      if (begins) onStop(cause);
       return;
     }
-    if (!last) return; // the stop began with the parent's exit or the primary's: this signal is the same stop
-    if (isDeliberateRepeat(last, event)) {
-      logger.info({ signal: cause, sinceMs: event.at - last.at }, "signal repeated: cutting the drain short");
+    if (isDeliberateRepeat(first, event)) {
+      logger.info(
+        { signal: cause, sinceMs: event.at - first.at },
+        "signal repeated: cutting the drain short",
+      );
       onCutShort(cause);
     } else {
       logger.info(
-        { signal: cause, sinceMs: event.at - last.at },
+        { signal: cause, sinceMs: event.at - first.at },
         "signal repeated within moments (a process-group signal): the drain goes on",
       );
     }

@@ -203,7 +203,9 @@ describe("HTTP", () => {
   it("warns once when X-Forwarded-For arrives while no proxy is trusted", async () => {
     await request(t.app).get("/health/live").set("X-Forwarded-For", "203.0.113.7");
     await request(t.app).get("/health/live").set("X-Forwarded-For", "203.0.113.8");
-    const warnings = log.lines.filter((l) => l.includes("X-Forwarded-For received but TRUST_PROXY=0"));
+    const warnings = log.lines.filter((l) =>
+      l.includes("X-Forwarded-For received but forwarded headers are not trusted"),
+    );
     expect(warnings).toHaveLength(1);
     expect(JSON.parse(warnings[0] as string).level).toBe("warn");
   });

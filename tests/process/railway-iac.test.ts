@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import {
   createRailwayContext,
   type Edge,
@@ -89,6 +90,15 @@ describe(".railway/railway.ts", () => {
     expect(app.deploy?.restartPolicyType).toBe("ON_FAILURE");
     expect(app.deploy?.numReplicas).toBe(2);
     expect(appService(await evaluate("staging")).deploy?.numReplicas).toBe(1);
+  });
+
+  it("migrates once per deploy, before the new instances start: `npm run db:migrate` as the pre-deploy command", async () => {
+    const graph = await evaluate("production");
+    const pkg = JSON.parse(readFileSync("package.json", "utf8"));
+    expect(pkg.scripts["db:migrate"]).toBe("node dist/server/process/cli/migrate.js");
+    for (const name of ["app", "worker"]) {
+      expect(appService(graph, name).deploy?.preDeployCommand).toEqual(["npm run db:migrate"]);
+    }
   });
 
   it("its variables make a production config whose shutdown fits in the draining time", async () => {

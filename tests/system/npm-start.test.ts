@@ -1,12 +1,16 @@
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { get as httpGet } from "node:http";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
+import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { MIGRATIONS } from "../../server/infra/db/migrations.js";
 import { uniquePrefix } from "../helpers/app.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.js";
-import { sharedRedis } from "../helpers/fixtures.js";
+import { closeAfterFile, sharedRedis } from "../helpers/fixtures.js";
+import { dropSchema } from "../helpers/global-setup.js";
 import { freePort } from "../helpers/ports.js";
 import { watch } from "../helpers/processes.js";
 import { sleep } from "../helpers/sleep.js";
@@ -98,6 +102,44 @@ describe("npm start", () => {
       });
       expect(run.status).toBe(2);
       expect(run.stdout + run.stderr).toMatch(/usage:/);
+    }
+  });
+
+  it("`npm run db:migrate` reads DATABASE_URL from .env, as the server does, and migrates that database", async () => {
+    const url = process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+    const schema = `test_migrate_${randomBytes(4).toString("hex")}`;
+    closeAfterFile(() => dropSchema(url, schema));
+    const dir = mkdtempSync(join(tmpdir(), "db-migrate-"));
+    try {
+      writeFileSync(join(dir, ".env"), `DATABASE_URL=${url}\nDATABASE_SCHEMA=${schema}\n`);
+      // What Railway's pre-deploy command runs, from a directory holding only the .env file.
+      const pkg = JSON.parse(readFileSync("package.json", "utf8"));
+      expect(pkg.scripts["db:migrate"]).toBe("node dist/server/process/cli/migrate.js");
+      const run = spawnSync(process.execPath, [resolve("dist/server/process/cli/migrate.js")], {
+        cwd: dir,
+        env: { PATH: process.env.PATH ?? "" },
+        encoding: "utf8",
+      });
+      expect(run.status, run.stdout + run.stderr).toBe(0);
+      const lines = run.stdout
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect(lines.find((l) => l.msg === "migrations applied")).toMatchObject({
+        role: "cli migrate",
+        schema,
+        applied: MIGRATIONS.map((m) => m.version),
+      });
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      try {
+        const { rows } = await client.query(`SELECT count(*)::int AS n FROM "${schema}".schema_migrations`);
+        expect(rows[0].n).toBe(MIGRATIONS.length);
+      } finally {
+        await client.end();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
@@ -232,15 +274,16 @@ describe("a stop signal from a supervisor, to the process group or to the server
 
         // Until shortly before the delay ends, every probe (new connection each) is answered, readiness 503
         // once the signal has landed, liveness 200.
+        // Each probe counts by when its answer (or refusal) arrived: on a busy machine one sent just
+        // before the end of the delay may land after it, where a refusal is expected.
         const readiness: number[] = [];
         const liveness: number[] = [];
-        while (Date.now() - sentAt < DRAIN_DELAY_MS - 400) {
-          const [ready, live] = await Promise.all([
-            status(run.url, "/health/ready"),
-            status(run.url, "/health/live"),
-          ]);
-          readiness.push(ready);
-          liveness.push(live);
+        const answered = async (path: string, into: number[]) => {
+          const code = await status(run.url, path);
+          if (Date.now() - sentAt < DRAIN_DELAY_MS - 100) into.push(code);
+        };
+        while (Date.now() - sentAt < DRAIN_DELAY_MS - 300) {
+          await Promise.all([answered("/health/ready", readiness), answered("/health/live", liveness)]);
           await sleep(50);
         }
         const firstFailing = readiness.indexOf(503);
@@ -260,8 +303,6 @@ describe("a stop signal from a supervisor, to the process group or to the server
           interval: 100,
         });
         expect(run.output()).not.toContain("cutting the drain short");
-        // The duplicate did arrive (npm forwards the group's signal) and was let go.
-        if (target === "group") expect(run.output()).toContain("signal repeated within moments");
         expect(run.output()).toContain('"msg":"stopped"');
       }, 120_000);
     }
@@ -298,7 +339,7 @@ describe("a stop signal from a supervisor, to the process group or to the server
       await sleep(Math.max(0, firstAt + 300 - Date.now()));
       process.kill(-run.pgid, "SIGINT");
       expect(await run.exited, run.output()).toBe(0);
-      expect(Date.now() - firstAt).toBeLessThan(delayMs / 2);
+      expect(Date.now() - firstAt, run.output()).toBeLessThan(delayMs / 2);
       expect(run.output()).toContain("cutting the drain short");
     }, 120_000);
   }
