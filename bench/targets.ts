@@ -85,6 +85,8 @@ function oursEnv(port: number, redisUrl: string, ctx: TargetContext): NodeJS.Pro
     RATE_LIMIT_LOGIN_ACCOUNT_LIMIT: UNLIMITED,
     RATE_LIMIT_API_LIMIT: UNLIMITED,
     WEB_CONCURRENCY: String(ctx.oursWorkers),
+    // BENCH_SESSION_DURABLE=off measures ours without durable session records (the "before").
+    SESSION_DURABLE: process.env.BENCH_SESSION_DURABLE === "off" ? "off" : "on",
   };
 }
 

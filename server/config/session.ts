@@ -26,6 +26,9 @@ export const SESSION_VARIABLES = {
   COOKIE_SECURE: bool.optional(), // default true in production
   COOKIE_SAMESITE: z.enum(["strict", "lax", "none"]).default("strict"), // none requires COOKIE_SECURE=true
   REAUTH_MAX_AGE_SECONDS: int(1, 86_400).default(600), // sensitive actions need an authentication this recent ("sudo mode")
+  SESSION_DURABLE: z.enum(["on", "off"]).default("on"), // a durable record of each Redis session in the database, restored when Redis loses it
+  SESSION_DURABLE_MAX_BYTES: int(0, 1_048_576).default(4096), // team data in a session beyond this (JSON bytes) is kept in Redis only
+  SESSION_DURABLE_TOUCH_SECONDS: int(1, 86_400).default(300), // the durable record's idle expiry is refreshed at most this often per session
 };
 
 const MIN_SECRET_LENGTH = 32;
@@ -79,6 +82,14 @@ export function sessionConfig(
       sameSite: v.COOKIE_SAMESITE,
       /** Sensitive actions need the person to have authenticated on the session within this, seconds. */
       reauthMaxAgeSeconds: v.REAUTH_MAX_AGE_SECONDS,
+      /** Durable records of Redis sessions in the database (none for the in-process store). */
+      durable: {
+        enabled: v.SESSION_DURABLE === "on",
+        /** Team data larger than this (JSON bytes) stays in Redis only. */
+        maxBytes: v.SESSION_DURABLE_MAX_BYTES,
+        /** The record's idle expiry is written at most this often per session, seconds. */
+        touchSeconds: v.SESSION_DURABLE_TOUCH_SECONDS,
+      },
     },
   };
 }

@@ -7,6 +7,7 @@ import { trackRedisErrors } from "../domain/health/checks.js";
 import { createLifecycle, type Lifecycle } from "../domain/health/lifecycle.js";
 import { createMailComposer } from "../domain/mail/compose.js";
 import { createMailDelivery } from "../domain/mail/deliver.js";
+import { SessionRedisStore } from "../domain/session/redis-store.js";
 import { createApp } from "../http/app.js";
 import { createPgliteDatabase, createPostgresDatabase, type Database } from "../infra/db/database.js";
 import { checkSchema, isMigrationRetryable, migrate } from "../infra/db/migrate.js";
@@ -190,6 +191,12 @@ export const defaultFactories: RuntimeFactories = {
     // A Redis that can evict sessions or lose them on restart is said loudly before the first request.
     ctx.onClose(() => services.audits.stop());
     await services.audits.start();
+    // Expired durable session records are removed in bounded batches (durable-sessions.ts).
+    const durable = services.store instanceof SessionRedisStore ? services.store.durable : undefined;
+    if (durable) {
+      durable.startSweeping();
+      ctx.onClose(() => durable.stopSweeping());
+    }
     if (ctx.config.queue.workerMode === "inline") startMailWorker(ctx, services);
   },
   app: (config, services) => createApp(config, services),

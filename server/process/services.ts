@@ -17,9 +17,12 @@ import { createProductRateLimits, createRateLimitStore } from "../domain/ratelim
 import { createMemoryActivityStore, createRedisActivityStore } from "../domain/security/activity-store.js";
 import { createSecurityEvents, type SecurityEvents } from "../domain/security/events.js";
 import type { Infrastructure, Services } from "../domain/services.js";
+import type { RestoreStage } from "../domain/session/durable-sessions.js";
+import { SessionRedisStore } from "../domain/session/redis-store.js";
 import { createSessionIndex, createSessionStore } from "../domain/session/session.js";
-import { publicSessionId } from "../domain/session/session-index.js";
+import { publicSessionId, type SessionIndex } from "../domain/session/session-index.js";
 import { createUserSessions, type UserSessions } from "../domain/session/user-sessions.js";
+import type { Database } from "../infra/db/database.js";
 import type { Logger } from "../infra/logging/logger.js";
 import { createRedisAudits } from "../infra/redis/audit.js";
 import { redisKeys } from "../infra/redis/keys.js";
@@ -32,6 +35,8 @@ export type { Infrastructure, Services };
 export interface ServiceOptions {
   /** Keeps sessions off Redis (tests that take Redis away from the other features). */
   sessionStore?: Store;
+  /** Tests only: awaited at each stage of a session restore, to race it with a revocation. */
+  restoreHold?: (stage: RestoreStage, sid: string) => Promise<void>;
   /** prom-client's process and Node.js metrics in the registry (default true). */
   processMetrics?: boolean;
 }
@@ -54,13 +59,20 @@ export function createServices(
         timeoutMs: config.openai.timeoutMs,
       })
     : undefined;
-  const { store, sessions } = createSessionServices(config, { redis, logger, store: options.sessionStore });
+  const { store, sessions } = createSessionServices(config, {
+    redis,
+    db,
+    logger,
+    store: options.sessionStore,
+    restoreHold: options.restoreHold,
+  });
   const audits = createRedisAudits({
     redis,
     cacheRedis,
     logger,
     intervalMs: config.redisAuditIntervalMs,
     timeoutMs: config.health.checkTimeoutMs,
+    durable: store instanceof SessionRedisStore && store.durable !== undefined,
   });
   const health = createHealthService({
     config,
@@ -83,6 +95,7 @@ export function createServices(
     ],
     cache,
     health,
+    durableSessions: store instanceof SessionRedisStore ? store.durable : undefined,
     sessions: {
       store: redis ? "redis" : "memory",
       count: () => within(countSessions(store, redis, config), config.health.checkTimeoutMs),
@@ -180,15 +193,42 @@ function createEvents(
 /** The session store (Redis when configured, else bounded memory) and the per-user view over it. */
 export function createSessionServices(
   config: Config,
-  deps: { redis?: Redis; logger: Logger; store?: Store },
+  deps: {
+    redis?: Redis;
+    db?: Database;
+    logger: Logger;
+    store?: Store;
+    restoreHold?: (stage: RestoreStage, sid: string) => Promise<void>;
+  },
 ): { store: Store; sessions: UserSessions } {
-  const { redis, logger } = deps;
-  const store = deps.store ?? createSessionStore({ config, redis, logger });
+  const { redis, db, logger } = deps;
+  let index: SessionIndex | undefined;
+  const store =
+    deps.store ??
+    createSessionStore({
+      config,
+      redis,
+      db,
+      logger,
+      restoreHold: deps.restoreHold,
+      // A restored session is listed (and revocable) again.
+      restored: async (userId, sid, auth) => {
+        await index?.add(userId, {
+          sid,
+          createdAt: auth.loginAt,
+          lastSeenAt: Date.now(),
+          ip: auth.ip,
+          userAgent: auth.userAgent,
+        });
+      },
+    });
+  index = createSessionIndex({ config, redis, store });
   const sessions = createUserSessions({
     store,
-    index: createSessionIndex({ config, redis, store }),
+    index,
     publicId: publicSessionId,
     logger,
+    durable: store instanceof SessionRedisStore ? store.durable : undefined,
   });
   return { store, sessions };
 }

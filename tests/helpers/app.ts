@@ -3,6 +3,7 @@ import type { Express } from "express";
 import type { Store } from "express-session";
 import { type Config, type Env, loadConfig } from "../../server/config/config.js";
 import type { Cache } from "../../server/domain/cache/cache.js";
+import type { RestoreStage } from "../../server/domain/session/durable-sessions.js";
 import type { Database } from "../../server/infra/db/database.js";
 import type { Logger } from "../../server/infra/logging/logger.js";
 import { connectRedis, createRedisClient, type Redis } from "../../server/infra/redis/redis-client.js";
@@ -59,6 +60,8 @@ export async function buildTestApp(options: {
   /** Keeps sessions off Redis, for tests that take Redis away from the other features. */
   sessionStore?: Store;
   processMetrics?: boolean;
+  /** Awaited at each stage of a session restore, to race it with a revocation. */
+  restoreHold?: (stage: RestoreStage, sid: string) => Promise<void>;
   /** Replaces more of the runtime's factories (e.g. the cache). */
   factories?: Partial<RuntimeFactories>;
 }): Promise<TestApp> {
@@ -71,6 +74,7 @@ export async function buildTestApp(options: {
       createServices(c, infrastructure, {
         sessionStore: options.sessionStore,
         processMetrics: options.processMetrics,
+        restoreHold: options.restoreHold,
       }),
     start: async () => undefined,
     ...options.factories,

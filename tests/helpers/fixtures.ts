@@ -161,6 +161,8 @@ export interface TestAppOptions {
   redis?: boolean;
   logger?: Logger;
   sessionStore?: Store;
+  /** Awaited at each stage of a session restore (durable sessions), to race it with a revocation. */
+  restoreHold?: Parameters<typeof buildTestApp>[0]["restoreHold"];
   /** Replaces some of the runtime's factories (server/process/runtime.ts), e.g. the cache. */
   factories?: Partial<RuntimeFactories>;
 }
@@ -190,6 +192,7 @@ export async function testApp(options: TestAppOptions = {}): Promise<TestApp> {
       env: await appEnv(options),
       logger: options.logger,
       sessionStore: options.sessionStore,
+      restoreHold: options.restoreHold,
       factories: options.factories,
     }),
   );

@@ -15,6 +15,8 @@ export interface MetricsSources {
   health?: Pick<HealthService, "complete">;
   /** How many sessions exist now; `undefined` when it cannot be told (the gauge is then left out). */
   sessions?: { store: "redis" | "memory"; count(): Promise<number | undefined> };
+  /** Durable session records: restores, misses that found nothing, database statements (monotonic). */
+  durableSessions?: { stats(): { restores: number; misses: number; queries: number } };
   /** Job queues whose depths are read at each scrape (bounded by the caller). */
   queues?: Array<Pick<JobQueue<unknown>, "name" | "depths">>;
 }
@@ -74,7 +76,7 @@ export function createMetrics(
     render?: (registry: Registry) => (() => Promise<string>) | undefined;
   } & MetricsSources = {},
 ): Metrics {
-  const { cache, health, sessions, queues = [] } = options;
+  const { cache, health, sessions, durableSessions, queues = [] } = options;
   const registry = new Registry();
   if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry });
 
@@ -137,6 +139,26 @@ export function createMetrics(
     ["category"],
     () => categories().map(([category, c]): Sample => [{ category }, c.stale]),
   );
+  if (durableSessions) {
+    type Stats = ReturnType<NonNullable<MetricsSources["durableSessions"]>["stats"]>;
+    const durable = (name: string, help: string, pick: (s: Stats) => number) =>
+      readCounter(registry, name, help, [], () => [[{}, pick(durableSessions.stats())]]);
+    durable(
+      "session_restores_total",
+      "Sessions missing in Redis restored from their durable record",
+      (s) => s.restores,
+    );
+    durable(
+      "session_restore_misses_total",
+      "Signed session ids missing in Redis with no usable durable record (none, expired, revoked)",
+      (s) => s.misses,
+    );
+    durable(
+      "session_durable_queries_total",
+      "Database statements sent for durable session records (writes, restores, revocations, sweeps)",
+      (s) => s.queries,
+    );
+  }
   const rateLimitRejections = new Counter({
     name: "rate_limit_rejections_total",
     help: "Requests rejected with 429, by policy",

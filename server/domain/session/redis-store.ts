@@ -2,13 +2,17 @@ import { RedisStore } from "connect-redis";
 import type { Request } from "express";
 import type { Session, SessionData } from "express-session";
 import type { Redis } from "../../infra/redis/redis-client.js";
-import { DependencyUnavailableError } from "../../lib/errors.js";
+import { DependencyUnavailableError, HttpError } from "../../lib/errors.js";
+import type { DurableSessions } from "./durable-sessions.js";
 import { SessionExtension } from "./session-extension.js";
 
 type Callback<T = unknown> = (err?: unknown, value?: T | null) => void;
 
 function failFast<T>(cb: Callback<T> | undefined): Callback<T> {
-  return (err, value) => cb?.(err ? new DependencyUnavailableError("redis", err) : null, value);
+  // An HttpError (the database behind a restore, too much waiting) already says what failed.
+  const wrap = (err: unknown) =>
+    err instanceof HttpError ? err : new DependencyUnavailableError("redis", err);
+  return (err, value) => cb?.(err ? wrap(err) : null, value);
 }
 
 // Reads the session and, when its remaining lifetime has fallen below the threshold, extends it (the rule
@@ -45,6 +49,10 @@ type SessionRedis = Redis & {
  *   process) is only updated while its key still exists (`SET ... XX`), so a request in flight when the
  *   session was revoked, logged out or expired cannot write it back; a new one (login) is only created
  *   (`SET ... NX`). A skipped write is not an error: the session is simply over.
+ * - with `durable`, a signed-in session has a record in the database (durable-sessions.ts): a session
+ *   missing in Redis is restored from it, `set` writes it first, `destroy` deletes it first. Only ids
+ *   whose cookie signature verified reach `get` (express-session checks it), so a forged id never
+ *   reaches the database.
  * - `length`, `ids`, `all` and `clear` are refused: they scan the keyspace, one node only on Cluster.
  *   The per-user index lists sessions.
  */
@@ -55,8 +63,15 @@ export class SessionRedisStore extends RedisStore {
   private readonly prefetched = new Map<string, Array<Promise<Outcome>>>();
   /** Session objects whose key exists (or existed) in Redis: loaded by express-session, or written. */
   private readonly existing = new WeakSet<object>();
+  readonly durable: DurableSessions | undefined;
 
-  constructor(options: { client: Redis; prefix: string; ttlSeconds: number; touchFraction: number }) {
+  constructor(options: {
+    client: Redis;
+    prefix: string;
+    ttlSeconds: number;
+    touchFraction: number;
+    durable?: DurableSessions;
+  }) {
     super({ client: options.client, prefix: options.prefix, ttl: options.ttlSeconds });
     this.extension = new SessionExtension(options.ttlSeconds, options.touchFraction);
     const client = options.client as SessionRedis;
@@ -64,6 +79,7 @@ export class SessionRedisStore extends RedisStore {
       client.defineCommand("sessionReadAndExtend", { numberOfKeys: 1, lua: READ_AND_EXTEND });
     }
     this.redis = client;
+    this.durable = options.durable;
   }
 
   private read(sid: string): Promise<Outcome> {
@@ -103,7 +119,16 @@ export class SessionRedisStore extends RedisStore {
     const done = failFast(cb);
     const outcome = await (this.take(sid) ?? this.read(sid));
     if (!outcome.ok) return done(outcome.err);
-    if (!outcome.raw) return done(null, null);
+    if (!outcome.raw) {
+      if (!this.durable) return done(null, null);
+      let restored: SessionData | null;
+      try {
+        restored = await this.durable.restore(sid);
+      } catch (err) {
+        return done(err);
+      }
+      return done(null, restored);
+    }
     let sess: SessionData;
     try {
       sess = JSON.parse(outcome.raw) as SessionData;
@@ -114,6 +139,7 @@ export class SessionRedisStore extends RedisStore {
       return cb?.(err);
     }
     if (outcome.extended) this.extension.markExtended(sess);
+    this.durable?.seen(sid, sess, outcome.extended);
     done(null, sess);
   }
 
@@ -137,12 +163,15 @@ export class SessionRedisStore extends RedisStore {
       expires === undefined ? this.extension.ttlMs / 1000 : Math.ceil((expires - Date.now()) / 1000);
     if (ttlSeconds <= 0) return this.destroy(sid, cb);
     const key = this.prefix + sid;
-    const value = JSON.stringify(sess);
+    const isNew = !this.existing.has(sess);
     try {
-      const reply = this.existing.has(sess)
-        ? await this.redis.set(key, value, "EX", ttlSeconds, "XX")
-        : await this.redis.set(key, value, "EX", ttlSeconds, "NX");
+      await this.durable?.beforeSave(sid, sess, isNew);
+      const value = JSON.stringify(sess);
+      const reply = isNew
+        ? await this.redis.set(key, value, "EX", ttlSeconds, "NX")
+        : await this.redis.set(key, value, "EX", ttlSeconds, "XX");
       if (reply === "OK") this.existing.add(sess);
+      await this.durable?.afterSave(sid, sess, reply === "OK");
     } catch (err) {
       return done(err);
     }
@@ -154,8 +183,18 @@ export class SessionRedisStore extends RedisStore {
     cb?.(null);
   }
 
-  override destroy(sid: string, cb?: Callback) {
-    return super.destroy(sid, failFast(cb));
+  override async destroy(sid: string, cb?: Callback) {
+    if (!this.durable) return super.destroy(sid, failFast(cb));
+    const done = failFast(cb);
+    try {
+      // The record first: a session whose key is gone but whose record is not would be restored.
+      await this.durable.remove(sid, async () => {
+        await this.redis.del(this.prefix + sid);
+      });
+    } catch (err) {
+      return done(err);
+    }
+    done(null);
   }
 
   override async length(cb?: (err: unknown, length?: number) => void) {

@@ -1,10 +1,12 @@
 import type { RequestHandler } from "express";
 import session, { type Store } from "express-session";
 import type { Config } from "../../config/config.js";
+import type { Database } from "../../infra/db/database.js";
 import type { Logger } from "../../infra/logging/logger.js";
 import { redisKeys } from "../../infra/redis/keys.js";
 import type { Redis } from "../../infra/redis/redis-client.js";
 import type { StoredSessionAuth } from "../auth/session-auth.js";
+import { createDurableSessions, type RestoreStage } from "./durable-sessions.js";
 import { createMemorySessionIndex } from "./memory-session-index.js";
 import { BoundedMemoryStore } from "./memory-store.js";
 import { createRedisSessionIndex } from "./redis-session-index.js";
@@ -20,15 +22,48 @@ declare module "express-session" {
   }
 }
 
-/** The session store: Redis when configured, else the bounded in-process store (with one loud warning). */
-export function createSessionStore(deps: { config: Config; redis?: Redis; logger: Logger }): Store {
-  const { config, redis, logger } = deps;
+/**
+ * The session store: Redis when configured (with durable records in `db` unless SESSION_DURABLE=off), else
+ * the bounded in-process store (with one loud warning).
+ */
+export function createSessionStore(deps: {
+  config: Config;
+  redis?: Redis;
+  db?: Database;
+  logger: Logger;
+  /** The per-user index a restored session is put back in (set once the index exists). */
+  restored?: (userId: string, sid: string, auth: StoredSessionAuth) => Promise<void>;
+  restoreHold?: (stage: RestoreStage, sid: string) => Promise<void>;
+}): Store {
+  const { config, redis, db, logger } = deps;
   if (redis) {
+    const prefix = redisKeys(config.keyPrefix).sessions;
+    const durable =
+      db && config.session.durable.enabled
+        ? createDurableSessions({
+            db,
+            redis,
+            prefix,
+            ttlSeconds: config.session.ttlSeconds,
+            absoluteTtlSeconds: config.session.absoluteTtlSeconds,
+            maxBytes: config.session.durable.maxBytes,
+            touchSeconds: config.session.durable.touchSeconds,
+            cookie: {
+              secure: config.session.cookieSecure,
+              sameSite: config.session.sameSite,
+              domain: config.forwardAuth.cookieDomain,
+            },
+            logger,
+            onRestored: deps.restored,
+            hold: deps.restoreHold,
+          })
+        : undefined;
     return new SessionRedisStore({
       client: redis,
-      prefix: redisKeys(config.keyPrefix).sessions,
+      prefix,
       ttlSeconds: config.session.ttlSeconds,
       touchFraction: config.session.touchFraction,
+      durable,
     });
   }
   logger.warn(

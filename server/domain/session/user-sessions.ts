@@ -1,6 +1,7 @@
 import type { RequestHandler } from "express";
 import type { Store } from "express-session";
 import type { Logger } from "../../infra/logging/logger.js";
+import type { DurableSessions } from "./durable-sessions.js";
 import type { SessionIndex, SessionIndexEntry } from "./session-index.js";
 
 /** A session as its owner sees it (API and account page); times are ISO strings. */
@@ -41,8 +42,10 @@ export function createUserSessions(deps: {
   index: SessionIndex;
   publicId: (sid: string) => string;
   logger: Logger;
+  /** Durable records: every one of the user's is deleted too, also those of sessions the index lost. */
+  durable?: Pick<DurableSessions, "removeForUser">;
 }): UserSessions {
-  const { store, index, publicId, logger } = deps;
+  const { store, index, publicId, logger, durable } = deps;
 
   const destroy = (sid: string) =>
     new Promise<void>((resolve, reject) => store.destroy(sid, (err) => (err ? reject(err) : resolve())));
@@ -85,6 +88,7 @@ export function createUserSessions(deps: {
     },
 
     async revokeOthers(userId, keepSid) {
+      await durable?.removeForUser(userId, keepSid);
       const others = (await index.list(userId)).filter((e) => e.sid !== keepSid).map((e) => e.sid);
       await Promise.all(others.map(destroy));
       await index.remove(userId, others);

@@ -74,6 +74,32 @@ export const MIGRATIONS: ReadonlyArray<{
     sql: "ALTER TABLE users ADD COLUMN email_review text;",
     run: normaliseStoredEmails,
   },
+  {
+    // The durable record behind each session in Redis (docs/internals/durable-sessions.md): what a session
+    // is rebuilt from when Redis has lost it. Keyed by the SHA-256 of the session id, never the id itself.
+    version: 7,
+    name: "session_records",
+    sql: `
+      CREATE TABLE session_records (
+        key_hash text PRIMARY KEY,
+        user_id uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        amr text[] NOT NULL,
+        auth_at timestamptz NOT NULL,
+        ip text NOT NULL,
+        user_agent text NOT NULL,
+        credential_epoch integer NOT NULL,
+        created_at timestamptz NOT NULL,
+        absolute_expires_at timestamptz NOT NULL,
+        idle_expires_at timestamptz NOT NULL,
+        data jsonb,
+        data_in_redis_only boolean NOT NULL DEFAULT false,
+        updated_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE INDEX session_records_user_id ON session_records (user_id);
+      CREATE INDEX session_records_idle_expires_at ON session_records (idle_expires_at);
+      CREATE INDEX session_records_absolute_expires_at ON session_records (absolute_expires_at);
+    `,
+  },
 ];
 
 /** Migration 6's data step: normalise the addresses that can be, flag the rest. */

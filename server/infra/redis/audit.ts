@@ -97,6 +97,8 @@ export function judge(
   purpose: RedisPurpose,
   nodes: NodeAudit[],
   previous?: RedisAuditReport,
+  /** Sessions have durable records in the database (SESSION_DURABLE): a lost one is restored. */
+  durable = false,
 ): RedisAuditReport {
   const policies = [...new Set(nodes.map((n) => n.maxmemory_policy))];
   const evicted = nodes.reduce((s, n) => s + n.evicted_keys, 0);
@@ -116,21 +118,27 @@ export function judge(
       findings.push({
         code: "evicting_policy",
         severity: "error",
-        message: `Redis maxmemory-policy is ${policies.join(",")}: sessions will be evicted, so users get logged out under memory pressure. Fix: ${FIX_POLICY}`,
+        message: durable
+          ? `Redis maxmemory-policy is ${policies.join(",")}: sessions will be evicted under memory pressure. They are protected: each is restored from its durable record in the database on its next request, at the cost of two database queries per restored session (and an eviction still drops session data larger than SESSION_DURABLE_MAX_BYTES). To avoid that load: ${FIX_POLICY}`
+          : `Redis maxmemory-policy is ${policies.join(",")}: sessions will be evicted, so users get logged out under memory pressure. Fix: ${FIX_POLICY}`,
       });
     }
     if (persistence === "none") {
       findings.push({
         code: "no_persistence",
         severity: "warn",
-        message: `Redis has AOF off and has written no RDB snapshot since it started: a Redis restart logs every user out. Fix: ${FIX_PERSISTENCE}`,
+        message: durable
+          ? `Redis has AOF off and has written no RDB snapshot since it started: a Redis restart empties it. Sessions are protected (restored from their durable records, two database queries each, on their next request). To avoid that load: ${FIX_PERSISTENCE}`
+          : `Redis has AOF off and has written no RDB snapshot since it started: a Redis restart logs every user out. Fix: ${FIX_PERSISTENCE}`,
       });
     }
     if (growth > 0) {
       findings.push({
         code: "keys_evicted",
         severity: "error",
-        message: `Redis evicted ${growth} keys since the last audit: users are being logged out. Fix: ${FIX_POLICY}`,
+        message: durable
+          ? `Redis evicted ${growth} keys since the last audit: evicted sessions are restored from their durable records (two database queries each). To avoid that load: ${FIX_POLICY}`
+          : `Redis evicted ${growth} keys since the last audit: users are being logged out. Fix: ${FIX_POLICY}`,
       });
     }
   }
@@ -189,6 +197,8 @@ export interface RedisAudit {
 export function createRedisAudit(deps: {
   redis: Redis;
   purpose: RedisPurpose;
+  /** Sessions have durable records (SESSION_DURABLE): findings say a lost session is restored. */
+  durable?: boolean;
   logger: Logger;
   intervalMs: number;
   timeoutMs: number;
@@ -233,7 +243,7 @@ export function createRedisAudit(deps: {
     if (redis.status !== "ready") return undefined;
     try {
       const nodes = await within(readNodes(redis), timeoutMs);
-      const next = judge(purpose, nodes, last);
+      const next = judge(purpose, nodes, last, deps.durable);
       report(next);
       last = next;
       lastAt = Date.now();
@@ -307,9 +317,10 @@ export function createRedisAudits(deps: {
   logger: Logger;
   intervalMs: number;
   timeoutMs: number;
+  durable?: boolean;
 }): RedisAudits {
-  const { redis, cacheRedis, ...rest } = deps;
-  const sessions = redis ? createRedisAudit({ redis, purpose: "sessions", ...rest }) : undefined;
+  const { redis, cacheRedis, durable, ...rest } = deps;
+  const sessions = redis ? createRedisAudit({ redis, purpose: "sessions", durable, ...rest }) : undefined;
   const cache =
     cacheRedis && cacheRedis !== redis
       ? createRedisAudit({ redis: cacheRedis, purpose: "cache", ...rest })

@@ -166,7 +166,12 @@ async function findUser(ctx: Context, email: string): Promise<UserRecord> {
 }
 
 async function userSessions(ctx: Context): Promise<UserSessions> {
-  return createSessionServices(ctx.config, { redis: await ctx.redis(), logger: ctx.logger }).sessions;
+  // With the database, so a revocation deletes the durable records too.
+  return createSessionServices(ctx.config, {
+    redis: await ctx.redis(),
+    db: await ctx.db(),
+    logger: ctx.logger,
+  }).sessions;
 }
 
 /** `--name value` pairs; each name at most once, `required` ones present, nothing else. */

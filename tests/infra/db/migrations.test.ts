@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../../server/config/config.js";
 import { createPgliteDatabase, createPostgresDatabase } from "../../../server/infra/db/database.js";
 import { isMigrationRetryable, MigrationError, migrate } from "../../../server/infra/db/migrate.js";
+import { MIGRATIONS } from "../../../server/infra/db/migrations.js";
 import { createRuntime } from "../../../server/process/runtime.js";
 import { testEnv } from "../../helpers/app.js";
 import { capturingLogger, silentLogger } from "../../helpers/logger.js";
@@ -29,7 +30,7 @@ describe("DATABASE_SCHEMA on the embedded PGlite", () => {
     const dataDir = tempDir();
     const first = await createPgliteDatabase({ dataDir, schema: "app_data" });
     try {
-      expect(await migrate(first, silentLogger(), "app_data")).toEqual([1, 2, 3, 4, 5, 6]);
+      expect(await migrate(first, silentLogger(), "app_data")).toEqual(MIGRATIONS.map((m) => m.version));
       const { rows } = await first.query(tablesBySchema);
       expect(rows).toEqual([
         { table_schema: "app_data", table_name: "schema_migrations" },
