@@ -232,14 +232,20 @@ describe("GET /metrics/redis", () => {
     await t.redis!.set("another-app:key", "1");
     // The mail queue's first read writes its own key (BullMQ's meta); take it into the ground truth.
     await t.services.mailQueue.depths();
-    // Ground truth (the requests above also left rate-limit counters): SCAN the whole private server.
-    const all: string[] = [];
-    let cursor = "0";
-    do {
-      const [next, keys] = await t.redis!.scan(cursor, "COUNT", 1000);
-      cursor = next;
-      all.push(...keys);
-    } while (cursor !== "0");
+    // Ground truth (the requests above also left rate-limit counters): SCAN the whole database. A rate-limit
+    // counter of a fast policy lives only milliseconds, so first make every key stay until the scrape.
+    const scanAll = async () => {
+      const keys: string[] = [];
+      let cursor = "0";
+      do {
+        const [next, batch] = await t.redis!.scan(cursor, "COUNT", 1000);
+        cursor = next;
+        keys.push(...batch);
+      } while (cursor !== "0");
+      return keys;
+    };
+    for (const key of await scanAll()) await t.redis!.persist(key);
+    const all = await scanAll();
     const count = (part: string) => all.filter((k) => k.startsWith(`${t.config.keyPrefix}:${part}:`)).length;
     expect(count("sess")).toBe(1);
     expect(count("rl")).toBeGreaterThanOrEqual(2);
