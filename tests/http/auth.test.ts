@@ -55,8 +55,9 @@ describe("register, login, me, logout", () => {
     const stored = JSON.parse(
       (await t.redis!.get(`${t.config.keyPrefix}:sess:${sessionIdOf(cookieOf(reg)!)}`))!,
     );
-    expect(Object.keys(stored).sort()).toEqual(["auth", "cookie", "passport"]);
+    expect(Object.keys(stored).sort()).toEqual(["auth", "cookie", "durable", "passport"]);
     expect(stored.passport).toEqual({ user: reg.body.user.id });
+    expect(stored.durable).toEqual({ h: expect.any(String) }); // which contents the durable record holds
     expect(stored.auth).toEqual({
       loginAt: expect.any(Number),
       ip: expect.any(String),

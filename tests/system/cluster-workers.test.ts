@@ -52,7 +52,7 @@ beforeAll(async () => {
   server = await startServerProcess({
     WEB_CONCURRENCY: "2",
     // These tests count which worker answered each of a few sequential connections; the kernel's scheduling
-    // (the default) promises no spread over so few, so they use Node's round-robin. tests/system/cluster-crash
+    // (the default) promises no spread over so few, so they use Node's round-robin. tests/system/cluster-crash.test.ts
     // runs the default.
     WEB_SCHEDULING: "round-robin",
     NODE_ENV: "test",

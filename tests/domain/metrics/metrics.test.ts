@@ -256,7 +256,8 @@ describe("GET /metrics/redis", () => {
       status: "healthy",
       metrics: {
         memory: { used_mb: expect.any(Number), peak_mb: expect.any(Number) },
-        connections: { connected_clients: expect.any(Number), blocked_clients: 0 },
+        // Server-wide: other files' queue workers block on the shared server.
+        connections: { connected_clients: expect.any(Number), blocked_clients: expect.any(Number) },
         performance: { ops_per_sec: expect.any(Number), cache_hit_ratio: expect.any(Number) },
         keys: {
           sessions: 1,
