@@ -110,7 +110,7 @@ describe("an evicting Redis (maxmemory 2mb, allkeys-lru, no persistence)", () =>
     const persistence = logs().filter((l) => l.code === "no_persistence");
     expect(persistence).toHaveLength(1);
     expect(persistence[0]?.level).toBe("warn");
-    expect(persistence[0]?.msg).toContain("restart logs every user out");
+    expect(persistence[0]?.msg).toContain("a Redis restart empties it. Sessions are protected");
 
     const health = await request(rt.app).get("/health/redis");
     expect(health.status).toBe(200);

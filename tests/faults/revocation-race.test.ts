@@ -244,14 +244,16 @@ describe("credential epoch", () => {
     "ends a login that verified the old password while the change was committing",
     async () => {
       const { email, cookie: changer, userId } = await register();
-      // Hold the password change at its UPDATE with a row lock, so a login can run in the middle of it.
+      // Hold the password change at its UPDATE with a row lock, so a login can run in the middle of it. The
+      // lock an UPDATE itself takes (FOR NO KEY UPDATE): a login's session record, which references the
+      // user, still gets its key-share lock, as it does beside a real change.
       const url = process.env.TEST_DATABASE_URL as string;
       const locker = new pg.Client({ connectionString: url });
       await locker.connect();
       try {
         await locker.query(`SET search_path TO "${database.env.DATABASE_SCHEMA}"`);
         await locker.query("BEGIN");
-        await locker.query("SELECT id FROM users WHERE id = $1 FOR UPDATE", [userId]);
+        await locker.query("SELECT id FROM users WHERE id = $1 FOR NO KEY UPDATE", [userId]);
         const change = call(urlA, "POST", "/auth/password", changer, {
           currentPassword: PASSWORD,
           newPassword: "a brand new secret",
@@ -271,7 +273,7 @@ describe("credential epoch", () => {
         expect(await statusWith(urlB, inFlight)).toBe(200);
         await locker.query("COMMIT");
         const changed = await change;
-        expect(changed.status).toBe(204);
+        expect(changed.status, JSON.stringify(changed.json)).toBe(204);
 
         await expectGone(inFlight, changed.cookie);
         await expectGone(changer);

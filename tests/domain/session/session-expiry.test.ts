@@ -130,10 +130,17 @@ describe("Redis cost of an authenticated request", () => {
     const reads = async () =>
       Number(/total_reads_processed:(\d+)/.exec((await t.redis!.info("stats")) as string)?.[1]);
     const requests = 20;
+    const started = Date.now();
     const before = await reads();
     for (let i = 0; i < requests; i++) expect((await me(t, cookie)).status).toBe(200);
+    const during = (await reads()) - before;
+    // The app's background clients (queue, invalidation bus) also read now and then: measure them over as
+    // long a quiet stretch, and allow what they did.
+    const quietFrom = await reads();
+    await sleep(Date.now() - started);
+    const background = (await reads()) - quietFrom;
     // One read event per request (its commands arrive in one write), plus this test's two INFO calls.
-    expect((await reads()) - before).toBeLessThanOrEqual(requests + 2);
+    expect(during - background).toBeLessThanOrEqual(requests + 2);
   });
 });
 
