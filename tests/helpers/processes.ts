@@ -151,3 +151,23 @@ export async function startServerProcess(
   }
   return { ...proc, url, port: listenPort };
 }
+
+/** The JSON log lines among a process's output (each log line is one JSON object). */
+export function logLines(output: string): Array<Record<string, unknown>> {
+  return output
+    .split("\n")
+    .filter((line) => line.startsWith("{"))
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+/** A cluster's worker pids, in the order their "worker listening" lines arrived. */
+export const listeningWorkers = (output: string) =>
+  logLines(output)
+    .filter((l) => l.msg === "worker listening")
+    .map((l) => l.pid as number);
+
+/** The pid that logged each request to `path`, in order. */
+export const requestPids = (output: string, path: string) =>
+  logLines(output)
+    .filter((l) => l.msg === "request" && l.path === path)
+    .map((l) => l.pid as number);

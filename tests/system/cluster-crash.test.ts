@@ -4,7 +4,12 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { TEST_SECRET, uniquePrefix } from "../helpers/app.js";
 import { closeAfterFile, sharedRedis, waitUntil } from "../helpers/fixtures.js";
 import { dropSchema } from "../helpers/global-setup.js";
-import { type ServerProcess, startServerProcess } from "../helpers/processes.js";
+import {
+  listeningWorkers,
+  requestPids,
+  type ServerProcess,
+  startServerProcess,
+} from "../helpers/processes.js";
 
 // WEB_CONCURRENCY=2 with workers SIGKILLed: what a client sees, and what /metrics says afterwards.
 const DATABASE_URL = process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
@@ -29,21 +34,8 @@ function fresh(path: string): Promise<Outcome> {
   });
 }
 
-function logLines(): Array<Record<string, unknown>> {
-  return server
-    .output()
-    .split("\n")
-    .filter((line) => line.startsWith("{"))
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
-}
-const listeningPids = () =>
-  logLines()
-    .filter((l) => l.msg === "worker listening")
-    .map((l) => l.pid as number);
-const servedBy = (path: string) =>
-  logLines()
-    .filter((l) => l.msg === "request" && l.path === path)
-    .map((l) => l.pid as number);
+const listeningPids = () => listeningWorkers(server.output());
+const servedBy = (path: string) => requestPids(server.output(), path);
 
 /** Every counter and histogram sample of /metrics, by its line's name and labels. */
 async function monotonicSamples(): Promise<Map<string, number>> {

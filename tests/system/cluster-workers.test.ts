@@ -5,7 +5,13 @@ import type { MailJob } from "../../server/infra/mail/types.js";
 import { TEST_SECRET, uniquePrefix } from "../helpers/app.js";
 import { closeAfterFile, sharedRedis, waitUntil } from "../helpers/fixtures.js";
 import { dropSchema } from "../helpers/global-setup.js";
-import { type ServerProcess, startServerProcess } from "../helpers/processes.js";
+import {
+  listeningWorkers,
+  logLines,
+  requestPids,
+  type ServerProcess,
+  startServerProcess,
+} from "../helpers/processes.js";
 import { bullQueue, loopbackRedis } from "../helpers/queues.js";
 
 // WEB_CONCURRENCY=2: the real entry point as a process, two workers sharing the port. Workers need a
@@ -28,22 +34,8 @@ function fresh(path: string): Promise<number> {
   });
 }
 
-function logLines(): Array<Record<string, unknown>> {
-  return server
-    .output()
-    .split("\n")
-    .filter((line) => line.startsWith("{"))
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
-}
-
-const listeningPids = () =>
-  logLines()
-    .filter((l) => l.msg === "worker listening")
-    .map((l) => l.pid as number);
-const servedBy = (path: string) =>
-  logLines()
-    .filter((l) => l.msg === "request" && l.path === path)
-    .map((l) => l.pid as number);
+const listeningPids = () => listeningWorkers(server.output());
+const servedBy = (path: string) => requestPids(server.output(), path);
 
 beforeAll(async () => {
   const schema = `test_workers_${randomBytes(4).toString("hex")}`;
@@ -119,7 +111,9 @@ describe("WEB_CONCURRENCY=2", () => {
     expect(await fresh("/health/ready")).toBe(200);
     server.child.kill("SIGTERM");
     await waitUntil(
-      () => logLines().filter((l) => l.msg === "shutting down: readiness now fails" && l.pid).length === 2,
+      () =>
+        logLines(server.output()).filter((l) => l.msg === "shutting down: readiness now fails" && l.pid)
+          .length === 2,
       5000,
     );
     // Within the delay every worker still answers, and says it is not ready.
@@ -127,7 +121,7 @@ describe("WEB_CONCURRENCY=2", () => {
     for (let i = 0; i < 6; i++) statuses.push(await fresh("/health/ready"));
     expect(statuses).toEqual([503, 503, 503, 503, 503, 503]);
     expect(await server.exited).toBe(0);
-    const stopped = logLines().filter((l) => l.msg === "stopped");
+    const stopped = logLines(server.output()).filter((l) => l.msg === "stopped");
     expect(stopped).toHaveLength(2);
     expect(server.output()).toContain('"msg":"all workers stopped"');
   });
