@@ -107,6 +107,14 @@ describe("SESSION_FALLBACK=database", () => {
     const [stays, leaves] = (await registerClients(url, name, 2, "fallback")) as [string, string];
     const email = `fallback-late-${Date.now()}@example.com`;
     expect((await post(url, "/auth/register", undefined, { email, password: PASSWORD })).status).toBe(201);
+    // A user with two sessions, who signs out everywhere else during the outage.
+    const both = `fallback-both-${Date.now()}@example.com`;
+    const first = await post(url, "/auth/register", undefined, { email: both, password: PASSWORD });
+    const elsewhere = cookieOf(first, name) as string;
+    const here = cookieOf(
+      await post(url, "/auth/login", undefined, { email: both, password: PASSWORD }),
+      name,
+    );
     const reads = await metric(url, "session_fallback_reads_total");
 
     await redis.kill();
@@ -118,6 +126,8 @@ describe("SESSION_FALLBACK=database", () => {
     expect(login.status).toBe(200);
     const late = cookieOf(login, name) as string;
     expect(await statusWith(url, late)).toBe(200);
+    expect((await post(url, "/auth/sessions/revoke-others", here as string, {})).status).toBe(204);
+    expect(await statusWith(url, elsewhere)).toBe(401);
     expect(await metric(url, "session_fallback_reads_total")).toBeGreaterThanOrEqual(reads + 2);
 
     // Redis returns from its AOF, with its copy of the session logged out meanwhile.
@@ -129,6 +139,9 @@ describe("SESSION_FALLBACK=database", () => {
       await new Promise((r) => setTimeout(r, 50));
     // The idle instance never wrote the journal: it reads it before serving from Redis again.
     expect(await statusWith(other.url, leaves)).toBe(401);
+    expect(await c.exists(`${t.config.keyPrefix}:sess:${sidOf(elsewhere)}`)).toBe(1);
+    expect(await statusWith(other.url, elsewhere)).toBe(401);
+    expect(await statusWith(other.url, here as string)).toBe(200);
     expect(await c.exists(`${t.config.keyPrefix}:sess:${sidOf(leaves)}`)).toBe(0);
     await once200(t, url, stays);
     expect(await statusWith(url, leaves)).toBe(401);

@@ -130,13 +130,6 @@ export class SessionRedisStore extends RedisStore {
         return done(err);
       }
     }
-    if (outcome.raw && fallback) {
-      try {
-        if (await fallback.ended(sid)) return done(null, null);
-      } catch (err) {
-        return done(err);
-      }
-    }
     if (!outcome.raw) {
       if (!this.durable) return done(null, null);
       let restored: SessionData | null;
@@ -155,6 +148,13 @@ export class SessionRedisStore extends RedisStore {
       // removed on purpose (a failed read, by contrast, never deletes anything).
       await this.redis.del(this.prefix + sid).catch(() => undefined);
       return cb?.(err);
+    }
+    if (fallback) {
+      try {
+        if (await fallback.ended(sid, sess)) return done(null, null);
+      } catch (err) {
+        return done(err);
+      }
     }
     if (outcome.extended) this.extension.markExtended(sess);
     this.durable?.seen(sid, sess, outcome.extended);

@@ -3,7 +3,7 @@ import type { Logger } from "../../infra/logging/logger.js";
 import type { Redis } from "../../infra/redis/redis-client.js";
 import { DependencyUnavailableError } from "../../lib/errors.js";
 import { sessionKeyHash } from "./session-records.js";
-import type { SessionRevocations } from "./session-revocations.js";
+import type { SessionRevocations, UserRevocation } from "./session-revocations.js";
 
 /** Where signed-in reads are answered from now. */
 export type SessionServing = "redis" | "database";
@@ -21,11 +21,13 @@ export interface SessionFallback {
   read(sid: string): Promise<SessionData | null>;
   /** Redis could not delete `sid`: journals it (throws a 503 error when the database cannot either). */
   revoked(sid: string): Promise<void>;
+  /** The user's sessions could not be listed to end them: journals that all but `keepSid` end. */
+  revokedForUser(userId: string, keepSid: string): Promise<void>;
   /**
    * Before a session read from Redis is served. After an outage, waits for the journal to be read first
-   * (a 503 error when the database cannot); true when `sid` ended during an outage (its key is deleted).
+   * (a 503 error when the database cannot); true when `sess` ended during an outage (its key is deleted).
    */
-  ended(sid: string): Promise<boolean>;
+  ended(sid: string, sess: SessionData): Promise<boolean>;
   /** Redis failed a session command, or its connection dropped. */
   lost(): void;
   serving(): SessionServing;
@@ -44,6 +46,7 @@ export function createSessionFallback(deps: {
 }): SessionFallback {
   const { redis, prefix, revocations, logger } = deps;
   const ended = new Map<string, number>(); // key hash → ms since epoch when the journal row expires
+  const endedUsers = new Map<string, UserRevocation>();
   const endedHere = new Set<string>(); // session ids this process ended while Redis was lost
   let down = false;
   let losses = 0; // a loss while the journal is being applied keeps the fallback on
@@ -64,19 +67,20 @@ export function createSessionFallback(deps: {
 
   const apply = async () => {
     const started = losses;
-    let rows: Map<string, number>;
+    let rows: Awaited<ReturnType<SessionRevocations["active"]>>;
     try {
       rows = await revocations.active();
     } catch (err) {
       throw new DependencyUnavailableError("database", err);
     }
-    for (const [hash, expiresAt] of rows) ended.set(hash, expiresAt);
+    for (const [hash, expiresAt] of rows.sessions) ended.set(hash, expiresAt);
+    for (const [userId, rule] of rows.users) endedUsers.set(userId, rule);
     await Promise.all([...endedHere].map((sid) => redis.del(prefix + sid)));
     endedHere.clear();
     if (losses !== started) return;
     down = false;
     logger.info(
-      { component: "session", ended: rows.size },
+      { component: "session", ended: rows.sessions.size, usersSignedOut: rows.users.size },
       "redis is back: sessions ended meanwhile are applied; sessions are served from redis again",
     );
   };
@@ -100,21 +104,42 @@ export function createSessionFallback(deps: {
       endedHere.add(sid);
     },
 
-    async ended(sid) {
+    async revokedForUser(userId, keepSid) {
+      lost();
+      const rule = {
+        before: Date.now(),
+        keepKeyHash: keepSid ? sessionKeyHash(keepSid) : "",
+        expiresAt: Date.now() + deps.lifetimeMs,
+      };
+      try {
+        await revocations.addForUser(userId, rule);
+      } catch (err) {
+        throw new DependencyUnavailableError("database", err);
+      }
+      endedUsers.set(userId, rule);
+    },
+
+    async ended(sid, sess) {
       if (down) {
         applying ??= apply().finally(() => {
           applying = undefined;
         });
         await applying;
       }
-      if (ended.size === 0) return false;
+      if (ended.size === 0 && endedUsers.size === 0) return false;
       const hash = sessionKeyHash(sid);
+      const now = Date.now();
       const expiresAt = ended.get(hash);
-      if (expiresAt === undefined) return false;
-      if (expiresAt < Date.now()) {
-        ended.delete(hash);
-        return false;
-      }
+      if (expiresAt !== undefined && expiresAt < now) ended.delete(hash);
+      const userId = sess.passport?.user;
+      const rule = userId === undefined ? undefined : endedUsers.get(userId);
+      if (rule && userId !== undefined && rule.expiresAt < now) endedUsers.delete(userId);
+      const byUser =
+        rule !== undefined &&
+        rule.expiresAt >= now &&
+        hash !== rule.keepKeyHash &&
+        (sess.auth?.loginAt ?? 0) <= rule.before;
+      if (!byUser && (expiresAt === undefined || expiresAt < now)) return false;
       await redis.del(prefix + sid);
       return true;
     },

@@ -43,7 +43,7 @@ export function createUserSessions(deps: {
   publicId: (sid: string) => string;
   logger: Logger;
   /** Durable records: every one of the user's is deleted too, also those of sessions the index lost. */
-  durable?: Pick<DurableSessions, "removeForUser">;
+  durable?: Pick<DurableSessions, "removeForUser" | "fallback">;
 }): UserSessions {
   const { store, index, publicId, logger, durable } = deps;
 
@@ -88,8 +88,18 @@ export function createUserSessions(deps: {
     },
 
     async revokeOthers(userId, keepSid) {
-      await durable?.removeForUser(userId, keepSid);
-      const others = (await index.list(userId)).filter((e) => e.sid !== keepSid).map((e) => e.sid);
+      const removed = await durable?.removeForUser(userId, keepSid);
+      let entries: SessionIndexEntry[];
+      try {
+        entries = await index.list(userId);
+      } catch (err) {
+        // With the database fallback the sessions still end: their records are gone, and Redis' copies
+        // are deleted when it is back (the count is of the records).
+        if (!durable?.fallback) throw err;
+        await durable.fallback.revokedForUser(userId, keepSid);
+        return removed ?? 0;
+      }
+      const others = entries.filter((e) => e.sid !== keepSid).map((e) => e.sid);
       await Promise.all(others.map(destroy));
       await index.remove(userId, others);
       return others.length;

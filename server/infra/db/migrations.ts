@@ -101,8 +101,9 @@ export const MIGRATIONS: ReadonlyArray<{
     `,
   },
   {
-    // Sessions ended while Redis was unreachable (SESSION_FALLBACK=database), by the SHA-256 of their id:
-    // Redis' copy of each is deleted before Redis serves it again (docs/internals/durable-sessions.md).
+    // Sessions ended while Redis was unreachable (SESSION_FALLBACK=database), by the SHA-256 of their id,
+    // and users signed out everywhere meanwhile: Redis' copy of each such session is deleted before Redis
+    // serves it again (docs/internals/durable-sessions.md).
     version: 12,
     name: "session_revocations",
     sql: `
@@ -112,6 +113,12 @@ export const MIGRATIONS: ReadonlyArray<{
         expires_at timestamptz NOT NULL
       );
       CREATE INDEX session_revocations_expires_at ON session_revocations (expires_at);
+      CREATE TABLE user_session_revocations (
+        user_id uuid PRIMARY KEY,
+        keep_key_hash text NOT NULL,
+        revoked_at timestamptz NOT NULL DEFAULT now(),
+        expires_at timestamptz NOT NULL
+      );
     `,
   },
 ];
