@@ -4,6 +4,7 @@ import { createAccountRecovery, createMailRequests } from "../domain/auth/accoun
 import { createAccountService } from "../domain/auth/account-service.js";
 import { createAccountTokens } from "../domain/auth/account-tokens.js";
 import { createDeviceCookies } from "../domain/auth/device-cookie.js";
+import { createGroupRepository } from "../domain/auth/groups.js";
 import { createPassport } from "../domain/auth/passport.js";
 import { createSignIn } from "../domain/auth/sign-in.js";
 import { createUserCache } from "../domain/auth/user-cache.js";
@@ -49,7 +50,11 @@ export function createServices(
 ): Services {
   const { logger, db, redis, cache, hasher, lifecycle } = infra;
   const cacheRedis = infra.cacheRedis ?? redis;
-  const userCache = createUserCache({ cache, users: createUserRepository(db) });
+  const userCache = createUserCache({
+    cache,
+    users: createUserRepository(db),
+    groups: createGroupRepository(db),
+  });
   const users = userCache.repository;
   const passport = createPassport({ users, hasher, lookup: userCache.lookup });
   const openai = config.openai.apiKey

@@ -100,6 +100,20 @@ export const MIGRATIONS: ReadonlyArray<{
       CREATE INDEX session_records_absolute_expires_at ON session_records (absolute_expires_at);
     `,
   },
+  {
+    // Groups a user belongs to (`admin` opens the console; teams name their own in rules and routes).
+    version: 11,
+    name: "user_groups",
+    sql: `
+      CREATE TABLE user_groups (
+        user_id uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        name text NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (user_id, name)
+      );
+      CREATE INDEX user_groups_name ON user_groups (name);
+    `,
+  },
 ];
 
 /** Migration 6's data step: normalise the addresses that can be, flag the rest. */
