@@ -6,6 +6,10 @@ import type { Logger } from "../infra/logging/logger.js";
 import type { Mailer, MailJob } from "../infra/mail/types.js";
 import type { RedisAudits } from "../infra/redis/audit.js";
 import type { Redis } from "../infra/redis/redis-client.js";
+import type { AdminActions } from "./admin/admin-actions.js";
+import type { UserDirectory } from "./admin/user-directory.js";
+import type { AccountDeletion } from "./auth/account-deletion.js";
+import type { createAccountExport } from "./auth/account-export.js";
 import type { AccountRecovery } from "./auth/account-recovery.js";
 import type { AccountService } from "./auth/account-service.js";
 import type { createPassport } from "./auth/passport.js";
@@ -65,4 +69,10 @@ export interface Services extends Infrastructure {
   audits: RedisAudits;
   /** The security event log and each user's recent activity. */
   events: SecurityEvents;
+  /** "Delete my account" and the admin's delete. */
+  deletion: AccountDeletion;
+  /** "Download my data". */
+  exports: ReturnType<typeof createAccountExport>;
+  /** The admin API and console: the user list and what admins do. */
+  admin: { directory: UserDirectory; actions: AdminActions };
 }

@@ -1,5 +1,9 @@
 import type { Store } from "express-session";
 import type { Config } from "../config/config.js";
+import { createAdminActions } from "../domain/admin/admin-actions.js";
+import { createUserDirectory } from "../domain/admin/user-directory.js";
+import { createAccountDeletion } from "../domain/auth/account-deletion.js";
+import { createAccountExport } from "../domain/auth/account-export.js";
 import { createAccountRecovery, createMailRequests } from "../domain/auth/account-recovery.js";
 import { createAccountService } from "../domain/auth/account-service.js";
 import { createAccountTokens } from "../domain/auth/account-tokens.js";
@@ -153,9 +157,24 @@ export function createServices(
     logger,
     events,
   });
+  const groups = userCache.groups;
+  const deletion = createAccountDeletion({ users, groups, sessions, events, mail, logger });
+  const directory = createUserDirectory(db);
+  const actions = createAdminActions({
+    directory,
+    users,
+    groups,
+    sessions,
+    recovery,
+    deletion,
+    events,
+  });
   return {
     ...infra,
     config,
+    deletion,
+    exports: createAccountExport({ users, groups, sessions, events }),
+    admin: { directory, actions },
     users,
     userCache,
     passport,
