@@ -24,6 +24,7 @@ import type { Metrics } from "./metrics/metrics.js";
 import type { OpenAIClient } from "./models/openai-client.js";
 import type { ProductRateLimits } from "./ratelimit/policies.js";
 import type { SecurityEvents } from "./security/events.js";
+import type { SignInStats } from "./security/sign-in-stats.js";
 import type { UserSessions } from "./session/user-sessions.js";
 
 /** What the runtime opened before any service exists; each part is closed by whoever opened it. */
@@ -74,5 +75,11 @@ export interface Services extends Infrastructure {
   /** "Download my data". */
   exports: ReturnType<typeof createAccountExport>;
   /** The admin API and console: the user list and what admins do. */
-  admin: { directory: UserDirectory; actions: AdminActions };
+  admin: {
+    directory: UserDirectory;
+    actions: AdminActions;
+    signInStats: SignInStats;
+    /** Sessions stored now (an estimate on Redis); undefined when it cannot be read in time. */
+    sessionCount(): Promise<number | undefined>;
+  };
 }

@@ -5,6 +5,7 @@ import { installPassportRequest } from "../domain/auth/passport.js";
 import type { Services } from "../domain/services.js";
 import { HttpError } from "../lib/errors.js";
 import { createAdminApiRouter } from "./admin/api-routes.js";
+import { createConsolePages } from "./admin/console-pages.js";
 import { requireAdmin } from "./admin/require-admin.js";
 import { createAdminAuth } from "./admin-auth.js";
 import { errorHandler, notFoundHandler, useFinalErrorHandler } from "./error-handler.js";
@@ -116,6 +117,7 @@ export function createApp(config: Config, services: Services): Express {
       events,
     }),
   );
+  app.use("/admin", createConsolePages({ ...services, guard: adminGuard }));
   app.use("/api/models", createModelsRouter({ config, cache, openai: services.openai, logger }));
   app.use("/api", createTeamRouter(services));
   app.use(createPagesRouter({ config, accounts, recovery: services.recovery, limits, returnTo, events }));

@@ -21,6 +21,12 @@ import { createOpenAIClient } from "../domain/models/openai-client.js";
 import { createProductRateLimits, createRateLimitStore } from "../domain/ratelimit/policies.js";
 import { createMemoryActivityStore, createRedisActivityStore } from "../domain/security/activity-store.js";
 import { createSecurityEvents, type SecurityEvents } from "../domain/security/events.js";
+import {
+  createMemorySignInStats,
+  createRedisSignInStats,
+  type SignInOutcome,
+  type SignInStats,
+} from "../domain/security/sign-in-stats.js";
 import type { Infrastructure, Services } from "../domain/services.js";
 import type { RestoreStage } from "../domain/session/durable-sessions.js";
 import { SessionRedisStore } from "../domain/session/redis-store.js";
@@ -111,7 +117,10 @@ export function createServices(
     },
   });
   registerRedisAuditMetrics(metrics.registry, audits);
-  const events = createEvents(config, { redis, logger, metrics, users });
+  const signInStats = redis
+    ? createRedisSignInStats({ redis, keyPrefix: config.keyPrefix })
+    : createMemorySignInStats();
+  const events = createEvents(config, { redis, logger, metrics, users, signInStats });
   const limits = createProductRateLimits({
     config,
     logger,
@@ -174,7 +183,12 @@ export function createServices(
     config,
     deletion,
     exports: createAccountExport({ users, groups, sessions, events }),
-    admin: { directory, actions },
+    admin: {
+      directory,
+      actions,
+      signInStats,
+      sessionCount: () => within(countSessions(store, redis, config), config.health.checkTimeoutMs),
+    },
     users,
     userCache,
     passport,
@@ -193,11 +207,17 @@ export function createServices(
 }
 
 /** The security event log; each user's activity on Redis when configured, else in this process. */
+const OUTCOMES: Partial<Record<string, SignInOutcome>> = {
+  login_succeeded: "succeeded",
+  login_failed: "failed",
+  login_locked: "locked",
+};
+
 function createEvents(
   config: Config,
-  deps: { redis?: Redis; logger: Logger; metrics: Metrics; users: UserRepository },
+  deps: { redis?: Redis; logger: Logger; metrics: Metrics; users: UserRepository; signInStats: SignInStats },
 ): SecurityEvents {
-  const { redis, logger, metrics, users } = deps;
+  const { redis, logger, metrics, users, signInStats } = deps;
   const retention = {
     perUser: config.securityEvents.perUser,
     retentionSeconds: config.securityEvents.retentionSeconds,
@@ -211,6 +231,11 @@ function createEvents(
     perUser: retention.perUser,
     registry: metrics.registry,
     findUserId: async (email) => (await users.findByEmail(email))?.id,
+    observe(event) {
+      const outcome = OUTCOMES[event.event];
+      // A lost count only thins the overview's chart; the event itself is logged either way.
+      if (outcome) signInStats.count(outcome).catch(() => undefined);
+    },
   });
 }
 

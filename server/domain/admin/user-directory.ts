@@ -26,6 +26,8 @@ export interface UserDirectory {
   /** Users by address, `limit` at a time; `nextCursor` is absent on the last page. */
   search(query: UserSearch): Promise<{ users: AdminUserSummary[]; nextCursor?: string }>;
   find(id: string): Promise<AdminUserSummary | undefined>;
+  /** How many accounts exist. */
+  count(): Promise<number>;
 }
 
 interface Row {
@@ -93,6 +95,10 @@ export function createUserDirectory(db: Database): UserDirectory {
       if (!UUID.test(id)) return undefined;
       const { rows } = await db.query<Row>(`${SELECT} WHERE u.id = $1`, [id]);
       return rows[0] ? toSummary(rows[0]) : undefined;
+    },
+    async count() {
+      const { rows } = await db.query<{ n: string }>("SELECT count(*) AS n FROM users");
+      return Number(rows[0]?.n ?? 0);
     },
   };
 }

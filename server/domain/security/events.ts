@@ -114,6 +114,8 @@ export function createSecurityEvents(deps: {
   registry: Registry;
   /** The account an email names, to attribute failed logins to it; undefined when there is none. */
   findUserId?: (email: string) => Promise<string | undefined>;
+  /** Sees every event as it is logged (the admin overview's counts); must not throw. */
+  observe?: (event: SecurityEvent) => void;
 }): SecurityEvents {
   const { store, hashKey, perUser, findUserId } = deps;
   const log = deps.logger.child({ component: "security" });
@@ -160,6 +162,7 @@ export function createSecurityEvents(deps: {
 
   const emit = (event: SecurityEvent) => {
     counter.inc({ event: event.event });
+    deps.observe?.(event);
     const { requestId, ...fields } = event;
     log.info({ ...fields, reqId: requestId }, "security event");
   };
