@@ -101,6 +101,20 @@ export const MIGRATIONS: ReadonlyArray<{
     `,
   },
   {
+    // Groups a user belongs to (`admin` opens the console; teams name their own in rules and routes).
+    version: 11,
+    name: "user_groups",
+    sql: `
+      CREATE TABLE user_groups (
+        user_id uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        name text NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (user_id, name)
+      );
+      CREATE INDEX user_groups_name ON user_groups (name);
+    `,
+  },
+  {
     // Sessions ended while Redis was unreachable (SESSION_FALLBACK=database), by the SHA-256 of their id:
     // Redis' copy of each is deleted before Redis serves it again (docs/internals/durable-sessions.md).
     version: 12,
