@@ -54,6 +54,7 @@ export const ERROR_CATALOG = {
   },
   csrf_rejected: { status: 403, message: "This request came from another site and was refused" },
   not_found: { status: 404, message: "No such endpoint" },
+  last_admin: { status: 409, message: "This would leave no enabled admin: make another admin first" },
   email_taken: { status: 409, message: "An account with this email already exists" },
   payload_too_large: { status: 413, message: "The request body is too large" },
   too_many_fields: { status: 413, message: "The form has too many fields" },

@@ -1,9 +1,14 @@
 import type { Store } from "express-session";
 import type { Config } from "../config/config.js";
+import { createAdminActions } from "../domain/admin/admin-actions.js";
+import { createUserDirectory } from "../domain/admin/user-directory.js";
+import { createAccountDeletion } from "../domain/auth/account-deletion.js";
+import { createAccountExport } from "../domain/auth/account-export.js";
 import { createAccountRecovery, createMailRequests } from "../domain/auth/account-recovery.js";
 import { createAccountService } from "../domain/auth/account-service.js";
 import { createAccountTokens } from "../domain/auth/account-tokens.js";
 import { createDeviceCookies } from "../domain/auth/device-cookie.js";
+import { createGroupRepository } from "../domain/auth/groups.js";
 import { createPassport } from "../domain/auth/passport.js";
 import { createSignIn } from "../domain/auth/sign-in.js";
 import { createUserCache } from "../domain/auth/user-cache.js";
@@ -16,6 +21,12 @@ import { createOpenAIClient } from "../domain/models/openai-client.js";
 import { createProductRateLimits, createRateLimitStore } from "../domain/ratelimit/policies.js";
 import { createMemoryActivityStore, createRedisActivityStore } from "../domain/security/activity-store.js";
 import { createSecurityEvents, type SecurityEvents } from "../domain/security/events.js";
+import {
+  createMemorySignInStats,
+  createRedisSignInStats,
+  type SignInOutcome,
+  type SignInStats,
+} from "../domain/security/sign-in-stats.js";
 import type { Infrastructure, Services } from "../domain/services.js";
 import type { RestoreStage } from "../domain/session/durable-sessions.js";
 import { fallbackTolerantIndex } from "../domain/session/fallback-index.js";
@@ -50,7 +61,11 @@ export function createServices(
 ): Services {
   const { logger, db, redis, cache, hasher, lifecycle } = infra;
   const cacheRedis = infra.cacheRedis ?? redis;
-  const userCache = createUserCache({ cache, users: createUserRepository(db) });
+  const userCache = createUserCache({
+    cache,
+    users: createUserRepository(db),
+    groups: createGroupRepository(db),
+  });
   const users = userCache.repository;
   const passport = createPassport({ users, hasher, lookup: userCache.lookup });
   const openai = config.openai.apiKey
@@ -110,7 +125,10 @@ export function createServices(
     },
   });
   registerRedisAuditMetrics(metrics.registry, audits);
-  const events = createEvents(config, { redis, logger, metrics, users });
+  const signInStats = redis
+    ? createRedisSignInStats({ redis, keyPrefix: config.keyPrefix })
+    : createMemorySignInStats();
+  const events = createEvents(config, { redis, logger, metrics, users, signInStats });
   const limits = createProductRateLimits({
     config,
     logger,
@@ -156,9 +174,29 @@ export function createServices(
     logger,
     events,
   });
+  const groups = userCache.groups;
+  const deletion = createAccountDeletion({ users, groups, sessions, events, mail, logger });
+  const directory = createUserDirectory(db);
+  const actions = createAdminActions({
+    directory,
+    users,
+    groups,
+    sessions,
+    recovery,
+    deletion,
+    events,
+  });
   return {
     ...infra,
     config,
+    deletion,
+    exports: createAccountExport({ users, groups, sessions, events }),
+    admin: {
+      directory,
+      actions,
+      signInStats,
+      sessionCount: () => within(countSessions(store, redis, config), config.health.checkTimeoutMs),
+    },
     users,
     userCache,
     passport,
@@ -177,11 +215,17 @@ export function createServices(
 }
 
 /** The security event log; each user's activity on Redis when configured, else in this process. */
+const OUTCOMES: Partial<Record<string, SignInOutcome>> = {
+  login_succeeded: "succeeded",
+  login_failed: "failed",
+  login_locked: "locked",
+};
+
 function createEvents(
   config: Config,
-  deps: { redis?: Redis; logger: Logger; metrics: Metrics; users: UserRepository },
+  deps: { redis?: Redis; logger: Logger; metrics: Metrics; users: UserRepository; signInStats: SignInStats },
 ): SecurityEvents {
-  const { redis, logger, metrics, users } = deps;
+  const { redis, logger, metrics, users, signInStats } = deps;
   const retention = {
     perUser: config.securityEvents.perUser,
     retentionSeconds: config.securityEvents.retentionSeconds,
@@ -195,6 +239,11 @@ function createEvents(
     perUser: retention.perUser,
     registry: metrics.registry,
     findUserId: async (email) => (await users.findByEmail(email))?.id,
+    observe(event) {
+      const outcome = OUTCOMES[event.event];
+      // A lost count only thins the overview's chart; the event itself is logged either way.
+      if (outcome) signInStats.count(outcome).catch(() => undefined);
+    },
   });
 }
 

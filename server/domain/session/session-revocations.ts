@@ -17,7 +17,7 @@ export interface ActiveRevocations {
 
 /**
  * The journal of sessions ended while Redis was unreachable (tables `session_revocations` and
- * `user_session_revocations`, migration 12), keyed like the records by the SHA-256 of the session id. A
+ * `user_session_revocations`, migrations 12 and 13), keyed like the records by the SHA-256 of the session id. A
  * row lives until the sessions it ended could no longer have been valid anyway.
  */
 export interface SessionRevocations {

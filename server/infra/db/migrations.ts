@@ -101,9 +101,22 @@ export const MIGRATIONS: ReadonlyArray<{
     `,
   },
   {
-    // Sessions ended while Redis was unreachable (SESSION_FALLBACK=database), by the SHA-256 of their id,
-    // and users signed out everywhere meanwhile: Redis' copy of each such session is deleted before Redis
-    // serves it again (docs/internals/durable-sessions.md).
+    // Groups a user belongs to (`admin` opens the console; teams name their own in rules and routes).
+    version: 11,
+    name: "user_groups",
+    sql: `
+      CREATE TABLE user_groups (
+        user_id uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        name text NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (user_id, name)
+      );
+      CREATE INDEX user_groups_name ON user_groups (name);
+    `,
+  },
+  {
+    // Sessions ended while Redis was unreachable (SESSION_FALLBACK=database), by the SHA-256 of their id:
+    // Redis' copy of each is deleted before Redis serves it again (docs/internals/durable-sessions.md).
     version: 12,
     name: "session_revocations",
     sql: `
@@ -113,10 +126,18 @@ export const MIGRATIONS: ReadonlyArray<{
         expires_at timestamptz NOT NULL
       );
       CREATE INDEX session_revocations_expires_at ON session_revocations (expires_at);
+    `,
+  },
+  {
+    // Users signed out everywhere while Redis was unreachable (SESSION_FALLBACK=database): their sessions
+    // that began before `revoked_at`, but the one kept, are deleted from Redis before it serves them again.
+    version: 13,
+    name: "user_session_revocations",
+    sql: `
       CREATE TABLE user_session_revocations (
         user_id uuid PRIMARY KEY,
         keep_key_hash text NOT NULL,
-        revoked_at timestamptz NOT NULL DEFAULT now(),
+        revoked_at timestamptz NOT NULL,
         expires_at timestamptz NOT NULL
       );
     `,
