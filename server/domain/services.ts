@@ -18,6 +18,7 @@ import type { HealthService } from "./health/health-service.js";
 import type { Lifecycle } from "./health/lifecycle.js";
 import type { Metrics } from "./metrics/metrics.js";
 import type { OpenAIClient } from "./models/openai-client.js";
+import type { ProviderSignIn } from "./oidc/provider-sign-in.js";
 import type { ProductRateLimits } from "./ratelimit/policies.js";
 import type { SecurityEvents } from "./security/events.js";
 import type { UserSessions } from "./session/user-sessions.js";
@@ -65,4 +66,6 @@ export interface Services extends Infrastructure {
   audits: RedisAudits;
   /** The security event log and each user's recent activity. */
   events: SecurityEvents;
+  /** Sign-in with OpenID Connect providers (OIDC_<NAME>_*). */
+  oauth: ProviderSignIn;
 }

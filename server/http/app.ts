@@ -20,6 +20,7 @@ import { createCacheAdminRouter } from "./routes/cache-admin.js";
 import { createHealthRouter } from "./routes/health.js";
 import { createMetricsRouter } from "./routes/metrics.js";
 import { createModelsRouter } from "./routes/models.js";
+import { createOAuthRouter } from "./routes/oauth.js";
 import { createSessionStack } from "./session-stack.js";
 import { createTeamRouter } from "./team/routes.js";
 
@@ -92,6 +93,7 @@ export function createApp(config: Config, services: Services): Express {
   app.use("/auth", createActivityRouter({ events }));
   const returnTo = createReturnTo(config);
   app.use("/auth", createAuthRouter({ config, accounts, recovery: services.recovery, limits, returnTo }));
+  app.use("/auth", createOAuthRouter({ config, oauth: services.oauth, limits, returnTo }));
   app.use("/api/models", createModelsRouter({ config, cache, openai: services.openai, logger }));
   app.use("/api", createTeamRouter(services));
   app.use(createPagesRouter({ config, accounts, recovery: services.recovery, limits, returnTo, events }));

@@ -29,6 +29,7 @@ import { redisKeys } from "../infra/redis/keys.js";
 import type { Redis } from "../infra/redis/redis-client.js";
 import { within } from "../lib/within.js";
 import { clusterMetricsRender } from "./cluster-metrics.js";
+import { createOAuthServices } from "./oauth-services.js";
 
 export type { Infrastructure, Services };
 
@@ -39,6 +40,8 @@ export interface ServiceOptions {
   restoreHold?: (stage: RestoreStage, sid: string) => Promise<void>;
   /** prom-client's process and Node.js metrics in the registry (default true). */
   processMetrics?: boolean;
+  /** Tests only: the clock provider sign-ins check ID tokens and flows against. */
+  now?: () => number;
 }
 
 /** Builds every service from the opened infrastructure; does no I/O. */
@@ -148,9 +151,20 @@ export function createServices(
     logger,
     events,
   });
+  const oauth = createOAuthServices(config, {
+    db,
+    redis,
+    users,
+    signIn,
+    events,
+    metrics,
+    logger,
+    now: options.now,
+  });
   return {
     ...infra,
     config,
+    oauth,
     users,
     userCache,
     passport,

@@ -23,6 +23,7 @@ export const SECURITY_EVENTS = [
   "logged_out",
   "csrf_refused",
   "rate_limited",
+  "identity_linked",
 ] as const;
 
 export type SecurityEventName = (typeof SECURITY_EVENTS)[number];
@@ -36,6 +37,8 @@ export interface SecurityEventInput {
   policy?: string;
   /** Sessions ended. */
   count?: number;
+  /** The sign-in provider (a provider sign-in, a linked identity). */
+  provider?: string;
 }
 
 /** One recorded event: what the log line holds and what a user's activity list keeps. */
@@ -51,6 +54,7 @@ export interface SecurityEvent {
   requestId?: string;
   policy?: string;
   count?: number;
+  provider?: string;
 }
 
 export interface SecurityEvents {
@@ -178,6 +182,7 @@ export function createSecurityEvents(deps: {
         requestId: context?.res.locals.requestId,
         policy: input.policy,
         count: input.count,
+        provider: input.provider,
       };
       const done = finish(event, input.userId ? undefined : input.email).catch((err: unknown) =>
         log.warn({ err: err instanceof Error ? { message: err.message } : undefined }, "security event lost"),

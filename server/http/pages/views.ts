@@ -92,6 +92,8 @@ export function loginPage(o: {
   notice?: string;
   /** The password was right but the address is not confirmed: offer the link again. */
   unverified?: boolean;
+  /** Sign-in providers (their names in `/auth/oauth/:provider`). */
+  providers?: string[];
 }): string {
   const errors = o.errors ?? {};
   const focus = firstError(errors, ["email", "password"]) ?? (o.alert ? "password" : "email");
@@ -114,9 +116,24 @@ ${field({ name: "email", label: "Email", type: "email", autocomplete: "username"
 ${field({ name: "password", label: "Password", type: "password", autocomplete: "current-password", error: errors.password, autofocus: focus === "password" })}
 <button type="submit">Log in</button>
 </form>
+${providerLinks(o.providers ?? [], o.next)}
 <p><a href="/password/forgot">Forgot password?</a></p>
 <p>No account yet? <a href="${withNext("/register", o.next)}">Create one</a>.</p>`,
   );
+}
+
+const PROVIDER_LABELS: Record<string, string> = { github: "GitHub", gitlab: "GitLab" };
+
+/** A provider's name as people know it: `google` → Google. */
+export function providerLabel(name: string): string {
+  return PROVIDER_LABELS[name] ?? `${name.charAt(0).toUpperCase()}${name.slice(1)}`;
+}
+
+function providerLinks(providers: string[], next: string | undefined): SafeHtml | string {
+  if (providers.length === 0) return "";
+  return html`<section class="card" aria-label="Other ways to log in">
+${providers.map((name) => html`<p><a class="button secondary" href="${withNext(`/auth/oauth/${name}`, next)}">Log in with ${providerLabel(name)}</a></p>`)}
+</section>`;
 }
 
 export function registerPage(o: { email?: string; errors?: Errors; alert?: string; next?: string }): string {

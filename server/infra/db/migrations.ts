@@ -100,6 +100,26 @@ export const MIGRATIONS: ReadonlyArray<{
       CREATE INDEX session_records_absolute_expires_at ON session_records (absolute_expires_at);
     `,
   },
+  {
+    // Accounts at OpenID Connect providers and GitHub: one (provider, subject) belongs to one user. The email
+    // is what the provider said when the identity was linked, shown on the account page; it never links.
+    // An account created by a provider has no password: its password_hash is empty and verifies nothing.
+    version: 10,
+    name: "identities",
+    sql: `
+      CREATE TABLE identities (
+        provider text NOT NULL,
+        subject text NOT NULL,
+        user_id uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        email text,
+        email_verified boolean NOT NULL DEFAULT false,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        last_used_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (provider, subject)
+      );
+      CREATE INDEX identities_user_id ON identities (user_id);
+    `,
+  },
 ];
 
 /** Migration 6's data step: normalise the addresses that can be, flag the rest. */
