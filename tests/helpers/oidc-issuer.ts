@@ -19,9 +19,6 @@ export interface TestIssuer {
   rotateKey(): void;
   /** The kid the issuer signs with now. */
   signingKid(): string;
-  /** Stops answering (connections refused) until `resume`. */
-  pause(): Promise<void>;
-  resume(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -106,12 +103,6 @@ export async function startIssuer(options: {
       build();
     },
     signingKid: () => keys[0]?.kid as string,
-    pause: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-    resume: () => new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve)),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
