@@ -96,7 +96,17 @@ export function createApp(config: Config, services: Services): Express {
   app.use("/auth", createOAuthRouter({ config, oauth: services.oauth, limits, returnTo }));
   app.use("/api/models", createModelsRouter({ config, cache, openai: services.openai, logger }));
   app.use("/api", createTeamRouter(services));
-  app.use(createPagesRouter({ config, accounts, recovery: services.recovery, limits, returnTo, events }));
+  app.use(
+    createPagesRouter({
+      config,
+      accounts,
+      recovery: services.recovery,
+      limits,
+      returnTo,
+      events,
+      oauth: services.oauth,
+    }),
+  );
 
   app.use(notFoundHandler());
   const handleError = errorHandler(logger, renderHtmlError);

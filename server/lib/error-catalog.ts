@@ -71,6 +71,10 @@ export const ERROR_CATALOG = {
   oauth_unknown_provider: { status: 404, message: "No such sign-in provider" },
   email_taken: { status: 409, message: "An account with this email already exists" },
   identity_taken: { status: 409, message: "This provider account is already linked to an account" },
+  last_sign_in_method: {
+    status: 409,
+    message: "This is the last way to sign in to this account: set a password or link another provider first",
+  },
   oauth_link_required: {
     status: 409,
     message:

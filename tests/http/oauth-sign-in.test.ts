@@ -275,3 +275,46 @@ describe("linking: an address alone never hands over an account", () => {
     expect(await identitiesOf(subject)).toEqual([{ user_id: ownerId }]);
   });
 });
+
+describe("the account's providers", () => {
+  it("lists, links and unlinks them, never the last way in of an account without a password", async () => {
+    const email = uniqueEmail();
+    const first = person(a, email, true);
+    const browser = request.agent(t.app);
+    expect((await callback(browser, await atProvider(browser, "a", first))).status).toBe(302);
+    const list = async () => (await browser.get("/auth/identities").expect(200)).body.identities;
+    expect(await list()).toMatchObject([{ provider: "a", subject: first, email }]);
+
+    const page = await browser.get("/account").set("Accept", "text/html").expect(200);
+    expect(page.text).toContain("Sign-in providers");
+    expect(page.text).toContain('action="/auth/oauth/b/link"');
+    const last = await browser.delete(`/auth/identities/a/${first}`);
+    expect(last.status).toBe(409);
+    expect(last.body.error.code).toBe("last_sign_in_method");
+    const refusedPage = await browser
+      .post("/account/identities/unlink")
+      .type("form")
+      .send({ provider: "a", subject: first });
+    expect(refusedPage.status).toBe(409);
+    expect(refusedPage.text).toContain("This is the last way to sign in");
+
+    const second = person(b, uniqueEmail(), false);
+    const start = await browser.post("/auth/oauth/b/link").type("form").send({}).expect(303);
+    const back = await authorize(start.headers.location as string, { subject: second });
+    expect((await callback(browser, `${back.pathname}${back.search}`)).status).toBe(302);
+    expect((await list()).map((i: { provider: string }) => i.provider)).toEqual(["a", "b"]);
+
+    await browser.delete(`/auth/identities/a/${first}`).expect(204);
+    expect((await list()).map((i: { provider: string }) => i.provider)).toEqual(["b"]);
+    // The unlinked identity is a stranger now: its address has an account, so it must be linked again.
+    const stranger = request.agent(t.app);
+    expect((await callback(stranger, await atProvider(stranger, "a", first))).body.error.code).toBe(
+      "oauth_link_required",
+    );
+    // A password account signs in with a password: it has no identity to lose.
+    const password = await registerUser(t);
+    expect(
+      (await request(t.app).delete(`/auth/identities/a/${first}`).set("Cookie", password.cookie)).status,
+    ).toBe(404);
+  });
+});

@@ -52,6 +52,12 @@ export interface Identities {
    */
   createUser(email: string, account: ProviderAccount): Promise<UserRecord>;
   list(userId: string): Promise<Identity[]>;
+  /**
+   * Removes the user's identity unless it is their last way in (no password and no other identity):
+   * `last_sign_in_method`; `not_found` when the user has no such identity. Checked and removed under the
+   * user's row lock, so two unlinks at once cannot remove both of the last two ways in.
+   */
+  unlink(userId: string, provider: string, subject: string): Promise<void>;
 }
 
 const UNIQUE_VIOLATION = "23505";
@@ -100,6 +106,26 @@ export function createIdentities(db: Database): Identities {
           return user;
         })
         .catch(translate);
+    },
+    async unlink(userId, provider, subject) {
+      await db.transaction(async (tx) => {
+        const { rows } = await tx.query<{ has_password: boolean; identities: string }>(
+          `SELECT password_hash <> '' AS has_password,
+                  (SELECT count(*) FROM identities WHERE user_id = users.id) AS identities
+           FROM users WHERE id = $1 FOR UPDATE`,
+          [userId],
+        );
+        const user = rows[0];
+        if (!user) throw new HttpError("not_found");
+        const match = [userId, provider, subject];
+        const { rows: found } = await tx.query(
+          "SELECT 1 FROM identities WHERE user_id = $1 AND provider = $2 AND subject = $3",
+          match,
+        );
+        if (found.length === 0) throw new HttpError("not_found");
+        if (!user.has_password && Number(user.identities) <= 1) throw new HttpError("last_sign_in_method");
+        await tx.query("DELETE FROM identities WHERE user_id = $1 AND provider = $2 AND subject = $3", match);
+      });
     },
     async list(userId) {
       const { rows } = await db.query<IdentityRow>(

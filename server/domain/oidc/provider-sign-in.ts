@@ -10,7 +10,7 @@ import type { UserRecord, UserRepository } from "../auth/user-repository.js";
 import type { SecurityEvents } from "../security/events.js";
 import { createFlowCookies } from "./flow-cookie.js";
 import type { Flow, FlowStore } from "./flow-store.js";
-import type { Identities, ProviderAccount } from "./identities.js";
+import type { Identities, Identity, ProviderAccount } from "./identities.js";
 import { linkDecision } from "./linking.js";
 import type { ProviderClient } from "./oidc-client.js";
 
@@ -33,6 +33,10 @@ export interface ProviderSignIn {
     cookie: string | undefined,
     context: AccountContext,
   ): Promise<{ user: Express.User; next?: string; outcome: Outcome }>;
+  /** The user's linked identities, oldest first. */
+  linked(userId: string): Promise<Identity[]>;
+  /** Unlinks one of the user's identities, unless it is their last way in (identities.ts). */
+  unlink(userId: string, provider: string, subject: string): Promise<void>;
 }
 
 export type Outcome = "signed_in" | "created" | "linked";
@@ -149,6 +153,14 @@ export function createProviderSignIn(deps: {
       const { cookie, key } = cookies.issue();
       await flows.put(key, flow, config.oidc.flowTtlSeconds);
       return { url: url.href, cookie };
+    },
+
+    linked: (userId) => identities.list(userId),
+
+    async unlink(userId, provider, subject) {
+      await identities.unlink(userId, provider, subject);
+      events.record("identity_unlinked", { userId, provider });
+      logger.info({ component: "oauth", userId, provider }, "identity unlinked");
     },
 
     async finish(provider, query, cookie, context) {

@@ -24,6 +24,7 @@ export const SECURITY_EVENTS = [
   "csrf_refused",
   "rate_limited",
   "identity_linked",
+  "identity_unlinked",
 ] as const;
 
 export type SecurityEventName = (typeof SECURITY_EVENTS)[number];

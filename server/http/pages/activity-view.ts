@@ -21,6 +21,7 @@ const LABELS: Record<string, string> = {
   csrf_refused: "A request from another site was refused",
   rate_limited: "Too many requests refused",
   identity_linked: "A sign-in provider was linked to this account",
+  identity_unlinked: "A sign-in provider was unlinked from this account",
 };
 
 /** The account page's "Recent security activity"; `undefined` rows: the list could not be read. */

@@ -3,6 +3,7 @@ import { type HtmlValue, html, type SafeHtml } from "../../lib/html.js";
 import { describeDevice } from "../../lib/user-agent.js";
 import { type ActivityRow, activitySection } from "./activity-view.js";
 import { ICON_PATH } from "./icon.js";
+import { type IdentityRow, identitiesSection, providerLabel } from "./identities-view.js";
 import { STYLESHEET_PATH } from "./stylesheet.js";
 
 export type Errors = Partial<Record<string, string>>;
@@ -122,13 +123,6 @@ ${providerLinks(o.providers ?? [], o.next)}
   );
 }
 
-const PROVIDER_LABELS: Record<string, string> = { github: "GitHub", gitlab: "GitLab" };
-
-/** A provider's name as people know it: `google` → Google. */
-export function providerLabel(name: string): string {
-  return PROVIDER_LABELS[name] ?? `${name.charAt(0).toUpperCase()}${name.slice(1)}`;
-}
-
 function providerLinks(providers: string[], next: string | undefined): SafeHtml | string {
   if (providers.length === 0) return "";
   return html`<section class="card" aria-label="Other ways to log in">
@@ -177,6 +171,7 @@ export const NOTICES: ReadonlyMap<string, string> = new Map([
   ["gone", "That session had already ended."],
   ["verified", "Your email address is confirmed."],
   ["link-sent", "A new confirmation link is on its way. Check your inbox."],
+  ["unlinked", "The provider was unlinked: it no longer signs in to this account."],
 ]);
 
 export function accountPage(o: {
@@ -189,6 +184,12 @@ export function accountPage(o: {
   alert?: string;
   /** False: the address is not confirmed yet (a button sends the link again). */
   emailVerified?: boolean;
+  /** Linked identities; undefined when they could not be read. */
+  identities?: IdentityRow[];
+  /** Configured sign-in providers. */
+  providers?: string[];
+  /** A refusal about the providers (unlinking the last way in). */
+  identityAlert?: string;
 }): string {
   const errors = o.errors ?? {};
   const focus = firstError(errors, ["currentPassword", "newPassword"]);
@@ -232,6 +233,8 @@ ${field({ name: "newPassword", label: "New password", type: "password", autocomp
 <button type="submit">Change password</button>
 </form>
 </section>
+
+${identitiesSection(o.identities, o.providers ?? [], o.identityAlert)}
 
 ${activitySection(o.activity)}
 

@@ -15,7 +15,8 @@ const flowCookieName = (config: Config) =>
 
 /**
  * `GET /auth/oauth/:provider` (sign in), `POST /auth/oauth/:provider/link` (link to the signed-in account)
- * and `GET /auth/oauth/:provider/callback`. The flow cookie is SameSite=Lax: the provider sends the browser
+ * and `GET /auth/oauth/:provider/callback`; the signed-in user's identities (`GET /auth/identities`,
+ * `DELETE /auth/identities/:provider/:subject`). The flow cookie is SameSite=Lax: the provider sends the browser
  * back with a top-level GET from its own site, which a Strict cookie would not reach.
  */
 export function createOAuthRouter(deps: {
@@ -54,6 +55,26 @@ export function createOAuthRouter(deps: {
     if (!req.user) throw new HttpError("unauthenticated");
     const next = returnTo(req, req.body?.next) ?? "/account";
     await redirectToProvider(res, String(req.params.provider), { next, linkUserId: req.user.id });
+  });
+
+  router.get("/identities", async (req, res) => {
+    if (!req.user) throw new HttpError("unauthenticated");
+    const list = await oauth.linked(req.user.id);
+    res.json({
+      identities: list.map((i) => ({
+        provider: i.provider,
+        subject: i.subject,
+        email: i.email,
+        linkedAt: i.createdAt.toISOString(),
+        lastUsedAt: i.lastUsedAt.toISOString(),
+      })),
+    });
+  });
+
+  router.delete("/identities/:provider/:subject", async (req, res) => {
+    if (!req.user) throw new HttpError("unauthenticated");
+    await oauth.unlink(req.user.id, String(req.params.provider), String(req.params.subject));
+    res.status(204).end();
   });
 
   router.get("/oauth/:provider/callback", async (req, res) => {
