@@ -24,6 +24,7 @@ import { createCacheAdminRouter } from "./routes/cache-admin.js";
 import { createHealthRouter } from "./routes/health.js";
 import { createMetricsRouter } from "./routes/metrics.js";
 import { createModelsRouter } from "./routes/models.js";
+import { createOAuthRouter } from "./routes/oauth.js";
 import { createSessionStack } from "./session-stack.js";
 import { requireRecentAuthentication } from "./step-up.js";
 import { createTeamRouter } from "./team/routes.js";
@@ -118,9 +119,20 @@ export function createApp(config: Config, services: Services): Express {
     }),
   );
   app.use("/admin", createConsolePages({ ...services, guard: adminGuard }));
+  app.use("/auth", createOAuthRouter({ config, oauth: services.oauth, limits, returnTo }));
   app.use("/api/models", createModelsRouter({ config, cache, openai: services.openai, logger }));
   app.use("/api", createTeamRouter(services));
-  app.use(createPagesRouter({ config, accounts, recovery: services.recovery, limits, returnTo, events }));
+  app.use(
+    createPagesRouter({
+      config,
+      accounts,
+      recovery: services.recovery,
+      limits,
+      returnTo,
+      events,
+      oauth: services.oauth,
+    }),
+  );
 
   app.use(notFoundHandler());
   const handleError = errorHandler(logger, renderHtmlError);
