@@ -120,7 +120,17 @@ export function createApp(config: Config, services: Services): Express {
   app.use("/admin", createConsolePages({ ...services, guard: adminGuard }));
   app.use("/api/models", createModelsRouter({ config, cache, openai: services.openai, logger }));
   app.use("/api", createTeamRouter(services));
-  app.use(createPagesRouter({ config, accounts, recovery: services.recovery, limits, returnTo, events }));
+  app.use(
+    createPagesRouter({
+      config,
+      accounts,
+      recovery: services.recovery,
+      limits,
+      returnTo,
+      events,
+      deletion: services.deletion,
+    }),
+  );
 
   app.use(notFoundHandler());
   const handleError = errorHandler(logger, renderHtmlError);
