@@ -29,6 +29,7 @@ import {
 } from "../domain/security/sign-in-stats.js";
 import type { Infrastructure, Services } from "../domain/services.js";
 import type { RestoreStage } from "../domain/session/durable-sessions.js";
+import { fallbackTolerantIndex } from "../domain/session/fallback-index.js";
 import { SessionRedisStore } from "../domain/session/redis-store.js";
 import { createSessionIndex, createSessionStore } from "../domain/session/session.js";
 import { publicSessionId, type SessionIndex } from "../domain/session/session-index.js";
@@ -98,6 +99,13 @@ export function createServices(
     lifecycle,
     logger,
     queues: [infra.mailQueue],
+    sessionsMode: () => {
+      const fallback = store instanceof SessionRedisStore ? store.durable?.fallback : undefined;
+      return {
+        fallback: fallback ? "database" : "off",
+        serving: fallback?.serving() ?? (store instanceof SessionRedisStore ? "redis" : "memory"),
+      };
+    },
   });
   const metrics = createMetrics({
     render: clusterMetricsRender,
@@ -272,6 +280,8 @@ export function createSessionServices(
       },
     });
   index = createSessionIndex({ config, redis, store });
+  const fallback = store instanceof SessionRedisStore ? store.durable?.fallback : undefined;
+  if (fallback) index = fallbackTolerantIndex(index, fallback, logger);
   const sessions = createUserSessions({
     store,
     index,

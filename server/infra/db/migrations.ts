@@ -114,6 +114,20 @@ export const MIGRATIONS: ReadonlyArray<{
       CREATE INDEX user_groups_name ON user_groups (name);
     `,
   },
+  {
+    // Sessions ended while Redis was unreachable (SESSION_FALLBACK=database), by the SHA-256 of their id:
+    // Redis' copy of each is deleted before Redis serves it again (docs/internals/durable-sessions.md).
+    version: 12,
+    name: "session_revocations",
+    sql: `
+      CREATE TABLE session_revocations (
+        key_hash text PRIMARY KEY,
+        revoked_at timestamptz NOT NULL DEFAULT now(),
+        expires_at timestamptz NOT NULL
+      );
+      CREATE INDEX session_revocations_expires_at ON session_revocations (expires_at);
+    `,
+  },
 ];
 
 /** Migration 6's data step: normalise the addresses that can be, flag the rest. */
