@@ -5,6 +5,7 @@ import { FORWARD_AUTH_VARIABLES, forwardAuthConfig } from "./forward-auth.js";
 import { HEALTH_VARIABLES, type HealthConfig, healthConfig } from "./health.js";
 import { HTTP_VARIABLES, type HttpConfig, httpConfig } from "./http.js";
 import { MAIL_VARIABLES, type MailConfig, mailConfig } from "./mail.js";
+import { OIDC_VARIABLES, type OidcConfig, oidcConfig } from "./oidc.js";
 import { OPENAI_VARIABLES, type OpenAIConfig, openaiConfig } from "./openai.js";
 import { PASSWORD_VARIABLES, type PasswordConfig, passwordConfig } from "./password.js";
 import { PLATFORM_VARIABLES, type PlatformConfig, platformConfig } from "./platform.js";
@@ -45,6 +46,7 @@ const VARIABLES = {
   ...FORWARD_AUTH_VARIABLES,
   ...SECURITY_VARIABLES,
   ...MAIL_VARIABLES,
+  ...OIDC_VARIABLES,
 };
 
 /** Every environment variable the server reads. */
@@ -62,7 +64,8 @@ export type Config = PlatformConfig &
   WorkersConfig &
   ReturnType<typeof forwardAuthConfig> &
   SecurityConfig &
-  MailConfig & {
+  MailConfig &
+  OidcConfig & {
     /** Warnings to log once the logger exists. */
     warnings: string[];
   };
@@ -121,6 +124,7 @@ export function loadConfig(env: Env): Config {
     },
     report,
   );
+  const oidc = oidcConfig(v, cleaned, { isProduction, publicUrl: mail.mail.publicUrl }, report);
   if (report.problems.length > 0) throw new ConfigError(report.problems);
 
   return {
@@ -139,6 +143,7 @@ export function loadConfig(env: Env): Config {
     ...forwardAuth,
     ...securityConfig(v),
     ...mail,
+    ...oidc,
     warnings: report.warnings,
   };
 }

@@ -24,6 +24,7 @@ import { createCacheAdminRouter } from "./routes/cache-admin.js";
 import { createHealthRouter } from "./routes/health.js";
 import { createMetricsRouter } from "./routes/metrics.js";
 import { createModelsRouter } from "./routes/models.js";
+import { createOAuthRouter } from "./routes/oauth.js";
 import { createSessionStack } from "./session-stack.js";
 import { requireRecentAuthentication } from "./step-up.js";
 import { createTeamRouter } from "./team/routes.js";
@@ -115,9 +116,11 @@ export function createApp(config: Config, services: Services): Express {
       ...services.admin,
       sessions: services.sessions,
       events,
+      identities: services.oauth,
     }),
   );
   app.use("/admin", createConsolePages({ ...services, guard: adminGuard }));
+  app.use("/auth", createOAuthRouter({ config, oauth: services.oauth, limits, returnTo }));
   app.use("/api/models", createModelsRouter({ config, cache, openai: services.openai, logger }));
   app.use("/api", createTeamRouter(services));
   app.use(
@@ -129,6 +132,7 @@ export function createApp(config: Config, services: Services): Express {
       returnTo,
       events,
       deletion: services.deletion,
+      oauth: services.oauth,
     }),
   );
 

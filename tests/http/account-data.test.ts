@@ -79,6 +79,7 @@ describe("download my data", () => {
       groups: [],
     });
     expect(res.body.sessions).toEqual([expect.objectContaining({ current: true })]);
+    expect(res.body.identities).toEqual([]);
     expect(res.body.events.map((e: { event: string }) => e.event)).toContain("login_succeeded");
     const text = JSON.stringify(res.body);
     for (const foreign of [adminId, admin.email, sessionIdOf(laptop.cookie), sessionIdOf(again.cookie)]) {

@@ -2,6 +2,7 @@ import { type Request, type Response, Router } from "express";
 import { passwordChangeSchema } from "../../../shared/validation.js";
 import type { Config } from "../../config/config.js";
 import type { AccountService } from "../../domain/auth/account-service.js";
+import type { ProviderSignIn } from "../../domain/oidc/provider-sign-in.js";
 import type { SecurityEvents } from "../../domain/security/events.js";
 import { HttpError } from "../../lib/errors.js";
 import { accountContext, sessionPort } from "../request-context.js";
@@ -15,8 +16,9 @@ export function createAccountPages(deps: {
   config: Config;
   accounts: AccountService;
   events?: Pick<SecurityEvents, "recent">;
+  oauth?: Pick<ProviderSignIn, "providers" | "linked" | "unlink">;
 }): Router {
-  const { config, accounts, events } = deps;
+  const { config, accounts, events, oauth } = deps;
   const router = Router();
   const form = formBody();
 
@@ -24,7 +26,7 @@ export function createAccountPages(deps: {
     req: Request,
     res: Response,
     status: number,
-    extra: { errors?: Errors; alert?: string; notice?: string } = {},
+    extra: { errors?: Errors; alert?: string; notice?: string; identityAlert?: string } = {},
   ) => {
     const user = req.user as Express.User;
     const sessions = await accounts.listSessions(sessionPort(req, res, config));
@@ -33,8 +35,17 @@ export function createAccountPages(deps: {
       ?.recent(user.id)
       .then((list) => list.map(publicActivity))
       .catch(() => undefined);
+    const identities = await oauth
+      ?.linked(user.id)
+      .then((list) => list.map((i) => ({ ...i, linkedAt: i.createdAt.toISOString() })))
+      .catch(() => undefined);
     const emailVerified = config.mail.emailVerification === "off" ? undefined : (user.emailVerified ?? false);
-    send(res, status, accountPage({ email: user.email, sessions, activity, emailVerified, ...extra }));
+    const providers = oauth?.providers ?? [];
+    send(
+      res,
+      status,
+      accountPage({ email: user.email, sessions, activity, emailVerified, identities, providers, ...extra }),
+    );
   };
 
   router.get("/account", async (req, res) => {
@@ -78,6 +89,17 @@ export function createAccountPages(deps: {
     }
     // Signing out this very device is a logout.
     res.redirect(303, req.session ? "/account?done=session" : "/login");
+  });
+
+  router.post("/account/identities/unlink", form, async (req, res) => {
+    if (!req.user || !oauth) return res.redirect(303, "/login");
+    try {
+      await oauth.unlink(req.user.id, String(req.body?.provider ?? ""), String(req.body?.subject ?? ""));
+    } catch (err) {
+      if (!(err instanceof HttpError) || err.status >= 500) throw err;
+      return renderAccount(req, res, err.status, { identityAlert: err.message });
+    }
+    res.redirect(303, "/account?done=unlinked");
   });
 
   return router;
