@@ -116,6 +116,7 @@ export function createApp(config: Config, services: Services): Express {
       ...services.admin,
       sessions: services.sessions,
       events,
+      identities: services.oauth,
     }),
   );
   app.use("/admin", createConsolePages({ ...services, guard: adminGuard }));
@@ -130,6 +131,7 @@ export function createApp(config: Config, services: Services): Express {
       limits,
       returnTo,
       events,
+      deletion: services.deletion,
       oauth: services.oauth,
     }),
   );

@@ -204,7 +204,7 @@ export function createServices(
     config,
     oauth,
     deletion,
-    exports: createAccountExport({ users, groups, sessions, events }),
+    exports: createAccountExport({ users, groups, sessions, events, identities: oauth }),
     admin: {
       directory,
       actions,

@@ -79,6 +79,7 @@ describe("download my data", () => {
       groups: [],
     });
     expect(res.body.sessions).toEqual([expect.objectContaining({ current: true })]);
+    expect(res.body.identities).toEqual([]);
     expect(res.body.events.map((e: { event: string }) => e.event)).toContain("login_succeeded");
     const text = JSON.stringify(res.body);
     for (const foreign of [adminId, admin.email, sessionIdOf(laptop.cookie), sessionIdOf(again.cookie)]) {
@@ -126,5 +127,46 @@ describe("delete my account", () => {
       .send({ email: user.email, password: user.password });
     expect(login401.status).toBe(401);
     await waitUntil(() => smtp.to(user.email).some((m) => m.subject === "Your account was deleted"));
+  });
+});
+
+describe("delete my account, as pages", () => {
+  it("asks to confirm it is you when the authentication is old, asks once more, then deletes and says so", async () => {
+    const user = await registerUser(t);
+    const id = await idOf(user.email);
+    const stored = JSON.parse((await t.redis!.get(sessionKey(user.cookie)))!);
+    stored.auth.authAt = Date.now() - 3_600_000;
+    await t.redis!.set(sessionKey(user.cookie), JSON.stringify(stored), "KEEPTTL");
+    const stale = await request(t.app).get("/account/delete").set("Cookie", user.cookie);
+    expect(stale.status).toBe(303);
+    expect(stale.headers.location).toBe("/account/confirm?next=%2Faccount%2Fdelete");
+    await request(t.app)
+      .post("/account/confirm")
+      .set("Cookie", user.cookie)
+      .type("form")
+      .send({ password: user.password, next: "/account/delete" })
+      .expect(303);
+
+    const ask = await request(t.app).get("/account/delete").set("Cookie", user.cookie).expect(200);
+    expect(ask.text).toContain('name="confirmed" value="yes"');
+    const crossSite = await request(t.app)
+      .post("/account/delete")
+      .set("Cookie", user.cookie)
+      .set("Sec-Fetch-Site", "cross-site")
+      .type("form")
+      .send({ confirmed: "yes" });
+    expect(crossSite.status).toBe(403);
+    expect(await t.services.users.findById(id)).toBeDefined();
+
+    const done = await request(t.app)
+      .post("/account/delete")
+      .set("Cookie", user.cookie)
+      .type("form")
+      .send({ confirmed: "yes" });
+    expect(done.status).toBe(303);
+    expect(done.headers.location).toBe("/login?done=deleted");
+    expect(await t.services.users.findById(id)).toBeUndefined();
+    const loginPage = await request(t.app).get("/login?done=deleted").expect(200);
+    expect(loginPage.text).toContain("Your account is deleted");
   });
 });

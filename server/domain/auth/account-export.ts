@@ -1,3 +1,4 @@
+import type { Identity } from "../oidc/identities.js";
 import type { SecurityEvents } from "../security/events.js";
 import type { SessionView, UserSessions } from "../session/user-sessions.js";
 import type { GroupRepository } from "./groups.js";
@@ -14,6 +15,14 @@ export interface AccountExport {
     groups: string[];
   };
   sessions: SessionView[];
+  /** Sign-in providers linked to the account, with the address each one gave. */
+  identities: Array<{
+    provider: string;
+    subject: string;
+    email: string | null;
+    linkedAt: string;
+    lastUsedAt: string;
+  }>;
   events: Array<{
     at: string;
     event: string;
@@ -33,6 +42,7 @@ export function createAccountExport(deps: {
   groups: Pick<GroupRepository, "groupsOf">;
   sessions: Pick<UserSessions, "list">;
   events: Pick<SecurityEvents, "recent" | "record">;
+  identities: { linked(userId: string): Promise<Identity[]> };
   now?: () => number;
 }): { exportAccount(userId: string, currentSid: string): Promise<AccountExport | undefined> } {
   const { users, groups, sessions, events } = deps;
@@ -41,10 +51,11 @@ export function createAccountExport(deps: {
     async exportAccount(userId, currentSid) {
       const user = await users.findById(userId);
       if (!user) return undefined;
-      const [names, list, recent] = await Promise.all([
+      const [names, list, recent, linked] = await Promise.all([
         groups.groupsOf(userId),
         sessions.list(userId, currentSid),
         events.recent(userId),
+        deps.identities.linked(userId),
       ]);
       events.record("account_exported", { userId });
       return {
@@ -57,6 +68,13 @@ export function createAccountExport(deps: {
           groups: names,
         },
         sessions: list,
+        identities: linked.map((i) => ({
+          provider: i.provider,
+          subject: i.subject,
+          email: i.email,
+          linkedAt: i.createdAt.toISOString(),
+          lastUsedAt: i.lastUsedAt.toISOString(),
+        })),
         events: recent
           .filter((e) => e.userId === userId && e.target === undefined)
           .map(({ at, event, ip, device, userAgent, count }) => ({

@@ -3,6 +3,7 @@ import { z } from "zod";
 import type { AdminActions } from "../../domain/admin/admin-actions.js";
 import type { UserDirectory } from "../../domain/admin/user-directory.js";
 import { GROUP_NAME } from "../../domain/auth/groups.js";
+import type { Identity } from "../../domain/oidc/identities.js";
 import type { SecurityEvents } from "../../domain/security/events.js";
 import type { UserSessions } from "../../domain/session/user-sessions.js";
 import { HttpError } from "../../lib/errors.js";
@@ -38,8 +39,9 @@ export function createAdminApiRouter(deps: {
   actions: AdminActions;
   sessions: Pick<UserSessions, "list">;
   events: Pick<SecurityEvents, "recent">;
+  identities: { linked(userId: string): Promise<Identity[]> };
 }): Router {
-  const { guard, directory, actions, sessions, events } = deps;
+  const { guard, directory, actions, sessions, events, identities } = deps;
   const router = Router();
   router.use(guard);
 
@@ -50,8 +52,12 @@ export function createAdminApiRouter(deps: {
   router.get("/users/:id", async (req, res) => {
     const user = await directory.find(req.params.id as string);
     if (!user) throw new HttpError("not_found", { message: "No such user" });
-    const [list, recent] = await Promise.all([sessions.list(user.id, ""), events.recent(user.id)]);
-    res.json({ user, sessions: list, events: recent });
+    const [list, recent, linked] = await Promise.all([
+      sessions.list(user.id, ""),
+      events.recent(user.id),
+      identities.linked(user.id),
+    ]);
+    res.json({ user, sessions: list, events: recent, identities: linked });
   });
 
   const id = (params: Record<string, unknown>) => params.id as string;

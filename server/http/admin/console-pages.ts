@@ -28,7 +28,7 @@ const DONE: ReadonlyMap<string, string> = new Map([
   ["delete", "The account is deleted."],
 ]);
 
-type Deps = Pick<Services, "admin" | "sessions" | "events" | "mailQueue" | "audits" | "config">;
+type Deps = Pick<Services, "admin" | "sessions" | "events" | "mailQueue" | "audits" | "config" | "oauth">;
 
 /**
  * The console (`/admin`): server-rendered pages over the admin actions, behind `guard` (requireAdmin).
@@ -82,9 +82,13 @@ export function createConsolePages(deps: Deps & { guard: RequestHandler }): Rout
   const renderUser = async (req: Request, res: Response, status: number, alert?: string) => {
     const user = await admin.directory.find(String(req.params.id));
     if (!user) throw new HttpError("not_found", { message: "No such user" });
-    const [list, recent] = await Promise.all([sessions.list(user.id, ""), events.recent(user.id)]);
+    const [list, recent, identities] = await Promise.all([
+      sessions.list(user.id, ""),
+      events.recent(user.id),
+      deps.oauth.linked(user.id),
+    ]);
     const done = typeof req.query.done === "string" ? DONE.get(req.query.done) : undefined;
-    send(res, status, userPage({ user, sessions: list, events: recent, notice: done, alert }));
+    send(res, status, userPage({ user, sessions: list, events: recent, identities, notice: done, alert }));
   };
 
   router.get("/users/:id", (req, res) => renderUser(req, res, 200));

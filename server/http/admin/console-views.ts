@@ -1,4 +1,5 @@
 import type { AdminUserSummary, UserFilter } from "../../domain/admin/user-directory.js";
+import type { Identity } from "../../domain/oidc/identities.js";
 import type { SecurityEvent } from "../../domain/security/events.js";
 import type { HourCounts } from "../../domain/security/sign-in-stats.js";
 import type { SessionView } from "../../domain/session/user-sessions.js";
@@ -110,6 +111,7 @@ function sessionRow(userId: string, s: SessionView): SafeHtml {
 export function userPage(o: {
   user: AdminUserSummary;
   sessions: SessionView[];
+  identities: Identity[];
   events: SecurityEvent[];
   notice?: string;
   alert?: string;
@@ -150,6 +152,12 @@ ${actions.map(
 <table><caption class="muted">${o.sessions.length} active</caption>
 <thead><tr><th scope="col">Device</th><th scope="col">IP address</th><th scope="col">Last seen</th><th scope="col"><span class="skip">Action</span></th></tr></thead>
 <tbody>${o.sessions.map((s) => sessionRow(user.id, s))}</tbody></table></section>
+<section aria-labelledby="identities-title"><h2 id="identities-title">Sign-in providers</h2>
+${
+  o.identities.length
+    ? html`<ul>${o.identities.map((i) => html`<li>${i.provider}: ${i.email ?? i.subject}, linked ${when(i.createdAt.toISOString())}</li>`)}</ul>`
+    : html`<p class="muted">None linked.</p>`
+}</section>
 <section aria-labelledby="events-title"><h2 id="events-title">Security events</h2>
 <table><thead><tr><th scope="col">When</th><th scope="col">Event</th><th scope="col">IP address</th><th scope="col">Device</th></tr></thead>
 <tbody>${o.events.map(

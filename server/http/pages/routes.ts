@@ -1,5 +1,6 @@
 import { Router } from "express";
 import type { Config } from "../../config/config.js";
+import type { AccountDeletion } from "../../domain/auth/account-deletion.js";
 import type { AccountRecovery } from "../../domain/auth/account-recovery.js";
 import type { AccountService } from "../../domain/auth/account-service.js";
 import type { ProviderSignIn } from "../../domain/oidc/provider-sign-in.js";
@@ -8,12 +9,13 @@ import type { SecurityEvents } from "../../domain/security/events.js";
 import { createAccountPages } from "./account-pages.js";
 import { createConfirmPages } from "./confirm-pages.js";
 import { formErrors, type ReturnTo } from "./form-errors.js";
+import { createLeavePages } from "./leave-pages.js";
 import { createRecoveryPages } from "./recovery-pages.js";
 import { createSignInPages } from "./sign-in-pages.js";
 
 /**
- * The browser pages: `/`, `/login`, `/register` (sign-in-pages.ts), `/account` (account-pages.ts and
- * confirm-pages.ts, "confirm it is you"), the
+ * The browser pages: `/`, `/login`, `/register` (sign-in-pages.ts), `/account` (account-pages.ts,
+ * confirm-pages.ts "confirm it is you", leave-pages.ts "delete my account"), the
  * recovery pages behind mailed links (recovery-pages.ts), and the forms they post (URL-encoded, answered
  * with a 303 redirect on success). They call the same account service as the JSON API.
  */
@@ -25,6 +27,7 @@ export function createPagesRouter(deps: {
   /** Where `next` may send the browser after login (undefined: nowhere, go to /account). */
   returnTo?: ReturnTo;
   events?: Pick<SecurityEvents, "recent">;
+  deletion: AccountDeletion;
   oauth?: Pick<ProviderSignIn, "providers" | "linked" | "unlink">;
 }): Router {
   const returnTo = deps.returnTo ?? (() => undefined);
@@ -32,6 +35,7 @@ export function createPagesRouter(deps: {
   router.use(createSignInPages({ ...deps, returnTo }));
   router.use(createAccountPages(deps));
   router.use(createConfirmPages(deps));
+  router.use(createLeavePages(deps));
   router.use(createRecoveryPages(deps));
   router.use(["/login", "/register", "/password/forgot"], formErrors(returnTo));
   return router;

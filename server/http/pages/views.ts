@@ -84,6 +84,10 @@ export const LOGIN_NOTICES: ReadonlyMap<string, string> = new Map([
   ["verified", "Your email address is confirmed. You can log in."],
   ["check-inbox", "Check your inbox: open the link we sent to confirm your address, then log in."],
   ["link-sent", "If this address has an account that is not confirmed yet, a new link is on its way."],
+  [
+    "deleted",
+    "Your account is deleted and every device signed out. A confirmation is on its way to your inbox.",
+  ],
 ]);
 
 export function loginPage(o: {
@@ -238,6 +242,14 @@ ${field({ name: "newPassword", label: "New password", type: "password", autocomp
 ${identitiesSection(o.identities, o.providers ?? [], o.identityAlert)}
 
 ${activitySection(o.activity)}
+
+<section aria-labelledby="data-title">
+<h2 id="data-title">Your data</h2>
+<div class="actions">
+<a href="/auth/account/export" download>Download my data</a>
+<a href="/account/delete">Delete my account</a>
+</div>
+</section>
 
 <form method="post" action="/logout">
 <button type="submit" class="secondary">Log out</button>
