@@ -3,6 +3,7 @@ import type { SignIn } from "../domain/auth/sign-in.js";
 import type { UserRepository } from "../domain/auth/user-repository.js";
 import type { Metrics } from "../domain/metrics/metrics.js";
 import { createMemoryFlowStore, createRedisFlowStore } from "../domain/oidc/flow-store.js";
+import { createGithubClient } from "../domain/oidc/github-client.js";
 import { createIdentities } from "../domain/oidc/identities.js";
 import { createOidcClient } from "../domain/oidc/oidc-client.js";
 import { createProviderSignIn, type ProviderSignIn } from "../domain/oidc/provider-sign-in.js";
@@ -28,15 +29,22 @@ export function createOAuthServices(
   },
 ): ProviderSignIn {
   const now = deps.now ?? Date.now;
+  const redirectUri = (name: string) => `${config.oidc.publicUrl}/auth/oauth/${name}/callback`;
   const clients = config.oidc.providers.map((provider) =>
     createOidcClient({
       provider,
-      redirectUri: `${config.oidc.publicUrl}/auth/oauth/${provider.name}/callback`,
+      redirectUri: redirectUri(provider.name),
       timeoutMs: config.oidc.timeoutMs,
       toleranceSeconds: config.oidc.clockToleranceSeconds,
       now,
     }),
   );
+  const { github } = config.oidc;
+  if (github) {
+    clients.push(
+      createGithubClient({ github, redirectUri: redirectUri("github"), timeoutMs: config.oidc.timeoutMs }),
+    );
+  }
   return createProviderSignIn({
     config,
     clients,

@@ -3,6 +3,7 @@ import request from "supertest";
 import type TestAgent from "supertest/lib/agent.js";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { TestApp } from "../helpers/app.js";
+import { type FakeGithub, startFakeGithub } from "../helpers/fake-github.js";
 import { registerUser, testApp, testDatabase } from "../helpers/fixtures.js";
 import { authorize, startIssuer, type TestIssuer } from "../helpers/oidc-issuer.js";
 
@@ -15,10 +16,12 @@ const ID_TOKEN_TTL = 120; // seconds
 let a: TestIssuer;
 let b: TestIssuer;
 let c: TestIssuer;
+let github: FakeGithub;
 let t: TestApp;
 let offset = 0; // ms this server's clock runs ahead of the machine's
 
 beforeAll(async () => {
+  github = await startFakeGithub();
   [a, b, c] = await Promise.all([
     startIssuer({ redirectUri: callbackOf("a"), idTokenTtlSeconds: ID_TOKEN_TTL }),
     startIssuer({ redirectUri: callbackOf("b"), idTokenTtlSeconds: ID_TOKEN_TTL }),
@@ -42,13 +45,17 @@ beforeAll(async () => {
       OIDC_DOWN_CLIENT_ID: "x",
       OIDC_DOWN_CLIENT_SECRET: "x",
       OIDC_TRUSTED_FOR_LINKING: "b",
+      GITHUB_CLIENT_ID: github.clientId,
+      GITHUB_CLIENT_SECRET: `stale-secret,${github.clientSecret}`,
+      GITHUB_URL: github.url,
+      GITHUB_API_URL: github.url,
       OIDC_TIMEOUT_MS: "1000",
       RATE_LIMIT_LOGIN_LIMIT: "1000",
     },
   });
 });
 afterAll(async () => {
-  await Promise.all([a?.close(), b?.close(), c?.close()]);
+  await Promise.all([a?.close(), b?.close(), c?.close(), github?.close()]);
 });
 beforeEach(() => {
   offset = 0;
@@ -316,5 +323,49 @@ describe("the account's providers", () => {
     expect(
       (await request(t.app).delete(`/auth/identities/a/${first}`).set("Cookie", password.cookie)).status,
     ).toBe(404);
+  });
+});
+
+describe("sign-in with GitHub (OAuth 2.0, its user and emails endpoints)", () => {
+  const viaGithub = async (agent: TestAgent) => {
+    const start = await agent.get("/auth/oauth/github").expect(302);
+    const approved = await fetch(start.headers.location as string, { redirect: "manual" });
+    const back = new URL(approved.headers.get("location") as string);
+    return callback(agent, `${back.pathname}${back.search}`);
+  };
+
+  it("signs in with the verified primary address, by GitHub's numeric id", async () => {
+    const email = uniqueEmail();
+    const id = Math.floor(Math.random() * 1e9);
+    github.next = {
+      id,
+      emails: [
+        { email: "old@example.org", primary: false, verified: true },
+        { email, primary: true, verified: true },
+      ],
+    };
+    const browser = request.agent(t.app);
+    expect((await viaGithub(browser)).status).toBe(302);
+    expect(await me(browser)).toMatchObject({ email, emailVerified: true });
+    expect(await identitiesOf(String(id))).toHaveLength(1);
+
+    // The address changed at GitHub: the id still finds the account.
+    github.next = { id, emails: [{ email: uniqueEmail(), primary: true, verified: true }] };
+    const again = request.agent(t.app);
+    expect((await viaGithub(again)).status).toBe(302);
+    expect((await me(again))?.email).toBe(email);
+  });
+
+  it("refuses an unverified primary address and a declined authorization", async () => {
+    github.next = {
+      id: Math.floor(Math.random() * 1e9),
+      emails: [{ email: uniqueEmail(), primary: true, verified: false }],
+    };
+    const unverified = await viaGithub(request.agent(t.app));
+    expect(unverified.body.error.code).toBe("oauth_email_unverified");
+    github.next = "deny";
+    const denied = await viaGithub(request.agent(t.app));
+    expect(denied.status).toBe(403);
+    expect(denied.body.error.code).toBe("oauth_denied");
   });
 });
