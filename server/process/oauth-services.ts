@@ -5,7 +5,7 @@ import type { Metrics } from "../domain/metrics/metrics.js";
 import { createMemoryFlowStore, createRedisFlowStore } from "../domain/oidc/flow-store.js";
 import { createGithubClient } from "../domain/oidc/github-client.js";
 import { createIdentities } from "../domain/oidc/identities.js";
-import { createOidcClient } from "../domain/oidc/oidc-client.js";
+import { createOidcClient, type ProviderClient } from "../domain/oidc/oidc-client.js";
 import { createProviderSignIn, type ProviderSignIn } from "../domain/oidc/provider-sign-in.js";
 import type { SecurityEvents } from "../domain/security/events.js";
 import type { Database } from "../infra/db/database.js";
@@ -13,22 +13,8 @@ import type { Logger } from "../infra/logging/logger.js";
 import { redisKeys } from "../infra/redis/keys.js";
 import type { Redis } from "../infra/redis/redis-client.js";
 
-/** Sign-in at the configured providers; flows in Redis when configured, else in this process. */
-export function createOAuthServices(
-  config: Config,
-  deps: {
-    db: Database;
-    redis?: Redis;
-    users: UserRepository;
-    signIn: SignIn;
-    events: SecurityEvents;
-    metrics: Metrics;
-    logger: Logger;
-    /** This server's clock for the ID token's times and the flows' age (tests move it). */
-    now?: () => number;
-  },
-): ProviderSignIn {
-  const now = deps.now ?? Date.now;
+/** One client per configured provider; does no I/O. */
+export function createProviderClients(config: Config, now: () => number = Date.now): ProviderClient[] {
   const redirectUri = (name: string) => `${config.oidc.publicUrl}/auth/oauth/${name}/callback`;
   const clients = config.oidc.providers.map((provider) =>
     createOidcClient({
@@ -45,9 +31,29 @@ export function createOAuthServices(
       createGithubClient({ github, redirectUri: redirectUri("github"), timeoutMs: config.oidc.timeoutMs }),
     );
   }
+  return clients;
+}
+
+/** Sign-in at the configured providers; flows in Redis when configured, else in this process. */
+export function createOAuthServices(
+  config: Config,
+  deps: {
+    clients: ProviderClient[];
+    db: Database;
+    redis?: Redis;
+    users: UserRepository;
+    signIn: SignIn;
+    events: SecurityEvents;
+    metrics: Metrics;
+    logger: Logger;
+    /** This server's clock for the flows' age (tests move it). */
+    now?: () => number;
+  },
+): ProviderSignIn {
+  const now = deps.now ?? Date.now;
   return createProviderSignIn({
     config,
-    clients,
+    clients: deps.clients,
     flows: deps.redis
       ? createRedisFlowStore(deps.redis, redisKeys(config.keyPrefix).oauthFlows)
       : createMemoryFlowStore(now),

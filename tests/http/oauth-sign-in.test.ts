@@ -210,6 +210,23 @@ describe("sign-in at an OpenID Connect provider", () => {
   });
 });
 
+describe("health and metrics", () => {
+  it("lists each provider on /health/complete as a check that is never required, and counts outcomes", async () => {
+    const res = await request(t.app).get("/health/complete").set("Accept", "application/json");
+    expect(res.status).toBe(200);
+    expect(res.body.status).toBe("degraded"); // `down` never answers; sign-in with passwords is unaffected
+    expect(res.body.checks).toMatchObject({
+      oauth_a: { status: "healthy" },
+      oauth_b: { status: "healthy" },
+      oauth_down: { status: "unhealthy" },
+      oauth_github: { status: "healthy" },
+    });
+    const metrics = await t.services.metrics.registry.getSingleMetricAsString("oauth_sign_ins_total");
+    expect(metrics).toMatch(/oauth_sign_ins_total\{provider="a",outcome="created"\} [1-9]/);
+    expect(metrics).toMatch(/oauth_sign_ins_total\{provider="a",outcome="state_mismatch"\} [1-9]/);
+  });
+});
+
 describe("linking: an address alone never hands over an account", () => {
   it("refuses an attacker whose provider account has the victim's address, unverified or untrusted", async () => {
     const victim = await registerUser(t);
