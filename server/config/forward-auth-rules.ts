@@ -2,8 +2,8 @@ import { canonicalHost, canonicalPath } from "../lib/canonical-url.js";
 
 /**
  * One FORWARD_AUTH_RULES entry: `host[/path-prefix][=who]`. `host` is a host name (with port when the
- * proxy's Host carries one, never a default port) or `*`; `who` is `|`-separated emails and `@domain`
- * suffixes; no `who` means any logged-in user.
+ * proxy's Host carries one, never a default port) or `*`; `who` is `|`-separated emails, `@domain`
+ * suffixes and `group:NAME`s; no `who` means any logged-in user.
  */
 export interface ForwardAuthRule {
   host: string;
@@ -12,13 +12,23 @@ export interface ForwardAuthRule {
   who?: string[];
 }
 
+/** Who is asking: the address once confirmed (undefined otherwise) and the user's groups. */
+export interface Subject {
+  email: string | undefined;
+  groups?: readonly string[];
+}
+
 /** What `/auth/verify` answers for one request: pass, refuse the user, or refuse an ambiguous URL. */
 export type Decision = "allowed" | "forbidden" | "ambiguous_url";
 
 const RULE = /^(\*|[^/=\s]+)(\/[^\s=]*)?(?:=(.+))?$/i;
 
 /** Whether any rule names emails or domains (those admit verified addresses only). */
-export const namesAddresses = (rules: ForwardAuthRule[]): boolean => rules.some((rule) => rule.who);
+export const namesAddresses = (rules: ForwardAuthRule[]): boolean =>
+  rules.some((rule) => rule.who?.some((w) => !w.startsWith(GROUP_PREFIX)));
+
+const GROUP_PREFIX = "group:";
+const WHO = /^(?:[^@\s]*@[^@\s]+|group:[a-z0-9][a-z0-9._-]{0,62})$/;
 
 /** Parses the comma-separated rules; every bad entry is named in `problems`. */
 export function parseRules(value: string, problems: string[]): ForwardAuthRule[] {
@@ -35,9 +45,9 @@ export function parseRules(value: string, problems: string[]): ForwardAuthRule[]
     const host = match && (match[1] === "*" ? "*" : ruleHost(match[1] as string));
     const prefix = match?.[2] ?? "/";
     const canonical = canonicalPath(prefix);
-    if (!match || !host || who?.some((w) => !/^[^@\s]*@[^@\s]+$/.test(w))) {
+    if (!match || !host || who?.some((w) => !WHO.test(w))) {
       problems.push(
-        `FORWARD_AUTH_RULES: each entry must be host[/path-prefix][=email|@domain|...], e.g. admin.example.com/=@example.com (got "${entry.slice(0, 80)}")`,
+        `FORWARD_AUTH_RULES: each entry must be host[/path-prefix][=email|@domain|group:NAME|...], e.g. admin.example.com/=@example.com (got "${entry.slice(0, 80)}")`,
       );
       continue;
     }
@@ -74,19 +84,20 @@ export function decide(
   rules: ForwardAuthRule[],
   host: string | undefined,
   target: string,
-  email: string | undefined,
+  who: Subject | string | undefined,
 ): Decision {
+  const subject = typeof who === "object" ? who : { email: who };
   if (rules.length === 0) return "allowed";
   if (host === undefined)
-    return rules.some((r) => r.host !== "*") ? "ambiguous_url" : decideAt(rules, target, email);
+    return rules.some((r) => r.host !== "*") ? "ambiguous_url" : decideAt(rules, target, subject);
   return decideAt(
     rules.filter((rule) => hostMatches(rule.host, host)),
     target,
-    email,
+    subject,
   );
 }
 
-function decideAt(candidates: ForwardAuthRule[], target: string, email: string | undefined): Decision {
+function decideAt(candidates: ForwardAuthRule[], target: string, subject: Subject): Decision {
   const canonical = canonicalPath(target);
   let paths: string[];
   if ("refused" in canonical) {
@@ -99,7 +110,7 @@ function decideAt(candidates: ForwardAuthRule[], target: string, email: string |
   for (const path of readings) {
     for (const fold of [false, true]) {
       const best = mostSpecific(candidates, path, fold);
-      if (!best || !admits(best, email)) return "forbidden";
+      if (!best || !admits(best, subject)) return "forbidden";
     }
   }
   return "allowed";
@@ -121,9 +132,9 @@ export function isAllowed(
   rules: ForwardAuthRule[],
   host: string | undefined,
   target: string,
-  email: string | undefined,
+  who: Subject | string | undefined,
 ): boolean {
-  return decide(rules, host, target, email) === "allowed";
+  return decide(rules, host, target, who) === "allowed";
 }
 
 function mostSpecific(rules: ForwardAuthRule[], path: string, fold: boolean): ForwardAuthRule | undefined {
@@ -137,13 +148,17 @@ function mostSpecific(rules: ForwardAuthRule[], path: string, fold: boolean): Fo
 
 /**
  * `email` is the user's address only once its owner confirmed it (undefined otherwise): a rule naming
- * emails or domains admits nobody else, since anyone can register an address they do not own.
+ * emails or domains admits nobody else, since anyone can register an address they do not own. Groups
+ * are given by an admin, so they admit whatever the address.
  */
-function admits(rule: ForwardAuthRule, email: string | undefined): boolean {
+function admits(rule: ForwardAuthRule, { email, groups = [] }: Subject): boolean {
   if (!rule.who) return true;
-  if (email === undefined) return false;
-  const e = email.toLowerCase();
-  return rule.who.some((w) => (w.startsWith("@") ? e.endsWith(w) : e === w));
+  const e = email?.toLowerCase();
+  return rule.who.some((w) => {
+    if (w.startsWith(GROUP_PREFIX)) return groups.includes(w.slice(GROUP_PREFIX.length));
+    if (e === undefined) return false;
+    return w.startsWith("@") ? e.endsWith(w) : e === w;
+  });
 }
 
 /** `/admin` matches `/admin` and `/admin/x`, never `/administrator`; `fold` compares case-insensitively. */

@@ -68,6 +68,7 @@ export const ERROR_CATALOG = {
       "The provider did not confirm your email address; confirm it there, or register with email and password",
   },
   not_found: { status: 404, message: "No such endpoint" },
+  last_admin: { status: 409, message: "This would leave no enabled admin: make another admin first" },
   oauth_unknown_provider: { status: 404, message: "No such sign-in provider" },
   email_taken: { status: 409, message: "An account with this email already exists" },
   identity_taken: { status: 409, message: "This provider account is already linked to an account" },

@@ -29,9 +29,16 @@ export type QueueCheckName = `queue_${string}`;
 /** A sign-in provider's check, never required: `oauth_google`, ... */
 export type ProviderCheckName = `oauth_${string}`;
 
+/** Where signed-in sessions are read from: `fallback` is SESSION_FALLBACK, `serving` the source now. */
+export interface SessionsMode {
+  fallback: "off" | "database";
+  serving: "redis" | "database" | "memory";
+}
+
 export interface CompleteReport {
   status: OverallStatus;
   checks: CompleteChecks;
+  sessions: SessionsMode;
   timestamp: string;
 }
 
@@ -89,6 +96,8 @@ export function createHealthService(deps: {
   queues?: Array<Pick<JobQueue<unknown>, "name" | "inspect">>;
   /** Sign-in providers, each a check of its own in `complete()` (never required: password sign-in works without). */
   providers?: Array<{ name: string; check(): Promise<void> }>;
+  /** The session store's mode now (default: Redis when configured, else memory, no fallback). */
+  sessionsMode?: () => SessionsMode;
 }): HealthService {
   const { config, db, redis, lifecycle, logger } = deps;
   const cacheRedis = deps.cacheRedis !== redis ? deps.cacheRedis : undefined;
@@ -197,7 +206,11 @@ export function createHealthService(deps: {
         : failing.length > 0
           ? "degraded"
           : "healthy";
-      return { status, checks, timestamp: new Date().toISOString() };
+      const sessions = deps.sessionsMode?.() ?? {
+        fallback: "off",
+        serving: redis ? "redis" : "memory",
+      };
+      return { status, checks, sessions, timestamp: new Date().toISOString() };
     },
     async ready() {
       if (lifecycle.shuttingDown) return { ready: false, shuttingDown: true, checks: {} };

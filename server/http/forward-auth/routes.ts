@@ -65,12 +65,17 @@ export function createForwardAuthRouter(deps: { config: Config }): Router {
     // Email and domain rules see the address only once it is confirmed (the cached user, refreshed
     // when the owner confirms it), whatever EMAIL_VERIFICATION was when the session began.
     const verified = user.emailVerified === true;
-    const decision = decide(forwardAuth.rules, target.host, target.uri, verified ? user.email : undefined);
+    const groups = user.groups ?? [];
+    const decision = decide(forwardAuth.rules, target.host, target.uri, {
+      email: verified ? user.email : undefined,
+      groups,
+    });
     if (decision !== "allowed") throw new HttpError(decision);
     res.setHeader(headers.userId, user.id);
     res.setHeader(headers.email, headerSafeEmail(user.email));
     res.setHeader(headers.emailVerified, verified ? "true" : "false");
     res.setHeader(headers.sessionId, publicSessionId(req.sessionID));
+    res.setHeader(headers.groups, groups.join(","));
     res.status(200).end();
   });
 
