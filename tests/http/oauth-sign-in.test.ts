@@ -117,8 +117,16 @@ describe("sign-in at an OpenID Connect provider", () => {
     console.info(JSON.stringify({ measurement: "provider sign-in round trip on loopback", ms: roundTripMs }));
 
     const again = request.agent(t.app);
+    const warm = Date.now();
     expect((await callback(again, await atProvider(again, "a", subject))).status).toBe(302);
+    console.info(JSON.stringify({ measurement: "warm provider sign-in round trip", ms: Date.now() - warm }));
     expect((await me(again))?.id).toBe(user?.id);
+    // Forward auth tells the backend which provider opened the session; a password session has none.
+    const verify = await again.get("/auth/verify").expect(200);
+    expect(verify.headers["x-auth-provider"]).toBe("a");
+    const password = await registerUser(t);
+    const plain = await request(t.app).get("/auth/verify").set("Cookie", password.cookie).expect(200);
+    expect(plain.headers["x-auth-provider"]).toBeUndefined();
     expect(await userCount(email)).toBe(1);
   });
 
