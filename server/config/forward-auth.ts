@@ -29,7 +29,14 @@ export interface ForwardAuthConfig {
   rules: ForwardAuthRule[];
   /** Where a proxy sends an anonymous browser: a path on the proxied host or an absolute URL. */
   loginUrl: string;
-  headers: { userId: string; email: string; emailVerified: string; sessionId: string; groups: string };
+  headers: {
+    userId: string;
+    email: string;
+    emailVerified: string;
+    sessionId: string;
+    groups: string;
+    provider: string;
+  };
   /** The session cookie's Domain attribute; unset: host-only. */
   cookieDomain?: string;
 }
@@ -94,6 +101,7 @@ function parseForwardAuth(
       emailVerified: `${prefix}Email-Verified`,
       sessionId: `${prefix}Session-Id`,
       groups: `${prefix}Groups`,
+      provider: `${prefix}Provider`,
     },
     cookieDomain: raw.COOKIE_DOMAIN?.replace(/^\./, "").toLowerCase(),
   };

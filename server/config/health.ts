@@ -10,7 +10,7 @@ export const HEALTH_VARIABLES = {
       "must be 'none' or a comma-separated list of database, redis, openai",
     )
     .optional(), // dependencies whose failure fails readiness; default database (and redis when configured)
-  HEALTH_OPENAI_CACHE_SECONDS: int(0, 86_400).default(60), // how long an OpenAI check result is reused
+  HEALTH_OPENAI_CACHE_SECONDS: int(0, 86_400).default(60), // how long an OpenAI (or sign-in provider) check result is reused
   METRICS_PUBLIC: bool.default(false), // serve /metrics without the admin token
   HEALTH_DETAILS: z.enum(["admin", "public"]).default("admin"), // who sees /health/redis and /health/complete beyond status and latency
   SHUTDOWN_DELAY_MS: int(0, 600_000).optional(), // after SIGTERM, readiness fails this long while requests are served

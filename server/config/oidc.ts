@@ -1,11 +1,54 @@
-import { int, nonEmpty, type Report, type Values } from "./variables.js";
+import { int, nonEmpty, type Report, secret, type Values } from "./variables.js";
 
 export const OIDC_VARIABLES = {
   OIDC_TRUSTED_FOR_LINKING: nonEmpty.optional(), // providers (comma-separated names) whose verified email may link to an existing account without its owner signing in
   OIDC_FLOW_TTL_SECONDS: int(60, 3600).default(600), // how long a browser has to come back from the provider
   OIDC_CLOCK_TOLERANCE_SECONDS: int(0, 300).default(30), // leeway for the ID token's exp, iat and nbf against this server's clock
   OIDC_TIMEOUT_MS: int(500, 60_000).default(5000), // per request to a provider (discovery, token, keys, userinfo)
+  GITHUB_CLIENT_ID: nonEmpty.optional(), // a GitHub OAuth app's client id: enables sign-in with GitHub (/auth/oauth/github)
+  GITHUB_CLIENT_SECRET: secret(nonEmpty.optional()), // its client secret; comma-separated: the next is tried when one is refused
+  GITHUB_URL: nonEmpty.default("https://github.com"), // GitHub's web origin (GitHub Enterprise Server: yours)
+  GITHUB_API_URL: nonEmpty.default("https://api.github.com"), // GitHub's API origin (GitHub Enterprise Server: https://HOST/api/v3)
 };
+
+export interface GithubConfig {
+  clientId: string;
+  clientSecrets: string[];
+  /** Where the browser signs in (`/login/oauth/authorize`) and the code is redeemed. */
+  webUrl: string;
+  /** `/user` and `/user/emails`. */
+  apiUrl: string;
+}
+
+function parseGithub(
+  v: Values<typeof OIDC_VARIABLES>,
+  isProduction: boolean,
+  report: Report,
+): GithubConfig | undefined {
+  if (!v.GITHUB_CLIENT_ID && !v.GITHUB_CLIENT_SECRET) return undefined;
+  const secrets = (v.GITHUB_CLIENT_SECRET ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (!v.GITHUB_CLIENT_ID) report.problems.push("GITHUB_CLIENT_ID: required with GITHUB_CLIENT_SECRET");
+  if (secrets.length === 0) report.problems.push("GITHUB_CLIENT_SECRET: required with GITHUB_CLIENT_ID");
+  const origin = (name: string, value: string) => {
+    try {
+      const url = new URL(value);
+      if (url.protocol === "https:" || (url.protocol === "http:" && loopback(url) && !isProduction)) {
+        return value.replace(/\/+$/, "");
+      }
+    } catch {
+      // reported below
+    }
+    report.problems.push(`${name}: must be an https:// URL (http:// only for localhost outside production)`);
+    return undefined;
+  };
+  const webUrl = origin("GITHUB_URL", v.GITHUB_URL);
+  const apiUrl = origin("GITHUB_API_URL", v.GITHUB_API_URL);
+  if (!v.GITHUB_CLIENT_ID || secrets.length === 0 || !webUrl || !apiUrl) return undefined;
+  return { clientId: v.GITHUB_CLIENT_ID, clientSecrets: secrets, webUrl, apiUrl };
+}
 
 /** Issuers of the providers known by name: setting `OIDC_<NAME>_CLIENT_ID` is enough for these. */
 const PRESETS: Record<string, (env: Record<string, string | undefined>) => string> = {
@@ -99,12 +142,19 @@ export function oidcConfig(
     .sort()
     .map((upper) => parseProvider(env, upper, deps.isProduction, report))
     .filter((p): p is OidcProviderConfig => p !== undefined);
+  const github = parseGithub(v, deps.isProduction, report);
+  if (github && names.has("GITHUB")) {
+    report.problems.push(
+      "OIDC_GITHUB_*: GitHub is not an OpenID Connect provider; use GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET",
+    );
+  }
+  if (github) names.add("GITHUB");
   const trusted = (v.OIDC_TRUSTED_FOR_LINKING ?? "")
     .split(",")
     .map((s) => s.trim().toLowerCase())
     .filter(Boolean);
   for (const name of trusted) {
-    if (!names.has(name.toUpperCase())) {
+    if (!names.has(name.toUpperCase()) || name !== name.replace(/[^a-z0-9]/g, "")) {
       report.problems.push(`OIDC_TRUSTED_FOR_LINKING: "${name.slice(0, 40)}" is not a configured provider`);
     }
   }
@@ -116,6 +166,10 @@ export function oidcConfig(
   return {
     oidc: {
       providers,
+      /** GitHub (plain OAuth 2.0), when GITHUB_CLIENT_ID is set. */
+      github,
+      /** Every provider's name, as in `/auth/oauth/:provider`. */
+      names: [...providers.map((p) => p.name), ...(github ? ["github"] : [])],
       trustedForLinking: trusted,
       flowTtlSeconds: v.OIDC_FLOW_TTL_SECONDS,
       clockToleranceSeconds: v.OIDC_CLOCK_TOLERANCE_SECONDS,

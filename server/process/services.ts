@@ -41,7 +41,7 @@ import { redisKeys } from "../infra/redis/keys.js";
 import type { Redis } from "../infra/redis/redis-client.js";
 import { within } from "../lib/within.js";
 import { clusterMetricsRender } from "./cluster-metrics.js";
-import { createOAuthServices } from "./oauth-services.js";
+import { createOAuthServices, createProviderClients } from "./oauth-services.js";
 
 export type { Infrastructure, Services };
 
@@ -93,7 +93,9 @@ export function createServices(
     timeoutMs: config.health.checkTimeoutMs,
     durable: store instanceof SessionRedisStore && store.durable !== undefined,
   });
+  const providerClients = createProviderClients(config, options.now);
   const health = createHealthService({
+    providers: providerClients,
     config,
     db,
     redis,
@@ -178,6 +180,7 @@ export function createServices(
     events,
   });
   const oauth = createOAuthServices(config, {
+    clients: providerClients,
     db,
     redis,
     users,

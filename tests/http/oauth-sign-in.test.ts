@@ -3,6 +3,7 @@ import request from "supertest";
 import type TestAgent from "supertest/lib/agent.js";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { TestApp } from "../helpers/app.js";
+import { type FakeGithub, startFakeGithub } from "../helpers/fake-github.js";
 import { registerUser, testApp, testDatabase } from "../helpers/fixtures.js";
 import { authorize, startIssuer, type TestIssuer } from "../helpers/oidc-issuer.js";
 
@@ -15,10 +16,12 @@ const ID_TOKEN_TTL = 120; // seconds
 let a: TestIssuer;
 let b: TestIssuer;
 let c: TestIssuer;
+let github: FakeGithub;
 let t: TestApp;
 let offset = 0; // ms this server's clock runs ahead of the machine's
 
 beforeAll(async () => {
+  github = await startFakeGithub();
   [a, b, c] = await Promise.all([
     startIssuer({ redirectUri: callbackOf("a"), idTokenTtlSeconds: ID_TOKEN_TTL }),
     startIssuer({ redirectUri: callbackOf("b"), idTokenTtlSeconds: ID_TOKEN_TTL }),
@@ -42,13 +45,17 @@ beforeAll(async () => {
       OIDC_DOWN_CLIENT_ID: "x",
       OIDC_DOWN_CLIENT_SECRET: "x",
       OIDC_TRUSTED_FOR_LINKING: "b",
+      GITHUB_CLIENT_ID: github.clientId,
+      GITHUB_CLIENT_SECRET: `stale-secret,${github.clientSecret}`,
+      GITHUB_URL: github.url,
+      GITHUB_API_URL: github.url,
       OIDC_TIMEOUT_MS: "1000",
       RATE_LIMIT_LOGIN_LIMIT: "1000",
     },
   });
 });
 afterAll(async () => {
-  await Promise.all([a?.close(), b?.close(), c?.close()]);
+  await Promise.all([a?.close(), b?.close(), c?.close(), github?.close()]);
 });
 beforeEach(() => {
   offset = 0;
@@ -110,8 +117,16 @@ describe("sign-in at an OpenID Connect provider", () => {
     console.info(JSON.stringify({ measurement: "provider sign-in round trip on loopback", ms: roundTripMs }));
 
     const again = request.agent(t.app);
+    const warm = Date.now();
     expect((await callback(again, await atProvider(again, "a", subject))).status).toBe(302);
+    console.info(JSON.stringify({ measurement: "warm provider sign-in round trip", ms: Date.now() - warm }));
     expect((await me(again))?.id).toBe(user?.id);
+    // Forward auth tells the backend which provider opened the session; a password session has none.
+    const verify = await again.get("/auth/verify").expect(200);
+    expect(verify.headers["x-auth-provider"]).toBe("a");
+    const password = await registerUser(t);
+    const plain = await request(t.app).get("/auth/verify").set("Cookie", password.cookie).expect(200);
+    expect(plain.headers["x-auth-provider"]).toBeUndefined();
     expect(await userCount(email)).toBe(1);
   });
 
@@ -200,6 +215,23 @@ describe("sign-in at an OpenID Connect provider", () => {
     // Behind it: the token looks issued in the future.
     expect((await attempt(-20)).status).toBe(302);
     expect((await attempt(-60)).body.error.code).toBe("oauth_provider_error");
+  });
+});
+
+describe("health and metrics", () => {
+  it("lists each provider on /health/complete as a check that is never required, and counts outcomes", async () => {
+    const res = await request(t.app).get("/health/complete").set("Accept", "application/json");
+    expect(res.status).toBe(200);
+    expect(res.body.status).toBe("degraded"); // `down` never answers; sign-in with passwords is unaffected
+    expect(res.body.checks).toMatchObject({
+      oauth_a: { status: "healthy" },
+      oauth_b: { status: "healthy" },
+      oauth_down: { status: "unhealthy" },
+      oauth_github: { status: "healthy" },
+    });
+    const metrics = await t.services.metrics.registry.getSingleMetricAsString("oauth_sign_ins_total");
+    expect(metrics).toMatch(/oauth_sign_ins_total\{provider="a",outcome="created"\} [1-9]/);
+    expect(metrics).toMatch(/oauth_sign_ins_total\{provider="a",outcome="state_mismatch"\} [1-9]/);
   });
 });
 
@@ -316,5 +348,49 @@ describe("the account's providers", () => {
     expect(
       (await request(t.app).delete(`/auth/identities/a/${first}`).set("Cookie", password.cookie)).status,
     ).toBe(404);
+  });
+});
+
+describe("sign-in with GitHub (OAuth 2.0, its user and emails endpoints)", () => {
+  const viaGithub = async (agent: TestAgent) => {
+    const start = await agent.get("/auth/oauth/github").expect(302);
+    const approved = await fetch(start.headers.location as string, { redirect: "manual" });
+    const back = new URL(approved.headers.get("location") as string);
+    return callback(agent, `${back.pathname}${back.search}`);
+  };
+
+  it("signs in with the verified primary address, by GitHub's numeric id", async () => {
+    const email = uniqueEmail();
+    const id = Math.floor(Math.random() * 1e9);
+    github.next = {
+      id,
+      emails: [
+        { email: "old@example.org", primary: false, verified: true },
+        { email, primary: true, verified: true },
+      ],
+    };
+    const browser = request.agent(t.app);
+    expect((await viaGithub(browser)).status).toBe(302);
+    expect(await me(browser)).toMatchObject({ email, emailVerified: true });
+    expect(await identitiesOf(String(id))).toHaveLength(1);
+
+    // The address changed at GitHub: the id still finds the account.
+    github.next = { id, emails: [{ email: uniqueEmail(), primary: true, verified: true }] };
+    const again = request.agent(t.app);
+    expect((await viaGithub(again)).status).toBe(302);
+    expect((await me(again))?.email).toBe(email);
+  });
+
+  it("refuses an unverified primary address and a declined authorization", async () => {
+    github.next = {
+      id: Math.floor(Math.random() * 1e9),
+      emails: [{ email: uniqueEmail(), primary: true, verified: false }],
+    };
+    const unverified = await viaGithub(request.agent(t.app));
+    expect(unverified.body.error.code).toBe("oauth_email_unverified");
+    github.next = "deny";
+    const denied = await viaGithub(request.agent(t.app));
+    expect(denied.status).toBe(403);
+    expect(denied.body.error.code).toBe("oauth_denied");
   });
 });

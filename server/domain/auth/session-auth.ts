@@ -37,6 +37,8 @@ export interface SessionAuth {
   amr: AuthMethod[];
   /** When the person last authenticated on this session (ms since epoch): `loginAt` at a sign-in. */
   authAt: number;
+  /** The sign-in provider that vouched for the person (`amr: ["fed"]`); forward auth passes it on. */
+  provider?: string;
 }
 
 /**

@@ -82,6 +82,7 @@ export function createSignIn(deps: {
     user: Express.User,
     owner: DeviceOwner,
     amr: AuthMethod[],
+    provider?: string,
   ) => {
     const previous = session.user ? { userId: session.user.id, sid: session.id } : undefined;
     const now = Date.now();
@@ -93,6 +94,7 @@ export function createSignIn(deps: {
       epoch: user.credentialEpoch ?? 0,
       amr,
       authAt: now,
+      ...(provider ? { provider } : {}),
     };
     await session.logIn(user, auth);
     if (previous) await sessions.forget(previous.userId, [previous.sid]);
@@ -134,7 +136,7 @@ export function createSignIn(deps: {
       // The epoch of the row the person was verified against: a change that lands while this sign-in is
       // in flight makes the session it creates invalid.
       const user = sessionUser(record);
-      await startSession(context, user, record, amr);
+      await startSession(context, user, record, amr, provider);
       metrics?.loginsTotal.inc();
       if (newAccount) return user;
       events.record("login_succeeded", { userId: user.id, provider });

@@ -15,17 +15,19 @@ import {
   trackRedisErrors,
 } from "./checks.js";
 import type { Lifecycle } from "./lifecycle.js";
-import { type CheckResult, createSharedCheck } from "./shared-check.js";
+import { type CheckResult, createSharedCheck, elapsedMs } from "./shared-check.js";
 
 export type OverallStatus = "healthy" | "degraded" | "unhealthy";
 
 /** A separate cache Redis (CACHE_REDIS_URL) is checked too, but never required: the cache degrades to L1. */
 export type CompleteChecks = Record<HealthDependency, CheckResult> & {
   redis_cache?: CheckResult;
-} & Partial<Record<QueueCheckName, CheckResult>>;
+} & Partial<Record<QueueCheckName | ProviderCheckName, CheckResult>>;
 
 /** A job queue's check, never required: `queue_mail`, ... */
 export type QueueCheckName = `queue_${string}`;
+/** A sign-in provider's check, never required: `oauth_google`, ... */
+export type ProviderCheckName = `oauth_${string}`;
 
 /** Where signed-in sessions are read from: `fallback` is SESSION_FALLBACK, `serving` the source now. */
 export interface SessionsMode {
@@ -64,6 +66,22 @@ export interface RedisReport {
 
 const NOT_CONFIGURED: CheckResult = { status: "not_configured", latency_ms: 0 };
 
+/** A sign-in provider answers (its discovery document, GitHub's API); the reason never names its host. */
+async function checkProvider(provider: { check(): Promise<void> }): Promise<CheckResult> {
+  const startedAt = performance.now();
+  try {
+    await provider.check();
+    return { status: "healthy", latency_ms: elapsedMs(startedAt) };
+  } catch {
+    return {
+      status: "unhealthy",
+      latency_ms: elapsedMs(startedAt),
+      error: "the provider did not answer",
+      reason: "unreachable",
+    };
+  }
+}
+
 /** Dependency checks shared by /health, readiness and the metrics gauges. */
 export function createHealthService(deps: {
   config: Config;
@@ -76,6 +94,8 @@ export function createHealthService(deps: {
   logger: Logger;
   /** Job queues, each a check of its own in `complete()` (never required). */
   queues?: Array<Pick<JobQueue<unknown>, "name" | "inspect">>;
+  /** Sign-in providers, each a check of its own in `complete()` (never required: password sign-in works without). */
+  providers?: Array<{ name: string; check(): Promise<void> }>;
   /** The session store's mode now (default: Redis when configured, else memory, no fallback). */
   sessionsMode?: () => SessionsMode;
 }): HealthService {
@@ -117,14 +137,27 @@ export function createHealthService(deps: {
       ? createSharedCheck(() => checkRedisDetail(cacheRedis, healthKey, cacheErrors), { timeoutMs })
       : undefined;
 
-  const queueChecks = (deps.queues ?? []).map((queue) => ({
+  const queueChecks: Array<{ name: QueueCheckName | ProviderCheckName; run: () => Promise<CheckResult> }> = (
+    deps.queues ?? []
+  ).map((queue) => ({
     name: `queue_${queue.name}` as QueueCheckName,
     run: createSharedCheck(() => checkQueue(queue), { timeoutMs }),
   }));
+  for (const provider of deps.providers ?? []) {
+    // Cached like OpenAI's: a probe every few seconds must not become a request to the provider each time.
+    queueChecks.push({
+      name: `oauth_${provider.name}`,
+      run: createSharedCheck(() => checkProvider(provider), {
+        timeoutMs,
+        cacheMs: config.health.openaiCacheSeconds * 1000,
+      }),
+    });
+  }
 
   // Log changes of state, not every failed probe: a balancer probing every 5 s would flood the log.
-  const last: Partial<Record<HealthDependency | "redis_cache" | QueueCheckName, CheckResult["status"]>> = {};
-  const note = (name: HealthDependency | "redis_cache" | QueueCheckName, result: CheckResult) => {
+  type Name = HealthDependency | "redis_cache" | QueueCheckName | ProviderCheckName;
+  const last: Partial<Record<Name, CheckResult["status"]>> = {};
+  const note = (name: Name, result: CheckResult) => {
     const previous = last[name];
     last[name] = result.status;
     if (previous === result.status) return;

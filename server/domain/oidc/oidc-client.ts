@@ -20,7 +20,7 @@ export interface ProviderClient {
   authorizationUrl(flow: FlowSecrets): Promise<URL>;
   /** Redeems the code in `callback` (the callback's query) and checks every claim; the account it names. */
   finish(callback: URLSearchParams, flow: FlowSecrets): Promise<ProviderAccount>;
-  /** Resolves when the provider's discovery document can be read (a health check). */
+  /** Resolves when the provider answers now (a health check): its discovery document, GitHub's API. */
   check(): Promise<void>;
 }
 
@@ -153,7 +153,11 @@ export function createOidcClient(deps: {
     },
 
     async check() {
-      await discover();
+      // A fresh read every time: the cached metadata says nothing about whether the provider answers now.
+      const url = `${provider.issuer.replace(/\/+$/, "")}/.well-known/openid-configuration`;
+      const response = await fetch(url, { signal: AbortSignal.timeout(deps.timeoutMs) });
+      await response.arrayBuffer();
+      if (!response.ok) throw new Error(`discovery answered ${response.status}`);
     },
   };
 }

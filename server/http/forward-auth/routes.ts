@@ -76,6 +76,9 @@ export function createForwardAuthRouter(deps: { config: Config }): Router {
     res.setHeader(headers.emailVerified, verified ? "true" : "false");
     res.setHeader(headers.sessionId, publicSessionId(req.sessionID));
     res.setHeader(headers.groups, groups.join(","));
+    // Only for a session a sign-in provider opened: the backend may tell them apart.
+    const provider = req.session?.auth?.provider;
+    if (provider) res.setHeader(headers.provider, provider);
     res.status(200).end();
   });
 

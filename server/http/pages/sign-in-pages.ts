@@ -20,7 +20,7 @@ export function createSignInPages(deps: {
   const { config, accounts, limits, returnTo } = deps;
   const router = Router();
   const form = formBody();
-  const providers = config.oidc.providers.map((p) => p.name);
+  const providers = config.oidc.names;
 
   router.get("/", (req, res) => res.redirect(303, req.user ? "/account" : "/login"));
 
