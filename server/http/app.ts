@@ -82,7 +82,7 @@ export function createApp(config: Config, services: Services): Express {
       adminAuth,
     }),
   );
-  app.use(sessionStack.front); // prefetch → global rate limit → CSRF
+  app.use(sessionStack.front); // bearer token → prefetch → global rate limit → CSRF
   // Operators use the bearer token, never a login: no session is read or created for these.
   app.use("/api/cache", createCacheAdminRouter({ cache, adminAuth }));
   app.use(sessionStack.session);

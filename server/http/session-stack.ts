@@ -8,20 +8,23 @@ import { createSessionPrefetch } from "../domain/session/prefetch.js";
 import { createSessionMiddleware, enforceAbsoluteTimeout } from "../domain/session/session.js";
 import type { UserSessions } from "../domain/session/user-sessions.js";
 import type { Logger } from "../infra/logging/logger.js";
+import { bearerSessions, cookielessApps, isAppRequest, refuseUnresolvedAuthorization } from "./bearer.js";
 import { enforceCredentialEpoch } from "./credential-epoch.js";
 import { csrfProtection } from "./csrf.js";
 import { deviceCookieWriter } from "./request-context.js";
 
 export interface SessionStack {
   /**
-   * prefetch → global rate limit → CSRF, in this order. The prefetch comes first so its session read
-   * and the limiter's check leave in one Redis write; the limiter turns a flood away before
+   * bearer token → prefetch → global rate limit → CSRF, in this order. A bearer session token becomes
+   * the session cookie first (bearer.ts); the prefetch comes next so its session read and the limiter's
+   * check leave in one Redis write; the limiter turns a flood away before
    * express-session does any work; CSRF refuses a cross-site request before its session is read.
    * Routes that need no session (the operators' bearer-token API) are mounted between `front` and `session`.
    */
   front: RequestHandler[];
   /**
-   * The device cookie's writer, express-session, the absolute timeout, passport, the credential epoch,
+   * The refusal of an Authorization header nothing took, the cookie filter of apps, the device cookie's
+   * writer, express-session, the absolute timeout, passport, the credential epoch,
    * `lastSeenAt`. passport's request methods (`req.logIn`, ...) are on the app's request prototype
    * (`installPassportRequest` in app.ts).
    */
@@ -41,6 +44,7 @@ export function createSessionStack(deps: {
   const { config, logger, store, limits, passport, sessions, events } = deps;
   return {
     front: [
+      bearerSessions({ cookieName: config.session.cookieName, secrets: config.session.secrets }),
       createSessionPrefetch({
         store,
         cookieName: config.session.cookieName,
@@ -51,9 +55,13 @@ export function createSessionStack(deps: {
         allowedOrigins: config.appOrigins,
         logger,
         onRefused: events && (() => events.record("csrf_refused")),
+        // A bearer token is never sent by a browser on its own: no other site can make it ride along.
+        exempt: isAppRequest,
       }),
     ],
     session: [
+      refuseUnresolvedAuthorization(),
+      cookielessApps(),
       deviceCookieWriter(config),
       createSessionMiddleware({ config, store }),
       enforceAbsoluteTimeout(config),

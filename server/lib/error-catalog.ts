@@ -34,8 +34,20 @@ export const ERROR_CATALOG = {
     status: 400,
     message: "This link is invalid, was already used or has expired; ask for a new one",
   },
+  token_in_query: {
+    status: 400,
+    message: "Send the token in the Authorization header; a token in the URL is refused",
+  },
+  credentials_conflict: {
+    status: 400,
+    message: "Send either a session cookie or an Authorization header, not both",
+  },
   unauthenticated: { status: 401, message: "Log in to use this endpoint" },
   invalid_credentials: { status: 401, message: "Email or password is incorrect" },
+  invalid_authorization: {
+    status: 401,
+    message: "The Authorization header must be `Bearer <token>` with a token this server issued",
+  },
   unauthorized: { status: 401, message: "A valid admin bearer token is required" },
   wrong_password: { status: 403, message: "The current password is incorrect" },
   email_not_verified: {

@@ -219,6 +219,7 @@ export function createSessionServices(
           lastSeenAt: Date.now(),
           ip: auth.ip,
           userAgent: auth.userAgent,
+          ...(auth.client ? { client: auth.client } : {}),
         });
       },
     });

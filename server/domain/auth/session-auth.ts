@@ -37,6 +37,8 @@ export interface SessionAuth {
   amr: AuthMethod[];
   /** When the person last authenticated on this session (ms since epoch): `loginAt` at a sign-in. */
   authAt: number;
+  /** `app`: a client holding a bearer token instead of a cookie (a mobile app, a CLI); absent: a browser. */
+  client?: "app";
 }
 
 /**

@@ -67,7 +67,7 @@ export function createSignIn(deps: {
   };
 
   const warnIfCookieDropped = (client: ClientInfo) => {
-    if (config.session.cookieSecure && !client.secure && !warnedInsecure) {
+    if (config.session.cookieSecure && !client.secure && !client.app && !warnedInsecure) {
       warnedInsecure = true;
       logger.warn(
         "login over plain HTTP with COOKIE_SECURE=true: the browser gets no session cookie; behind a proxy set TRUST_PROXY to its hop count",
@@ -91,6 +91,7 @@ export function createSignIn(deps: {
       epoch: user.credentialEpoch ?? 0,
       amr,
       authAt: now,
+      ...(client.app ? { client: "app" as const } : {}),
     };
     await session.logIn(user, auth);
     if (previous) await sessions.forget(previous.userId, [previous.sid]);

@@ -143,6 +143,7 @@ export function createDurableSessions(deps: {
       idleExpiresAt: expires,
       data: large ? null : data,
       dataInRedisOnly: large,
+      client: auth.client ?? null,
     };
   };
 
@@ -188,6 +189,7 @@ export function createDurableSessions(deps: {
         epoch: found.epoch,
         amr: found.amr as AuthMethod[],
         authAt: found.authAt,
+        ...(found.client ? { client: found.client } : {}),
       };
       const sess = {
         ...(found.data ?? {}),

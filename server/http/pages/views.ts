@@ -143,7 +143,7 @@ function when(iso: string): SafeHtml {
 function sessionRow(s: SessionView): SafeHtml {
   const device = describeDevice(s.userAgent);
   return html`<tr>
-<td data-label="Device">${device}${s.current ? html` <span class="badge">This device</span>` : ""}</td>
+<td data-label="Device">${device}${s.client === "app" ? html` <span class="badge">App</span>` : ""}${s.current ? html` <span class="badge">This device</span>` : ""}</td>
 <td data-label="IP address">${s.ip || "unknown"}</td>
 <td data-label="Last seen">${when(s.lastSeenAt)}</td>
 <td><form class="inline" method="post" action="/account/sessions/${encodeURIComponent(s.id)}/revoke">

@@ -100,6 +100,12 @@ export const MIGRATIONS: ReadonlyArray<{
       CREATE INDEX session_records_absolute_expires_at ON session_records (absolute_expires_at);
     `,
   },
+  {
+    // Sessions of clients without a cookie jar (bearer tokens): restored as what they were, an app.
+    version: 9,
+    name: "session_records_client",
+    sql: "ALTER TABLE session_records ADD COLUMN client text;",
+  },
 ];
 
 /** Migration 6's data step: normalise the addresses that can be, flag the rest. */
