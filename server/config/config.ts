@@ -12,6 +12,7 @@ import { RATE_LIMIT_VARIABLES, type RateLimitConfig, rateLimitConfig } from "./r
 import { queueRedisConfig, REDIS_VARIABLES, type RedisSectionConfig, redisConfig } from "./redis.js";
 import { SECURITY_VARIABLES, type SecurityConfig, securityConfig } from "./security.js";
 import { SESSION_VARIABLES, type SessionConfig, sessionConfig } from "./session.js";
+import { TOKEN_VARIABLES, tokensConfig } from "./tokens.js";
 import { ConfigError, cleanEnv, type Env, parseVariables, type Report } from "./variables.js";
 import { WORKERS_VARIABLES, type WorkersConfig, workersConfig } from "./workers.js";
 
@@ -45,6 +46,7 @@ const VARIABLES = {
   ...FORWARD_AUTH_VARIABLES,
   ...SECURITY_VARIABLES,
   ...MAIL_VARIABLES,
+  ...TOKEN_VARIABLES,
 };
 
 /** Every environment variable the server reads. */
@@ -62,7 +64,8 @@ export type Config = PlatformConfig &
   WorkersConfig &
   ReturnType<typeof forwardAuthConfig> &
   SecurityConfig &
-  MailConfig & {
+  MailConfig &
+  ReturnType<typeof tokensConfig> & {
     /** Warnings to log once the logger exists. */
     warnings: string[];
   };
@@ -138,6 +141,7 @@ export function loadConfig(env: Env): Config {
     ...workers,
     ...forwardAuth,
     ...securityConfig(v),
+    ...tokensConfig(v),
     ...mail,
     warnings: report.warnings,
   };

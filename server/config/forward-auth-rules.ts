@@ -1,9 +1,11 @@
 import { canonicalHost, canonicalPath } from "../lib/canonical-url.js";
+import { SCOPE_PATTERN } from "./tokens.js";
 
 /**
  * One FORWARD_AUTH_RULES entry: `host[/path-prefix][=who]`. `host` is a host name (with port when the
  * proxy's Host carries one, never a default port) or `*`; `who` is `|`-separated emails and `@domain`
- * suffixes; no `who` means any logged-in user.
+ * suffixes, and `scope:NAME` entries a personal access token must carry one of (a person signed in with
+ * a session passes them as their own); no `who` means any logged-in user.
  */
 export interface ForwardAuthRule {
   host: string;
@@ -18,7 +20,11 @@ export type Decision = "allowed" | "forbidden" | "ambiguous_url";
 const RULE = /^(\*|[^/=\s]+)(\/[^\s=]*)?(?:=(.+))?$/i;
 
 /** Whether any rule names emails or domains (those admit verified addresses only). */
-export const namesAddresses = (rules: ForwardAuthRule[]): boolean => rules.some((rule) => rule.who);
+export const namesAddresses = (rules: ForwardAuthRule[]): boolean =>
+  rules.some((rule) => rule.who?.some((w) => !isScope(w)));
+
+const SCOPE = "scope:";
+const isScope = (w: string) => w.startsWith(SCOPE);
 
 /** Parses the comma-separated rules; every bad entry is named in `problems`. */
 export function parseRules(value: string, problems: string[]): ForwardAuthRule[] {
@@ -30,14 +36,17 @@ export function parseRules(value: string, problems: string[]): ForwardAuthRule[]
     const match = RULE.exec(entry);
     const who = match?.[3]
       ?.split("|")
-      .map((s) => s.trim().toLowerCase())
+      .map((s) => s.trim())
+      .map((s) => (isScope(s) ? s : s.toLowerCase()))
       .filter(Boolean);
     const host = match && (match[1] === "*" ? "*" : ruleHost(match[1] as string));
     const prefix = match?.[2] ?? "/";
     const canonical = canonicalPath(prefix);
-    if (!match || !host || who?.some((w) => !/^[^@\s]*@[^@\s]+$/.test(w))) {
+    const badWho = (w: string) =>
+      isScope(w) ? !SCOPE_PATTERN.test(w.slice(SCOPE.length)) : !/^[^@\s]*@[^@\s]+$/.test(w);
+    if (!match || !host || who?.some(badWho)) {
       problems.push(
-        `FORWARD_AUTH_RULES: each entry must be host[/path-prefix][=email|@domain|...], e.g. admin.example.com/=@example.com (got "${entry.slice(0, 80)}")`,
+        `FORWARD_AUTH_RULES: each entry must be host[/path-prefix][=email|@domain|scope:NAME|...], e.g. admin.example.com/=@example.com (got "${entry.slice(0, 80)}")`,
       );
       continue;
     }
@@ -75,18 +84,26 @@ export function decide(
   host: string | undefined,
   target: string,
   email: string | undefined,
+  /** A personal access token's scopes; undefined for a session (its person passes every scope entry). */
+  scopes?: readonly string[],
 ): Decision {
   if (rules.length === 0) return "allowed";
   if (host === undefined)
-    return rules.some((r) => r.host !== "*") ? "ambiguous_url" : decideAt(rules, target, email);
+    return rules.some((r) => r.host !== "*") ? "ambiguous_url" : decideAt(rules, target, email, scopes);
   return decideAt(
     rules.filter((rule) => hostMatches(rule.host, host)),
     target,
     email,
+    scopes,
   );
 }
 
-function decideAt(candidates: ForwardAuthRule[], target: string, email: string | undefined): Decision {
+function decideAt(
+  candidates: ForwardAuthRule[],
+  target: string,
+  email: string | undefined,
+  scopes: readonly string[] | undefined,
+): Decision {
   const canonical = canonicalPath(target);
   let paths: string[];
   if ("refused" in canonical) {
@@ -99,7 +116,7 @@ function decideAt(candidates: ForwardAuthRule[], target: string, email: string |
   for (const path of readings) {
     for (const fold of [false, true]) {
       const best = mostSpecific(candidates, path, fold);
-      if (!best || !admits(best, email)) return "forbidden";
+      if (!best || !admits(best, email, scopes)) return "forbidden";
     }
   }
   return "allowed";
@@ -139,11 +156,19 @@ function mostSpecific(rules: ForwardAuthRule[], path: string, fold: boolean): Fo
  * `email` is the user's address only once its owner confirmed it (undefined otherwise): a rule naming
  * emails or domains admits nobody else, since anyone can register an address they do not own.
  */
-function admits(rule: ForwardAuthRule, email: string | undefined): boolean {
+function admits(
+  rule: ForwardAuthRule,
+  email: string | undefined,
+  scopes: readonly string[] | undefined,
+): boolean {
   if (!rule.who) return true;
+  const wanted = rule.who.filter(isScope).map((w) => w.slice(SCOPE.length));
+  const addresses = rule.who.filter((w) => !isScope(w));
+  if (scopes !== undefined && wanted.length > 0 && !wanted.some((w) => scopes.includes(w))) return false;
+  if (addresses.length === 0) return true;
   if (email === undefined) return false;
   const e = email.toLowerCase();
-  return rule.who.some((w) => (w.startsWith("@") ? e.endsWith(w) : e === w));
+  return addresses.some((w) => (w.startsWith("@") ? e.endsWith(w) : e === w));
 }
 
 /** `/admin` matches `/admin` and `/admin/x`, never `/administrator`; `fold` compares case-insensitively. */

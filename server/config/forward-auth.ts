@@ -29,7 +29,14 @@ export interface ForwardAuthConfig {
   rules: ForwardAuthRule[];
   /** Where a proxy sends an anonymous browser: a path on the proxied host or an absolute URL. */
   loginUrl: string;
-  headers: { userId: string; email: string; emailVerified: string; sessionId: string };
+  headers: {
+    userId: string;
+    email: string;
+    emailVerified: string;
+    sessionId: string;
+    tokenId: string;
+    scopes: string;
+  };
   /** The session cookie's Domain attribute; unset: host-only. */
   cookieDomain?: string;
 }
@@ -93,6 +100,8 @@ function parseForwardAuth(
       email: `${prefix}User-Email`,
       emailVerified: `${prefix}Email-Verified`,
       sessionId: `${prefix}Session-Id`,
+      tokenId: `${prefix}Token-Id`,
+      scopes: `${prefix}Scopes`,
     },
     cookieDomain: raw.COOKIE_DOMAIN?.replace(/^\./, "").toLowerCase(),
   };

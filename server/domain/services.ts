@@ -10,6 +10,7 @@ import type { AccountRecovery } from "./auth/account-recovery.js";
 import type { AccountService } from "./auth/account-service.js";
 import type { createPassport } from "./auth/passport.js";
 import type { PasswordHasher } from "./auth/password.js";
+import type { PersonalTokens } from "./auth/personal-tokens.js";
 import type { SignIn } from "./auth/sign-in.js";
 import type { UserCache } from "./auth/user-cache.js";
 import type { UserRepository } from "./auth/user-repository.js";
@@ -65,4 +66,6 @@ export interface Services extends Infrastructure {
   audits: RedisAudits;
   /** The security event log and each user's recent activity. */
   events: SecurityEvents;
+  /** Personal access tokens: created by their owners, resolved from the cache. */
+  personalTokens: PersonalTokens;
 }

@@ -20,6 +20,7 @@ import { createCacheAdminRouter } from "./routes/cache-admin.js";
 import { createHealthRouter } from "./routes/health.js";
 import { createMetricsRouter } from "./routes/metrics.js";
 import { createModelsRouter } from "./routes/models.js";
+import { createPersonalTokensRouter } from "./routes/personal-tokens.js";
 import { createSessionStack } from "./session-stack.js";
 import { createTeamRouter } from "./team/routes.js";
 
@@ -92,9 +93,20 @@ export function createApp(config: Config, services: Services): Express {
   app.use("/auth", createActivityRouter({ events }));
   const returnTo = createReturnTo(config);
   app.use("/auth", createAuthRouter({ config, accounts, recovery: services.recovery, limits, returnTo }));
+  app.use("/auth", createPersonalTokensRouter({ config, accounts, tokens: services.personalTokens }));
   app.use("/api/models", createModelsRouter({ config, cache, openai: services.openai, logger }));
   app.use("/api", createTeamRouter(services));
-  app.use(createPagesRouter({ config, accounts, recovery: services.recovery, limits, returnTo, events }));
+  app.use(
+    createPagesRouter({
+      config,
+      accounts,
+      recovery: services.recovery,
+      limits,
+      returnTo,
+      events,
+      personalTokens: services.personalTokens,
+    }),
+  );
 
   app.use(notFoundHandler());
   const handleError = errorHandler(logger, renderHtmlError);

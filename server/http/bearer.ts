@@ -1,4 +1,5 @@
 import type { Request, RequestHandler, Response } from "express";
+import { PERSONAL_TOKEN_PREFIX } from "../domain/auth/personal-tokens.js";
 import { cookieValueOfToken, SESSION_TOKEN_PREFIX } from "../domain/session/session-token.js";
 import { readCookie } from "../lib/cookies.js";
 import { HttpError } from "../lib/errors.js";
@@ -9,15 +10,21 @@ export const AUTHORIZATION_MAX = 512; // characters
 // RFC 6750 section 2.1: `Bearer` (any case), one space, a b64token.
 const BEARER = /^bearer ([A-Za-z0-9\-._~+/]+=*)$/i;
 // A token in a URL lands in access logs, browser history and Referer headers: refused wherever it is.
-const TOKEN_IN_QUERY = new RegExp(`[?&]access_token=|${SESSION_TOKEN_PREFIX}`, "i");
+const TOKEN_IN_QUERY = new RegExp(`[?&]access_token=|${SESSION_TOKEN_PREFIX}|${PERSONAL_TOKEN_PREFIX}`, "i");
 
 const APP = Symbol("appClient");
 const UNRESOLVED = Symbol("unresolvedAuthorization");
-type Marked = { [APP]?: true; [UNRESOLVED]?: true };
+const PERSONAL = Symbol("personalToken");
+type Marked = { [APP]?: true; [UNRESOLVED]?: true; [PERSONAL]?: string };
 
 /** True for a request authenticated by a bearer token: no cookies, no CSRF check. */
 export function isAppRequest(req: Request): boolean {
   return (req as Request & Marked)[APP] === true;
+}
+
+/** The personal access token the request carries (resolved after the session stack), if any. */
+export function personalTokenOf(req: Request): string | undefined {
+  return (req as Request & Marked)[PERSONAL];
 }
 
 /** Answers this request without any Set-Cookie (a client with no cookie jar: `POST /auth/token`). */
@@ -25,7 +32,7 @@ export function markApp(req: Request): void {
   (req as Request & Marked)[APP] = true;
 }
 
-function invalidAuthorization(res: Response): HttpError {
+export function invalidAuthorization(res: Response): HttpError {
   res.setHeader("WWW-Authenticate", 'Bearer error="invalid_token"');
   return new HttpError("invalid_authorization");
 }
@@ -46,6 +53,13 @@ export function bearerSessions(deps: { cookieName: string; secrets: string[] }):
     const header = req.headers.authorization;
     if (header === undefined) return next();
     const token = header.length <= AUTHORIZATION_MAX ? BEARER.exec(header)?.[1] : undefined;
+    if (token?.startsWith(PERSONAL_TOKEN_PREFIX)) {
+      if (readCookie(req.headers.cookie, cookieName) !== undefined)
+        throw new HttpError("credentials_conflict");
+      (req as Request & Marked)[PERSONAL] = token;
+      markApp(req);
+      return next();
+    }
     if (!token?.startsWith(SESSION_TOKEN_PREFIX)) {
       (req as Request & Marked)[UNRESOLVED] = true;
       return next();

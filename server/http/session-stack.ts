@@ -2,6 +2,8 @@ import type { RequestHandler } from "express";
 import type { Store } from "express-session";
 import type { Config } from "../config/config.js";
 import { type createPassport, restoreSessionUser } from "../domain/auth/passport.js";
+import type { PersonalTokens } from "../domain/auth/personal-tokens.js";
+import type { UserCache } from "../domain/auth/user-cache.js";
 import type { ProductRateLimits } from "../domain/ratelimit/policies.js";
 import type { SecurityEvents } from "../domain/security/events.js";
 import { createSessionPrefetch } from "../domain/session/prefetch.js";
@@ -11,6 +13,7 @@ import type { Logger } from "../infra/logging/logger.js";
 import { bearerSessions, cookielessApps, isAppRequest, refuseUnresolvedAuthorization } from "./bearer.js";
 import { enforceCredentialEpoch } from "./credential-epoch.js";
 import { csrfProtection } from "./csrf.js";
+import { personalTokenAuth } from "./personal-token-auth.js";
 import { deviceCookieWriter } from "./request-context.js";
 
 export interface SessionStack {
@@ -25,7 +28,7 @@ export interface SessionStack {
   /**
    * The refusal of an Authorization header nothing took, the cookie filter of apps, the device cookie's
    * writer, express-session, the absolute timeout, passport, the credential epoch,
-   * `lastSeenAt`. passport's request methods (`req.logIn`, ...) are on the app's request prototype
+   * `lastSeenAt`, then a personal access token's owner (no session). passport's request methods (`req.logIn`, ...) are on the app's request prototype
    * (`installPassportRequest` in app.ts).
    */
   session: RequestHandler[];
@@ -40,6 +43,8 @@ export function createSessionStack(deps: {
   passport: ReturnType<typeof createPassport>;
   sessions: UserSessions;
   events?: Pick<SecurityEvents, "record">;
+  personalTokens: PersonalTokens;
+  userCache: Pick<UserCache, "lookup">;
 }): SessionStack {
   const { config, logger, store, limits, passport, sessions, events } = deps;
   return {
@@ -68,6 +73,7 @@ export function createSessionStack(deps: {
       restoreSessionUser(passport), // passport.session(), with passport.initialize()'s methods on app.request
       enforceCredentialEpoch({ config, sessions, logger }),
       sessions.lastSeen(),
+      personalTokenAuth({ tokens: deps.personalTokens, lookup: deps.userCache.lookup }),
     ],
   };
 }

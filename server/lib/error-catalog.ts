@@ -64,9 +64,21 @@ export const ERROR_CATALOG = {
     status: 403,
     message: "Confirm it is you: authenticate again to continue (POST /auth/reauthenticate)",
   },
+  insufficient_scope: {
+    status: 403,
+    message: "This token does not carry the scope this endpoint needs",
+  },
+  token_not_allowed: {
+    status: 403,
+    message: "A personal access token cannot be used here; sign in instead",
+  },
   csrf_rejected: { status: 403, message: "This request came from another site and was refused" },
   not_found: { status: 404, message: "No such endpoint" },
   email_taken: { status: 409, message: "An account with this email already exists" },
+  too_many_tokens: {
+    status: 409,
+    message: "This account holds as many personal access tokens as it may; revoke one first",
+  },
   payload_too_large: { status: 413, message: "The request body is too large" },
   too_many_fields: { status: 413, message: "The form has too many fields" },
   unsupported_media_type: { status: 415, message: "Send the body as application/json" },

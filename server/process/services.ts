@@ -5,6 +5,8 @@ import { createAccountService } from "../domain/auth/account-service.js";
 import { createAccountTokens } from "../domain/auth/account-tokens.js";
 import { createDeviceCookies } from "../domain/auth/device-cookie.js";
 import { createPassport } from "../domain/auth/passport.js";
+import { createPersonalTokenRecords } from "../domain/auth/personal-token-records.js";
+import { createPersonalTokens } from "../domain/auth/personal-tokens.js";
 import { createSignIn } from "../domain/auth/sign-in.js";
 import { createUserCache } from "../domain/auth/user-cache.js";
 import { createUserRepository, type UserRepository } from "../domain/auth/user-repository.js";
@@ -165,6 +167,12 @@ export function createServices(
     metrics,
     audits,
     events,
+    personalTokens: createPersonalTokens({
+      config: config.tokens,
+      records: createPersonalTokenRecords(db),
+      cache,
+      logger,
+    }),
   };
 }
 

@@ -15,6 +15,7 @@ import { RATE_LIMIT_VARIABLES } from "../../server/config/rate-limit.js";
 import { REDIS_VARIABLES } from "../../server/config/redis.js";
 import { SECURITY_VARIABLES } from "../../server/config/security.js";
 import { SESSION_VARIABLES } from "../../server/config/session.js";
+import { TOKEN_VARIABLES } from "../../server/config/tokens.js";
 import { WORKERS_VARIABLES } from "../../server/config/workers.js";
 import { testApp } from "../helpers/fixtures.js";
 
@@ -46,6 +47,7 @@ describe("configuration sections", () => {
       FORWARD_AUTH_VARIABLES,
       SECURITY_VARIABLES,
       MAIL_VARIABLES,
+      TOKEN_VARIABLES,
     ];
     const names = sections.flatMap((s) => Object.keys(s));
     expect(names.length).toBe(new Set(names).size);
@@ -136,6 +138,7 @@ describe("CACHE_CATEGORIES", () => {
     expect(categories).toEqual({
       models: { ttlSeconds: 600 },
       users: { ttlSeconds: 300 },
+      tokens: { ttlSeconds: 300 },
       search: { ttlSeconds: 60 },
       notes_v2: { ttlSeconds: 5 },
     });
@@ -160,6 +163,7 @@ describe("CACHE_CATEGORIES", () => {
     expect(config.cache.categories).toEqual({
       models: { ttlSeconds: 120 },
       users: { ttlSeconds: 300 },
+      tokens: { ttlSeconds: 300 },
       search: { ttlSeconds: 60 },
     });
     expect(config.warnings).toContain(
@@ -183,7 +187,7 @@ describe("CACHE_CATEGORIES", () => {
     expect(ok.status).toBe(200);
     expect(ok.body.invalidated).toEqual(["search"]);
     const all = await invalidate("all");
-    expect([...all.body.invalidated].sort()).toEqual(["models", "search", "users"]);
+    expect([...all.body.invalidated].sort()).toEqual(["models", "search", "tokens", "users"]);
     expect((await invalidate("notes")).status).toBe(400);
   });
 });

@@ -2,6 +2,7 @@ import { Router } from "express";
 import type { Config } from "../../config/config.js";
 import type { AccountRecovery } from "../../domain/auth/account-recovery.js";
 import type { AccountService } from "../../domain/auth/account-service.js";
+import type { PersonalTokens } from "../../domain/auth/personal-tokens.js";
 import type { ProductRateLimits } from "../../domain/ratelimit/policies.js";
 import type { SecurityEvents } from "../../domain/security/events.js";
 import { createAccountPages } from "./account-pages.js";
@@ -24,6 +25,7 @@ export function createPagesRouter(deps: {
   /** Where `next` may send the browser after login (undefined: nowhere, go to /account). */
   returnTo?: ReturnTo;
   events?: Pick<SecurityEvents, "recent">;
+  personalTokens: PersonalTokens;
 }): Router {
   const returnTo = deps.returnTo ?? (() => undefined);
   const router = Router();

@@ -158,6 +158,8 @@ export const NOTICES: ReadonlyMap<string, string> = new Map([
   ["session", "That session has been signed out."],
   ["others", "Every other device has been signed out."],
   ["gone", "That session had already ended."],
+  ["token", "That token has been revoked."],
+  ["token-gone", "That token had already been revoked or expired."],
   ["verified", "Your email address is confirmed."],
   ["link-sent", "A new confirmation link is on its way. Check your inbox."],
 ]);
@@ -172,6 +174,8 @@ export function accountPage(o: {
   alert?: string;
   /** False: the address is not confirmed yet (a button sends the link again). */
   emailVerified?: boolean;
+  /** The personal access tokens section (token-views.ts). */
+  tokens?: SafeHtml;
 }): string {
   const errors = o.errors ?? {};
   const focus = firstError(errors, ["currentPassword", "newPassword"]);
@@ -215,6 +219,8 @@ ${field({ name: "newPassword", label: "New password", type: "password", autocomp
 <button type="submit">Change password</button>
 </form>
 </section>
+
+${o.tokens ?? ""}
 
 ${activitySection(o.activity)}
 

@@ -1,5 +1,6 @@
 import { type RequestHandler, Router } from "express";
 import type { Services } from "../../domain/services.js";
+import { requireScope } from "../personal-token-auth.js";
 import { requireUser } from "../require-user.js";
 import { requireRecentAuthentication } from "../step-up.js";
 import { createEchoProfileRouter, PROFILE_CATEGORY } from "./echo-profile.js";
@@ -15,6 +16,11 @@ export interface RouteServices
   requireUser: RequestHandler;
   /** For a sensitive route: 401 unless logged in, 403 `reauthentication_required` unless recently authenticated. */
   requireRecentAuthentication: RequestHandler;
+  /**
+   * 401 unless logged in; a personal access token must carry `scope` (one of TOKEN_SCOPES), else 403
+   * `insufficient_scope`. A session (cookie or bearer) is its owner and passes.
+   */
+  requireScope: (scope: string) => RequestHandler;
 }
 
 /**
@@ -29,13 +35,15 @@ export function registerRoutes(router: Router, services: RouteServices): void {
 
 /** The router createApp mounts at `/api`. */
 export function createTeamRouter(
-  services: Omit<RouteServices, "requireUser" | "requireRecentAuthentication"> & Pick<Services, "accounts">,
+  services: Omit<RouteServices, "requireUser" | "requireRecentAuthentication" | "requireScope"> &
+    Pick<Services, "accounts">,
 ): Router {
   const router = Router();
   registerRoutes(router, {
     ...services,
     requireUser,
     requireRecentAuthentication: requireRecentAuthentication(services),
+    requireScope,
   });
   return router;
 }

@@ -101,10 +101,25 @@ export const MIGRATIONS: ReadonlyArray<{
     `,
   },
   {
-    // Sessions of clients without a cookie jar (bearer tokens): restored as what they were, an app.
+    // Clients without a cookie jar: bearer sessions are restored as what they were (an app), and personal
+    // access tokens are kept as the SHA-256 of the token, never the token itself.
     version: 9,
-    name: "session_records_client",
-    sql: "ALTER TABLE session_records ADD COLUMN client text;",
+    name: "client_tokens",
+    sql: `
+      ALTER TABLE session_records ADD COLUMN client text;
+      CREATE TABLE personal_tokens (
+        id uuid PRIMARY KEY,
+        user_id uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        name text NOT NULL,
+        token_hash text NOT NULL UNIQUE,
+        scopes text[] NOT NULL,
+        credential_epoch integer,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        expires_at timestamptz NOT NULL,
+        last_used_at timestamptz
+      );
+      CREATE INDEX personal_tokens_user_id ON personal_tokens (user_id);
+    `,
   },
 ];
 
