@@ -1,6 +1,7 @@
 import { ADMIN_VARIABLES, type AdminConfig, adminConfig } from "./admin.js";
 import { CACHE_VARIABLES, type CacheConfig, cacheConfig } from "./cache.js";
 import { DATABASE_VARIABLES, type DatabaseConfig, databaseConfig } from "./database.js";
+import { DEVICE_VARIABLES, deviceConfig } from "./device.js";
 import { FORWARD_AUTH_VARIABLES, forwardAuthConfig } from "./forward-auth.js";
 import { HEALTH_VARIABLES, type HealthConfig, healthConfig } from "./health.js";
 import { HTTP_VARIABLES, type HttpConfig, httpConfig } from "./http.js";
@@ -47,6 +48,7 @@ const VARIABLES = {
   ...SECURITY_VARIABLES,
   ...MAIL_VARIABLES,
   ...TOKEN_VARIABLES,
+  ...DEVICE_VARIABLES,
 };
 
 /** Every environment variable the server reads. */
@@ -65,7 +67,8 @@ export type Config = PlatformConfig &
   ReturnType<typeof forwardAuthConfig> &
   SecurityConfig &
   MailConfig &
-  ReturnType<typeof tokensConfig> & {
+  ReturnType<typeof tokensConfig> &
+  ReturnType<typeof deviceConfig> & {
     /** Warnings to log once the logger exists. */
     warnings: string[];
   };
@@ -142,6 +145,7 @@ export function loadConfig(env: Env): Config {
     ...forwardAuth,
     ...securityConfig(v),
     ...tokensConfig(v),
+    ...deviceConfig(v),
     ...mail,
     warnings: report.warnings,
   };

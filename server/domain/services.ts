@@ -8,6 +8,7 @@ import type { RedisAudits } from "../infra/redis/audit.js";
 import type { Redis } from "../infra/redis/redis-client.js";
 import type { AccountRecovery } from "./auth/account-recovery.js";
 import type { AccountService } from "./auth/account-service.js";
+import type { DeviceSignIn } from "./auth/device-sign-in.js";
 import type { createPassport } from "./auth/passport.js";
 import type { PasswordHasher } from "./auth/password.js";
 import type { PersonalTokens } from "./auth/personal-tokens.js";
@@ -68,4 +69,6 @@ export interface Services extends Infrastructure {
   events: SecurityEvents;
   /** Personal access tokens: created by their owners, resolved from the cache. */
   personalTokens: PersonalTokens;
+  /** Device sign-in (RFC 8628) for CLIs. */
+  deviceSignIn: DeviceSignIn;
 }

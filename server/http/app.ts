@@ -11,12 +11,14 @@ import { createReturnTo } from "./forward-auth/safe-next.js";
 import { warnOnUntrustedForwarding } from "./forwarded-warning.js";
 import { createHttpMetrics } from "./http-metrics.js";
 import { createAssetsRouter } from "./pages/assets.js";
+import { createDevicePages } from "./pages/device-pages.js";
 import { renderHtmlError } from "./pages/html-errors.js";
 import { createPagesRouter } from "./pages/routes.js";
 import { createRequestLogger } from "./request-logger.js";
 import { createActivityRouter } from "./routes/activity.js";
 import { createAuthRouter } from "./routes/auth.js";
 import { createCacheAdminRouter } from "./routes/cache-admin.js";
+import { createDeviceRouter } from "./routes/device.js";
 import { createHealthRouter } from "./routes/health.js";
 import { createMetricsRouter } from "./routes/metrics.js";
 import { createModelsRouter } from "./routes/models.js";
@@ -93,9 +95,11 @@ export function createApp(config: Config, services: Services): Express {
   app.use("/auth", createActivityRouter({ events }));
   const returnTo = createReturnTo(config);
   app.use("/auth", createAuthRouter({ config, accounts, recovery: services.recovery, limits, returnTo }));
+  app.use("/auth", createDeviceRouter({ config, device: services.deviceSignIn, limits }));
   app.use("/auth", createPersonalTokensRouter({ config, accounts, tokens: services.personalTokens }));
   app.use("/api/models", createModelsRouter({ config, cache, openai: services.openai, logger }));
   app.use("/api", createTeamRouter(services));
+  app.use(createDevicePages({ config, accounts, device: services.deviceSignIn, limits }));
   app.use(
     createPagesRouter({
       config,

@@ -42,6 +42,17 @@ export const ERROR_CATALOG = {
     status: 400,
     message: "Send either a session cookie or an Authorization header, not both",
   },
+  // RFC 8628 section 3.5, answered by POST /auth/device/token as {"error": code}.
+  authorization_pending: {
+    status: 400,
+    message: "The owner has not approved this device yet; poll again after the interval",
+  },
+  slow_down: { status: 400, message: "Polling too fast; wait 5 more seconds between polls" },
+  access_denied: { status: 400, message: "The owner denied this sign-in" },
+  expired_token: {
+    status: 400,
+    message: "This device code has expired or was already used; start the sign-in again",
+  },
   unauthenticated: { status: 401, message: "Log in to use this endpoint" },
   invalid_credentials: { status: 401, message: "Email or password is incorrect" },
   invalid_authorization: {

@@ -4,6 +4,8 @@ import { createAccountRecovery, createMailRequests } from "../domain/auth/accoun
 import { createAccountService } from "../domain/auth/account-service.js";
 import { createAccountTokens } from "../domain/auth/account-tokens.js";
 import { createDeviceCookies } from "../domain/auth/device-cookie.js";
+import { createMemoryDeviceGrants, createRedisDeviceGrants } from "../domain/auth/device-grants.js";
+import { createDeviceSignIn } from "../domain/auth/device-sign-in.js";
 import { createPassport } from "../domain/auth/passport.js";
 import { createPersonalTokenRecords } from "../domain/auth/personal-token-records.js";
 import { createPersonalTokens } from "../domain/auth/personal-tokens.js";
@@ -167,6 +169,15 @@ export function createServices(
     metrics,
     audits,
     events,
+    deviceSignIn: createDeviceSignIn({
+      config: config.device,
+      store: redis
+        ? createRedisDeviceGrants({ redis, keyPrefix: config.keyPrefix })
+        : createMemoryDeviceGrants(),
+      users,
+      signIn,
+      logger,
+    }),
     personalTokens: createPersonalTokens({
       config: config.tokens,
       records: createPersonalTokenRecords(db),

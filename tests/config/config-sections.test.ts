@@ -4,6 +4,7 @@ import { ADMIN_VARIABLES } from "../../server/config/admin.js";
 import { CACHE_VARIABLES } from "../../server/config/cache.js";
 import { CONFIG_VARIABLES, ConfigError, type Env, loadConfig } from "../../server/config/config.js";
 import { DATABASE_VARIABLES } from "../../server/config/database.js";
+import { DEVICE_VARIABLES } from "../../server/config/device.js";
 import { FORWARD_AUTH_VARIABLES } from "../../server/config/forward-auth.js";
 import { HEALTH_VARIABLES } from "../../server/config/health.js";
 import { HTTP_VARIABLES } from "../../server/config/http.js";
@@ -48,6 +49,7 @@ describe("configuration sections", () => {
       SECURITY_VARIABLES,
       MAIL_VARIABLES,
       TOKEN_VARIABLES,
+      DEVICE_VARIABLES,
     ];
     const names = sections.flatMap((s) => Object.keys(s));
     expect(names.length).toBe(new Set(names).size);
