@@ -3,15 +3,23 @@ import { SCOPE_PATTERN } from "./tokens.js";
 
 /**
  * One FORWARD_AUTH_RULES entry: `host[/path-prefix][=who]`. `host` is a host name (with port when the
- * proxy's Host carries one, never a default port) or `*`; `who` is `|`-separated emails and `@domain`
- * suffixes, and `scope:NAME` entries a personal access token must carry one of (a person signed in with
- * a session passes them as their own); no `who` means any logged-in user.
+ * proxy's Host carries one, never a default port) or `*`; `who` is `|`-separated emails, `@domain`
+ * suffixes and `group:NAME`s, plus `scope:NAME` entries a personal access token must carry one of (a
+ * person signed in with a session passes them as their own); no `who` (or only scopes): any logged-in user.
  */
 export interface ForwardAuthRule {
   host: string;
   pathPrefix: string;
   /** Absent: every user. */
   who?: string[];
+}
+
+/** Who is asking: the address once confirmed (undefined otherwise) and the user's groups. */
+export interface Subject {
+  email: string | undefined;
+  groups?: readonly string[];
+  /** A personal access token's scopes; undefined for a session (its person passes every scope entry). */
+  scopes?: readonly string[];
 }
 
 /** What `/auth/verify` answers for one request: pass, refuse the user, or refuse an ambiguous URL. */
@@ -21,10 +29,13 @@ const RULE = /^(\*|[^/=\s]+)(\/[^\s=]*)?(?:=(.+))?$/i;
 
 /** Whether any rule names emails or domains (those admit verified addresses only). */
 export const namesAddresses = (rules: ForwardAuthRule[]): boolean =>
-  rules.some((rule) => rule.who?.some((w) => !isScope(w)));
+  rules.some((rule) => rule.who?.some((w) => !w.startsWith(GROUP_PREFIX) && !w.startsWith(SCOPE_PREFIX)));
 
-const SCOPE = "scope:";
-const isScope = (w: string) => w.startsWith(SCOPE);
+const GROUP_PREFIX = "group:";
+const SCOPE_PREFIX = "scope:";
+const WHO = /^(?:[^@\s]*@[^@\s]+|group:[a-z0-9][a-z0-9._-]{0,62})$/;
+const validWho = (w: string) =>
+  w.startsWith(SCOPE_PREFIX) ? SCOPE_PATTERN.test(w.slice(SCOPE_PREFIX.length)) : WHO.test(w);
 
 /** Parses the comma-separated rules; every bad entry is named in `problems`. */
 export function parseRules(value: string, problems: string[]): ForwardAuthRule[] {
@@ -36,17 +47,14 @@ export function parseRules(value: string, problems: string[]): ForwardAuthRule[]
     const match = RULE.exec(entry);
     const who = match?.[3]
       ?.split("|")
-      .map((s) => s.trim())
-      .map((s) => (isScope(s) ? s : s.toLowerCase()))
+      .map((s) => s.trim().toLowerCase())
       .filter(Boolean);
     const host = match && (match[1] === "*" ? "*" : ruleHost(match[1] as string));
     const prefix = match?.[2] ?? "/";
     const canonical = canonicalPath(prefix);
-    const badWho = (w: string) =>
-      isScope(w) ? !SCOPE_PATTERN.test(w.slice(SCOPE.length)) : !/^[^@\s]*@[^@\s]+$/.test(w);
-    if (!match || !host || who?.some(badWho)) {
+    if (!match || !host || who?.some((w) => !validWho(w))) {
       problems.push(
-        `FORWARD_AUTH_RULES: each entry must be host[/path-prefix][=email|@domain|scope:NAME|...], e.g. admin.example.com/=@example.com (got "${entry.slice(0, 80)}")`,
+        `FORWARD_AUTH_RULES: each entry must be host[/path-prefix][=email|@domain|group:NAME|scope:NAME|...], e.g. admin.example.com/=@example.com (got "${entry.slice(0, 80)}")`,
       );
       continue;
     }
@@ -83,27 +91,20 @@ export function decide(
   rules: ForwardAuthRule[],
   host: string | undefined,
   target: string,
-  email: string | undefined,
-  /** A personal access token's scopes; undefined for a session (its person passes every scope entry). */
-  scopes?: readonly string[],
+  who: Subject | string | undefined,
 ): Decision {
+  const subject = typeof who === "object" ? who : { email: who };
   if (rules.length === 0) return "allowed";
   if (host === undefined)
-    return rules.some((r) => r.host !== "*") ? "ambiguous_url" : decideAt(rules, target, email, scopes);
+    return rules.some((r) => r.host !== "*") ? "ambiguous_url" : decideAt(rules, target, subject);
   return decideAt(
     rules.filter((rule) => hostMatches(rule.host, host)),
     target,
-    email,
-    scopes,
+    subject,
   );
 }
 
-function decideAt(
-  candidates: ForwardAuthRule[],
-  target: string,
-  email: string | undefined,
-  scopes: readonly string[] | undefined,
-): Decision {
+function decideAt(candidates: ForwardAuthRule[], target: string, subject: Subject): Decision {
   const canonical = canonicalPath(target);
   let paths: string[];
   if ("refused" in canonical) {
@@ -116,7 +117,7 @@ function decideAt(
   for (const path of readings) {
     for (const fold of [false, true]) {
       const best = mostSpecific(candidates, path, fold);
-      if (!best || !admits(best, email, scopes)) return "forbidden";
+      if (!best || !admits(best, subject)) return "forbidden";
     }
   }
   return "allowed";
@@ -138,9 +139,9 @@ export function isAllowed(
   rules: ForwardAuthRule[],
   host: string | undefined,
   target: string,
-  email: string | undefined,
+  who: Subject | string | undefined,
 ): boolean {
-  return decide(rules, host, target, email) === "allowed";
+  return decide(rules, host, target, who) === "allowed";
 }
 
 function mostSpecific(rules: ForwardAuthRule[], path: string, fold: boolean): ForwardAuthRule | undefined {
@@ -154,21 +155,21 @@ function mostSpecific(rules: ForwardAuthRule[], path: string, fold: boolean): Fo
 
 /**
  * `email` is the user's address only once its owner confirmed it (undefined otherwise): a rule naming
- * emails or domains admits nobody else, since anyone can register an address they do not own.
+ * emails or domains admits nobody else, since anyone can register an address they do not own. Groups
+ * are given by an admin, so they admit whatever the address.
  */
-function admits(
-  rule: ForwardAuthRule,
-  email: string | undefined,
-  scopes: readonly string[] | undefined,
-): boolean {
+function admits(rule: ForwardAuthRule, { email, groups = [], scopes }: Subject): boolean {
   if (!rule.who) return true;
-  const wanted = rule.who.filter(isScope).map((w) => w.slice(SCOPE.length));
-  const addresses = rule.who.filter((w) => !isScope(w));
+  const wanted = rule.who.filter((w) => w.startsWith(SCOPE_PREFIX)).map((w) => w.slice(SCOPE_PREFIX.length));
   if (scopes !== undefined && wanted.length > 0 && !wanted.some((w) => scopes.includes(w))) return false;
-  if (addresses.length === 0) return true;
-  if (email === undefined) return false;
-  const e = email.toLowerCase();
-  return addresses.some((w) => (w.startsWith("@") ? e.endsWith(w) : e === w));
+  const people = rule.who.filter((w) => !w.startsWith(SCOPE_PREFIX));
+  if (people.length === 0) return true;
+  const e = email?.toLowerCase();
+  return people.some((w) => {
+    if (w.startsWith(GROUP_PREFIX)) return groups.includes(w.slice(GROUP_PREFIX.length));
+    if (e === undefined) return false;
+    return w.startsWith("@") ? e.endsWith(w) : e === w;
+  });
 }
 
 /** `/admin` matches `/admin` and `/admin/x`, never `/administrator`; `fold` compares case-insensitively. */

@@ -1,8 +1,8 @@
 import { z } from "zod";
 import { int, type Values } from "./variables.js";
 
-/** A scope name: a letter, then letters, digits and `:._-` (e.g. `deploy`, `reports:read`). */
-export const SCOPE_PATTERN = /^[A-Za-z][A-Za-z0-9:._-]{0,63}$/;
+/** A scope name: a lower-case letter, then lower-case letters, digits and `:._-` (e.g. `reports:read`). */
+export const SCOPE_PATTERN = /^[a-z][a-z0-9:._-]{0,63}$/;
 
 const scopeList = z
   .string()
@@ -12,7 +12,16 @@ const scopeList = z
       .map((s) => s.trim())
       .filter(Boolean),
   )
-  .pipe(z.array(z.string().regex(SCOPE_PATTERN, "each scope must match letters, digits and :._-")));
+  .pipe(
+    z.array(
+      z
+        .string()
+        .regex(
+          SCOPE_PATTERN,
+          "each scope must be a lower-case letter, then lower-case letters, digits or :._-",
+        ),
+    ),
+  );
 
 export const TOKEN_VARIABLES = {
   TOKEN_SCOPES: scopeList.optional(), // comma-separated scopes personal access tokens may carry, e.g. deploy,reports:read

@@ -6,6 +6,10 @@ import type { Logger } from "../infra/logging/logger.js";
 import type { Mailer, MailJob } from "../infra/mail/types.js";
 import type { RedisAudits } from "../infra/redis/audit.js";
 import type { Redis } from "../infra/redis/redis-client.js";
+import type { AdminActions } from "./admin/admin-actions.js";
+import type { UserDirectory } from "./admin/user-directory.js";
+import type { AccountDeletion } from "./auth/account-deletion.js";
+import type { createAccountExport } from "./auth/account-export.js";
 import type { AccountRecovery } from "./auth/account-recovery.js";
 import type { AccountService } from "./auth/account-service.js";
 import type { DeviceSignIn } from "./auth/device-sign-in.js";
@@ -22,6 +26,7 @@ import type { Metrics } from "./metrics/metrics.js";
 import type { OpenAIClient } from "./models/openai-client.js";
 import type { ProductRateLimits } from "./ratelimit/policies.js";
 import type { SecurityEvents } from "./security/events.js";
+import type { SignInStats } from "./security/sign-in-stats.js";
 import type { UserSessions } from "./session/user-sessions.js";
 
 /** What the runtime opened before any service exists; each part is closed by whoever opened it. */
@@ -71,4 +76,16 @@ export interface Services extends Infrastructure {
   personalTokens: PersonalTokens;
   /** Device sign-in (RFC 8628) for CLIs. */
   deviceSignIn: DeviceSignIn;
+  /** "Delete my account" and the admin's delete. */
+  deletion: AccountDeletion;
+  /** "Download my data". */
+  exports: ReturnType<typeof createAccountExport>;
+  /** The admin API and console: the user list and what admins do. */
+  admin: {
+    directory: UserDirectory;
+    actions: AdminActions;
+    signInStats: SignInStats;
+    /** Sessions stored now (an estimate on Redis); undefined when it cannot be read in time. */
+    sessionCount(): Promise<number | undefined>;
+  };
 }

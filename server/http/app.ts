@@ -4,6 +4,9 @@ import type { Config } from "../config/config.js";
 import { installPassportRequest } from "../domain/auth/passport.js";
 import type { Services } from "../domain/services.js";
 import { HttpError } from "../lib/errors.js";
+import { createAdminApiRouter } from "./admin/api-routes.js";
+import { createConsolePages } from "./admin/console-pages.js";
+import { requireAdmin } from "./admin/require-admin.js";
 import { createAdminAuth } from "./admin-auth.js";
 import { errorHandler, notFoundHandler, useFinalErrorHandler } from "./error-handler.js";
 import { createForwardAuthRouter } from "./forward-auth/routes.js";
@@ -15,6 +18,7 @@ import { createDevicePages } from "./pages/device-pages.js";
 import { renderHtmlError } from "./pages/html-errors.js";
 import { createPagesRouter } from "./pages/routes.js";
 import { createRequestLogger } from "./request-logger.js";
+import { createAccountDataRouter } from "./routes/account-data.js";
 import { createActivityRouter } from "./routes/activity.js";
 import { createAuthRouter } from "./routes/auth.js";
 import { createCacheAdminRouter } from "./routes/cache-admin.js";
@@ -24,6 +28,7 @@ import { createMetricsRouter } from "./routes/metrics.js";
 import { createModelsRouter } from "./routes/models.js";
 import { createPersonalTokensRouter } from "./routes/personal-tokens.js";
 import { createSessionStack } from "./session-stack.js";
+import { requireRecentAuthentication } from "./step-up.js";
 import { createTeamRouter } from "./team/routes.js";
 
 /**
@@ -97,6 +102,27 @@ export function createApp(config: Config, services: Services): Express {
   app.use("/auth", createAuthRouter({ config, accounts, recovery: services.recovery, limits, returnTo }));
   app.use("/auth", createDeviceRouter({ config, device: services.deviceSignIn, limits }));
   app.use("/auth", createPersonalTokensRouter({ config, accounts, tokens: services.personalTokens }));
+  app.use(
+    "/auth",
+    createAccountDataRouter({
+      config,
+      exports: services.exports,
+      deletion: services.deletion,
+      stepUp: requireRecentAuthentication({ config, accounts }),
+    }),
+  );
+  const adminGuard = requireAdmin({ config, adminAuth, groups: services.userCache.groups, accounts });
+  // Behind the global limit like every route; admins are few, so no per-user budget of their own.
+  app.use(
+    "/admin/api",
+    createAdminApiRouter({
+      guard: adminGuard,
+      ...services.admin,
+      sessions: services.sessions,
+      events,
+    }),
+  );
+  app.use("/admin", createConsolePages({ ...services, guard: adminGuard }));
   app.use("/api/models", createModelsRouter({ config, cache, openai: services.openai, logger }));
   app.use("/api", createTeamRouter(services));
   app.use(createDevicePages({ config, accounts, device: services.deviceSignIn, limits }));

@@ -85,6 +85,7 @@ export const ERROR_CATALOG = {
   },
   csrf_rejected: { status: 403, message: "This request came from another site and was refused" },
   not_found: { status: 404, message: "No such endpoint" },
+  last_admin: { status: 409, message: "This would leave no enabled admin: make another admin first" },
   email_taken: { status: 409, message: "An account with this email already exists" },
   too_many_tokens: {
     status: 409,

@@ -23,6 +23,9 @@ export const SECURITY_EVENTS = [
   "logged_out",
   "csrf_refused",
   "rate_limited",
+  "admin_action",
+  "account_deleted",
+  "account_exported",
 ] as const;
 
 export type SecurityEventName = (typeof SECURITY_EVENTS)[number];
@@ -36,6 +39,14 @@ export interface SecurityEventInput {
   policy?: string;
   /** Sessions ended. */
   count?: number;
+  /** What an admin did (`admin_action`), e.g. `disable`, `revoke_sessions`, `group_added`. */
+  action?: string;
+  /** The account an admin acted on; the event itself belongs to the admin (`userId`). */
+  target?: string;
+  /** `api_key` when ADMIN_API_KEY did it, `self` or `admin` for a deletion. */
+  actor?: string;
+  /** A group added or removed. */
+  group?: string;
 }
 
 /** One recorded event: what the log line holds and what a user's activity list keeps. */
@@ -51,6 +62,10 @@ export interface SecurityEvent {
   requestId?: string;
   policy?: string;
   count?: number;
+  action?: string;
+  target?: string;
+  actor?: string;
+  group?: string;
 }
 
 export interface SecurityEvents {
@@ -62,6 +77,8 @@ export interface SecurityEvents {
   context(): RequestHandler;
   /** Resolves once every recording started so far has finished (tests, shutdown). */
   settled(): Promise<void>;
+  /** Drops the user's stored list (a deleted account); the log lines stay. */
+  forget(userId: string): Promise<void>;
 }
 
 const USER_AGENT_MAX = 256; // characters logged
@@ -69,7 +86,7 @@ const USER_AGENT_MAX = 256; // characters logged
 const FAILURES: ReadonlySet<SecurityEventName> = new Set(["login_failed", "login_locked"]);
 
 /** Logged and counted, never kept in the user's list: a busy client would push everything else out. */
-const UNLISTED: ReadonlySet<SecurityEventName> = new Set(["rate_limited"]);
+const UNLISTED: ReadonlySet<SecurityEventName> = new Set(["rate_limited", "account_deleted"]);
 /** A failure repeating the user's newest one (same event, same address) within this is logged, not listed. */
 const REPEAT_WINDOW_MS = 60_000;
 /** How long an email's account (or its absence) is remembered, so a flood of failures costs few queries. */
@@ -97,6 +114,8 @@ export function createSecurityEvents(deps: {
   registry: Registry;
   /** The account an email names, to attribute failed logins to it; undefined when there is none. */
   findUserId?: (email: string) => Promise<string | undefined>;
+  /** Sees every event as it is logged (the admin overview's counts); must not throw. */
+  observe?: (event: SecurityEvent) => void;
 }): SecurityEvents {
   const { store, hashKey, perUser, findUserId } = deps;
   const log = deps.logger.child({ component: "security" });
@@ -143,6 +162,7 @@ export function createSecurityEvents(deps: {
 
   const emit = (event: SecurityEvent) => {
     counter.inc({ event: event.event });
+    deps.observe?.(event);
     const { requestId, ...fields } = event;
     log.info({ ...fields, reqId: requestId }, "security event");
   };
@@ -178,6 +198,10 @@ export function createSecurityEvents(deps: {
         requestId: context?.res.locals.requestId,
         policy: input.policy,
         count: input.count,
+        action: input.action,
+        target: input.target,
+        actor: input.actor,
+        group: input.group,
       };
       const done = finish(event, input.userId ? undefined : input.email).catch((err: unknown) =>
         log.warn({ err: err instanceof Error ? { message: err.message } : undefined }, "security event lost"),
@@ -191,6 +215,11 @@ export function createSecurityEvents(deps: {
     context: () => (req, res, next) => requestContext.run({ req, res }, next),
     async settled() {
       while (pending.size > 0) await Promise.all(pending);
+    },
+    async forget(userId) {
+      // Events still being stored for the user land first, so none outlives the list.
+      while (pending.size > 0) await Promise.all(pending);
+      await store.forget(userId);
     },
   };
 }

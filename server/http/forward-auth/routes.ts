@@ -67,8 +67,12 @@ export function createForwardAuthRouter(deps: { config: Config }): Router {
     // when the owner confirms it), whatever EMAIL_VERIFICATION was when the session began.
     const verified = user.emailVerified === true;
     const grant = tokenGrantOf(req);
-    const email = verified ? user.email : undefined;
-    const decision = decide(forwardAuth.rules, target.host, target.uri, email, grant?.scopes);
+    const groups = user.groups ?? [];
+    const decision = decide(forwardAuth.rules, target.host, target.uri, {
+      email: verified ? user.email : undefined,
+      groups,
+      scopes: grant?.scopes,
+    });
     if (decision !== "allowed") throw new HttpError(decision);
     res.setHeader(headers.userId, user.id);
     res.setHeader(headers.email, headerSafeEmail(user.email));
@@ -80,6 +84,7 @@ export function createForwardAuthRouter(deps: { config: Config }): Router {
     } else {
       res.setHeader(headers.sessionId, publicSessionId(req.sessionID));
     }
+    res.setHeader(headers.groups, groups.join(","));
     res.status(200).end();
   });
 

@@ -7,6 +7,7 @@ import { STYLESHEET_PATH } from "./stylesheet.js";
 
 export type Errors = Partial<Record<string, string>>;
 
+/** The page around `body`: the stylesheet, the icon, a skip link. */
 export function layout(title: string, body: SafeHtml): string {
   return html`<!doctype html>
 <html lang="en">
@@ -136,7 +137,7 @@ ${field({ name: "password", label: "Password", type: "password", autocomplete: "
   );
 }
 
-function when(iso: string): SafeHtml {
+export function when(iso: string): SafeHtml {
   return html`<time datetime="${iso}">${iso.slice(0, 16).replace("T", " ")} UTC</time>`;
 }
 

@@ -1,6 +1,7 @@
 import { type RequestHandler, Router } from "express";
 import type { Services } from "../../domain/services.js";
 import { requireScope } from "../personal-token-auth.js";
+import { requireGroup } from "../require-group.js";
 import { requireUser } from "../require-user.js";
 import { requireRecentAuthentication } from "../step-up.js";
 import { createEchoProfileRouter, PROFILE_CATEGORY } from "./echo-profile.js";
@@ -21,6 +22,8 @@ export interface RouteServices
    * `insufficient_scope`. A session (cookie or bearer) is its owner and passes.
    */
   requireScope: (scope: string) => RequestHandler;
+  /** 401 unless logged in, 403 `forbidden` unless the user is in the group. */
+  requireGroup(name: string): RequestHandler;
 }
 
 /**
@@ -35,7 +38,10 @@ export function registerRoutes(router: Router, services: RouteServices): void {
 
 /** The router createApp mounts at `/api`. */
 export function createTeamRouter(
-  services: Omit<RouteServices, "requireUser" | "requireRecentAuthentication" | "requireScope"> &
+  services: Omit<
+    RouteServices,
+    "requireUser" | "requireRecentAuthentication" | "requireScope" | "requireGroup"
+  > &
     Pick<Services, "accounts">,
 ): Router {
   const router = Router();
@@ -44,6 +50,7 @@ export function createTeamRouter(
     requireUser,
     requireRecentAuthentication: requireRecentAuthentication(services),
     requireScope,
+    requireGroup,
   });
   return router;
 }

@@ -121,6 +121,34 @@ export const MIGRATIONS: ReadonlyArray<{
       CREATE INDEX personal_tokens_user_id ON personal_tokens (user_id);
     `,
   },
+  {
+    // Groups a user belongs to (`admin` opens the console; teams name their own in rules and routes).
+    version: 11,
+    name: "user_groups",
+    sql: `
+      CREATE TABLE user_groups (
+        user_id uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        name text NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (user_id, name)
+      );
+      CREATE INDEX user_groups_name ON user_groups (name);
+    `,
+  },
+  {
+    // Sessions ended while Redis was unreachable (SESSION_FALLBACK=database), by the SHA-256 of their id:
+    // Redis' copy of each is deleted before Redis serves it again (docs/internals/durable-sessions.md).
+    version: 12,
+    name: "session_revocations",
+    sql: `
+      CREATE TABLE session_revocations (
+        key_hash text PRIMARY KEY,
+        revoked_at timestamptz NOT NULL DEFAULT now(),
+        expires_at timestamptz NOT NULL
+      );
+      CREATE INDEX session_revocations_expires_at ON session_revocations (expires_at);
+    `,
+  },
 ];
 
 /** Migration 6's data step: normalise the addresses that can be, flag the rest. */

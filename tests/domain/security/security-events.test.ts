@@ -16,6 +16,7 @@ import { commandCalls, commandDiff } from "../../helpers/redis-stats.js";
 import { sessionIdOf, uniqueEmail } from "../../helpers/session.js";
 import { startSmtpServer } from "../../helpers/smtp.js";
 
+const ADMIN_KEY = "security-events-admin-key-0123";
 const UA =
   "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36";
 
@@ -49,6 +50,7 @@ describe("security event log", () => {
         SMTP_URL: smtp.url,
         PUBLIC_URL: "https://auth.example.test",
         EMAIL_VERIFICATION: "off",
+        ADMIN_API_KEY: ADMIN_KEY,
       },
       factories: { start: async (ctx, services) => startMailWorker(ctx, services) },
     });
@@ -117,6 +119,16 @@ describe("security event log", () => {
       .expect(204);
     const after = await login(t, owner.email, { headers, password: "a new password 3" });
     await request(t.app).post("/auth/logout").set("Cookie", after.cookie).expect(204);
+    // Leaving: the data downloaded, an admin's action on the account, the account deleted.
+    const leaver = await registerUser(t, { headers });
+    const leaverId = (leaver.res.body as { user: { id: string } }).user.id;
+    await request(t.app).get("/auth/account/export").set("Cookie", leaver.cookie).expect(200);
+    await request(t.app)
+      .post(`/admin/api/users/${leaverId}/enable`)
+      .set(headers)
+      .set("Authorization", `Bearer ${ADMIN_KEY}`)
+      .expect(204);
+    await request(t.app).delete("/auth/account").set("Cookie", leaver.cookie).expect(200);
     await events.settled();
 
     const lines = securityLines(capture.lines);
