@@ -6,6 +6,7 @@ import { FORWARD_AUTH_VARIABLES, forwardAuthConfig } from "./forward-auth.js";
 import { HEALTH_VARIABLES, type HealthConfig, healthConfig } from "./health.js";
 import { HTTP_VARIABLES, type HttpConfig, httpConfig } from "./http.js";
 import { MAIL_VARIABLES, type MailConfig, mailConfig } from "./mail.js";
+import { OIDC_VARIABLES, type OidcConfig, oidcConfig } from "./oidc.js";
 import { OPENAI_VARIABLES, type OpenAIConfig, openaiConfig } from "./openai.js";
 import { PASSWORD_VARIABLES, type PasswordConfig, passwordConfig } from "./password.js";
 import { PLATFORM_VARIABLES, type PlatformConfig, platformConfig } from "./platform.js";
@@ -49,6 +50,7 @@ const VARIABLES = {
   ...MAIL_VARIABLES,
   ...TOKEN_VARIABLES,
   ...DEVICE_VARIABLES,
+  ...OIDC_VARIABLES,
 };
 
 /** Every environment variable the server reads. */
@@ -68,7 +70,8 @@ export type Config = PlatformConfig &
   SecurityConfig &
   MailConfig &
   ReturnType<typeof tokensConfig> &
-  ReturnType<typeof deviceConfig> & {
+  ReturnType<typeof deviceConfig> &
+  OidcConfig & {
     /** Warnings to log once the logger exists. */
     warnings: string[];
   };
@@ -127,6 +130,7 @@ export function loadConfig(env: Env): Config {
     },
     report,
   );
+  const oidc = oidcConfig(v, cleaned, { isProduction, publicUrl: mail.mail.publicUrl }, report);
   if (report.problems.length > 0) throw new ConfigError(report.problems);
 
   return {
@@ -147,6 +151,7 @@ export function loadConfig(env: Env): Config {
     ...tokensConfig(v),
     ...deviceConfig(v),
     ...mail,
+    ...oidc,
     warnings: report.warnings,
   };
 }

@@ -24,6 +24,7 @@ import type { HealthService } from "./health/health-service.js";
 import type { Lifecycle } from "./health/lifecycle.js";
 import type { Metrics } from "./metrics/metrics.js";
 import type { OpenAIClient } from "./models/openai-client.js";
+import type { ProviderSignIn } from "./oidc/provider-sign-in.js";
 import type { ProductRateLimits } from "./ratelimit/policies.js";
 import type { SecurityEvents } from "./security/events.js";
 import type { SignInStats } from "./security/sign-in-stats.js";
@@ -88,4 +89,6 @@ export interface Services extends Infrastructure {
     /** Sessions stored now (an estimate on Redis); undefined when it cannot be read in time. */
     sessionCount(): Promise<number | undefined>;
   };
+  /** Sign-in with OpenID Connect providers (OIDC_<NAME>_*). */
+  oauth: ProviderSignIn;
 }

@@ -26,6 +26,7 @@ import { createDeviceRouter } from "./routes/device.js";
 import { createHealthRouter } from "./routes/health.js";
 import { createMetricsRouter } from "./routes/metrics.js";
 import { createModelsRouter } from "./routes/models.js";
+import { createOAuthRouter } from "./routes/oauth.js";
 import { createPersonalTokensRouter } from "./routes/personal-tokens.js";
 import { createSessionStack } from "./session-stack.js";
 import { requireRecentAuthentication } from "./step-up.js";
@@ -123,6 +124,7 @@ export function createApp(config: Config, services: Services): Express {
     }),
   );
   app.use("/admin", createConsolePages({ ...services, guard: adminGuard }));
+  app.use("/auth", createOAuthRouter({ config, oauth: services.oauth, limits, returnTo }));
   app.use("/api/models", createModelsRouter({ config, cache, openai: services.openai, logger }));
   app.use("/api", createTeamRouter(services));
   app.use(createDevicePages({ config, accounts, device: services.deviceSignIn, limits }));
@@ -135,6 +137,7 @@ export function createApp(config: Config, services: Services): Express {
       returnTo,
       events,
       personalTokens: services.personalTokens,
+      oauth: services.oauth,
     }),
   );
 

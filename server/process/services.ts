@@ -45,6 +45,7 @@ import { redisKeys } from "../infra/redis/keys.js";
 import type { Redis } from "../infra/redis/redis-client.js";
 import { within } from "../lib/within.js";
 import { clusterMetricsRender } from "./cluster-metrics.js";
+import { createOAuthServices } from "./oauth-services.js";
 
 export type { Infrastructure, Services };
 
@@ -55,6 +56,8 @@ export interface ServiceOptions {
   restoreHold?: (stage: RestoreStage, sid: string) => Promise<void>;
   /** prom-client's process and Node.js metrics in the registry (default true). */
   processMetrics?: boolean;
+  /** Tests only: the clock provider sign-ins check ID tokens and flows against. */
+  now?: () => number;
 }
 
 /** Builds every service from the opened infrastructure; does no I/O. */
@@ -178,6 +181,16 @@ export function createServices(
     logger,
     events,
   });
+  const oauth = createOAuthServices(config, {
+    db,
+    redis,
+    users,
+    signIn,
+    events,
+    metrics,
+    logger,
+    now: options.now,
+  });
   const groups = userCache.groups;
   const deletion = createAccountDeletion({ users, groups, sessions, events, mail, logger });
   const directory = createUserDirectory(db);
@@ -193,6 +206,7 @@ export function createServices(
   return {
     ...infra,
     config,
+    oauth,
     deletion,
     exports: createAccountExport({ users, groups, sessions, events }),
     admin: {

@@ -26,6 +26,8 @@ export const SECURITY_EVENTS = [
   "admin_action",
   "account_deleted",
   "account_exported",
+  "identity_linked",
+  "identity_unlinked",
 ] as const;
 
 export type SecurityEventName = (typeof SECURITY_EVENTS)[number];
@@ -47,6 +49,8 @@ export interface SecurityEventInput {
   actor?: string;
   /** A group added or removed. */
   group?: string;
+  /** The sign-in provider (a provider sign-in, a linked identity). */
+  provider?: string;
 }
 
 /** One recorded event: what the log line holds and what a user's activity list keeps. */
@@ -66,6 +70,7 @@ export interface SecurityEvent {
   target?: string;
   actor?: string;
   group?: string;
+  provider?: string;
 }
 
 export interface SecurityEvents {
@@ -202,6 +207,7 @@ export function createSecurityEvents(deps: {
         target: input.target,
         actor: input.actor,
         group: input.group,
+        provider: input.provider,
       };
       const done = finish(event, input.userId ? undefined : input.email).catch((err: unknown) =>
         log.warn({ err: err instanceof Error ? { message: err.message } : undefined }, "security event lost"),

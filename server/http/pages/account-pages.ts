@@ -3,6 +3,7 @@ import { passwordChangeSchema, personalTokenSchema } from "../../../shared/valid
 import type { Config } from "../../config/config.js";
 import type { AccountService } from "../../domain/auth/account-service.js";
 import type { PersonalTokens } from "../../domain/auth/personal-tokens.js";
+import type { ProviderSignIn } from "../../domain/oidc/provider-sign-in.js";
 import type { SecurityEvents } from "../../domain/security/events.js";
 import { HttpError } from "../../lib/errors.js";
 import { accountContext, sessionPort } from "../request-context.js";
@@ -22,8 +23,9 @@ export function createAccountPages(deps: {
   accounts: AccountService;
   events?: Pick<SecurityEvents, "recent">;
   personalTokens: PersonalTokens;
+  oauth?: Pick<ProviderSignIn, "providers" | "linked" | "unlink">;
 }): Router {
-  const { config, accounts, events, personalTokens } = deps;
+  const { config, accounts, events, personalTokens, oauth } = deps;
   const router = Router();
   const form = formBody();
 
@@ -35,6 +37,7 @@ export function createAccountPages(deps: {
       errors?: Errors;
       alert?: string;
       notice?: string;
+      identityAlert?: string;
       tokenCreated?: { name: string; token: string };
       tokenError?: string;
     } = {},
@@ -46,6 +49,10 @@ export function createAccountPages(deps: {
       ?.recent(user.id)
       .then((list) => list.map(publicActivity))
       .catch(() => undefined);
+    const identities = await oauth
+      ?.linked(user.id)
+      .then((list) => list.map((i) => ({ ...i, linkedAt: i.createdAt.toISOString() })))
+      .catch(() => undefined);
     const emailVerified = config.mail.emailVerification === "off" ? undefined : (user.emailVerified ?? false);
     const tokens = tokensSection({
       tokens: await personalTokens.list(user),
@@ -54,10 +61,20 @@ export function createAccountPages(deps: {
       created: extra.tokenCreated,
       error: extra.tokenError,
     });
+    const providers = oauth?.providers ?? [];
     send(
       res,
       status,
-      accountPage({ email: user.email, sessions, activity, emailVerified, tokens, ...extra }),
+      accountPage({
+        email: user.email,
+        sessions,
+        activity,
+        emailVerified,
+        identities,
+        providers,
+        tokens,
+        ...extra,
+      }),
     );
   };
 
@@ -133,6 +150,17 @@ export function createAccountPages(deps: {
     }
     // Signing out this very device is a logout.
     res.redirect(303, req.session ? "/account?done=session" : "/login");
+  });
+
+  router.post("/account/identities/unlink", form, async (req, res) => {
+    if (!req.user || !oauth) return res.redirect(303, "/login");
+    try {
+      await oauth.unlink(req.user.id, String(req.body?.provider ?? ""), String(req.body?.subject ?? ""));
+    } catch (err) {
+      if (!(err instanceof HttpError) || err.status >= 500) throw err;
+      return renderAccount(req, res, err.status, { identityAlert: err.message });
+    }
+    res.redirect(303, "/account?done=unlinked");
   });
 
   return router;

@@ -3,6 +3,7 @@ import { type HtmlValue, html, type SafeHtml } from "../../lib/html.js";
 import { describeDevice } from "../../lib/user-agent.js";
 import { type ActivityRow, activitySection } from "./activity-view.js";
 import { ICON_PATH } from "./icon.js";
+import { type IdentityRow, identitiesSection, providerLabel } from "./identities-view.js";
 import { STYLESHEET_PATH } from "./stylesheet.js";
 
 export type Errors = Partial<Record<string, string>>;
@@ -93,6 +94,8 @@ export function loginPage(o: {
   notice?: string;
   /** The password was right but the address is not confirmed: offer the link again. */
   unverified?: boolean;
+  /** Sign-in providers (their names in `/auth/oauth/:provider`). */
+  providers?: string[];
 }): string {
   const errors = o.errors ?? {};
   const focus = firstError(errors, ["email", "password"]) ?? (o.alert ? "password" : "email");
@@ -115,9 +118,17 @@ ${field({ name: "email", label: "Email", type: "email", autocomplete: "username"
 ${field({ name: "password", label: "Password", type: "password", autocomplete: "current-password", error: errors.password, autofocus: focus === "password" })}
 <button type="submit">Log in</button>
 </form>
+${providerLinks(o.providers ?? [], o.next)}
 <p><a href="/password/forgot">Forgot password?</a></p>
 <p>No account yet? <a href="${withNext("/register", o.next)}">Create one</a>.</p>`,
   );
+}
+
+function providerLinks(providers: string[], next: string | undefined): SafeHtml | string {
+  if (providers.length === 0) return "";
+  return html`<section class="card" aria-label="Other ways to log in">
+${providers.map((name) => html`<p><a class="button secondary" href="${withNext(`/auth/oauth/${name}`, next)}">Log in with ${providerLabel(name)}</a></p>`)}
+</section>`;
 }
 
 export function registerPage(o: { email?: string; errors?: Errors; alert?: string; next?: string }): string {
@@ -163,6 +174,7 @@ export const NOTICES: ReadonlyMap<string, string> = new Map([
   ["token-gone", "That token had already been revoked or expired."],
   ["verified", "Your email address is confirmed."],
   ["link-sent", "A new confirmation link is on its way. Check your inbox."],
+  ["unlinked", "The provider was unlinked: it no longer signs in to this account."],
 ]);
 
 export function accountPage(o: {
@@ -177,6 +189,12 @@ export function accountPage(o: {
   emailVerified?: boolean;
   /** The personal access tokens section (token-views.ts). */
   tokens?: SafeHtml;
+  /** Linked identities; undefined when they could not be read. */
+  identities?: IdentityRow[];
+  /** Configured sign-in providers. */
+  providers?: string[];
+  /** A refusal about the providers (unlinking the last way in). */
+  identityAlert?: string;
 }): string {
   const errors = o.errors ?? {};
   const focus = firstError(errors, ["currentPassword", "newPassword"]);
@@ -222,6 +240,7 @@ ${field({ name: "newPassword", label: "New password", type: "password", autocomp
 </section>
 
 ${o.tokens ?? ""}
+${identitiesSection(o.identities, o.providers ?? [], o.identityAlert)}
 
 ${activitySection(o.activity)}
 

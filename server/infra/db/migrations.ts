@@ -122,6 +122,26 @@ export const MIGRATIONS: ReadonlyArray<{
     `,
   },
   {
+    // Accounts at OpenID Connect providers and GitHub: one (provider, subject) belongs to one user. The email
+    // is what the provider said when the identity was linked, shown on the account page; it never links.
+    // An account created by a provider has no password: its password_hash is empty and verifies nothing.
+    version: 10,
+    name: "identities",
+    sql: `
+      CREATE TABLE identities (
+        provider text NOT NULL,
+        subject text NOT NULL,
+        user_id uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        email text,
+        email_verified boolean NOT NULL DEFAULT false,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        last_used_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (provider, subject)
+      );
+      CREATE INDEX identities_user_id ON identities (user_id);
+    `,
+  },
+  {
     // Groups a user belongs to (`admin` opens the console; teams name their own in rules and routes).
     version: 11,
     name: "user_groups",

@@ -4,6 +4,7 @@
  *   <prefix>:sess-index:{<user>}:meta|seen   the user's session index (hash-tagged: one cluster slot)
  *   <prefix>:cache:...                       the two-tier cache (layout in cache/keys.ts)
  *   <prefix>:rl:{<policy>:<subject>}         a rate-limit counter (hash-tagged)
+ *   <prefix>:oauth-flow:<sha256>             a sign-in at a provider in flight (single use)
  *   <prefix>:health                          the key the Redis health check writes and reads back
  *   <prefix>:sec-events:{<user>}             the user's recent security events (capped list, hash-tagged)
  *   <prefix>:device:grant|code:<...>         a device sign-in waiting for approval (RFC 8628; expires with it)
@@ -26,6 +27,8 @@ export interface RedisKeys {
   /** The key of one rate-limit policy's subject. */
   rateLimit(policy: string, subject: string): string;
   health: string;
+  /** Prefix of every sign-in flow at a provider. */
+  oauthFlows: string;
   /** One user's recent security events, newest first. */
   securityEvents(userId: string): string;
   /** BullMQ's `prefix` option (BullMQ adds `:<queue>:<part>`). */
@@ -44,6 +47,7 @@ export function redisKeys(keyPrefix: string): RedisKeys {
     rateLimits: `${keyPrefix}:rl:`,
     rateLimit: (policy, subject) => `${keyPrefix}:rl:{${policy}:${subject}}`,
     health: `${keyPrefix}:health`,
+    oauthFlows: `${keyPrefix}:oauth-flow:`,
     securityEvents: (userId) => `${keyPrefix}:sec-events:{${userId}}`,
     jobs: `{${keyPrefix}:jobs}`,
   };
