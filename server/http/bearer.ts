@@ -75,11 +75,13 @@ export function bearerSessions(deps: { cookieName: string; secrets: string[] }):
 
 /**
  * 401 for an Authorization header no route took: malformed, too long, or a token this server never
- * issued. Mount after the routes that read their own (the admin key) and before the session.
+ * issued. Mount after the routes that read their own (the admin key) and before the session; `exempt`
+ * path prefixes read it later themselves (the admin routes, which count every key against its limit).
  */
-export function refuseUnresolvedAuthorization(): RequestHandler {
+export function refuseUnresolvedAuthorization(exempt: string[] = []): RequestHandler {
+  const skipped = (path: string) => exempt.some((p) => path === p || path.startsWith(`${p}/`));
   return (req, res, next) => {
-    if ((req as Request & Marked)[UNRESOLVED]) throw invalidAuthorization(res);
+    if ((req as Request & Marked)[UNRESOLVED] && !skipped(req.path)) throw invalidAuthorization(res);
     next();
   };
 }

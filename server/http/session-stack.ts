@@ -65,7 +65,8 @@ export function createSessionStack(deps: {
       }),
     ],
     session: [
-      refuseUnresolvedAuthorization(),
+      // The admin API and console take ADMIN_API_KEY as a bearer (require-admin.ts), guesses limited.
+      refuseUnresolvedAuthorization(["/admin"]),
       cookielessApps(),
       deviceCookieWriter(config),
       createSessionMiddleware({ config, store }),
