@@ -1,6 +1,15 @@
 import { parseArgs } from "node:util";
 
-export const SCENARIOS = ["ceiling", "auth", "forward-auth", "cache", "sustained", "login"] as const;
+export const SCENARIOS = [
+  "ceiling",
+  "auth",
+  "bearer",
+  "pat",
+  "forward-auth",
+  "cache",
+  "sustained",
+  "login",
+] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 export const TARGETS = ["ours", "baseline"] as const;
 export type TargetName = (typeof TARGETS)[number];

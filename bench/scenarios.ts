@@ -55,6 +55,8 @@ export interface RoundTripSample {
 export const SCENARIO_TITLES: Record<ScenarioName, string> = {
   ceiling: "GET /health/live (no session: the ceiling)",
   auth: "GET /auth/me with a session cookie (every production middleware)",
+  bearer: "GET /auth/me with a bearer session token (Authorization: Bearer, from POST /auth/token)",
+  pat: "GET /auth/me with a personal access token (cached grant, no session)",
   "forward-auth": "GET /auth/verify as a reverse proxy asks it (session cookie, X-Forwarded-*)",
   cache: "GET /api/models, cache hit (fake OpenAI on loopback)",
   sustained: "GET /auth/me for a long run, RSS sampled every 5 s",
@@ -78,6 +80,14 @@ export function specFor(scenario: ScenarioName, target: Target, opts: BenchOptio
       return {
         url: `${base}/auth/me`,
         headers: { cookie: target.cookie },
+        connections: opts.connections,
+        durationS: opts.durationS,
+      };
+    case "bearer":
+    case "pat":
+      return {
+        url: `${base}/auth/me`,
+        headers: { authorization: `Bearer ${scenario === "bearer" ? target.bearer : target.pat}` },
         connections: opts.connections,
         durationS: opts.durationS,
       };

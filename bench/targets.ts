@@ -18,6 +18,9 @@ export interface Target {
   redis: BenchRedis;
   /** `Cookie` header of the bench user's session. */
   cookie: string;
+  /** A bearer session token and a personal access token of the bench user (ours only). */
+  bearer?: string;
+  pat?: string;
   /**
    * Median Redis round trip as the server sees it, before the load: through the delay proxy, after its
    * calibration, when there is one; ms.
@@ -189,6 +192,9 @@ export async function startTarget(name: TargetName, ctx: TargetContext): Promise
     unavailable.cache = `GET /api/models answered ${models.status}: ${text.slice(0, 120)}`;
   const verify = await fetch(`${server.url}/auth/verify`, { headers: { cookie } });
   if (verify.status !== 200) unavailable["forward-auth"] = `GET /auth/verify answered ${verify.status}`;
+  const tokens = isOurs ? await clientTokens(server.url, cookie) : {};
+  if (!tokens.bearer) unavailable.bearer = "no bearer sessions (POST /auth/token)";
+  if (!tokens.pat) unavailable.pat = "no personal access tokens (POST /auth/tokens)";
   return {
     name,
     server,
@@ -199,6 +205,27 @@ export async function startTarget(name: TargetName, ctx: TargetContext): Promise
     proxyPid,
     proxyTrimMs: proxy?.trimMs,
     cookie,
+    ...tokens,
     unavailable,
   };
+}
+
+/** A bearer session (a second login) and a personal access token of the bench user, each checked once. */
+async function clientTokens(url: string, cookie: string): Promise<{ bearer?: string; pat?: string }> {
+  const session = await post(`${url}/auth/token`, { email: BENCH_EMAIL, password: BENCH_PASSWORD });
+  const bearer = session.status === 200 ? ((await session.json()) as { token: string }).token : undefined;
+  // The login just made is a recent authentication: creating a token needs one.
+  const created = await fetch(`${url}/auth/tokens`, {
+    method: "POST",
+    headers: { "content-type": "application/json", cookie },
+    body: JSON.stringify({ name: "bench", scopes: [], expiresInDays: 1 }),
+  });
+  const pat = created.status === 201 ? ((await created.json()) as { token: string }).token : undefined;
+  for (const token of [bearer, pat]) {
+    if (!token) continue;
+    const me = await fetch(`${url}/auth/me`, { headers: { authorization: `Bearer ${token}` } });
+    await me.arrayBuffer();
+    if (me.status !== 200) throw new Error(`GET /auth/me with a token answered ${me.status}`);
+  }
+  return { bearer, pat };
 }

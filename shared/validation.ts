@@ -97,6 +97,28 @@ export const passwordResetSchema = z.object(
 /** `POST /auth/email/verify`, `POST /email/verify`. */
 export const emailTokenSchema = z.object({ token }, { error: "The body must be a JSON object with token" });
 
+/** `POST /auth/tokens`: a personal access token; scopes are checked against TOKEN_SCOPES by the server. */
+export const personalTokenSchema = z.object(
+  {
+    name: z
+      .string({ error: "name is required" })
+      .trim()
+      .min(1, "name is required")
+      .max(100, "name must be at most 100 characters"),
+    scopes: z
+      .array(z.string({ error: "each scope must be a string" }).max(64, "a scope is at most 64 characters"), {
+        error: "scopes must be an array of strings",
+      })
+      .max(32, "at most 32 scopes"),
+    expiresInDays: z
+      .number({ error: "expiresInDays must be a number of days" })
+      .int("expiresInDays must be a whole number of days")
+      .min(1, "expiresInDays must be at least 1"),
+    endsWithPassword: z.boolean({ error: "endsWithPassword must be true or false" }).default(true),
+  },
+  { error: "The body must be a JSON object with name, scopes and expiresInDays" },
+);
+
 export type Credentials = z.infer<typeof credentialsSchema>;
 export type PasswordReset = z.infer<typeof passwordResetSchema>;
 export type PasswordChange = z.infer<typeof passwordChangeSchema>;

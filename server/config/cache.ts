@@ -41,8 +41,11 @@ export const CACHE_VARIABLES = {
   CACHE_BREAKER_COOLDOWN_MS: int(100).default(5000), // how long the open breaker skips Redis
 };
 
-/** The built-in categories: the OpenAI model list and user records. */
-const DEFAULT_CATEGORIES = { models: 3600, users: 300 } as const;
+/**
+ * The built-in categories: the OpenAI model list, user records and personal access tokens (a revoked
+ * token is dropped on every instance at once, so the TTL only bounds how long an unused one is kept).
+ */
+const DEFAULT_CATEGORIES = { models: 3600, users: 300, tokens: 300 } as const;
 
 /** Cache categories and bounds (server/domain/cache/); durations carry their unit in the name. */
 export function cacheConfig(v: Values<typeof CACHE_VARIABLES>, report: Report) {

@@ -1,6 +1,7 @@
 import { ADMIN_VARIABLES, type AdminConfig, adminConfig } from "./admin.js";
 import { CACHE_VARIABLES, type CacheConfig, cacheConfig } from "./cache.js";
 import { DATABASE_VARIABLES, type DatabaseConfig, databaseConfig } from "./database.js";
+import { DEVICE_VARIABLES, deviceConfig } from "./device.js";
 import { FORWARD_AUTH_VARIABLES, forwardAuthConfig } from "./forward-auth.js";
 import { HEALTH_VARIABLES, type HealthConfig, healthConfig } from "./health.js";
 import { HTTP_VARIABLES, type HttpConfig, httpConfig } from "./http.js";
@@ -13,6 +14,7 @@ import { RATE_LIMIT_VARIABLES, type RateLimitConfig, rateLimitConfig } from "./r
 import { queueRedisConfig, REDIS_VARIABLES, type RedisSectionConfig, redisConfig } from "./redis.js";
 import { SECURITY_VARIABLES, type SecurityConfig, securityConfig } from "./security.js";
 import { SESSION_VARIABLES, type SessionConfig, sessionConfig } from "./session.js";
+import { TOKEN_VARIABLES, tokensConfig } from "./tokens.js";
 import { ConfigError, cleanEnv, type Env, parseVariables, type Report } from "./variables.js";
 import { WORKERS_VARIABLES, type WorkersConfig, workersConfig } from "./workers.js";
 
@@ -46,6 +48,8 @@ const VARIABLES = {
   ...FORWARD_AUTH_VARIABLES,
   ...SECURITY_VARIABLES,
   ...MAIL_VARIABLES,
+  ...TOKEN_VARIABLES,
+  ...DEVICE_VARIABLES,
   ...OIDC_VARIABLES,
 };
 
@@ -65,6 +69,8 @@ export type Config = PlatformConfig &
   ReturnType<typeof forwardAuthConfig> &
   SecurityConfig &
   MailConfig &
+  ReturnType<typeof tokensConfig> &
+  ReturnType<typeof deviceConfig> &
   OidcConfig & {
     /** Warnings to log once the logger exists. */
     warnings: string[];
@@ -142,6 +148,8 @@ export function loadConfig(env: Env): Config {
     ...workers,
     ...forwardAuth,
     ...securityConfig(v),
+    ...tokensConfig(v),
+    ...deviceConfig(v),
     ...mail,
     ...oidc,
     warnings: report.warnings,

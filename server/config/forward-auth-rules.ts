@@ -1,9 +1,11 @@
 import { canonicalHost, canonicalPath } from "../lib/canonical-url.js";
+import { SCOPE_PATTERN } from "./tokens.js";
 
 /**
  * One FORWARD_AUTH_RULES entry: `host[/path-prefix][=who]`. `host` is a host name (with port when the
  * proxy's Host carries one, never a default port) or `*`; `who` is `|`-separated emails, `@domain`
- * suffixes and `group:NAME`s; no `who` means any logged-in user.
+ * suffixes and `group:NAME`s, plus `scope:NAME` entries a personal access token must carry one of (a
+ * person signed in with a session passes them as their own); no `who` (or only scopes): any logged-in user.
  */
 export interface ForwardAuthRule {
   host: string;
@@ -16,6 +18,8 @@ export interface ForwardAuthRule {
 export interface Subject {
   email: string | undefined;
   groups?: readonly string[];
+  /** A personal access token's scopes; undefined for a session (its person passes every scope entry). */
+  scopes?: readonly string[];
 }
 
 /** What `/auth/verify` answers for one request: pass, refuse the user, or refuse an ambiguous URL. */
@@ -25,10 +29,13 @@ const RULE = /^(\*|[^/=\s]+)(\/[^\s=]*)?(?:=(.+))?$/i;
 
 /** Whether any rule names emails or domains (those admit verified addresses only). */
 export const namesAddresses = (rules: ForwardAuthRule[]): boolean =>
-  rules.some((rule) => rule.who?.some((w) => !w.startsWith(GROUP_PREFIX)));
+  rules.some((rule) => rule.who?.some((w) => !w.startsWith(GROUP_PREFIX) && !w.startsWith(SCOPE_PREFIX)));
 
 const GROUP_PREFIX = "group:";
+const SCOPE_PREFIX = "scope:";
 const WHO = /^(?:[^@\s]*@[^@\s]+|group:[a-z0-9][a-z0-9._-]{0,62})$/;
+const validWho = (w: string) =>
+  w.startsWith(SCOPE_PREFIX) ? SCOPE_PATTERN.test(w.slice(SCOPE_PREFIX.length)) : WHO.test(w);
 
 /** Parses the comma-separated rules; every bad entry is named in `problems`. */
 export function parseRules(value: string, problems: string[]): ForwardAuthRule[] {
@@ -45,9 +52,9 @@ export function parseRules(value: string, problems: string[]): ForwardAuthRule[]
     const host = match && (match[1] === "*" ? "*" : ruleHost(match[1] as string));
     const prefix = match?.[2] ?? "/";
     const canonical = canonicalPath(prefix);
-    if (!match || !host || who?.some((w) => !WHO.test(w))) {
+    if (!match || !host || who?.some((w) => !validWho(w))) {
       problems.push(
-        `FORWARD_AUTH_RULES: each entry must be host[/path-prefix][=email|@domain|group:NAME|...], e.g. admin.example.com/=@example.com (got "${entry.slice(0, 80)}")`,
+        `FORWARD_AUTH_RULES: each entry must be host[/path-prefix][=email|@domain|group:NAME|scope:NAME|...], e.g. admin.example.com/=@example.com (got "${entry.slice(0, 80)}")`,
       );
       continue;
     }
@@ -151,10 +158,14 @@ function mostSpecific(rules: ForwardAuthRule[], path: string, fold: boolean): Fo
  * emails or domains admits nobody else, since anyone can register an address they do not own. Groups
  * are given by an admin, so they admit whatever the address.
  */
-function admits(rule: ForwardAuthRule, { email, groups = [] }: Subject): boolean {
+function admits(rule: ForwardAuthRule, { email, groups = [], scopes }: Subject): boolean {
   if (!rule.who) return true;
+  const wanted = rule.who.filter((w) => w.startsWith(SCOPE_PREFIX)).map((w) => w.slice(SCOPE_PREFIX.length));
+  if (scopes !== undefined && wanted.length > 0 && !wanted.some((w) => scopes.includes(w))) return false;
+  const people = rule.who.filter((w) => !w.startsWith(SCOPE_PREFIX));
+  if (people.length === 0) return true;
   const e = email?.toLowerCase();
-  return rule.who.some((w) => {
+  return people.some((w) => {
     if (w.startsWith(GROUP_PREFIX)) return groups.includes(w.slice(GROUP_PREFIX.length));
     if (e === undefined) return false;
     return w.startsWith("@") ? e.endsWith(w) : e === w;

@@ -34,6 +34,8 @@ export interface ForwardAuthConfig {
     email: string;
     emailVerified: string;
     sessionId: string;
+    tokenId: string;
+    scopes: string;
     groups: string;
     provider: string;
   };
@@ -100,6 +102,8 @@ function parseForwardAuth(
       email: `${prefix}User-Email`,
       emailVerified: `${prefix}Email-Verified`,
       sessionId: `${prefix}Session-Id`,
+      tokenId: `${prefix}Token-Id`,
+      scopes: `${prefix}Scopes`,
       groups: `${prefix}Groups`,
       provider: `${prefix}Provider`,
     },

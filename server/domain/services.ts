@@ -12,8 +12,10 @@ import type { AccountDeletion } from "./auth/account-deletion.js";
 import type { createAccountExport } from "./auth/account-export.js";
 import type { AccountRecovery } from "./auth/account-recovery.js";
 import type { AccountService } from "./auth/account-service.js";
+import type { DeviceSignIn } from "./auth/device-sign-in.js";
 import type { createPassport } from "./auth/passport.js";
 import type { PasswordHasher } from "./auth/password.js";
+import type { PersonalTokens } from "./auth/personal-tokens.js";
 import type { SignIn } from "./auth/sign-in.js";
 import type { UserCache } from "./auth/user-cache.js";
 import type { UserRepository } from "./auth/user-repository.js";
@@ -71,6 +73,10 @@ export interface Services extends Infrastructure {
   audits: RedisAudits;
   /** The security event log and each user's recent activity. */
   events: SecurityEvents;
+  /** Personal access tokens: created by their owners, resolved from the cache. */
+  personalTokens: PersonalTokens;
+  /** Device sign-in (RFC 8628) for CLIs. */
+  deviceSignIn: DeviceSignIn;
   /** "Delete my account" and the admin's delete. */
   deletion: AccountDeletion;
   /** "Download my data". */

@@ -14,6 +14,7 @@ import { createReturnTo } from "./forward-auth/safe-next.js";
 import { warnOnUntrustedForwarding } from "./forwarded-warning.js";
 import { createHttpMetrics } from "./http-metrics.js";
 import { createAssetsRouter } from "./pages/assets.js";
+import { createDevicePages } from "./pages/device-pages.js";
 import { renderHtmlError } from "./pages/html-errors.js";
 import { createPagesRouter } from "./pages/routes.js";
 import { createRequestLogger } from "./request-logger.js";
@@ -21,10 +22,12 @@ import { createAccountDataRouter } from "./routes/account-data.js";
 import { createActivityRouter } from "./routes/activity.js";
 import { createAuthRouter } from "./routes/auth.js";
 import { createCacheAdminRouter } from "./routes/cache-admin.js";
+import { createDeviceRouter } from "./routes/device.js";
 import { createHealthRouter } from "./routes/health.js";
 import { createMetricsRouter } from "./routes/metrics.js";
 import { createModelsRouter } from "./routes/models.js";
 import { createOAuthRouter } from "./routes/oauth.js";
+import { createPersonalTokensRouter } from "./routes/personal-tokens.js";
 import { createSessionStack } from "./session-stack.js";
 import { requireRecentAuthentication } from "./step-up.js";
 import { createTeamRouter } from "./team/routes.js";
@@ -88,7 +91,7 @@ export function createApp(config: Config, services: Services): Express {
       adminAuth,
     }),
   );
-  app.use(sessionStack.front); // prefetch → global rate limit → CSRF
+  app.use(sessionStack.front); // bearer token → prefetch → global rate limit → CSRF
   // Operators use the bearer token, never a login: no session is read or created for these.
   app.use("/api/cache", createCacheAdminRouter({ cache, adminAuth }));
   app.use(sessionStack.session);
@@ -98,6 +101,8 @@ export function createApp(config: Config, services: Services): Express {
   app.use("/auth", createActivityRouter({ events }));
   const returnTo = createReturnTo(config);
   app.use("/auth", createAuthRouter({ config, accounts, recovery: services.recovery, limits, returnTo }));
+  app.use("/auth", createDeviceRouter({ config, device: services.deviceSignIn, limits }));
+  app.use("/auth", createPersonalTokensRouter({ config, accounts, tokens: services.personalTokens }));
   app.use(
     "/auth",
     createAccountDataRouter({
@@ -123,6 +128,7 @@ export function createApp(config: Config, services: Services): Express {
   app.use("/auth", createOAuthRouter({ config, oauth: services.oauth, limits, returnTo }));
   app.use("/api/models", createModelsRouter({ config, cache, openai: services.openai, logger }));
   app.use("/api", createTeamRouter(services));
+  app.use(createDevicePages({ config, accounts, device: services.deviceSignIn, limits }));
   app.use(
     createPagesRouter({
       config,
@@ -132,6 +138,7 @@ export function createApp(config: Config, services: Services): Express {
       returnTo,
       events,
       deletion: services.deletion,
+      personalTokens: services.personalTokens,
       oauth: services.oauth,
     }),
   );

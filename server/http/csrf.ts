@@ -37,6 +37,8 @@ export function csrfProtection(deps: {
   logger: Logger;
   /** Called once per refused request (the security event log). */
   onRefused?: () => void;
+  /** Requests that need no check (authenticated by a header a browser never adds by itself). */
+  exempt?: (req: Request) => boolean;
 }): RequestHandler {
   const { allowedOrigins, logger } = deps;
   const configured = new Set(allowedOrigins);
@@ -44,7 +46,7 @@ export function csrfProtection(deps: {
     origin !== undefined && (configured.size > 0 ? configured.has(origin) : origin === ownOrigin(req));
 
   return (req, _res, next) => {
-    if (SAFE_METHODS.has(req.method)) return next();
+    if (SAFE_METHODS.has(req.method) || deps.exempt?.(req)) return next();
     const site = req.get("sec-fetch-site");
     const origin = req.get("origin");
     const referer = req.get("referer");

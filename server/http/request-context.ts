@@ -4,6 +4,7 @@ import type { AccountContext, DevicePort, SessionPort } from "../domain/auth/acc
 import { type SessionAuth, sessionAmr } from "../domain/auth/session-auth.js";
 import { enforceDeferred, refundRequest } from "../domain/ratelimit/rate-limit.js";
 import { readCookie } from "../lib/cookies.js";
+import { isAppRequest } from "./bearer.js";
 
 /** Express' side of the account service: the session, client and refund of one request, as plain values. */
 
@@ -97,7 +98,8 @@ export function sessionPort(req: Request, res: Response, config: Config): Sessio
       auth.amr = [...new Set([...sessionAmr(auth), ...amr])];
     },
     destroy: () => destroySession(req, res, config),
-    device: devicePort(req, res, config),
+    // An app keeps no cookies: no device to remember.
+    device: isAppRequest(req) ? undefined : devicePort(req, res, config),
   };
 }
 
@@ -105,7 +107,12 @@ export function sessionPort(req: Request, res: Response, config: Config): Sessio
 export function accountContext(req: Request, res: Response, config: Config): AccountContext {
   return {
     session: sessionPort(req, res, config),
-    client: { ip: req.ip ?? "", userAgent: req.get("user-agent") ?? "", secure: req.secure },
+    client: {
+      ip: req.ip ?? "",
+      userAgent: req.get("user-agent") ?? "",
+      secure: req.secure,
+      app: isAppRequest(req),
+    },
     refundAddress: () => refundRequest(res),
     enforceAddress: () => enforceDeferred(res),
   };

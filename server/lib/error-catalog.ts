@@ -34,6 +34,25 @@ export const ERROR_CATALOG = {
     status: 400,
     message: "This link is invalid, was already used or has expired; ask for a new one",
   },
+  token_in_query: {
+    status: 400,
+    message: "Send the token in the Authorization header; a token in the URL is refused",
+  },
+  credentials_conflict: {
+    status: 400,
+    message: "Send either a session cookie or an Authorization header, not both",
+  },
+  // RFC 8628 section 3.5, answered by POST /auth/device/token as {"error": code}.
+  authorization_pending: {
+    status: 400,
+    message: "The owner has not approved this device yet; poll again after the interval",
+  },
+  slow_down: { status: 400, message: "Polling too fast; wait 5 more seconds between polls" },
+  access_denied: { status: 400, message: "The owner denied this sign-in" },
+  expired_token: {
+    status: 400,
+    message: "This device code has expired or was already used; start the sign-in again",
+  },
   oauth_flow_expired: {
     status: 400,
     message: "This sign-in expired or was already completed; start again from the sign-in page",
@@ -44,6 +63,10 @@ export const ERROR_CATALOG = {
   },
   unauthenticated: { status: 401, message: "Log in to use this endpoint" },
   invalid_credentials: { status: 401, message: "Email or password is incorrect" },
+  invalid_authorization: {
+    status: 401,
+    message: "The Authorization header must be `Bearer <token>` with a token this server issued",
+  },
   unauthorized: { status: 401, message: "A valid admin bearer token is required" },
   wrong_password: { status: 403, message: "The current password is incorrect" },
   email_not_verified: {
@@ -60,6 +83,14 @@ export const ERROR_CATALOG = {
     status: 403,
     message: "Confirm it is you: authenticate again to continue (POST /auth/reauthenticate)",
   },
+  insufficient_scope: {
+    status: 403,
+    message: "This token does not carry the scope this endpoint needs",
+  },
+  token_not_allowed: {
+    status: 403,
+    message: "A personal access token cannot be used here; sign in instead",
+  },
   csrf_rejected: { status: 403, message: "This request came from another site and was refused" },
   oauth_denied: { status: 403, message: "The sign-in was cancelled at the provider" },
   oauth_email_unverified: {
@@ -71,6 +102,10 @@ export const ERROR_CATALOG = {
   last_admin: { status: 409, message: "This would leave no enabled admin: make another admin first" },
   oauth_unknown_provider: { status: 404, message: "No such sign-in provider" },
   email_taken: { status: 409, message: "An account with this email already exists" },
+  too_many_tokens: {
+    status: 409,
+    message: "This account holds as many personal access tokens as it may; revoke one first",
+  },
   identity_taken: { status: 409, message: "This provider account is already linked to an account" },
   last_sign_in_method: {
     status: 409,

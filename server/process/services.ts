@@ -8,8 +8,12 @@ import { createAccountRecovery, createMailRequests } from "../domain/auth/accoun
 import { createAccountService } from "../domain/auth/account-service.js";
 import { createAccountTokens } from "../domain/auth/account-tokens.js";
 import { createDeviceCookies } from "../domain/auth/device-cookie.js";
+import { createMemoryDeviceGrants, createRedisDeviceGrants } from "../domain/auth/device-grants.js";
+import { createDeviceSignIn } from "../domain/auth/device-sign-in.js";
 import { createGroupRepository } from "../domain/auth/groups.js";
 import { createPassport } from "../domain/auth/passport.js";
+import { createPersonalTokenRecords } from "../domain/auth/personal-token-records.js";
+import { createPersonalTokens } from "../domain/auth/personal-tokens.js";
 import { createSignIn } from "../domain/auth/sign-in.js";
 import { createUserCache } from "../domain/auth/user-cache.js";
 import { createUserRepository, type UserRepository } from "../domain/auth/user-repository.js";
@@ -228,6 +232,21 @@ export function createServices(
     metrics,
     audits,
     events,
+    deviceSignIn: createDeviceSignIn({
+      config: config.device,
+      store: redis
+        ? createRedisDeviceGrants({ redis, keyPrefix: config.keyPrefix })
+        : createMemoryDeviceGrants(),
+      users,
+      signIn,
+      logger,
+    }),
+    personalTokens: createPersonalTokens({
+      config: config.tokens,
+      records: createPersonalTokenRecords(db),
+      cache,
+      logger,
+    }),
   };
 }
 
@@ -293,6 +312,7 @@ export function createSessionServices(
           lastSeenAt: Date.now(),
           ip: auth.ip,
           userAgent: auth.userAgent,
+          ...(auth.client ? { client: auth.client } : {}),
         });
       },
     });

@@ -4,6 +4,7 @@ import { ADMIN_VARIABLES } from "../../server/config/admin.js";
 import { CACHE_VARIABLES } from "../../server/config/cache.js";
 import { CONFIG_VARIABLES, ConfigError, type Env, loadConfig } from "../../server/config/config.js";
 import { DATABASE_VARIABLES } from "../../server/config/database.js";
+import { DEVICE_VARIABLES } from "../../server/config/device.js";
 import { FORWARD_AUTH_VARIABLES } from "../../server/config/forward-auth.js";
 import { HEALTH_VARIABLES } from "../../server/config/health.js";
 import { HTTP_VARIABLES } from "../../server/config/http.js";
@@ -16,6 +17,7 @@ import { RATE_LIMIT_VARIABLES } from "../../server/config/rate-limit.js";
 import { REDIS_VARIABLES } from "../../server/config/redis.js";
 import { SECURITY_VARIABLES } from "../../server/config/security.js";
 import { SESSION_VARIABLES } from "../../server/config/session.js";
+import { TOKEN_VARIABLES } from "../../server/config/tokens.js";
 import { WORKERS_VARIABLES } from "../../server/config/workers.js";
 import { testApp } from "../helpers/fixtures.js";
 
@@ -47,6 +49,8 @@ describe("configuration sections", () => {
       FORWARD_AUTH_VARIABLES,
       SECURITY_VARIABLES,
       MAIL_VARIABLES,
+      TOKEN_VARIABLES,
+      DEVICE_VARIABLES,
       OIDC_VARIABLES,
     ];
     const names = sections.flatMap((s) => Object.keys(s));
@@ -138,6 +142,7 @@ describe("CACHE_CATEGORIES", () => {
     expect(categories).toEqual({
       models: { ttlSeconds: 600 },
       users: { ttlSeconds: 300 },
+      tokens: { ttlSeconds: 300 },
       search: { ttlSeconds: 60 },
       notes_v2: { ttlSeconds: 5 },
     });
@@ -162,6 +167,7 @@ describe("CACHE_CATEGORIES", () => {
     expect(config.cache.categories).toEqual({
       models: { ttlSeconds: 120 },
       users: { ttlSeconds: 300 },
+      tokens: { ttlSeconds: 300 },
       search: { ttlSeconds: 60 },
     });
     expect(config.warnings).toContain(
@@ -185,7 +191,7 @@ describe("CACHE_CATEGORIES", () => {
     expect(ok.status).toBe(200);
     expect(ok.body.invalidated).toEqual(["search"]);
     const all = await invalidate("all");
-    expect([...all.body.invalidated].sort()).toEqual(["models", "search", "users"]);
+    expect([...all.body.invalidated].sort()).toEqual(["models", "search", "tokens", "users"]);
     expect((await invalidate("notes")).status).toBe(400);
   });
 });

@@ -103,7 +103,7 @@ describe("admin cache API", () => {
     expect((await request(t.app).get("/auth/me").set("Cookie", cookie)).status).toBe(200);
 
     const all = await request(t.app).post("/api/cache/invalidate").set(auth).send({ category: "all" });
-    expect(all.body).toEqual({ invalidated: ["models", "users"], redis: "ok" });
+    expect(all.body).toEqual({ invalidated: ["models", "users", "tokens"], redis: "ok" });
     expect((await request(t.app).get("/api/cache/metrics").set(auth)).body.redis.total_keys).toBe(0);
 
     for (const body of [{ category: "sessions" }, { category: 3 }, {}, ["models"]]) {

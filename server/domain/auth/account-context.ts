@@ -37,6 +37,8 @@ export interface ClientInfo {
   userAgent: string;
   /** HTTPS as Express sees it (after `trust proxy`). */
   secure: boolean;
+  /** A client with no cookie jar, given a bearer token: its session is listed as an app. */
+  app?: boolean;
 }
 
 export interface AccountContext {

@@ -39,6 +39,8 @@ export interface SessionAuth {
   authAt: number;
   /** The sign-in provider that vouched for the person (`amr: ["fed"]`); forward auth passes it on. */
   provider?: string;
+  /** `app`: a client holding a bearer token instead of a cookie (a mobile app, a CLI); absent: a browser. */
+  client?: "app";
 }
 
 /**

@@ -69,7 +69,7 @@ export function createSignIn(deps: {
   };
 
   const warnIfCookieDropped = (client: ClientInfo) => {
-    if (config.session.cookieSecure && !client.secure && !warnedInsecure) {
+    if (config.session.cookieSecure && !client.secure && !client.app && !warnedInsecure) {
       warnedInsecure = true;
       logger.warn(
         "login over plain HTTP with COOKIE_SECURE=true: the browser gets no session cookie; behind a proxy set TRUST_PROXY to its hop count",
@@ -95,6 +95,7 @@ export function createSignIn(deps: {
       amr,
       authAt: now,
       ...(provider ? { provider } : {}),
+      ...(client.app ? { client: "app" as const } : {}),
     };
     await session.logIn(user, auth);
     if (previous) await sessions.forget(previous.userId, [previous.sid]);

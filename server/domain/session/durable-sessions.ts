@@ -151,6 +151,7 @@ export function createDurableSessions(deps: {
       idleExpiresAt: expires,
       data: large ? null : data,
       dataInRedisOnly: large,
+      client: auth.client ?? null,
     };
   };
 
@@ -197,6 +198,7 @@ export function createDurableSessions(deps: {
         epoch: found.epoch,
         amr: found.amr as AuthMethod[],
         authAt: found.authAt,
+        ...(found.client ? { client: found.client } : {}),
       };
       const sess = {
         ...(found.data ?? {}),

@@ -3,7 +3,7 @@ import type { Redis } from "../../infra/redis/redis-client.js";
 import { DependencyUnavailableError } from "../../lib/errors.js";
 import { PRUNE_GRACE_MS, type SessionIndex, type SessionIndexEntry } from "./session-index.js";
 
-type Meta = Pick<SessionIndexEntry, "createdAt" | "ip" | "userAgent">;
+type Meta = Pick<SessionIndexEntry, "createdAt" | "ip" | "userAgent" | "client">;
 
 /** MULTI results carry per-command errors; surface the first one. */
 function check(results: Array<[Error | null, unknown]> | null): unknown[] {
@@ -66,6 +66,7 @@ export function createRedisSessionIndex(deps: {
       run(async () => {
         const { meta, seen } = keys(userId);
         const value: Meta = { createdAt: entry.createdAt, ip: entry.ip, userAgent: entry.userAgent };
+        if (entry.client) value.client = entry.client;
         check(
           await redis
             .multi()

@@ -7,6 +7,8 @@ export interface SessionIndexEntry {
   lastSeenAt: number;
   ip: string;
   userAgent: string;
+  /** `app` for a bearer session (absent: a browser's cookie session). */
+  client?: "app";
 }
 
 /**

@@ -16,6 +16,8 @@ export interface SessionRecord {
   /** The team's own session data, or null when it is larger than SESSION_DURABLE_MAX_BYTES. */
   data: Record<string, unknown> | null;
   dataInRedisOnly: boolean;
+  /** `app` for a bearer session (migration 9), null for a browser's. */
+  client: "app" | null;
 }
 
 /** A record with its user's current state, for the checks a restore makes. */
@@ -49,9 +51,9 @@ export function sessionKeyHash(sid: string): string {
 }
 
 const COLUMNS =
-  "key_hash, user_id, amr, auth_at, ip, user_agent, credential_epoch, created_at, absolute_expires_at, idle_expires_at, data, data_in_redis_only";
+  "key_hash, user_id, amr, auth_at, ip, user_agent, credential_epoch, created_at, absolute_expires_at, idle_expires_at, data, data_in_redis_only, client";
 const VALUES =
-  "$1, $2, $3, to_timestamp($4 / 1000.0), $5, $6, $7, to_timestamp($8 / 1000.0), to_timestamp($9 / 1000.0), to_timestamp($10 / 1000.0), $11, $12";
+  "$1, $2, $3, to_timestamp($4 / 1000.0), $5, $6, $7, to_timestamp($8 / 1000.0), to_timestamp($9 / 1000.0), to_timestamp($10 / 1000.0), $11, $12, $13";
 
 interface Row {
   user_id: string;
@@ -65,6 +67,7 @@ interface Row {
   idle_expires_at: Date;
   data: Record<string, unknown> | null;
   data_in_redis_only: boolean;
+  client: "app" | null;
   user_epoch: number;
   disabled_at: Date | null;
 }
@@ -82,6 +85,7 @@ const params = (keyHash: string, r: SessionRecord) => [
   r.idleExpiresAt,
   r.data === null ? null : JSON.stringify(r.data),
   r.dataInRedisOnly,
+  r.client,
 ];
 
 /** The records on PostgreSQL (or PGlite); `onQuery` counts each statement (metrics, tests). */
@@ -127,7 +131,7 @@ export function createSessionRecords(db: Database, onQuery: () => void = () => u
     async find(keyHash) {
       const { rows } = await query<Row>(
         `SELECT r.user_id, r.amr, r.auth_at, r.ip, r.user_agent, r.credential_epoch, r.created_at,
-                r.absolute_expires_at, r.idle_expires_at, r.data, r.data_in_redis_only,
+                r.absolute_expires_at, r.idle_expires_at, r.data, r.data_in_redis_only, r.client,
                 u.credential_epoch AS user_epoch, u.disabled_at
          FROM session_records r JOIN users u ON u.id = r.user_id WHERE r.key_hash = $1`,
         [keyHash],
@@ -146,6 +150,7 @@ export function createSessionRecords(db: Database, onQuery: () => void = () => u
         idleExpiresAt: row.idle_expires_at.getTime(),
         data: row.data,
         dataInRedisOnly: row.data_in_redis_only,
+        client: row.client,
         userEpoch: row.user_epoch,
         userDisabled: row.disabled_at !== null,
       };

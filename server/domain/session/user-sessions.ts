@@ -11,6 +11,8 @@ export interface SessionView {
   lastSeenAt: string;
   ip: string;
   userAgent: string;
+  /** `app`: signed in with a bearer token (a mobile app, a CLI); `browser`: with a cookie. */
+  client: "browser" | "app";
   current: boolean;
 }
 
@@ -21,7 +23,7 @@ export interface UserSessions {
   /** Records a session just logged in, with what the login stored in it, in its user's index. */
   track(
     userId: string,
-    session: { id: string; auth: { loginAt: number; ip: string; userAgent: string } },
+    session: { id: string; auth: { loginAt: number; ip: string; userAgent: string; client?: "app" } },
   ): Promise<void>;
   /** Removes sessions from the index (after logout or regeneration; the sessions themselves are gone). */
   forget(userId: string, sids: string[]): Promise<void>;
@@ -56,6 +58,7 @@ export function createUserSessions(deps: {
     lastSeenAt: new Date(entry.lastSeenAt).toISOString(),
     ip: entry.ip,
     userAgent: entry.userAgent,
+    client: entry.client ?? "browser",
     current: entry.sid === currentSid,
   });
 
@@ -67,6 +70,7 @@ export function createUserSessions(deps: {
         lastSeenAt: Date.now(),
         ip: auth.ip,
         userAgent: auth.userAgent,
+        ...(auth.client ? { client: auth.client } : {}),
       });
     },
 

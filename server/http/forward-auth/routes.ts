@@ -4,6 +4,7 @@ import { decide } from "../../config/forward-auth-rules.js";
 import { publicSessionId } from "../../domain/session/session-index.js";
 import { canonicalHost, canonicalPath } from "../../lib/canonical-url.js";
 import { HttpError } from "../../lib/errors.js";
+import { tokenGrantOf } from "../personal-token-auth.js";
 
 /**
  * The request the proxy is deciding on, from its X-Forwarded-* headers (the proxy sets them; nginx
@@ -65,16 +66,24 @@ export function createForwardAuthRouter(deps: { config: Config }): Router {
     // Email and domain rules see the address only once it is confirmed (the cached user, refreshed
     // when the owner confirms it), whatever EMAIL_VERIFICATION was when the session began.
     const verified = user.emailVerified === true;
+    const grant = tokenGrantOf(req);
     const groups = user.groups ?? [];
     const decision = decide(forwardAuth.rules, target.host, target.uri, {
       email: verified ? user.email : undefined,
       groups,
+      scopes: grant?.scopes,
     });
     if (decision !== "allowed") throw new HttpError(decision);
     res.setHeader(headers.userId, user.id);
     res.setHeader(headers.email, headerSafeEmail(user.email));
     res.setHeader(headers.emailVerified, verified ? "true" : "false");
-    res.setHeader(headers.sessionId, publicSessionId(req.sessionID));
+    if (grant) {
+      // A personal access token: the token names the client; there is no session.
+      res.setHeader(headers.tokenId, grant.id);
+      res.setHeader(headers.scopes, grant.scopes.join(" "));
+    } else {
+      res.setHeader(headers.sessionId, publicSessionId(req.sessionID));
+    }
     res.setHeader(headers.groups, groups.join(","));
     // Only for a session a sign-in provider opened: the backend may tell them apart.
     const provider = req.session?.auth?.provider;

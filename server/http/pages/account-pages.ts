@@ -1,24 +1,31 @@
 import { type Request, type Response, Router } from "express";
-import { passwordChangeSchema } from "../../../shared/validation.js";
+import { passwordChangeSchema, personalTokenSchema } from "../../../shared/validation.js";
 import type { Config } from "../../config/config.js";
 import type { AccountService } from "../../domain/auth/account-service.js";
+import type { PersonalTokens } from "../../domain/auth/personal-tokens.js";
 import type { ProviderSignIn } from "../../domain/oidc/provider-sign-in.js";
 import type { SecurityEvents } from "../../domain/security/events.js";
 import { HttpError } from "../../lib/errors.js";
 import { accountContext, sessionPort } from "../request-context.js";
 import { publicActivity } from "../routes/activity.js";
+import { askAgain } from "../step-up.js";
 import { check } from "../validate.js";
 import { fieldOf, formBody, isRateLimited, rateLimitMessage, send } from "./forms.js";
+import { tokensSection } from "./token-views.js";
 import { accountPage, type Errors, NOTICES } from "./views.js";
 
-/** `/account`: the user's sessions and activity, the password form, and signing devices out. */
+/**
+ * `/account`: the user's sessions and activity, the password form, signing devices out, and personal
+ * access tokens.
+ */
 export function createAccountPages(deps: {
   config: Config;
   accounts: AccountService;
   events?: Pick<SecurityEvents, "recent">;
+  personalTokens: PersonalTokens;
   oauth?: Pick<ProviderSignIn, "providers" | "linked" | "unlink">;
 }): Router {
-  const { config, accounts, events, oauth } = deps;
+  const { config, accounts, events, personalTokens, oauth } = deps;
   const router = Router();
   const form = formBody();
 
@@ -26,7 +33,14 @@ export function createAccountPages(deps: {
     req: Request,
     res: Response,
     status: number,
-    extra: { errors?: Errors; alert?: string; notice?: string; identityAlert?: string } = {},
+    extra: {
+      errors?: Errors;
+      alert?: string;
+      notice?: string;
+      identityAlert?: string;
+      tokenCreated?: { name: string; token: string };
+      tokenError?: string;
+    } = {},
   ) => {
     const user = req.user as Express.User;
     const sessions = await accounts.listSessions(sessionPort(req, res, config));
@@ -40,11 +54,27 @@ export function createAccountPages(deps: {
       .then((list) => list.map((i) => ({ ...i, linkedAt: i.createdAt.toISOString() })))
       .catch(() => undefined);
     const emailVerified = config.mail.emailVerification === "off" ? undefined : (user.emailVerified ?? false);
+    const tokens = tokensSection({
+      tokens: await personalTokens.list(user),
+      scopes: config.tokens.scopes,
+      maxDays: config.tokens.maxDays,
+      created: extra.tokenCreated,
+      error: extra.tokenError,
+    });
     const providers = oauth?.providers ?? [];
     send(
       res,
       status,
-      accountPage({ email: user.email, sessions, activity, emailVerified, identities, providers, ...extra }),
+      accountPage({
+        email: user.email,
+        sessions,
+        activity,
+        emailVerified,
+        identities,
+        providers,
+        tokens,
+        ...extra,
+      }),
     );
   };
 
@@ -71,6 +101,37 @@ export function createAccountPages(deps: {
       return renderAccount(req, res, err.status, { errors: { [field]: err.message } });
     }
     res.redirect(303, "/account?done=password");
+  });
+
+  router.post("/account/tokens", form, async (req, res) => {
+    if (!req.user) return res.redirect(303, "/login");
+    try {
+      accounts.requireRecentAuthentication(sessionPort(req, res, config));
+    } catch (err) {
+      if (askAgain(err, res, "/account")) return;
+      throw err;
+    }
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    const input = check(personalTokenSchema, {
+      name: body.name,
+      scopes: [body.scopes ?? []].flat(),
+      expiresInDays: Number(body.expiresInDays),
+      endsWithPassword: body.endsWithPassword === "true",
+    });
+    if (!input.ok) return renderAccount(req, res, 400, { tokenError: Object.values(input.problems)[0] });
+    try {
+      const { token, view } = await personalTokens.create(req.user, input.value);
+      await renderAccount(req, res, 201, { tokenCreated: { name: view.name, token } });
+    } catch (err) {
+      if (!(err instanceof HttpError) || err.status >= 500) throw err;
+      await renderAccount(req, res, err.status, { tokenError: err.message });
+    }
+  });
+
+  router.post("/account/tokens/:id/revoke", form, async (req, res) => {
+    if (!req.user) return res.redirect(303, "/login");
+    const found = await personalTokens.revoke(req.user, String(req.params.id));
+    res.redirect(303, found ? "/account?done=token" : "/account?done=token-gone");
   });
 
   router.post("/account/sessions/revoke-others", form, async (req, res) => {

@@ -3,6 +3,7 @@ import type { Config } from "../../config/config.js";
 import type { AccountDeletion } from "../../domain/auth/account-deletion.js";
 import type { AccountRecovery } from "../../domain/auth/account-recovery.js";
 import type { AccountService } from "../../domain/auth/account-service.js";
+import type { PersonalTokens } from "../../domain/auth/personal-tokens.js";
 import type { ProviderSignIn } from "../../domain/oidc/provider-sign-in.js";
 import type { ProductRateLimits } from "../../domain/ratelimit/policies.js";
 import type { SecurityEvents } from "../../domain/security/events.js";
@@ -28,6 +29,7 @@ export function createPagesRouter(deps: {
   returnTo?: ReturnTo;
   events?: Pick<SecurityEvents, "recent">;
   deletion: AccountDeletion;
+  personalTokens: PersonalTokens;
   oauth?: Pick<ProviderSignIn, "providers" | "linked" | "unlink">;
 }): Router {
   const returnTo = deps.returnTo ?? (() => undefined);

@@ -159,7 +159,7 @@ export function when(iso: string): SafeHtml {
 function sessionRow(s: SessionView): SafeHtml {
   const device = describeDevice(s.userAgent);
   return html`<tr>
-<td data-label="Device">${device}${s.current ? html` <span class="badge">This device</span>` : ""}</td>
+<td data-label="Device">${device}${s.client === "app" ? html` <span class="badge">App</span>` : ""}${s.current ? html` <span class="badge">This device</span>` : ""}</td>
 <td data-label="IP address">${s.ip || "unknown"}</td>
 <td data-label="Last seen">${when(s.lastSeenAt)}</td>
 <td><form class="inline" method="post" action="/account/sessions/${encodeURIComponent(s.id)}/revoke">
@@ -174,6 +174,8 @@ export const NOTICES: ReadonlyMap<string, string> = new Map([
   ["session", "That session has been signed out."],
   ["others", "Every other device has been signed out."],
   ["gone", "That session had already ended."],
+  ["token", "That token has been revoked."],
+  ["token-gone", "That token had already been revoked or expired."],
   ["verified", "Your email address is confirmed."],
   ["link-sent", "A new confirmation link is on its way. Check your inbox."],
   ["unlinked", "The provider was unlinked: it no longer signs in to this account."],
@@ -189,6 +191,8 @@ export function accountPage(o: {
   alert?: string;
   /** False: the address is not confirmed yet (a button sends the link again). */
   emailVerified?: boolean;
+  /** The personal access tokens section (token-views.ts). */
+  tokens?: SafeHtml;
   /** Linked identities; undefined when they could not be read. */
   identities?: IdentityRow[];
   /** Configured sign-in providers. */
@@ -239,6 +243,7 @@ ${field({ name: "newPassword", label: "New password", type: "password", autocomp
 </form>
 </section>
 
+${o.tokens ?? ""}
 ${identitiesSection(o.identities, o.providers ?? [], o.identityAlert)}
 
 ${activitySection(o.activity)}

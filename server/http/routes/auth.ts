@@ -10,7 +10,10 @@ import type { AccountRecovery } from "../../domain/auth/account-recovery.js";
 import type { AccountService } from "../../domain/auth/account-service.js";
 import { toPublicUser } from "../../domain/auth/user-repository.js";
 import type { ProductRateLimits } from "../../domain/ratelimit/policies.js";
+import { sessionToken } from "../../domain/session/session-token.js";
+import { readCookie } from "../../lib/cookies.js";
 import { HttpError } from "../../lib/errors.js";
+import { isAppRequest, markApp } from "../bearer.js";
 import { jsonBody } from "../body.js";
 import { accountContext, sessionPort } from "../request-context.js";
 import { parseBody } from "../validate.js";
@@ -54,6 +57,28 @@ export function createAuthRouter(deps: {
   });
 
   router.post("/logout", async (req, res) => {
+    await accounts.logout(sessionPort(req, res, config));
+    res.status(204).end();
+  });
+
+  // The login of a client without a cookie jar: the same checks and limits, a token instead of a cookie.
+  router.post("/token", limits.signIn, jsonBody(), async (req, res) => {
+    // Signing in would end the browser session this cookie names, and the browser would never know.
+    if (readCookie(req.headers.cookie, config.session.cookieName) !== undefined) {
+      throw new HttpError("credentials_conflict");
+    }
+    const input = parseBody(credentialsSchema, req.body);
+    markApp(req);
+    await accounts.login(input, accountContext(req, res, config));
+    const loginAt = req.session.auth?.loginAt ?? Date.now();
+    res.json({
+      token: sessionToken(req.sessionID, config.session.secrets[0] as string),
+      expiresAt: new Date(loginAt + config.session.absoluteTtlSeconds * 1000).toISOString(),
+    });
+  });
+
+  router.delete("/token", async (req, res) => {
+    if (!isAppRequest(req) || !req.user) throw new HttpError("unauthenticated");
     await accounts.logout(sessionPort(req, res, config));
     res.status(204).end();
   });

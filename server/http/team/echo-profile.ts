@@ -4,6 +4,8 @@ import type { RouteServices } from "./routes.js";
 
 /** The cache category the example uses; declare it (and its TTL) in the cache configuration. */
 export const PROFILE_CATEGORY = "profiles";
+/** The scope a personal access token needs here; list it in TOKEN_SCOPES to let tokens carry it. */
+export const PROFILE_SCOPE = "profile:read";
 
 interface Profile {
   id: string;
@@ -14,14 +16,15 @@ interface Profile {
 /**
  * `GET /api/echo-profile`: the worked example of a team route. The logged-in user's profile, read from
  * the database once per TTL and served from the cache (L1, then Redis) in between; `X-Cache` says which.
+ * A personal access token needs the `profile:read` scope.
  */
 export function createEchoProfileRouter(
-  deps: Pick<RouteServices, "cache" | "users" | "requireUser">,
+  deps: Pick<RouteServices, "cache" | "users" | "requireScope">,
 ): Router {
-  const { cache, users, requireUser } = deps;
+  const { cache, users, requireScope } = deps;
   const router = Router();
 
-  router.get("/", requireUser, async (req, res) => {
+  router.get("/", requireScope(PROFILE_SCOPE), async (req, res) => {
     const id = (req.user as Express.User).id;
     const { value, status } = await cache.getOrSetWithStatus<Profile | null>(
       PROFILE_CATEGORY,

@@ -1,5 +1,6 @@
 import { type RequestHandler, Router } from "express";
 import type { Services } from "../../domain/services.js";
+import { requireScope } from "../personal-token-auth.js";
 import { requireGroup } from "../require-group.js";
 import { requireUser } from "../require-user.js";
 import { requireRecentAuthentication } from "../step-up.js";
@@ -16,6 +17,11 @@ export interface RouteServices
   requireUser: RequestHandler;
   /** For a sensitive route: 401 unless logged in, 403 `reauthentication_required` unless recently authenticated. */
   requireRecentAuthentication: RequestHandler;
+  /**
+   * 401 unless logged in; a personal access token must carry `scope` (one of TOKEN_SCOPES), else 403
+   * `insufficient_scope`. A session (cookie or bearer) is its owner and passes.
+   */
+  requireScope: (scope: string) => RequestHandler;
   /** 401 unless logged in, 403 `forbidden` unless the user is in the group. */
   requireGroup(name: string): RequestHandler;
 }
@@ -32,7 +38,10 @@ export function registerRoutes(router: Router, services: RouteServices): void {
 
 /** The router createApp mounts at `/api`. */
 export function createTeamRouter(
-  services: Omit<RouteServices, "requireUser" | "requireRecentAuthentication" | "requireGroup"> &
+  services: Omit<
+    RouteServices,
+    "requireUser" | "requireRecentAuthentication" | "requireScope" | "requireGroup"
+  > &
     Pick<Services, "accounts">,
 ): Router {
   const router = Router();
@@ -40,6 +49,7 @@ export function createTeamRouter(
     ...services,
     requireUser,
     requireRecentAuthentication: requireRecentAuthentication(services),
+    requireScope,
     requireGroup,
   });
   return router;

@@ -101,6 +101,27 @@ export const MIGRATIONS: ReadonlyArray<{
     `,
   },
   {
+    // Clients without a cookie jar: bearer sessions are restored as what they were (an app), and personal
+    // access tokens are kept as the SHA-256 of the token, never the token itself.
+    version: 9,
+    name: "client_tokens",
+    sql: `
+      ALTER TABLE session_records ADD COLUMN client text;
+      CREATE TABLE personal_tokens (
+        id uuid PRIMARY KEY,
+        user_id uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        name text NOT NULL,
+        token_hash text NOT NULL UNIQUE,
+        scopes text[] NOT NULL,
+        credential_epoch integer,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        expires_at timestamptz NOT NULL,
+        last_used_at timestamptz
+      );
+      CREATE INDEX personal_tokens_user_id ON personal_tokens (user_id);
+    `,
+  },
+  {
     // Accounts at OpenID Connect providers and GitHub: one (provider, subject) belongs to one user. The email
     // is what the provider said when the identity was linked, shown on the account page; it never links.
     // An account created by a provider has no password: its password_hash is empty and verifies nothing.

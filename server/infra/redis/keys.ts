@@ -7,6 +7,7 @@
  *   <prefix>:oauth-flow:<sha256>             a sign-in at a provider in flight (single use)
  *   <prefix>:health                          the key the Redis health check writes and reads back
  *   <prefix>:sec-events:{<user>}             the user's recent security events (capped list, hash-tagged)
+ *   <prefix>:device:grant|code:<...>         a device sign-in waiting for approval (RFC 8628; expires with it)
  *   <prefix>:signin-stats:<hour>             sign-ins, failures and lockouts of one hour (admin overview)
  *   {<prefix>:jobs}:<queue>:...              the job queues (BullMQ's prefix: every key of every queue
  *                                            in one cluster slot, as its Lua scripts need)
