@@ -101,3 +101,27 @@ export type Credentials = z.infer<typeof credentialsSchema>;
 export type PasswordReset = z.infer<typeof passwordResetSchema>;
 export type PasswordChange = z.infer<typeof passwordChangeSchema>;
 export type Reauthentication = z.infer<typeof reauthenticationSchema>;
+
+/** A six-digit code from an authenticator app (spaces ignored, as apps show `123 456`). */
+const totpCode = z
+  .string({ error: "code must be the 6-digit code from your authenticator app" })
+  .transform((s) => s.replace(/\s/g, ""))
+  .pipe(z.string().regex(/^\d{6}$/, "code must be the 6-digit code from your authenticator app"));
+
+export const totpConfirmSchema = z.object(
+  { code: totpCode },
+  { error: "The body must be a JSON object with code" },
+);
+
+/** The second step of a sign-in: a code from the app, or one of the recovery codes. */
+export const secondFactorSchema = z.union(
+  [
+    z.object({ code: totpCode }),
+    z.object({
+      recoveryCode: z.string().min(1).max(40, "recoveryCode is a code like abcde-23456"),
+    }),
+  ],
+  { error: "The body must be a JSON object with code or recoveryCode" },
+);
+
+export type SecondFactorInput = z.infer<typeof secondFactorSchema>;

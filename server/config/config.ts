@@ -5,6 +5,7 @@ import { FORWARD_AUTH_VARIABLES, forwardAuthConfig } from "./forward-auth.js";
 import { HEALTH_VARIABLES, type HealthConfig, healthConfig } from "./health.js";
 import { HTTP_VARIABLES, type HttpConfig, httpConfig } from "./http.js";
 import { MAIL_VARIABLES, type MailConfig, mailConfig } from "./mail.js";
+import { MFA_VARIABLES, type MfaConfig, mfaConfig } from "./mfa.js";
 import { OPENAI_VARIABLES, type OpenAIConfig, openaiConfig } from "./openai.js";
 import { PASSWORD_VARIABLES, type PasswordConfig, passwordConfig } from "./password.js";
 import { PLATFORM_VARIABLES, type PlatformConfig, platformConfig } from "./platform.js";
@@ -17,6 +18,7 @@ import { WORKERS_VARIABLES, type WorkersConfig, workersConfig } from "./workers.
 
 export { HEALTH_DEPENDENCIES, type HealthDependency } from "./health.js";
 export type { EmailVerificationMode } from "./mail.js";
+export type { MfaMode } from "./mfa.js";
 export { detectPlatform } from "./platform.js";
 export type { RateLimitSetting } from "./rate-limit.js";
 export type { RedisConfig, SentinelConfig } from "./redis.js";
@@ -45,6 +47,7 @@ const VARIABLES = {
   ...FORWARD_AUTH_VARIABLES,
   ...SECURITY_VARIABLES,
   ...MAIL_VARIABLES,
+  ...MFA_VARIABLES,
 };
 
 /** Every environment variable the server reads. */
@@ -62,7 +65,8 @@ export type Config = PlatformConfig &
   WorkersConfig &
   ReturnType<typeof forwardAuthConfig> &
   SecurityConfig &
-  MailConfig & {
+  MailConfig &
+  MfaConfig & {
     /** Warnings to log once the logger exists. */
     warnings: string[];
   };
@@ -79,6 +83,7 @@ export function loadConfig(env: Env): Config {
   const redis = redisConfig(v, report);
   const session = sessionConfig(v, { isProduction }, report);
   const cache = cacheConfig(v, report);
+  const mfa = mfaConfig(v, { isProduction, sessionSecrets: session.session.secrets }, report);
   const openai = openaiConfig(v);
   const health = healthConfig(
     v,
@@ -139,6 +144,7 @@ export function loadConfig(env: Env): Config {
     ...forwardAuth,
     ...securityConfig(v),
     ...mail,
+    ...mfa,
     warnings: report.warnings,
   };
 }

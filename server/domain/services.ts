@@ -8,6 +8,7 @@ import type { RedisAudits } from "../infra/redis/audit.js";
 import type { Redis } from "../infra/redis/redis-client.js";
 import type { AccountRecovery } from "./auth/account-recovery.js";
 import type { AccountService } from "./auth/account-service.js";
+import type { BeginSignIn } from "./auth/begin-sign-in.js";
 import type { createPassport } from "./auth/passport.js";
 import type { PasswordHasher } from "./auth/password.js";
 import type { SignIn } from "./auth/sign-in.js";
@@ -17,6 +18,7 @@ import type { Cache } from "./cache/cache.js";
 import type { HealthService } from "./health/health-service.js";
 import type { Lifecycle } from "./health/lifecycle.js";
 import type { Metrics } from "./metrics/metrics.js";
+import type { SecondFactors } from "./mfa/second-factors.js";
 import type { OpenAIClient } from "./models/openai-client.js";
 import type { ProductRateLimits } from "./ratelimit/policies.js";
 import type { SecurityEvents } from "./security/events.js";
@@ -57,6 +59,13 @@ export interface Services extends Infrastructure {
   limits: ProductRateLimits;
   /** The session every way in ends with (sign-in.ts); the account service uses the same one. */
   signIn: SignIn;
+  /**
+   * Every way in that verified a person calls it instead of `signIn`: it decides whether a second factor
+   * is needed now (begin-sign-in.ts).
+   */
+  beginSignIn: BeginSignIn;
+  /** TOTP, recovery codes and the second step of a sign-in. */
+  secondFactors: SecondFactors;
   accounts: AccountService;
   /** Forgot password, reset, email verification. */
   recovery: AccountRecovery;

@@ -10,6 +10,7 @@ import { createForwardAuthRouter } from "./forward-auth/routes.js";
 import { createReturnTo } from "./forward-auth/safe-next.js";
 import { warnOnUntrustedForwarding } from "./forwarded-warning.js";
 import { createHttpMetrics } from "./http-metrics.js";
+import { requireSecondFactorSetup } from "./mfa-gate.js";
 import { createAssetsRouter } from "./pages/assets.js";
 import { renderHtmlError } from "./pages/html-errors.js";
 import { createPagesRouter } from "./pages/routes.js";
@@ -19,6 +20,7 @@ import { createAuthRouter } from "./routes/auth.js";
 import { createCacheAdminRouter } from "./routes/cache-admin.js";
 import { createHealthRouter } from "./routes/health.js";
 import { createMetricsRouter } from "./routes/metrics.js";
+import { createMfaRouter } from "./routes/mfa.js";
 import { createModelsRouter } from "./routes/models.js";
 import { createSessionStack } from "./session-stack.js";
 import { createTeamRouter } from "./team/routes.js";
@@ -86,15 +88,29 @@ export function createApp(config: Config, services: Services): Express {
   // Operators use the bearer token, never a login: no session is read or created for these.
   app.use("/api/cache", createCacheAdminRouter({ cache, adminAuth }));
   app.use(sessionStack.session);
+  app.use(requireSecondFactorSetup(config));
   app.use("/api", limits.api);
 
   app.use("/auth", createForwardAuthRouter({ config }));
   app.use("/auth", createActivityRouter({ events }));
   const returnTo = createReturnTo(config);
   app.use("/auth", createAuthRouter({ config, accounts, recovery: services.recovery, limits, returnTo }));
+  if (config.mfa.mode !== "off") {
+    app.use("/auth", createMfaRouter({ config, secondFactors: services.secondFactors, limits, returnTo }));
+  }
   app.use("/api/models", createModelsRouter({ config, cache, openai: services.openai, logger }));
   app.use("/api", createTeamRouter(services));
-  app.use(createPagesRouter({ config, accounts, recovery: services.recovery, limits, returnTo, events }));
+  app.use(
+    createPagesRouter({
+      config,
+      accounts,
+      recovery: services.recovery,
+      limits,
+      returnTo,
+      events,
+      secondFactors: config.mfa.mode === "off" ? undefined : services.secondFactors,
+    }),
+  );
 
   app.use(notFoundHandler());
   const handleError = errorHandler(logger, renderHtmlError);

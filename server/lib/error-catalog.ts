@@ -37,6 +37,7 @@ export const ERROR_CATALOG = {
   unauthenticated: { status: 401, message: "Log in to use this endpoint" },
   invalid_credentials: { status: 401, message: "Email or password is incorrect" },
   unauthorized: { status: 401, message: "A valid admin bearer token is required" },
+  invalid_mfa_code: { status: 401, message: "The code is wrong, expired or was already used" },
   wrong_password: { status: 403, message: "The current password is incorrect" },
   email_not_verified: {
     status: 403,
@@ -52,9 +53,19 @@ export const ERROR_CATALOG = {
     status: 403,
     message: "Confirm it is you: authenticate again to continue (POST /auth/reauthenticate)",
   },
+  mfa_setup_required: {
+    status: 403,
+    message: "Set up a second factor first (POST /auth/mfa/totp/setup): this server requires one",
+  },
+  second_factor_required: {
+    status: 403,
+    message: "This address needs a session authenticated with a second factor; sign in again with one",
+  },
   csrf_rejected: { status: 403, message: "This request came from another site and was refused" },
   not_found: { status: 404, message: "No such endpoint" },
   email_taken: { status: 409, message: "An account with this email already exists" },
+  mfa_already_enabled: { status: 409, message: "Two-factor sign-in with an authenticator app is already on" },
+  mfa_not_enabled: { status: 409, message: "Two-factor sign-in with an authenticator app is not on" },
   payload_too_large: { status: 413, message: "The request body is too large" },
   too_many_fields: { status: 413, message: "The form has too many fields" },
   unsupported_media_type: { status: 415, message: "Send the body as application/json" },

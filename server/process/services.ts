@@ -3,6 +3,7 @@ import type { Config } from "../config/config.js";
 import { createAccountRecovery, createMailRequests } from "../domain/auth/account-recovery.js";
 import { createAccountService } from "../domain/auth/account-service.js";
 import { createAccountTokens } from "../domain/auth/account-tokens.js";
+import { createBeginSignIn } from "../domain/auth/begin-sign-in.js";
 import { createDeviceCookies } from "../domain/auth/device-cookie.js";
 import { createPassport } from "../domain/auth/passport.js";
 import { createSignIn } from "../domain/auth/sign-in.js";
@@ -12,6 +13,9 @@ import { createHealthService } from "../domain/health/health-service.js";
 import { createMetrics, type Metrics } from "../domain/metrics/metrics.js";
 import { registerRedisAuditMetrics } from "../domain/metrics/redis-audit-metrics.js";
 import { estimateKeyCounts } from "../domain/metrics/redis-metrics.js";
+import { createMfaRepository } from "../domain/mfa/mfa-repository.js";
+import { createSecondFactors } from "../domain/mfa/second-factors.js";
+import { createSecretBox } from "../domain/mfa/secret-box.js";
 import { createOpenAIClient } from "../domain/models/openai-client.js";
 import { createProductRateLimits, createRateLimitStore } from "../domain/ratelimit/policies.js";
 import { createMemoryActivityStore, createRedisActivityStore } from "../domain/security/activity-store.js";
@@ -123,6 +127,15 @@ export function createServices(
     ttlSeconds: config.session.deviceCookieTtlSeconds,
   });
   const signIn = createSignIn({ config, sessions, logger, devices, limits, metrics, events, mail });
+  // The factors' service needs step-up from the account service, which needs the factors' list: a
+  // late-bound lookup breaks the cycle.
+  let secondFactors: Services["secondFactors"] | undefined;
+  const beginSignIn = createBeginSignIn({
+    config,
+    signIn,
+    logger,
+    methodsOf: (userId) => secondFactors?.methodsOf(userId) ?? Promise.resolve([]),
+  });
   const accounts = createAccountService({
     config,
     users,
@@ -132,10 +145,23 @@ export function createServices(
     limits,
     devices,
     signIn,
+    beginSignIn,
     metrics,
     events,
     mail,
     recoveryEmail: limits.recoveryEmail,
+  });
+  secondFactors = createSecondFactors({
+    repository: createMfaRepository(db),
+    users,
+    box: createSecretBox(config.mfa.encryptionKeys),
+    signIn,
+    stepUp: accounts,
+    devices,
+    limits,
+    events,
+    logger,
+    issuer: new URL(config.mail.publicUrl).host,
   });
   const recovery = createAccountRecovery({
     config,
@@ -160,6 +186,8 @@ export function createServices(
     health,
     limits,
     signIn,
+    beginSignIn,
+    secondFactors,
     accounts,
     recovery,
     metrics,

@@ -8,6 +8,7 @@ import { FORWARD_AUTH_VARIABLES } from "../../server/config/forward-auth.js";
 import { HEALTH_VARIABLES } from "../../server/config/health.js";
 import { HTTP_VARIABLES } from "../../server/config/http.js";
 import { MAIL_VARIABLES } from "../../server/config/mail.js";
+import { MFA_VARIABLES } from "../../server/config/mfa.js";
 import { OPENAI_VARIABLES } from "../../server/config/openai.js";
 import { PASSWORD_VARIABLES } from "../../server/config/password.js";
 import { PLATFORM_VARIABLES } from "../../server/config/platform.js";
@@ -46,6 +47,7 @@ describe("configuration sections", () => {
       FORWARD_AUTH_VARIABLES,
       SECURITY_VARIABLES,
       MAIL_VARIABLES,
+      MFA_VARIABLES,
     ];
     const names = sections.flatMap((s) => Object.keys(s));
     expect(names.length).toBe(new Set(names).size);

@@ -23,6 +23,11 @@ export const SECURITY_EVENTS = [
   "logged_out",
   "csrf_refused",
   "rate_limited",
+  "mfa_enabled",
+  "mfa_disabled",
+  "mfa_failed",
+  "recovery_code_used",
+  "recovery_codes_regenerated",
 ] as const;
 
 export type SecurityEventName = (typeof SECURITY_EVENTS)[number];

@@ -1,6 +1,7 @@
 import { type Request, Router } from "express";
 import type { Config } from "../../config/config.js";
 import { decide } from "../../config/forward-auth-rules.js";
+import { isMultiFactor, sessionAmr } from "../../domain/auth/session-auth.js";
 import { publicSessionId } from "../../domain/session/session-index.js";
 import { canonicalHost, canonicalPath } from "../../lib/canonical-url.js";
 import { HttpError } from "../../lib/errors.js";
@@ -41,8 +42,9 @@ function loginLocation(loginUrl: string, original: string | undefined, method: s
 
 /**
  * `GET /auth/verify`, the endpoint of nginx `auth_request`, Caddy `forward_auth` and Traefik
- * `ForwardAuth`: 200 with the identity headers for a valid session allowed by FORWARD_AUTH_RULES, 403
- * for a valid session the rules refuse, 401 otherwise (with a `Location` to the login page and back for
+ * `ForwardAuth`: 200 with the identity headers (and `X-Auth-MFA`: whether the session's `amr` holds a
+ * second factor) for a valid session allowed by FORWARD_AUTH_RULES, 403 for a valid session the rules
+ * refuse (`second_factor_required` where an `mfa:` rule needs a second factor the session lacks), 401 otherwise (with a `Location` to the login page and back for
  * a browser). The session was read (and its expiry extended) by the session stack like on any request;
  * the user comes from the user cache.
  */
@@ -65,12 +67,16 @@ export function createForwardAuthRouter(deps: { config: Config }): Router {
     // Email and domain rules see the address only once it is confirmed (the cached user, refreshed
     // when the owner confirms it), whatever EMAIL_VERIFICATION was when the session began.
     const verified = user.emailVerified === true;
-    const decision = decide(forwardAuth.rules, target.host, target.uri, verified ? user.email : undefined);
+    const auth = req.session?.auth;
+    const multiFactor = auth !== undefined && isMultiFactor(sessionAmr(auth));
+    const email = verified ? user.email : undefined;
+    const decision = decide(forwardAuth.rules, target.host, target.uri, email, multiFactor);
     if (decision !== "allowed") throw new HttpError(decision);
     res.setHeader(headers.userId, user.id);
     res.setHeader(headers.email, headerSafeEmail(user.email));
     res.setHeader(headers.emailVerified, verified ? "true" : "false");
     res.setHeader(headers.sessionId, publicSessionId(req.sessionID));
+    res.setHeader(headers.mfa, multiFactor ? "true" : "false");
     res.status(200).end();
   });
 

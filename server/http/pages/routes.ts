@@ -2,11 +2,13 @@ import { Router } from "express";
 import type { Config } from "../../config/config.js";
 import type { AccountRecovery } from "../../domain/auth/account-recovery.js";
 import type { AccountService } from "../../domain/auth/account-service.js";
+import type { SecondFactors } from "../../domain/mfa/second-factors.js";
 import type { ProductRateLimits } from "../../domain/ratelimit/policies.js";
 import type { SecurityEvents } from "../../domain/security/events.js";
 import { createAccountPages } from "./account-pages.js";
 import { createConfirmPages } from "./confirm-pages.js";
 import { formErrors, type ReturnTo } from "./form-errors.js";
+import { createMfaPages } from "./mfa-pages.js";
 import { createRecoveryPages } from "./recovery-pages.js";
 import { createSignInPages } from "./sign-in-pages.js";
 
@@ -24,10 +26,14 @@ export function createPagesRouter(deps: {
   /** Where `next` may send the browser after login (undefined: nowhere, go to /account). */
   returnTo?: ReturnTo;
   events?: Pick<SecurityEvents, "recent">;
+  /** Absent with MFA=off: no second step. */
+  secondFactors?: SecondFactors;
 }): Router {
   const returnTo = deps.returnTo ?? (() => undefined);
   const router = Router();
   router.use(createSignInPages({ ...deps, returnTo }));
+  if (deps.secondFactors)
+    router.use(createMfaPages({ ...deps, secondFactors: deps.secondFactors, returnTo }));
   router.use(createAccountPages(deps));
   router.use(createConfirmPages(deps));
   router.use(createRecoveryPages(deps));

@@ -8,6 +8,7 @@ import { accountContext, sessionPort } from "../request-context.js";
 import { check } from "../validate.js";
 import { type ReturnTo, renderRateLimited } from "./form-errors.js";
 import { formBody, isRateLimited, send, text } from "./forms.js";
+import { SECOND_FACTOR_PATH } from "./mfa-pages.js";
 import { LOGIN_NOTICES, loginPage, registerPage } from "./views.js";
 
 /** `/`, `/login`, `/register` and `/logout`: a form in, a 303 to `next` or the account page out. */
@@ -36,7 +37,13 @@ export function createSignInPages(deps: {
     const input = check(credentialsSchema, req.body ?? {});
     if (!input.ok) return send(res, 400, loginPage({ email, errors: input.problems, next }));
     try {
-      await accounts.login(input.value, accountContext(req, res, config));
+      const outcome = await accounts.login(input.value, accountContext(req, res, config));
+      if (outcome.mfaRequired) {
+        return res.redirect(
+          303,
+          next ? `${SECOND_FACTOR_PATH}?next=${encodeURIComponent(next)}` : SECOND_FACTOR_PATH,
+        );
+      }
     } catch (err) {
       if (!(err instanceof HttpError)) throw err;
       if (isRateLimited(err)) return renderRateLimited(req, res, err, returnTo);

@@ -7,7 +7,7 @@ import { STYLESHEET_PATH } from "./stylesheet.js";
 
 export type Errors = Partial<Record<string, string>>;
 
-function layout(title: string, body: SafeHtml): string {
+export function layout(title: string, body: SafeHtml): string {
   return html`<!doctype html>
 <html lang="en">
 <head>

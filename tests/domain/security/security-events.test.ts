@@ -1,3 +1,4 @@
+import { generate } from "otplib";
 import request from "supertest";
 import { describe, expect, it } from "vitest";
 import { addressKey } from "../../../server/domain/ratelimit/client-key.js";
@@ -13,7 +14,7 @@ import {
 } from "../../helpers/fixtures.js";
 import { capturingLogger } from "../../helpers/logger.js";
 import { commandCalls, commandDiff } from "../../helpers/redis-stats.js";
-import { sessionIdOf, uniqueEmail } from "../../helpers/session.js";
+import { sessionCookie, sessionIdOf, uniqueEmail } from "../../helpers/session.js";
 import { startSmtpServer } from "../../helpers/smtp.js";
 
 const UA =
@@ -117,6 +118,26 @@ describe("security event log", () => {
       .expect(204);
     const after = await login(t, owner.email, { headers, password: "a new password 3" });
     await request(t.app).post("/auth/logout").set("Cookie", after.cookie).expect(204);
+
+    // Second factors: turned on, a wrong code, a recovery code, new codes, turned off.
+    const mfaUser = await registerUser(t, { headers });
+    const agent = (method: "post" | "delete", path: string, cookie: string) =>
+      request(t.app)[method](path).set(headers).set("Cookie", cookie);
+    const setup = await agent("post", "/auth/mfa/totp/setup", mfaUser.cookie).expect(200);
+    const confirmed = await agent("post", "/auth/mfa/totp/confirm", mfaUser.cookie)
+      .send({ code: await generate({ secret: setup.body.secret }) })
+      .expect(200);
+    const pending = await request(t.app)
+      .post("/auth/login")
+      .set(headers)
+      .send({ email: mfaUser.email, password: TEST_PASSWORD });
+    const pendingCookie = sessionCookie(pending, t.config.session.cookieName) as string;
+    await agent("post", "/auth/mfa/verify", pendingCookie).send({ code: "000000" }).expect(401);
+    await agent("post", "/auth/mfa/verify", pendingCookie)
+      .send({ recoveryCode: confirmed.body.recoveryCodes[0] })
+      .expect(200);
+    await agent("post", "/auth/mfa/recovery-codes", mfaUser.cookie).expect(200);
+    await agent("delete", "/auth/mfa/totp", mfaUser.cookie).expect(204);
     await events.settled();
 
     const lines = securityLines(capture.lines);
