@@ -48,17 +48,27 @@ export default defineConfig({
     maxWorkers: 2,
     testTimeout: 60_000,
     hookTimeout: 60_000,
+    // Closes what the fixtures opened for each file (tests/helpers/fixtures.ts).
+    setupFiles: ["tests/helpers/file-setup.ts"],
     // The tiers run one after another (groupOrder), so system tests never share the machine with the others.
     projects: [
       {
         extends: true,
-        test: { name: "unit", include: filesOf("unit"), sequence: { groupOrder: 0 } },
+        test: {
+          name: "unit",
+          include: filesOf("unit"),
+          // A worker imports the server once for all its files, not once per file (file-setup.ts undoes
+          // what a file leaves behind).
+          isolate: false,
+          sequence: { groupOrder: 0 },
+        },
       },
       {
         extends: true,
         test: {
           name: "integration",
           include: filesOf("integration"),
+          isolate: false,
           // One redis-server and one migrated database schema per tier (tests/helpers/fixtures.ts).
           globalSetup: ["tests/helpers/global-setup.ts"],
           sequence: { groupOrder: 1 },

@@ -1,7 +1,7 @@
 import type { Store } from "express-session";
 import { Redis as IORedis } from "ioredis";
 import request from "supertest";
-import { afterAll, expect, inject, vi } from "vitest";
+import { expect, inject, vi } from "vitest";
 import type { Env } from "../../server/config/config.js";
 import { createPostgresDatabase, type Database } from "../../server/infra/db/database.js";
 import type { Logger } from "../../server/infra/logging/logger.js";
@@ -15,10 +15,15 @@ import { silentLogger } from "./logger.js";
 import { type RedisServer, startRedisServer } from "./redis-server.js";
 import { sessionCookie, uniqueEmail } from "./session.js";
 
-// Importing this module registers one afterAll on the importing test file: everything the fixtures
-// below open for that file is closed once its tests are done, newest first, even when a test failed.
+// Everything the fixtures below open for a test file is closed once its tests are done, newest first,
+// even when a test failed: tests/helpers/file-setup.ts (a setup file, run for every test file, also when
+// files share a worker's modules) calls `endOfFile` after each file.
 const cleanups: Array<() => Promise<void> | void> = [];
-afterAll(async () => {
+
+/** Closes what the fixtures opened for the file that just ran and forgets its shared Redis and database. */
+export async function endOfFile(): Promise<void> {
+  sharedRedisPromise = undefined;
+  databasePromise = undefined;
   const errors: unknown[] = [];
   for (const close of cleanups.splice(0).reverse()) {
     try {
@@ -28,7 +33,7 @@ afterAll(async () => {
     }
   }
   if (errors.length) throw errors[0];
-});
+}
 
 /** Runs `close` after the current test file's tests (fixtures call it for what they open). */
 export function closeAfterFile(close: () => Promise<void> | void): void {
