@@ -125,3 +125,28 @@ export const secondFactorSchema = z.union(
 );
 
 export type SecondFactorInput = z.infer<typeof secondFactorSchema>;
+
+/** A passkey's name as its owner calls it ("Work laptop"). */
+const passkeyName = z
+  .string({ error: "name must be a text of 1 to 64 characters" })
+  .trim()
+  .min(1, "name must be a text of 1 to 64 characters")
+  .max(64, "name must be a text of 1 to 64 characters");
+
+/** What the browser's WebAuthn call answered (checked in full by the server's verification). */
+const webauthnResponse = z.looseObject({ id: z.string().min(1).max(1366), type: z.literal("public-key") });
+
+export const passkeyRegistrationSchema = z.object(
+  { response: webauthnResponse, name: passkeyName },
+  { error: "The body must be a JSON object with response and name" },
+);
+
+export const passkeyRenameSchema = z.object(
+  { name: passkeyName },
+  { error: "The body must be a JSON object with name" },
+);
+
+export const passkeyLoginSchema = z.object(
+  { response: webauthnResponse },
+  { error: "The body must be a JSON object with response" },
+);

@@ -18,6 +18,7 @@ import type { Cache } from "./cache/cache.js";
 import type { HealthService } from "./health/health-service.js";
 import type { Lifecycle } from "./health/lifecycle.js";
 import type { Metrics } from "./metrics/metrics.js";
+import type { Passkeys } from "./mfa/passkeys.js";
 import type { SecondFactors } from "./mfa/second-factors.js";
 import type { OpenAIClient } from "./models/openai-client.js";
 import type { ProductRateLimits } from "./ratelimit/policies.js";
@@ -66,6 +67,8 @@ export interface Services extends Infrastructure {
   beginSignIn: BeginSignIn;
   /** TOTP, recovery codes and the second step of a sign-in. */
   secondFactors: SecondFactors;
+  /** Passkeys (WebAuthn): passwordless sign-in and a second factor. */
+  passkeys: Passkeys;
   accounts: AccountService;
   /** Forgot password, reset, email verification. */
   recovery: AccountRecovery;

@@ -22,6 +22,7 @@ import { createHealthRouter } from "./routes/health.js";
 import { createMetricsRouter } from "./routes/metrics.js";
 import { createMfaRouter } from "./routes/mfa.js";
 import { createModelsRouter } from "./routes/models.js";
+import { createPasskeysRouter } from "./routes/passkeys.js";
 import { createSessionStack } from "./session-stack.js";
 import { createTeamRouter } from "./team/routes.js";
 
@@ -97,6 +98,7 @@ export function createApp(config: Config, services: Services): Express {
   app.use("/auth", createAuthRouter({ config, accounts, recovery: services.recovery, limits, returnTo }));
   if (config.mfa.mode !== "off") {
     app.use("/auth", createMfaRouter({ config, secondFactors: services.secondFactors, limits, returnTo }));
+    app.use("/auth", createPasskeysRouter({ config, passkeys: services.passkeys, limits, returnTo }));
   }
   app.use("/api/models", createModelsRouter({ config, cache, openai: services.openai, logger }));
   app.use("/api", createTeamRouter(services));

@@ -37,6 +37,10 @@ export const ERROR_CATALOG = {
   unauthenticated: { status: 401, message: "Log in to use this endpoint" },
   invalid_credentials: { status: 401, message: "Email or password is incorrect" },
   unauthorized: { status: 401, message: "A valid admin bearer token is required" },
+  passkey_refused: {
+    status: 401,
+    message: "This passkey was not accepted: unknown, from another site, expired or already used",
+  },
   invalid_mfa_code: { status: 401, message: "The code is wrong, expired or was already used" },
   wrong_password: { status: 403, message: "The current password is incorrect" },
   email_not_verified: {

@@ -13,7 +13,10 @@ import { createHealthService } from "../domain/health/health-service.js";
 import { createMetrics, type Metrics } from "../domain/metrics/metrics.js";
 import { registerRedisAuditMetrics } from "../domain/metrics/redis-audit-metrics.js";
 import { estimateKeyCounts } from "../domain/metrics/redis-metrics.js";
+import { createChallengeStore } from "../domain/mfa/challenge-store.js";
 import { createMfaRepository } from "../domain/mfa/mfa-repository.js";
+import { createPasskeyRepository } from "../domain/mfa/passkey-repository.js";
+import { createPasskeys } from "../domain/mfa/passkeys.js";
 import { createSecondFactors } from "../domain/mfa/second-factors.js";
 import { createSecretBox } from "../domain/mfa/secret-box.js";
 import { createOpenAIClient } from "../domain/models/openai-client.js";
@@ -151,6 +154,24 @@ export function createServices(
     mail,
     recoveryEmail: limits.recoveryEmail,
   });
+  const publicUrl = new URL(config.mail.publicUrl);
+  const passkeys = createPasskeys({
+    repository: createPasskeyRepository(db),
+    challenges: createChallengeStore({ redis, keyPrefix: config.keyPrefix }),
+    users,
+    rp: {
+      id: publicUrl.hostname,
+      name: publicUrl.host,
+      origins: [...new Set([publicUrl.origin, ...config.appOrigins])],
+      // The fallback origin (http://localhost:PORT) is a development convenience, never a production RP.
+      configured: !config.isProduction || publicUrl.hostname !== "localhost",
+    },
+    stepUp: accounts,
+    signIn,
+    beginSignIn,
+    events,
+    logger,
+  });
   secondFactors = createSecondFactors({
     repository: createMfaRepository(db),
     users,
@@ -161,7 +182,8 @@ export function createServices(
     limits,
     events,
     logger,
-    issuer: new URL(config.mail.publicUrl).host,
+    issuer: publicUrl.host,
+    passkeyCount: (userId) => passkeys.countFor(userId),
   });
   const recovery = createAccountRecovery({
     config,
@@ -188,6 +210,7 @@ export function createServices(
     signIn,
     beginSignIn,
     secondFactors,
+    passkeys,
     accounts,
     recovery,
     metrics,

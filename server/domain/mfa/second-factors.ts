@@ -59,6 +59,8 @@ export function createSecondFactors(deps: {
   events: Pick<SecurityEvents, "record">;
   logger: Logger;
   issuer: string;
+  /** The user's passkeys, each a second factor too. */
+  passkeyCount?: (userId: string) => Promise<number>;
   now?: () => number;
 }): SecondFactors {
   const { repository, users, box, signIn, stepUp, devices, limits, events, logger, issuer } = deps;
@@ -121,8 +123,13 @@ export function createSecondFactors(deps: {
 
   return {
     async methodsOf(userId) {
-      if (!(await confirmedTotp(userId))) return [];
-      return (await repository.recoveryCodesLeft(userId)) > 0 ? ["totp", "recovery_code"] : ["totp"];
+      const methods: SecondFactorMethod[] = [];
+      if (await confirmedTotp(userId)) {
+        methods.push("totp");
+        if ((await repository.recoveryCodesLeft(userId)) > 0) methods.push("recovery_code");
+      }
+      if (deps.passkeyCount && (await deps.passkeyCount(userId)) > 0) methods.push("passkey");
+      return methods;
     },
 
     async status(session) {

@@ -28,6 +28,8 @@ export const SECURITY_EVENTS = [
   "mfa_failed",
   "recovery_code_used",
   "recovery_codes_regenerated",
+  "passkey_added",
+  "passkey_removed",
 ] as const;
 
 export type SecurityEventName = (typeof SECURITY_EVENTS)[number];

@@ -16,6 +16,7 @@ import { capturingLogger } from "../../helpers/logger.js";
 import { commandCalls, commandDiff } from "../../helpers/redis-stats.js";
 import { sessionCookie, sessionIdOf, uniqueEmail } from "../../helpers/session.js";
 import { startSmtpServer } from "../../helpers/smtp.js";
+import { softAuthenticator } from "../../helpers/soft-authenticator.js";
 
 const UA =
   "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36";
@@ -138,6 +139,13 @@ describe("security event log", () => {
       .expect(200);
     await agent("post", "/auth/mfa/recovery-codes", mfaUser.cookie).expect(200);
     await agent("delete", "/auth/mfa/totp", mfaUser.cookie).expect(204);
+    const url = new URL(t.config.mail.publicUrl);
+    const authenticator = softAuthenticator({ origin: url.origin, rpId: url.hostname });
+    const creation = await agent("post", "/auth/passkeys/register/options", mfaUser.cookie).expect(200);
+    const passkey = await agent("post", "/auth/passkeys/register", mfaUser.cookie)
+      .send({ response: authenticator.create(creation.body), name: "Phone" })
+      .expect(201);
+    await agent("delete", `/auth/passkeys/${passkey.body.passkey.id}`, mfaUser.cookie).expect(204);
     await events.settled();
 
     const lines = securityLines(capture.lines);
