@@ -27,13 +27,15 @@ import { createSessionStack } from "./session-stack.js";
 import { createTeamRouter } from "./team/routes.js";
 
 /**
- * The pages need nothing but their own stylesheet and forms: no script, font, frame or inline style.
- * Every response carries it (JSON too: a browser opening one runs nothing either).
+ * The pages need nothing but their own stylesheet, forms and the passkey scripts served from this origin:
+ * no inline script, font, frame or inline style. Every response carries it (JSON too).
  */
 const CONTENT_SECURITY_POLICY = {
   defaultSrc: ["'none'"],
   styleSrc: ["'self'"],
   imgSrc: ["'self'"],
+  scriptSrc: ["'self'"],
+  connectSrc: ["'self'"],
   formAction: ["'self'"],
   frameAncestors: ["'none'"],
   baseUri: ["'none'"],
@@ -111,6 +113,7 @@ export function createApp(config: Config, services: Services): Express {
       returnTo,
       events,
       secondFactors: config.mfa.mode === "off" ? undefined : services.secondFactors,
+      passkeys: config.mfa.mode === "off" ? undefined : services.passkeys,
     }),
   );
 

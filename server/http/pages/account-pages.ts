@@ -2,10 +2,13 @@ import { type Request, type Response, Router } from "express";
 import { passwordChangeSchema } from "../../../shared/validation.js";
 import type { Config } from "../../config/config.js";
 import type { AccountService } from "../../domain/auth/account-service.js";
+import type { Passkeys } from "../../domain/mfa/passkeys.js";
+import type { SecondFactors } from "../../domain/mfa/second-factors.js";
 import type { SecurityEvents } from "../../domain/security/events.js";
 import { HttpError } from "../../lib/errors.js";
 import { accountContext, sessionPort } from "../request-context.js";
 import { publicActivity } from "../routes/activity.js";
+import { askAgain } from "../step-up.js";
 import { check } from "../validate.js";
 import { fieldOf, formBody, isRateLimited, rateLimitMessage, send } from "./forms.js";
 import { accountPage, type Errors, NOTICES } from "./views.js";
@@ -15,8 +18,11 @@ export function createAccountPages(deps: {
   config: Config;
   accounts: AccountService;
   events?: Pick<SecurityEvents, "recent">;
+  /** Both absent with MFA=off: no "Sign-in methods" section. */
+  secondFactors?: Pick<SecondFactors, "status">;
+  passkeys?: Pick<Passkeys, "list" | "remove">;
 }): Router {
-  const { config, accounts, events } = deps;
+  const { config, accounts, events, secondFactors, passkeys } = deps;
   const router = Router();
   const form = formBody();
 
@@ -34,7 +40,16 @@ export function createAccountPages(deps: {
       .then((list) => list.map(publicActivity))
       .catch(() => undefined);
     const emailVerified = config.mail.emailVerification === "off" ? undefined : (user.emailVerified ?? false);
-    send(res, status, accountPage({ email: user.email, sessions, activity, emailVerified, ...extra }));
+    const session = sessionPort(req, res, config);
+    const methods =
+      secondFactors && passkeys
+        ? { ...(await secondFactors.status(session)), passkeys: await passkeys.list(session) }
+        : undefined;
+    send(
+      res,
+      status,
+      accountPage({ email: user.email, sessions, activity, emailVerified, methods, ...extra }),
+    );
   };
 
   router.get("/account", async (req, res) => {
@@ -79,6 +94,20 @@ export function createAccountPages(deps: {
     // Signing out this very device is a logout.
     res.redirect(303, req.session ? "/account?done=session" : "/login");
   });
+
+  if (passkeys) {
+    router.post("/account/passkeys/:id/remove", form, async (req, res) => {
+      if (!req.user) return res.redirect(303, "/login");
+      try {
+        await passkeys.remove(sessionPort(req, res, config), String(req.params.id));
+      } catch (err) {
+        if (askAgain(err, res, "/account")) return;
+        if (err instanceof HttpError && err.status === 404) return res.redirect(303, "/account");
+        throw err;
+      }
+      res.redirect(303, "/account?done=passkey-removed");
+    });
+  }
 
   return router;
 }

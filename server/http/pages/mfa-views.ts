@@ -28,6 +28,11 @@ ${next}
 </div>
 <button type="submit" class="secondary">Use a recovery code</button>
 </form>
+<div class="card" data-passkey hidden>
+<button type="button" id="passkey-sign-in" class="secondary">Use a passkey</button>
+<p id="passkey-status" aria-live="polite"></p>
+</div>
 <p><a href="/login">Start again</a></p>`,
+    true,
   );
 }

@@ -2,6 +2,7 @@ import { Router } from "express";
 import type { Config } from "../../config/config.js";
 import type { AccountRecovery } from "../../domain/auth/account-recovery.js";
 import type { AccountService } from "../../domain/auth/account-service.js";
+import type { Passkeys } from "../../domain/mfa/passkeys.js";
 import type { SecondFactors } from "../../domain/mfa/second-factors.js";
 import type { ProductRateLimits } from "../../domain/ratelimit/policies.js";
 import type { SecurityEvents } from "../../domain/security/events.js";
@@ -28,6 +29,7 @@ export function createPagesRouter(deps: {
   events?: Pick<SecurityEvents, "recent">;
   /** Absent with MFA=off: no second step. */
   secondFactors?: SecondFactors;
+  passkeys?: Passkeys;
 }): Router {
   const returnTo = deps.returnTo ?? (() => undefined);
   const router = Router();

@@ -20,6 +20,7 @@ export function createSignInPages(deps: {
 }): Router {
   const { config, accounts, limits, returnTo } = deps;
   const router = Router();
+  const passkeys = config.mfa.mode !== "off";
   const form = formBody();
 
   router.get("/", (req, res) => res.redirect(303, req.user ? "/account" : "/login"));
@@ -28,14 +29,14 @@ export function createSignInPages(deps: {
     const next = returnTo(req, req.query.next);
     if (req.user) return res.redirect(303, next ?? "/account");
     const done = typeof req.query.done === "string" ? req.query.done : undefined;
-    send(res, 200, loginPage({ next, notice: done ? LOGIN_NOTICES.get(done) : undefined }));
+    send(res, 200, loginPage({ next, notice: done ? LOGIN_NOTICES.get(done) : undefined, passkeys }));
   });
 
   router.post("/login", form, limits.signIn, async (req, res) => {
     const email = text(req.body?.email);
     const next = returnTo(req, req.body?.next);
     const input = check(credentialsSchema, req.body ?? {});
-    if (!input.ok) return send(res, 400, loginPage({ email, errors: input.problems, next }));
+    if (!input.ok) return send(res, 400, loginPage({ email, errors: input.problems, next, passkeys }));
     try {
       const outcome = await accounts.login(input.value, accountContext(req, res, config));
       if (outcome.mfaRequired) {
@@ -47,9 +48,9 @@ export function createSignInPages(deps: {
     } catch (err) {
       if (!(err instanceof HttpError)) throw err;
       if (isRateLimited(err)) return renderRateLimited(req, res, err, returnTo);
-      if (err.status === 401) return send(res, 401, loginPage({ email, alert: err.message, next }));
+      if (err.status === 401) return send(res, 401, loginPage({ email, alert: err.message, next, passkeys }));
       if (err.code === "email_not_verified") {
-        return send(res, 403, loginPage({ email, alert: err.message, next, unverified: true }));
+        return send(res, 403, loginPage({ email, alert: err.message, next, unverified: true, passkeys }));
       }
       throw err;
     }
