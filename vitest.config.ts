@@ -83,6 +83,7 @@ export default defineConfig({
           globalSetup: ["tests/helpers/build-dist.ts", "tests/helpers/global-setup.ts"],
           // Its files stop, freeze and fill Redis and time what clients notice: one file at a time.
           fileParallelism: false,
+          isolate: false,
           sequence: { groupOrder: 2 },
         },
       },

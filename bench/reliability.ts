@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
 import { freePort, waitForPort } from "../tests/helpers/ports.js";
+import { startTcpProxy } from "../tests/helpers/tcp-proxy.js";
 import { cleanup, installSignalHandlers, onCleanup } from "./processes.js";
 import { percentile } from "./stats.js";
 
@@ -227,9 +228,14 @@ async function durableCounters(base: string): Promise<{ restores: number; querie
   return { restores: value("session_restores_total"), queries: value("session_durable_queries_total") };
 }
 
+/** Cookies that still answer 200, asked 25 at a time (so an overloaded machine answers them all in time). */
 async function sessionsKept(base: string, cookies: string[]): Promise<number> {
-  const replies = await Promise.all(cookies.map((c) => call(base, "GET", "/auth/me", c)));
-  return replies.filter((r) => r.status === 200).length;
+  let kept = 0;
+  for (let i = 0; i < cookies.length; i += 25) {
+    const replies = await Promise.all(cookies.slice(i, i + 25).map((c) => call(base, "GET", "/auth/me", c)));
+    kept += replies.filter((r) => r.status === 200).length;
+  }
+  return kept;
 }
 
 /** How many of the users' session keys still exist in Redis (before any request could recreate one). */
@@ -294,6 +300,8 @@ interface Row {
   restores: number;
   /** Database statements for the durable records, per restore. */
   queriesPerRestore: number;
+  /** The most database statements for the records in one second of the run (the restore wave). */
+  peakQueriesPerSecond: number;
   logLines: string;
   notes: string;
 }
@@ -303,8 +311,19 @@ interface Scenario {
   fault: string;
   promise: string;
   redisArgs: string[];
+  /**
+   * A replica of the scenario's Redis behind a TCP proxy the server connects through: half the users
+   * log in while it replicates, the other half after replication stopped; `failover` kills the primary
+   * and points the proxy at the replica, which never received the late logins.
+   */
+  replica?: boolean;
   /** Runs the fault while the load runs; returns notes. */
-  inject(ctx: { redis: RedisProc; base: string; cookies: string[] }): Promise<string>;
+  inject(ctx: {
+    redis: RedisProc;
+    base: string;
+    cookies: string[];
+    failover: () => Promise<void>;
+  }): Promise<string>;
   /** Sessions the promise allows to be lost (eviction under an evicting policy is reported, not promised). */
   expectLoss?: boolean;
 }
@@ -417,6 +436,17 @@ const SCENARIOS: Scenario[] = [
     },
   },
   {
+    name: "replica",
+    fault: "replication stopped, 25 more logins, primary killed, replica promoted",
+    promise: "every session afterwards, the late logins too (restored from their durable records)",
+    redisArgs: ["--appendonly", "no", "--save", ""],
+    replica: true,
+    async inject({ failover }) {
+      await failover();
+      return "";
+    },
+  },
+  {
     name: "full",
     fault: "noeviction, full (maxmemory below used memory), then freed",
     promise: "login 503 and Redis unhealthy in /health/redis while full; sessions kept",
@@ -444,24 +474,96 @@ const SCENARIOS: Scenario[] = [
   },
 ];
 
+/** A primary, its replica and a proxy in front of the primary that a failover points at the replica. */
+async function replicated(redis: RedisProc, args: string[], dir: string) {
+  const replica = await startRedis([...args, "--dbfilename", "replica.rdb"], dir);
+  const control = replica.client();
+  await control.replicaof("127.0.0.1", String(redis.port));
+  const target = { host: "127.0.0.1", port: redis.port };
+  const proxy = await startTcpProxy(target);
+  onCleanup(() => proxy.close());
+  return {
+    replica,
+    url: `redis://127.0.0.1:${proxy.port}`,
+    /** Waits until the replica has every write so far, then detaches it. */
+    async stopReplication() {
+      const primary = redis.client();
+      for (let i = 0; i < 100; i++) {
+        const offset = (info: string, field: string) =>
+          Number(new RegExp(`^${field}:(\\d+)`, "m").exec(info)?.[1]);
+        const p = offset(await primary.info("replication"), "master_repl_offset");
+        const r = offset(await control.info("replication"), "master_repl_offset");
+        if (r >= p && p > 0) break;
+        await sleep(50);
+      }
+      primary.disconnect();
+      await control.replicaof("NO", "ONE");
+      control.disconnect();
+    },
+    async failover() {
+      await proxy.cut("refuse");
+      await redis.kill();
+      target.port = replica.port;
+      await proxy.restore();
+    },
+  };
+}
+
+/** Samples the durable records' statement counter every 250 ms; `peak()` is the highest rate per second. */
+function sampleQueries(base: string) {
+  let running = true;
+  let peak = 0;
+  const loop = (async () => {
+    let last = await durableCounters(base);
+    let at = performance.now();
+    while (running) {
+      await sleep(250);
+      const now = await durableCounters(base);
+      const t = performance.now();
+      peak = Math.max(peak, ((now.queries - last.queries) * 1000) / (t - at));
+      last = now;
+      at = t;
+    }
+  })();
+  return {
+    async peak() {
+      running = false;
+      await loop;
+      return peak;
+    },
+  };
+}
+
 async function runScenario(s: Scenario, sessions: number): Promise<Row> {
   const dir = mkdtempSync(join(tmpdir(), `reliability-${s.name}-`));
   onCleanup(() => rmSync(dir, { recursive: true, force: true }));
   const redis = await startRedis(s.redisArgs, dir);
-  const app = await startApp(redis.url, dir);
-  const cookies = await loginUsers(app.base, sessions);
-  const admin = redis.client();
+  const pair = s.replica ? await replicated(redis, s.redisArgs, dir) : undefined;
+  const app = await startApp(pair?.url ?? redis.url, dir);
+  const early = pair ? Math.floor(sessions / 2) : sessions;
+  const cookies = await loginUsers(app.base, early);
+  if (pair) {
+    await pair.stopReplication();
+    cookies.push(...(await loginUsers(app.base, sessions - early)));
+  }
+  const admin = (pair?.replica ?? redis).client();
   await admin.config("RESETSTAT");
   const counted = await durableCounters(app.base);
+  const sampler = sampleQueries(app.base);
   const traffic = load(app.base, cookies, 200);
   await sleep(500);
-  const notes = await s.inject({ redis, base: app.base, cookies });
+  const failover = async () => {
+    if (!pair) throw new Error("this scenario has no replica");
+    await pair.failover();
+  };
+  const notes = await s.inject({ redis, base: app.base, cookies, failover });
   await sleep(1000);
   const replies = await traffic.stop();
   const readyMs = await waitReady(app.base, 20_000);
   const left = await sessionKeysLeft(admin, cookies);
   const kept = await sessionsKept(app.base, cookies);
   const counters = await durableCounters(app.base);
+  const peakQueriesPerSecond = await sampler.peak();
   const restores = counters.restores - counted.restores;
   let deletes = -1;
   try {
@@ -492,6 +594,7 @@ async function runScenario(s: Scenario, sessions: number): Promise<Row> {
     keysLeft: left,
     restores,
     queriesPerRestore: restores > 0 ? (counters.queries - counted.queries) / restores : 0,
+    peakQueriesPerSecond,
     logLines: `${logs.lines} (${logs.nonJson} not JSON)`,
     notes: [readyMs < 0 ? "not ready 20 s after the fault" : "", warned, notes].filter(Boolean).join("; "),
   };
@@ -499,14 +602,14 @@ async function runScenario(s: Scenario, sessions: number): Promise<Row> {
 
 function table(rows: Row[]): string {
   const head =
-    "| fault | promise | sessions kept | session keys left | restored | DB queries per restore | 200 | 503 | other 4xx/5xx | resets | p99 ms | DEL calls (all keys) | log lines | notes |\n" +
-    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n";
+    "| fault | promise | sessions kept | session keys left | restored | DB queries per restore | peak DB queries/s | 200 | 503 | other 4xx/5xx | resets | p99 ms | DEL calls (all keys) | log lines | notes |\n" +
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n";
   return (
     head +
     rows
       .map(
         (r) =>
-          `| ${r.fault} | ${r.promise} | ${r.sessions} | ${r.keysLeft} | ${r.restores} | ${r.restores ? r.queriesPerRestore.toFixed(2) : "-"} | ${r.ok} | ${r.unavailable} | ${r.otherErrors} | ${r.resets} | ${r.p99} | ${r.deletes} | ${r.logLines} | ${r.notes.replace(/\|/g, "\\|").replace(/\n/g, " ")} |`,
+          `| ${r.fault} | ${r.promise} | ${r.sessions} | ${r.keysLeft} | ${r.restores} | ${r.restores ? r.queriesPerRestore.toFixed(2) : "-"} | ${r.restores ? Math.round(r.peakQueriesPerSecond) : "-"} | ${r.ok} | ${r.unavailable} | ${r.otherErrors} | ${r.resets} | ${r.p99} | ${r.deletes} | ${r.logLines} | ${r.notes.replace(/\|/g, "\\|").replace(/\n/g, " ")} |`,
       )
       .join("\n")
   );

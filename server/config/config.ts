@@ -6,6 +6,7 @@ import { HEALTH_VARIABLES, type HealthConfig, healthConfig } from "./health.js";
 import { HTTP_VARIABLES, type HttpConfig, httpConfig } from "./http.js";
 import { MAIL_VARIABLES, type MailConfig, mailConfig } from "./mail.js";
 import { MFA_VARIABLES, type MfaConfig, mfaConfig } from "./mfa.js";
+import { OIDC_VARIABLES, type OidcConfig, oidcConfig } from "./oidc.js";
 import { OPENAI_VARIABLES, type OpenAIConfig, openaiConfig } from "./openai.js";
 import { PASSWORD_VARIABLES, type PasswordConfig, passwordConfig } from "./password.js";
 import { PLATFORM_VARIABLES, type PlatformConfig, platformConfig } from "./platform.js";
@@ -48,6 +49,7 @@ const VARIABLES = {
   ...SECURITY_VARIABLES,
   ...MAIL_VARIABLES,
   ...MFA_VARIABLES,
+  ...OIDC_VARIABLES,
 };
 
 /** Every environment variable the server reads. */
@@ -66,7 +68,8 @@ export type Config = PlatformConfig &
   ReturnType<typeof forwardAuthConfig> &
   SecurityConfig &
   MailConfig &
-  MfaConfig & {
+  MfaConfig &
+  OidcConfig & {
     /** Warnings to log once the logger exists. */
     warnings: string[];
   };
@@ -126,6 +129,7 @@ export function loadConfig(env: Env): Config {
     },
     report,
   );
+  const oidc = oidcConfig(v, cleaned, { isProduction, publicUrl: mail.mail.publicUrl }, report);
   if (report.problems.length > 0) throw new ConfigError(report.problems);
 
   return {
@@ -145,6 +149,7 @@ export function loadConfig(env: Env): Config {
     ...securityConfig(v),
     ...mail,
     ...mfa,
+    ...oidc,
     warnings: report.warnings,
   };
 }

@@ -1,10 +1,10 @@
 import { canonicalHost, canonicalPath } from "../lib/canonical-url.js";
 
 /**
- * One FORWARD_AUTH_RULES entry: `[mfa:]host[/path-prefix][=who]`. `host` is a host name (with port when the
- * proxy's Host carries one, never a default port) or `*`; `who` is `|`-separated emails and `@domain`
- * suffixes; no `who` means any logged-in user. `mfa:` admits only sessions authenticated with a second
- * factor.
+ * One FORWARD_AUTH_RULES entry: `[mfa:]host[/path-prefix][=who]`. `host` is a host name (with port when
+ * the proxy's Host carries one, never a default port) or `*`; `who` is `|`-separated emails, `@domain`
+ * suffixes and `group:NAME`s; no `who` means any logged-in user. `mfa:` admits only sessions
+ * authenticated with a second factor.
  */
 export interface ForwardAuthRule {
   host: string;
@@ -15,13 +15,27 @@ export interface ForwardAuthRule {
   mfa?: boolean;
 }
 
+/**
+ * Who is asking: the address once confirmed (undefined otherwise), the user's groups, and whether the
+ * session was authenticated with a second factor.
+ */
+export interface Subject {
+  email: string | undefined;
+  groups?: readonly string[];
+  secondFactor?: boolean;
+}
+
 /** What `/auth/verify` answers for one request: pass, refuse the user, or refuse an ambiguous URL. */
 export type Decision = "allowed" | "forbidden" | "ambiguous_url" | "second_factor_required";
 
 const RULE = /^(?:(mfa):)?(\*|[^/=\s]+)(\/[^\s=]*)?(?:=(.+))?$/i;
 
 /** Whether any rule names emails or domains (those admit verified addresses only). */
-export const namesAddresses = (rules: ForwardAuthRule[]): boolean => rules.some((rule) => rule.who);
+export const namesAddresses = (rules: ForwardAuthRule[]): boolean =>
+  rules.some((rule) => rule.who?.some((w) => !w.startsWith(GROUP_PREFIX)));
+
+const GROUP_PREFIX = "group:";
+const WHO = /^(?:[^@\s]*@[^@\s]+|group:[a-z0-9][a-z0-9._-]{0,62})$/;
 
 /** Parses the comma-separated rules; every bad entry is named in `problems`. */
 export function parseRules(value: string, problems: string[]): ForwardAuthRule[] {
@@ -38,9 +52,9 @@ export function parseRules(value: string, problems: string[]): ForwardAuthRule[]
     const host = match && (match[2] === "*" ? "*" : ruleHost(match[2] as string));
     const prefix = match?.[3] ?? "/";
     const canonical = canonicalPath(prefix);
-    if (!match || !host || who?.some((w) => !/^[^@\s]*@[^@\s]+$/.test(w))) {
+    if (!match || !host || who?.some((w) => !WHO.test(w))) {
       problems.push(
-        `FORWARD_AUTH_RULES: each entry must be [mfa:]host[/path-prefix][=email|@domain|...], e.g. admin.example.com/=@example.com (got "${entry.slice(0, 80)}")`,
+        `FORWARD_AUTH_RULES: each entry must be [mfa:]host[/path-prefix][=email|@domain|group:NAME|...], e.g. admin.example.com/=@example.com (got "${entry.slice(0, 80)}")`,
       );
       continue;
     }
@@ -71,33 +85,27 @@ function ruleHost(value: string): string | undefined {
  * a plain name, is `ambiguous_url` whenever the rules could tell it apart. A path is allowed only when
  * every reading a backend could make of it is allowed: case-sensitive and case-insensitive, with
  * trailing dots and spaces of each segment kept and removed (Windows file systems drop them), and,
- * with dot segments, both resolved and as written. A user the rules admit through an `mfa:` rule without
- * `secondFactor` (the session's `amr` holds two kinds of factor) is `second_factor_required`.
+ * with dot segments, both resolved and as written. A subject the rules admit through an `mfa:` rule
+ * without `secondFactor` is `second_factor_required`.
  */
 export function decide(
   rules: ForwardAuthRule[],
   host: string | undefined,
   target: string,
-  email: string | undefined,
-  secondFactor = false,
+  who: Subject | string | undefined,
 ): Decision {
+  const subject = typeof who === "object" ? who : { email: who };
   if (rules.length === 0) return "allowed";
   if (host === undefined)
-    return rules.some((r) => r.host !== "*") ? "ambiguous_url" : decideAt(rules, target, email, secondFactor);
+    return rules.some((r) => r.host !== "*") ? "ambiguous_url" : decideAt(rules, target, subject);
   return decideAt(
     rules.filter((rule) => hostMatches(rule.host, host)),
     target,
-    email,
-    secondFactor,
+    subject,
   );
 }
 
-function decideAt(
-  candidates: ForwardAuthRule[],
-  target: string,
-  email: string | undefined,
-  secondFactor: boolean,
-): Decision {
+function decideAt(candidates: ForwardAuthRule[], target: string, subject: Subject): Decision {
   const canonical = canonicalPath(target);
   let paths: string[];
   if ("refused" in canonical) {
@@ -111,8 +119,8 @@ function decideAt(
   for (const path of readings) {
     for (const fold of [false, true]) {
       const best = mostSpecific(candidates, path, fold);
-      if (!best || !admits(best, email)) return "forbidden";
-      if (best.mfa && !secondFactor) needsSecondFactor = true;
+      if (!best || !admits(best, subject)) return "forbidden";
+      if (best.mfa && !subject.secondFactor) needsSecondFactor = true;
     }
   }
   return needsSecondFactor ? "second_factor_required" : "allowed";
@@ -134,9 +142,9 @@ export function isAllowed(
   rules: ForwardAuthRule[],
   host: string | undefined,
   target: string,
-  email: string | undefined,
+  who: Subject | string | undefined,
 ): boolean {
-  return decide(rules, host, target, email) === "allowed";
+  return decide(rules, host, target, who) === "allowed";
 }
 
 function mostSpecific(rules: ForwardAuthRule[], path: string, fold: boolean): ForwardAuthRule | undefined {
@@ -150,13 +158,17 @@ function mostSpecific(rules: ForwardAuthRule[], path: string, fold: boolean): Fo
 
 /**
  * `email` is the user's address only once its owner confirmed it (undefined otherwise): a rule naming
- * emails or domains admits nobody else, since anyone can register an address they do not own.
+ * emails or domains admits nobody else, since anyone can register an address they do not own. Groups
+ * are given by an admin, so they admit whatever the address.
  */
-function admits(rule: ForwardAuthRule, email: string | undefined): boolean {
+function admits(rule: ForwardAuthRule, { email, groups = [] }: Subject): boolean {
   if (!rule.who) return true;
-  if (email === undefined) return false;
-  const e = email.toLowerCase();
-  return rule.who.some((w) => (w.startsWith("@") ? e.endsWith(w) : e === w));
+  const e = email?.toLowerCase();
+  return rule.who.some((w) => {
+    if (w.startsWith(GROUP_PREFIX)) return groups.includes(w.slice(GROUP_PREFIX.length));
+    if (e === undefined) return false;
+    return w.startsWith("@") ? e.endsWith(w) : e === w;
+  });
 }
 
 /** `/admin` matches `/admin` and `/admin/x`, never `/administrator`; `fold` compares case-insensitively. */

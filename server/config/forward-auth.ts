@@ -9,7 +9,7 @@ export const VERIFY_PATH = "/auth/verify";
 
 export const FORWARD_AUTH_VARIABLES = {
   FORWARD_AUTH_ALLOWED_ORIGINS: nonEmpty.optional(), // more origins `next` may return to after login, besides APP_ORIGIN
-  FORWARD_AUTH_RULES: nonEmpty.optional(), // [mfa:]host/path-prefix[=emails] patterns sessions may reach through /auth/verify (mfa: needs a second factor); unset: all
+  FORWARD_AUTH_RULES: nonEmpty.optional(), // [mfa:]host/path-prefix[=emails|@domains|group:NAMEs] patterns sessions may reach through /auth/verify (mfa: needs a second factor); unset: all
   FORWARD_AUTH_LOGIN_URL: nonEmpty.optional(), // login page a proxy sends browsers to (default /login on the proxied host)
   FORWARD_AUTH_HEADER_PREFIX: z
     .string()
@@ -29,7 +29,14 @@ export interface ForwardAuthConfig {
   rules: ForwardAuthRule[];
   /** Where a proxy sends an anonymous browser: a path on the proxied host or an absolute URL. */
   loginUrl: string;
-  headers: { userId: string; email: string; emailVerified: string; sessionId: string; mfa: string };
+  headers: {
+    userId: string;
+    email: string;
+    emailVerified: string;
+    sessionId: string;
+    groups: string;
+    mfa: string;
+  };
   /** The session cookie's Domain attribute; unset: host-only. */
   cookieDomain?: string;
 }
@@ -94,6 +101,7 @@ function parseForwardAuth(
       emailVerified: `${prefix}Email-Verified`,
       sessionId: `${prefix}Session-Id`,
       mfa: `${prefix}MFA`,
+      groups: `${prefix}Groups`,
     },
     cookieDomain: raw.COOKIE_DOMAIN?.replace(/^\./, "").toLowerCase(),
   };

@@ -7,7 +7,7 @@ export const RATE_LIMIT_VARIABLES = {
   RATE_LIMIT_MEMORY_MAX_KEYS: int(1).default(100_000), // subjects the in-process limiter remembers
   RATE_LIMIT_GLOBAL_LIMIT: int(1).default(300), // requests per client address per window (all but /health*, /metrics, the stylesheet)
   RATE_LIMIT_GLOBAL_WINDOW_SECONDS: int(1).default(60), // the global window
-  RATE_LIMIT_LOGIN_LIMIT: int(1).default(20), // POST /auth/login and /auth/register per client address
+  RATE_LIMIT_LOGIN_LIMIT: int(1).default(20), // POST /auth/login and /auth/register, and provider sign-ins started, per client address
   RATE_LIMIT_LOGIN_WINDOW_SECONDS: int(1).default(900), // the login window
   RATE_LIMIT_LOGIN_ACCOUNT_LIMIT: int(1).default(5), // failed logins per account across all addresses
   RATE_LIMIT_LOGIN_ACCOUNT_WINDOW_SECONDS: int(1).default(900), // the per-account window

@@ -29,6 +29,7 @@ export const SESSION_VARIABLES = {
   SESSION_DURABLE: z.enum(["on", "off"]).default("on"), // a durable record of each Redis session in the database, restored when Redis loses it
   SESSION_DURABLE_MAX_BYTES: int(0, 1_048_576).default(4096), // team data in a session beyond this (JSON bytes) is kept in Redis only
   SESSION_DURABLE_TOUCH_SECONDS: int(1, 86_400).default(300), // the durable record's idle expiry is refreshed at most this often per session
+  SESSION_FALLBACK: z.enum(["off", "database"]).default("off"), // database: while Redis is unreachable, signed-in sessions are served from their durable records instead of 503
 };
 
 const MIN_SECRET_LENGTH = 32;
@@ -58,6 +59,9 @@ export function sessionConfig(
     warnings.push(
       "COOKIE_SECURE=false in production: the session cookie is sent over plain HTTP and can be stolen on the network",
     );
+  }
+  if (v.SESSION_FALLBACK === "database" && v.SESSION_DURABLE === "off") {
+    problems.push("SESSION_FALLBACK: 'database' requires SESSION_DURABLE=on (it serves the durable records)");
   }
   if (v.SESSION_ABSOLUTE_TTL_SECONDS < v.SESSION_TTL_SECONDS) {
     problems.push("SESSION_ABSOLUTE_TTL_SECONDS: must be at least SESSION_TTL_SECONDS");
@@ -89,6 +93,8 @@ export function sessionConfig(
         maxBytes: v.SESSION_DURABLE_MAX_BYTES,
         /** The record's idle expiry is written at most this often per session, seconds. */
         touchSeconds: v.SESSION_DURABLE_TOUCH_SECONDS,
+        /** While Redis is unreachable, serve signed-in sessions from their records. */
+        fallback: v.SESSION_FALLBACK === "database",
       },
     },
   };

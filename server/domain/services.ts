@@ -6,6 +6,10 @@ import type { Logger } from "../infra/logging/logger.js";
 import type { Mailer, MailJob } from "../infra/mail/types.js";
 import type { RedisAudits } from "../infra/redis/audit.js";
 import type { Redis } from "../infra/redis/redis-client.js";
+import type { AdminActions } from "./admin/admin-actions.js";
+import type { UserDirectory } from "./admin/user-directory.js";
+import type { AccountDeletion } from "./auth/account-deletion.js";
+import type { createAccountExport } from "./auth/account-export.js";
 import type { AccountRecovery } from "./auth/account-recovery.js";
 import type { AccountService } from "./auth/account-service.js";
 import type { BeginSignIn } from "./auth/begin-sign-in.js";
@@ -21,8 +25,10 @@ import type { Metrics } from "./metrics/metrics.js";
 import type { Passkeys } from "./mfa/passkeys.js";
 import type { SecondFactors } from "./mfa/second-factors.js";
 import type { OpenAIClient } from "./models/openai-client.js";
+import type { ProviderSignIn } from "./oidc/provider-sign-in.js";
 import type { ProductRateLimits } from "./ratelimit/policies.js";
 import type { SecurityEvents } from "./security/events.js";
+import type { SignInStats } from "./security/sign-in-stats.js";
 import type { UserSessions } from "./session/user-sessions.js";
 
 /** What the runtime opened before any service exists; each part is closed by whoever opened it. */
@@ -77,4 +83,18 @@ export interface Services extends Infrastructure {
   audits: RedisAudits;
   /** The security event log and each user's recent activity. */
   events: SecurityEvents;
+  /** "Delete my account" and the admin's delete. */
+  deletion: AccountDeletion;
+  /** "Download my data". */
+  exports: ReturnType<typeof createAccountExport>;
+  /** The admin API and console: the user list and what admins do. */
+  admin: {
+    directory: UserDirectory;
+    actions: AdminActions;
+    signInStats: SignInStats;
+    /** Sessions stored now (an estimate on Redis); undefined when it cannot be read in time. */
+    sessionCount(): Promise<number | undefined>;
+  };
+  /** Sign-in with OpenID Connect providers (OIDC_<NAME>_*). */
+  oauth: ProviderSignIn;
 }

@@ -4,6 +4,9 @@ import type { Config } from "../config/config.js";
 import { installPassportRequest } from "../domain/auth/passport.js";
 import type { Services } from "../domain/services.js";
 import { HttpError } from "../lib/errors.js";
+import { createAdminApiRouter } from "./admin/api-routes.js";
+import { createConsolePages } from "./admin/console-pages.js";
+import { requireAdmin } from "./admin/require-admin.js";
 import { createAdminAuth } from "./admin-auth.js";
 import { errorHandler, notFoundHandler, useFinalErrorHandler } from "./error-handler.js";
 import { createForwardAuthRouter } from "./forward-auth/routes.js";
@@ -15,6 +18,7 @@ import { createAssetsRouter } from "./pages/assets.js";
 import { renderHtmlError } from "./pages/html-errors.js";
 import { createPagesRouter } from "./pages/routes.js";
 import { createRequestLogger } from "./request-logger.js";
+import { createAccountDataRouter } from "./routes/account-data.js";
 import { createActivityRouter } from "./routes/activity.js";
 import { createAuthRouter } from "./routes/auth.js";
 import { createCacheAdminRouter } from "./routes/cache-admin.js";
@@ -22,8 +26,10 @@ import { createHealthRouter } from "./routes/health.js";
 import { createMetricsRouter } from "./routes/metrics.js";
 import { createMfaRouter } from "./routes/mfa.js";
 import { createModelsRouter } from "./routes/models.js";
+import { createOAuthRouter } from "./routes/oauth.js";
 import { createPasskeysRouter } from "./routes/passkeys.js";
 import { createSessionStack } from "./session-stack.js";
+import { requireRecentAuthentication } from "./step-up.js";
 import { createTeamRouter } from "./team/routes.js";
 
 /**
@@ -98,6 +104,28 @@ export function createApp(config: Config, services: Services): Express {
   app.use("/auth", createActivityRouter({ events }));
   const returnTo = createReturnTo(config);
   app.use("/auth", createAuthRouter({ config, accounts, recovery: services.recovery, limits, returnTo }));
+  app.use(
+    "/auth",
+    createAccountDataRouter({
+      config,
+      exports: services.exports,
+      deletion: services.deletion,
+      stepUp: requireRecentAuthentication({ config, accounts }),
+    }),
+  );
+  const adminGuard = requireAdmin({ config, adminAuth, groups: services.userCache.groups, accounts });
+  // Behind the global limit like every route; admins are few, so no per-user budget of their own.
+  app.use(
+    "/admin/api",
+    createAdminApiRouter({
+      guard: adminGuard,
+      ...services.admin,
+      sessions: services.sessions,
+      events,
+    }),
+  );
+  app.use("/admin", createConsolePages({ ...services, guard: adminGuard }));
+  app.use("/auth", createOAuthRouter({ config, oauth: services.oauth, limits, returnTo }));
   if (config.mfa.mode !== "off") {
     app.use("/auth", createMfaRouter({ config, secondFactors: services.secondFactors, limits, returnTo }));
     app.use("/auth", createPasskeysRouter({ config, passkeys: services.passkeys, limits, returnTo }));
@@ -114,6 +142,7 @@ export function createApp(config: Config, services: Services): Express {
       events,
       secondFactors: config.mfa.mode === "off" ? undefined : services.secondFactors,
       passkeys: config.mfa.mode === "off" ? undefined : services.passkeys,
+      oauth: services.oauth,
     }),
   );
 

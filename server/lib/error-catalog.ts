@@ -34,6 +34,14 @@ export const ERROR_CATALOG = {
     status: 400,
     message: "This link is invalid, was already used or has expired; ask for a new one",
   },
+  oauth_flow_expired: {
+    status: 400,
+    message: "This sign-in expired or was already completed; start again from the sign-in page",
+  },
+  oauth_state_mismatch: {
+    status: 400,
+    message: "This sign-in did not start in this browser; start again from the sign-in page",
+  },
   unauthenticated: { status: 401, message: "Log in to use this endpoint" },
   invalid_credentials: { status: 401, message: "Email or password is incorrect" },
   unauthorized: { status: 401, message: "A valid admin bearer token is required" },
@@ -66,10 +74,28 @@ export const ERROR_CATALOG = {
     message: "This address needs a session authenticated with a second factor; sign in again with one",
   },
   csrf_rejected: { status: 403, message: "This request came from another site and was refused" },
+  oauth_denied: { status: 403, message: "The sign-in was cancelled at the provider" },
+  oauth_email_unverified: {
+    status: 403,
+    message:
+      "The provider did not confirm your email address; confirm it there, or register with email and password",
+  },
   not_found: { status: 404, message: "No such endpoint" },
+  last_admin: { status: 409, message: "This would leave no enabled admin: make another admin first" },
+  oauth_unknown_provider: { status: 404, message: "No such sign-in provider" },
   email_taken: { status: 409, message: "An account with this email already exists" },
   mfa_already_enabled: { status: 409, message: "Two-factor sign-in with an authenticator app is already on" },
   mfa_not_enabled: { status: 409, message: "Two-factor sign-in with an authenticator app is not on" },
+  identity_taken: { status: 409, message: "This provider account is already linked to an account" },
+  last_sign_in_method: {
+    status: 409,
+    message: "This is the last way to sign in to this account: set a password or link another provider first",
+  },
+  oauth_link_required: {
+    status: 409,
+    message:
+      "An account already uses this email address: sign in with its password, then link this provider from your account page",
+  },
   payload_too_large: { status: 413, message: "The request body is too large" },
   too_many_fields: { status: 413, message: "The form has too many fields" },
   unsupported_media_type: { status: 415, message: "Send the body as application/json" },
@@ -77,6 +103,15 @@ export const ERROR_CATALOG = {
   rate_limited: { status: 429, message: "Too many requests; try again later" },
   internal_error: { status: 500, message: "Something went wrong on our side" },
   upstream_error: { status: 502, message: "The model provider did not answer; try again shortly" },
+  oauth_provider_error: {
+    status: 502,
+    message: "The sign-in provider's answer could not be verified; try again, or sign in another way",
+  },
+  oauth_provider_unavailable: {
+    status: 503,
+    message: "The sign-in provider is not answering; try again shortly, or sign in another way",
+    retryAfter: TRANSIENT_RETRY_AFTER,
+  },
   service_unavailable: {
     status: 503,
     message: "The service is temporarily unavailable; try again shortly",

@@ -1,6 +1,7 @@
 import type { Server } from "node:http";
 import type { Express } from "express";
 import type { Config } from "../config/config.js";
+import { ADMIN_GROUP } from "../domain/auth/groups.js";
 import { createPasswordHasher, type PasswordHasher } from "../domain/auth/password.js";
 import { type Cache, createCache } from "../domain/cache/cache.js";
 import { trackRedisErrors } from "../domain/health/checks.js";
@@ -198,9 +199,24 @@ export const defaultFactories: RuntimeFactories = {
       ctx.onClose(() => durable.stopSweeping());
     }
     if (ctx.config.queue.workerMode === "inline") startMailWorker(ctx, services);
+    await grantAdminEmails(ctx, services);
   },
   app: (config, services) => createApp(config, services),
 };
+
+/** ADMIN_EMAILS: the first admin, made at start-up; idempotent, so every instance may do it. */
+export async function grantAdminEmails(ctx: RuntimeContext, services: Services): Promise<void> {
+  const emails = ctx.config.adminEmails;
+  if (emails.length === 0) return;
+  const { granted, missing } = await services.userCache.groups.grantByEmail(emails, ADMIN_GROUP);
+  if (granted.length > 0) ctx.logger.info({ count: granted.length }, "ADMIN_EMAILS accounts are admins");
+  if (missing.length > 0) {
+    ctx.logger.warn(
+      { count: missing.length },
+      "ADMIN_EMAILS names addresses without an account; register them, then restart",
+    );
+  }
+}
 
 const EVENTS_DRAIN_MS = 1000;
 const MAIL_WORKER_DRAIN_MS = 5000;

@@ -1,10 +1,15 @@
 import type { Store } from "express-session";
 import type { Config } from "../config/config.js";
+import { createAdminActions } from "../domain/admin/admin-actions.js";
+import { createUserDirectory } from "../domain/admin/user-directory.js";
+import { createAccountDeletion } from "../domain/auth/account-deletion.js";
+import { createAccountExport } from "../domain/auth/account-export.js";
 import { createAccountRecovery, createMailRequests } from "../domain/auth/account-recovery.js";
 import { createAccountService } from "../domain/auth/account-service.js";
 import { createAccountTokens } from "../domain/auth/account-tokens.js";
 import { createBeginSignIn } from "../domain/auth/begin-sign-in.js";
 import { createDeviceCookies } from "../domain/auth/device-cookie.js";
+import { createGroupRepository } from "../domain/auth/groups.js";
 import { createPassport } from "../domain/auth/passport.js";
 import { createSignIn } from "../domain/auth/sign-in.js";
 import { createUserCache } from "../domain/auth/user-cache.js";
@@ -23,8 +28,15 @@ import { createOpenAIClient } from "../domain/models/openai-client.js";
 import { createProductRateLimits, createRateLimitStore } from "../domain/ratelimit/policies.js";
 import { createMemoryActivityStore, createRedisActivityStore } from "../domain/security/activity-store.js";
 import { createSecurityEvents, type SecurityEvents } from "../domain/security/events.js";
+import {
+  createMemorySignInStats,
+  createRedisSignInStats,
+  type SignInOutcome,
+  type SignInStats,
+} from "../domain/security/sign-in-stats.js";
 import type { Infrastructure, Services } from "../domain/services.js";
 import type { RestoreStage } from "../domain/session/durable-sessions.js";
+import { fallbackTolerantIndex } from "../domain/session/fallback-index.js";
 import { SessionRedisStore } from "../domain/session/redis-store.js";
 import { createSessionIndex, createSessionStore } from "../domain/session/session.js";
 import { publicSessionId, type SessionIndex } from "../domain/session/session-index.js";
@@ -36,6 +48,7 @@ import { redisKeys } from "../infra/redis/keys.js";
 import type { Redis } from "../infra/redis/redis-client.js";
 import { within } from "../lib/within.js";
 import { clusterMetricsRender } from "./cluster-metrics.js";
+import { createOAuthServices } from "./oauth-services.js";
 
 export type { Infrastructure, Services };
 
@@ -46,6 +59,8 @@ export interface ServiceOptions {
   restoreHold?: (stage: RestoreStage, sid: string) => Promise<void>;
   /** prom-client's process and Node.js metrics in the registry (default true). */
   processMetrics?: boolean;
+  /** Tests only: the clock provider sign-ins check ID tokens and flows against. */
+  now?: () => number;
 }
 
 /** Builds every service from the opened infrastructure; does no I/O. */
@@ -56,7 +71,11 @@ export function createServices(
 ): Services {
   const { logger, db, redis, cache, hasher, lifecycle } = infra;
   const cacheRedis = infra.cacheRedis ?? redis;
-  const userCache = createUserCache({ cache, users: createUserRepository(db) });
+  const userCache = createUserCache({
+    cache,
+    users: createUserRepository(db),
+    groups: createGroupRepository(db),
+  });
   const users = userCache.repository;
   const passport = createPassport({ users, hasher, lookup: userCache.lookup });
   const openai = config.openai.apiKey
@@ -90,6 +109,13 @@ export function createServices(
     lifecycle,
     logger,
     queues: [infra.mailQueue],
+    sessionsMode: () => {
+      const fallback = store instanceof SessionRedisStore ? store.durable?.fallback : undefined;
+      return {
+        fallback: fallback ? "database" : "off",
+        serving: fallback?.serving() ?? (store instanceof SessionRedisStore ? "redis" : "memory"),
+      };
+    },
   });
   const metrics = createMetrics({
     render: clusterMetricsRender,
@@ -109,7 +135,10 @@ export function createServices(
     },
   });
   registerRedisAuditMetrics(metrics.registry, audits);
-  const events = createEvents(config, { redis, logger, metrics, users });
+  const signInStats = redis
+    ? createRedisSignInStats({ redis, keyPrefix: config.keyPrefix })
+    : createMemorySignInStats();
+  const events = createEvents(config, { redis, logger, metrics, users, signInStats });
   const limits = createProductRateLimits({
     config,
     logger,
@@ -196,9 +225,40 @@ export function createServices(
     logger,
     events,
   });
+  const oauth = createOAuthServices(config, {
+    db,
+    redis,
+    users,
+    signIn,
+    events,
+    metrics,
+    logger,
+    now: options.now,
+  });
+  const groups = userCache.groups;
+  const deletion = createAccountDeletion({ users, groups, sessions, events, mail, logger });
+  const directory = createUserDirectory(db);
+  const actions = createAdminActions({
+    directory,
+    users,
+    groups,
+    sessions,
+    recovery,
+    deletion,
+    events,
+  });
   return {
     ...infra,
     config,
+    oauth,
+    deletion,
+    exports: createAccountExport({ users, groups, sessions, events }),
+    admin: {
+      directory,
+      actions,
+      signInStats,
+      sessionCount: () => within(countSessions(store, redis, config), config.health.checkTimeoutMs),
+    },
     users,
     userCache,
     passport,
@@ -220,11 +280,17 @@ export function createServices(
 }
 
 /** The security event log; each user's activity on Redis when configured, else in this process. */
+const OUTCOMES: Partial<Record<string, SignInOutcome>> = {
+  login_succeeded: "succeeded",
+  login_failed: "failed",
+  login_locked: "locked",
+};
+
 function createEvents(
   config: Config,
-  deps: { redis?: Redis; logger: Logger; metrics: Metrics; users: UserRepository },
+  deps: { redis?: Redis; logger: Logger; metrics: Metrics; users: UserRepository; signInStats: SignInStats },
 ): SecurityEvents {
-  const { redis, logger, metrics, users } = deps;
+  const { redis, logger, metrics, users, signInStats } = deps;
   const retention = {
     perUser: config.securityEvents.perUser,
     retentionSeconds: config.securityEvents.retentionSeconds,
@@ -238,6 +304,11 @@ function createEvents(
     perUser: retention.perUser,
     registry: metrics.registry,
     findUserId: async (email) => (await users.findByEmail(email))?.id,
+    observe(event) {
+      const outcome = OUTCOMES[event.event];
+      // A lost count only thins the overview's chart; the event itself is logged either way.
+      if (outcome) signInStats.count(outcome).catch(() => undefined);
+    },
   });
 }
 
@@ -274,6 +345,8 @@ export function createSessionServices(
       },
     });
   index = createSessionIndex({ config, redis, store });
+  const fallback = store instanceof SessionRedisStore ? store.durable?.fallback : undefined;
+  if (fallback) index = fallbackTolerantIndex(index, fallback, logger);
   const sessions = createUserSessions({
     store,
     index,

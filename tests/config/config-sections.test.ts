@@ -9,6 +9,7 @@ import { HEALTH_VARIABLES } from "../../server/config/health.js";
 import { HTTP_VARIABLES } from "../../server/config/http.js";
 import { MAIL_VARIABLES } from "../../server/config/mail.js";
 import { MFA_VARIABLES } from "../../server/config/mfa.js";
+import { OIDC_VARIABLES } from "../../server/config/oidc.js";
 import { OPENAI_VARIABLES } from "../../server/config/openai.js";
 import { PASSWORD_VARIABLES } from "../../server/config/password.js";
 import { PLATFORM_VARIABLES } from "../../server/config/platform.js";
@@ -48,6 +49,7 @@ describe("configuration sections", () => {
       SECURITY_VARIABLES,
       MAIL_VARIABLES,
       MFA_VARIABLES,
+      OIDC_VARIABLES,
     ];
     const names = sections.flatMap((s) => Object.keys(s));
     expect(names.length).toBe(new Set(names).size);

@@ -63,6 +63,8 @@ export async function buildTestApp(options: {
   processMetrics?: boolean;
   /** Awaited at each stage of a session restore, to race it with a revocation. */
   restoreHold?: (stage: RestoreStage, sid: string) => Promise<void>;
+  /** The clock provider sign-ins check ID tokens and flows against. */
+  now?: () => number;
   /** Replaces more of the runtime's factories (e.g. the cache). */
   factories?: Partial<RuntimeFactories>;
 }): Promise<TestApp> {
@@ -76,6 +78,7 @@ export async function buildTestApp(options: {
         sessionStore: options.sessionStore,
         processMetrics: options.processMetrics,
         restoreHold: options.restoreHold,
+        now: options.now,
       }),
     start: async () => undefined,
     ...options.factories,

@@ -170,6 +170,8 @@ export interface TestAppOptions {
   restoreHold?: Parameters<typeof buildTestApp>[0]["restoreHold"];
   /** Replaces some of the runtime's factories (server/process/runtime.ts), e.g. the cache. */
   factories?: Partial<RuntimeFactories>;
+  /** The clock provider sign-ins check ID tokens and flows against. */
+  now?: () => number;
 }
 
 async function appEnv(options: TestAppOptions): Promise<Env> {
@@ -199,6 +201,7 @@ export async function testApp(options: TestAppOptions = {}): Promise<TestApp> {
       sessionStore: options.sessionStore,
       restoreHold: options.restoreHold,
       factories: options.factories,
+      now: options.now,
     }),
   );
 }

@@ -54,7 +54,8 @@ export function createLogin(deps: {
         const client = hashClient(context.client, config.rateLimit.ipv6PrefixBits);
         // Unknown emails cost a full hash too, so timing does not reveal which accounts exist.
         const ok = await lockouts.sparingLockout(lockout, () =>
-          record
+          // An account made by a sign-in provider has no password (an empty hash): it costs a hash too.
+          record?.passwordHash
             ? hasher.verify(password, record.passwordHash, client)
             : hasher.verifyDummy(password, client),
         );

@@ -10,6 +10,8 @@ declare global {
       credentialEpoch?: number;
       /** Whether the owner confirmed the address (absent: not known on this object). */
       emailVerified?: boolean;
+      /** The groups of the cached copy (absent right after a login); admin routes read the database. */
+      groups?: string[];
     }
   }
 }
@@ -19,7 +21,7 @@ type UserFields = Pick<UserRecord, "id" | "email" | "createdAt" | "credentialEpo
 /** A user row, or the cached copy of one, which keeps whether the address is confirmed instead of when. */
 export type SessionUserSource =
   | (UserFields & Pick<UserRecord, "emailVerifiedAt">)
-  | (UserFields & { emailVerified?: boolean });
+  | (UserFields & { emailVerified?: boolean; groups?: string[] });
 
 /**
  * The user a session carries (`req.user`): public fields only, never the password hash. The epoch is the
@@ -33,5 +35,6 @@ export function sessionUser(record: SessionUserSource): Express.User {
     createdAt: record.createdAt,
     credentialEpoch: record.credentialEpoch,
     ...(emailVerified !== undefined ? { emailVerified } : {}),
+    ...("groups" in record && record.groups ? { groups: record.groups } : {}),
   };
 }

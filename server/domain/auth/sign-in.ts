@@ -24,6 +24,8 @@ export interface SignInMethod {
    * event and no new-device notice.
    */
   newAccount?: boolean;
+  /** The provider that vouched for the person (`amr: ["fed"]`), for the event and the log. */
+  provider?: string;
 }
 
 export interface SignIn {
@@ -126,7 +128,7 @@ export function createSignIn(deps: {
   };
 
   return {
-    async signIn(record, context, { amr, newAccount = false }) {
+    async signIn(record, context, { amr, newAccount = false, provider }) {
       if (record.disabledAt) throw new HttpError("invalid_credentials");
       const knownDevice = devices.verify(context.session.device?.value, record) !== undefined;
       // The epoch of the row the person was verified against: a change that lands while this sign-in is
@@ -135,9 +137,9 @@ export function createSignIn(deps: {
       await startSession(context, user, record, amr);
       metrics?.loginsTotal.inc();
       if (newAccount) return user;
-      events.record("login_succeeded", { userId: user.id });
+      events.record("login_succeeded", { userId: user.id, provider });
       if (config.mail.notifyNewSignIn && !knownDevice) notifySignIn(user.id, context.client);
-      logger.info({ userId: user.id, amr }, "user logged in");
+      logger.info({ userId: user.id, amr, provider }, "user logged in");
       return user;
     },
 

@@ -1,4 +1,5 @@
 import type { Cache } from "../cache/cache.js";
+import type { GroupRepository } from "./groups.js";
 import type { UserLookup } from "./passport.js";
 import type { UserRecord, UserRepository } from "./user-repository.js";
 
@@ -13,6 +14,11 @@ interface CachedUser {
   credentialEpoch: number;
   /** For `/auth/me` and the account page. */
   emailVerified: boolean;
+  /**
+   * For `requireGroup()` and forward-auth rules. A copy only: the admin console reads membership from the
+   * database, so a cache entry someone managed to write cannot open it.
+   */
+  groups: string[];
 }
 
 export interface UserCache {
@@ -22,11 +28,17 @@ export interface UserCache {
   invalidateUser(id: string): Promise<void>;
   /** The repository with every write followed by `invalidateUser`, so callers cannot forget it. */
   repository: UserRepository;
+  /** Group changes, each followed by `invalidateUser`. */
+  groups: GroupRepository;
 }
 
 /** Puts the cache between passport's session lookup and the database. */
-export function createUserCache(deps: { cache: Cache; users: UserRepository }): UserCache {
-  const { cache, users } = deps;
+export function createUserCache(deps: {
+  cache: Cache;
+  users: UserRepository;
+  groups: GroupRepository;
+}): UserCache {
+  const { cache, users, groups } = deps;
   const invalidateUser = (id: string) => cache.delete("users", id);
 
   const lookup: UserLookup = {
@@ -36,21 +48,24 @@ export function createUserCache(deps: { cache: Cache; users: UserRepository }): 
         const user = await users.findById(id);
         // A missing user is not cached (null): a deleted account must not linger, a new one appear at once.
         // A disabled one is missing too: its sessions are no longer accepted.
-        return user && !user.disabledAt
-          ? {
-              id: user.id,
-              email: user.email,
-              createdAt: user.createdAt.toISOString(),
-              credentialEpoch: user.credentialEpoch,
-              emailVerified: user.emailVerifiedAt !== null,
-            }
-          : null;
+        if (!user || user.disabledAt) return null;
+        const names = await groups.groupsOf(user.id);
+        return {
+          id: user.id,
+          email: user.email,
+          createdAt: user.createdAt.toISOString(),
+          credentialEpoch: user.credentialEpoch,
+          emailVerified: user.emailVerifiedAt !== null,
+          groups: names,
+        };
       };
       let cached = await cache.getOrSet<CachedUser | null>("users", id, load);
       // An entry written before the epoch was cached cannot vouch for it: read the row itself.
       if (
         cached &&
-        (typeof cached.credentialEpoch !== "number" || typeof cached.emailVerified !== "boolean")
+        (typeof cached.credentialEpoch !== "number" ||
+          typeof cached.emailVerified !== "boolean" ||
+          !Array.isArray(cached.groups))
       ) {
         cached = await load();
       }
@@ -61,6 +76,7 @@ export function createUserCache(deps: { cache: Cache; users: UserRepository }): 
             createdAt: new Date(cached.createdAt),
             credentialEpoch: cached.credentialEpoch,
             emailVerified: cached.emailVerified,
+            groups: cached.groups,
           }
         : undefined;
     },
@@ -96,5 +112,32 @@ export function createUserCache(deps: { cache: Cache; users: UserRepository }): 
     },
   };
 
-  return { lookup, invalidateUser, repository };
+  const groupWrites: GroupRepository = {
+    groupsOf: (id) => groups.groupsOf(id),
+    async add(id, name) {
+      const added = await groups.add(id, name);
+      await invalidateUser(id);
+      return added;
+    },
+    async remove(id, name) {
+      const removed = await groups.remove(id, name);
+      await invalidateUser(id);
+      return removed;
+    },
+    async unlessLastAdmin(id, change) {
+      const result = await groups.unlessLastAdmin(id, change);
+      await invalidateUser(id);
+      return result;
+    },
+    async grantByEmail(emails, name) {
+      const result = await groups.grantByEmail(emails, name);
+      for (const email of result.granted) {
+        const user = await users.findByEmail(email);
+        if (user) await invalidateUser(user.id);
+      }
+      return result;
+    },
+  };
+
+  return { lookup, invalidateUser, repository, groups: groupWrites };
 }

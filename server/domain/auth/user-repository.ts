@@ -18,7 +18,7 @@ export interface UserRecord {
   emailVerifiedAt: Date | null;
 }
 
-interface Row {
+export interface UserRow {
   id: string;
   email: string;
   password_hash: string;
@@ -30,10 +30,10 @@ interface Row {
   email_verified_at: Date | string | null;
 }
 
-const COLUMNS =
+export const USER_COLUMNS =
   "id, email, password_hash, created_at, updated_at, credential_epoch, device_epoch, disabled_at, email_verified_at";
 
-function toRecord(row: Row): UserRecord {
+export function toRecord(row: UserRow): UserRecord {
   return {
     id: row.id,
     email: row.email,
@@ -80,25 +80,26 @@ export function createUserRepository(db: Database): UserRepository {
   return {
     async create(email, passwordHash) {
       try {
-        const { rows } = await db.query<Row>(
-          `INSERT INTO users (email, password_hash) VALUES ($1, $2) RETURNING ${COLUMNS}`,
+        const { rows } = await db.query<UserRow>(
+          `INSERT INTO users (email, password_hash) VALUES ($1, $2) RETURNING ${USER_COLUMNS}`,
           [email, passwordHash],
         );
-        return toRecord(rows[0] as Row);
+        return toRecord(rows[0] as UserRow);
       } catch (err) {
         if ((err as { code?: string }).code === "23505") throw new HttpError("email_taken");
         throw err;
       }
     },
     async findByEmail(email) {
-      const { rows } = await db.query<Row>(`SELECT ${COLUMNS} FROM users WHERE lower(email) = lower($1)`, [
-        email,
-      ]);
+      const { rows } = await db.query<UserRow>(
+        `SELECT ${USER_COLUMNS} FROM users WHERE lower(email) = lower($1)`,
+        [email],
+      );
       return rows[0] ? toRecord(rows[0]) : undefined;
     },
     async findById(id) {
       if (!UUID.test(id)) return undefined;
-      const { rows } = await db.query<Row>(`SELECT ${COLUMNS} FROM users WHERE id = $1`, [id]);
+      const { rows } = await db.query<UserRow>(`SELECT ${USER_COLUMNS} FROM users WHERE id = $1`, [id]);
       return rows[0] ? toRecord(rows[0]) : undefined;
     },
     async updatePassword(id, passwordHash, expectedEpoch) {

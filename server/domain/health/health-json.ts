@@ -52,6 +52,9 @@ export function toHealthJson(report: CompleteReport): HealthJson {
       },
     ];
   }
+  if (report.sessions.serving === "database") {
+    notes.push("sessions: served from the database while Redis is unreachable (SESSION_FALLBACK=database)");
+  }
   return {
     status: STATUS[report.status],
     description: "database, redis and openai dependencies, and the job queues",

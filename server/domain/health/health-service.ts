@@ -27,9 +27,16 @@ export type CompleteChecks = Record<HealthDependency, CheckResult> & {
 /** A job queue's check, never required: `queue_mail`, ... */
 export type QueueCheckName = `queue_${string}`;
 
+/** Where signed-in sessions are read from: `fallback` is SESSION_FALLBACK, `serving` the source now. */
+export interface SessionsMode {
+  fallback: "off" | "database";
+  serving: "redis" | "database" | "memory";
+}
+
 export interface CompleteReport {
   status: OverallStatus;
   checks: CompleteChecks;
+  sessions: SessionsMode;
   timestamp: string;
 }
 
@@ -69,6 +76,8 @@ export function createHealthService(deps: {
   logger: Logger;
   /** Job queues, each a check of its own in `complete()` (never required). */
   queues?: Array<Pick<JobQueue<unknown>, "name" | "inspect">>;
+  /** The session store's mode now (default: Redis when configured, else memory, no fallback). */
+  sessionsMode?: () => SessionsMode;
 }): HealthService {
   const { config, db, redis, lifecycle, logger } = deps;
   const cacheRedis = deps.cacheRedis !== redis ? deps.cacheRedis : undefined;
@@ -164,7 +173,11 @@ export function createHealthService(deps: {
         : failing.length > 0
           ? "degraded"
           : "healthy";
-      return { status, checks, timestamp: new Date().toISOString() };
+      const sessions = deps.sessionsMode?.() ?? {
+        fallback: "off",
+        serving: redis ? "redis" : "memory",
+      };
+      return { status, checks, sessions, timestamp: new Date().toISOString() };
     },
     async ready() {
       if (lifecycle.shuttingDown) return { ready: false, shuttingDown: true, checks: {} };

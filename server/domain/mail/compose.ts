@@ -133,6 +133,14 @@ export function createMailComposer(deps: {
           link: { url: `${origin}/account`, label: "Review your sessions" },
         });
       }
+      case "account-deleted":
+        return render(job.email, {
+          subject: "Your account was deleted",
+          paragraphs: [
+            `The account ${job.email} was deleted, with its sessions and its recorded activity. Every device it was signed in on is signed out.`,
+            "If you did not ask for this, reply to this mail or contact the site's operators.",
+          ],
+        });
     }
   };
   return compose;

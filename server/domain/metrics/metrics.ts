@@ -16,7 +16,9 @@ export interface MetricsSources {
   /** How many sessions exist now; `undefined` when it cannot be told (the gauge is then left out). */
   sessions?: { store: "redis" | "memory"; count(): Promise<number | undefined> };
   /** Durable session records: restores, misses that found nothing, database statements (monotonic). */
-  durableSessions?: { stats(): { restores: number; misses: number; queries: number } };
+  durableSessions?: {
+    stats(): { restores: number; misses: number; queries: number; fallbackReads: number };
+  };
   /** Job queues whose depths are read at each scrape (bounded by the caller). */
   queues?: Array<Pick<JobQueue<unknown>, "name" | "depths">>;
 }
@@ -152,6 +154,11 @@ export function createMetrics(
       "session_restore_misses_total",
       "Signed session ids missing in Redis with no usable durable record (none, expired, revoked)",
       (s) => s.misses,
+    );
+    durable(
+      "session_fallback_reads_total",
+      "Signed-in requests served from the durable record while Redis was unreachable (SESSION_FALLBACK=database)",
+      (s) => s.fallbackReads,
     );
     durable(
       "session_durable_queries_total",

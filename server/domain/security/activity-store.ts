@@ -7,6 +7,7 @@ import type { SecurityEvent } from "./events.js";
 export interface ActivityStore {
   append(userId: string, event: SecurityEvent): Promise<void>;
   recent(userId: string, limit: number): Promise<SecurityEvent[]>;
+  forget(userId: string): Promise<void>;
 }
 
 export interface ActivityRetention {
@@ -43,6 +44,9 @@ export function createRedisActivityStore(
         }
       });
     },
+    async forget(userId) {
+      await redis.del(key(userId));
+    },
   };
 }
 
@@ -59,6 +63,9 @@ export function createMemoryActivityStore(deps: { maxUsers: number } & ActivityR
     },
     async recent(userId, limit) {
       return (lists.get(userId) ?? []).slice(0, limit);
+    },
+    async forget(userId) {
+      lists.delete(userId);
     },
   };
 }

@@ -30,6 +30,11 @@ export const SECURITY_EVENTS = [
   "recovery_codes_regenerated",
   "passkey_added",
   "passkey_removed",
+  "admin_action",
+  "account_deleted",
+  "account_exported",
+  "identity_linked",
+  "identity_unlinked",
 ] as const;
 
 export type SecurityEventName = (typeof SECURITY_EVENTS)[number];
@@ -43,6 +48,16 @@ export interface SecurityEventInput {
   policy?: string;
   /** Sessions ended. */
   count?: number;
+  /** What an admin did (`admin_action`), e.g. `disable`, `revoke_sessions`, `group_added`. */
+  action?: string;
+  /** The account an admin acted on; the event itself belongs to the admin (`userId`). */
+  target?: string;
+  /** `api_key` when ADMIN_API_KEY did it, `self` or `admin` for a deletion. */
+  actor?: string;
+  /** A group added or removed. */
+  group?: string;
+  /** The sign-in provider (a provider sign-in, a linked identity). */
+  provider?: string;
 }
 
 /** One recorded event: what the log line holds and what a user's activity list keeps. */
@@ -58,6 +73,11 @@ export interface SecurityEvent {
   requestId?: string;
   policy?: string;
   count?: number;
+  action?: string;
+  target?: string;
+  actor?: string;
+  group?: string;
+  provider?: string;
 }
 
 export interface SecurityEvents {
@@ -69,6 +89,8 @@ export interface SecurityEvents {
   context(): RequestHandler;
   /** Resolves once every recording started so far has finished (tests, shutdown). */
   settled(): Promise<void>;
+  /** Drops the user's stored list (a deleted account); the log lines stay. */
+  forget(userId: string): Promise<void>;
 }
 
 const USER_AGENT_MAX = 256; // characters logged
@@ -76,7 +98,7 @@ const USER_AGENT_MAX = 256; // characters logged
 const FAILURES: ReadonlySet<SecurityEventName> = new Set(["login_failed", "login_locked"]);
 
 /** Logged and counted, never kept in the user's list: a busy client would push everything else out. */
-const UNLISTED: ReadonlySet<SecurityEventName> = new Set(["rate_limited"]);
+const UNLISTED: ReadonlySet<SecurityEventName> = new Set(["rate_limited", "account_deleted"]);
 /** A failure repeating the user's newest one (same event, same address) within this is logged, not listed. */
 const REPEAT_WINDOW_MS = 60_000;
 /** How long an email's account (or its absence) is remembered, so a flood of failures costs few queries. */
@@ -104,6 +126,8 @@ export function createSecurityEvents(deps: {
   registry: Registry;
   /** The account an email names, to attribute failed logins to it; undefined when there is none. */
   findUserId?: (email: string) => Promise<string | undefined>;
+  /** Sees every event as it is logged (the admin overview's counts); must not throw. */
+  observe?: (event: SecurityEvent) => void;
 }): SecurityEvents {
   const { store, hashKey, perUser, findUserId } = deps;
   const log = deps.logger.child({ component: "security" });
@@ -150,6 +174,7 @@ export function createSecurityEvents(deps: {
 
   const emit = (event: SecurityEvent) => {
     counter.inc({ event: event.event });
+    deps.observe?.(event);
     const { requestId, ...fields } = event;
     log.info({ ...fields, reqId: requestId }, "security event");
   };
@@ -185,6 +210,11 @@ export function createSecurityEvents(deps: {
         requestId: context?.res.locals.requestId,
         policy: input.policy,
         count: input.count,
+        action: input.action,
+        target: input.target,
+        actor: input.actor,
+        group: input.group,
+        provider: input.provider,
       };
       const done = finish(event, input.userId ? undefined : input.email).catch((err: unknown) =>
         log.warn({ err: err instanceof Error ? { message: err.message } : undefined }, "security event lost"),
@@ -198,6 +228,11 @@ export function createSecurityEvents(deps: {
     context: () => (req, res, next) => requestContext.run({ req, res }, next),
     async settled() {
       while (pending.size > 0) await Promise.all(pending);
+    },
+    async forget(userId) {
+      // Events still being stored for the user land first, so none outlives the list.
+      while (pending.size > 0) await Promise.all(pending);
+      await store.forget(userId);
     },
   };
 }

@@ -6,12 +6,14 @@ import type { Logger } from "../../infra/logging/logger.js";
 import type { Redis } from "../../infra/redis/redis-client.js";
 import { DependencyUnavailableError, ServerBusyError } from "../../lib/errors.js";
 import type { AuthMethod, StoredSessionAuth } from "../auth/session-auth.js";
+import { createSessionFallback, type SessionFallback } from "./session-fallback.js";
 import {
   createSessionRecords,
   type SessionRecord,
   type SessionRecords,
   sessionKeyHash,
 } from "./session-records.js";
+import { createSessionRevocations } from "./session-revocations.js";
 
 declare module "express-session" {
   interface SessionData {
@@ -41,6 +43,8 @@ export interface DurableSessionStats {
   misses: number;
   /** Statements sent to the database by this module. */
   queries: number;
+  /** Sessions read from their record while Redis was unreachable (SESSION_FALLBACK=database). */
+  fallbackReads: number;
 }
 
 /** A point a restore can be held at, to race it with a revocation in tests. */
@@ -71,6 +75,8 @@ export interface DurableSessions {
   startSweeping(): void;
   stopSweeping(): void;
   stats(): DurableSessionStats;
+  /** With SESSION_FALLBACK=database: what serves sessions while Redis is unreachable. */
+  readonly fallback: SessionFallback | undefined;
 }
 
 /** The durable record behind every Redis session (docs/internals/durable-sessions.md). */
@@ -83,6 +89,8 @@ export function createDurableSessions(deps: {
   absoluteTtlSeconds: number;
   maxBytes: number;
   touchSeconds: number;
+  /** SESSION_FALLBACK=database: serve signed-in sessions from their records while Redis is unreachable. */
+  fallback?: boolean;
   /** The cookie a restored session is given (its expiry follows the record). */
   cookie: { secure: boolean; sameSite: "strict" | "lax" | "none"; domain?: string };
   logger: Logger;
@@ -92,7 +100,7 @@ export function createDurableSessions(deps: {
   hold?: (stage: RestoreStage, sid: string) => Promise<void>;
 }): DurableSessions {
   const { redis, prefix, logger } = deps;
-  const stats: DurableSessionStats = { restores: 0, misses: 0, queries: 0 };
+  const stats: DurableSessionStats = { restores: 0, misses: 0, queries: 0, fallbackReads: 0 };
   const records = createSessionRecords(deps.db, () => stats.queries++);
   const ttlMs = deps.ttlSeconds * 1000;
   const inflight = new Map<string, Promise<SessionData | null>>();
@@ -152,7 +160,8 @@ export function createDurableSessions(deps: {
     return createHash("sha256").update(JSON.stringify(held)).digest("base64url").slice(0, 16);
   };
 
-  const lookup = async (sid: string): Promise<SessionData | null> => {
+  /** `restore`: written back into Redis; else only read (Redis is unreachable). */
+  const lookup = async (sid: string, restore: boolean): Promise<SessionData | null> => {
     if (Date.now() < openUntil) throw new DependencyUnavailableError("database");
     await slot();
     try {
@@ -204,6 +213,10 @@ export function createDurableSessions(deps: {
         passport: { user: found.userId },
       } as unknown as SessionData;
       sess.durable = { h: fingerprint(found) };
+      if (!restore) {
+        stats.fallbackReads++;
+        return sess;
+      }
       const key = prefix + sid;
       await redis.set(key, JSON.stringify(sess), "PX", found.idleExpiresAt - now, "NX");
       await deps.hold?.("written", sid);
@@ -241,15 +254,31 @@ export function createDurableSessions(deps: {
     if ((await redis.exists(prefix + sid)) === 0) await records.remove(keyHash);
   };
 
+  /** Single-flight per session and kind: concurrent requests share one lookup. */
+  const once = (sid: string, restore: boolean) => {
+    if (notFound.has(sid)) return Promise.resolve(null);
+    const key = restore ? sid : `read:${sid}`;
+    const pending = inflight.get(key);
+    if (pending) return pending;
+    const started = lookup(sid, restore).finally(() => inflight.delete(key));
+    inflight.set(key, started);
+    return started;
+  };
+
+  const fallback = deps.fallback
+    ? createSessionFallback({
+        redis,
+        prefix,
+        revocations: createSessionRevocations(deps.db, () => stats.queries++),
+        read: (sid) => once(sid, false),
+        lifetimeMs: (deps.absoluteTtlSeconds + deps.ttlSeconds) * 1000,
+        logger,
+      })
+    : undefined;
+
   return {
-    restore(sid) {
-      if (notFound.has(sid)) return Promise.resolve(null);
-      const pending = inflight.get(sid);
-      if (pending) return pending;
-      const started = lookup(sid).finally(() => inflight.delete(sid));
-      inflight.set(sid, started);
-      return started;
-    },
+    restore: (sid) => once(sid, true),
+    fallback,
 
     async beforeSave(sid, sess, isNew) {
       const record = recordOf(sess);

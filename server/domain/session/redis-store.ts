@@ -53,6 +53,9 @@ type SessionRedis = Redis & {
  *   missing in Redis is restored from it, `set` writes it first, `destroy` deletes it first. Only ids
  *   whose cookie signature verified reach `get` (express-session checks it), so a forged id never
  *   reaches the database.
+ * - with the database fallback (session-fallback.ts), a failed read is answered from the record, a
+ *   session that could not be written or deleted in Redis is kept or ended in the database, and a session
+ *   read from Redis after an outage is checked against the sessions ended meanwhile.
  * - `length`, `ids`, `all` and `clear` are refused: they scan the keyspace, one node only on Cluster.
  *   The per-user index lists sessions.
  */
@@ -118,7 +121,22 @@ export class SessionRedisStore extends RedisStore {
   override async get(sid: string, cb?: Callback<SessionData>): Promise<void> {
     const done = failFast(cb);
     const outcome = await (this.take(sid) ?? this.read(sid));
-    if (!outcome.ok) return done(outcome.err);
+    const fallback = this.durable?.fallback;
+    if (!outcome.ok) {
+      if (!fallback) return done(outcome.err);
+      try {
+        return done(null, await fallback.read(sid));
+      } catch (err) {
+        return done(err);
+      }
+    }
+    if (outcome.raw && fallback) {
+      try {
+        if (await fallback.ended(sid)) return done(null, null);
+      } catch (err) {
+        return done(err);
+      }
+    }
     if (!outcome.raw) {
       if (!this.durable) return done(null, null);
       let restored: SessionData | null;
@@ -167,9 +185,20 @@ export class SessionRedisStore extends RedisStore {
     try {
       await this.durable?.beforeSave(sid, sess, isNew);
       const value = JSON.stringify(sess);
-      const reply = isNew
-        ? await this.redis.set(key, value, "EX", ttlSeconds, "NX")
-        : await this.redis.set(key, value, "EX", ttlSeconds, "XX");
+      let reply: string | null;
+      try {
+        reply = isNew
+          ? await this.redis.set(key, value, "EX", ttlSeconds, "NX")
+          : await this.redis.set(key, value, "EX", ttlSeconds, "XX");
+      } catch (err) {
+        // The database fallback keeps a session that has its record there until Redis is back: a new
+        // one is restored into Redis on its first read then. passport saves a login's session once
+        // before the login stored what its record needs; the end of the request saves it again.
+        const kept = sess.durable !== undefined || (isNew && sess.passport?.user !== undefined);
+        if (!this.durable?.fallback || !kept) throw err;
+        this.durable.fallback.lost();
+        return done(null);
+      }
       if (reply === "OK") this.existing.add(sess);
       await this.durable?.afterSave(sid, sess, reply === "OK");
     } catch (err) {
@@ -189,7 +218,13 @@ export class SessionRedisStore extends RedisStore {
     try {
       // The record first: a session whose key is gone but whose record is not would be restored.
       await this.durable.remove(sid, async () => {
-        await this.redis.del(this.prefix + sid);
+        try {
+          await this.redis.del(this.prefix + sid);
+        } catch (err) {
+          // With the database fallback the session still ends: Redis' copy is deleted when it is back.
+          if (!this.durable?.fallback) throw err;
+          await this.durable.fallback.revoked(sid);
+        }
       });
     } catch (err) {
       return done(err);

@@ -48,6 +48,7 @@ export function createSessionStore(deps: {
             absoluteTtlSeconds: config.session.absoluteTtlSeconds,
             maxBytes: config.session.durable.maxBytes,
             touchSeconds: config.session.durable.touchSeconds,
+            fallback: config.session.durable.fallback,
             cookie: {
               secure: config.session.cookieSecure,
               sameSite: config.session.sameSite,

@@ -69,14 +69,19 @@ export function createForwardAuthRouter(deps: { config: Config }): Router {
     const verified = user.emailVerified === true;
     const auth = req.session?.auth;
     const multiFactor = auth !== undefined && isMultiFactor(sessionAmr(auth));
-    const email = verified ? user.email : undefined;
-    const decision = decide(forwardAuth.rules, target.host, target.uri, email, multiFactor);
+    const groups = user.groups ?? [];
+    const decision = decide(forwardAuth.rules, target.host, target.uri, {
+      email: verified ? user.email : undefined,
+      groups,
+      secondFactor: multiFactor,
+    });
     if (decision !== "allowed") throw new HttpError(decision);
     res.setHeader(headers.userId, user.id);
     res.setHeader(headers.email, headerSafeEmail(user.email));
     res.setHeader(headers.emailVerified, verified ? "true" : "false");
     res.setHeader(headers.sessionId, publicSessionId(req.sessionID));
     res.setHeader(headers.mfa, multiFactor ? "true" : "false");
+    res.setHeader(headers.groups, groups.join(","));
     res.status(200).end();
   });
 

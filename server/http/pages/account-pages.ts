@@ -4,6 +4,7 @@ import type { Config } from "../../config/config.js";
 import type { AccountService } from "../../domain/auth/account-service.js";
 import type { Passkeys } from "../../domain/mfa/passkeys.js";
 import type { SecondFactors } from "../../domain/mfa/second-factors.js";
+import type { ProviderSignIn } from "../../domain/oidc/provider-sign-in.js";
 import type { SecurityEvents } from "../../domain/security/events.js";
 import { HttpError } from "../../lib/errors.js";
 import { accountContext, sessionPort } from "../request-context.js";
@@ -21,8 +22,9 @@ export function createAccountPages(deps: {
   /** Both absent with MFA=off: no "Sign-in methods" section. */
   secondFactors?: Pick<SecondFactors, "status">;
   passkeys?: Pick<Passkeys, "list" | "remove">;
+  oauth?: Pick<ProviderSignIn, "providers" | "linked" | "unlink">;
 }): Router {
-  const { config, accounts, events, secondFactors, passkeys } = deps;
+  const { config, accounts, events, secondFactors, passkeys, oauth } = deps;
   const router = Router();
   const form = formBody();
 
@@ -30,7 +32,7 @@ export function createAccountPages(deps: {
     req: Request,
     res: Response,
     status: number,
-    extra: { errors?: Errors; alert?: string; notice?: string } = {},
+    extra: { errors?: Errors; alert?: string; notice?: string; identityAlert?: string } = {},
   ) => {
     const user = req.user as Express.User;
     const sessions = await accounts.listSessions(sessionPort(req, res, config));
@@ -39,16 +41,30 @@ export function createAccountPages(deps: {
       ?.recent(user.id)
       .then((list) => list.map(publicActivity))
       .catch(() => undefined);
+    const identities = await oauth
+      ?.linked(user.id)
+      .then((list) => list.map((i) => ({ ...i, linkedAt: i.createdAt.toISOString() })))
+      .catch(() => undefined);
     const emailVerified = config.mail.emailVerification === "off" ? undefined : (user.emailVerified ?? false);
     const session = sessionPort(req, res, config);
     const methods =
       secondFactors && passkeys
         ? { ...(await secondFactors.status(session)), passkeys: await passkeys.list(session) }
         : undefined;
+    const providers = oauth?.providers ?? [];
     send(
       res,
       status,
-      accountPage({ email: user.email, sessions, activity, emailVerified, methods, ...extra }),
+      accountPage({
+        email: user.email,
+        sessions,
+        activity,
+        emailVerified,
+        identities,
+        providers,
+        methods,
+        ...extra,
+      }),
     );
   };
 
@@ -108,6 +124,16 @@ export function createAccountPages(deps: {
       res.redirect(303, "/account?done=passkey-removed");
     });
   }
+  router.post("/account/identities/unlink", form, async (req, res) => {
+    if (!req.user || !oauth) return res.redirect(303, "/login");
+    try {
+      await oauth.unlink(req.user.id, String(req.body?.provider ?? ""), String(req.body?.subject ?? ""));
+    } catch (err) {
+      if (!(err instanceof HttpError) || err.status >= 500) throw err;
+      return renderAccount(req, res, err.status, { identityAlert: err.message });
+    }
+    res.redirect(303, "/account?done=unlinked");
+  });
 
   return router;
 }

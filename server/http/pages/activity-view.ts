@@ -20,6 +20,8 @@ const LABELS: Record<string, string> = {
   logged_out: "Logged out",
   csrf_refused: "A request from another site was refused",
   rate_limited: "Too many requests refused",
+  identity_linked: "A sign-in provider was linked to this account",
+  identity_unlinked: "A sign-in provider was unlinked from this account",
 };
 
 /** The account page's "Recent security activity"; `undefined` rows: the list could not be read. */

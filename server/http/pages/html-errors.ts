@@ -4,14 +4,16 @@ import { errorPage } from "./views.js";
 
 /** Paths the pages own: their errors (CSRF refusal, outage) are rendered as HTML for browsers. */
 const PAGE_PATH =
-  /^\/(login|register|logout|account(\/.*)?|password\/(forgot|reset)|email\/verify(\/resend)?)?$/;
+  /^\/(login|register|logout|account(\/.*)?|password\/(forgot|reset)|email\/verify(\/resend)?|auth\/oauth\/[^/]+(\/callback|\/link)?)?$/;
 
 const TITLES: Record<number, string> = {
   400: "Bad request",
   403: "Request refused",
   404: "Not found",
+  409: "Cannot continue",
   413: "Too large",
   429: "Too many requests",
+  502: "The provider's answer was refused",
   503: "Temporarily unavailable",
 };
 

@@ -4,6 +4,7 @@ import type { AccountRecovery } from "../../domain/auth/account-recovery.js";
 import type { AccountService } from "../../domain/auth/account-service.js";
 import type { Passkeys } from "../../domain/mfa/passkeys.js";
 import type { SecondFactors } from "../../domain/mfa/second-factors.js";
+import type { ProviderSignIn } from "../../domain/oidc/provider-sign-in.js";
 import type { ProductRateLimits } from "../../domain/ratelimit/policies.js";
 import type { SecurityEvents } from "../../domain/security/events.js";
 import { createAccountPages } from "./account-pages.js";
@@ -30,6 +31,7 @@ export function createPagesRouter(deps: {
   /** Absent with MFA=off: no second step. */
   secondFactors?: SecondFactors;
   passkeys?: Passkeys;
+  oauth?: Pick<ProviderSignIn, "providers" | "linked" | "unlink">;
 }): Router {
   const returnTo = deps.returnTo ?? (() => undefined);
   const router = Router();

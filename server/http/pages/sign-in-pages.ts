@@ -22,6 +22,7 @@ export function createSignInPages(deps: {
   const router = Router();
   const passkeys = config.mfa.mode !== "off";
   const form = formBody();
+  const providers = config.oidc.providers.map((p) => p.name);
 
   router.get("/", (req, res) => res.redirect(303, req.user ? "/account" : "/login"));
 
@@ -29,14 +30,19 @@ export function createSignInPages(deps: {
     const next = returnTo(req, req.query.next);
     if (req.user) return res.redirect(303, next ?? "/account");
     const done = typeof req.query.done === "string" ? req.query.done : undefined;
-    send(res, 200, loginPage({ next, notice: done ? LOGIN_NOTICES.get(done) : undefined, passkeys }));
+    send(
+      res,
+      200,
+      loginPage({ next, notice: done ? LOGIN_NOTICES.get(done) : undefined, providers, passkeys }),
+    );
   });
 
   router.post("/login", form, limits.signIn, async (req, res) => {
     const email = text(req.body?.email);
     const next = returnTo(req, req.body?.next);
     const input = check(credentialsSchema, req.body ?? {});
-    if (!input.ok) return send(res, 400, loginPage({ email, errors: input.problems, next, passkeys }));
+    if (!input.ok)
+      return send(res, 400, loginPage({ email, errors: input.problems, next, providers, passkeys }));
     try {
       const outcome = await accounts.login(input.value, accountContext(req, res, config));
       if (outcome.mfaRequired) {
@@ -48,7 +54,8 @@ export function createSignInPages(deps: {
     } catch (err) {
       if (!(err instanceof HttpError)) throw err;
       if (isRateLimited(err)) return renderRateLimited(req, res, err, returnTo);
-      if (err.status === 401) return send(res, 401, loginPage({ email, alert: err.message, next, passkeys }));
+      if (err.status === 401)
+        return send(res, 401, loginPage({ email, alert: err.message, next, providers, passkeys }));
       if (err.code === "email_not_verified") {
         return send(res, 403, loginPage({ email, alert: err.message, next, unverified: true, passkeys }));
       }

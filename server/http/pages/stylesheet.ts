@@ -37,6 +37,12 @@ th, td { text-align: left; padding: .5rem .25rem; border-bottom: 1px solid #e3e6
 .badge { display: inline-block; font-size: .8rem; background: #e8f0fe; color: #0b57d0; border-radius: 999px; padding: 0 .5rem; }
 .actions { display: flex; flex-wrap: wrap; gap: .5rem; margin-top: 1rem; }
 .muted { color: #5f6670; }
+.chart svg { width: 100%; height: auto; background: #fafbfc; border: 1px solid #e3e6ea; }
+.chart .ok { fill: #1e7b34; }
+.chart .bad { fill: #b3261e; }
+.stats { display: flex; flex-wrap: wrap; gap: 1rem; padding: 0; list-style: none; }
+.stats li { background: #fff; border: 1px solid #d9dde3; border-radius: 8px; padding: .5rem 1rem; }
+nav.admin a { margin-right: 1rem; }
 @media (max-width: 36rem) {
   thead { position: absolute; left: -999px; }
   tr { display: block; border-bottom: 1px solid #e3e6ea; padding: .5rem 0; }

@@ -3,12 +3,14 @@ import { type HtmlValue, html, type SafeHtml } from "../../lib/html.js";
 import { describeDevice } from "../../lib/user-agent.js";
 import { type ActivityRow, activitySection } from "./activity-view.js";
 import { ICON_PATH } from "./icon.js";
+import { type IdentityRow, identitiesSection, providerLabel } from "./identities-view.js";
 import { PASSKEY_SCRIPT_PATH, WEBAUTHN_BROWSER_PATH } from "./passkey-script.js";
 import { STYLESHEET_PATH } from "./stylesheet.js";
 
 export type Errors = Partial<Record<string, string>>;
 
-/** `passkeys`: the page has passkey buttons, so it loads the two scripts that drive them. */
+/** The page around `body`: the stylesheet, the icon, a skip link; with `passkeys`, the two scripts
+ * that drive the passkey buttons. */
 export function layout(title: string, body: SafeHtml, passkeys = false): string {
   return html`<!doctype html>
 <html lang="en">
@@ -102,6 +104,8 @@ export function loginPage(o: {
   unverified?: boolean;
   /** Offer "Sign in with a passkey" (not with MFA=off). */
   passkeys?: boolean;
+  /** Sign-in providers (their names in `/auth/oauth/:provider`). */
+  providers?: string[];
 }): string {
   const errors = o.errors ?? {};
   const focus = firstError(errors, ["email", "password"]) ?? (o.alert ? "password" : "email");
@@ -132,10 +136,18 @@ ${
 </div>`
     : ""
 }
+${providerLinks(o.providers ?? [], o.next)}
 <p><a href="/password/forgot">Forgot password?</a></p>
 <p>No account yet? <a href="${withNext("/register", o.next)}">Create one</a>.</p>`,
     o.passkeys ?? false,
   );
+}
+
+function providerLinks(providers: string[], next: string | undefined): SafeHtml | string {
+  if (providers.length === 0) return "";
+  return html`<section class="card" aria-label="Other ways to log in">
+${providers.map((name) => html`<p><a class="button secondary" href="${withNext(`/auth/oauth/${name}`, next)}">Log in with ${providerLabel(name)}</a></p>`)}
+</section>`;
 }
 
 export function registerPage(o: { email?: string; errors?: Errors; alert?: string; next?: string }): string {
@@ -155,7 +167,7 @@ ${field({ name: "password", label: "Password", type: "password", autocomplete: "
   );
 }
 
-function when(iso: string): SafeHtml {
+export function when(iso: string): SafeHtml {
   return html`<time datetime="${iso}">${iso.slice(0, 16).replace("T", " ")} UTC</time>`;
 }
 
@@ -181,6 +193,7 @@ export const NOTICES: ReadonlyMap<string, string> = new Map([
   ["link-sent", "A new confirmation link is on its way. Check your inbox."],
   ["passkey-added", "Your passkey was added. You can sign in with it."],
   ["passkey-removed", "The passkey was removed."],
+  ["unlinked", "The provider was unlinked: it no longer signs in to this account."],
 ]);
 
 export function accountPage(o: {
@@ -195,6 +208,12 @@ export function accountPage(o: {
   emailVerified?: boolean;
   /** The "Sign-in methods" section; absent with MFA=off. */
   methods?: SignInMethodsView;
+  /** Linked identities; undefined when they could not be read. */
+  identities?: IdentityRow[];
+  /** Configured sign-in providers. */
+  providers?: string[];
+  /** A refusal about the providers (unlinking the last way in). */
+  identityAlert?: string;
 }): string {
   const errors = o.errors ?? {};
   const focus = firstError(errors, ["currentPassword", "newPassword"]);
@@ -240,6 +259,7 @@ ${field({ name: "newPassword", label: "New password", type: "password", autocomp
 </section>
 
 ${o.methods ? signInMethodsSection(o.methods) : ""}
+${identitiesSection(o.identities, o.providers ?? [], o.identityAlert)}
 
 ${activitySection(o.activity)}
 

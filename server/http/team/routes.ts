@@ -1,5 +1,6 @@
 import { type RequestHandler, Router } from "express";
 import type { Services } from "../../domain/services.js";
+import { requireGroup } from "../require-group.js";
 import { requireUser } from "../require-user.js";
 import { requireRecentAuthentication } from "../step-up.js";
 import { createEchoProfileRouter, PROFILE_CATEGORY } from "./echo-profile.js";
@@ -15,6 +16,8 @@ export interface RouteServices
   requireUser: RequestHandler;
   /** For a sensitive route: 401 unless logged in, 403 `reauthentication_required` unless recently authenticated. */
   requireRecentAuthentication: RequestHandler;
+  /** 401 unless logged in, 403 `forbidden` unless the user is in the group. */
+  requireGroup(name: string): RequestHandler;
 }
 
 /**
@@ -29,13 +32,15 @@ export function registerRoutes(router: Router, services: RouteServices): void {
 
 /** The router createApp mounts at `/api`. */
 export function createTeamRouter(
-  services: Omit<RouteServices, "requireUser" | "requireRecentAuthentication"> & Pick<Services, "accounts">,
+  services: Omit<RouteServices, "requireUser" | "requireRecentAuthentication" | "requireGroup"> &
+    Pick<Services, "accounts">,
 ): Router {
   const router = Router();
   registerRoutes(router, {
     ...services,
     requireUser,
     requireRecentAuthentication: requireRecentAuthentication(services),
+    requireGroup,
   });
   return router;
 }

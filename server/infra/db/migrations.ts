@@ -138,6 +138,54 @@ export const MIGRATIONS: ReadonlyArray<{
       CREATE INDEX passkeys_user_id ON passkeys (user_id);
     `,
   },
+  {
+    // Accounts at OpenID Connect providers and GitHub: one (provider, subject) belongs to one user. The email
+    // is what the provider said when the identity was linked, shown on the account page; it never links.
+    // An account created by a provider has no password: its password_hash is empty and verifies nothing.
+    version: 10,
+    name: "identities",
+    sql: `
+      CREATE TABLE identities (
+        provider text NOT NULL,
+        subject text NOT NULL,
+        user_id uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        email text,
+        email_verified boolean NOT NULL DEFAULT false,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        last_used_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (provider, subject)
+      );
+      CREATE INDEX identities_user_id ON identities (user_id);
+    `,
+  },
+  {
+    // Groups a user belongs to (`admin` opens the console; teams name their own in rules and routes).
+    version: 11,
+    name: "user_groups",
+    sql: `
+      CREATE TABLE user_groups (
+        user_id uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        name text NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (user_id, name)
+      );
+      CREATE INDEX user_groups_name ON user_groups (name);
+    `,
+  },
+  {
+    // Sessions ended while Redis was unreachable (SESSION_FALLBACK=database), by the SHA-256 of their id:
+    // Redis' copy of each is deleted before Redis serves it again (docs/internals/durable-sessions.md).
+    version: 12,
+    name: "session_revocations",
+    sql: `
+      CREATE TABLE session_revocations (
+        key_hash text PRIMARY KEY,
+        revoked_at timestamptz NOT NULL DEFAULT now(),
+        expires_at timestamptz NOT NULL
+      );
+      CREATE INDEX session_revocations_expires_at ON session_revocations (expires_at);
+    `,
+  },
 ];
 
 /** Migration 6's data step: normalise the addresses that can be, flag the rest. */

@@ -13,7 +13,9 @@ export type MailJob =
   /** Someone tried to register with an address that already has an account (EMAIL_VERIFICATION=required). */
   | { kind: "registration-attempt"; email: string }
   /** The account signed in from a device it had not used before (NOTIFY_NEW_SIGN_IN). */
-  | { kind: "new-sign-in"; userId: string; device: string; ip: string; at: number };
+  | { kind: "new-sign-in"; userId: string; device: string; ip: string; at: number }
+  /** The account was deleted: the address is carried, since no row is left to look it up in. */
+  | { kind: "account-deleted"; email: string };
 
 /** One rendered message. */
 export interface Mail {

@@ -4,8 +4,10 @@
  *   <prefix>:sess-index:{<user>}:meta|seen   the user's session index (hash-tagged: one cluster slot)
  *   <prefix>:cache:...                       the two-tier cache (layout in cache/keys.ts)
  *   <prefix>:rl:{<policy>:<subject>}         a rate-limit counter (hash-tagged)
+ *   <prefix>:oauth-flow:<sha256>             a sign-in at a provider in flight (single use)
  *   <prefix>:health                          the key the Redis health check writes and reads back
  *   <prefix>:sec-events:{<user>}             the user's recent security events (capped list, hash-tagged)
+ *   <prefix>:signin-stats:<hour>             sign-ins, failures and lockouts of one hour (admin overview)
  *   {<prefix>:jobs}:<queue>:...              the job queues (BullMQ's prefix: every key of every queue
  *                                            in one cluster slot, as its Lua scripts need)
  * Metrics and the operator commands count and reach keys through these names only.
@@ -24,6 +26,8 @@ export interface RedisKeys {
   /** The key of one rate-limit policy's subject. */
   rateLimit(policy: string, subject: string): string;
   health: string;
+  /** Prefix of every sign-in flow at a provider. */
+  oauthFlows: string;
   /** One user's recent security events, newest first. */
   securityEvents(userId: string): string;
   /** BullMQ's `prefix` option (BullMQ adds `:<queue>:<part>`). */
@@ -44,6 +48,7 @@ export function redisKeys(keyPrefix: string): RedisKeys {
     rateLimits: `${keyPrefix}:rl:`,
     rateLimit: (policy, subject) => `${keyPrefix}:rl:{${policy}:${subject}}`,
     health: `${keyPrefix}:health`,
+    oauthFlows: `${keyPrefix}:oauth-flow:`,
     securityEvents: (userId) => `${keyPrefix}:sec-events:{${userId}}`,
     jobs: `{${keyPrefix}:jobs}`,
     webauthnChallenge: (challenge) => `${keyPrefix}:webauthn:{${challenge}}`,

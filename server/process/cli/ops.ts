@@ -1,6 +1,7 @@
 import { normalizeEmail } from "../../../shared/validation.js";
 import type { Config } from "../../config/config.js";
-import { createUserCache } from "../../domain/auth/user-cache.js";
+import { createGroupRepository, GROUP_NAME } from "../../domain/auth/groups.js";
+import { createUserCache, type UserCache } from "../../domain/auth/user-cache.js";
 import { createUserRepository, type UserRecord } from "../../domain/auth/user-repository.js";
 import { createProductRateLimits } from "../../domain/ratelimit/policies.js";
 import { RedisRateLimitStore } from "../../domain/ratelimit/redis-store.js";
@@ -8,6 +9,7 @@ import type { UserSessions } from "../../domain/session/user-sessions.js";
 import type { Database } from "../../infra/db/database.js";
 import type { Logger } from "../../infra/logging/logger.js";
 import type { Redis } from "../../infra/redis/redis-client.js";
+import { HttpError } from "../../lib/errors.js";
 import { boot, fatal } from "../boot.js";
 import {
   createRuntimeContext,
@@ -25,6 +27,7 @@ const USAGE = `usage: node dist/server/process/cli/ops.js <command>   (npm run o
   lockout clear EMAIL                      forget the failed logins that lock the account
   users disable EMAIL                      refuse the user's logins and end their sessions
   users enable EMAIL                       allow the user to log in again
+  users groups EMAIL [add|remove NAME]     the user's groups, or add or remove one (the last admin stays)
 Output is JSON on stdout; exit 0 done, 1 failed or not found, 2 usage.`;
 
 class UsageError extends Error {}
@@ -60,7 +63,8 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(`${err.message ? `${err.message}\n` : ""}${USAGE}\n`);
       return 2;
     }
-    if (err instanceof NotFound) {
+    // A refusal the product explains (e.g. `last_admin`) is said as it is, not as a crash.
+    if (err instanceof NotFound || (err instanceof HttpError && err.status < 500)) {
       process.stderr.write(`${err.message}\n`);
       return 1;
     }
@@ -108,16 +112,37 @@ async function run(
     case "users enable": {
       const disable = action === "disable";
       const user = await findUser(ctx, single(args));
-      const redis = await ctx.redis();
-      const cache = openCache(ctx.runtime, redis, { subscribe: false });
       // Through the user cache, so every instance drops its copy and stops accepting the user's sessions.
-      const users = createUserCache({ cache, users: createUserRepository(await ctx.db()) }).repository;
+      const { repository: users } = await userCache(ctx);
       await users.setDisabled(user.id, disable);
       const revoked = disable ? await (await userSessions(ctx)).revokeOthers(user.id, "") : 0;
       return { user: user.email, disabled: disable, sessions_revoked: revoked };
     }
+    case "users groups": {
+      const [email, change, name, ...extra] = args;
+      if (!email || extra.length > 0) throw new UsageError("expected EMAIL [add|remove NAME]");
+      const user = await findUser(ctx, normalizeEmail(email));
+      const { groups } = await userCache(ctx);
+      if (change !== undefined) {
+        if ((change !== "add" && change !== "remove") || !name || !GROUP_NAME.test(name)) {
+          throw new UsageError(
+            "expected add|remove NAME (a group name: lower case letters, digits, '.', '_', '-')",
+          );
+        }
+        const done = change === "add" ? await groups.add(user.id, name) : await groups.remove(user.id, name);
+        if (!done && change === "remove") throw new NotFound(`${user.email} is not in group ${name}`);
+      }
+      return { user: user.email, groups: await groups.groupsOf(user.id) };
+    }
   }
   throw new UsageError(`unknown command: ${command}`);
+}
+
+/** Users through the cache, so every instance drops its copy after a change. */
+async function userCache(ctx: Context): Promise<UserCache> {
+  const db = await ctx.db();
+  const cache = openCache(ctx.runtime, await ctx.redis(), { subscribe: false });
+  return createUserCache({ cache, users: createUserRepository(db), groups: createGroupRepository(db) });
 }
 
 function context(runtime: RuntimeContext): Context {

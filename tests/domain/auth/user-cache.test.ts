@@ -1,5 +1,6 @@
 import request from "supertest";
 import { beforeAll, describe, expect, it } from "vitest";
+import { createGroupRepository } from "../../../server/domain/auth/groups.js";
 import { createUserCache } from "../../../server/domain/auth/user-cache.js";
 import { createUserRepository } from "../../../server/domain/auth/user-repository.js";
 import type { TestApp } from "../../helpers/app.js";
@@ -43,6 +44,7 @@ describe("passport's user lookup through the cache", () => {
       createdAt: reg.body.user.createdAt,
       credentialEpoch: 0,
       emailVerified: false,
+      groups: [],
     });
     const { rows } = await database.db.query<{ password_hash: string }>(
       "SELECT password_hash FROM users WHERE id = $1",
@@ -58,7 +60,11 @@ describe("passport's user lookup through the cache", () => {
 
     // Changes made through the repository invalidate the entry on every instance: a password change
     // (same hash here) bumps the credential epoch, so the old session is refused on both instances.
-    const users = createUserCache({ cache: a.cache, users: createUserRepository(database.db) });
+    const users = createUserCache({
+      cache: a.cache,
+      users: createUserRepository(database.db),
+      groups: createGroupRepository(database.db),
+    });
     expect(await users.repository.updatePassword(id, rows[0]!.password_hash)).toBe(1);
     await expect
       .poll(async () => (await request(b.app).get("/auth/me").set("Cookie", cookie)).status, {

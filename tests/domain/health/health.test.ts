@@ -97,6 +97,7 @@ describe("all dependencies healthy", () => {
         openai: { status: "healthy", latency_ms: expect.any(Number) },
         queue_mail: { status: "healthy", latency_ms: expect.any(Number) },
       },
+      sessions: { fallback: "off", serving: "redis" },
       timestamp: expect.any(String),
     });
     expect(new Date(complete.body.timestamp).toISOString()).toBe(complete.body.timestamp);

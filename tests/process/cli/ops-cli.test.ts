@@ -109,6 +109,19 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)("operator commands", () => {
     await signedIn(email);
   });
 
+  it("adds a user to a group; the running instance sees it at once", async () => {
+    const email = uniqueEmail("ops");
+    await request(t.app).post("/auth/register").send({ email, password: PASSWORD });
+    const agent = await signedIn(email);
+    await agent.get("/auth/me").expect(200); // the user is now in the cache
+
+    const added = await ops("users", "groups", email, "add", "ops");
+    expect(added.code).toBe(0);
+    expect(JSON.parse(added.stdout)).toEqual({ user: email, groups: ["ops"] });
+    const verify = () => agent.get("/auth/verify").set("X-Forwarded-Host", "svc.example.net");
+    expect((await verify()).headers["x-auth-groups"]).toBe("ops");
+  });
+
   it("answers usage errors with 2 and unknown users with 1, on stderr", async () => {
     const none = await ops();
     expect(none.code).toBe(2);

@@ -1,0 +1,130 @@
+import request from "supertest";
+import { beforeAll, describe, expect, it } from "vitest";
+import { ADMIN_GROUP } from "../../server/domain/auth/groups.js";
+import { startMailWorker } from "../../server/process/runtime.js";
+import type { TestApp } from "../helpers/app.js";
+import type { TestDatabase } from "../helpers/database.js";
+import { isolatedDatabase, login, registerUser, testApp, waitUntil } from "../helpers/fixtures.js";
+import { sessionIdOf } from "../helpers/session.js";
+import { startSmtpServer, type TestSmtpServer } from "../helpers/smtp.js";
+
+// Its own schema, so "every table" is this file's and the last-admin rule counts only its admins.
+let database: TestDatabase;
+let t: TestApp;
+let other: TestApp;
+let smtp: TestSmtpServer;
+
+beforeAll(async () => {
+  database = await isolatedDatabase();
+  smtp = await startSmtpServer();
+  t = await testApp({
+    db: database.db,
+    env: { REAUTH_MAX_AGE_SECONDS: "300", SMTP_URL: smtp.url },
+    factories: { start: async (ctx, services) => startMailWorker(ctx, services) },
+  });
+  other = await testApp({ db: database.db, env: { KEY_PREFIX: t.config.keyPrefix } });
+});
+
+const idOf = async (email: string) => (await t.services.users.findByEmail(email))?.id as string;
+
+/** Every row of every table of the schema, as text, that mentions one of `needles`. */
+async function rowsNaming(...needles: string[]): Promise<string[]> {
+  const schema = database.env.DATABASE_SCHEMA;
+  const { rows: tables } = await database.db.query<{ table_name: string }>(
+    schema
+      ? "SELECT table_name FROM information_schema.tables WHERE table_schema = $1"
+      : "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'",
+    schema ? [schema] : [],
+  );
+  expect(tables.map((r) => r.table_name)).toEqual(
+    expect.arrayContaining(["users", "session_records", "user_groups"]),
+  );
+  const found: string[] = [];
+  for (const { table_name } of tables) {
+    const { rows } = await database.db.query<{ row: string }>(`SELECT t::text AS row FROM "${table_name}" t`);
+    for (const { row } of rows) {
+      if (needles.some((n) => row.toLowerCase().includes(n.toLowerCase())))
+        found.push(`${table_name}: ${row}`);
+    }
+  }
+  return found;
+}
+
+const sessionKey = (cookie: string) => `${t.config.keyPrefix}:sess:${sessionIdOf(cookie)}`;
+
+describe("download my data", () => {
+  it("holds the account, its sessions and its events, and nothing of anyone else's", async () => {
+    const user = await registerUser(t);
+    const id = await idOf(user.email);
+    const laptop = await login(t, user.email, { password: user.password });
+    // An admin acts on the account: that event is the admin's, not the user's.
+    const admin = await registerUser(t);
+    const adminId = await idOf(admin.email);
+    await t.services.userCache.groups.add(adminId, ADMIN_GROUP);
+    await request(t.app)
+      .post(`/admin/api/users/${id}/sessions/revoke`)
+      .set("Cookie", admin.cookie)
+      .expect(200);
+    const again = await login(t, user.email, { password: user.password });
+    await t.services.events.settled();
+
+    await request(t.app).get("/auth/account/export").expect(401);
+    const res = await request(t.app).get("/auth/account/export").set("Cookie", again.cookie).expect(200);
+    expect(res.headers["content-disposition"]).toBe('attachment; filename="account.json"');
+    expect(res.body.account).toEqual({
+      id,
+      email: user.email,
+      createdAt: expect.any(String),
+      emailVerified: false,
+      groups: [],
+    });
+    expect(res.body.sessions).toEqual([expect.objectContaining({ current: true })]);
+    expect(res.body.events.map((e: { event: string }) => e.event)).toContain("login_succeeded");
+    const text = JSON.stringify(res.body);
+    for (const foreign of [adminId, admin.email, sessionIdOf(laptop.cookie), sessionIdOf(again.cookie)]) {
+      expect(text).not.toContain(foreign);
+    }
+  });
+});
+
+describe("delete my account", () => {
+  it("needs a recent authentication, then leaves no row naming the user, no session, no activity, and mails a confirmation", async () => {
+    const user = await registerUser(t);
+    const id = await idOf(user.email);
+    const phone = await login(other, user.email, { password: user.password });
+    await t.services.userCache.groups.add(id, "ops");
+    await t.services.events.settled();
+    expect(await rowsNaming(id, user.email)).not.toEqual([]);
+
+    // An old authentication is not enough.
+    const stored = JSON.parse((await t.redis!.get(sessionKey(user.cookie)))!);
+    stored.auth.authAt = Date.now() - 3_600_000;
+    await t.redis!.set(sessionKey(user.cookie), JSON.stringify(stored), "KEEPTTL");
+    const stale = await request(t.app).delete("/auth/account").set("Cookie", user.cookie);
+    expect([stale.status, stale.body.error.code]).toEqual([403, "reauthentication_required"]);
+    await request(t.app)
+      .post("/auth/reauthenticate")
+      .set("Cookie", user.cookie)
+      .send({ password: user.password })
+      .expect(204);
+
+    const gone = await request(t.app).delete("/auth/account").set("Cookie", user.cookie).expect(200);
+    expect(gone.body).toEqual({ sessionsEnded: 2 });
+    expect(String(gone.headers["set-cookie"])).toMatch(new RegExp(`${t.config.session.cookieName}=;`));
+    await t.services.events.settled();
+
+    expect(await rowsNaming(id, user.email)).toEqual([]);
+    await request(other.app).get("/auth/me").set("Cookie", phone.cookie).expect(401);
+    await request(t.app).get("/auth/me").set("Cookie", user.cookie).expect(401);
+    const keys = await t.redis!.keys(`${t.config.keyPrefix}:*`);
+    expect(keys.filter((k) => k.includes(id))).toEqual([]);
+    const left = await Promise.all([user.cookie, phone.cookie].map((c) => t.redis!.exists(sessionKey(c))));
+    expect(left).toEqual([0, 0]);
+    expect(await t.services.events.recent(id)).toEqual([]);
+    const login401 = await request(t.app)
+      .post("/auth/login")
+      .send({ email: user.email, password: user.password });
+    expect(login401.status).toBe(401);
+    await waitUntil(() => smtp.to(user.email).some((m) => m.subject === "Your account was deleted"));
+  });
+});

@@ -1,0 +1,226 @@
+import request from "supertest";
+import { beforeAll, describe, expect, it } from "vitest";
+import { ADMIN_GROUP } from "../../server/domain/auth/groups.js";
+import type { TestApp } from "../helpers/app.js";
+import type { TestDatabase } from "../helpers/database.js";
+import { type Credentials, isolatedDatabase, login, registerUser, testApp } from "../helpers/fixtures.js";
+import { sessionIdOf, uniqueEmail } from "../helpers/session.js";
+
+const API_KEY = "admin-api-key-for-tests-0123456789";
+// Its own database: the last-admin rule counts every admin in it.
+let database: TestDatabase;
+let t: TestApp;
+/** A second instance of the same deployment (same Redis prefix and database). */
+let other: TestApp;
+let admin: Credentials & { id: string };
+
+const idOf = async (email: string) => (await t.services.users.findByEmail(email))?.id as string;
+
+async function makeAdmin(): Promise<Credentials & { id: string }> {
+  const user = await registerUser(t);
+  const id = await idOf(user.email);
+  await t.services.userCache.groups.add(id, ADMIN_GROUP);
+  return { ...user, id };
+}
+
+const sessionKey = (cookie: string) => `${t.config.keyPrefix}:sess:${sessionIdOf(cookie)}`;
+
+/** Moves the session's last authentication an hour back. */
+async function ageAuthentication(cookie: string): Promise<void> {
+  const stored = JSON.parse((await t.redis!.get(sessionKey(cookie)))!);
+  stored.auth.authAt = Date.now() - 3_600_000;
+  await t.redis!.set(sessionKey(cookie), JSON.stringify(stored), "KEEPTTL");
+}
+
+beforeAll(async () => {
+  database = await isolatedDatabase();
+  const env = { ADMIN_API_KEY: API_KEY, REAUTH_MAX_AGE_SECONDS: "300" };
+  t = await testApp({ db: database.db, env });
+  other = await testApp({ db: database.db, env: { ...env, KEY_PREFIX: t.config.keyPrefix } });
+  admin = await makeAdmin();
+});
+
+/** Every admin API route, with a body where one is needed. */
+const ROUTES = (id: string) =>
+  [
+    ["get", "/admin/api/users"],
+    ["get", `/admin/api/users/${id}`],
+    ["post", `/admin/api/users/${id}/disable`],
+    ["post", `/admin/api/users/${id}/enable`],
+    ["post", `/admin/api/users/${id}/sessions/revoke`],
+    ["delete", `/admin/api/users/${id}/sessions/abc`],
+    ["post", `/admin/api/users/${id}/password-reset`],
+    ["post", `/admin/api/users/${id}/verification`],
+    ["post", `/admin/api/users/${id}/groups`, { name: ADMIN_GROUP }],
+    ["delete", `/admin/api/users/${id}/groups/${ADMIN_GROUP}`],
+    ["delete", `/admin/api/users/${id}`, { confirm: "x@example.com" }],
+  ] as const;
+
+function call(app: TestApp, route: ReturnType<typeof ROUTES>[number], cookie?: string) {
+  const [method, path, body] = route;
+  const req = request(app.app)[method](path);
+  if (cookie) req.set("Cookie", cookie);
+  return body ? req.send(body) : req;
+}
+
+describe("who may use the admin API", () => {
+  it("answers 401 without a session or with a wrong key, 403 to a non-admin even with a forged cached group, and changes nothing", async () => {
+    const user = await registerUser(t);
+    const id = await idOf(user.email);
+    // The cached user claims `admin`, as if someone had written the cache entry.
+    await request(t.app).get("/auth/me").set("Cookie", user.cookie).expect(200);
+    const key = t.cache.keys.value("users", 0, id);
+    const stored = (await t.redis!.get(key)) as string;
+    const forged = JSON.parse(stored.slice(stored.indexOf(":") + 1));
+    await t.redis!.set(
+      key,
+      `${stored.slice(0, stored.indexOf(":"))}:${JSON.stringify({ ...forged, groups: [ADMIN_GROUP] })}`,
+      "KEEPTTL",
+    );
+    // The other instance has no copy in its own memory: it reads the forged entry.
+    const verify = await request(other.app).get("/auth/verify").set("Cookie", user.cookie);
+    expect(verify.headers["x-auth-groups"]).toBe(ADMIN_GROUP); // the forgery is in place
+
+    for (const route of ROUTES(id)) {
+      expect((await call(other, route)).status, `${route[0]} ${route[1]}`).toBe(401);
+      const forbidden = await call(other, route, user.cookie);
+      expect([forbidden.status, forbidden.body.error?.code], `${route[0]} ${route[1]}`).toEqual([
+        403,
+        "forbidden",
+      ]);
+    }
+    const wrongKey = await request(t.app)
+      .get("/admin/api/users")
+      .set("Authorization", "Bearer not-the-key-at-all");
+    expect(wrongKey.status).toBe(401);
+    expect((await database.db.query("SELECT name FROM user_groups WHERE user_id = $1", [id])).rows).toEqual(
+      [],
+    );
+    await request(t.app).get("/auth/me").set("Cookie", user.cookie).expect(200);
+  });
+
+  it("asks an admin to authenticate again when the last authentication is old, and takes the API key", async () => {
+    const late = await makeAdmin();
+    await ageAuthentication(late.cookie);
+    const res = await request(t.app).get("/admin/api/users").set("Cookie", late.cookie);
+    expect(res.status).toBe(403);
+    expect(res.body.error.code).toBe("reauthentication_required");
+    await request(t.app)
+      .post("/auth/reauthenticate")
+      .set("Cookie", late.cookie)
+      .send({ password: late.password })
+      .expect(204);
+    await request(t.app).get("/admin/api/users").set("Cookie", late.cookie).expect(200);
+    await request(t.app).get("/admin/api/users").set("Authorization", `Bearer ${API_KEY}`).expect(200);
+  });
+
+  it("refuses a state-changing call a browser sent from another site, and changes nothing", async () => {
+    const user = await registerUser(t);
+    const id = await idOf(user.email);
+    const res = await request(t.app)
+      .post(`/admin/api/users/${id}/disable`)
+      .set("Cookie", admin.cookie)
+      .set("Sec-Fetch-Site", "cross-site");
+    expect(res.status).toBe(403);
+    expect(res.body.error.code).toBe("csrf_rejected");
+    expect((await t.services.users.findById(id))?.disabledAt).toBeNull();
+  });
+});
+
+describe("what an admin does", () => {
+  it("finds users by part of the address, with filters and cursors", async () => {
+    const tag = `find${Date.now()}`;
+    const emails = [uniqueEmail(`${tag}-a`), uniqueEmail(`${tag}-b`), uniqueEmail(`${tag}-c`)];
+    for (const email of emails) await registerUser(t, { email });
+    const page = (query: string) =>
+      request(t.app).get(`/admin/api/users?${query}`).set("Cookie", admin.cookie).expect(200);
+
+    const first = await page(`q=${tag.toUpperCase()}&limit=2`);
+    expect(first.body.users.map((u: { email: string }) => u.email)).toEqual(emails.slice(0, 2));
+    expect(first.body.users[0]).toMatchObject({ disabled: false, emailVerified: false, groups: [] });
+    const second = await page(`q=${tag}&limit=2&cursor=${first.body.nextCursor}`);
+    expect(second.body).toEqual({ users: [expect.objectContaining({ email: emails[2] })] });
+
+    await request(t.app)
+      .post(`/admin/api/users/${await idOf(emails[1]!)}/disable`)
+      .set("Cookie", admin.cookie)
+      .expect(200);
+    const disabled = await page(`q=${tag}&filter=disabled`);
+    expect(disabled.body.users.map((u: { email: string }) => u.email)).toEqual([emails[1]]);
+
+    const bad = await request(t.app).get("/admin/api/users?limit=1000").set("Cookie", admin.cookie);
+    expect([bad.status, bad.body.error.code]).toEqual([400, "invalid_request"]);
+    const forged = await request(t.app).get("/admin/api/users?cursor=%%%").set("Cookie", admin.cookie);
+    expect(forged.status).toBe(400);
+  });
+
+  it("ends a user's sessions (their next request on another instance is 401), disables them, and each action names the admin", async () => {
+    const user = await registerUser(t);
+    const id = await idOf(user.email);
+    const phone = await login(other, user.email, { password: user.password });
+    await request(other.app).get("/auth/me").set("Cookie", user.cookie).expect(200);
+
+    await t.services.events.settled();
+    const details = await request(t.app)
+      .get(`/admin/api/users/${id}`)
+      .set("Cookie", admin.cookie)
+      .expect(200);
+    expect(details.body.user).toMatchObject({ id, email: user.email });
+    expect(details.body.sessions).toHaveLength(2);
+    expect(details.body.events.map((e: { event: string }) => e.event)).toContain("login_succeeded");
+
+    const ended = await request(t.app)
+      .post(`/admin/api/users/${id}/sessions/revoke`)
+      .set("Cookie", admin.cookie)
+      .expect(200);
+    expect(ended.body).toEqual({ sessionsEnded: 2 });
+    await request(other.app).get("/auth/me").set("Cookie", user.cookie).expect(401);
+    await request(other.app).get("/auth/me").set("Cookie", phone.cookie).expect(401);
+
+    const again = await login(t, user.email, { password: user.password });
+    await request(t.app).post(`/admin/api/users/${id}/disable`).set("Cookie", admin.cookie).expect(200);
+    await request(other.app).get("/auth/me").set("Cookie", again.cookie).expect(401);
+    const refused = await request(t.app)
+      .post("/auth/login")
+      .send({ email: user.email, password: user.password });
+    expect(refused.status).toBe(401);
+    await request(t.app).post(`/admin/api/users/${id}/enable`).set("Cookie", admin.cookie).expect(204);
+    await login(t, user.email, { password: user.password });
+
+    await t.services.events.settled();
+    const mine = await t.services.events.recent(admin.id);
+    expect(
+      mine.filter((e) => e.event === "admin_action" && e.target === id).map((e) => [e.action, e.target]),
+    ).toEqual([
+      ["enable", id],
+      ["disable", id],
+      ["revoke_sessions", id],
+    ]);
+  });
+
+  it("gives and takes groups, but never removes, disables or deletes the last enabled admin", async () => {
+    // This database's admins are the ones made above; leave exactly one.
+    await database.db.query("DELETE FROM user_groups WHERE name = $1 AND user_id <> $2", [
+      ADMIN_GROUP,
+      admin.id,
+    ]);
+    const user = await registerUser(t);
+    const id = await idOf(user.email);
+    const api = (method: "post" | "delete", path: string) =>
+      request(t.app)[method](path).set("Cookie", admin.cookie);
+
+    await api("post", `/admin/api/users/${id}/groups`).send({ name: "ops" }).expect(204);
+    await api("delete", `/admin/api/users/${id}/groups/ops`).expect(204);
+    const badName = await api("post", `/admin/api/users/${id}/groups`).send({ name: "Not A Group" });
+    expect(badName.status).toBe(400);
+
+    for (const res of [
+      await api("delete", `/admin/api/users/${admin.id}/groups/${ADMIN_GROUP}`),
+      await api("post", `/admin/api/users/${admin.id}/disable`),
+      await api("delete", `/admin/api/users/${admin.id}`).send({ confirm: admin.email }),
+    ]) {
+      expect([res.status, res.body.error.code]).toEqual([409, "last_admin"]);
+    }
+    await request(t.app).get("/admin/api/users?limit=1").set("Cookie", admin.cookie).expect(200);
+  });
+});

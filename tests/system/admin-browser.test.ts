@@ -1,0 +1,137 @@
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createPostgresDatabase, type Database } from "../../server/infra/db/database.js";
+import { TEST_SECRET, uniquePrefix } from "../helpers/app.js";
+import { launchChromium } from "../helpers/chromium.js";
+import { sharedRedis, testDatabase } from "../helpers/fixtures.js";
+import { silentLogger } from "../helpers/logger.js";
+import { type ServerProcess, startServerProcess } from "../helpers/processes.js";
+
+const PASSWORD = "correct horse battery";
+/** Set by `npm run docs:screenshot` only: where the console's picture for the docs goes. */
+const SCREENSHOT = process.env.ADMIN_SCREENSHOT;
+
+let server: ServerProcess;
+let browser: Browser;
+let db: Database;
+const contexts: BrowserContext[] = [];
+/** Every Content-Security-Policy violation a page of the app reported. */
+const cspViolations: string[] = [];
+const startedAt = Date.now();
+
+// The admin is made in the server's database, which only a shared PostgreSQL lets the test reach.
+describe.skipIf(!process.env.TEST_DATABASE_URL)("the admin console in Chromium", () => {
+  beforeAll(async () => {
+    const database = await testDatabase();
+    db = createPostgresDatabase(
+      {
+        url: database.env.DATABASE_URL as string,
+        schema: database.env.DATABASE_SCHEMA,
+        poolMax: 2,
+        timeoutMs: 5000,
+      },
+      silentLogger(),
+    );
+    const env = {
+      NODE_ENV: "test",
+      LOG_LEVEL: "warn",
+      REDIS_URL: (await sharedRedis()).url,
+      SESSION_SECRET: TEST_SECRET,
+      KEY_PREFIX: uniquePrefix(),
+      PASSWORD_SCRYPT_LOG_N: "10",
+      ...database.env,
+    };
+    [server, browser] = await Promise.all([startServerProcess(env), launchChromium()]);
+  });
+
+  afterAll(async () => {
+    for (const c of contexts) await c.close().catch(() => undefined);
+    await browser?.close();
+    await server?.stop();
+    await db?.close();
+    console.log(
+      `admin browser tests took ${((Date.now() - startedAt) / 1000).toFixed(1)} s (launch included)`,
+    );
+  });
+
+  async function newPage(): Promise<Page> {
+    const context = await browser.newContext({ viewport: { width: 1024, height: 800 } });
+    contexts.push(context);
+    // Init scripts run outside the page's CSP, so the listener sees what the policy blocks.
+    await context.addInitScript({
+      content: `document.addEventListener("securitypolicyviolation", (e) =>
+        console.error("securitypolicyviolation: " + e.violatedDirective + " blocked " + e.blockedURI));`,
+    });
+    context.on("console", (message) => {
+      if (/securitypolicyviolation|Content Security Policy/i.test(message.text())) {
+        cspViolations.push(message.text());
+      }
+    });
+    return context.newPage();
+  }
+
+  async function register(page: Page, email: string) {
+    await page.goto(`${server.url}/register`);
+    await page.fill("#f-email", email);
+    await page.fill("#f-password", PASSWORD);
+    await Promise.all([page.waitForURL(/\/account$/), page.click("button[type=submit]")]);
+  }
+
+  /** Clicks a button whose answer is a new document, and waits for it. */
+  async function press(page: Page, selector: string) {
+    await Promise.all([page.waitForEvent("load"), page.click(selector)]);
+  }
+
+  it("an admin finds a user, ends their sessions, disables them; a non-admin gets 403; no page breaks the CSP", async () => {
+    const stamp = Date.now();
+    const adminEmail = `console-admin-${stamp}@example.com`;
+    const userEmail = `console-user-${stamp}@example.com`;
+    const adminPage = await newPage();
+    const userPage = await newPage();
+    await register(adminPage, adminEmail);
+    await register(userPage, userEmail);
+    for (const n of [1, 2]) await register(await newPage(), `console-other-${n}-${stamp}@example.com`);
+
+    // Not an admin yet: 403 on the console.
+    const refused = await adminPage.goto(`${server.url}/admin`);
+    expect(refused?.status()).toBe(403);
+    await db.query("INSERT INTO user_groups (user_id, name) SELECT id, 'admin' FROM users WHERE email = $1", [
+      adminEmail,
+    ]);
+
+    await adminPage.goto(`${server.url}/admin`);
+    expect(await adminPage.locator("figure.chart svg rect").count()).toBeGreaterThan(0);
+    await adminPage.goto(`${server.url}/admin/users`);
+    await adminPage.fill("#f-q", `console-user-${stamp}`);
+    await press(adminPage, "form[role=search] button");
+    await press(adminPage, `a:text("${userEmail}")`);
+    expect(await adminPage.locator("h1").textContent()).toBe(userEmail);
+    expect(await adminPage.locator("section[aria-labelledby=sessions-title] tbody tr").count()).toBe(1);
+
+    // A destructive action asks first.
+    await press(adminPage, "button:text('End every session')");
+    expect(await adminPage.locator("h1").textContent()).toBe("End every session?");
+    await press(adminPage, "main form button.danger");
+    expect(await adminPage.locator(".notice").textContent()).toContain(
+      "Every session of this account has ended",
+    );
+    await userPage.reload();
+    expect(new URL(userPage.url()).pathname).toBe("/login");
+
+    await press(adminPage, "button:text('Disable the account')");
+    await press(adminPage, "main form button.danger");
+    expect(await adminPage.locator("main").textContent()).toContain("Disabled.");
+    if (SCREENSHOT) {
+      mkdirSync(dirname(SCREENSHOT), { recursive: true });
+      await adminPage.screenshot({ path: SCREENSHOT, fullPage: true });
+    }
+    await userPage.fill("#f-email", userEmail);
+    await userPage.fill("#f-password", PASSWORD);
+    await press(userPage, "button[type=submit]");
+    expect(new URL(userPage.url()).pathname).toBe("/login");
+
+    expect(cspViolations).toEqual([]);
+  });
+});
