@@ -43,6 +43,8 @@ export default defineRailway((ctx) => {
       // Set once per environment with `railway variables --set` (docs/guides/deploy.md); apply keeps it
       // and never prints it.
       SESSION_SECRET: preserve(),
+      // Encrypts TOTP secrets at rest; set once like the session secret.
+      MFA_ENCRYPTION_KEY: preserve(),
       // Queued jobs (mail) run in the worker service below, not in the web replicas.
       WORKER_MODE: "off",
       // Mail settings, set with `railway variables --set` (docs/guides/deploy.md): the web process reads
@@ -72,6 +74,7 @@ export default defineRailway((ctx) => {
       DATABASE_URL: db.env.DATABASE_URL,
       // The config is the web process' (it refuses to start in production without a secret): the app's own.
       SESSION_SECRET: app.env.SESSION_SECRET,
+      MFA_ENCRYPTION_KEY: app.env.MFA_ENCRYPTION_KEY,
       // Mail delivery, set with `railway variables --set` (docs/guides/deploy.md): the worker sends.
       SMTP_URL: preserve(),
       MAIL_FROM: preserve(),

@@ -72,6 +72,7 @@ export async function startServer(
     WEB_CONCURRENCY: String(workers),
     REDIS_URL: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
     SESSION_SECRET: randomBytes(48).toString("base64"),
+    MFA_ENCRYPTION_KEY: randomBytes(48).toString("base64"),
     COOKIE_SECURE: "false",
     TRUST_PROXY: "0",
     KEY_PREFIX: `deploy-${randomBytes(3).toString("hex")}`,

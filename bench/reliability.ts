@@ -126,6 +126,7 @@ async function startApp(redisUrl: string, dir: string, extraEnv: Record<string, 
     LOG_LEVEL: "info",
     REDIS_URL: redisUrl,
     SESSION_SECRET: randomBytes(48).toString("base64"),
+    MFA_ENCRYPTION_KEY: randomBytes(48).toString("base64"),
     COOKIE_SECURE: "false", // plain HTTP on loopback
     SESSION_COOKIE_NAME: COOKIE,
     TRUST_PROXY: "0",

@@ -75,6 +75,7 @@ function oursEnv(port: number, redisUrl: string, ctx: TargetContext): NodeJS.Pro
     LOG_LEVEL: "info",
     REDIS_URL: redisUrl,
     SESSION_SECRET: randomBytes(48).toString("base64"),
+    MFA_ENCRYPTION_KEY: randomBytes(48).toString("base64"),
     COOKIE_SECURE: "false", // the bench speaks plain HTTP on loopback
     TRUST_PROXY: "0",
     KEY_PREFIX: "bench",

@@ -123,3 +123,52 @@ export type Credentials = z.infer<typeof credentialsSchema>;
 export type PasswordReset = z.infer<typeof passwordResetSchema>;
 export type PasswordChange = z.infer<typeof passwordChangeSchema>;
 export type Reauthentication = z.infer<typeof reauthenticationSchema>;
+
+/** A six-digit code from an authenticator app (spaces ignored, as apps show `123 456`). */
+const totpCode = z
+  .string({ error: "code must be the 6-digit code from your authenticator app" })
+  .transform((s) => s.replace(/\s/g, ""))
+  .pipe(z.string().regex(/^\d{6}$/, "code must be the 6-digit code from your authenticator app"));
+
+export const totpConfirmSchema = z.object(
+  { code: totpCode },
+  { error: "The body must be a JSON object with code" },
+);
+
+/** The second step of a sign-in: a code from the app, or one of the recovery codes. */
+export const secondFactorSchema = z.union(
+  [
+    z.object({ code: totpCode }),
+    z.object({
+      recoveryCode: z.string().min(1).max(40, "recoveryCode is a code like abcde-23456"),
+    }),
+  ],
+  { error: "The body must be a JSON object with code or recoveryCode" },
+);
+
+export type SecondFactorInput = z.infer<typeof secondFactorSchema>;
+
+/** A passkey's name as its owner calls it ("Work laptop"). */
+const passkeyName = z
+  .string({ error: "name must be a text of 1 to 64 characters" })
+  .trim()
+  .min(1, "name must be a text of 1 to 64 characters")
+  .max(64, "name must be a text of 1 to 64 characters");
+
+/** What the browser's WebAuthn call answered (checked in full by the server's verification). */
+const webauthnResponse = z.looseObject({ id: z.string().min(1).max(1366), type: z.literal("public-key") });
+
+export const passkeyRegistrationSchema = z.object(
+  { response: webauthnResponse, name: passkeyName },
+  { error: "The body must be a JSON object with response and name" },
+);
+
+export const passkeyRenameSchema = z.object(
+  { name: passkeyName },
+  { error: "The body must be a JSON object with name" },
+);
+
+export const passkeyLoginSchema = z.object(
+  { response: webauthnResponse },
+  { error: "The body must be a JSON object with response" },
+);

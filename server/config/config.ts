@@ -6,6 +6,7 @@ import { FORWARD_AUTH_VARIABLES, forwardAuthConfig } from "./forward-auth.js";
 import { HEALTH_VARIABLES, type HealthConfig, healthConfig } from "./health.js";
 import { HTTP_VARIABLES, type HttpConfig, httpConfig } from "./http.js";
 import { MAIL_VARIABLES, type MailConfig, mailConfig } from "./mail.js";
+import { MFA_VARIABLES, type MfaConfig, mfaConfig } from "./mfa.js";
 import { OIDC_VARIABLES, type OidcConfig, oidcConfig } from "./oidc.js";
 import { OPENAI_VARIABLES, type OpenAIConfig, openaiConfig } from "./openai.js";
 import { PASSWORD_VARIABLES, type PasswordConfig, passwordConfig } from "./password.js";
@@ -20,6 +21,7 @@ import { WORKERS_VARIABLES, type WorkersConfig, workersConfig } from "./workers.
 
 export { HEALTH_DEPENDENCIES, type HealthDependency } from "./health.js";
 export type { EmailVerificationMode } from "./mail.js";
+export type { MfaMode } from "./mfa.js";
 export { detectPlatform } from "./platform.js";
 export type { RateLimitSetting } from "./rate-limit.js";
 export type { RedisConfig, SentinelConfig } from "./redis.js";
@@ -50,6 +52,7 @@ const VARIABLES = {
   ...MAIL_VARIABLES,
   ...TOKEN_VARIABLES,
   ...DEVICE_VARIABLES,
+  ...MFA_VARIABLES,
   ...OIDC_VARIABLES,
 };
 
@@ -71,6 +74,7 @@ export type Config = PlatformConfig &
   MailConfig &
   ReturnType<typeof tokensConfig> &
   ReturnType<typeof deviceConfig> &
+  MfaConfig &
   OidcConfig & {
     /** Warnings to log once the logger exists. */
     warnings: string[];
@@ -88,6 +92,7 @@ export function loadConfig(env: Env): Config {
   const redis = redisConfig(v, report);
   const session = sessionConfig(v, { isProduction }, report);
   const cache = cacheConfig(v, report);
+  const mfa = mfaConfig(v, { isProduction, sessionSecrets: session.session.secrets }, report);
   const openai = openaiConfig(v);
   const health = healthConfig(
     v,
@@ -151,6 +156,7 @@ export function loadConfig(env: Env): Config {
     ...tokensConfig(v),
     ...deviceConfig(v),
     ...mail,
+    ...mfa,
     ...oidc,
     warnings: report.warnings,
   };

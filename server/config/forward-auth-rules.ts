@@ -2,30 +2,37 @@ import { canonicalHost, canonicalPath } from "../lib/canonical-url.js";
 import { SCOPE_PATTERN } from "./tokens.js";
 
 /**
- * One FORWARD_AUTH_RULES entry: `host[/path-prefix][=who]`. `host` is a host name (with port when the
- * proxy's Host carries one, never a default port) or `*`; `who` is `|`-separated emails, `@domain`
+ * One FORWARD_AUTH_RULES entry: `[mfa:]host[/path-prefix][=who]`. `host` is a host name (with port when
+ * the proxy's Host carries one, never a default port) or `*`; `who` is `|`-separated emails, `@domain`
  * suffixes and `group:NAME`s, plus `scope:NAME` entries a personal access token must carry one of (a
- * person signed in with a session passes them as their own); no `who` (or only scopes): any logged-in user.
+ * person signed in with a session passes them as their own); no `who` (or only scopes): any logged-in
+ * user. `mfa:` admits only sessions authenticated with a second factor.
  */
 export interface ForwardAuthRule {
   host: string;
   pathPrefix: string;
   /** Absent: every user. */
   who?: string[];
+  /** Only sessions whose `amr` holds two kinds of factor. */
+  mfa?: boolean;
 }
 
-/** Who is asking: the address once confirmed (undefined otherwise) and the user's groups. */
+/**
+ * Who is asking: the address once confirmed (undefined otherwise), the user's groups, and whether the
+ * session was authenticated with a second factor.
+ */
 export interface Subject {
   email: string | undefined;
   groups?: readonly string[];
   /** A personal access token's scopes; undefined for a session (its person passes every scope entry). */
   scopes?: readonly string[];
+  secondFactor?: boolean;
 }
 
 /** What `/auth/verify` answers for one request: pass, refuse the user, or refuse an ambiguous URL. */
-export type Decision = "allowed" | "forbidden" | "ambiguous_url";
+export type Decision = "allowed" | "forbidden" | "ambiguous_url" | "second_factor_required";
 
-const RULE = /^(\*|[^/=\s]+)(\/[^\s=]*)?(?:=(.+))?$/i;
+const RULE = /^(?:(mfa):)?(\*|[^/=\s]+)(\/[^\s=]*)?(?:=(.+))?$/i;
 
 /** Whether any rule names emails or domains (those admit verified addresses only). */
 export const namesAddresses = (rules: ForwardAuthRule[]): boolean =>
@@ -45,16 +52,16 @@ export function parseRules(value: string, problems: string[]): ForwardAuthRule[]
     .map((s) => s.trim())
     .filter(Boolean)) {
     const match = RULE.exec(entry);
-    const who = match?.[3]
+    const who = match?.[4]
       ?.split("|")
       .map((s) => s.trim().toLowerCase())
       .filter(Boolean);
-    const host = match && (match[1] === "*" ? "*" : ruleHost(match[1] as string));
-    const prefix = match?.[2] ?? "/";
+    const host = match && (match[2] === "*" ? "*" : ruleHost(match[2] as string));
+    const prefix = match?.[3] ?? "/";
     const canonical = canonicalPath(prefix);
     if (!match || !host || who?.some((w) => !validWho(w))) {
       problems.push(
-        `FORWARD_AUTH_RULES: each entry must be host[/path-prefix][=email|@domain|group:NAME|scope:NAME|...], e.g. admin.example.com/=@example.com (got "${entry.slice(0, 80)}")`,
+        `FORWARD_AUTH_RULES: each entry must be [mfa:]host[/path-prefix][=email|@domain|group:NAME|scope:NAME|...], e.g. admin.example.com/=@example.com (got "${entry.slice(0, 80)}")`,
       );
       continue;
     }
@@ -65,7 +72,7 @@ export function parseRules(value: string, problems: string[]): ForwardAuthRule[]
       );
       continue;
     }
-    rules.push({ host, pathPrefix: prefix, who });
+    rules.push({ host, pathPrefix: prefix, who, ...(match[1] ? { mfa: true } : {}) });
   }
   return rules;
 }
@@ -85,7 +92,8 @@ function ruleHost(value: string): string | undefined {
  * a plain name, is `ambiguous_url` whenever the rules could tell it apart. A path is allowed only when
  * every reading a backend could make of it is allowed: case-sensitive and case-insensitive, with
  * trailing dots and spaces of each segment kept and removed (Windows file systems drop them), and,
- * with dot segments, both resolved and as written.
+ * with dot segments, both resolved and as written. A subject the rules admit through an `mfa:` rule
+ * without `secondFactor` is `second_factor_required`.
  */
 export function decide(
   rules: ForwardAuthRule[],
@@ -114,13 +122,15 @@ function decideAt(candidates: ForwardAuthRule[], target: string, subject: Subjec
     paths = canonical.literal ? [canonical.path, canonical.literal] : [canonical.path];
   }
   const readings = new Set(paths.flatMap((p) => [p, p.replace(TRAILING_DOTS_AND_SPACES, "$1")]));
+  let needsSecondFactor = false;
   for (const path of readings) {
     for (const fold of [false, true]) {
       const best = mostSpecific(candidates, path, fold);
       if (!best || !admits(best, subject)) return "forbidden";
+      if (best.mfa && !subject.secondFactor) needsSecondFactor = true;
     }
   }
-  return "allowed";
+  return needsSecondFactor ? "second_factor_required" : "allowed";
 }
 
 // `admin.` and `admin%20` name `admin` on Windows; `.` and `..` segments are left to dot resolution.

@@ -9,7 +9,7 @@ export const VERIFY_PATH = "/auth/verify";
 
 export const FORWARD_AUTH_VARIABLES = {
   FORWARD_AUTH_ALLOWED_ORIGINS: nonEmpty.optional(), // more origins `next` may return to after login, besides APP_ORIGIN
-  FORWARD_AUTH_RULES: nonEmpty.optional(), // host/path-prefix[=emails|@domains|group:NAMEs] patterns sessions may reach through /auth/verify; unset: all
+  FORWARD_AUTH_RULES: nonEmpty.optional(), // [mfa:]host/path-prefix[=emails|@domains|group:NAMEs] patterns sessions may reach through /auth/verify (mfa: needs a second factor); unset: all
   FORWARD_AUTH_LOGIN_URL: nonEmpty.optional(), // login page a proxy sends browsers to (default /login on the proxied host)
   FORWARD_AUTH_HEADER_PREFIX: z
     .string()
@@ -38,6 +38,7 @@ export interface ForwardAuthConfig {
     scopes: string;
     groups: string;
     provider: string;
+    mfa: string;
   };
   /** The session cookie's Domain attribute; unset: host-only. */
   cookieDomain?: string;
@@ -104,6 +105,7 @@ function parseForwardAuth(
       sessionId: `${prefix}Session-Id`,
       tokenId: `${prefix}Token-Id`,
       scopes: `${prefix}Scopes`,
+      mfa: `${prefix}MFA`,
       groups: `${prefix}Groups`,
       provider: `${prefix}Provider`,
     },

@@ -12,6 +12,7 @@ import type { AccountDeletion } from "./auth/account-deletion.js";
 import type { createAccountExport } from "./auth/account-export.js";
 import type { AccountRecovery } from "./auth/account-recovery.js";
 import type { AccountService } from "./auth/account-service.js";
+import type { BeginSignIn } from "./auth/begin-sign-in.js";
 import type { DeviceSignIn } from "./auth/device-sign-in.js";
 import type { createPassport } from "./auth/passport.js";
 import type { PasswordHasher } from "./auth/password.js";
@@ -23,6 +24,8 @@ import type { Cache } from "./cache/cache.js";
 import type { HealthService } from "./health/health-service.js";
 import type { Lifecycle } from "./health/lifecycle.js";
 import type { Metrics } from "./metrics/metrics.js";
+import type { Passkeys } from "./mfa/passkeys.js";
+import type { SecondFactors } from "./mfa/second-factors.js";
 import type { OpenAIClient } from "./models/openai-client.js";
 import type { ProviderSignIn } from "./oidc/provider-sign-in.js";
 import type { ProductRateLimits } from "./ratelimit/policies.js";
@@ -65,6 +68,15 @@ export interface Services extends Infrastructure {
   limits: ProductRateLimits;
   /** The session every way in ends with (sign-in.ts); the account service uses the same one. */
   signIn: SignIn;
+  /**
+   * Every way in that verified a person calls it instead of `signIn`: it decides whether a second factor
+   * is needed now (begin-sign-in.ts).
+   */
+  beginSignIn: BeginSignIn;
+  /** TOTP, recovery codes and the second step of a sign-in. */
+  secondFactors: SecondFactors;
+  /** Passkeys (WebAuthn): passwordless sign-in and a second factor. */
+  passkeys: Passkeys;
   accounts: AccountService;
   /** Forgot password, reset, email verification. */
   recovery: AccountRecovery;

@@ -13,6 +13,7 @@ import { createForwardAuthRouter } from "./forward-auth/routes.js";
 import { createReturnTo } from "./forward-auth/safe-next.js";
 import { warnOnUntrustedForwarding } from "./forwarded-warning.js";
 import { createHttpMetrics } from "./http-metrics.js";
+import { requireSecondFactorSetup } from "./mfa-gate.js";
 import { createAssetsRouter } from "./pages/assets.js";
 import { createDevicePages } from "./pages/device-pages.js";
 import { renderHtmlError } from "./pages/html-errors.js";
@@ -25,21 +26,25 @@ import { createCacheAdminRouter } from "./routes/cache-admin.js";
 import { createDeviceRouter } from "./routes/device.js";
 import { createHealthRouter } from "./routes/health.js";
 import { createMetricsRouter } from "./routes/metrics.js";
+import { createMfaRouter } from "./routes/mfa.js";
 import { createModelsRouter } from "./routes/models.js";
 import { createOAuthRouter } from "./routes/oauth.js";
+import { createPasskeysRouter } from "./routes/passkeys.js";
 import { createPersonalTokensRouter } from "./routes/personal-tokens.js";
 import { createSessionStack } from "./session-stack.js";
 import { requireRecentAuthentication } from "./step-up.js";
 import { createTeamRouter } from "./team/routes.js";
 
 /**
- * The pages need nothing but their own stylesheet and forms: no script, font, frame or inline style.
- * Every response carries it (JSON too: a browser opening one runs nothing either).
+ * The pages need nothing but their own stylesheet, forms and the passkey scripts served from this origin:
+ * no inline script, font, frame or inline style. Every response carries it (JSON too).
  */
 const CONTENT_SECURITY_POLICY = {
   defaultSrc: ["'none'"],
   styleSrc: ["'self'"],
   imgSrc: ["'self'"],
+  scriptSrc: ["'self'"],
+  connectSrc: ["'self'"],
   formAction: ["'self'"],
   frameAncestors: ["'none'"],
   baseUri: ["'none'"],
@@ -95,6 +100,7 @@ export function createApp(config: Config, services: Services): Express {
   // Operators use the bearer token, never a login: no session is read or created for these.
   app.use("/api/cache", createCacheAdminRouter({ cache, adminAuth }));
   app.use(sessionStack.session);
+  app.use(requireSecondFactorSetup(config));
   app.use("/api", limits.api);
 
   app.use("/auth", createForwardAuthRouter({ config }));
@@ -126,6 +132,10 @@ export function createApp(config: Config, services: Services): Express {
   );
   app.use("/admin", createConsolePages({ ...services, guard: adminGuard }));
   app.use("/auth", createOAuthRouter({ config, oauth: services.oauth, limits, returnTo }));
+  if (config.mfa.mode !== "off") {
+    app.use("/auth", createMfaRouter({ config, secondFactors: services.secondFactors, limits, returnTo }));
+    app.use("/auth", createPasskeysRouter({ config, passkeys: services.passkeys, limits, returnTo }));
+  }
   app.use("/api/models", createModelsRouter({ config, cache, openai: services.openai, logger }));
   app.use("/api", createTeamRouter(services));
   app.use(createDevicePages({ config, accounts, device: services.deviceSignIn, limits }));
@@ -139,6 +149,8 @@ export function createApp(config: Config, services: Services): Express {
       events,
       deletion: services.deletion,
       personalTokens: services.personalTokens,
+      secondFactors: config.mfa.mode === "off" ? undefined : services.secondFactors,
+      passkeys: config.mfa.mode === "off" ? undefined : services.passkeys,
       oauth: services.oauth,
     }),
   );

@@ -1,10 +1,23 @@
 import type { Request, RequestHandler, Response } from "express";
 import type { Config } from "../config/config.js";
-import type { AccountContext, DevicePort, SessionPort } from "../domain/auth/account-context.js";
+import type {
+  AccountContext,
+  DevicePort,
+  PendingSignIn,
+  PendingSignInPort,
+  SessionPort,
+} from "../domain/auth/account-context.js";
 import { type SessionAuth, sessionAmr } from "../domain/auth/session-auth.js";
 import { enforceDeferred, refundRequest } from "../domain/ratelimit/rate-limit.js";
 import { readCookie } from "../lib/cookies.js";
 import { isAppRequest } from "./bearer.js";
+
+declare module "express-session" {
+  interface SessionData {
+    /** A sign-in waiting for its second factor (begin-sign-in.ts); dropped with the session at sign-in. */
+    pendingSignIn?: PendingSignIn;
+  }
+}
 
 /** Express' side of the account service: the session, client and refund of one request, as plain values. */
 
@@ -70,6 +83,20 @@ function devicePort(req: Request, res: Response, config: Config): DevicePort {
   };
 }
 
+/** The pending sign-in on the browser's session; setting one makes express-session save the session. */
+function pendingSignInPort(req: Request): PendingSignInPort {
+  return {
+    get value() {
+      return req.session?.pendingSignIn;
+    },
+    set(value) {
+      if (!req.session) return;
+      if (value) req.session.pendingSignIn = value;
+      else delete req.session.pendingSignIn;
+    },
+  };
+}
+
 /** The request's session as the account service sees it. */
 export function sessionPort(req: Request, res: Response, config: Config): SessionPort {
   return {
@@ -100,6 +127,7 @@ export function sessionPort(req: Request, res: Response, config: Config): Sessio
     destroy: () => destroySession(req, res, config),
     // An app keeps no cookies: no device to remember.
     device: isAppRequest(req) ? undefined : devicePort(req, res, config),
+    pendingSignIn: pendingSignInPort(req),
   };
 }
 

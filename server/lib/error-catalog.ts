@@ -68,6 +68,11 @@ export const ERROR_CATALOG = {
     message: "The Authorization header must be `Bearer <token>` with a token this server issued",
   },
   unauthorized: { status: 401, message: "A valid admin bearer token is required" },
+  passkey_refused: {
+    status: 401,
+    message: "This passkey was not accepted: unknown, from another site, expired or already used",
+  },
+  invalid_mfa_code: { status: 401, message: "The code is wrong, expired or was already used" },
   wrong_password: { status: 403, message: "The current password is incorrect" },
   email_not_verified: {
     status: 403,
@@ -91,6 +96,14 @@ export const ERROR_CATALOG = {
     status: 403,
     message: "A personal access token cannot be used here; sign in instead",
   },
+  mfa_setup_required: {
+    status: 403,
+    message: "Set up a second factor first (POST /auth/mfa/totp/setup): this server requires one",
+  },
+  second_factor_required: {
+    status: 403,
+    message: "This address needs a session authenticated with a second factor; sign in again with one",
+  },
   csrf_rejected: { status: 403, message: "This request came from another site and was refused" },
   oauth_denied: { status: 403, message: "The sign-in was cancelled at the provider" },
   oauth_email_unverified: {
@@ -106,6 +119,8 @@ export const ERROR_CATALOG = {
     status: 409,
     message: "This account holds as many personal access tokens as it may; revoke one first",
   },
+  mfa_already_enabled: { status: 409, message: "Two-factor sign-in with an authenticator app is already on" },
+  mfa_not_enabled: { status: 409, message: "Two-factor sign-in with an authenticator app is not on" },
   identity_taken: { status: 409, message: "This provider account is already linked to an account" },
   last_sign_in_method: {
     status: 409,

@@ -7,6 +7,7 @@ import { createAccountExport } from "../domain/auth/account-export.js";
 import { createAccountRecovery, createMailRequests } from "../domain/auth/account-recovery.js";
 import { createAccountService } from "../domain/auth/account-service.js";
 import { createAccountTokens } from "../domain/auth/account-tokens.js";
+import { createBeginSignIn } from "../domain/auth/begin-sign-in.js";
 import { createDeviceCookies } from "../domain/auth/device-cookie.js";
 import { createMemoryDeviceGrants, createRedisDeviceGrants } from "../domain/auth/device-grants.js";
 import { createDeviceSignIn } from "../domain/auth/device-sign-in.js";
@@ -21,6 +22,12 @@ import { createHealthService } from "../domain/health/health-service.js";
 import { createMetrics, type Metrics } from "../domain/metrics/metrics.js";
 import { registerRedisAuditMetrics } from "../domain/metrics/redis-audit-metrics.js";
 import { estimateKeyCounts } from "../domain/metrics/redis-metrics.js";
+import { createChallengeStore } from "../domain/mfa/challenge-store.js";
+import { createMfaRepository } from "../domain/mfa/mfa-repository.js";
+import { createPasskeyRepository } from "../domain/mfa/passkey-repository.js";
+import { createPasskeys } from "../domain/mfa/passkeys.js";
+import { createSecondFactors } from "../domain/mfa/second-factors.js";
+import { createSecretBox } from "../domain/mfa/secret-box.js";
 import { createOpenAIClient } from "../domain/models/openai-client.js";
 import { createProductRateLimits, createRateLimitStore } from "../domain/ratelimit/policies.js";
 import { createMemoryActivityStore, createRedisActivityStore } from "../domain/security/activity-store.js";
@@ -158,6 +165,15 @@ export function createServices(
     ttlSeconds: config.session.deviceCookieTtlSeconds,
   });
   const signIn = createSignIn({ config, sessions, logger, devices, limits, metrics, events, mail });
+  // The factors' service needs step-up from the account service, which needs the factors' list: a
+  // late-bound lookup breaks the cycle.
+  let secondFactors: Services["secondFactors"] | undefined;
+  const beginSignIn = createBeginSignIn({
+    config,
+    signIn,
+    logger,
+    methodsOf: (userId) => secondFactors?.methodsOf(userId) ?? Promise.resolve([]),
+  });
   const accounts = createAccountService({
     config,
     users,
@@ -167,10 +183,42 @@ export function createServices(
     limits,
     devices,
     signIn,
+    beginSignIn,
     metrics,
     events,
     mail,
     recoveryEmail: limits.recoveryEmail,
+  });
+  const publicUrl = new URL(config.mail.publicUrl);
+  const passkeys = createPasskeys({
+    repository: createPasskeyRepository(db),
+    challenges: createChallengeStore({ redis, keyPrefix: config.keyPrefix }),
+    users,
+    rp: {
+      id: publicUrl.hostname,
+      name: publicUrl.host,
+      origins: [...new Set([publicUrl.origin, ...config.appOrigins])],
+      // The fallback origin (http://localhost:PORT) is a development convenience, never a production RP.
+      configured: !config.isProduction || publicUrl.hostname !== "localhost",
+    },
+    stepUp: accounts,
+    signIn,
+    beginSignIn,
+    events,
+    logger,
+  });
+  secondFactors = createSecondFactors({
+    repository: createMfaRepository(db),
+    users,
+    box: createSecretBox(config.mfa.encryptionKeys),
+    signIn,
+    stepUp: accounts,
+    devices,
+    limits,
+    events,
+    logger,
+    issuer: publicUrl.host,
+    passkeyCount: (userId) => passkeys.countFor(userId),
   });
   const recovery = createAccountRecovery({
     config,
@@ -227,6 +275,9 @@ export function createServices(
     health,
     limits,
     signIn,
+    beginSignIn,
+    secondFactors,
+    passkeys,
     accounts,
     recovery,
     metrics,

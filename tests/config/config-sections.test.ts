@@ -9,6 +9,7 @@ import { FORWARD_AUTH_VARIABLES } from "../../server/config/forward-auth.js";
 import { HEALTH_VARIABLES } from "../../server/config/health.js";
 import { HTTP_VARIABLES } from "../../server/config/http.js";
 import { MAIL_VARIABLES } from "../../server/config/mail.js";
+import { MFA_VARIABLES } from "../../server/config/mfa.js";
 import { OIDC_VARIABLES } from "../../server/config/oidc.js";
 import { OPENAI_VARIABLES } from "../../server/config/openai.js";
 import { PASSWORD_VARIABLES } from "../../server/config/password.js";
@@ -51,6 +52,7 @@ describe("configuration sections", () => {
       MAIL_VARIABLES,
       TOKEN_VARIABLES,
       DEVICE_VARIABLES,
+      MFA_VARIABLES,
       OIDC_VARIABLES,
     ];
     const names = sections.flatMap((s) => Object.keys(s));

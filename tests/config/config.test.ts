@@ -56,14 +56,24 @@ describe("configuration", () => {
       "10.0.0.0/8",
       "fd00::/8",
     ]);
-    expect(loadConfig({ NODE_ENV: "production", SESSION_SECRET: STRONG, TRUST_PROXY: "1" }).trustProxy).toBe(
-      1,
-    );
+    expect(
+      loadConfig({
+        NODE_ENV: "production",
+        SESSION_SECRET: STRONG,
+        MFA_ENCRYPTION_KEY: STRONG,
+        TRUST_PROXY: "1",
+      }).trustProxy,
+    ).toBe(1);
     expect(loadConfig({}).trustProxy).toBe(0);
   });
 
   it("production defaults: secure cookie named __Host-sid, SameSite strict", () => {
-    const c = loadConfig({ NODE_ENV: "production", SESSION_SECRET: STRONG, TRUST_PROXY: "false" });
+    const c = loadConfig({
+      NODE_ENV: "production",
+      SESSION_SECRET: STRONG,
+      MFA_ENCRYPTION_KEY: STRONG,
+      TRUST_PROXY: "false",
+    });
     expect(c.session).toMatchObject({
       cookieSecure: true,
       cookieName: "__Host-sid",

@@ -24,7 +24,11 @@ function problems(env: Env): string {
 describe("a deployed instance never gets development defaults", () => {
   it("on Railway without NODE_ENV it is production, and refuses to start without a secret, saying why", () => {
     expect(problems({ RAILWAY_ENVIRONMENT: "production" })).toMatch(/SESSION_SECRET: required in production/);
-    const config = loadConfig({ RAILWAY_ENVIRONMENT: "production", SESSION_SECRET: SECRET });
+    const config = loadConfig({
+      RAILWAY_ENVIRONMENT: "production",
+      SESSION_SECRET: SECRET,
+      MFA_ENCRYPTION_KEY: SECRET,
+    });
     expect(config).toMatchObject({
       env: "production",
       isProduction: true,
@@ -39,10 +43,18 @@ describe("a deployed instance never gets development defaults", () => {
   });
 
   it("other platforms are recognised by their own variables", () => {
-    expect(loadConfig({ RENDER: "true", SESSION_SECRET: SECRET, TRUST_PROXY: "1" }).platform).toBe("Render");
-    expect(loadConfig({ FLY_APP_NAME: "app", SESSION_SECRET: SECRET, TRUST_PROXY: "1" }).isProduction).toBe(
-      true,
-    );
+    expect(
+      loadConfig({ RENDER: "true", SESSION_SECRET: SECRET, MFA_ENCRYPTION_KEY: SECRET, TRUST_PROXY: "1" })
+        .platform,
+    ).toBe("Render");
+    expect(
+      loadConfig({
+        FLY_APP_NAME: "app",
+        SESSION_SECRET: SECRET,
+        MFA_ENCRYPTION_KEY: SECRET,
+        TRUST_PROXY: "1",
+      }).isProduction,
+    ).toBe(true);
     expect(loadConfig({}).platform).toBeUndefined();
     expect(loadConfig({}).isProduction).toBe(false);
   });
@@ -61,6 +73,7 @@ describe("a deployed instance never gets development defaults", () => {
       problems({
         NODE_ENV: "production",
         SESSION_SECRET: SECRET,
+        MFA_ENCRYPTION_KEY: SECRET,
         COOKIE_SECURE: "false",
         SESSION_COOKIE_NAME: "__Secure-s",
       }),
@@ -78,7 +91,7 @@ describe("a deployed instance never gets development defaults", () => {
   );
 
   it("in production without TRUST_PROXY: 1 on Railway (its edge sets X-Forwarded-For), elsewhere no start", () => {
-    const base = { NODE_ENV: "production", SESSION_SECRET: SECRET };
+    const base = { NODE_ENV: "production", SESSION_SECRET: SECRET, MFA_ENCRYPTION_KEY: SECRET };
     expect(loadConfig({ ...base, RAILWAY_PROJECT_ID: "p" }).trustProxy).toBe(1);
     const message = problems(base);
     expect(message).toMatch(/TRUST_PROXY: required in production/);
@@ -101,6 +114,7 @@ describe("a deployed instance never gets development defaults", () => {
     const config = loadConfig({
       NODE_ENV: "production",
       SESSION_SECRET: SECRET,
+      MFA_ENCRYPTION_KEY: SECRET,
       COOKIE_SECURE: "false",
       TRUST_PROXY: "false",
     });
@@ -110,7 +124,12 @@ describe("a deployed instance never gets development defaults", () => {
 });
 
 describe("the platform's draining time sizes the shutdown", () => {
-  const prod = { NODE_ENV: "production", SESSION_SECRET: SECRET, TRUST_PROXY: "1" } as const;
+  const prod = {
+    NODE_ENV: "production",
+    SESSION_SECRET: SECRET,
+    MFA_ENCRYPTION_KEY: SECRET,
+    TRUST_PROXY: "1",
+  } as const;
 
   it("keeps the defaults when the platform says nothing", () => {
     expect(loadConfig(prod)).toMatchObject({ shutdownDelayMs: 5000, shutdownTimeoutMs: 10_000 });

@@ -23,6 +23,7 @@ export function testEnv(overrides: Env = {}): Env {
     NODE_ENV: "test",
     LOG_LEVEL: "silent",
     SESSION_SECRET: TEST_SECRET,
+    MFA_ENCRYPTION_KEY: TEST_SECRET,
     KEY_PREFIX: uniquePrefix(),
     PASSWORD_SCRYPT_LOG_N: "10",
     ...overrides,

@@ -47,6 +47,7 @@ function appService(graph: RailwayGraph, name = "app"): ServiceNode {
 /** Values set once with `railway variables --set`, which `preserve()` keeps. */
 const PRESERVED: Record<string, string> = {
   SESSION_SECRET: "a-session-secret-set-once-with-railway-variables",
+  MFA_ENCRYPTION_KEY: "an-mfa-encryption-key-set-once-with-railway-variables",
   SMTP_URL: "smtps://mailer:pw@smtp.example.com:465",
   MAIL_FROM: "Example <no-reply@example.com>",
   PUBLIC_URL: "https://auth.example.com",

@@ -153,8 +153,9 @@ describe("in Chromium", () => {
     const context = await newContext();
     const page = await context.newPage();
     await page.goto(`${server.url}/login`);
-    // The email field has the focus; Tab goes to the password, then to the button.
-    expect(await page.evaluate<string>("document.activeElement?.id")).toBe("f-email");
+    // The email field has the focus (autofocus is applied at the next rendering, which the page's deferred
+    // passkey scripts can put after the load event); Tab goes to the password, then to the button.
+    await page.waitForFunction(`document.activeElement?.id === "f-email"`, undefined, { timeout: 5000 });
     await page.keyboard.press("Tab");
     expect(await page.evaluate<string>("document.activeElement?.id")).toBe("f-password");
     await page.keyboard.press("Tab");

@@ -21,6 +21,28 @@ export interface SessionPort {
   destroy(): Promise<void>;
   /** This browser's device cookie; absent where there is no browser to hold one. */
   readonly device?: DevicePort;
+  /** A sign-in waiting for its second factor on this browser; absent where there is no browser session. */
+  readonly pendingSignIn?: PendingSignInPort;
+}
+
+/**
+ * A person who passed the first step of a sign-in (a password) and must still give a second factor: kept
+ * on the browser's session, never a login by itself.
+ */
+export interface PendingSignIn {
+  userId: string;
+  /** The credential epoch of the row the first step was checked against: a change since voids it. */
+  epoch: number;
+  /** How the first step authenticated the person. */
+  amr: AuthMethod[];
+  /** ms since epoch. */
+  expiresAt: number;
+}
+
+/** The pending sign-in of this browser's session, as a value. */
+export interface PendingSignInPort {
+  readonly value: PendingSignIn | undefined;
+  set(value: PendingSignIn | undefined): void;
 }
 
 /** The browser's device cookie (device-cookie.ts), as values. */

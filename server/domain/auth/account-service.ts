@@ -8,6 +8,7 @@ import type { SessionView, UserSessions } from "../session/user-sessions.js";
 import type { AccountContext, SessionPort } from "./account-context.js";
 import type { MailRequests } from "./account-recovery.js";
 import { createAccountSessions } from "./account-sessions.js";
+import { type BeginSignIn, createBeginSignIn, type SignInOutcome } from "./begin-sign-in.js";
 import { createDeviceCookies, type DeviceCookies } from "./device-cookie.js";
 import { createLockouts } from "./lockout.js";
 import { createLogin } from "./login.js";
@@ -31,7 +32,11 @@ export interface AccountService extends StepUp {
    * written can be retried. The repeat counts against `login-account` like a login.
    */
   register(input: Credentials, context: AccountContext): Promise<Express.User | undefined>;
-  login(input: Credentials, context: AccountContext): Promise<Express.User>;
+  /**
+   * The password login: signed in (`{ user }`), or, for a user with a second factor, a pending sign-in on
+   * this browser (`{ mfaRequired, methods }`, see begin-sign-in.ts).
+   */
+  login(input: Credentials, context: AccountContext): Promise<SignInOutcome>;
   logout(session: SessionPort): Promise<void>;
   listSessions(session: SessionPort): Promise<SessionView[]>;
   /** Ends one of the user's sessions by public id (404 when unknown); ending the current one logs out. */
@@ -57,6 +62,8 @@ export function createAccountService(deps: {
   devices?: DeviceCookies;
   /** Default: one built from these dependencies. */
   signIn?: SignIn;
+  /** Whether a verified person needs a second factor. Default: nobody does. */
+  beginSignIn?: BeginSignIn;
   metrics?: Pick<Metrics, "loginsTotal" | "loginFailuresTotal" | "logoutsTotal">;
   events?: Pick<SecurityEvents, "record">;
   /** Verification links and sign-in notices; without it none are sent. */
@@ -69,7 +76,9 @@ export function createAccountService(deps: {
   const events = deps.events ?? NO_SECURITY_EVENTS;
   const signIn = deps.signIn ?? createSignIn({ ...deps, devices, events });
   const lockouts = createLockouts({ limits, devices, logger });
-  const parts = { ...deps, devices, events, signIn, lockouts };
+  const beginSignIn =
+    deps.beginSignIn ?? createBeginSignIn({ config, signIn, logger, methodsOf: async () => [] });
+  const parts = { ...deps, devices, events, signIn, beginSignIn, lockouts };
   return {
     ...createRegistration(parts),
     ...createLogin(parts),

@@ -5,24 +5,24 @@ import { HttpError } from "../../lib/errors.js";
 import type { Metrics } from "../metrics/metrics.js";
 import { recordIfRefused, type SecurityEvents } from "../security/events.js";
 import { type AccountContext, hashClient } from "./account-context.js";
+import type { BeginSignIn, SignInOutcome } from "./begin-sign-in.js";
 import { sparingAddress } from "./dependency-failure.js";
 import type { Lockouts } from "./lockout.js";
 import type { HashClient, PasswordHasher } from "./password.js";
-import type { SignIn } from "./sign-in.js";
 import type { UserRecord, UserRepository } from "./user-repository.js";
 
-/** Password login: lockout, the constant-time check, the hash upgrade, then the common sign-in. */
+/** Password login: lockout, the constant-time check, the hash upgrade, then the common first-step decision. */
 export function createLogin(deps: {
   config: Config;
   users: UserRepository;
   hasher: PasswordHasher;
   logger: Logger;
   lockouts: Lockouts;
-  signIn: SignIn;
+  beginSignIn: BeginSignIn;
   metrics?: Pick<Metrics, "loginFailuresTotal">;
   events: Pick<SecurityEvents, "record">;
 }) {
-  const { config, users, hasher, logger, lockouts, signIn, metrics, events } = deps;
+  const { config, users, hasher, logger, lockouts, beginSignIn, metrics, events } = deps;
   const verification = config.mail.emailVerification;
 
   /** Re-hashes a password whose stored hash was made with other parameters than the configured ones. */
@@ -43,7 +43,7 @@ export function createLogin(deps: {
   };
 
   return {
-    login({ email, password }: Credentials, context: AccountContext): Promise<Express.User> {
+    login({ email, password }: Credentials, context: AccountContext): Promise<SignInOutcome> {
       return sparingAddress(context, async () => {
         const record = await users.findByEmail(normalizeEmail(email));
         const lockout = lockouts.lockoutFor(email, record, context.session.device);
@@ -68,7 +68,7 @@ export function createLogin(deps: {
         // Only after the password verified: the answer never tells whether an address has an account.
         if (verification === "required" && !record.emailVerifiedAt) throw new HttpError("email_not_verified");
         await upgradeHash(record, password, client);
-        return signIn.signIn(record, context, { amr: ["pwd"] });
+        return beginSignIn.beginSignIn(record, context, { amr: ["pwd"] });
       });
     },
   };

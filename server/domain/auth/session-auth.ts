@@ -73,3 +73,27 @@ export function isRecentlyAuthenticated(
   if (!auth) return false;
   return now - sessionAuthAt(auth) <= maxAgeSeconds * 1000;
 }
+
+/** Something the person has: a code generator, a security key, a phone. */
+const POSSESSION: ReadonlySet<AuthMethod> = new Set(["otp", "hwk", "swk", "sms", "tel", "sc"]);
+/** Something the person knows or is. */
+const KNOWLEDGE_OR_INHERENCE: ReadonlySet<AuthMethod> = new Set([
+  "pwd",
+  "pin",
+  "kba",
+  "user",
+  "face",
+  "fpt",
+  "iris",
+  "retina",
+  "vbm",
+]);
+
+/**
+ * Whether `amr` names two kinds of factor (a password and a code; a passkey verified with the person's
+ * PIN or fingerprint, `["hwk", "user"]`), or says so itself (`mfa`).
+ */
+export function isMultiFactor(amr: readonly AuthMethod[]): boolean {
+  if (amr.includes("mfa")) return true;
+  return amr.some((m) => POSSESSION.has(m)) && amr.some((m) => KNOWLEDGE_OR_INHERENCE.has(m));
+}

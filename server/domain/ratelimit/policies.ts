@@ -67,6 +67,10 @@ export interface ProductRateLimits {
     clear(deviceId: string): Promise<void>;
     refund(deviceId: string): Promise<void>;
   };
+  /** Second-factor codes per account (user id) from browsers that are not a known device of it. */
+  mfaAccount: { enforce(userId: string): Promise<void>; clear(userId: string): Promise<void> };
+  /** Second-factor codes per known device (valid device cookie), in place of the per-account limit. */
+  mfaDevice: { enforce(deviceId: string): Promise<void>; clear(deviceId: string): Promise<void> };
 }
 
 /** Redis (falling back to this process when it is down) when configured, else this process only. */
@@ -128,6 +132,8 @@ export function createProductRateLimits(deps: {
   const device = limiter.policy({ name: "login-device", ...settings.loginDevice });
   const recoveryEmail = limiter.policy({ name: "recovery-email", ...settings.recoveryEmail });
   const signInNotice = limiter.policy({ name: "sign-in-notice", ...SIGN_IN_NOTICE });
+  const mfaAccount = limiter.policy({ name: "mfa-account", ...config.mfa.account });
+  const mfaDevice = limiter.policy({ name: "mfa-device", ...config.mfa.device });
   // In this process' memory: /metrics and the health details must answer while Redis is down or frozen,
   // and a per-instance count still bounds guessing (the limit times the instances and workers).
   const adminKey = createRateLimiter({
@@ -184,6 +190,14 @@ export function createProductRateLimits(deps: {
       enforce: (deviceId) => device.enforce(deviceId),
       clear: (deviceId) => device.reset(deviceId),
       refund: (deviceId) => device.refund(deviceId),
+    },
+    mfaAccount: {
+      enforce: (userId) => mfaAccount.enforce(userId),
+      clear: (userId) => mfaAccount.reset(userId),
+    },
+    mfaDevice: {
+      enforce: (deviceId) => mfaDevice.enforce(deviceId),
+      clear: (deviceId) => mfaDevice.reset(deviceId),
     },
   };
 }

@@ -1,6 +1,7 @@
 import { type Request, Router } from "express";
 import type { Config } from "../../config/config.js";
 import { decide } from "../../config/forward-auth-rules.js";
+import { isMultiFactor, sessionAmr } from "../../domain/auth/session-auth.js";
 import { publicSessionId } from "../../domain/session/session-index.js";
 import { canonicalHost, canonicalPath } from "../../lib/canonical-url.js";
 import { HttpError } from "../../lib/errors.js";
@@ -42,8 +43,9 @@ function loginLocation(loginUrl: string, original: string | undefined, method: s
 
 /**
  * `GET /auth/verify`, the endpoint of nginx `auth_request`, Caddy `forward_auth` and Traefik
- * `ForwardAuth`: 200 with the identity headers for a valid session allowed by FORWARD_AUTH_RULES, 403
- * for a valid session the rules refuse, 401 otherwise (with a `Location` to the login page and back for
+ * `ForwardAuth`: 200 with the identity headers (and `X-Auth-MFA`: whether the session's `amr` holds a
+ * second factor) for a valid session allowed by FORWARD_AUTH_RULES, 403 for a valid session the rules
+ * refuse (`second_factor_required` where an `mfa:` rule needs a second factor the session lacks), 401 otherwise (with a `Location` to the login page and back for
  * a browser). The session was read (and its expiry extended) by the session stack like on any request;
  * the user comes from the user cache.
  */
@@ -67,11 +69,14 @@ export function createForwardAuthRouter(deps: { config: Config }): Router {
     // when the owner confirms it), whatever EMAIL_VERIFICATION was when the session began.
     const verified = user.emailVerified === true;
     const grant = tokenGrantOf(req);
+    const auth = req.session?.auth;
+    const multiFactor = auth !== undefined && isMultiFactor(sessionAmr(auth));
     const groups = user.groups ?? [];
     const decision = decide(forwardAuth.rules, target.host, target.uri, {
       email: verified ? user.email : undefined,
       groups,
       scopes: grant?.scopes,
+      secondFactor: multiFactor,
     });
     if (decision !== "allowed") throw new HttpError(decision);
     res.setHeader(headers.userId, user.id);
@@ -84,6 +89,7 @@ export function createForwardAuthRouter(deps: { config: Config }): Router {
     } else {
       res.setHeader(headers.sessionId, publicSessionId(req.sessionID));
     }
+    res.setHeader(headers.mfa, multiFactor ? "true" : "false");
     res.setHeader(headers.groups, groups.join(","));
     // Only for a session a sign-in provider opened: the backend may tell them apart.
     const provider = req.session?.auth?.provider;

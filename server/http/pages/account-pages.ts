@@ -3,6 +3,8 @@ import { passwordChangeSchema, personalTokenSchema } from "../../../shared/valid
 import type { Config } from "../../config/config.js";
 import type { AccountService } from "../../domain/auth/account-service.js";
 import type { PersonalTokens } from "../../domain/auth/personal-tokens.js";
+import type { Passkeys } from "../../domain/mfa/passkeys.js";
+import type { SecondFactors } from "../../domain/mfa/second-factors.js";
 import type { ProviderSignIn } from "../../domain/oidc/provider-sign-in.js";
 import type { SecurityEvents } from "../../domain/security/events.js";
 import { HttpError } from "../../lib/errors.js";
@@ -23,9 +25,12 @@ export function createAccountPages(deps: {
   accounts: AccountService;
   events?: Pick<SecurityEvents, "recent">;
   personalTokens: PersonalTokens;
+  /** Both absent with MFA=off: no "Sign-in methods" section. */
+  secondFactors?: Pick<SecondFactors, "status">;
+  passkeys?: Pick<Passkeys, "list" | "remove">;
   oauth?: Pick<ProviderSignIn, "providers" | "linked" | "unlink">;
 }): Router {
-  const { config, accounts, events, personalTokens, oauth } = deps;
+  const { config, accounts, events, personalTokens, secondFactors, passkeys, oauth } = deps;
   const router = Router();
   const form = formBody();
 
@@ -61,6 +66,11 @@ export function createAccountPages(deps: {
       created: extra.tokenCreated,
       error: extra.tokenError,
     });
+    const session = sessionPort(req, res, config);
+    const methods =
+      secondFactors && passkeys
+        ? { ...(await secondFactors.status(session)), passkeys: await passkeys.list(session) }
+        : undefined;
     const providers = oauth?.providers ?? [];
     send(
       res,
@@ -73,6 +83,7 @@ export function createAccountPages(deps: {
         identities,
         providers,
         tokens,
+        methods,
         ...extra,
       }),
     );
@@ -152,6 +163,19 @@ export function createAccountPages(deps: {
     res.redirect(303, req.session ? "/account?done=session" : "/login");
   });
 
+  if (passkeys) {
+    router.post("/account/passkeys/:id/remove", form, async (req, res) => {
+      if (!req.user) return res.redirect(303, "/login");
+      try {
+        await passkeys.remove(sessionPort(req, res, config), String(req.params.id));
+      } catch (err) {
+        if (askAgain(err, res, "/account")) return;
+        if (err instanceof HttpError && err.status === 404) return res.redirect(303, "/account");
+        throw err;
+      }
+      res.redirect(303, "/account?done=passkey-removed");
+    });
+  }
   router.post("/account/identities/unlink", form, async (req, res) => {
     if (!req.user || !oauth) return res.redirect(303, "/login");
     try {

@@ -4,6 +4,8 @@ import type { AccountDeletion } from "../../domain/auth/account-deletion.js";
 import type { AccountRecovery } from "../../domain/auth/account-recovery.js";
 import type { AccountService } from "../../domain/auth/account-service.js";
 import type { PersonalTokens } from "../../domain/auth/personal-tokens.js";
+import type { Passkeys } from "../../domain/mfa/passkeys.js";
+import type { SecondFactors } from "../../domain/mfa/second-factors.js";
 import type { ProviderSignIn } from "../../domain/oidc/provider-sign-in.js";
 import type { ProductRateLimits } from "../../domain/ratelimit/policies.js";
 import type { SecurityEvents } from "../../domain/security/events.js";
@@ -11,6 +13,7 @@ import { createAccountPages } from "./account-pages.js";
 import { createConfirmPages } from "./confirm-pages.js";
 import { formErrors, type ReturnTo } from "./form-errors.js";
 import { createLeavePages } from "./leave-pages.js";
+import { createMfaPages } from "./mfa-pages.js";
 import { createRecoveryPages } from "./recovery-pages.js";
 import { createSignInPages } from "./sign-in-pages.js";
 
@@ -30,11 +33,16 @@ export function createPagesRouter(deps: {
   events?: Pick<SecurityEvents, "recent">;
   deletion: AccountDeletion;
   personalTokens: PersonalTokens;
+  /** Absent with MFA=off: no second step. */
+  secondFactors?: SecondFactors;
+  passkeys?: Passkeys;
   oauth?: Pick<ProviderSignIn, "providers" | "linked" | "unlink">;
 }): Router {
   const returnTo = deps.returnTo ?? (() => undefined);
   const router = Router();
   router.use(createSignInPages({ ...deps, returnTo }));
+  if (deps.secondFactors)
+    router.use(createMfaPages({ ...deps, secondFactors: deps.secondFactors, returnTo }));
   router.use(createAccountPages(deps));
   router.use(createConfirmPages(deps));
   router.use(createLeavePages(deps));

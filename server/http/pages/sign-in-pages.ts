@@ -8,6 +8,7 @@ import { accountContext, sessionPort } from "../request-context.js";
 import { check } from "../validate.js";
 import { type ReturnTo, renderRateLimited } from "./form-errors.js";
 import { formBody, isRateLimited, send, text } from "./forms.js";
+import { SECOND_FACTOR_PATH } from "./mfa-pages.js";
 import { LOGIN_NOTICES, loginPage, registerPage } from "./views.js";
 
 /** `/`, `/login`, `/register` and `/logout`: a form in, a 303 to `next` or the account page out. */
@@ -19,6 +20,7 @@ export function createSignInPages(deps: {
 }): Router {
   const { config, accounts, limits, returnTo } = deps;
   const router = Router();
+  const passkeys = config.mfa.mode !== "off";
   const form = formBody();
   const providers = config.oidc.names;
 
@@ -28,23 +30,34 @@ export function createSignInPages(deps: {
     const next = returnTo(req, req.query.next);
     if (req.user) return res.redirect(303, next ?? "/account");
     const done = typeof req.query.done === "string" ? req.query.done : undefined;
-    send(res, 200, loginPage({ next, notice: done ? LOGIN_NOTICES.get(done) : undefined, providers }));
+    send(
+      res,
+      200,
+      loginPage({ next, notice: done ? LOGIN_NOTICES.get(done) : undefined, providers, passkeys }),
+    );
   });
 
   router.post("/login", form, limits.signIn, async (req, res) => {
     const email = text(req.body?.email);
     const next = returnTo(req, req.body?.next);
     const input = check(credentialsSchema, req.body ?? {});
-    if (!input.ok) return send(res, 400, loginPage({ email, errors: input.problems, next, providers }));
+    if (!input.ok)
+      return send(res, 400, loginPage({ email, errors: input.problems, next, providers, passkeys }));
     try {
-      await accounts.login(input.value, accountContext(req, res, config));
+      const outcome = await accounts.login(input.value, accountContext(req, res, config));
+      if (outcome.mfaRequired) {
+        return res.redirect(
+          303,
+          next ? `${SECOND_FACTOR_PATH}?next=${encodeURIComponent(next)}` : SECOND_FACTOR_PATH,
+        );
+      }
     } catch (err) {
       if (!(err instanceof HttpError)) throw err;
       if (isRateLimited(err)) return renderRateLimited(req, res, err, returnTo);
       if (err.status === 401)
-        return send(res, 401, loginPage({ email, alert: err.message, next, providers }));
+        return send(res, 401, loginPage({ email, alert: err.message, next, providers, passkeys }));
       if (err.code === "email_not_verified") {
-        return send(res, 403, loginPage({ email, alert: err.message, next, unverified: true }));
+        return send(res, 403, loginPage({ email, alert: err.message, next, unverified: true, passkeys }));
       }
       throw err;
     }

@@ -4,12 +4,14 @@ import { describeDevice } from "../../lib/user-agent.js";
 import { type ActivityRow, activitySection } from "./activity-view.js";
 import { ICON_PATH } from "./icon.js";
 import { type IdentityRow, identitiesSection, providerLabel } from "./identities-view.js";
+import { PASSKEY_SCRIPT_PATH, WEBAUTHN_BROWSER_PATH } from "./passkey-script.js";
 import { STYLESHEET_PATH } from "./stylesheet.js";
 
 export type Errors = Partial<Record<string, string>>;
 
-/** The page around `body`: the stylesheet, the icon, a skip link. */
-export function layout(title: string, body: SafeHtml): string {
+/** The page around `body`: the stylesheet, the icon, a skip link; with `passkeys`, the two scripts
+ * that drive the passkey buttons. */
+export function layout(title: string, body: SafeHtml, passkeys = false): string {
   return html`<!doctype html>
 <html lang="en">
 <head>
@@ -18,6 +20,12 @@ export function layout(title: string, body: SafeHtml): string {
 <title>${title} · Account</title>
 <link rel="stylesheet" href="${STYLESHEET_PATH}">
 <link rel="icon" href="${ICON_PATH}" type="image/svg+xml">
+${
+  passkeys
+    ? html`<script src="${WEBAUTHN_BROWSER_PATH}" defer></script>
+<script src="${PASSKEY_SCRIPT_PATH}" defer></script>`
+    : ""
+}
 </head>
 <body>
 <a class="skip" href="#main">Skip to content</a>
@@ -98,6 +106,8 @@ export function loginPage(o: {
   notice?: string;
   /** The password was right but the address is not confirmed: offer the link again. */
   unverified?: boolean;
+  /** Offer "Sign in with a passkey" (not with MFA=off). */
+  passkeys?: boolean;
   /** Sign-in providers (their names in `/auth/oauth/:provider`). */
   providers?: string[];
 }): string {
@@ -122,9 +132,18 @@ ${field({ name: "email", label: "Email", type: "email", autocomplete: "username"
 ${field({ name: "password", label: "Password", type: "password", autocomplete: "current-password", error: errors.password, autofocus: focus === "password" })}
 <button type="submit">Log in</button>
 </form>
+${
+  o.passkeys
+    ? html`<div class="card" data-passkey hidden>
+<button type="button" id="passkey-sign-in" class="secondary">Sign in with a passkey</button>
+<p id="passkey-status" aria-live="polite"></p>
+</div>`
+    : ""
+}
 ${providerLinks(o.providers ?? [], o.next)}
 <p><a href="/password/forgot">Forgot password?</a></p>
 <p>No account yet? <a href="${withNext("/register", o.next)}">Create one</a>.</p>`,
+    o.passkeys ?? false,
   );
 }
 
@@ -178,6 +197,8 @@ export const NOTICES: ReadonlyMap<string, string> = new Map([
   ["token-gone", "That token had already been revoked or expired."],
   ["verified", "Your email address is confirmed."],
   ["link-sent", "A new confirmation link is on its way. Check your inbox."],
+  ["passkey-added", "Your passkey was added. You can sign in with it."],
+  ["passkey-removed", "The passkey was removed."],
   ["unlinked", "The provider was unlinked: it no longer signs in to this account."],
 ]);
 
@@ -193,6 +214,8 @@ export function accountPage(o: {
   emailVerified?: boolean;
   /** The personal access tokens section (token-views.ts). */
   tokens?: SafeHtml;
+  /** The "Sign-in methods" section; absent with MFA=off. */
+  methods?: SignInMethodsView;
   /** Linked identities; undefined when they could not be read. */
   identities?: IdentityRow[];
   /** Configured sign-in providers. */
@@ -244,6 +267,7 @@ ${field({ name: "newPassword", label: "New password", type: "password", autocomp
 </section>
 
 ${o.tokens ?? ""}
+${o.methods ? signInMethodsSection(o.methods) : ""}
 ${identitiesSection(o.identities, o.providers ?? [], o.identityAlert)}
 
 ${activitySection(o.activity)}
@@ -259,6 +283,7 @@ ${activitySection(o.activity)}
 <form method="post" action="/logout">
 <button type="submit" class="secondary">Log out</button>
 </form>`,
+    o.methods !== undefined,
   );
 }
 
@@ -355,4 +380,46 @@ export function errorPage(o: { status: number; title: string; message: string })
 <p role="alert">${o.message}</p>
 <p><a href="/">Back to the start page</a></p>`,
   );
+}
+
+/** What the account page shows of the second factors and passkeys. */
+export interface SignInMethodsView {
+  totp: boolean;
+  recoveryCodesLeft: number;
+  passkeys: Array<{ id: string; name: string; createdAt: string; lastUsedAt: string | null }>;
+}
+
+function passkeyRow(p: SignInMethodsView["passkeys"][number]): SafeHtml {
+  return html`<tr><td>${p.name}</td><td>${when(p.createdAt)}</td><td>${p.lastUsedAt ? when(p.lastUsedAt) : "never"}</td>
+<td><form class="inline" method="post" action="/account/passkeys/${p.id}/remove"><button type="submit" class="secondary">Remove</button></form></td></tr>`;
+}
+
+function signInMethodsSection(m: SignInMethodsView): SafeHtml {
+  return html`<section aria-labelledby="methods-title">
+<h2 id="methods-title">Sign-in methods</h2>
+<p>Authenticator app: <strong>${m.totp ? "on" : "off"}</strong>${
+    m.totp
+      ? html` (${String(m.recoveryCodesLeft)} recovery ${m.recoveryCodesLeft === 1 ? "code" : "codes"} left)`
+      : ""
+  }.</p>
+<h3>Passkeys</h3>
+${
+  m.passkeys.length > 0
+    ? html`<table id="passkeys">
+<thead><tr><th scope="col">Name</th><th scope="col">Added</th><th scope="col">Last used</th><th scope="col"><span class="skip">Action</span></th></tr></thead>
+<tbody>
+${m.passkeys.map(passkeyRow)}
+</tbody>
+</table>`
+    : html`<p class="muted">No passkey yet.</p>`
+}
+<div data-passkey hidden>
+<div class="field">
+<label for="f-passkey-name">Name of the new passkey</label>
+<input id="f-passkey-name" type="text" autocomplete="off" maxlength="64" placeholder="This laptop">
+</div>
+<button type="button" id="passkey-add">Add a passkey</button>
+<p id="passkey-status" aria-live="polite"></p>
+</div>
+</section>`;
 }

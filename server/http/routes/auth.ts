@@ -51,9 +51,10 @@ export function createAuthRouter(deps: {
 
   router.post("/login", limits.signIn, jsonBody(), async (req, res) => {
     const input = parseBody(credentialsSchema, req.body);
-    const user = await accounts.login(input, accountContext(req, res, config));
+    const outcome = await accounts.login(input, accountContext(req, res, config));
+    if (outcome.mfaRequired) return void res.json({ mfaRequired: true, methods: outcome.methods });
     const next = deps.returnTo?.(req, req.body?.next);
-    res.json({ user: toPublicUser(user), ...(next ? { next } : {}) });
+    res.json({ user: toPublicUser(outcome.user), ...(next ? { next } : {}) });
   });
 
   router.post("/logout", async (req, res) => {

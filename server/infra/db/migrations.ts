@@ -101,6 +101,44 @@ export const MIGRATIONS: ReadonlyArray<{
     `,
   },
   {
+    // Second factors. A TOTP secret is stored sealed with MFA_ENCRYPTION_KEY (AES-GCM bound to the user
+    // id); `last_step` refuses a code of a step already used. Recovery codes are stored as their SHA-256.
+    // Passkeys keep what a WebAuthn assertion is checked against: the public key, the signature counter
+    // (a clone replaying an older one is refused) and the backup flags.
+    version: 8,
+    name: "second_factors",
+    sql: `
+      CREATE TABLE user_totp (
+        user_id uuid PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+        secret_sealed text NOT NULL,
+        confirmed_at timestamptz,
+        last_step bigint,
+        created_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE TABLE recovery_codes (
+        user_id uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        code_hash text NOT NULL,
+        used_at timestamptz,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (user_id, code_hash)
+      );
+      CREATE TABLE passkeys (
+        id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+        user_id uuid NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+        credential_id text NOT NULL UNIQUE,
+        public_key text NOT NULL,
+        counter bigint NOT NULL DEFAULT 0,
+        transports text[] NOT NULL DEFAULT '{}',
+        device_type text NOT NULL,
+        backed_up boolean NOT NULL,
+        name text NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        last_used_at timestamptz
+      );
+      CREATE INDEX passkeys_user_id ON passkeys (user_id);
+    `,
+  },
+  {
     // Clients without a cookie jar: bearer sessions are restored as what they were (an app), and personal
     // access tokens are kept as the SHA-256 of the token, never the token itself.
     version: 9,

@@ -33,6 +33,8 @@ export interface RedisKeys {
   securityEvents(userId: string): string;
   /** BullMQ's `prefix` option (BullMQ adds `:<queue>:<part>`). */
   jobs: string;
+  /** A WebAuthn challenge waiting for its single use. */
+  webauthnChallenge(challenge: string): string;
 }
 
 export function redisKeys(keyPrefix: string): RedisKeys {
@@ -50,6 +52,7 @@ export function redisKeys(keyPrefix: string): RedisKeys {
     oauthFlows: `${keyPrefix}:oauth-flow:`,
     securityEvents: (userId) => `${keyPrefix}:sec-events:{${userId}}`,
     jobs: `{${keyPrefix}:jobs}`,
+    webauthnChallenge: (challenge) => `${keyPrefix}:webauthn:{${challenge}}`,
   };
 }
 

@@ -381,7 +381,12 @@ describe("configuration", () => {
     ]);
     expect(loadConfig({ NODE_ENV: "test", HEALTH_REQUIRED: "none" }).health.required).toEqual([]);
     expect(loadConfig({ NODE_ENV: "test" }).shutdownDelayMs).toBe(0);
-    const prod = loadConfig({ NODE_ENV: "production", SESSION_SECRET: "x".repeat(40), TRUST_PROXY: "false" });
+    const prod = loadConfig({
+      NODE_ENV: "production",
+      SESSION_SECRET: "x".repeat(40),
+      MFA_ENCRYPTION_KEY: "x".repeat(40),
+      TRUST_PROXY: "false",
+    });
     expect(prod.shutdownDelayMs).toBe(5000);
     expect(prod.metricsPublic).toBe(false);
   });

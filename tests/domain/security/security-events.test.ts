@@ -1,3 +1,4 @@
+import { generate } from "otplib";
 import request from "supertest";
 import { describe, expect, it } from "vitest";
 import { addressKey } from "../../../server/domain/ratelimit/client-key.js";
@@ -13,8 +14,9 @@ import {
 } from "../../helpers/fixtures.js";
 import { capturingLogger } from "../../helpers/logger.js";
 import { commandCalls, commandDiff } from "../../helpers/redis-stats.js";
-import { sessionIdOf, uniqueEmail } from "../../helpers/session.js";
+import { sessionCookie, sessionIdOf, uniqueEmail } from "../../helpers/session.js";
 import { startSmtpServer } from "../../helpers/smtp.js";
+import { softAuthenticator } from "../../helpers/soft-authenticator.js";
 
 const ADMIN_KEY = "security-events-admin-key-0123";
 const UA =
@@ -119,6 +121,33 @@ describe("security event log", () => {
       .expect(204);
     const after = await login(t, owner.email, { headers, password: "a new password 3" });
     await request(t.app).post("/auth/logout").set("Cookie", after.cookie).expect(204);
+
+    // Second factors: turned on, a wrong code, a recovery code, new codes, turned off.
+    const mfaUser = await registerUser(t, { headers });
+    const agent = (method: "post" | "delete", path: string, cookie: string) =>
+      request(t.app)[method](path).set(headers).set("Cookie", cookie);
+    const setup = await agent("post", "/auth/mfa/totp/setup", mfaUser.cookie).expect(200);
+    const confirmed = await agent("post", "/auth/mfa/totp/confirm", mfaUser.cookie)
+      .send({ code: await generate({ secret: setup.body.secret }) })
+      .expect(200);
+    const pending = await request(t.app)
+      .post("/auth/login")
+      .set(headers)
+      .send({ email: mfaUser.email, password: TEST_PASSWORD });
+    const pendingCookie = sessionCookie(pending, t.config.session.cookieName) as string;
+    await agent("post", "/auth/mfa/verify", pendingCookie).send({ code: "000000" }).expect(401);
+    await agent("post", "/auth/mfa/verify", pendingCookie)
+      .send({ recoveryCode: confirmed.body.recoveryCodes[0] })
+      .expect(200);
+    await agent("post", "/auth/mfa/recovery-codes", mfaUser.cookie).expect(200);
+    await agent("delete", "/auth/mfa/totp", mfaUser.cookie).expect(204);
+    const url = new URL(t.config.mail.publicUrl);
+    const authenticator = softAuthenticator({ origin: url.origin, rpId: url.hostname });
+    const creation = await agent("post", "/auth/passkeys/register/options", mfaUser.cookie).expect(200);
+    const passkey = await agent("post", "/auth/passkeys/register", mfaUser.cookie)
+      .send({ response: authenticator.create(creation.body), name: "Phone" })
+      .expect(201);
+    await agent("delete", `/auth/passkeys/${passkey.body.passkey.id}`, mfaUser.cookie).expect(204);
     // Leaving: the data downloaded, an admin's action on the account, the account deleted.
     const leaver = await registerUser(t, { headers });
     const leaverId = (leaver.res.body as { user: { id: string } }).user.id;
@@ -282,7 +311,7 @@ describe("security event log", () => {
 });
 
 describe("page Content-Security-Policy", () => {
-  it("allows only the app's own stylesheet and forms, no frames, no base", async () => {
+  it("allows only the app's own stylesheet, scripts and forms, no frames, no base", async () => {
     const t = await testApp();
     const res = await request(t.app).get("/login").expect(200);
     const csp = res.headers["content-security-policy"] as string;
@@ -296,6 +325,8 @@ describe("page Content-Security-Policy", () => {
       "default-src": "'none'",
       "style-src": "'self'",
       "img-src": "'self'",
+      "script-src": "'self'",
+      "connect-src": "'self'",
       "form-action": "'self'",
       "frame-ancestors": "'none'",
       "base-uri": "'none'",

@@ -1,0 +1,103 @@
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { TEST_SECRET, uniquePrefix } from "../helpers/app.js";
+import { launchChromium } from "../helpers/chromium.js";
+import { sharedRedis, testDatabase } from "../helpers/fixtures.js";
+import { freePort } from "../helpers/ports.js";
+import { type ServerProcess, startServerProcess } from "../helpers/processes.js";
+
+const PASSWORD = "correct horse battery";
+
+let server: ServerProcess;
+let browser: Browser;
+let context: BrowserContext;
+let page: Page;
+/** `http://localhost:<port>`: a secure context, and `localhost` is a valid RP ID (an IP address is not). */
+let origin: string;
+const cspViolations: string[] = [];
+const startedAt = Date.now();
+
+beforeAll(async () => {
+  const port = await freePort();
+  origin = `http://localhost:${port}`;
+  const redis = await sharedRedis();
+  const database = process.env.TEST_DATABASE_URL ? (await testDatabase()).env : {};
+  const env = {
+    NODE_ENV: "test",
+    LOG_LEVEL: "warn",
+    REDIS_URL: redis.url,
+    SESSION_SECRET: TEST_SECRET,
+    KEY_PREFIX: uniquePrefix(),
+    PASSWORD_SCRYPT_LOG_N: "10",
+    PUBLIC_URL: origin,
+    ...database,
+  };
+  [server, browser] = await Promise.all([startServerProcess(env, port), launchChromium()]);
+  context = await browser.newContext();
+  await context.addInitScript({
+    content: `document.addEventListener("securitypolicyviolation", (e) =>
+      console.error("securitypolicyviolation: " + e.violatedDirective + " blocked " + e.blockedURI));`,
+  });
+  context.on("console", (message) => {
+    if (/securitypolicyviolation|Content Security Policy/i.test(message.text()))
+      cspViolations.push(message.text());
+  });
+  page = await context.newPage();
+  // The DevTools protocol's virtual authenticator: navigator.credentials runs the real ceremony.
+  const cdp = await context.newCDPSession(page);
+  await cdp.send("WebAuthn.enable");
+  await cdp.send("WebAuthn.addVirtualAuthenticator", {
+    options: {
+      protocol: "ctap2",
+      transport: "internal",
+      hasResidentKey: true,
+      hasUserVerification: true,
+      isUserVerified: true,
+    },
+  });
+});
+
+afterAll(async () => {
+  await context?.close().catch(() => undefined);
+  await browser?.close();
+  await server?.stop();
+  console.log(
+    `passkey browser tests took ${((Date.now() - startedAt) / 1000).toFixed(1)} s (launch included)`,
+  );
+});
+
+async function clickTo(selector: string, url: RegExp) {
+  await Promise.all([page.waitForURL(url), page.click(selector)]);
+}
+
+const email = `passkey-${Date.now()}@example.com`;
+
+describe("passkeys in Chromium", () => {
+  it("registers a passkey on the account page, then signs in with it and no password", async () => {
+    await page.goto(`${origin}/register`);
+    await page.fill("#f-email", email);
+    await page.fill("#f-password", PASSWORD);
+    await clickTo("button[type=submit]", /\/account$/);
+
+    await page.fill("#f-passkey-name", "Virtual key");
+    await clickTo("#passkey-add", /\/account\?done=passkey-added$/);
+    expect(await page.locator("#passkeys").textContent()).toContain("Virtual key");
+
+    await clickTo("text=Log out", /\/login$/);
+    await clickTo("#passkey-sign-in", /\/account$/);
+    expect(await page.locator("main").textContent()).toContain(`Signed in as ${email}`);
+  });
+
+  it("uses the passkey as the second step after the password", async () => {
+    await clickTo("text=Log out", /\/login$/);
+    await page.fill("#f-email", email);
+    await page.fill("#f-password", PASSWORD);
+    await clickTo("button[type=submit]", /\/login\/mfa/);
+    await clickTo("#passkey-sign-in", /\/account$/);
+    expect(await page.locator("main").textContent()).toContain(`Signed in as ${email}`);
+  });
+
+  it("no page reported a Content-Security-Policy violation", () => {
+    expect([...new Set(cspViolations)]).toEqual([]);
+  });
+});
