@@ -55,6 +55,7 @@ export function createBeginSignIn(deps: {
         userId: record.id,
         epoch: record.credentialEpoch,
         amr: method.amr,
+        ...(method.provider ? { provider: method.provider } : {}),
         expiresAt: now() + PENDING_SIGN_IN_MS,
       });
       logger.info({ userId: record.id, amr: method.amr }, "first step passed; waiting for a second factor");
