@@ -65,12 +65,16 @@ describe("POST /auth/token with a second factor", () => {
         .post("/auth/token")
         .send({ email, password: TEST_PASSWORD, ...body });
 
+    const sessions = async () => (await t.redis!.keys(`${t.config.keyPrefix}:sess:*`)).length;
+    const before = await sessions();
     const alone = await token({});
     expect(alone.status).toBe(401);
     expect(alone.body).toMatchObject({ error: { code: "mfa_required" }, methods: ["totp", "recovery_code"] });
     expect(alone.body.token).toBeUndefined();
     expect(alone.headers["set-cookie"]).toBeUndefined();
     expect((await token({ code: "000000" })).body.error.code).toBe("invalid_mfa_code");
+    // Neither refusal leaves a session behind.
+    expect(await sessions()).toBe(before);
     // A wrong password is refused before any code is looked at.
     const wrong = await request(t.app)
       .post("/auth/token")
