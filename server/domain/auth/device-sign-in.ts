@@ -54,7 +54,11 @@ export interface DeviceSignIn {
   ): Promise<{ deviceCode: string; userCode: string; expiresIn: number; interval: number }>;
   /** The pending grant a user code names, for the approval page; undefined when none. */
   pending(userCode: string): Promise<DeviceGrant | undefined>;
-  /** The signed-in person approves (with how their session was authenticated) or denies; once per code. */
+  /**
+   * The signed-in person approves (with how their session was authenticated) or denies; once per code.
+   * An approval from a session that never gave the account's second factor is refused
+   * (`second_factor_required`): the device would get no more than the session has.
+   */
   decide(
     userCode: string,
     decision: { approve: true; user: Express.User; amr: AuthMethod[] } | { approve: false },
@@ -117,6 +121,14 @@ export function createDeviceSignIn(deps: {
     },
 
     async decide(userCode, decision) {
+      if (decision.approve) {
+        const record = await users.findById(decision.user.id);
+        if (!record || (await beginSignIn.missingFactors(record, decision.amr)).length > 0) {
+          throw new HttpError("second_factor_required", {
+            message: "Sign in again with your second factor to approve a device",
+          });
+        }
+      }
       const found = await store.findByUserCode(userCode);
       if (!found) return false;
       const done = await store.decide(

@@ -124,12 +124,11 @@ describe("device sign-in with a second factor", () => {
     const older = (await login(t, email)).cookie;
     const secret = await turnOnTotp(cookie);
 
-    const fromOlder = await start();
-    expect((await approve(older, fromOlder.user_code)).status).toBe(200);
-    const refused = await poll(fromOlder.device_code);
-    expect(refused.status).toBe(400);
-    expect(refused.body.error).toBe("access_denied");
-    expect(refused.body.token).toBeUndefined();
+    const grant = await start();
+    const refused = await approve(older, grant.user_code);
+    expect(refused.status).toBe(403);
+    expect(refused.text).toContain("Sign in again with your second factor to approve a device");
+    expect((await poll(grant.device_code)).body.error).toBe("authorization_pending");
 
     // A fresh sign-in with both factors approves, and the device inherits both.
     const first = await request(t.app).post("/auth/login").send({ email, password: TEST_PASSWORD });
@@ -140,7 +139,6 @@ describe("device sign-in with a second factor", () => {
       .send({ code: await code(secret, -1) });
     expect(verified.status).toBe(200);
     const full = (verified.headers["set-cookie"] as unknown as string[])[0]!.split(";")[0]!;
-    const grant = await start();
     expect((await approve(full, grant.user_code)).status).toBe(200);
     const ok = await poll(grant.device_code);
     expect(ok.status).toBe(200);
