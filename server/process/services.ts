@@ -236,7 +236,7 @@ export function createServices(
     db,
     redis,
     users,
-    signIn,
+    beginSignIn,
     events,
     metrics,
     logger,
@@ -289,7 +289,7 @@ export function createServices(
         ? createRedisDeviceGrants({ redis, keyPrefix: config.keyPrefix })
         : createMemoryDeviceGrants(),
       users,
-      signIn,
+      beginSignIn,
       logger,
     }),
     personalTokens: createPersonalTokens({

@@ -215,6 +215,7 @@ export function createSecondFactors(deps: {
       context.session.pendingSignIn?.set(undefined);
       return signIn.signIn(record, context, {
         amr: [...new Set<AuthMethod>([...pending.amr, method])] as [AuthMethod, ...AuthMethod[]],
+        ...(pending.provider ? { provider: pending.provider } : {}),
       });
     },
   };
