@@ -33,6 +33,8 @@ export interface SecondFactors {
    * code confirms it. Refused (`mfa_already_enabled`) while TOTP is on.
    */
   setupTotp(session: SessionPort): Promise<{ secret: string; uri: string }>;
+  /** The secret a setup started and no code confirmed yet (step-up); undefined when there is none. */
+  pendingTotp(session: SessionPort): Promise<{ secret: string; uri: string } | undefined>;
   /** A first code turns TOTP on; answers the 10 recovery codes, shown this once. */
   confirmTotp(session: SessionPort, code: string): Promise<{ recoveryCodes: string[] }>;
   /** Turns TOTP off and drops the recovery codes (step-up). */
@@ -145,6 +147,15 @@ export function createSecondFactors(deps: {
       if (!(await repository.startTotp(user.id, box.seal(secret, user.id)))) {
         throw new HttpError("mfa_already_enabled");
       }
+      return { secret, uri: totp.uri(secret, issuer, user.email) };
+    },
+
+    async pendingTotp(session) {
+      stepUp.requireRecentAuthentication(session);
+      const user = requireUser(session);
+      const row = await repository.totpOf(user.id);
+      if (!row || row.confirmedAt) return undefined;
+      const secret = openSecret(user.id, row.secretSealed);
       return { secret, uri: totp.uri(secret, issuer, user.email) };
     },
 
