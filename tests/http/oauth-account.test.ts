@@ -48,7 +48,7 @@ async function providerSignIn(subject: string) {
 }
 
 describe("an account created by a provider", () => {
-  it("sets a password through the reset flow and finds its identity in its data export", async () => {
+  it("sets a password through the reset flow, still signs in at the provider, and exports its identity", async () => {
     const email = `provider-${randomUUID().slice(0, 12)}@example.com`;
     const subject = `sub-${randomUUID()}`;
     issuer.accounts.set(subject, { email, email_verified: true });
@@ -69,6 +69,13 @@ describe("an account created by a provider", () => {
     const withPassword = await login(t, email, { password: NEW_PASSWORD });
     const me = await request(t.app).get("/auth/me").set("Cookie", withPassword.cookie).expect(200);
     expect(me.body.user.id).toBe(id);
+
+    // The provider still signs the same person into the same account, and the new session is whole on the
+    // very next request (its credential epoch is the new password's, so a half-stored one would be refused).
+    for (let i = 0; i < 5; i++) {
+      const again = await providerSignIn(subject);
+      expect((await again.get("/auth/me").expect(200)).body.user.id).toBe(id);
+    }
 
     const data = await request(t.app)
       .get("/auth/account/export")

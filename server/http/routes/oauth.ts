@@ -88,6 +88,11 @@ export function createOAuthRouter(deps: {
       cookie,
       accountContext(req, res, config),
     );
+    // express-session sends a response's headers before it saves the changed session, and a browser
+    // follows the redirect on the headers alone: its next request could find the session half-stored.
+    await new Promise<void>((resolve, reject) => {
+      req.session.save((err) => (err ? reject(err) : resolve()));
+    });
     res.redirect(302, result.next ?? "/account");
   });
 
