@@ -170,6 +170,7 @@ describe.each(proxies)("forward auth behind $name", ({ name, binary, version, st
       "X-Auth-User-Email": "admin@example.com",
       "X-Auth-Session-Id": "forged",
       "X-Auth-Email-Verified": "true",
+      "X-Auth-Provider": "google",
       // Some backends (WSGI, CGI) read these as the hyphenated names.
       X_Auth_User_Id: "00000000-0000-0000-0000-000000000000",
       X_Auth_User_Email: "admin@example.com",

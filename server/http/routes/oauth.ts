@@ -89,6 +89,12 @@ export function createOAuthRouter(deps: {
       cookie,
       accountContext(req, res, config),
     );
+    // express-session sends a response's headers before it saves the changed session (a sign-in, or one
+    // waiting for its second factor), and a browser follows the redirect on the headers alone: its next
+    // request could find the session half-stored.
+    await new Promise<void>((resolve, reject) => {
+      req.session.save((err) => (err ? reject(err) : resolve()));
+    });
     if (result.mfaRequired) {
       // A browser gives the second factor on the login page's second step; an API client posts it to
       // `POST /auth/mfa/verify` with this session's cookie.
