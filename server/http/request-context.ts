@@ -115,7 +115,9 @@ export function sessionPort(req: Request, res: Response, config: Config): Sessio
         req.logIn(user, (err) => {
           if (err) return reject(err);
           req.session.auth = auth;
-          resolve();
+          // Stored now, not at the end of the response: express-session sends the headers before its own
+          // save, and a client following a redirect at once would find passport's save without `auth`.
+          req.session.save((saveErr) => (saveErr ? reject(saveErr) : resolve()));
         });
       }),
     reauthenticated(amr) {

@@ -59,7 +59,7 @@ describe("npm run cache", () => {
     expect(JSON.parse(stats.stdout)).toEqual({
       pattern: `${env.KEY_PREFIX}:cache:*`,
       total_keys: 2,
-      keys_by_category: { models: 1, users: 1 },
+      keys_by_category: { models: 1, tokens: 0, users: 1 },
     });
 
     const inspect = await cli("inspect", "users", "u:1");
