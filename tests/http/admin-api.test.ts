@@ -1,3 +1,4 @@
+import { generate } from "otplib";
 import request from "supertest";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ADMIN_GROUP } from "../../server/domain/auth/groups.js";
@@ -34,7 +35,8 @@ async function ageAuthentication(cookie: string): Promise<void> {
 
 beforeAll(async () => {
   database = await isolatedDatabase();
-  const env = { ADMIN_API_KEY: API_KEY, REAUTH_MAX_AGE_SECONDS: "300" };
+  // MFA=off: these cases are about the group and the key; the second factor has its own below.
+  const env = { ADMIN_API_KEY: API_KEY, REAUTH_MAX_AGE_SECONDS: "300", MFA: "off" };
   t = await testApp({ db: database.db, env });
   other = await testApp({ db: database.db, env: { ...env, KEY_PREFIX: t.config.keyPrefix } });
   admin = await makeAdmin();
@@ -124,6 +126,99 @@ describe("who may use the admin API", () => {
     expect(res.status).toBe(403);
     expect(res.body.error.code).toBe("csrf_rejected");
     expect((await t.services.users.findById(id))?.disabledAt).toBeNull();
+  });
+});
+
+describe("a second factor and admin tokens, when MFA is on", () => {
+  /** The same deployment with MFA=optional and `admin` among the token scopes. */
+  let strict: TestApp;
+  beforeAll(async () => {
+    strict = await testApp({
+      db: database.db,
+      env: { ADMIN_API_KEY: API_KEY, REAUTH_MAX_AGE_SECONDS: "300", TOKEN_SCOPES: "admin,reports" },
+    });
+  });
+
+  async function strictAdmin() {
+    const user = await registerUser(strict);
+    const id = (await strict.services.users.findByEmail(user.email))?.id as string;
+    await strict.services.userCache.groups.add(id, ADMIN_GROUP);
+    return { ...user, id };
+  }
+
+  /** Turns TOTP on from `cookie`'s session, which then counts as signed in with a second factor. */
+  async function turnOnTotp(cookie: string) {
+    const setup = await request(strict.app).post("/auth/mfa/totp/setup").set("Cookie", cookie).expect(200);
+    await request(strict.app)
+      .post("/auth/mfa/totp/confirm")
+      .set("Cookie", cookie)
+      .send({ code: await generate({ secret: setup.body.secret }) })
+      .expect(200);
+  }
+
+  const users = (cookie: string) => request(strict.app).get("/admin/api/users").set("Cookie", cookie);
+
+  it("refuses an admin's session without a second factor (API 403, console a page saying how), even once the admin has TOTP", async () => {
+    const a = await strictAdmin();
+    const laptop = await login(strict, a.email, { password: a.password });
+    const bare = await users(a.cookie);
+    expect([bare.status, bare.body.error.code]).toEqual([403, "second_factor_required"]);
+
+    await turnOnTotp(a.cookie);
+    await users(a.cookie).expect(200);
+    // The laptop signed in with the password alone, before TOTP existed: still refused everywhere.
+    for (const route of ROUTES(a.id)) {
+      const res = await call(strict, route, laptop.cookie);
+      expect([res.status, res.body.error?.code], `${route[0]} ${route[1]}`).toEqual([
+        403,
+        "second_factor_required",
+      ]);
+    }
+    const page = await request(strict.app).get("/admin/users").set("Cookie", laptop.cookie);
+    expect(page.status).toBe(403);
+    expect(page.text).toContain("Sign in with a second factor");
+    expect(page.text).toContain('href="/account"');
+    const ok = await request(strict.app).get("/admin/users").set("Cookie", a.cookie);
+    expect(ok.status).toBe(200);
+    await request(strict.app).get("/admin/api/users").set("Authorization", `Bearer ${API_KEY}`).expect(200);
+  });
+
+  it("lets a token with the admin scope call the API (not the console) while its owner is in admin", async () => {
+    const a = await strictAdmin();
+    const mint = async (cookie: string, scopes: string[]) => {
+      const res = await request(strict.app)
+        .post("/auth/tokens")
+        .set("Cookie", cookie)
+        .send({ name: "automation", scopes, expiresInDays: 1 });
+      expect(res.status).toBe(201);
+      return { Authorization: `Bearer ${res.body.token}` };
+    };
+    const adminToken = await mint(a.cookie, ["admin"]);
+    const reportsToken = await mint(a.cookie, ["reports"]);
+    const plain = await registerUser(strict);
+    const plainToken = await mint(plain.cookie, ["admin"]);
+    const target = await registerUser(strict);
+    const targetId = (await strict.services.users.findByEmail(target.email))?.id as string;
+
+    const found = await request(strict.app).get(`/admin/api/users/${targetId}`).set(adminToken).expect(200);
+    expect(found.body.user.email).toBe(target.email);
+    await request(strict.app).post(`/admin/api/users/${targetId}/disable`).set(adminToken).expect(200);
+    await strict.services.events.settled();
+    const mine = await strict.services.events.recent(a.id);
+    expect(mine.some((e) => e.event === "admin_action" && e.target === targetId)).toBe(true);
+
+    const console = await request(strict.app).get("/admin/users").set(adminToken);
+    expect([console.status, console.body.error?.code]).toEqual([403, "token_not_allowed"]);
+    const scope = await request(strict.app).get("/admin/api/users").set(reportsToken);
+    expect([scope.status, scope.body.error?.code]).toEqual([403, "insufficient_scope"]);
+    const outsider = await request(strict.app).get("/admin/api/users").set(plainToken);
+    expect([outsider.status, outsider.body.error?.code]).toEqual([403, "forbidden"]);
+
+    // Out of the group in the database: the token stops at once, whatever the cache still says.
+    await database.db.query("DELETE FROM user_groups WHERE user_id = $1", [a.id]);
+    const removed = await request(strict.app).get("/admin/api/users").set(adminToken);
+    expect([removed.status, removed.body.error?.code]).toEqual([403, "forbidden"]);
+    expect((await strict.services.users.findById(targetId))?.disabledAt).not.toBeNull();
   });
 });
 

@@ -11,6 +11,7 @@ import {
   type ActionName,
   confirmActionPage,
   overviewPage,
+  secondFactorNeededPage,
   userPage,
   usersPage,
 } from "./console-views.js";
@@ -33,7 +34,8 @@ type Deps = Pick<Services, "admin" | "sessions" | "events" | "mailQueue" | "audi
 /**
  * The console (`/admin`): server-rendered pages over the admin actions, behind `guard` (requireAdmin).
  * A browser without a session goes to the login page, an admin whose authentication is old to "confirm
- * it is you"; destructive actions show a confirmation step first.
+ * it is you", one signed in without a second factor (unless MFA=off) to a page saying how to get one;
+ * destructive actions show a confirmation step first.
  */
 export function createConsolePages(deps: Deps & { guard: RequestHandler }): Router {
   const { admin, sessions, events, guard } = deps;
@@ -46,6 +48,9 @@ export function createConsolePages(deps: Deps & { guard: RequestHandler }): Rout
       if (!err) return next();
       if (err instanceof HttpError && err.code === "unauthenticated") {
         return res.redirect(303, `/login?next=${encodeURIComponent(back)}`);
+      }
+      if (err instanceof HttpError && err.code === "second_factor_required") {
+        return send(res, 403, secondFactorNeededPage());
       }
       if (askAgain(err, res, back)) return;
       next(err);

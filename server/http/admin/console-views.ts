@@ -188,3 +188,19 @@ ${o.error ? html`<p class="error" id="f-confirm-error">${o.error}</p>` : ""}</di
 <p><a href="/admin/users/${user.id}">Cancel</a></p>`,
   );
 }
+
+/** The console refused a session without a second factor: set one up, or sign in again with it. */
+export function secondFactorNeededPage(): string {
+  return layout(
+    "A second factor is needed · Admin",
+    html`<h1>Sign in with a second factor</h1>
+<p role="alert">The admin console needs a session signed in with a second factor (an authenticator app or a passkey).</p>
+<ul>
+<li>No second factor yet? <a href="/account">Set one up on your account page</a>, then come back.</li>
+<li>Already have one? Log out and sign in again with it.</li>
+</ul>
+<form method="post" action="/logout">
+<button type="submit" class="secondary">Log out</button>
+</form>`,
+  );
+}
