@@ -2,10 +2,19 @@ import { generate } from "otplib";
 import request from "supertest";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ADMIN_GROUP } from "../../server/domain/auth/groups.js";
+import { startMailWorker } from "../../server/process/runtime.js";
 import type { TestApp } from "../helpers/app.js";
 import type { TestDatabase } from "../helpers/database.js";
-import { type Credentials, isolatedDatabase, login, registerUser, testApp } from "../helpers/fixtures.js";
+import {
+  type Credentials,
+  isolatedDatabase,
+  login,
+  registerUser,
+  testApp,
+  waitUntil,
+} from "../helpers/fixtures.js";
 import { sessionIdOf, uniqueEmail } from "../helpers/session.js";
+import { startSmtpServer, type TestSmtpServer } from "../helpers/smtp.js";
 
 const API_KEY = "admin-api-key-for-tests-0123456789";
 // Its own database: the last-admin rule counts every admin in it.
@@ -53,6 +62,7 @@ const ROUTES = (id: string) =>
     ["delete", `/admin/api/users/${id}/sessions/abc`],
     ["post", `/admin/api/users/${id}/password-reset`],
     ["post", `/admin/api/users/${id}/verification`],
+    ["post", `/admin/api/users/${id}/second-factors/reset`],
     ["post", `/admin/api/users/${id}/groups`, { name: ADMIN_GROUP }],
     ["delete", `/admin/api/users/${id}/groups/${ADMIN_GROUP}`],
     ["delete", `/admin/api/users/${id}`, { confirm: "x@example.com" }],
@@ -132,10 +142,18 @@ describe("who may use the admin API", () => {
 describe("a second factor and admin tokens, when MFA is on", () => {
   /** The same deployment with MFA=optional and `admin` among the token scopes. */
   let strict: TestApp;
+  let smtp: TestSmtpServer;
   beforeAll(async () => {
+    smtp = await startSmtpServer();
     strict = await testApp({
       db: database.db,
-      env: { ADMIN_API_KEY: API_KEY, REAUTH_MAX_AGE_SECONDS: "300", TOKEN_SCOPES: "admin,reports" },
+      env: {
+        ADMIN_API_KEY: API_KEY,
+        REAUTH_MAX_AGE_SECONDS: "300",
+        TOKEN_SCOPES: "admin,reports",
+        SMTP_URL: smtp.url,
+      },
+      factories: { start: async (ctx, services) => startMailWorker(ctx, services) },
     });
   });
 
@@ -157,6 +175,69 @@ describe("a second factor and admin tokens, when MFA is on", () => {
   }
 
   const users = (cookie: string) => request(strict.app).get("/admin/api/users").set("Cookie", cookie);
+  const mailed = (email: string, subject: string) =>
+    waitUntil(() => smtp.to(email).some((m) => m.subject === subject));
+
+  it("resets a user's second factors (API and console, after a confirmation), mails them, and names the admin", async () => {
+    const a = await strictAdmin();
+    await turnOnTotp(a.cookie);
+    const user = await registerUser(strict);
+    const id = (await strict.services.users.findByEmail(user.email))?.id as string;
+    await turnOnTotp(user.cookie);
+    await mailed(user.email, "An authenticator app was added");
+    const codes = await request(strict.app).post("/auth/mfa/recovery-codes").set("Cookie", user.cookie);
+    expect(codes.status).toBe(200);
+    await mailed(user.email, "New recovery codes were made");
+
+    const listed = await request(strict.app)
+      .get(`/admin/api/users?filter=mfa&q=${encodeURIComponent(user.email)}`)
+      .set("Cookie", a.cookie)
+      .expect(200);
+    expect(listed.body.users.map((u: { email: string }) => u.email)).toEqual([user.email]);
+    const seen = await request(strict.app).get(`/admin/api/users/${id}`).set("Cookie", a.cookie).expect(200);
+    expect(seen.body.secondFactors).toEqual({ totp: true, passkeys: 0, recoveryCodesLeft: 10 });
+    const page = await request(strict.app).get(`/admin/users/${id}`).set("Cookie", a.cookie).expect(200);
+    expect(page.text).toContain("Authenticator app (TOTP): on");
+    expect(page.text).toContain("Recovery codes left: 10");
+
+    // The console asks first; the reset happens only on the confirmed form.
+    const ask = await request(strict.app)
+      .post(`/admin/users/${id}/second-factors-reset`)
+      .set("Cookie", a.cookie)
+      .type("form")
+      .send({});
+    expect(ask.status).toBe(200);
+    expect(ask.text).toContain("Reset second factors?");
+    expect((await strict.services.admin.factors.summary(id)).totp).toBe(true);
+    await request(strict.app)
+      .post(`/admin/users/${id}/second-factors-reset`)
+      .set("Cookie", a.cookie)
+      .type("form")
+      .send({ confirmed: "yes" })
+      .expect(303);
+    expect(await strict.services.admin.factors.summary(id)).toEqual({
+      totp: false,
+      passkeys: 0,
+      recoveryCodesLeft: 0,
+    });
+    await mailed(user.email, "Your second factors were removed");
+    // The user signs in with the password alone now, and is told nothing is left.
+    const again = await request(strict.app)
+      .post("/auth/login")
+      .send({ email: user.email, password: user.password });
+    expect([again.status, again.body.mfaRequired]).toEqual([200, undefined]);
+
+    const viaApi = await request(strict.app)
+      .post(`/admin/api/users/${id}/second-factors/reset`)
+      .set("Authorization", `Bearer ${API_KEY}`)
+      .expect(200);
+    expect(viaApi.body).toEqual({ removed: { totp: false, passkeys: 0, recoveryCodesLeft: 0 } });
+    await strict.services.events.settled();
+    const byAdmin = await strict.services.events.recent(a.id);
+    expect(byAdmin.some((e) => e.action === "second_factors_reset" && e.target === id)).toBe(true);
+    const own = (await strict.services.events.recent(id)).filter((e) => e.event === "second_factors_reset");
+    expect(own.map((e) => e.actor)).toEqual(["api_key", a.id]);
+  });
 
   it("refuses an admin's session without a second factor (API 403, console a page saying how), even once the admin has TOTP", async () => {
     const a = await strictAdmin();
