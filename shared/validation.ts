@@ -135,6 +135,20 @@ export const totpConfirmSchema = z.object(
   { error: "The body must be a JSON object with code" },
 );
 
+/**
+ * `POST /auth/token`: a client without a browser session gives its second factor (if the account has
+ * one) in the same request as the password.
+ */
+export const tokenLoginSchema = z.object(
+  {
+    email,
+    password: givenPassword("password"),
+    code: totpCode.optional(),
+    recoveryCode: z.string().min(1).max(40, "recoveryCode is a code like abcde-23456").optional(),
+  },
+  { error: "The body must be a JSON object with email and password" },
+);
+
 /** The second step of a sign-in: a code from the app, or one of the recovery codes. */
 export const secondFactorSchema = z.union(
   [

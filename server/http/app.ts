@@ -106,7 +106,17 @@ export function createApp(config: Config, services: Services): Express {
   app.use("/auth", createForwardAuthRouter({ config }));
   app.use("/auth", createActivityRouter({ events }));
   const returnTo = createReturnTo(config);
-  app.use("/auth", createAuthRouter({ config, accounts, recovery: services.recovery, limits, returnTo }));
+  app.use(
+    "/auth",
+    createAuthRouter({
+      config,
+      accounts,
+      recovery: services.recovery,
+      limits,
+      returnTo,
+      secondFactors: services.secondFactors,
+    }),
+  );
   app.use("/auth", createDeviceRouter({ config, device: services.deviceSignIn, limits }));
   app.use("/auth", createPersonalTokensRouter({ config, accounts, tokens: services.personalTokens }));
   app.use(

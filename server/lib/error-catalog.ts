@@ -73,6 +73,10 @@ export const ERROR_CATALOG = {
     message: "This passkey was not accepted: unknown, from another site, expired or already used",
   },
   invalid_mfa_code: { status: 401, message: "The code is wrong, expired or was already used" },
+  mfa_required: {
+    status: 401,
+    message: "This account has a second factor: send code (or recoveryCode) with the password",
+  },
   wrong_password: { status: 403, message: "The current password is incorrect" },
   email_not_verified: {
     status: 403,

@@ -1,5 +1,5 @@
 import type { Config } from "../config/config.js";
-import type { SignIn } from "../domain/auth/sign-in.js";
+import type { BeginSignIn } from "../domain/auth/begin-sign-in.js";
 import type { UserRepository } from "../domain/auth/user-repository.js";
 import type { Metrics } from "../domain/metrics/metrics.js";
 import { createMemoryFlowStore, createRedisFlowStore } from "../domain/oidc/flow-store.js";
@@ -42,7 +42,7 @@ export function createOAuthServices(
     db: Database;
     redis?: Redis;
     users: UserRepository;
-    signIn: SignIn;
+    beginSignIn: BeginSignIn;
     events: SecurityEvents;
     metrics: Metrics;
     logger: Logger;
@@ -59,7 +59,7 @@ export function createOAuthServices(
       : createMemoryFlowStore(now),
     identities: createIdentities(deps.db),
     users: deps.users,
-    signIn: deps.signIn,
+    beginSignIn: deps.beginSignIn,
     events: deps.events,
     logger: deps.logger,
     registry: deps.metrics.registry,

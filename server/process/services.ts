@@ -241,7 +241,7 @@ export function createServices(
     db,
     redis,
     users,
-    signIn,
+    beginSignIn,
     events,
     metrics,
     logger,
@@ -303,7 +303,7 @@ export function createServices(
         ? createRedisDeviceGrants({ redis, keyPrefix: config.keyPrefix })
         : createMemoryDeviceGrants(),
       users,
-      signIn,
+      beginSignIn,
       logger,
     }),
     personalTokens: createPersonalTokens({

@@ -97,6 +97,14 @@ describe("passkeys in Chromium", () => {
     expect(await page.locator("main").textContent()).toContain(`Signed in as ${email}`);
   });
 
+  it("shows the authenticator app's QR code as SVG from this origin", async () => {
+    await clickTo('form[action="/account/mfa/totp/setup"] button', /\/account\/mfa\/totp$/);
+    const box = await page.locator(".qr svg").boundingBox();
+    expect(box?.width).toBeGreaterThan(100);
+    expect(box?.height).toBeGreaterThan(100);
+    expect(await page.locator("#totp-secret").textContent()).toMatch(/^[A-Z2-7 ]+$/);
+  });
+
   it("no page reported a Content-Security-Policy violation", () => {
     expect([...new Set(cspViolations)]).toEqual([]);
   });

@@ -35,6 +35,8 @@ export interface PendingSignIn {
   epoch: number;
   /** How the first step authenticated the person. */
   amr: AuthMethod[];
+  /** The sign-in provider that vouched for the person in the first step, if one did. */
+  provider?: string;
   /** ms since epoch. */
   expiresAt: number;
 }

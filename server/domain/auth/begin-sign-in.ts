@@ -2,7 +2,7 @@ import type { Config } from "../../config/config.js";
 import type { Logger } from "../../infra/logging/logger.js";
 import { HttpError } from "../../lib/errors.js";
 import type { AccountContext } from "./account-context.js";
-import { isMultiFactor } from "./session-auth.js";
+import { type AuthMethod, isMultiFactor } from "./session-auth.js";
 import type { SignIn, SignInMethod } from "./sign-in.js";
 import type { UserRecord } from "./user-repository.js";
 
@@ -31,6 +31,11 @@ export interface BeginSignIn {
    * A disabled account is refused (`invalid_credentials`).
    */
   beginSignIn(record: UserRecord, context: AccountContext, method: SignInMethod): Promise<SignInOutcome>;
+  /**
+   * The second factors a person authenticated with `amr` must still give before signing in (the same
+   * rule as `beginSignIn`); empty when none is needed.
+   */
+  missingFactors(record: UserRecord, amr: readonly AuthMethod[]): Promise<SecondFactorMethod[]>;
 }
 
 /** The one decision "does this verified person need a second factor now?", made next to sign-in. */
@@ -43,18 +48,21 @@ export function createBeginSignIn(deps: {
   now?: () => number;
 }): BeginSignIn {
   const { config, signIn, methodsOf, logger, now = Date.now } = deps;
+  const missingFactors = async (record: UserRecord, amr: readonly AuthMethod[]) =>
+    config.mfa.mode === "off" || isMultiFactor(amr) ? [] : methodsOf(record.id);
+
   return {
+    missingFactors,
+
     async beginSignIn(record, context, method) {
       if (record.disabledAt) throw new HttpError("invalid_credentials");
-      if (config.mfa.mode === "off" || isMultiFactor(method.amr)) {
-        return { user: await signIn.signIn(record, context, method) };
-      }
-      const methods = await methodsOf(record.id);
+      const methods = await missingFactors(record, method.amr);
       if (methods.length === 0) return { user: await signIn.signIn(record, context, method) };
       context.session.pendingSignIn?.set({
         userId: record.id,
         epoch: record.credentialEpoch,
         amr: method.amr,
+        ...(method.provider ? { provider: method.provider } : {}),
         expiresAt: now() + PENDING_SIGN_IN_MS,
       });
       logger.info({ userId: record.id, amr: method.amr }, "first step passed; waiting for a second factor");

@@ -2,9 +2,9 @@ import { createHash, randomBytes, randomInt } from "node:crypto";
 import type { Logger } from "../../infra/logging/logger.js";
 import { HttpError } from "../../lib/errors.js";
 import type { AccountContext, ClientInfo } from "./account-context.js";
+import type { BeginSignIn } from "./begin-sign-in.js";
 import type { DeviceGrant, DeviceGrantStore } from "./device-grants.js";
 import type { AuthMethod } from "./session-auth.js";
-import type { SignIn } from "./sign-in.js";
 import type { UserRepository } from "./user-repository.js";
 
 /**
@@ -54,14 +54,20 @@ export interface DeviceSignIn {
   ): Promise<{ deviceCode: string; userCode: string; expiresIn: number; interval: number }>;
   /** The pending grant a user code names, for the approval page; undefined when none. */
   pending(userCode: string): Promise<DeviceGrant | undefined>;
-  /** The signed-in person approves (with how their session was authenticated) or denies; once per code. */
+  /**
+   * The signed-in person approves (with how their session was authenticated) or denies; once per code.
+   * An approval from a session that never gave the account's second factor is refused
+   * (`second_factor_required`): the device would get no more than the session has.
+   */
   decide(
     userCode: string,
     decision: { approve: true; user: Express.User; amr: AuthMethod[] } | { approve: false },
   ): Promise<boolean>;
   /**
-   * One poll of the device: signs it in on `context` (a new bearer session through `signIn`) once its
-   * owner approved; otherwise throws the RFC's refusal.
+   * One poll of the device: signs it in on `context` (a new bearer session through `beginSignIn`, with
+   * the approving session's `amr`) once its owner approved; otherwise throws the RFC's refusal. An
+   * approval from a session without the second factor the account now has is refused (`access_denied`):
+   * the device has no way to give one.
    */
   poll(deviceCode: string, context: AccountContext): Promise<Express.User>;
 }
@@ -71,11 +77,11 @@ export function createDeviceSignIn(deps: {
   config: { codeTtlSeconds: number; pollIntervalSeconds: number };
   store: DeviceGrantStore;
   users: Pick<UserRepository, "findById">;
-  signIn: Pick<SignIn, "signIn">;
+  beginSignIn: BeginSignIn;
   logger: Logger;
   now?: () => number;
 }): DeviceSignIn {
-  const { config, store, users, signIn, logger } = deps;
+  const { config, store, users, beginSignIn, logger } = deps;
   const now = deps.now ?? Date.now;
 
   return {
@@ -115,6 +121,14 @@ export function createDeviceSignIn(deps: {
     },
 
     async decide(userCode, decision) {
+      if (decision.approve) {
+        const record = await users.findById(decision.user.id);
+        if (!record || (await beginSignIn.missingFactors(record, decision.amr)).length > 0) {
+          throw new HttpError("second_factor_required", {
+            message: "Sign in again with your second factor to approve a device",
+          });
+        }
+      }
       const found = await store.findByUserCode(userCode);
       if (!found) return false;
       const done = await store.decide(
@@ -139,7 +153,13 @@ export function createDeviceSignIn(deps: {
       // The account was deleted or disabled since the approval: nothing to sign in to.
       if (!record || record.disabledAt) throw new DeviceTokenRefusal("access_denied");
       const amr = grant.amr && grant.amr.length > 0 ? grant.amr : (["pwd"] as AuthMethod[]);
-      return signIn.signIn(record, context, { amr: amr as [AuthMethod, ...AuthMethod[]] });
+      const started = await beginSignIn.beginSignIn(record, context, {
+        amr: amr as [AuthMethod, ...AuthMethod[]],
+      });
+      if (!started.mfaRequired) return started.user;
+      context.session.pendingSignIn?.set(undefined);
+      logger.info({ userId: record.id }, "device sign-in refused: the approval lacked the second factor");
+      throw new DeviceTokenRefusal("access_denied");
     },
   };
 }

@@ -248,7 +248,8 @@ export function createPasskeys(deps: {
       if (pending && pending.userId === passkey.userId && record.credentialEpoch === pending.epoch) {
         context.session.pendingSignIn?.set(undefined);
         const amr = [...new Set<AuthMethod>([...pending.amr, "hwk"])] as [AuthMethod, ...AuthMethod[]];
-        return { user: await signIn.signIn(record, context, { amr }) };
+        const provider = pending.provider ? { provider: pending.provider } : {};
+        return { user: await signIn.signIn(record, context, { amr, ...provider }) };
       }
       // A challenge issued for someone's second step cannot sign in anybody else.
       if (issuedTo !== undefined && issuedTo !== passkey.userId) throw refused();

@@ -35,6 +35,8 @@ export interface SecondFactors {
    * code confirms it. Refused (`mfa_already_enabled`) while TOTP is on.
    */
   setupTotp(session: SessionPort): Promise<{ secret: string; uri: string }>;
+  /** The secret a setup started and no code confirmed yet (step-up); undefined when there is none. */
+  pendingTotp(session: SessionPort): Promise<{ secret: string; uri: string } | undefined>;
   /** A first code turns TOTP on; answers the 10 recovery codes, shown this once. */
   confirmTotp(session: SessionPort, code: string): Promise<{ recoveryCodes: string[] }>;
   /** Turns TOTP off and drops the recovery codes (step-up). */
@@ -155,6 +157,15 @@ export function createSecondFactors(deps: {
       return { secret, uri: totp.uri(secret, issuer, user.email) };
     },
 
+    async pendingTotp(session) {
+      stepUp.requireRecentAuthentication(session);
+      const user = requireUser(session);
+      const row = await repository.totpOf(user.id);
+      if (!row || row.confirmedAt) return undefined;
+      const secret = openSecret(user.id, row.secretSealed);
+      return { secret, uri: totp.uri(secret, issuer, user.email) };
+    },
+
     async confirmTotp(session, code) {
       stepUp.requireRecentAuthentication(session);
       const user = requireUser(session);
@@ -225,6 +236,7 @@ export function createSecondFactors(deps: {
       context.session.pendingSignIn?.set(undefined);
       return signIn.signIn(record, context, {
         amr: [...new Set<AuthMethod>([...pending.amr, method])] as [AuthMethod, ...AuthMethod[]],
+        ...(pending.provider ? { provider: pending.provider } : {}),
       });
     },
   };

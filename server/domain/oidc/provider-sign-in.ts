@@ -5,7 +5,7 @@ import type { Config } from "../../config/config.js";
 import type { Logger } from "../../infra/logging/logger.js";
 import { HttpError } from "../../lib/errors.js";
 import type { AccountContext } from "../auth/account-context.js";
-import type { SignIn } from "../auth/sign-in.js";
+import type { BeginSignIn, SecondFactorMethod } from "../auth/begin-sign-in.js";
 import type { UserRecord, UserRepository } from "../auth/user-repository.js";
 import type { SecurityEvents } from "../security/events.js";
 import { createFlowCookies } from "./flow-cookie.js";
@@ -25,21 +25,27 @@ export interface ProviderSignIn {
   /**
    * The provider's answer (the callback's query) for the flow `cookie` names, used up whatever happens.
    * Ends in a session for the account the identity belongs to, a new account, or a link to the signed-in
-   * account (linking.ts decides); `next` from the flow.
+   * account (linking.ts decides); `next` from the flow. The provider is a first step like a password: an
+   * account with a second factor gets a pending sign-in on this browser instead (`mfaRequired`).
    */
   finish(
     provider: string,
     query: URLSearchParams,
     cookie: string | undefined,
     context: AccountContext,
-  ): Promise<{ user: Express.User; next?: string; outcome: Outcome }>;
+  ): Promise<ProviderOutcome & { next?: string }>;
   /** The user's linked identities, oldest first. */
   linked(userId: string): Promise<Identity[]>;
   /** Unlinks one of the user's identities, unless it is their last way in (identities.ts). */
   unlink(userId: string, provider: string, subject: string): Promise<void>;
 }
 
-export type Outcome = "signed_in" | "created" | "linked";
+export type Outcome = "signed_in" | "created" | "linked" | "mfa_required";
+
+/** Where a provider's callback ends: a session, or a second factor still to give. */
+export type ProviderOutcome =
+  | { user: Express.User; outcome: Exclude<Outcome, "mfa_required">; mfaRequired?: undefined }
+  | { mfaRequired: true; methods: SecondFactorMethod[]; outcome: "mfa_required" };
 
 /** The provider's name for a refusal, as the outcome label of `oauth_sign_ins_total`. */
 const OUTCOME_OF: Record<string, string> = {
@@ -61,13 +67,13 @@ export function createProviderSignIn(deps: {
   flows: FlowStore;
   identities: Identities;
   users: Pick<UserRepository, "findByEmail" | "findById">;
-  signIn: SignIn;
+  beginSignIn: BeginSignIn;
   events: Pick<SecurityEvents, "record">;
   logger: Logger;
   registry: Registry;
   now?: () => number;
 }): ProviderSignIn {
-  const { config, flows, identities, users, signIn, events, logger } = deps;
+  const { config, flows, identities, users, beginSignIn, events, logger } = deps;
   const now = deps.now ?? Date.now;
   const byName = new Map(deps.clients.map((c) => [c.name, c]));
   const cookies = createFlowCookies(config.session.secrets);
@@ -89,7 +95,22 @@ export function createProviderSignIn(deps: {
     logger.info({ component: "oauth", userId, provider: account.provider, by }, "identity linked");
   };
 
-  const settle = async (flow: Flow, account: ProviderAccount, context: AccountContext) => {
+  /** A known account signs in through the same second-factor decision as a password login. */
+  const begin = async (
+    record: UserRecord,
+    context: AccountContext,
+    method: { amr: ["fed"]; provider: string },
+  ): Promise<ProviderOutcome> => {
+    const started = await beginSignIn.beginSignIn(record, context, method);
+    if (started.mfaRequired) return { ...started, outcome: "mfa_required" };
+    return { user: started.user, outcome: "signed_in" };
+  };
+
+  const settle = async (
+    flow: Flow,
+    account: ProviderAccount,
+    context: AccountContext,
+  ): Promise<ProviderOutcome> => {
     const known = await identities.use(account.provider, account.subject);
     const email = account.email ? canonicalEmail(account.email) : undefined;
     const holder = email?.ok ? await users.findByEmail(email.email) : undefined;
@@ -107,20 +128,14 @@ export function createProviderSignIn(deps: {
       case "refuse":
         throw new HttpError(decision.code);
       case "sign_in":
-        return {
-          user: await signIn.signIn((known as { user: UserRecord }).user, context, method),
-          outcome: "signed_in" as const,
-        };
+        return begin((known as { user: UserRecord }).user, context, method);
       case "link_to_owner": {
         await link(decision.userId, account, "owner");
         return { user: context.session.user as Express.User, outcome: "linked" as const };
       }
       case "link_trusted": {
         await link((holder as UserRecord).id, account, "trusted");
-        return {
-          user: await signIn.signIn(holder as UserRecord, context, method),
-          outcome: "signed_in" as const,
-        };
+        return begin(holder as UserRecord, context, method);
       }
       case "create": {
         const created = await identities.createUser(decision.email, account).catch((err: unknown) => {
@@ -129,8 +144,10 @@ export function createProviderSignIn(deps: {
             throw new HttpError("oauth_link_required");
           throw err;
         });
-        const user = await signIn.signIn(created, context, { ...method, newAccount: true });
-        return { user, outcome: "created" as const };
+        // A new account has no second factor yet: this signs it in.
+        const started = await beginSignIn.beginSignIn(created, context, { ...method, newAccount: true });
+        if (started.mfaRequired) return { ...started, outcome: "mfa_required" };
+        return { user: started.user, outcome: "created" };
       }
     }
   };

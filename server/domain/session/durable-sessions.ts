@@ -152,6 +152,7 @@ export function createDurableSessions(deps: {
       data: large ? null : data,
       dataInRedisOnly: large,
       client: auth.client ?? null,
+      provider: auth.provider ?? null,
     };
   };
 
@@ -199,6 +200,7 @@ export function createDurableSessions(deps: {
         amr: found.amr as AuthMethod[],
         authAt: found.authAt,
         ...(found.client ? { client: found.client } : {}),
+        ...(found.provider ? { provider: found.provider } : {}),
       };
       const sess = {
         ...(found.data ?? {}),

@@ -18,6 +18,8 @@ export interface SessionRecord {
   dataInRedisOnly: boolean;
   /** `app` for a bearer session (migration 9), null for a browser's. */
   client: "app" | null;
+  /** The sign-in provider that opened the session (migration 14), null for any other way in. */
+  provider: string | null;
 }
 
 /** A record with its user's current state, for the checks a restore makes. */
@@ -51,9 +53,9 @@ export function sessionKeyHash(sid: string): string {
 }
 
 const COLUMNS =
-  "key_hash, user_id, amr, auth_at, ip, user_agent, credential_epoch, created_at, absolute_expires_at, idle_expires_at, data, data_in_redis_only, client";
+  "key_hash, user_id, amr, auth_at, ip, user_agent, credential_epoch, created_at, absolute_expires_at, idle_expires_at, data, data_in_redis_only, client, provider";
 const VALUES =
-  "$1, $2, $3, to_timestamp($4 / 1000.0), $5, $6, $7, to_timestamp($8 / 1000.0), to_timestamp($9 / 1000.0), to_timestamp($10 / 1000.0), $11, $12, $13";
+  "$1, $2, $3, to_timestamp($4 / 1000.0), $5, $6, $7, to_timestamp($8 / 1000.0), to_timestamp($9 / 1000.0), to_timestamp($10 / 1000.0), $11, $12, $13, $14";
 
 interface Row {
   user_id: string;
@@ -68,6 +70,7 @@ interface Row {
   data: Record<string, unknown> | null;
   data_in_redis_only: boolean;
   client: "app" | null;
+  provider: string | null;
   user_epoch: number;
   disabled_at: Date | null;
 }
@@ -86,6 +89,7 @@ const params = (keyHash: string, r: SessionRecord) => [
   r.data === null ? null : JSON.stringify(r.data),
   r.dataInRedisOnly,
   r.client,
+  r.provider,
 ];
 
 /** The records on PostgreSQL (or PGlite); `onQuery` counts each statement (metrics, tests). */
@@ -131,7 +135,7 @@ export function createSessionRecords(db: Database, onQuery: () => void = () => u
     async find(keyHash) {
       const { rows } = await query<Row>(
         `SELECT r.user_id, r.amr, r.auth_at, r.ip, r.user_agent, r.credential_epoch, r.created_at,
-                r.absolute_expires_at, r.idle_expires_at, r.data, r.data_in_redis_only, r.client,
+                r.absolute_expires_at, r.idle_expires_at, r.data, r.data_in_redis_only, r.client, r.provider,
                 u.credential_epoch AS user_epoch, u.disabled_at
          FROM session_records r JOIN users u ON u.id = r.user_id WHERE r.key_hash = $1`,
         [keyHash],
@@ -151,6 +155,7 @@ export function createSessionRecords(db: Database, onQuery: () => void = () => u
         data: row.data,
         dataInRedisOnly: row.data_in_redis_only,
         client: row.client,
+        provider: row.provider,
         userEpoch: row.user_epoch,
         userDisabled: row.disabled_at !== null,
       };

@@ -4,6 +4,7 @@ import type { AccountService } from "../../domain/auth/account-service.js";
 import { type DeviceSignIn, normalizeUserCode } from "../../domain/auth/device-sign-in.js";
 import { sessionAmr } from "../../domain/auth/session-auth.js";
 import type { ProductRateLimits } from "../../domain/ratelimit/policies.js";
+import { HttpError } from "../../lib/errors.js";
 import { sessionPort } from "../request-context.js";
 import { askAgain } from "../step-up.js";
 import { deviceApprovalPage, deviceCodePage, deviceDonePage } from "./device-views.js";
@@ -53,16 +54,14 @@ export function createDevicePages(deps: {
         throw err;
       }
     }
-    const decided = await device.decide(
-      code,
-      approve
-        ? {
-            approve,
-            user: req.user,
-            amr: [...sessionAmr(port.auth ?? { loginAt: 0, ip: "", userAgent: "" })],
-          }
-        : { approve },
-    );
+    const amr = [...sessionAmr(port.auth ?? { loginAt: 0, ip: "", userAgent: "" })];
+    const decided = await device
+      .decide(code, approve ? { approve, user: req.user, amr } : { approve })
+      .catch((err: unknown) => {
+        if (err instanceof HttpError && err.code === "second_factor_required") return err;
+        throw err;
+      });
+    if (decided instanceof HttpError) return send(res, 403, deviceCodePage({ alert: decided.message }));
     if (!decided) return send(res, 400, deviceCodePage({ alert: UNKNOWN_CODE }));
     send(res, 200, deviceDonePage({ approved: approve }));
   });

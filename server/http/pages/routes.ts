@@ -16,6 +16,7 @@ import { createLeavePages } from "./leave-pages.js";
 import { createMfaPages } from "./mfa-pages.js";
 import { createRecoveryPages } from "./recovery-pages.js";
 import { createSignInPages } from "./sign-in-pages.js";
+import { createTotpPages } from "./totp-pages.js";
 
 /**
  * The browser pages: `/`, `/login`, `/register` (sign-in-pages.ts), `/account` (account-pages.ts,
@@ -41,8 +42,10 @@ export function createPagesRouter(deps: {
   const returnTo = deps.returnTo ?? (() => undefined);
   const router = Router();
   router.use(createSignInPages({ ...deps, returnTo }));
-  if (deps.secondFactors)
+  if (deps.secondFactors) {
     router.use(createMfaPages({ ...deps, secondFactors: deps.secondFactors, returnTo }));
+    router.use(createTotpPages({ ...deps, secondFactors: deps.secondFactors }));
+  }
   router.use(createAccountPages(deps));
   router.use(createConfirmPages(deps));
   router.use(createLeavePages(deps));

@@ -39,6 +39,8 @@ th, td { text-align: left; padding: .5rem .25rem; border-bottom: 1px solid #e3e6
 .muted { color: #5f6670; }
 .chart svg { width: 100%; height: auto; background: #fafbfc; border: 1px solid #e3e6ea; }
 .chart .ok { fill: #1e7b34; }
+.qr svg { display: block; width: 12rem; height: 12rem; }
+.codes { columns: 2; padding-left: 1.25rem; font-size: 1.1rem; }
 .chart .bad { fill: #b3261e; }
 .stats { display: flex; flex-wrap: wrap; gap: 1rem; padding: 0; list-style: none; }
 .stats li { background: #fff; border: 1px solid #d9dde3; border-radius: 8px; padding: .5rem 1rem; }

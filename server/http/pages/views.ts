@@ -199,6 +199,7 @@ export const NOTICES: ReadonlyMap<string, string> = new Map([
   ["link-sent", "A new confirmation link is on its way. Check your inbox."],
   ["passkey-added", "Your passkey was added. You can sign in with it."],
   ["passkey-removed", "The passkey was removed."],
+  ["totp-off", "The authenticator app was turned off."],
   ["unlinked", "The provider was unlinked: it no longer signs in to this account."],
 ]);
 
@@ -402,6 +403,14 @@ function signInMethodsSection(m: SignInMethodsView): SafeHtml {
       ? html` (${String(m.recoveryCodesLeft)} recovery ${m.recoveryCodesLeft === 1 ? "code" : "codes"} left)`
       : ""
   }.</p>
+${
+  m.totp
+    ? html`<div class="actions">
+<form class="inline" method="post" action="/account/mfa/recovery-codes"><button type="submit" class="secondary">Regenerate recovery codes</button></form>
+<a href="/account/mfa/totp/off">Turn off</a>
+</div>`
+    : html`<form class="inline" method="post" action="/account/mfa/totp/setup"><button type="submit">Set up an authenticator app</button></form>`
+}
 <h3>Passkeys</h3>
 ${
   m.passkeys.length > 0

@@ -4,14 +4,17 @@ import {
   passwordChangeSchema,
   reauthenticationSchema,
   registrationSchema,
+  tokenLoginSchema,
 } from "../../../shared/validation.js";
 import type { Config } from "../../config/config.js";
 import type { AccountRecovery } from "../../domain/auth/account-recovery.js";
 import type { AccountService } from "../../domain/auth/account-service.js";
 import { toPublicUser } from "../../domain/auth/user-repository.js";
+import type { SecondFactors } from "../../domain/mfa/second-factors.js";
 import type { ProductRateLimits } from "../../domain/ratelimit/policies.js";
 import { sessionToken } from "../../domain/session/session-token.js";
 import { readCookie } from "../../lib/cookies.js";
+import { ERROR_CATALOG } from "../../lib/error-catalog.js";
 import { HttpError } from "../../lib/errors.js";
 import { isAppRequest, markApp } from "../bearer.js";
 import { jsonBody } from "../body.js";
@@ -35,6 +38,8 @@ export function createAuthRouter(deps: {
   accounts: AccountService;
   recovery: AccountRecovery;
   limits: Pick<ProductRateLimits, "login" | "signIn" | "recovery">;
+  /** Completes `POST /auth/token` for an account with a second factor (absent: MFA=off). */
+  secondFactors?: Pick<SecondFactors, "verify">;
   /** Where `next` may send the browser after login (undefined: nowhere). */
   returnTo?: (req: Request, next: unknown) => string | undefined;
 }): Router {
@@ -63,14 +68,34 @@ export function createAuthRouter(deps: {
   });
 
   // The login of a client without a cookie jar: the same checks and limits, a token instead of a cookie.
+  // With no session to hold a pending sign-in, the second factor comes in the same request as the
+  // password; without it the answer is `mfa_required`, never a token.
   router.post("/token", limits.signIn, jsonBody(), async (req, res) => {
     // Signing in would end the browser session this cookie names, and the browser would never know.
     if (readCookie(req.headers.cookie, config.session.cookieName) !== undefined) {
       throw new HttpError("credentials_conflict");
     }
-    const input = parseBody(credentialsSchema, req.body);
+    const { code, recoveryCode, ...credentials } = parseBody(tokenLoginSchema, req.body);
     markApp(req);
-    await accounts.login(input, accountContext(req, res, config));
+    const context = accountContext(req, res, config);
+    const outcome = await accounts.login(credentials, context);
+    if (outcome.mfaRequired) {
+      // A passkey needs a browser: this endpoint takes only codes.
+      const methods = outcome.methods.filter((m) => m !== "passkey");
+      const factor =
+        code !== undefined ? { code } : recoveryCode !== undefined ? { recoveryCode } : undefined;
+      // The token's session is handed out only once signed in: no pending sign-in may stay on it.
+      const dropPending = () => context.session.pendingSignIn?.set(undefined);
+      if (!factor || !deps.secondFactors || methods.length === 0) {
+        dropPending();
+        const { status, message } = ERROR_CATALOG.mfa_required;
+        return void res.status(status).json({ error: { code: "mfa_required", message }, methods });
+      }
+      await deps.secondFactors.verify(factor, context).catch((err: unknown) => {
+        dropPending();
+        throw err;
+      });
+    }
     const loginAt = req.session.auth?.loginAt ?? Date.now();
     res.json({
       token: sessionToken(req.sessionID, config.session.secrets[0] as string),

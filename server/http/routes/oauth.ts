@@ -5,6 +5,7 @@ import type { ProductRateLimits } from "../../domain/ratelimit/policies.js";
 import { readCookie } from "../../lib/cookies.js";
 import { HttpError } from "../../lib/errors.js";
 import { formBody } from "../pages/forms.js";
+import { SECOND_FACTOR_PATH } from "../pages/mfa-pages.js";
 import { accountContext } from "../request-context.js";
 
 const FLOW_PATH = "/auth/oauth";
@@ -88,6 +89,15 @@ export function createOAuthRouter(deps: {
       cookie,
       accountContext(req, res, config),
     );
+    if (result.mfaRequired) {
+      // A browser gives the second factor on the login page's second step; an API client posts it to
+      // `POST /auth/mfa/verify` with this session's cookie.
+      if (req.accepts(["html", "json"]) === "json") {
+        return void res.json({ mfaRequired: true, methods: result.methods });
+      }
+      const next = result.next ? `?next=${encodeURIComponent(result.next)}` : "";
+      return res.redirect(302, `${SECOND_FACTOR_PATH}${next}`);
+    }
     res.redirect(302, result.next ?? "/account");
   });
 

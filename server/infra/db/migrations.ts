@@ -221,6 +221,13 @@ export const MIGRATIONS: ReadonlyArray<{
       );
     `,
   },
+  {
+    // The sign-in provider that opened a session, so a session restored from its record still tells
+    // forward auth which provider vouched for the person (X-Auth-Provider).
+    version: 14,
+    name: "session_records_provider",
+    sql: "ALTER TABLE session_records ADD COLUMN provider text;",
+  },
 ];
 
 /** Migration 6's data step: normalise the addresses that can be, flag the rest. */
