@@ -24,6 +24,7 @@ import type { Cache } from "./cache/cache.js";
 import type { HealthService } from "./health/health-service.js";
 import type { Lifecycle } from "./health/lifecycle.js";
 import type { Metrics } from "./metrics/metrics.js";
+import type { FactorReset } from "./mfa/factor-reset.js";
 import type { Passkeys } from "./mfa/passkeys.js";
 import type { SecondFactors } from "./mfa/second-factors.js";
 import type { OpenAIClient } from "./models/openai-client.js";
@@ -97,6 +98,8 @@ export interface Services extends Infrastructure {
   admin: {
     directory: UserDirectory;
     actions: AdminActions;
+    /** Users' second factors: what they have, and the reset. */
+    factors: FactorReset;
     signInStats: SignInStats;
     /** Sessions stored now (an estimate on Redis); undefined when it cannot be read in time. */
     sessionCount(): Promise<number | undefined>;

@@ -129,11 +129,18 @@ export function createApp(config: Config, services: Services): Express {
     }),
   );
   const adminGuard = requireAdmin({ config, adminAuth, groups: services.userCache.groups, accounts });
+  const adminApiGuard = requireAdmin({
+    config,
+    adminAuth,
+    groups: services.userCache.groups,
+    accounts,
+    tokens: true,
+  });
   // Behind the global limit like every route; admins are few, so no per-user budget of their own.
   app.use(
     "/admin/api",
     createAdminApiRouter({
-      guard: adminGuard,
+      guard: adminApiGuard,
       ...services.admin,
       sessions: services.sessions,
       events,

@@ -6,10 +6,11 @@ import { HttpError } from "../lib/errors.js";
 import { invalidAuthorization, personalTokenOf } from "./bearer.js";
 
 /**
- * Where a personal access token is accepted: the teams' API, who it belongs to, and forward auth. Never
+ * Where a personal access token is accepted: the teams' API, who it belongs to, forward auth, and the
+ * admin API (which wants the `admin` scope and an owner in group `admin`). Never
  * the account itself (sessions, password, tokens): a leaked token must not be able to take it over.
  */
-const TOKEN_PATHS = [/^\/api\//, /^\/auth\/me$/, /^\/auth\/verify$/];
+const TOKEN_PATHS = [/^\/api\//, /^\/auth\/me$/, /^\/auth\/verify$/, /^\/admin\/api\//];
 
 const GRANT = Symbol("tokenGrant");
 type WithGrant = Request & { [GRANT]?: ResolvedToken };

@@ -23,6 +23,7 @@ import { createMetrics, type Metrics } from "../domain/metrics/metrics.js";
 import { registerRedisAuditMetrics } from "../domain/metrics/redis-audit-metrics.js";
 import { estimateKeyCounts } from "../domain/metrics/redis-metrics.js";
 import { createChallengeStore } from "../domain/mfa/challenge-store.js";
+import { createFactorReset } from "../domain/mfa/factor-reset.js";
 import { createMfaRepository } from "../domain/mfa/mfa-repository.js";
 import { createPasskeyRepository } from "../domain/mfa/passkey-repository.js";
 import { createPasskeys } from "../domain/mfa/passkeys.js";
@@ -190,8 +191,10 @@ export function createServices(
     recoveryEmail: limits.recoveryEmail,
   });
   const publicUrl = new URL(config.mail.publicUrl);
+  const passkeyRepository = createPasskeyRepository(db);
+  const mfaRepository = createMfaRepository(db);
   const passkeys = createPasskeys({
-    repository: createPasskeyRepository(db),
+    repository: passkeyRepository,
     challenges: createChallengeStore({ redis, keyPrefix: config.keyPrefix }),
     users,
     rp: {
@@ -206,9 +209,10 @@ export function createServices(
     beginSignIn,
     events,
     logger,
+    mail,
   });
   secondFactors = createSecondFactors({
-    repository: createMfaRepository(db),
+    repository: mfaRepository,
     users,
     box: createSecretBox(config.mfa.encryptionKeys),
     signIn,
@@ -219,6 +223,7 @@ export function createServices(
     logger,
     issuer: publicUrl.host,
     passkeyCount: (userId) => passkeys.countFor(userId),
+    mail,
   });
   const recovery = createAccountRecovery({
     config,
@@ -245,8 +250,16 @@ export function createServices(
   const groups = userCache.groups;
   const deletion = createAccountDeletion({ users, groups, sessions, events, mail, logger });
   const directory = createUserDirectory(db);
+  const factors = createFactorReset({
+    repository: mfaRepository,
+    passkeys: passkeyRepository,
+    mail,
+    logger,
+    events,
+  });
   const actions = createAdminActions({
     directory,
+    factors,
     users,
     groups,
     sessions,
@@ -263,6 +276,7 @@ export function createServices(
     admin: {
       directory,
       actions,
+      factors,
       signInStats,
       sessionCount: () => within(countSessions(store, redis, config), config.health.checkTimeoutMs),
     },

@@ -19,10 +19,10 @@ beforeAll(async () => {
   smtp = await startSmtpServer();
   t = await testApp({
     db: database.db,
-    env: { REAUTH_MAX_AGE_SECONDS: "300", SMTP_URL: smtp.url },
+    env: { REAUTH_MAX_AGE_SECONDS: "300", SMTP_URL: smtp.url, MFA: "off" },
     factories: { start: async (ctx, services) => startMailWorker(ctx, services) },
   });
-  other = await testApp({ db: database.db, env: { KEY_PREFIX: t.config.keyPrefix } });
+  other = await testApp({ db: database.db, env: { KEY_PREFIX: t.config.keyPrefix, MFA: "off" } });
 });
 
 const idOf = async (email: string) => (await t.services.users.findByEmail(email))?.id as string;

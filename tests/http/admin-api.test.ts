@@ -1,10 +1,20 @@
+import { generate } from "otplib";
 import request from "supertest";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ADMIN_GROUP } from "../../server/domain/auth/groups.js";
+import { startMailWorker } from "../../server/process/runtime.js";
 import type { TestApp } from "../helpers/app.js";
 import type { TestDatabase } from "../helpers/database.js";
-import { type Credentials, isolatedDatabase, login, registerUser, testApp } from "../helpers/fixtures.js";
+import {
+  type Credentials,
+  isolatedDatabase,
+  login,
+  registerUser,
+  testApp,
+  waitUntil,
+} from "../helpers/fixtures.js";
 import { sessionIdOf, uniqueEmail } from "../helpers/session.js";
+import { startSmtpServer, type TestSmtpServer } from "../helpers/smtp.js";
 
 const API_KEY = "admin-api-key-for-tests-0123456789";
 // Its own database: the last-admin rule counts every admin in it.
@@ -34,7 +44,8 @@ async function ageAuthentication(cookie: string): Promise<void> {
 
 beforeAll(async () => {
   database = await isolatedDatabase();
-  const env = { ADMIN_API_KEY: API_KEY, REAUTH_MAX_AGE_SECONDS: "300" };
+  // MFA=off: these cases are about the group and the key; the second factor has its own below.
+  const env = { ADMIN_API_KEY: API_KEY, REAUTH_MAX_AGE_SECONDS: "300", MFA: "off" };
   t = await testApp({ db: database.db, env });
   other = await testApp({ db: database.db, env: { ...env, KEY_PREFIX: t.config.keyPrefix } });
   admin = await makeAdmin();
@@ -51,6 +62,7 @@ const ROUTES = (id: string) =>
     ["delete", `/admin/api/users/${id}/sessions/abc`],
     ["post", `/admin/api/users/${id}/password-reset`],
     ["post", `/admin/api/users/${id}/verification`],
+    ["post", `/admin/api/users/${id}/second-factors/reset`],
     ["post", `/admin/api/users/${id}/groups`, { name: ADMIN_GROUP }],
     ["delete", `/admin/api/users/${id}/groups/${ADMIN_GROUP}`],
     ["delete", `/admin/api/users/${id}`, { confirm: "x@example.com" }],
@@ -124,6 +136,170 @@ describe("who may use the admin API", () => {
     expect(res.status).toBe(403);
     expect(res.body.error.code).toBe("csrf_rejected");
     expect((await t.services.users.findById(id))?.disabledAt).toBeNull();
+  });
+});
+
+describe("a second factor and admin tokens, when MFA is on", () => {
+  /** The same deployment with MFA=optional and `admin` among the token scopes. */
+  let strict: TestApp;
+  let smtp: TestSmtpServer;
+  beforeAll(async () => {
+    smtp = await startSmtpServer();
+    strict = await testApp({
+      db: database.db,
+      env: {
+        ADMIN_API_KEY: API_KEY,
+        REAUTH_MAX_AGE_SECONDS: "300",
+        TOKEN_SCOPES: "admin,reports",
+        SMTP_URL: smtp.url,
+      },
+      factories: { start: async (ctx, services) => startMailWorker(ctx, services) },
+    });
+  });
+
+  async function strictAdmin() {
+    const user = await registerUser(strict);
+    const id = (await strict.services.users.findByEmail(user.email))?.id as string;
+    await strict.services.userCache.groups.add(id, ADMIN_GROUP);
+    return { ...user, id };
+  }
+
+  /** Turns TOTP on from `cookie`'s session, which then counts as signed in with a second factor. */
+  async function turnOnTotp(cookie: string) {
+    const setup = await request(strict.app).post("/auth/mfa/totp/setup").set("Cookie", cookie).expect(200);
+    await request(strict.app)
+      .post("/auth/mfa/totp/confirm")
+      .set("Cookie", cookie)
+      .send({ code: await generate({ secret: setup.body.secret }) })
+      .expect(200);
+  }
+
+  const users = (cookie: string) => request(strict.app).get("/admin/api/users").set("Cookie", cookie);
+  const mailed = (email: string, subject: string) =>
+    waitUntil(() => smtp.to(email).some((m) => m.subject === subject));
+
+  it("resets a user's second factors (API and console, after a confirmation), mails them, and names the admin", async () => {
+    const a = await strictAdmin();
+    await turnOnTotp(a.cookie);
+    const user = await registerUser(strict);
+    const id = (await strict.services.users.findByEmail(user.email))?.id as string;
+    await turnOnTotp(user.cookie);
+    await mailed(user.email, "An authenticator app was added");
+    const codes = await request(strict.app).post("/auth/mfa/recovery-codes").set("Cookie", user.cookie);
+    expect(codes.status).toBe(200);
+    await mailed(user.email, "New recovery codes were made");
+
+    const listed = await request(strict.app)
+      .get(`/admin/api/users?filter=mfa&q=${encodeURIComponent(user.email)}`)
+      .set("Cookie", a.cookie)
+      .expect(200);
+    expect(listed.body.users.map((u: { email: string }) => u.email)).toEqual([user.email]);
+    const seen = await request(strict.app).get(`/admin/api/users/${id}`).set("Cookie", a.cookie).expect(200);
+    expect(seen.body.secondFactors).toEqual({ totp: true, passkeys: 0, recoveryCodesLeft: 10 });
+    const page = await request(strict.app).get(`/admin/users/${id}`).set("Cookie", a.cookie).expect(200);
+    expect(page.text).toContain("Authenticator app (TOTP): on");
+    expect(page.text).toContain("Recovery codes left: 10");
+
+    // The console asks first; the reset happens only on the confirmed form.
+    const ask = await request(strict.app)
+      .post(`/admin/users/${id}/second-factors-reset`)
+      .set("Cookie", a.cookie)
+      .type("form")
+      .send({});
+    expect(ask.status).toBe(200);
+    expect(ask.text).toContain("Reset second factors?");
+    expect((await strict.services.admin.factors.summary(id)).totp).toBe(true);
+    await request(strict.app)
+      .post(`/admin/users/${id}/second-factors-reset`)
+      .set("Cookie", a.cookie)
+      .type("form")
+      .send({ confirmed: "yes" })
+      .expect(303);
+    expect(await strict.services.admin.factors.summary(id)).toEqual({
+      totp: false,
+      passkeys: 0,
+      recoveryCodesLeft: 0,
+    });
+    await mailed(user.email, "Your second factors were removed");
+    // The user signs in with the password alone now, and is told nothing is left.
+    const again = await request(strict.app)
+      .post("/auth/login")
+      .send({ email: user.email, password: user.password });
+    expect([again.status, again.body.mfaRequired]).toEqual([200, undefined]);
+
+    const viaApi = await request(strict.app)
+      .post(`/admin/api/users/${id}/second-factors/reset`)
+      .set("Authorization", `Bearer ${API_KEY}`)
+      .expect(200);
+    expect(viaApi.body).toEqual({ removed: { totp: false, passkeys: 0, recoveryCodesLeft: 0 } });
+    await strict.services.events.settled();
+    const byAdmin = await strict.services.events.recent(a.id);
+    expect(byAdmin.some((e) => e.action === "second_factors_reset" && e.target === id)).toBe(true);
+    const own = (await strict.services.events.recent(id)).filter((e) => e.event === "second_factors_reset");
+    expect(own.map((e) => e.actor)).toEqual(["api_key", a.id]);
+  });
+
+  it("refuses an admin's session without a second factor (API 403, console a page saying how), even once the admin has TOTP", async () => {
+    const a = await strictAdmin();
+    const laptop = await login(strict, a.email, { password: a.password });
+    const bare = await users(a.cookie);
+    expect([bare.status, bare.body.error.code]).toEqual([403, "second_factor_required"]);
+
+    await turnOnTotp(a.cookie);
+    await users(a.cookie).expect(200);
+    // The laptop signed in with the password alone, before TOTP existed: still refused everywhere.
+    for (const route of ROUTES(a.id)) {
+      const res = await call(strict, route, laptop.cookie);
+      expect([res.status, res.body.error?.code], `${route[0]} ${route[1]}`).toEqual([
+        403,
+        "second_factor_required",
+      ]);
+    }
+    const page = await request(strict.app).get("/admin/users").set("Cookie", laptop.cookie);
+    expect(page.status).toBe(403);
+    expect(page.text).toContain("Sign in with a second factor");
+    expect(page.text).toContain('href="/account"');
+    const ok = await request(strict.app).get("/admin/users").set("Cookie", a.cookie);
+    expect(ok.status).toBe(200);
+    await request(strict.app).get("/admin/api/users").set("Authorization", `Bearer ${API_KEY}`).expect(200);
+  });
+
+  it("lets a token with the admin scope call the API (not the console) while its owner is in admin", async () => {
+    const a = await strictAdmin();
+    const mint = async (cookie: string, scopes: string[]) => {
+      const res = await request(strict.app)
+        .post("/auth/tokens")
+        .set("Cookie", cookie)
+        .send({ name: "automation", scopes, expiresInDays: 1 });
+      expect(res.status).toBe(201);
+      return { Authorization: `Bearer ${res.body.token}` };
+    };
+    const adminToken = await mint(a.cookie, ["admin"]);
+    const reportsToken = await mint(a.cookie, ["reports"]);
+    const plain = await registerUser(strict);
+    const plainToken = await mint(plain.cookie, ["admin"]);
+    const target = await registerUser(strict);
+    const targetId = (await strict.services.users.findByEmail(target.email))?.id as string;
+
+    const found = await request(strict.app).get(`/admin/api/users/${targetId}`).set(adminToken).expect(200);
+    expect(found.body.user.email).toBe(target.email);
+    await request(strict.app).post(`/admin/api/users/${targetId}/disable`).set(adminToken).expect(200);
+    await strict.services.events.settled();
+    const mine = await strict.services.events.recent(a.id);
+    expect(mine.some((e) => e.event === "admin_action" && e.target === targetId)).toBe(true);
+
+    const console = await request(strict.app).get("/admin/users").set(adminToken);
+    expect([console.status, console.body.error?.code]).toEqual([403, "token_not_allowed"]);
+    const scope = await request(strict.app).get("/admin/api/users").set(reportsToken);
+    expect([scope.status, scope.body.error?.code]).toEqual([403, "insufficient_scope"]);
+    const outsider = await request(strict.app).get("/admin/api/users").set(plainToken);
+    expect([outsider.status, outsider.body.error?.code]).toEqual([403, "forbidden"]);
+
+    // Out of the group in the database: the token stops at once, whatever the cache still says.
+    await database.db.query("DELETE FROM user_groups WHERE user_id = $1", [a.id]);
+    const removed = await request(strict.app).get("/admin/api/users").set(adminToken);
+    expect([removed.status, removed.body.error?.code]).toEqual([403, "forbidden"]);
+    expect((await strict.services.users.findById(targetId))?.disabledAt).not.toBeNull();
   });
 });
 

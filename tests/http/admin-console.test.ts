@@ -15,7 +15,7 @@ const idOf = async (email: string) => (await t.services.users.findByEmail(email)
 
 beforeAll(async () => {
   database = await isolatedDatabase();
-  t = await testApp({ db: database.db, env: { REAUTH_MAX_AGE_SECONDS: "300" } });
+  t = await testApp({ db: database.db, env: { REAUTH_MAX_AGE_SECONDS: "300", MFA: "off" } });
   const a = await registerUser(t);
   admin = { ...a, id: await idOf(a.email) };
   await t.services.userCache.groups.add(admin.id, ADMIN_GROUP);

@@ -41,6 +41,7 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)("the admin console in Chromium",
       SESSION_SECRET: TEST_SECRET,
       KEY_PREFIX: uniquePrefix(),
       PASSWORD_SCRYPT_LOG_N: "10",
+      MFA: "off",
       ...database.env,
     };
     [server, browser] = await Promise.all([startServerProcess(env), launchChromium()]);

@@ -3,6 +3,7 @@ import type { AccountDeletion } from "../auth/account-deletion.js";
 import type { AccountRecovery } from "../auth/account-recovery.js";
 import type { GroupRepository } from "../auth/groups.js";
 import type { UserRepository } from "../auth/user-repository.js";
+import type { FactorReset, FactorSummary } from "../mfa/factor-reset.js";
 import type { SecurityEvents } from "../security/events.js";
 import type { UserSessions } from "../session/user-sessions.js";
 import type { AdminUserSummary, UserDirectory } from "./user-directory.js";
@@ -19,6 +20,8 @@ export interface AdminActions {
   resendVerification(actor: AdminActor, userId: string): Promise<void>;
   addGroup(actor: AdminActor, userId: string, group: string): Promise<void>;
   removeGroup(actor: AdminActor, userId: string, group: string): Promise<void>;
+  /** Removes every second factor (the owner lost them); answers what there was. The owner is mailed. */
+  resetSecondFactors(actor: AdminActor, userId: string): Promise<FactorSummary>;
   /** `confirm` must be the account's address: a destructive action names what it destroys. */
   deleteAccount(actor: AdminActor, userId: string, confirm: string): Promise<{ sessionsEnded: number }>;
 }
@@ -32,6 +35,7 @@ export function createAdminActions(deps: {
   recovery: Pick<AccountRecovery, "forgotPassword" | "resendVerification">;
   deletion: AccountDeletion;
   events: Pick<SecurityEvents, "record">;
+  factors: Pick<FactorReset, "reset">;
 }): AdminActions {
   const { directory, users, groups, sessions, recovery, deletion, events } = deps;
 
@@ -98,6 +102,12 @@ export function createAdminActions(deps: {
     async removeGroup(actor, userId, group) {
       const user = await target(userId);
       if (await groups.remove(user.id, group)) record(actor, "group_removed", user, { group });
+    },
+    async resetSecondFactors(actor, userId) {
+      const user = await target(userId);
+      const before = await deps.factors.reset(user.id, actorName(actor));
+      record(actor, "second_factors_reset", user);
+      return before;
     },
     async deleteAccount(actor, userId, confirm) {
       const user = await target(userId);

@@ -11,7 +11,8 @@ export interface AdminUserSummary {
   groups: string[];
 }
 
-export type UserFilter = "disabled" | "unverified";
+/** `mfa`: users with a second factor (TOTP turned on, or a passkey). */
+export type UserFilter = "disabled" | "unverified" | "mfa";
 
 export interface UserSearch {
   /** Part of the address, case-insensitive. */
@@ -81,6 +82,10 @@ export function createUserDirectory(db: Database): UserDirectory {
       if (q) where.push(`position(${param(q.toLowerCase())} in lower(u.email)) > 0`);
       if (filter === "disabled") where.push("u.disabled_at IS NOT NULL");
       if (filter === "unverified") where.push("u.email_verified_at IS NULL");
+      if (filter === "mfa") {
+        where.push(`(EXISTS (SELECT 1 FROM user_totp t WHERE t.user_id = u.id AND t.confirmed_at IS NOT NULL)
+          OR EXISTS (SELECT 1 FROM passkeys p WHERE p.user_id = u.id))`);
+      }
       if (cursor !== undefined) where.push(`lower(u.email) > ${param(decodeCursor(cursor))}`);
       const { rows } = await db.query<Row>(
         `${SELECT} ${where.length ? `WHERE ${where.join(" AND ")}` : ""}

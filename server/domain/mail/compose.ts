@@ -1,7 +1,7 @@
 import type { Config } from "../../config/config.js";
 import type { Database } from "../../infra/db/database.js";
 import type { Logger } from "../../infra/logging/logger.js";
-import type { Mail, MailComposer, MailJob } from "../../infra/mail/types.js";
+import type { Mail, MailComposer, MailJob, SecondFactorChange } from "../../infra/mail/types.js";
 import { html, type SafeHtml } from "../../lib/html.js";
 import { type AccountTokens, createAccountTokens } from "../auth/account-tokens.js";
 import { createUserRepository, type UserRecord, type UserRepository } from "../auth/user-repository.js";
@@ -40,6 +40,25 @@ ${(body.after ?? []).map(p)}
 </body></html>`;
   return { to, subject: body.subject, text: `${text}\n`, html: markup.value };
 }
+
+/** The notice for each change to a second factor: its subject and what happened. */
+const FACTOR_CHANGES: Record<SecondFactorChange, { subject: string; what: string }> = {
+  "totp-added": {
+    subject: "An authenticator app was added",
+    what: "An authenticator app (TOTP) was turned on",
+  },
+  "totp-removed": {
+    subject: "Your authenticator app was removed",
+    what: "The authenticator app (TOTP) and its recovery codes were turned off",
+  },
+  "passkey-added": { subject: "A passkey was added", what: "A passkey was added" },
+  "passkey-removed": { subject: "A passkey was removed", what: "A passkey was removed" },
+  "recovery-code-used": { subject: "A recovery code was used", what: "A recovery code was used to sign in" },
+  "recovery-codes-regenerated": {
+    subject: "New recovery codes were made",
+    what: "New recovery codes were made (the old ones no longer work)",
+  },
+};
 
 /**
  * Renders each mail job into a message, looking up what it needs in the database (the web process and
@@ -131,6 +150,30 @@ export function createMailComposer(deps: {
             "If this was you, there is nothing to do. If not, change your password and sign out the devices you do not know:",
           ],
           link: { url: `${origin}/account`, label: "Review your sessions" },
+        });
+      }
+      case "second-factor-changed": {
+        const user = active(await users.findById(job.userId));
+        if (!user) return undefined;
+        return render(user.email, {
+          subject: FACTOR_CHANGES[job.change].subject,
+          paragraphs: [
+            `${FACTOR_CHANGES[job.change].what} on the account ${user.email}.`,
+            "If this was you, there is nothing to do. If not, change your password, review your second factors and sign out the devices you do not know:",
+          ],
+          link: { url: `${origin}/account`, label: "Review your account" },
+        });
+      }
+      case "second-factors-reset": {
+        const user = active(await users.findById(job.userId));
+        if (!user) return undefined;
+        return render(user.email, {
+          subject: "Your second factors were removed",
+          paragraphs: [
+            `An administrator removed every second factor (authenticator app, recovery codes, passkeys) of the account ${user.email}. You sign in with your password alone until you set a new one up.`,
+            "If you did not ask for this, contact the site's operators and change your password.",
+          ],
+          link: { url: `${origin}/account`, label: "Set up a second factor" },
         });
       }
       case "account-deleted":

@@ -56,6 +56,8 @@ export interface PasskeyRepository {
   add(record: Omit<PasskeyRecord, "id" | "createdAt" | "lastUsedAt">): Promise<PasskeyRecord>;
   rename(userId: string, id: string, name: string): Promise<boolean>;
   remove(userId: string, id: string): Promise<boolean>;
+  /** Removes every passkey of the user (an admin's reset); how many there were. */
+  removeAll(userId: string): Promise<number>;
   /**
    * Records a use: the new counter only if it moved forward (or both are 0: authenticators without one),
    * and the backup flag. False when another use moved the counter past it first (a clone raced it).
@@ -109,6 +111,10 @@ export function createPasskeyRepository(db: Database): PasskeyRepository {
         id,
       ]);
       return rows.length > 0;
+    },
+    async removeAll(userId) {
+      const { rows } = await db.query("DELETE FROM passkeys WHERE user_id = $1 RETURNING id", [userId]);
+      return rows.length;
     },
     async recordUse(id, previousCounter, counter, backedUp) {
       const { rows } = await db.query(

@@ -12,6 +12,7 @@ import {
 import type { Logger } from "../../infra/logging/logger.js";
 import { HttpError } from "../../lib/errors.js";
 import type { AccountContext, SessionPort } from "../auth/account-context.js";
+import type { MailRequests } from "../auth/account-recovery.js";
 import { requireUser } from "../auth/account-sessions.js";
 import type { BeginSignIn, SignInOutcome } from "../auth/begin-sign-in.js";
 import type { AuthMethod } from "../auth/session-auth.js";
@@ -85,6 +86,8 @@ export function createPasskeys(deps: {
   beginSignIn: BeginSignIn;
   events: Pick<SecurityEvents, "record">;
   logger: Logger;
+  /** Mails the owner a notice of every change to a factor. */
+  mail?: Pick<MailRequests, "queueQuietly">;
   now?: () => number;
 }): Passkeys {
   const { repository, challenges, users, rp, stepUp, signIn, beginSignIn, events, logger } = deps;
@@ -156,6 +159,7 @@ export function createPasskeys(deps: {
         name,
       });
       events.record("passkey_added", { userId: user.id });
+      deps.mail?.queueQuietly({ kind: "second-factor-changed", userId: user.id, change: "passkey-added" });
       logger.info({ userId: user.id }, "passkey added");
       return view(record);
     },
@@ -177,6 +181,7 @@ export function createPasskeys(deps: {
       if (!(await repository.remove(user.id, id)))
         throw new HttpError("not_found", { message: "No such passkey" });
       events.record("passkey_removed", { userId: user.id });
+      deps.mail?.queueQuietly({ kind: "second-factor-changed", userId: user.id, change: "passkey-removed" });
       logger.info({ userId: user.id }, "passkey removed");
     },
 

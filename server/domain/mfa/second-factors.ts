@@ -1,6 +1,8 @@
 import type { Logger } from "../../infra/logging/logger.js";
+import type { SecondFactorChange } from "../../infra/mail/types.js";
 import { HttpError } from "../../lib/errors.js";
 import type { AccountContext, PendingSignIn, SessionPort } from "../auth/account-context.js";
+import type { MailRequests } from "../auth/account-recovery.js";
 import { requireUser } from "../auth/account-sessions.js";
 import type { SecondFactorMethod } from "../auth/begin-sign-in.js";
 import type { DeviceCookies } from "../auth/device-cookie.js";
@@ -60,6 +62,8 @@ export function createSecondFactors(deps: {
   limits: Pick<ProductRateLimits, "mfaAccount" | "mfaDevice">;
   events: Pick<SecurityEvents, "record">;
   logger: Logger;
+  /** Mails the owner a notice of every change to a factor. */
+  mail?: Pick<MailRequests, "queueQuietly">;
   issuer: string;
   /** The user's passkeys, each a second factor too. */
   passkeyCount?: (userId: string) => Promise<number>;
@@ -67,6 +71,8 @@ export function createSecondFactors(deps: {
 }): SecondFactors {
   const { repository, users, box, signIn, stepUp, devices, limits, events, logger, issuer } = deps;
   const now = deps.now ?? Date.now;
+  const notify = (userId: string, change: SecondFactorChange) =>
+    deps.mail?.queueQuietly({ kind: "second-factor-changed", userId, change });
 
   const openSecret = (userId: string, sealed: string) => {
     const opened = box.open(sealed, userId);
@@ -98,6 +104,7 @@ export function createSecondFactors(deps: {
       const hash = recoveryCodeHash(input.recoveryCode);
       if (!hash || !(await repository.useRecoveryCode(owner.id, hash))) return undefined;
       events.record("recovery_code_used", { userId: owner.id });
+      notify(owner.id, "recovery-code-used");
       logger.info({ userId: owner.id }, "recovery code used");
       return "otp";
     }
@@ -172,6 +179,7 @@ export function createSecondFactors(deps: {
       // The code just given proved the factor: the session is now authenticated with it too.
       session.reauthenticated(["otp"]);
       events.record("mfa_enabled", { userId: user.id });
+      notify(user.id, "totp-added");
       logger.info({ userId: user.id }, "TOTP turned on");
       return { recoveryCodes };
     },
@@ -181,6 +189,7 @@ export function createSecondFactors(deps: {
       const user = requireUser(session);
       if (!(await repository.removeTotp(user.id))) throw new HttpError("mfa_not_enabled");
       events.record("mfa_disabled", { userId: user.id });
+      notify(user.id, "totp-removed");
       logger.info({ userId: user.id }, "TOTP turned off");
     },
 
@@ -191,6 +200,7 @@ export function createSecondFactors(deps: {
       const { recoveryCodes, hashes } = issueCodes();
       await repository.replaceRecoveryCodes(user.id, hashes);
       events.record("recovery_codes_regenerated", { userId: user.id });
+      notify(user.id, "recovery-codes-regenerated");
       return { recoveryCodes };
     },
 

@@ -30,6 +30,7 @@ export const SECURITY_EVENTS = [
   "recovery_codes_regenerated",
   "passkey_added",
   "passkey_removed",
+  "second_factors_reset",
   "admin_action",
   "account_deleted",
   "account_exported",
@@ -52,7 +53,7 @@ export interface SecurityEventInput {
   action?: string;
   /** The account an admin acted on; the event itself belongs to the admin (`userId`). */
   target?: string;
-  /** `api_key` when ADMIN_API_KEY did it, `self` or `admin` for a deletion. */
+  /** `api_key` when ADMIN_API_KEY did it, `self` or `admin` for a deletion; who reset second factors. */
   actor?: string;
   /** A group added or removed. */
   group?: string;

@@ -3,6 +3,7 @@ import { z } from "zod";
 import type { AdminActions } from "../../domain/admin/admin-actions.js";
 import type { UserDirectory } from "../../domain/admin/user-directory.js";
 import { GROUP_NAME } from "../../domain/auth/groups.js";
+import type { FactorReset } from "../../domain/mfa/factor-reset.js";
 import type { Identity } from "../../domain/oidc/identities.js";
 import type { SecurityEvents } from "../../domain/security/events.js";
 import type { UserSessions } from "../../domain/session/user-sessions.js";
@@ -13,7 +14,9 @@ import { adminActor } from "./require-admin.js";
 
 export const searchSchema = z.object({
   q: z.string().max(200, "q is at most 200 characters").optional(),
-  filter: z.enum(["disabled", "unverified"], { error: "filter is disabled or unverified" }).optional(),
+  filter: z
+    .enum(["disabled", "unverified", "mfa"], { error: "filter is disabled, unverified or mfa" })
+    .optional(),
   cursor: z.string().max(400, "cursor is not one this server gave").optional(),
   limit: z
     .string()
@@ -40,8 +43,9 @@ export function createAdminApiRouter(deps: {
   sessions: Pick<UserSessions, "list">;
   events: Pick<SecurityEvents, "recent">;
   identities: { linked(userId: string): Promise<Identity[]> };
+  factors: Pick<FactorReset, "summary">;
 }): Router {
-  const { guard, directory, actions, sessions, events, identities } = deps;
+  const { guard, directory, actions, sessions, events, identities, factors } = deps;
   const router = Router();
   router.use(guard);
 
@@ -52,12 +56,13 @@ export function createAdminApiRouter(deps: {
   router.get("/users/:id", async (req, res) => {
     const user = await directory.find(req.params.id as string);
     if (!user) throw new HttpError("not_found", { message: "No such user" });
-    const [list, recent, linked] = await Promise.all([
+    const [list, recent, linked, secondFactors] = await Promise.all([
       sessions.list(user.id, ""),
       events.recent(user.id),
       identities.linked(user.id),
+      factors.summary(user.id),
     ]);
-    res.json({ user, sessions: list, events: recent, identities: linked });
+    res.json({ user, sessions: list, events: recent, identities: linked, secondFactors });
   });
 
   const id = (params: Record<string, unknown>) => params.id as string;
@@ -82,6 +87,9 @@ export function createAdminApiRouter(deps: {
   router.post("/users/:id/verification", async (req, res) => {
     await actions.resendVerification(adminActor(res), id(req.params));
     res.status(202).json({ status: "queued" });
+  });
+  router.post("/users/:id/second-factors/reset", async (req, res) => {
+    res.json({ removed: await actions.resetSecondFactors(adminActor(res), id(req.params)) });
   });
   router.post("/users/:id/groups", jsonBody(), async (req, res) => {
     const { name } = parseBody(groupSchema, req.body);

@@ -11,6 +11,7 @@ import {
   type ActionName,
   confirmActionPage,
   overviewPage,
+  secondFactorNeededPage,
   userPage,
   usersPage,
 } from "./console-views.js";
@@ -26,6 +27,7 @@ const DONE: ReadonlyMap<string, string> = new Map([
   ["session", "That session has ended."],
   ["groups", "The groups are updated."],
   ["delete", "The account is deleted."],
+  ["second-factors-reset", "Every second factor of this account is removed; the owner is mailed."],
 ]);
 
 type Deps = Pick<Services, "admin" | "sessions" | "events" | "mailQueue" | "audits" | "config" | "oauth">;
@@ -33,7 +35,8 @@ type Deps = Pick<Services, "admin" | "sessions" | "events" | "mailQueue" | "audi
 /**
  * The console (`/admin`): server-rendered pages over the admin actions, behind `guard` (requireAdmin).
  * A browser without a session goes to the login page, an admin whose authentication is old to "confirm
- * it is you"; destructive actions show a confirmation step first.
+ * it is you", one signed in without a second factor (unless MFA=off) to a page saying how to get one;
+ * destructive actions show a confirmation step first.
  */
 export function createConsolePages(deps: Deps & { guard: RequestHandler }): Router {
   const { admin, sessions, events, guard } = deps;
@@ -46,6 +49,9 @@ export function createConsolePages(deps: Deps & { guard: RequestHandler }): Rout
       if (!err) return next();
       if (err instanceof HttpError && err.code === "unauthenticated") {
         return res.redirect(303, `/login?next=${encodeURIComponent(back)}`);
+      }
+      if (err instanceof HttpError && err.code === "second_factor_required") {
+        return send(res, 403, secondFactorNeededPage());
       }
       if (askAgain(err, res, back)) return;
       next(err);
@@ -82,13 +88,18 @@ export function createConsolePages(deps: Deps & { guard: RequestHandler }): Rout
   const renderUser = async (req: Request, res: Response, status: number, alert?: string) => {
     const user = await admin.directory.find(String(req.params.id));
     if (!user) throw new HttpError("not_found", { message: "No such user" });
-    const [list, recent, identities] = await Promise.all([
+    const [list, recent, identities, factors] = await Promise.all([
       sessions.list(user.id, ""),
       events.recent(user.id),
       deps.oauth.linked(user.id),
+      admin.factors.summary(user.id),
     ]);
     const done = typeof req.query.done === "string" ? DONE.get(req.query.done) : undefined;
-    send(res, status, userPage({ user, sessions: list, events: recent, identities, notice: done, alert }));
+    send(
+      res,
+      status,
+      userPage({ user, sessions: list, events: recent, identities, factors, notice: done, alert }),
+    );
   };
 
   router.get("/users/:id", (req, res) => renderUser(req, res, 200));
@@ -164,6 +175,7 @@ export function createConsolePages(deps: Deps & { guard: RequestHandler }): Rout
       enable: () => admin.actions.enable(actor, id),
       "password-reset": () => admin.actions.sendPasswordReset(actor, id),
       verification: () => admin.actions.resendVerification(actor, id),
+      "second-factors-reset": () => admin.actions.resetSecondFactors(actor, id),
       delete: () => admin.actions.deleteAccount(actor, id, user.email),
     };
     await act(req, res, runs[name], name);

@@ -1,4 +1,5 @@
 import type { AdminUserSummary, UserFilter } from "../../domain/admin/user-directory.js";
+import type { FactorSummary } from "../../domain/mfa/factor-reset.js";
 import type { Identity } from "../../domain/oidc/identities.js";
 import type { SecurityEvent } from "../../domain/security/events.js";
 import type { HourCounts } from "../../domain/security/sign-in-stats.js";
@@ -15,6 +16,7 @@ export const ACTIONS = {
   enable: { label: "Enable the account", destructive: false },
   "password-reset": { label: "Send a password reset", destructive: false },
   verification: { label: "Send the confirmation link again", destructive: false },
+  "second-factors-reset": { label: "Reset second factors", destructive: true },
   delete: { label: "Delete the account", destructive: true },
 } as const;
 export type ActionName = keyof typeof ACTIONS;
@@ -77,7 +79,7 @@ export function usersPage(o: {
     html`<h1>Users</h1>
 <form class="card" method="get" action="/admin/users" role="search">
 <div class="field"><label for="f-q">Email contains</label><input id="f-q" name="q" type="search" value="${o.q ?? ""}"></div>
-<div class="field"><label for="f-filter">Show</label><select id="f-filter" name="filter">${option("", "Everyone")}${option("disabled", "Disabled")}${option("unverified", "Unconfirmed address")}</select></div>
+<div class="field"><label for="f-filter">Show</label><select id="f-filter" name="filter">${option("", "Everyone")}${option("disabled", "Disabled")}${option("unverified", "Unconfirmed address")}${option("mfa", "With a second factor")}</select></div>
 <button type="submit">Search</button>
 </form>
 <table>
@@ -113,6 +115,7 @@ export function userPage(o: {
   sessions: SessionView[];
   identities: Identity[];
   events: SecurityEvent[];
+  factors: FactorSummary;
   notice?: string;
   alert?: string;
 }): string {
@@ -124,7 +127,9 @@ export function userPage(o: {
         ? !user.disabled
         : a === "verification"
           ? !user.emailVerified
-          : true,
+          : a === "second-factors-reset"
+            ? o.factors.totp || o.factors.passkeys > 0
+            : true,
   );
   return adminLayout(
     user.email,
@@ -139,6 +144,12 @@ ${actions.map(
 <button type="submit" class="${ACTIONS[a].destructive ? "danger" : "secondary"}">${ACTIONS[a].label}</button></form>`,
 )}
 </div></section>
+<section aria-labelledby="factors-title"><h2 id="factors-title">Second factors</h2>
+<ul>
+<li>Authenticator app (TOTP): ${o.factors.totp ? "on" : "off"}</li>
+<li>Passkeys: ${String(o.factors.passkeys)}</li>
+<li>Recovery codes left: ${String(o.factors.recoveryCodesLeft)}</li>
+</ul></section>
 <section aria-labelledby="groups-title"><h2 id="groups-title">Groups</h2>
 <ul>${user.groups.map(
       (g) =>
@@ -175,7 +186,7 @@ export function confirmActionPage(o: { user: AdminUserSummary; action: ActionNam
     html`<h1>${ACTIONS[action].label}?</h1>
 <form class="card" method="post" action="/admin/users/${user.id}/${action}">
 <input type="hidden" name="confirmed" value="yes">
-<p>This applies to <strong>${user.email}</strong>${action === "delete" ? " and cannot be undone" : ""}.</p>
+<p>This applies to <strong>${user.email}</strong>${action === "delete" ? " and cannot be undone" : action === "second-factors-reset" ? ": the authenticator app, its recovery codes and every passkey are removed, and the owner is mailed" : ""}.</p>
 ${
   action === "delete"
     ? html`<div class="field"><label for="f-confirm">Type the address to confirm</label>
@@ -186,5 +197,21 @@ ${o.error ? html`<p class="error" id="f-confirm-error">${o.error}</p>` : ""}</di
 <button type="submit" class="danger">${ACTIONS[action].label}</button>
 </form>
 <p><a href="/admin/users/${user.id}">Cancel</a></p>`,
+  );
+}
+
+/** The console refused a session without a second factor: set one up, or sign in again with it. */
+export function secondFactorNeededPage(): string {
+  return layout(
+    "A second factor is needed · Admin",
+    html`<h1>Sign in with a second factor</h1>
+<p role="alert">The admin console needs a session signed in with a second factor (an authenticator app or a passkey).</p>
+<ul>
+<li>No second factor yet? <a href="/account">Set one up on your account page</a>, then come back.</li>
+<li>Already have one? Log out and sign in again with it.</li>
+</ul>
+<form method="post" action="/logout">
+<button type="submit" class="secondary">Log out</button>
+</form>`,
   );
 }

@@ -14,8 +14,21 @@ export type MailJob =
   | { kind: "registration-attempt"; email: string }
   /** The account signed in from a device it had not used before (NOTIFY_NEW_SIGN_IN). */
   | { kind: "new-sign-in"; userId: string; device: string; ip: string; at: number }
+  /** A second factor was added or removed, a recovery code used, or the codes replaced by the owner. */
+  | { kind: "second-factor-changed"; userId: string; change: SecondFactorChange }
+  /** An operator removed every second factor of the account (an admin action or the command line). */
+  | { kind: "second-factors-reset"; userId: string }
   /** The account was deleted: the address is carried, since no row is left to look it up in. */
   | { kind: "account-deleted"; email: string };
+
+/** What happened to a second factor, for the notice mailed to its owner. */
+export type SecondFactorChange =
+  | "totp-added"
+  | "totp-removed"
+  | "passkey-added"
+  | "passkey-removed"
+  | "recovery-code-used"
+  | "recovery-codes-regenerated";
 
 /** One rendered message. */
 export interface Mail {

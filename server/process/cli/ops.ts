@@ -1,8 +1,12 @@
 import { normalizeEmail } from "../../../shared/validation.js";
 import type { Config } from "../../config/config.js";
+import { createMailRequests } from "../../domain/auth/account-recovery.js";
 import { createGroupRepository, GROUP_NAME } from "../../domain/auth/groups.js";
 import { createUserCache, type UserCache } from "../../domain/auth/user-cache.js";
 import { createUserRepository, type UserRecord } from "../../domain/auth/user-repository.js";
+import { createFactorReset } from "../../domain/mfa/factor-reset.js";
+import { createMfaRepository } from "../../domain/mfa/mfa-repository.js";
+import { createPasskeyRepository } from "../../domain/mfa/passkey-repository.js";
 import { createProductRateLimits } from "../../domain/ratelimit/policies.js";
 import { RedisRateLimitStore } from "../../domain/ratelimit/redis-store.js";
 import type { UserSessions } from "../../domain/session/user-sessions.js";
@@ -15,6 +19,7 @@ import {
   createRuntimeContext,
   openCache,
   openDatabase,
+  openMailQueue,
   openRedis,
   prepareSchema,
   type RuntimeContext,
@@ -28,6 +33,7 @@ const USAGE = `usage: node dist/server/process/cli/ops.js <command>   (npm run o
   users disable EMAIL                      refuse the user's logins and end their sessions
   users enable EMAIL                       allow the user to log in again
   users groups EMAIL [add|remove NAME]     the user's groups, or add or remove one (the last admin stays)
+  users mfa-reset EMAIL                    remove every second factor (TOTP, recovery codes, passkeys); mails the user
 Output is JSON on stdout; exit 0 done, 1 failed or not found, 2 usage.`;
 
 class UsageError extends Error {}
@@ -133,6 +139,17 @@ async function run(
         if (!done && change === "remove") throw new NotFound(`${user.email} is not in group ${name}`);
       }
       return { user: user.email, groups: await groups.groupsOf(user.id) };
+    }
+    case "users mfa-reset": {
+      const user = await findUser(ctx, normalizeEmail(single(args)));
+      const db = await ctx.db();
+      const factors = createFactorReset({
+        repository: createMfaRepository(db),
+        passkeys: createPasskeyRepository(db),
+        mail: createMailRequests({ queue: await openMailQueue(ctx.runtime), logger: ctx.logger }),
+        logger: ctx.logger,
+      });
+      return { user: user.email, removed: await factors.reset(user.id, "cli") };
     }
   }
   throw new UsageError(`unknown command: ${command}`);

@@ -72,6 +72,33 @@ describe("mail composer", () => {
     expect(link?.text).toMatch(/https:\/\/auth\.example\.test\/email\/verify\?token=[A-Za-z0-9_-]{43}/);
   });
 
+  it("tells the owner of every change to a second factor and of a reset, never a disabled account", async () => {
+    const user = await users.create(uniqueEmail("factors"), "hash");
+    const changes = [
+      "totp-added",
+      "totp-removed",
+      "passkey-added",
+      "passkey-removed",
+      "recovery-code-used",
+      "recovery-codes-regenerated",
+    ] as const;
+    const subjects = [];
+    for (const change of changes) {
+      const mail = await compose({ kind: "second-factor-changed", userId: user.id, change });
+      expect(mail?.to).toBe(user.email);
+      expect(mail?.text).toContain("https://auth.example.test/account");
+      subjects.push(mail?.subject);
+    }
+    expect(new Set(subjects).size).toBe(changes.length);
+    const reset = await compose({ kind: "second-factors-reset", userId: user.id });
+    expect(reset?.subject).toBe("Your second factors were removed");
+    await users.setDisabled(user.id, true);
+    expect(await compose({ kind: "second-factors-reset", userId: user.id })).toBeUndefined();
+    expect(
+      await compose({ kind: "second-factor-changed", userId: user.id, change: "totp-added" }),
+    ).toBeUndefined();
+  });
+
   it("escapes what the sign-in notice quotes from the request", async () => {
     const user = await users.create(uniqueEmail("notice"), "hash");
     const mail = await compose({

@@ -148,6 +148,13 @@ describe("security event log", () => {
       .send({ response: authenticator.create(creation.body), name: "Phone" })
       .expect(201);
     await agent("delete", `/auth/passkeys/${passkey.body.passkey.id}`, mfaUser.cookie).expect(204);
+    // An operator removes what factors are left (the owner lost them).
+    const mfaUserId = (mfaUser.res.body as { user: { id: string } }).user.id;
+    await request(t.app)
+      .post(`/admin/api/users/${mfaUserId}/second-factors/reset`)
+      .set(headers)
+      .set("Authorization", `Bearer ${ADMIN_KEY}`)
+      .expect(200);
     // Leaving: the data downloaded, an admin's action on the account, the account deleted.
     const leaver = await registerUser(t, { headers });
     const leaverId = (leaver.res.body as { user: { id: string } }).user.id;

@@ -1,3 +1,4 @@
+import { generate } from "otplib";
 import request from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildTestApp, type TestApp, testEnv } from "../../helpers/app.js";
@@ -120,6 +121,32 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)("operator commands", () => {
     expect(JSON.parse(added.stdout)).toEqual({ user: email, groups: ["ops"] });
     const verify = () => agent.get("/auth/verify").set("X-Forwarded-Host", "svc.example.net");
     expect((await verify()).headers["x-auth-groups"]).toBe("ops");
+  });
+
+  it("resets a user's second factors: the account signs in with its password again", async () => {
+    const email = uniqueEmail("ops-mfa");
+    const agent = request.agent(t.app);
+    expect((await agent.post("/auth/register").send({ email, password: PASSWORD })).status).toBe(201);
+    const setup = await agent.post("/auth/mfa/totp/setup").expect(200);
+    await agent
+      .post("/auth/mfa/totp/confirm")
+      .send({ code: await generate({ secret: setup.body.secret }) })
+      .expect(200);
+    const before = await request(t.app).post("/auth/login").send({ email, password: PASSWORD });
+    expect(before.body.mfaRequired).toBe(true);
+
+    const reset = await ops("users", "mfa-reset", email);
+    expect([reset.code, reset.stderr]).toEqual([0, ""]);
+    expect(JSON.parse(reset.stdout)).toEqual({
+      user: email,
+      removed: { totp: true, passkeys: 0, recoveryCodesLeft: 10 },
+    });
+    expect((await agent.get("/auth/mfa").expect(200)).body).toMatchObject({
+      totp: false,
+      recoveryCodesLeft: 0,
+    });
+    const after = await request(t.app).post("/auth/login").send({ email, password: PASSWORD });
+    expect([after.status, after.body.mfaRequired]).toEqual([200, undefined]);
   });
 
   it("answers usage errors with 2 and unknown users with 1, on stderr", async () => {
