@@ -311,6 +311,7 @@ export function createServices(
       records: createPersonalTokenRecords(db),
       cache,
       logger,
+      events,
     }),
   };
 }

@@ -22,6 +22,8 @@ const LABELS: Record<string, string> = {
   rate_limited: "Too many requests refused",
   identity_linked: "A sign-in provider was linked to this account",
   identity_unlinked: "A sign-in provider was unlinked from this account",
+  personal_token_created: "Personal access token created",
+  personal_token_revoked: "Personal access token revoked",
 };
 
 /** The account page's "Recent security activity"; `undefined` rows: the list could not be read. */
