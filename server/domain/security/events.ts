@@ -14,6 +14,7 @@ export const SECURITY_EVENTS = [
   "login_succeeded",
   "login_failed",
   "login_locked",
+  "login_refused_disabled",
   "lockout_cleared",
   "password_changed",
   "reauthenticated",

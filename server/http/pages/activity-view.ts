@@ -12,6 +12,7 @@ const LABELS: Record<string, string> = {
   login_succeeded: "Signed in",
   login_failed: "Failed sign-in attempt",
   login_locked: "Sign-in refused: too many attempts",
+  login_refused_disabled: "Sign-in refused: the account is disabled",
   lockout_cleared: "Failed attempts cleared by a sign-in",
   password_changed: "Password changed",
   password_reset: "Password reset by email link; every device signed out",

@@ -178,12 +178,20 @@ describe("security event log", () => {
     const leaver = await registerUser(t, { headers });
     const leaverId = (leaver.res.body as { user: { id: string } }).user.id;
     await request(t.app).get("/auth/account/export").set("Cookie", leaver.cookie).expect(200);
+    const admin = (action: "disable" | "enable") =>
+      request(t.app)
+        .post(`/admin/api/users/${leaverId}/${action}`)
+        .set(headers)
+        .set("Authorization", `Bearer ${ADMIN_KEY}`);
+    await admin("disable").expect(200);
     await request(t.app)
-      .post(`/admin/api/users/${leaverId}/enable`)
+      .post("/auth/login")
       .set(headers)
-      .set("Authorization", `Bearer ${ADMIN_KEY}`)
-      .expect(204);
-    await request(t.app).delete("/auth/account").set("Cookie", leaver.cookie).expect(200);
+      .send({ email: leaver.email, password: TEST_PASSWORD })
+      .expect(403);
+    await admin("enable").expect(204);
+    const back = await login(t, leaver.email, { headers });
+    await request(t.app).delete("/auth/account").set("Cookie", back.cookie).expect(200);
     await events.settled();
 
     const lines = securityLines(capture.lines);
