@@ -9,10 +9,12 @@ import addFormatsModule from "ajv-formats";
 import { generate } from "otplib";
 import request, { type Response } from "supertest";
 import { beforeAll, describe, expect, it } from "vitest";
+import { type ApiClient, createClient } from "../../clients/api-client.mjs";
 import { ADMIN_GROUP } from "../../server/domain/auth/groups.js";
 import { isJsonRoute } from "../../server/http/openapi/document.js";
 import type { TestApp } from "../helpers/app.js";
-import { type Credentials, registerUser, testApp } from "../helpers/fixtures.js";
+import { type Credentials, closeAfterFile, registerUser, testApp } from "../helpers/fixtures.js";
+import { listen } from "../helpers/listen.js";
 import { mountedRoutes } from "../helpers/routes.js";
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
@@ -436,6 +438,39 @@ describe("your API and operators", () => {
       200,
     );
     expect((await at("POST /api/cache/invalidate", { as: adminKey, body: {} })).status).toBe(400);
+  });
+});
+
+describe("the typed client (clients/api-client.mjs)", () => {
+  it("signs in for a token, reads /auth/me with it, and narrows each answer by its status", async () => {
+    const server = await listen(t.app);
+    closeAfterFile(() => server.close());
+    const api = createClient({ baseUrl: server.url });
+    const signIn = await api.request("POST /auth/token", { body: { email: user.email, password: PASSWORD } });
+    if (signIn.status !== 200) throw new Error(`sign-in answered ${signIn.status}`);
+    const me = await api.withToken(signIn.body.token).request("GET /auth/me");
+    expect(me.status === 200 && me.body.user.email).toBe(user.email);
+    const bad = await api.request("POST /auth/login", { body: { email: "nope", password: "x" } });
+    expect(bad.status === 400 && bad.body.error.code).toBe("invalid_request");
+    const revoked = await api.request("DELETE /auth/tokens/:id", {
+      params: { id: "nope" },
+      headers: { Cookie: user.cookie },
+    });
+    expect(revoked.status === 404 && revoked.body.error.code).toBe("not_found");
+  });
+
+  it("refuses at compile time a route the API lacks and a call without its body or params", () => {
+    const misuse = (api: ApiClient) => [
+      // @ts-expect-error: no such route
+      api.request("GET /auth/nothing"),
+      // @ts-expect-error: the body is required
+      api.request("POST /auth/login"),
+      // @ts-expect-error: the path parameter is required
+      api.request("DELETE /auth/tokens/:id", {}),
+      // @ts-expect-error: a field of the wrong type
+      api.request("POST /auth/device/code", { body: { client_name: 5 } }),
+    ];
+    expect(typeof misuse).toBe("function");
   });
 });
 

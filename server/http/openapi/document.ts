@@ -48,7 +48,8 @@ export function errorCodesOf(operation: Operation): ErrorCode[] {
   if (!operation.probe && operation.method !== "get") codes.push(...UNSAFE_METHOD);
   if (operation.body || operation.emptyBody) codes.push(...JSON_BODY);
   if (operation.scope) codes.push("insufficient_scope");
-  return [...new Set(codes)];
+  // Probes answer before the bearer checks: a token is never refused there.
+  return [...new Set(codes)].filter((code) => !operation.probe || code !== "token_not_allowed");
 }
 
 /** `/auth/sessions/:id` → `/auth/sessions/{id}`. */
