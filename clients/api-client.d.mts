@@ -23,7 +23,9 @@ export type RequestOptions<R extends Route> = Needs<"params", Operations[R]["par
   };
 
 type Optional<R extends Route> =
-  {} extends RequestOptions<R> ? [options?: RequestOptions<R>] : [options: RequestOptions<R>];
+  Record<never, never> extends RequestOptions<R>
+    ? [options?: RequestOptions<R>]
+    : [options: RequestOptions<R>];
 
 export interface ApiClient {
   request<R extends Route>(route: R, ...options: Optional<R>): Promise<Answer<R>>;
