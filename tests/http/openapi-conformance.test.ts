@@ -27,6 +27,9 @@ let t: TestApp;
 let doc: Document;
 let ajv: Ajv2020;
 const exercised = new Set<string>();
+/** Routes that refused a bad body with a 4xx naming the input: each route that takes a body needs one. */
+const refusedInput = new Set<string>();
+const INPUT_CODES = ["invalid_request", "email_refused", "invalid_json", "unsupported_media_type"];
 
 /** `/auth/sessions/:id` → `/auth/sessions/{id}`, the document's form. */
 const documentPath = (path: string) => path.replace(/:([A-Za-z]+)/g, "{$1}");
@@ -35,6 +38,9 @@ const pointer = (segment: string) => segment.replaceAll("~", "~0").replaceAll("/
 /** Asserts the answer is one the document lists for `route`, and returns it. */
 function conforms(route: string, res: Response): Response {
   exercised.add(route);
+  if (res.status >= 400 && res.status < 500 && INPUT_CODES.includes(res.body?.error?.code)) {
+    refusedInput.add(documentPath(route));
+  }
   const [method, path] = route.split(" ") as [string, string];
   const operation = doc.paths[documentPath(path)]?.[method.toLowerCase()];
   expect(operation, `${route} is not in the document`).toBeDefined();
@@ -480,5 +486,15 @@ describe("coverage", () => {
       Object.keys(methods).map((m) => `${m.toUpperCase()} ${path}`),
     );
     expect(documented.filter((route) => ![...exercised].map(documentPath).includes(route))).toEqual([]);
+  });
+
+  it("sent bad input to every documented route that takes a body, and it was refused as such", () => {
+    const withBody = Object.entries(doc.paths).flatMap(([path, methods]) =>
+      Object.entries(methods)
+        .filter(([, operation]) => "requestBody" in operation)
+        .map(([m]) => `${m.toUpperCase()} ${path}`),
+    );
+    expect(withBody.length).toBeGreaterThan(15);
+    expect(withBody.filter((route) => !refusedInput.has(route))).toEqual([]);
   });
 });
