@@ -11,6 +11,7 @@ import { buildTestApp, type TestApp } from "./app.js";
 import { createTestDatabase, type TestDatabase } from "./database.js";
 import { SHARED_REDIS_DATABASES } from "./global-setup.js";
 import { buildHealthApp, type HealthTestApp } from "./health-app.js";
+import { listen } from "./listen.js";
 import { silentLogger } from "./logger.js";
 import { type RedisServer, startRedisServer } from "./redis-server.js";
 import { sessionCookie, uniqueEmail } from "./session.js";
@@ -204,6 +205,14 @@ export async function testApp(options: TestAppOptions = {}): Promise<TestApp> {
       now: options.now,
     }),
   );
+}
+
+/** `testApp` listening on a loopback port, for clients that need a real socket (faults, fetch); closed after the file. */
+export async function servedApp(options: TestAppOptions = {}): Promise<{ t: TestApp; url: string }> {
+  const t = await testApp(options);
+  const server = await listen(t.app);
+  closeAfterFile(() => server.close()); // runs before the app's own close (newest first)
+  return { t, url: server.url };
 }
 
 /** `testApp` with the lifecycle and metrics registry reachable. */
