@@ -1254,7 +1254,7 @@ export interface Operations {
         [key: string]: unknown;
       };
       400: ApiError<"invalid_path">;
-      401: ApiError<"unauthorized">;
+      429: ApiError<"rate_limited">;
       500: ApiError<"internal_error">;
       503: {
         status: string;
@@ -1272,7 +1272,7 @@ export interface Operations {
         [key: string]: unknown;
       };
       400: ApiError<"invalid_path">;
-      401: ApiError<"unauthorized">;
+      429: ApiError<"rate_limited">;
       500: ApiError<"internal_error">;
       503: {
         status: string;
@@ -1290,7 +1290,7 @@ export interface Operations {
         [key: string]: unknown;
       };
       400: ApiError<"invalid_path">;
-      401: ApiError<"unauthorized">;
+      429: ApiError<"rate_limited">;
       500: ApiError<"internal_error">;
       503: {
         status: string;
@@ -1305,7 +1305,8 @@ export interface Operations {
     responses: {
       200: string;
       400: ApiError<"invalid_path">;
-      401: ApiError<"unauthenticated" | "unauthorized">;
+      401: ApiError<"unauthorized">;
+      404: ApiError<"not_found">;
       429: ApiError<"rate_limited">;
       500: ApiError<"internal_error">;
     };
@@ -1320,7 +1321,8 @@ export interface Operations {
         [key: string]: unknown;
       };
       400: ApiError<"invalid_path">;
-      401: ApiError<"unauthenticated" | "unauthorized">;
+      401: ApiError<"unauthorized">;
+      404: ApiError<"not_found">;
       429: ApiError<"rate_limited">;
       500: ApiError<"internal_error">;
       503: {
@@ -1347,8 +1349,9 @@ export interface Operations {
         [key: string]: unknown;
       };
       400: ApiError<"invalid_path" | "token_in_query" | "credentials_conflict">;
-      401: ApiError<"unauthenticated" | "unauthorized" | "invalid_authorization">;
+      401: ApiError<"unauthorized" | "invalid_authorization">;
       403: ApiError<"mfa_setup_required">;
+      404: ApiError<"not_found">;
       429: ApiError<"rate_limited">;
       500: ApiError<"internal_error">;
       503: ApiError<"service_unavailable">;
@@ -1372,8 +1375,9 @@ export interface Operations {
         [key: string]: unknown;
       };
       400: ApiError<"invalid_path" | "invalid_request" | "token_in_query" | "credentials_conflict">;
-      401: ApiError<"unauthenticated" | "unauthorized" | "invalid_authorization">;
+      401: ApiError<"unauthorized" | "invalid_authorization">;
       403: ApiError<"mfa_setup_required">;
+      404: ApiError<"not_found">;
       429: ApiError<"rate_limited">;
       500: ApiError<"internal_error">;
       503: ApiError<"service_unavailable">;
@@ -1392,8 +1396,9 @@ export interface Operations {
         [key: string]: unknown;
       };
       400: ApiError<"invalid_path" | "invalid_request" | "token_in_query" | "credentials_conflict" | "invalid_json" | "invalid_encoding" | "invalid_body" | "request_aborted">;
-      401: ApiError<"unauthenticated" | "unauthorized" | "invalid_authorization">;
+      401: ApiError<"unauthorized" | "invalid_authorization">;
       403: ApiError<"mfa_setup_required" | "csrf_rejected">;
+      404: ApiError<"not_found">;
       413: ApiError<"payload_too_large">;
       415: ApiError<"unsupported_media_type">;
       429: ApiError<"rate_limited">;

@@ -27,6 +27,7 @@ const JSON_BODY: ErrorCode[] = [
 const BY_AUTH: Record<Auth, ErrorCode[]> = {
   none: ["token_not_allowed"],
   optional: ["token_not_allowed"],
+  "optional-key": ["rate_limited"],
   session: ["unauthenticated", "token_not_allowed"],
   "session-or-token": ["unauthenticated"],
   admin: [
@@ -38,7 +39,8 @@ const BY_AUTH: Record<Auth, ErrorCode[]> = {
     "insufficient_scope",
     "token_not_allowed",
   ],
-  "admin-key": ["unauthenticated", "unauthorized", "rate_limited"],
+  // 404 where no ADMIN_API_KEY is configured: nothing is exposed by default.
+  "admin-key": ["unauthorized", "not_found", "rate_limited"],
 };
 
 /** Every error code an operation may answer: its own and those of its kind. */
@@ -60,6 +62,7 @@ export function openApiPath(path: string): string {
 const SECURITY: Record<Auth, Array<Record<string, string[]>>> = {
   none: [],
   optional: [{}, { sessionCookie: [] }, { bearerSession: [] }],
+  "optional-key": [{}, { adminKey: [] }],
   session: [{ sessionCookie: [] }, { bearerSession: [] }],
   "session-or-token": [{ sessionCookie: [] }, { bearerSession: [] }, { personalToken: [] }],
   admin: [{ sessionCookie: [] }, { bearerSession: [] }, { personalToken: ["admin"] }, { adminKey: [] }],

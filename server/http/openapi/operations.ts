@@ -31,9 +31,16 @@ import * as answers from "./answers.js";
  * Who may call: `none` anyone; `session` a signed-in session (cookie or `rss_sess_` bearer);
  * `session-or-token` also a personal access token (with `scope` when set); `admin` an admin session, an
  * admin-scoped token or the admin key; `admin-key` the `ADMIN_API_KEY` bearer only; `optional` anyone,
- * answering more to a signed-in session.
+ * answering more to a signed-in session; `optional-key` anyone, answering more with the admin key.
  */
-export type Auth = "none" | "session" | "session-or-token" | "admin" | "admin-key" | "optional";
+export type Auth =
+  | "none"
+  | "session"
+  | "session-or-token"
+  | "admin"
+  | "admin-key"
+  | "optional"
+  | "optional-key";
 
 /** A success answer: a JSON body, another media type, or none (`null`: 204, a redirect, or headers only). */
 export type Answer = z.ZodType | { type: string; schema: z.ZodType } | null;
@@ -561,26 +568,26 @@ export const OPERATIONS: readonly Operation[] = [
   op("GET /health/redis", {
     tag: OPS,
     summary: "Redis status and latency (details with the admin key or HEALTH_DETAILS=public)",
-    auth: "optional",
+    auth: "optional-key",
     probe: true,
     responses: { 200: answers.healthReport, 503: answers.healthReport },
-    errors: ["unauthorized"],
+    errors: [],
   }),
   op("GET /health/complete", {
     tag: OPS,
     summary: "Every dependency check (details with the admin key or HEALTH_DETAILS=public)",
-    auth: "optional",
+    auth: "optional-key",
     probe: true,
     responses: { 200: answers.healthReport, 503: answers.healthReport },
-    errors: ["unauthorized"],
+    errors: [],
   }),
   op("GET /health", {
     tag: OPS,
     summary: "The same as /health/complete",
-    auth: "optional",
+    auth: "optional-key",
     probe: true,
     responses: { 200: answers.healthReport, 503: answers.healthReport },
-    errors: ["unauthorized"],
+    errors: [],
   }),
   op("GET /metrics", {
     tag: OPS,
@@ -588,7 +595,7 @@ export const OPERATIONS: readonly Operation[] = [
     auth: "admin-key",
     probe: true,
     responses: { 200: { type: "text/plain", schema: answers.prometheusText } },
-    errors: ["unauthenticated", "unauthorized"],
+    errors: [],
   }),
   op("GET /metrics/redis", {
     tag: OPS,
@@ -596,14 +603,14 @@ export const OPERATIONS: readonly Operation[] = [
     auth: "admin-key",
     probe: true,
     responses: { 200: answers.healthReport, 503: answers.healthReport },
-    errors: ["unauthenticated", "unauthorized"],
+    errors: [],
   }),
   op("GET /api/cache/metrics", {
     tag: OPS,
     summary: "Cache figures",
     auth: "admin-key",
     responses: { 200: answers.cacheMetrics },
-    errors: ["unauthenticated", "unauthorized"],
+    errors: [],
   }),
   op("GET /api/cache/invalidate", {
     tag: OPS,
@@ -611,7 +618,7 @@ export const OPERATIONS: readonly Operation[] = [
     auth: "admin-key",
     queryParams: { metrics: "Must be `true`" },
     responses: { 200: answers.cacheMetrics },
-    errors: ["unauthenticated", "unauthorized", "invalid_request"],
+    errors: ["invalid_request"],
   }),
   op("POST /api/cache/invalidate", {
     tag: OPS,
@@ -619,7 +626,7 @@ export const OPERATIONS: readonly Operation[] = [
     auth: "admin-key",
     body: invalidateSchema,
     responses: { 200: answers.invalidated },
-    errors: ["unauthenticated", "unauthorized", "invalid_request"],
+    errors: ["invalid_request"],
   }),
   op("GET /openapi.json", {
     tag: OPS,
