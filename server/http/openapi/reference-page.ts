@@ -9,7 +9,7 @@ interface OperationObject {
   security: Array<Record<string, string[]>>;
   parameters?: Array<{ name: string; in: string }>;
   requestBody?: { content: Record<string, { schema: Schema }> };
-  responses: Record<string, { description: string }>;
+  responses: Record<string, { description: string; content?: Record<string, { schema: Schema }> }>;
   "x-token-scope"?: string;
 }
 
@@ -44,6 +44,23 @@ function fields(schema: Schema | undefined): HtmlValue {
   });
 }
 
+/** `{"user","next"}`: the top-level fields of a success answer (each alternative of a union). */
+function shape(response: OperationObject["responses"][string]): string {
+  const schema = response.content?.["application/json"]?.schema;
+  if (!schema) return "";
+  const variants = (schema.anyOf as Schema[] | undefined) ?? [schema];
+  return variants
+    .map((v) =>
+      v.properties
+        ? `{${Object.keys(v.properties as Schema)
+            .map((k) => `"${k}"`)
+            .join(",")}}`
+        : "",
+    )
+    .filter(Boolean)
+    .join(" or ");
+}
+
 function describe(p: Schema): string {
   const type = (p.const !== undefined ? JSON.stringify(p.const) : p.type) ?? "object";
   const bounds = [
@@ -68,7 +85,8 @@ export function referencePage(document: OpenApiDocument): string {
       }</small></td>
 <td>${body ? fields(body) : query.length ? html`query: ${query.join(", ")}` : "none"}</td>
 <td>${Object.entries(operation.responses).map(
-        ([status, r]) => html`<code>${status}</code> <small>${r.description}</small><br>`,
+        ([status, r]) =>
+          html`<code>${status}</code> <small>${Number(status) < 300 && shape(r) ? shape(r) : r.description}</small><br>`,
       )}</td>
 </tr>`;
       const tag = operation.tags[0] ?? "Other";
