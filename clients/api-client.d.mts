@@ -12,9 +12,12 @@ export type Answer<R extends Route> = {
   [S in keyof Responses<R> & number]: { status: S; ok: boolean; body: Responses<R>[S]; headers: Headers };
 }[keyof Responses<R> & number];
 
-type Needs<K extends string, T> = [T] extends [undefined] | [Record<string, never>]
+/** A key the call may leave out when its type allows `undefined` or has no fields. */
+type Needs<K extends string, T> = undefined extends T
   ? { [P in K]?: T }
-  : { [P in K]: T };
+  : [T] extends [Record<string, never>]
+    ? { [P in K]?: T }
+    : { [P in K]: T };
 
 export type RequestOptions<R extends Route> = Needs<"params", Operations[R]["params"]> &
   Needs<"body", Operations[R]["body"]> & {

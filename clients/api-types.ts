@@ -275,7 +275,7 @@ export interface Operations {
     query: Record<string, never>;
     body: {
       email: string;
-    };
+    } | undefined;
     responses: {
       202: {
         status: string;

@@ -86,7 +86,7 @@ function errorCodesOf(schema: Schema): string[] | undefined {
 
 interface OperationObject {
   parameters?: Array<{ name: string; in: string; required?: boolean; schema: Schema }>;
-  requestBody?: { content: Record<string, { schema: Schema }> };
+  requestBody?: { required: boolean; content: Record<string, { schema: Schema }> };
   responses: Record<string, { content?: Record<string, { schema: Schema }> }>;
 }
 
@@ -123,7 +123,8 @@ export function typesFile(document: OpenApiDocument): string {
     out.push(`  ${JSON.stringify(`${operation.method.toUpperCase()} ${operation.path}`)}: {`);
     out.push(`    params: ${params.length ? `{ ${params.join("; ")} }` : "Record<string, never>"};`);
     out.push(`    query: ${query.length ? `{ ${query.join("; ")} }` : "Record<string, never>"};`);
-    out.push(`    body: ${body ? typeOf(body, "    ") : "undefined"};`);
+    const optional = object.requestBody?.required === false ? " | undefined" : "";
+    out.push(`    body: ${body ? `${typeOf(body, "    ")}${optional}` : "undefined"};`);
     out.push("    responses: {");
     for (const [status, answer] of Object.entries(object.responses)) {
       const content = Object.values(answer.content ?? {})[0];

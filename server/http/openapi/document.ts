@@ -193,7 +193,7 @@ export function buildOpenApiDocument(options: {
     }
     const body = operation.body
       ? {
-          required: true,
+          required: !operation.bodyOptional,
           content: { "application/json": { schema: convert(operation.body, "input") } },
         }
       : undefined;

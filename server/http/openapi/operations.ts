@@ -57,6 +57,8 @@ export interface Operation {
   body?: z.ZodType;
   /** The route takes a JSON body, with no fields of its own. */
   emptyBody?: boolean;
+  /** `body` may be left out (a signed-in caller sends none). */
+  bodyOptional?: boolean;
   /** The schema the route parses its query with. */
   query?: z.ZodObject;
   /** Query parameters the route reads without a schema of its own: name and description. */
@@ -174,6 +176,7 @@ export const OPERATIONS: readonly Operation[] = [
     summary: "Mail the verification link again (the signed-in user's, or the body's address)",
     auth: "optional",
     body: emailOnlySchema,
+    bodyOptional: true,
     responses: { 202: answers.accepted },
     errors: ["invalid_request", "email_refused"],
   }),
