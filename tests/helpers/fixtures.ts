@@ -8,7 +8,7 @@ import type { Logger } from "../../server/infra/logging/logger.js";
 import { connectRedis, createRedisClient, type Redis } from "../../server/infra/redis/redis-client.js";
 import type { RuntimeFactories } from "../../server/process/runtime.js";
 import { buildTestApp, type TestApp } from "./app.js";
-import { createTestDatabase, type TestDatabase } from "./database.js";
+import { createEmptyDatabase, createTestDatabase, type TestDatabase } from "./database.js";
 import { SHARED_REDIS_DATABASES } from "./global-setup.js";
 import { buildHealthApp, type HealthTestApp } from "./health-app.js";
 import { listen } from "./listen.js";
@@ -154,6 +154,13 @@ function sharedPostgresDatabase(url: string, schema: string): TestDatabase {
 /** A migrated database of the file's own (its own schema or PGlite), for tests that count or wipe rows. */
 export async function isolatedDatabase(): Promise<TestDatabase> {
   const database = await createTestDatabase();
+  closeAfterFile(() => database.close());
+  return database;
+}
+
+/** A database of the file's own with no migration applied (its PostgreSQL `schema`, if any, for `migrate`). */
+export async function emptyDatabase(): Promise<TestDatabase & { schema?: string }> {
+  const database = await createEmptyDatabase();
   closeAfterFile(() => database.close());
   return database;
 }
