@@ -6,7 +6,7 @@ export type ApiError<Code extends string = ErrorCode> = {
   [key: string]: unknown;
 };
 
-export type ErrorCode = "invalid_request" | "invalid_json" | "invalid_encoding" | "invalid_path" | "email_refused" | "invalid_body" | "request_aborted" | "invalid_token" | "token_in_query" | "credentials_conflict" | "authorization_pending" | "slow_down" | "access_denied" | "expired_token" | "oauth_flow_expired" | "oauth_state_mismatch" | "unauthenticated" | "invalid_credentials" | "invalid_authorization" | "unauthorized" | "passkey_refused" | "invalid_mfa_code" | "mfa_required" | "wrong_password" | "email_not_verified" | "forbidden" | "ambiguous_url" | "reauthentication_required" | "insufficient_scope" | "token_not_allowed" | "mfa_setup_required" | "second_factor_required" | "csrf_rejected" | "oauth_denied" | "oauth_email_unverified" | "not_found" | "last_admin" | "oauth_unknown_provider" | "email_taken" | "too_many_tokens" | "mfa_already_enabled" | "mfa_not_enabled" | "identity_taken" | "last_sign_in_method" | "oauth_link_required" | "payload_too_large" | "too_many_fields" | "unsupported_media_type" | "rate_limited" | "internal_error" | "upstream_error" | "oauth_provider_error" | "oauth_provider_unavailable" | "service_unavailable" | "busy" | "not_configured";
+export type ErrorCode = "invalid_request" | "invalid_json" | "invalid_encoding" | "invalid_path" | "email_refused" | "invalid_body" | "request_aborted" | "invalid_token" | "token_in_query" | "credentials_conflict" | "authorization_pending" | "slow_down" | "access_denied" | "expired_token" | "oauth_flow_expired" | "oauth_state_mismatch" | "unauthenticated" | "invalid_credentials" | "invalid_authorization" | "unauthorized" | "passkey_refused" | "invalid_mfa_code" | "mfa_required" | "wrong_password" | "account_disabled" | "email_not_verified" | "forbidden" | "ambiguous_url" | "reauthentication_required" | "insufficient_scope" | "token_not_allowed" | "mfa_setup_required" | "second_factor_required" | "csrf_rejected" | "oauth_denied" | "oauth_email_unverified" | "not_found" | "last_admin" | "oauth_unknown_provider" | "email_taken" | "too_many_tokens" | "mfa_already_enabled" | "mfa_not_enabled" | "identity_taken" | "last_sign_in_method" | "oauth_link_required" | "payload_too_large" | "too_many_fields" | "unsupported_media_type" | "rate_limited" | "internal_error" | "upstream_error" | "oauth_provider_error" | "oauth_provider_unavailable" | "service_unavailable" | "busy" | "not_configured";
 
 export type AdminUser = {
   id: string;
@@ -25,7 +25,7 @@ export type DeviceTokenError = {
 
 export type ErrorBody = {
   error: {
-    code: "invalid_request" | "invalid_json" | "invalid_encoding" | "invalid_path" | "email_refused" | "invalid_body" | "request_aborted" | "invalid_token" | "token_in_query" | "credentials_conflict" | "authorization_pending" | "slow_down" | "access_denied" | "expired_token" | "oauth_flow_expired" | "oauth_state_mismatch" | "unauthenticated" | "invalid_credentials" | "invalid_authorization" | "unauthorized" | "passkey_refused" | "invalid_mfa_code" | "mfa_required" | "wrong_password" | "email_not_verified" | "forbidden" | "ambiguous_url" | "reauthentication_required" | "insufficient_scope" | "token_not_allowed" | "mfa_setup_required" | "second_factor_required" | "csrf_rejected" | "oauth_denied" | "oauth_email_unverified" | "not_found" | "last_admin" | "oauth_unknown_provider" | "email_taken" | "too_many_tokens" | "mfa_already_enabled" | "mfa_not_enabled" | "identity_taken" | "last_sign_in_method" | "oauth_link_required" | "payload_too_large" | "too_many_fields" | "unsupported_media_type" | "rate_limited" | "internal_error" | "upstream_error" | "oauth_provider_error" | "oauth_provider_unavailable" | "service_unavailable" | "busy" | "not_configured";
+    code: "invalid_request" | "invalid_json" | "invalid_encoding" | "invalid_path" | "email_refused" | "invalid_body" | "request_aborted" | "invalid_token" | "token_in_query" | "credentials_conflict" | "authorization_pending" | "slow_down" | "access_denied" | "expired_token" | "oauth_flow_expired" | "oauth_state_mismatch" | "unauthenticated" | "invalid_credentials" | "invalid_authorization" | "unauthorized" | "passkey_refused" | "invalid_mfa_code" | "mfa_required" | "wrong_password" | "account_disabled" | "email_not_verified" | "forbidden" | "ambiguous_url" | "reauthentication_required" | "insufficient_scope" | "token_not_allowed" | "mfa_setup_required" | "second_factor_required" | "csrf_rejected" | "oauth_denied" | "oauth_email_unverified" | "not_found" | "last_admin" | "oauth_unknown_provider" | "email_taken" | "too_many_tokens" | "mfa_already_enabled" | "mfa_not_enabled" | "identity_taken" | "last_sign_in_method" | "oauth_link_required" | "payload_too_large" | "too_many_fields" | "unsupported_media_type" | "rate_limited" | "internal_error" | "upstream_error" | "oauth_provider_error" | "oauth_provider_unavailable" | "service_unavailable" | "busy" | "not_configured";
     message: string;
     field?: string;
     [key: string]: unknown;
@@ -127,7 +127,7 @@ export interface Operations {
       };
       400: ApiError<"invalid_path" | "invalid_request" | "email_refused" | "token_in_query" | "credentials_conflict" | "invalid_json" | "invalid_encoding" | "invalid_body" | "request_aborted">;
       401: ApiError<"invalid_credentials" | "invalid_authorization">;
-      403: ApiError<"token_not_allowed" | "email_not_verified" | "mfa_setup_required" | "csrf_rejected">;
+      403: ApiError<"token_not_allowed" | "email_not_verified" | "account_disabled" | "mfa_setup_required" | "csrf_rejected">;
       413: ApiError<"payload_too_large">;
       415: ApiError<"unsupported_media_type">;
       429: ApiError<"rate_limited">;
@@ -166,7 +166,7 @@ export interface Operations {
       };
       400: ApiError<"invalid_path" | "invalid_request" | "email_refused" | "token_in_query" | "credentials_conflict" | "invalid_json" | "invalid_encoding" | "invalid_body" | "request_aborted">;
       401: ApiError<"invalid_credentials" | "mfa_required" | "invalid_mfa_code" | "invalid_authorization">;
-      403: ApiError<"token_not_allowed" | "email_not_verified" | "mfa_setup_required" | "csrf_rejected">;
+      403: ApiError<"token_not_allowed" | "email_not_verified" | "account_disabled" | "mfa_setup_required" | "csrf_rejected">;
       413: ApiError<"payload_too_large">;
       415: ApiError<"unsupported_media_type">;
       429: ApiError<"rate_limited">;

@@ -108,7 +108,14 @@ export const OPERATIONS: readonly Operation[] = [
     auth: "none",
     body: credentialsSchema,
     responses: { 200: answers.signedIn.or(answers.mfaRequired) },
-    errors: ["invalid_request", "email_refused", "invalid_credentials", "email_not_verified", "busy"],
+    errors: [
+      "invalid_request",
+      "email_refused",
+      "invalid_credentials",
+      "email_not_verified",
+      "account_disabled",
+      "busy",
+    ],
   }),
   op("POST /auth/logout", {
     tag: AUTH,
@@ -128,6 +135,7 @@ export const OPERATIONS: readonly Operation[] = [
       "email_refused",
       "invalid_credentials",
       "email_not_verified",
+      "account_disabled",
       "mfa_required",
       "invalid_mfa_code",
       "busy",
