@@ -24,6 +24,29 @@ describe("configuration", () => {
     expect(problems({ NODE_ENV: "production", SESSION_SECRET: `${STRONG},short` })).toMatch(/SESSION_SECRET/);
   });
 
+  it("production refuses to start without an origin for passkeys unless MFA=off, naming PUBLIC_URL", () => {
+    const base = {
+      NODE_ENV: "production",
+      SESSION_SECRET: STRONG,
+      MFA_ENCRYPTION_KEY: STRONG,
+      TRUST_PROXY: "1",
+    };
+    expect(problems(base)).toMatch(/PUBLIC_URL: required in production unless MFA=off/);
+    expect(problems({ ...base, MFA: "required" })).toMatch(/PUBLIC_URL: required in production/);
+    expect(loadConfig({ ...base, MFA: "off" }).mail.publicUrl).toMatch(/^http:\/\/localhost:/);
+    expect(loadConfig({ ...base, PUBLIC_URL: "https://auth.example.com" }).mail.publicUrl).toBe(
+      "https://auth.example.com",
+    );
+    expect(loadConfig({ ...base, APP_ORIGIN: "https://app.example.com" }).mail.publicUrl).toBe(
+      "https://app.example.com",
+    );
+    expect(loadConfig({ ...base, RAILWAY_PUBLIC_DOMAIN: "app.up.railway.app" }).mail.publicUrl).toBe(
+      "https://app.up.railway.app",
+    );
+    // Outside production the development origin serves (http://localhost is a secure context).
+    expect(loadConfig({}).mail.publicUrl).toMatch(/^http:\/\/localhost:/);
+  });
+
   it("development generates a random secret and warns", () => {
     const a = loadConfig({});
     const b = loadConfig({});
@@ -61,6 +84,7 @@ describe("configuration", () => {
         NODE_ENV: "production",
         SESSION_SECRET: STRONG,
         MFA_ENCRYPTION_KEY: STRONG,
+        PUBLIC_URL: "https://auth.example.com",
         TRUST_PROXY: "1",
       }).trustProxy,
     ).toBe(1);
@@ -72,6 +96,7 @@ describe("configuration", () => {
       NODE_ENV: "production",
       SESSION_SECRET: STRONG,
       MFA_ENCRYPTION_KEY: STRONG,
+      PUBLIC_URL: "https://auth.example.com",
       TRUST_PROXY: "false",
     });
     expect(c.session).toMatchObject({

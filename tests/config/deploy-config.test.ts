@@ -28,6 +28,7 @@ describe("a deployed instance never gets development defaults", () => {
       RAILWAY_ENVIRONMENT: "production",
       SESSION_SECRET: SECRET,
       MFA_ENCRYPTION_KEY: SECRET,
+      PUBLIC_URL: "https://auth.example.com",
     });
     expect(config).toMatchObject({
       env: "production",
@@ -44,14 +45,20 @@ describe("a deployed instance never gets development defaults", () => {
 
   it("other platforms are recognised by their own variables", () => {
     expect(
-      loadConfig({ RENDER: "true", SESSION_SECRET: SECRET, MFA_ENCRYPTION_KEY: SECRET, TRUST_PROXY: "1" })
-        .platform,
+      loadConfig({
+        RENDER: "true",
+        SESSION_SECRET: SECRET,
+        MFA_ENCRYPTION_KEY: SECRET,
+        PUBLIC_URL: "https://auth.example.com",
+        TRUST_PROXY: "1",
+      }).platform,
     ).toBe("Render");
     expect(
       loadConfig({
         FLY_APP_NAME: "app",
         SESSION_SECRET: SECRET,
         MFA_ENCRYPTION_KEY: SECRET,
+        PUBLIC_URL: "https://auth.example.com",
         TRUST_PROXY: "1",
       }).isProduction,
     ).toBe(true);
@@ -74,6 +81,7 @@ describe("a deployed instance never gets development defaults", () => {
         NODE_ENV: "production",
         SESSION_SECRET: SECRET,
         MFA_ENCRYPTION_KEY: SECRET,
+        PUBLIC_URL: "https://auth.example.com",
         COOKIE_SECURE: "false",
         SESSION_COOKIE_NAME: "__Secure-s",
       }),
@@ -91,7 +99,12 @@ describe("a deployed instance never gets development defaults", () => {
   );
 
   it("in production without TRUST_PROXY: 1 on Railway (its edge sets X-Forwarded-For), elsewhere no start", () => {
-    const base = { NODE_ENV: "production", SESSION_SECRET: SECRET, MFA_ENCRYPTION_KEY: SECRET };
+    const base = {
+      NODE_ENV: "production",
+      SESSION_SECRET: SECRET,
+      MFA_ENCRYPTION_KEY: SECRET,
+      PUBLIC_URL: "https://auth.example.com",
+    };
     expect(loadConfig({ ...base, RAILWAY_PROJECT_ID: "p" }).trustProxy).toBe(1);
     const message = problems(base);
     expect(message).toMatch(/TRUST_PROXY: required in production/);
@@ -115,6 +128,7 @@ describe("a deployed instance never gets development defaults", () => {
       NODE_ENV: "production",
       SESSION_SECRET: SECRET,
       MFA_ENCRYPTION_KEY: SECRET,
+      PUBLIC_URL: "https://auth.example.com",
       COOKIE_SECURE: "false",
       TRUST_PROXY: "false",
     });
@@ -128,6 +142,7 @@ describe("the platform's draining time sizes the shutdown", () => {
     NODE_ENV: "production",
     SESSION_SECRET: SECRET,
     MFA_ENCRYPTION_KEY: SECRET,
+    PUBLIC_URL: "https://auth.example.com",
     TRUST_PROXY: "1",
   } as const;
 
