@@ -7,6 +7,7 @@ export const HTTP_VARIABLES = {
   PORT: int(0, 65535).default(3000), // listening port
   HOST: nonEmpty.default("0.0.0.0"), // listening interface
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"), // log verbosity
+  LOG_REPEAT_INTERVAL_MS: int(100, 3_600_000).default(10_000), // a failure that keeps repeating (an outage) is logged once, then as a count at most this often, then once when it ends
   TRUST_PROXY: nonEmpty.optional(), // false (clients connect directly), a hop count, or proxy addresses/CIDRs; unset: 1 on Railway, 0 outside production, refused in production elsewhere
   HTTP_REQUEST_TIMEOUT_MS: int(1000).default(30_000), // a whole request must arrive within this, else 408
   HTTP_HEADERS_TIMEOUT_MS: int(1000).default(10_000), // bound on receiving the headers
@@ -27,6 +28,8 @@ export function httpConfig(
     port: v.PORT,
     host: v.HOST,
     logLevel: v.LOG_LEVEL,
+    /** How often an ongoing failure's count is logged, and how long without one ends it. */
+    logRepeatIntervalMs: v.LOG_REPEAT_INTERVAL_MS,
     /** Express `trust proxy`: a hop count or a list of addresses/CIDRs, never `true`. */
     trustProxy,
     /** Bounds on receiving a whole request / its headers (Node `requestTimeout` / `headersTimeout`). */

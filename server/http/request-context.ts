@@ -97,6 +97,18 @@ function pendingSignInPort(req: Request): PendingSignInPort {
   };
 }
 
+/**
+ * Stores the request's session now. express-session sends a response's headers before it saves a changed
+ * session, and a browser follows a redirect on the headers alone: call this before redirecting after a
+ * sign-in (or one waiting for its second factor), or the next request can find the session half-stored.
+ */
+export function saveSession(req: Request): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (!req.session) return resolve();
+    req.session.save((err) => (err ? reject(err) : resolve()));
+  });
+}
+
 /** The request's session as the account service sees it. */
 export function sessionPort(req: Request, res: Response, config: Config): SessionPort {
   return {
@@ -115,9 +127,9 @@ export function sessionPort(req: Request, res: Response, config: Config): Sessio
         req.logIn(user, (err) => {
           if (err) return reject(err);
           req.session.auth = auth;
-          // Stored now, not at the end of the response: express-session sends the headers before its own
-          // save, and a client following a redirect at once would find passport's save without `auth`.
-          req.session.save((saveErr) => (saveErr ? reject(saveErr) : resolve()));
+          // Stored now, not at the end of the response: a client following a redirect at once would
+          // otherwise find passport's save without `auth`.
+          saveSession(req).then(resolve, reject);
         });
       }),
     reauthenticated(amr) {

@@ -54,7 +54,11 @@ export function boot(options: {
   }
   const role = typeof options.role === "string" ? options.role : options.role(config);
   const level = options.quiet && config.logLevel === "info" ? "warn" : config.logLevel;
-  const base = createLogger({ level, destination: options.destination });
+  const base = createLogger({
+    level,
+    destination: options.destination,
+    repeatIntervalMs: config.logRepeatIntervalMs,
+  });
   // In a cluster worker every line also names the worker and its pid (the primary's lines name them too).
   const logger =
     cluster.isWorker && cluster.worker

@@ -2,7 +2,7 @@ import request from "supertest";
 import { describe, expect, it } from "vitest";
 import { ADMIN_VARIABLES } from "../../server/config/admin.js";
 import { CACHE_VARIABLES } from "../../server/config/cache.js";
-import { CONFIG_VARIABLES, ConfigError, type Env, loadConfig } from "../../server/config/config.js";
+import { CONFIG_VARIABLES, loadConfig } from "../../server/config/config.js";
 import { DATABASE_VARIABLES } from "../../server/config/database.js";
 import { DEVICE_VARIABLES } from "../../server/config/device.js";
 import { FORWARD_AUTH_VARIABLES } from "../../server/config/forward-auth.js";
@@ -20,17 +20,8 @@ import { SECURITY_VARIABLES } from "../../server/config/security.js";
 import { SESSION_VARIABLES } from "../../server/config/session.js";
 import { TOKEN_VARIABLES } from "../../server/config/tokens.js";
 import { WORKERS_VARIABLES } from "../../server/config/workers.js";
+import { configProblems } from "../helpers/config-env.js";
 import { testApp } from "../helpers/fixtures.js";
-
-function problems(env: Env): string[] {
-  try {
-    loadConfig(env);
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as ConfigError).problems;
-  }
-  throw new Error("expected a ConfigError");
-}
 
 describe("configuration sections", () => {
   it("every variable belongs to exactly one section", () => {
@@ -61,7 +52,7 @@ describe("configuration sections", () => {
   });
 
   it("still names every bad variable of every section in one error", () => {
-    const found = problems({
+    const found = configProblems({
       PORT: "x",
       REDIS_COMMAND_TIMEOUT_MS: "1",
       DATABASE_SCHEMA: "Bad-Schema",
@@ -94,17 +85,21 @@ describe("configuration sections", () => {
 
 describe("REDIS_DB and Redis Cluster", () => {
   it("refuses a database other than 0 when REDIS_CLUSTER_NODES alone turns cluster mode on", () => {
-    const found = problems({ REDIS_URL: "redis://h:7000", REDIS_DB: "2", REDIS_CLUSTER_NODES: "h2:7001" });
+    const found = configProblems({
+      REDIS_URL: "redis://h:7000",
+      REDIS_DB: "2",
+      REDIS_CLUSTER_NODES: "h2:7001",
+    });
     expect(found).toEqual([
       "REDIS_DB: Redis Cluster has only database 0 (cluster mode is on through REDIS_CLUSTER_NODES); remove the database number",
     ]);
   });
 
   it("names the URL when the database number comes from its path, and REDIS_CLUSTER when that is set", () => {
-    expect(problems({ REDIS_URL: "redis://h:7000/3", REDIS_CLUSTER_NODES: "h2:7001" })[0]).toMatch(
+    expect(configProblems({ REDIS_URL: "redis://h:7000/3", REDIS_CLUSTER_NODES: "h2:7001" })[0]).toMatch(
       /^REDIS_URL: Redis Cluster has only database 0/,
     );
-    expect(problems({ REDIS_HOST: "h", REDIS_DB: "1", REDIS_CLUSTER: "true" })[0]).toMatch(
+    expect(configProblems({ REDIS_HOST: "h", REDIS_DB: "1", REDIS_CLUSTER: "true" })[0]).toMatch(
       /^REDIS_DB: .*through REDIS_CLUSTER=true/,
     );
   });
@@ -121,13 +116,13 @@ describe("REDIS_DB and Redis Cluster", () => {
 
 describe("what an error message shows of a bad value", () => {
   it("shows a bad KEY_PREFIX, so the operator can see what is wrong with it", () => {
-    expect(problems({ KEY_PREFIX: "my app" })).toEqual([
+    expect(configProblems({ KEY_PREFIX: "my app" })).toEqual([
       `KEY_PREFIX: must be 1-64 letters, digits, '_', '.' or '-' (got "my app")`,
     ]);
   });
 
   it("hides secrets and the credentials in URLs", () => {
-    const found = problems({
+    const found = configProblems({
       ADMIN_API_KEY: "tooshort-admin",
       OPENAI_BASE_URL: "ftp://user:hunter2@example.com/v1",
       REDIS_URL: "http://only-a-token@h:1",
@@ -158,7 +153,7 @@ describe("CACHE_CATEGORIES", () => {
     ["search:5,search:6", /names a category twice/],
     [`${"a".repeat(33)}:5`, /category names must match/],
   ])("refuses %s", (value, message) => {
-    const found = problems({ CACHE_CATEGORIES: value });
+    const found = configProblems({ CACHE_CATEGORIES: value });
     expect(found).toHaveLength(1);
     expect(found[0]).toMatch(/^CACHE_CATEGORIES: /);
     expect(found[0]).toMatch(message);
@@ -176,7 +171,7 @@ describe("CACHE_CATEGORIES", () => {
       "CACHE_MODELS_TTL_SECONDS is deprecated: set CACHE_CATEGORIES=models:120 instead",
     );
     expect(loadConfig({}).warnings.join("\n")).not.toMatch(/deprecated/);
-    expect(problems({ CACHE_USERS_TTL_SECONDS: "60", CACHE_CATEGORIES: "users:30" })).toEqual([
+    expect(configProblems({ CACHE_USERS_TTL_SECONDS: "60", CACHE_CATEGORIES: "users:30" })).toEqual([
       "CACHE_USERS_TTL_SECONDS: users is also in CACHE_CATEGORIES; keep only CACHE_CATEGORIES",
     ]);
   });

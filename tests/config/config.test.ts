@@ -1,38 +1,26 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadConfig } from "../../server/config/config.js";
+import { loadConfig } from "../../server/config/config.js";
+import { configMessage, productionEnv } from "../helpers/config-env.js";
 import { runProcess } from "../helpers/processes.js";
-
-function problems(env: Record<string, string>): string {
-  try {
-    loadConfig(env);
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as ConfigError).message;
-  }
-  throw new Error("expected a ConfigError");
-}
 
 const STRONG = "x".repeat(40);
 
 describe("configuration", () => {
   it("production refuses to start without SESSION_SECRET, naming it", () => {
-    expect(problems({ NODE_ENV: "production" })).toMatch(/SESSION_SECRET: required in production/);
+    expect(configMessage({ NODE_ENV: "production" })).toMatch(/SESSION_SECRET: required in production/);
   });
 
   it("production refuses a secret shorter than 32 characters, also in a rotation list", () => {
-    expect(problems({ NODE_ENV: "production", SESSION_SECRET: "short" })).toMatch(/SESSION_SECRET/);
-    expect(problems({ NODE_ENV: "production", SESSION_SECRET: `${STRONG},short` })).toMatch(/SESSION_SECRET/);
+    expect(configMessage({ NODE_ENV: "production", SESSION_SECRET: "short" })).toMatch(/SESSION_SECRET/);
+    expect(configMessage({ NODE_ENV: "production", SESSION_SECRET: `${STRONG},short` })).toMatch(
+      /SESSION_SECRET/,
+    );
   });
 
   it("production refuses to start without an origin for passkeys unless MFA=off, naming PUBLIC_URL", () => {
-    const base = {
-      NODE_ENV: "production",
-      SESSION_SECRET: STRONG,
-      MFA_ENCRYPTION_KEY: STRONG,
-      TRUST_PROXY: "1",
-    };
-    expect(problems(base)).toMatch(/PUBLIC_URL: required in production unless MFA=off/);
-    expect(problems({ ...base, MFA: "required" })).toMatch(/PUBLIC_URL: required in production/);
+    const base = productionEnv({ PUBLIC_URL: undefined });
+    expect(configMessage(base)).toMatch(/PUBLIC_URL: required in production unless MFA=off/);
+    expect(configMessage({ ...base, MFA: "required" })).toMatch(/PUBLIC_URL: required in production/);
     expect(loadConfig({ ...base, MFA: "off" }).mail.publicUrl).toMatch(/^http:\/\/localhost:/);
     expect(loadConfig({ ...base, PUBLIC_URL: "https://auth.example.com" }).mail.publicUrl).toBe(
       "https://auth.example.com",
@@ -61,44 +49,38 @@ describe("configuration", () => {
   });
 
   it("names every bad variable in one error", () => {
-    const message = problems({ PORT: "eighty", REDIS_URL: "http://user:hunter2@host:1", LOG_LEVEL: "loud" });
+    const message = configMessage({
+      PORT: "eighty",
+      REDIS_URL: "http://user:hunter2@host:1",
+      LOG_LEVEL: "loud",
+    });
     expect(message).toMatch(/PORT: must be a whole number/);
     expect(message).toMatch(/LOG_LEVEL/);
-    const redis = problems({ REDIS_URL: "not a url" });
+    const redis = configMessage({ REDIS_URL: "not a url" });
     expect(redis).toMatch(/REDIS_URL: not a valid URL/);
-    expect(problems({ REDIS_URL: "http://user:hunter2@host:1" })).toMatch(/REDIS_URL: scheme must be redis/);
-    expect(problems({ REDIS_URL: "http://user:hunter2@host:1" })).not.toContain("hunter2");
-    expect(problems({ PORT: "70000" })).toMatch(/PORT/);
+    expect(configMessage({ REDIS_URL: "http://user:hunter2@host:1" })).toMatch(
+      /REDIS_URL: scheme must be redis/,
+    );
+    expect(configMessage({ REDIS_URL: "http://user:hunter2@host:1" })).not.toContain("hunter2");
+    expect(configMessage({ PORT: "70000" })).toMatch(/PORT/);
   });
 
   it("rejects TRUST_PROXY=true and accepts false, hop counts and CIDR lists", () => {
-    expect(problems({ TRUST_PROXY: "true" })).toMatch(/TRUST_PROXY: must be false \(no proxy\), a hop count/);
+    expect(configMessage({ TRUST_PROXY: "true" })).toMatch(
+      /TRUST_PROXY: must be false \(no proxy\), a hop count/,
+    );
     expect(loadConfig({ TRUST_PROXY: "false" }).trustProxy).toBe(0);
     expect(loadConfig({ TRUST_PROXY: "2" }).trustProxy).toBe(2);
     expect(loadConfig({ TRUST_PROXY: "10.0.0.0/8, fd00::/8" }).trustProxy).toEqual([
       "10.0.0.0/8",
       "fd00::/8",
     ]);
-    expect(
-      loadConfig({
-        NODE_ENV: "production",
-        SESSION_SECRET: STRONG,
-        MFA_ENCRYPTION_KEY: STRONG,
-        PUBLIC_URL: "https://auth.example.com",
-        TRUST_PROXY: "1",
-      }).trustProxy,
-    ).toBe(1);
+    expect(loadConfig(productionEnv({ TRUST_PROXY: "1" })).trustProxy).toBe(1);
     expect(loadConfig({}).trustProxy).toBe(0);
   });
 
   it("production defaults: secure cookie named __Host-sid, SameSite strict", () => {
-    const c = loadConfig({
-      NODE_ENV: "production",
-      SESSION_SECRET: STRONG,
-      MFA_ENCRYPTION_KEY: STRONG,
-      PUBLIC_URL: "https://auth.example.com",
-      TRUST_PROXY: "false",
-    });
+    const c = loadConfig(productionEnv({ TRUST_PROXY: "false" }));
     expect(c.session).toMatchObject({
       cookieSecure: true,
       cookieName: "__Host-sid",
@@ -148,10 +130,10 @@ describe("configuration", () => {
     expect(tls).toMatchObject({ rejectUnauthorized: true, servername: "redis.example.com" });
     expect(loadConfig({ REDIS_HOST: "h", REDIS_TLS: "true" }).redis!.tls).toBeDefined();
     expect(loadConfig({ REDIS_URL: "rediss://h:1", REDIS_TLS: "false" }).redis!.tls).toBeUndefined();
-    expect(problems({ REDIS_URL: "rediss://h:1", REDIS_TLS_CA: "/no/such/file.pem" })).toMatch(
+    expect(configMessage({ REDIS_URL: "rediss://h:1", REDIS_TLS_CA: "/no/such/file.pem" })).toMatch(
       /REDIS_TLS_CA/,
     );
-    expect(problems({ REDIS_TLS: "yes" })).toMatch(/REDIS_TLS/);
+    expect(configMessage({ REDIS_TLS: "yes" })).toMatch(/REDIS_TLS/);
   });
 
   it("reads CACHE_REDIS_URL like REDIS_URL, TLS from its scheme, and only beside a main Redis", () => {
@@ -172,10 +154,10 @@ describe("configuration", () => {
     expect(config.redis?.tls).toBeUndefined();
     expect(config.warnings.filter((w) => w.includes("REDIS_TLS_REJECT_UNAUTHORIZED"))).toHaveLength(1);
     expect(loadConfig({ REDIS_URL: "redis://h:1" }).cacheRedis).toBeUndefined();
-    expect(problems({ CACHE_REDIS_URL: "redis://h:1" })).toMatch(/CACHE_REDIS_URL: needs REDIS_URL/);
-    const bad = problems({ REDIS_URL: "redis://h:1", CACHE_REDIS_URL: "http://secret@h:1" });
+    expect(configMessage({ CACHE_REDIS_URL: "redis://h:1" })).toMatch(/CACHE_REDIS_URL: needs REDIS_URL/);
+    const bad = configMessage({ REDIS_URL: "redis://h:1", CACHE_REDIS_URL: "http://secret@h:1" });
     expect(bad).toMatch(/CACHE_REDIS_URL: scheme must be redis:\/\/ or rediss:\/\//);
-    expect(problems({ REDIS_AUDIT_INTERVAL_MS: "10" })).toMatch(/REDIS_AUDIT_INTERVAL_MS/);
+    expect(configMessage({ REDIS_AUDIT_INTERVAL_MS: "10" })).toMatch(/REDIS_AUDIT_INTERVAL_MS/);
   });
 
   it("reads QUEUE_REDIS_URL like REDIS_URL; without it the queue uses the sessions' Redis", () => {
@@ -196,8 +178,8 @@ describe("configuration", () => {
     const shared = loadConfig({ REDIS_URL: "redis://sessions.internal:6379/1", REDIS_CLUSTER: "false" });
     expect(shared.queue.redis).toEqual(shared.redis);
     expect(loadConfig({}).queue.redis).toBeUndefined();
-    expect(problems({ QUEUE_REDIS_URL: "redis://h:1" })).toMatch(/QUEUE_REDIS_URL: needs REDIS_URL/);
-    const bad = problems({ REDIS_URL: "redis://h:1", QUEUE_REDIS_URL: "http://secret@h:1" });
+    expect(configMessage({ QUEUE_REDIS_URL: "redis://h:1" })).toMatch(/QUEUE_REDIS_URL: needs REDIS_URL/);
+    const bad = configMessage({ REDIS_URL: "redis://h:1", QUEUE_REDIS_URL: "http://secret@h:1" });
     expect(bad).toMatch(/QUEUE_REDIS_URL: scheme must be redis:\/\/ or rediss:\/\//);
     expect(bad).not.toMatch(/secret/);
   });

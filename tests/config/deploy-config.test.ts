@@ -3,32 +3,25 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import request from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ConfigError, type Env, loadConfig } from "../../server/config/config.js";
+import { type Env, loadConfig } from "../../server/config/config.js";
 import { loadEnvFile } from "../../server/process/env-file.js";
 import { buildTestApp, type TestApp } from "../helpers/app.js";
+import { configMessage, productionEnv } from "../helpers/config-env.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/database.js";
 import { capturingLogger } from "../helpers/logger.js";
 
 const SECRET = "s".repeat(48);
 
-function problems(env: Env): string {
-  try {
-    loadConfig(env);
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as ConfigError).message;
-  }
-  throw new Error("expected a ConfigError");
-}
-
 describe("a deployed instance never gets development defaults", () => {
   it("on Railway without NODE_ENV it is production, and refuses to start without a secret, saying why", () => {
-    expect(problems({ RAILWAY_ENVIRONMENT: "production" })).toMatch(/SESSION_SECRET: required in production/);
+    expect(configMessage({ RAILWAY_ENVIRONMENT: "production" })).toMatch(
+      /SESSION_SECRET: required in production/,
+    );
     const config = loadConfig({
       RAILWAY_ENVIRONMENT: "production",
+      RAILWAY_PUBLIC_DOMAIN: "app.up.railway.app",
       SESSION_SECRET: SECRET,
       MFA_ENCRYPTION_KEY: SECRET,
-      PUBLIC_URL: "https://auth.example.com",
     });
     expect(config).toMatchObject({
       env: "production",
@@ -73,18 +66,11 @@ describe("a deployed instance never gets development defaults", () => {
   });
 
   it("refuses a __Host- or __Secure- cookie name without Secure", () => {
-    expect(problems({ SESSION_COOKIE_NAME: "__Host-sid" })).toMatch(
+    expect(configMessage({ SESSION_COOKIE_NAME: "__Host-sid" })).toMatch(
       /SESSION_COOKIE_NAME: a __Host- or __Secure-/,
     );
     expect(
-      problems({
-        NODE_ENV: "production",
-        SESSION_SECRET: SECRET,
-        MFA_ENCRYPTION_KEY: SECRET,
-        PUBLIC_URL: "https://auth.example.com",
-        COOKIE_SECURE: "false",
-        SESSION_COOKIE_NAME: "__Secure-s",
-      }),
+      configMessage(productionEnv({ COOKIE_SECURE: "false", SESSION_COOKIE_NAME: "__Secure-s" })),
     ).toMatch(/SESSION_COOKIE_NAME/);
     expect(loadConfig({ SESSION_COOKIE_NAME: "__Host-sid", COOKIE_SECURE: "true" }).session.cookieName).toBe(
       "__Host-sid",
@@ -94,23 +80,20 @@ describe("a deployed instance never gets development defaults", () => {
   it.each(["0.0.0.0/0", "::/0", "10.0.0.0/8, 0.0.0.0/0", "::ffff:0:0/96", "1.2.3.4/0", "true"])(
     "refuses TRUST_PROXY=%s, which trusts every address",
     (value) => {
-      expect(problems({ TRUST_PROXY: value })).toMatch(/TRUST_PROXY: /);
+      expect(configMessage({ TRUST_PROXY: value })).toMatch(/TRUST_PROXY: /);
     },
   );
 
   it("in production without TRUST_PROXY: 1 on Railway (its edge sets X-Forwarded-For), elsewhere no start", () => {
-    const base = {
-      NODE_ENV: "production",
-      SESSION_SECRET: SECRET,
-      MFA_ENCRYPTION_KEY: SECRET,
-      PUBLIC_URL: "https://auth.example.com",
-    };
+    const base = productionEnv({ TRUST_PROXY: undefined });
     expect(loadConfig({ ...base, RAILWAY_PROJECT_ID: "p" }).trustProxy).toBe(1);
-    const message = problems(base);
+    const message = configMessage(base);
     expect(message).toMatch(/TRUST_PROXY: required in production/);
     expect(message).toMatch(/TRUST_PROXY=false when clients connect to it directly/);
     expect(message).toMatch(/hop count \(e\.g\. TRUST_PROXY=1\) or their addresses\/CIDRs/);
-    expect(problems({ ...base, RENDER: "true" })).toMatch(/TRUST_PROXY: required in production on Render/);
+    expect(configMessage({ ...base, RENDER: "true" })).toMatch(
+      /TRUST_PROXY: required in production on Render/,
+    );
     expect(loadConfig({ ...base, TRUST_PROXY: "false" }).trustProxy).toBe(0);
     expect(loadConfig({ ...base, TRUST_PROXY: "FALSE" }).trustProxy).toBe(0);
     expect(loadConfig({ ...base, TRUST_PROXY: "10.0.0.2" }).trustProxy).toEqual(["10.0.0.2"]);
@@ -123,28 +106,15 @@ describe("a deployed instance never gets development defaults", () => {
   });
 
   it("refuses SameSite=None without Secure and warns on COOKIE_SECURE=false in production", () => {
-    expect(problems({ COOKIE_SAMESITE: "none" })).toMatch(/COOKIE_SAMESITE/);
-    const config = loadConfig({
-      NODE_ENV: "production",
-      SESSION_SECRET: SECRET,
-      MFA_ENCRYPTION_KEY: SECRET,
-      PUBLIC_URL: "https://auth.example.com",
-      COOKIE_SECURE: "false",
-      TRUST_PROXY: "false",
-    });
+    expect(configMessage({ COOKIE_SAMESITE: "none" })).toMatch(/COOKIE_SAMESITE/);
+    const config = loadConfig(productionEnv({ COOKIE_SECURE: "false", TRUST_PROXY: "false" }));
     expect(config.warnings.join("\n")).toMatch(/COOKIE_SECURE=false in production/);
     expect(loadConfig({ COOKIE_SECURE: "false" }).warnings.join("\n")).not.toMatch(/COOKIE_SECURE/);
   });
 });
 
 describe("the platform's draining time sizes the shutdown", () => {
-  const prod = {
-    NODE_ENV: "production",
-    SESSION_SECRET: SECRET,
-    MFA_ENCRYPTION_KEY: SECRET,
-    PUBLIC_URL: "https://auth.example.com",
-    TRUST_PROXY: "1",
-  } as const;
+  const prod = productionEnv();
 
   it("keeps the defaults when the platform says nothing", () => {
     expect(loadConfig(prod)).toMatchObject({ shutdownDelayMs: 5000, shutdownTimeoutMs: 10_000 });

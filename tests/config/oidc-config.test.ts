@@ -1,15 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadConfig } from "../../server/config/config.js";
-
-function problems(env: Record<string, string>): string {
-  try {
-    loadConfig(env);
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as ConfigError).message;
-  }
-  throw new Error("expected a ConfigError");
-}
+import { loadConfig } from "../../server/config/config.js";
+import { configMessage, productionEnv } from "../helpers/config-env.js";
 
 describe("sign-in provider configuration", () => {
   it("reads each OIDC_<NAME>_* group, with presets, a secret list and the default scopes", () => {
@@ -56,9 +47,8 @@ describe("sign-in provider configuration", () => {
   });
 
   it("names every incomplete or unsafe group at once, and never shows a secret", () => {
-    const message = problems({
-      NODE_ENV: "production",
-      SESSION_SECRET: "x".repeat(40),
+    const message = configMessage({
+      ...productionEnv(),
       OIDC_ACME_ISSUER: "http://id.acme.example",
       OIDC_ACME_CLIENT_SECRET: "very-secret-value",
       OIDC_LOCAL_ISSUER: "http://localhost:8080",

@@ -2,14 +2,14 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis as IORedis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { DurableSessions } from "../../server/domain/session/durable-sessions.js";
 import type { SessionRedisStore } from "../../server/domain/session/redis-store.js";
-import { buildTestApp, type TestApp } from "../helpers/app.js";
-import { createTestDatabase, type TestDatabase } from "../helpers/database.js";
+import type { TestApp } from "../helpers/app.js";
+import type { TestDatabase } from "../helpers/database.js";
 import { registerClients, statusWith } from "../helpers/fault-clients.js";
-import { listen } from "../helpers/listen.js";
-import { type RedisServer, startRedisServer } from "../helpers/redis-server.js";
+import { closeAfterFile, isolatedDatabase, privateRedisServer, servedApp } from "../helpers/fixtures.js";
+import type { RedisServer } from "../helpers/redis-server.js";
 import { startTcpProxy } from "../helpers/tcp-proxy.js";
 
 // 50 logged-in users, then Redis loses every session (flush, eviction, a restart without persistence, a
@@ -18,32 +18,23 @@ import { startTcpProxy } from "../helpers/tcp-proxy.js";
 const USERS = 50;
 
 let database: TestDatabase;
-const closers: Array<() => Promise<void>> = [];
 
 beforeAll(async () => {
-  database = await createTestDatabase();
+  database = await isolatedDatabase();
 });
 
-afterAll(async () => {
-  for (const close of closers.reverse()) await close().catch(() => undefined);
-  await database?.close();
-});
+const redisServer = (extraArgs: string[] = []): Promise<RedisServer> => privateRedisServer({ extraArgs });
 
-async function redisServer(extraArgs: string[] = []): Promise<RedisServer> {
-  const server = await startRedisServer({ extraArgs });
-  closers.push(() => server.stop());
-  return server;
-}
-
+/** A plain client that gives up fast: the server under it is killed and restarted. */
 function client(port: number): IORedis {
   const c = new IORedis({ host: "127.0.0.1", port, maxRetriesPerRequest: 1 });
   c.on("error", () => undefined);
-  closers.push(async () => c.disconnect());
+  closeAfterFile(() => c.disconnect());
   return c;
 }
 
-async function appOn(redisUrl: string): Promise<{ t: TestApp; url: string }> {
-  const t = await buildTestApp({
+const appOn = (redisUrl: string) =>
+  servedApp({
     db: database.db,
     env: {
       REDIS_URL: redisUrl,
@@ -53,13 +44,6 @@ async function appOn(redisUrl: string): Promise<{ t: TestApp; url: string }> {
       CACHE_L2_TIMEOUT_MS: "5000",
     },
   });
-  const server = await listen(t.app);
-  closers.push(async () => {
-    await server.close();
-    await t.close();
-  });
-  return { t, url: server.url };
-}
 
 const durableOf = (t: TestApp) => (t.services.store as SessionRedisStore).durable as DurableSessions;
 
@@ -130,14 +114,14 @@ describe("every session survives Redis losing it", () => {
   it("a replica promoted that never received the newest logins: 50/50", async () => {
     // Full resynchronisation writes an RDB file in each server's directory: a temporary one, not the cwd.
     const dir = mkdtempSync(join(tmpdir(), "durable-replica-"));
-    closers.push(async () => rmSync(dir, { recursive: true, force: true }));
+    closeAfterFile(async () => rmSync(dir, { recursive: true, force: true }));
     const primary = await redisServer(["--dir", dir, "--dbfilename", "primary.rdb"]);
     const replica = await redisServer(["--dir", dir, "--dbfilename", "replica.rdb"]);
     const r = client(replica.port);
     await r.replicaof("127.0.0.1", primary.port);
     const target = { host: "127.0.0.1", port: primary.port };
     const proxy = await startTcpProxy(target);
-    closers.push(() => proxy.close());
+    closeAfterFile(() => proxy.close());
     const { t, url } = await appOn(`redis://127.0.0.1:${proxy.port}`);
     const name = t.config.session.cookieName;
     const early = await registerClients(url, name, USERS / 2, "replicated");

@@ -2,13 +2,13 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis as IORedis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { sessionKeyHash } from "../../server/domain/session/session-records.js";
-import { buildTestApp, type TestApp, uniquePrefix } from "../helpers/app.js";
-import { createTestDatabase, type TestDatabase } from "../helpers/database.js";
+import { type TestApp, uniquePrefix } from "../helpers/app.js";
+import type { TestDatabase } from "../helpers/database.js";
 import { registerClients, statusWith } from "../helpers/fault-clients.js";
-import { listen } from "../helpers/listen.js";
-import { type RedisServer, startRedisServer } from "../helpers/redis-server.js";
+import { closeAfterFile, isolatedDatabase, privateRedisServer, servedApp } from "../helpers/fixtures.js";
+import type { RedisServer } from "../helpers/redis-server.js";
 
 // SESSION_FALLBACK=database: while Redis is unreachable (killed, or frozen with SIGSTOP) signed-in requests
 // are served from the durable records, a login and a logout still work, and a session logged out meanwhile
@@ -16,32 +16,22 @@ import { type RedisServer, startRedisServer } from "../helpers/redis-server.js";
 
 const PASSWORD = "correct horse battery";
 let database: TestDatabase;
-const closers: Array<() => Promise<void>> = [];
 
 beforeAll(async () => {
-  database = await createTestDatabase();
-});
-
-afterAll(async () => {
-  for (const close of closers.reverse()) await close().catch(() => undefined);
-  await database?.close();
+  database = await isolatedDatabase();
 });
 
 /** A private Redis that keeps its data across a kill (AOF), so a logged-out session's copy comes back. */
 async function persistentRedis(): Promise<RedisServer> {
   const dir = mkdtempSync(join(tmpdir(), "session-fallback-"));
-  const server = await startRedisServer({
+  closeAfterFile(() => rmSync(dir, { recursive: true, force: true }));
+  return privateRedisServer({
     extraArgs: ["--dir", dir, "--appendonly", "yes", "--appendfsync", "always"],
   });
-  closers.push(async () => {
-    await server.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  return server;
 }
 
-async function appOn(redisUrl: string, keyPrefix: string): Promise<{ t: TestApp; url: string }> {
-  const t = await buildTestApp({
+const appOn = (redisUrl: string, keyPrefix: string) =>
+  servedApp({
     db: database.db,
     env: {
       REDIS_URL: redisUrl,
@@ -52,13 +42,6 @@ async function appOn(redisUrl: string, keyPrefix: string): Promise<{ t: TestApp;
       RATE_LIMIT_GLOBAL_LIMIT: "1000000",
     },
   });
-  const server = await listen(t.app);
-  closers.push(async () => {
-    await server.close();
-    await t.close();
-  });
-  return { t, url: server.url };
-}
 
 async function post(url: string, path: string, cookie?: string, body?: unknown) {
   return fetch(`${url}${path}`, {
@@ -133,7 +116,7 @@ describe("SESSION_FALLBACK=database", () => {
     // Redis returns from its AOF, with its copy of the session logged out meanwhile.
     await redis.start();
     const c = new IORedis({ host: "127.0.0.1", port: redis.port, maxRetriesPerRequest: 1 });
-    closers.push(async () => c.disconnect());
+    closeAfterFile(async () => c.disconnect());
     expect(await c.exists(`${t.config.keyPrefix}:sess:${sidOf(leaves)}`)).toBe(1);
     for (let i = 0; i < 100 && other.t.redis?.status !== "ready"; i++)
       await new Promise((r) => setTimeout(r, 50));

@@ -53,3 +53,27 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     },
   };
 }
+
+/**
+ * A database of its own with no migration applied, for tests of the migrations themselves: a new schema on
+ * TEST_DATABASE_URL (`schema` names it, for `migrate`), or an in-memory PGlite without one.
+ */
+export async function createEmptyDatabase(): Promise<TestDatabase & { schema?: string }> {
+  const url = process.env.TEST_DATABASE_URL;
+  if (!url) {
+    const db = await createPgliteDatabase({});
+    return { db, env: {}, close: () => db.close() };
+  }
+  const schema = `test_${randomBytes(6).toString("hex")}`;
+  const db = createPostgresDatabase({ url, schema, poolMax: 2, timeoutMs: 5000 }, silentLogger());
+  await db.exec(`CREATE SCHEMA "${schema}"`);
+  return {
+    db,
+    schema,
+    env: { DATABASE_URL: url, DATABASE_SCHEMA: schema },
+    async close() {
+      await db.close();
+      await dropSchema(url, schema);
+    },
+  };
+}

@@ -8,9 +8,10 @@ import type { Logger } from "../../server/infra/logging/logger.js";
 import { connectRedis, createRedisClient, type Redis } from "../../server/infra/redis/redis-client.js";
 import type { RuntimeFactories } from "../../server/process/runtime.js";
 import { buildTestApp, type TestApp } from "./app.js";
-import { createTestDatabase, type TestDatabase } from "./database.js";
+import { createEmptyDatabase, createTestDatabase, type TestDatabase } from "./database.js";
 import { SHARED_REDIS_DATABASES } from "./global-setup.js";
 import { buildHealthApp, type HealthTestApp } from "./health-app.js";
+import { listen } from "./listen.js";
 import { silentLogger } from "./logger.js";
 import { type RedisServer, startRedisServer } from "./redis-server.js";
 import { sessionCookie, uniqueEmail } from "./session.js";
@@ -157,6 +158,13 @@ export async function isolatedDatabase(): Promise<TestDatabase> {
   return database;
 }
 
+/** A database of the file's own with no migration applied (its PostgreSQL `schema`, if any, for `migrate`). */
+export async function emptyDatabase(): Promise<TestDatabase & { schema?: string }> {
+  const database = await createEmptyDatabase();
+  closeAfterFile(() => database.close());
+  return database;
+}
+
 export interface TestAppOptions {
   /** Wins over the test defaults and over the shared Redis URL (e.g. a private `REDIS_URL`). */
   env?: Env;
@@ -204,6 +212,14 @@ export async function testApp(options: TestAppOptions = {}): Promise<TestApp> {
       now: options.now,
     }),
   );
+}
+
+/** `testApp` listening on a loopback port, for clients that need a real socket (faults, fetch); closed after the file. */
+export async function servedApp(options: TestAppOptions = {}): Promise<{ t: TestApp; url: string }> {
+  const t = await testApp(options);
+  const server = await listen(t.app);
+  closeAfterFile(() => server.close()); // runs before the app's own close (newest first)
+  return { t, url: server.url };
 }
 
 /** `testApp` with the lifecycle and metrics registry reachable. */

@@ -6,7 +6,10 @@ export function silentLogger(): Logger {
 }
 
 /** A real logger whose JSON lines are kept in `lines`, so tests can read what operators would see. */
-export function capturingLogger(level = "debug"): { logger: Logger; lines: string[]; text(): string } {
+export function capturingLogger(
+  level = "debug",
+  options: { repeatIntervalMs?: number } = {},
+): { logger: Logger; lines: string[]; text(): string } {
   const lines: string[] = [];
   const destination = new Writable({
     write(chunk, _enc, cb) {
@@ -14,5 +17,9 @@ export function capturingLogger(level = "debug"): { logger: Logger; lines: strin
       cb();
     },
   });
-  return { logger: createLogger({ level, destination }), lines, text: () => lines.join("\n") };
+  return {
+    logger: createLogger({ level, destination, repeatIntervalMs: options.repeatIntervalMs }),
+    lines,
+    text: () => lines.join("\n"),
+  };
 }

@@ -82,53 +82,31 @@ export function createUserCache(deps: {
     },
   };
 
+  /** A write to one user, then that user's cached copy dropped everywhere (not when the write failed). */
+  const thenInvalidate = async <T>(id: string, write: Promise<T>): Promise<T> => {
+    const result = await write;
+    await invalidateUser(id);
+    return result;
+  };
+
   const repository: UserRepository = {
     create: (email, passwordHash): Promise<UserRecord> => users.create(email, passwordHash),
     findByEmail: (email) => users.findByEmail(email),
     findById: (id) => users.findById(id),
-    async updatePassword(id, passwordHash, expectedEpoch) {
-      const epoch = await users.updatePassword(id, passwordHash, expectedEpoch);
-      await invalidateUser(id);
-      return epoch;
-    },
-    async rehashPassword(id, passwordHash, previousHash) {
-      const done = await users.rehashPassword(id, passwordHash, previousHash);
-      await invalidateUser(id);
-      return done;
-    },
-    async revokeDevices(id) {
-      const epoch = await users.revokeDevices(id);
-      await invalidateUser(id);
-      return epoch;
-    },
-    async markEmailVerified(id, email) {
-      const done = await users.markEmailVerified(id, email);
-      await invalidateUser(id);
-      return done;
-    },
-    async setDisabled(id, disabled) {
-      await users.setDisabled(id, disabled);
-      await invalidateUser(id);
-    },
+    updatePassword: (id, passwordHash, expectedEpoch) =>
+      thenInvalidate(id, users.updatePassword(id, passwordHash, expectedEpoch)),
+    rehashPassword: (id, passwordHash, previousHash) =>
+      thenInvalidate(id, users.rehashPassword(id, passwordHash, previousHash)),
+    revokeDevices: (id) => thenInvalidate(id, users.revokeDevices(id)),
+    markEmailVerified: (id, email) => thenInvalidate(id, users.markEmailVerified(id, email)),
+    setDisabled: (id, disabled) => thenInvalidate(id, users.setDisabled(id, disabled)),
   };
 
   const groupWrites: GroupRepository = {
     groupsOf: (id) => groups.groupsOf(id),
-    async add(id, name) {
-      const added = await groups.add(id, name);
-      await invalidateUser(id);
-      return added;
-    },
-    async remove(id, name) {
-      const removed = await groups.remove(id, name);
-      await invalidateUser(id);
-      return removed;
-    },
-    async unlessLastAdmin(id, change) {
-      const result = await groups.unlessLastAdmin(id, change);
-      await invalidateUser(id);
-      return result;
-    },
+    add: (id, name) => thenInvalidate(id, groups.add(id, name)),
+    remove: (id, name) => thenInvalidate(id, groups.remove(id, name)),
+    unlessLastAdmin: (id, change) => thenInvalidate(id, groups.unlessLastAdmin(id, change)),
     async grantByEmail(emails, name) {
       const result = await groups.grantByEmail(emails, name);
       for (const email of result.granted) {

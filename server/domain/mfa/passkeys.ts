@@ -1,13 +1,9 @@
-import {
-  type AuthenticationResponseJSON,
-  type AuthenticatorTransportFuture,
-  generateAuthenticationOptions,
-  generateRegistrationOptions,
-  type PublicKeyCredentialCreationOptionsJSON,
-  type PublicKeyCredentialRequestOptionsJSON,
-  type RegistrationResponseJSON,
-  verifyAuthenticationResponse,
-  verifyRegistrationResponse,
+import type {
+  AuthenticationResponseJSON,
+  AuthenticatorTransportFuture,
+  PublicKeyCredentialCreationOptionsJSON,
+  PublicKeyCredentialRequestOptionsJSON,
+  RegistrationResponseJSON,
 } from "@simplewebauthn/server";
 import type { Logger } from "../../infra/logging/logger.js";
 import { HttpError } from "../../lib/errors.js";
@@ -22,6 +18,17 @@ import type { UserRepository } from "../auth/user-repository.js";
 import type { SecurityEvents } from "../security/events.js";
 import { CHALLENGE_TTL_SECONDS, type ChallengeStore } from "./challenge-store.js";
 import type { PasskeyRecord, PasskeyRepository } from "./passkey-repository.js";
+
+/**
+ * @simplewebauthn/server, loaded on the first passkey ceremony rather than at start-up: with its certificate
+ * parsers it is about a fifth of the modules a process would load, and most processes (every worker a
+ * deploy or a crash starts) never run a ceremony.
+ */
+let library: Promise<typeof import("@simplewebauthn/server")> | undefined;
+const webauthn = () => {
+  library ??= import("@simplewebauthn/server");
+  return library;
+};
 
 /** A passkey as its owner sees it. */
 export interface PasskeyView {
@@ -121,32 +128,36 @@ export function createPasskeys(deps: {
       typeof response?.id === "string" ? await repository.byCredentialId(response.id) : undefined;
     if (!passkey || (owner !== undefined && passkey.userId !== owner)) throw refused();
     let issuedTo: string | undefined;
-    const verification = await verifyAuthenticationResponse({
-      response,
-      expectedChallenge: async (challenge) => {
-        const state = await challenges.take(challenge);
-        issuedTo = state?.userId;
-        return state?.purpose === "login" && (state.userId === undefined || state.userId === passkey.userId);
-      },
-      expectedOrigin: rp.origins,
-      expectedRPID: rp.id,
-      credential: {
-        id: passkey.credentialId,
-        publicKey: Buffer.from(passkey.publicKey, "base64url"),
-        counter: passkey.counter,
-        transports: passkey.transports as AuthenticatorTransportFuture[],
-      },
-      requireUserVerification: false,
-    }).catch((err: unknown) => {
-      // A counter that did not move forward: a copy of the authenticator is signing.
-      if (err instanceof Error && /counter/i.test(err.message)) {
-        logger.warn(
-          { userId: passkey.userId },
-          "passkey refused: its signature counter went backwards (a cloned authenticator?)",
-        );
-      }
-      return undefined;
-    });
+    const verification = await (await webauthn())
+      .verifyAuthenticationResponse({
+        response,
+        expectedChallenge: async (challenge) => {
+          const state = await challenges.take(challenge);
+          issuedTo = state?.userId;
+          return (
+            state?.purpose === "login" && (state.userId === undefined || state.userId === passkey.userId)
+          );
+        },
+        expectedOrigin: rp.origins,
+        expectedRPID: rp.id,
+        credential: {
+          id: passkey.credentialId,
+          publicKey: Buffer.from(passkey.publicKey, "base64url"),
+          counter: passkey.counter,
+          transports: passkey.transports as AuthenticatorTransportFuture[],
+        },
+        requireUserVerification: false,
+      })
+      .catch((err: unknown) => {
+        // A counter that did not move forward: a copy of the authenticator is signing.
+        if (err instanceof Error && /counter/i.test(err.message)) {
+          logger.warn(
+            { userId: passkey.userId },
+            "passkey refused: its signature counter went backwards (a cloned authenticator?)",
+          );
+        }
+        return undefined;
+      });
     if (!verification?.verified) throw refused();
     const info = verification.authenticationInfo;
     if (
@@ -163,7 +174,7 @@ export function createPasskeys(deps: {
       stepUp.requireRecentAuthentication(session);
       const user = requireUser(session);
       const existing = await repository.listFor(user.id);
-      const options = await generateRegistrationOptions({
+      const options = await (await webauthn()).generateRegistrationOptions({
         rpName: rp.name,
         rpID: rp.id,
         userName: user.email,
@@ -185,16 +196,18 @@ export function createPasskeys(deps: {
     async register(session, response, name) {
       stepUp.requireRecentAuthentication(session);
       const user = requireUser(session);
-      const verification = await verifyRegistrationResponse({
-        response,
-        expectedChallenge: async (challenge) => {
-          const state = await challenges.take(challenge);
-          return state?.purpose === "register" && state.userId === user.id;
-        },
-        expectedOrigin: rp.origins,
-        expectedRPID: rp.id,
-        requireUserVerification: false,
-      }).catch(() => undefined);
+      const verification = await (await webauthn())
+        .verifyRegistrationResponse({
+          response,
+          expectedChallenge: async (challenge) => {
+            const state = await challenges.take(challenge);
+            return state?.purpose === "register" && state.userId === user.id;
+          },
+          expectedOrigin: rp.origins,
+          expectedRPID: rp.id,
+          requireUserVerification: false,
+        })
+        .catch(() => undefined);
       if (!verification?.verified) throw refused();
       const info = verification.registrationInfo;
       if (await repository.byCredentialId(info.credential.id)) throw refused();
@@ -239,7 +252,7 @@ export function createPasskeys(deps: {
       requireConfigured();
       const pending = pendingOf(context);
       const mine = pending ? await repository.listFor(pending.userId) : [];
-      const options = await generateAuthenticationOptions({
+      const options = await (await webauthn()).generateAuthenticationOptions({
         rpID: rp.id,
         timeout,
         userVerification: "preferred",

@@ -4,7 +4,7 @@ import type { Config } from "../../config/config.js";
 import type { AccountService } from "../../domain/auth/account-service.js";
 import type { ProductRateLimits } from "../../domain/ratelimit/policies.js";
 import { HttpError } from "../../lib/errors.js";
-import { accountContext, sessionPort } from "../request-context.js";
+import { accountContext, saveSession, sessionPort } from "../request-context.js";
 import { check } from "../validate.js";
 import { type ReturnTo, renderRateLimited } from "./form-errors.js";
 import { formBody, isRateLimited, send, text } from "./forms.js";
@@ -46,6 +46,8 @@ export function createSignInPages(deps: {
     try {
       const outcome = await accounts.login(input.value, accountContext(req, res, config));
       if (outcome.mfaRequired) {
+        // The pending sign-in stored before the browser follows the redirect to the second step.
+        await saveSession(req);
         return res.redirect(
           303,
           next ? `${SECOND_FACTOR_PATH}?next=${encodeURIComponent(next)}` : SECOND_FACTOR_PATH,

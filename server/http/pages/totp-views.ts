@@ -1,4 +1,3 @@
-import QRCode from "qrcode";
 import { html, SafeHtml } from "../../lib/html.js";
 import { type Errors, layout } from "./views.js";
 
@@ -7,6 +6,8 @@ import { type Errors, layout } from "./views.js";
  * origin and no `data:` URI, and it has no style attribute for the CSP to refuse.
  */
 export async function qrSvg(uri: string): Promise<SafeHtml> {
+  // Loaded on the first set-up, not at start-up: most processes never draw a QR code.
+  const { default: QRCode } = await import("qrcode");
   const svg = await QRCode.toString(uri, { type: "svg", errorCorrectionLevel: "M", margin: 2 });
   return new SafeHtml(
     svg.trim().replace("<svg ", '<svg role="img" aria-label="QR code for your authenticator app" '),

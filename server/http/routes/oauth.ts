@@ -6,7 +6,7 @@ import { readCookie } from "../../lib/cookies.js";
 import { HttpError } from "../../lib/errors.js";
 import { formBody } from "../pages/forms.js";
 import { SECOND_FACTOR_PATH } from "../pages/mfa-pages.js";
-import { accountContext } from "../request-context.js";
+import { accountContext, saveSession } from "../request-context.js";
 
 const FLOW_PATH = "/auth/oauth";
 
@@ -89,12 +89,8 @@ export function createOAuthRouter(deps: {
       cookie,
       accountContext(req, res, config),
     );
-    // express-session sends a response's headers before it saves the changed session (a sign-in, or one
-    // waiting for its second factor), and a browser follows the redirect on the headers alone: its next
-    // request could find the session half-stored.
-    await new Promise<void>((resolve, reject) => {
-      req.session.save((err) => (err ? reject(err) : resolve()));
-    });
+    // A sign-in, or one waiting for its second factor, stored before the redirect is sent.
+    await saveSession(req);
     if (result.mfaRequired) {
       // A browser gives the second factor on the login page's second step; an API client posts it to
       // `POST /auth/mfa/verify` with this session's cookie.

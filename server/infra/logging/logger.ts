@@ -19,9 +19,24 @@ export const REDACT_PATHS = [
   "redis.password",
 ];
 
-/** Structured JSON logger with credentials redacted; `destination` lets tests read what was logged. */
-export function createLogger(options: { level: string; destination?: DestinationStream }): Logger {
-  return pino(
+/** LOG_REPEAT_INTERVAL_MS, kept on the root logger; pino's children inherit it from their parent. */
+const REPEAT_INTERVAL = Symbol("repeatIntervalMs");
+
+/** How often a repeating failure's count is logged (repeat-log.ts), as the logger was made with. */
+export function repeatIntervalOf(logger: Logger): number | undefined {
+  return (logger as Logger & { [REPEAT_INTERVAL]?: number })[REPEAT_INTERVAL];
+}
+
+/**
+ * Structured JSON logger with credentials redacted; `destination` lets tests read what was logged;
+ * `repeatIntervalMs` is how often an ongoing failure's count is written (LOG_REPEAT_INTERVAL_MS).
+ */
+export function createLogger(options: {
+  level: string;
+  destination?: DestinationStream;
+  repeatIntervalMs?: number;
+}): Logger {
+  const logger = pino(
     {
       level: options.level,
       base: undefined,
@@ -31,4 +46,8 @@ export function createLogger(options: { level: string; destination?: Destination
     },
     options.destination,
   );
+  if (options.repeatIntervalMs !== undefined) {
+    Object.defineProperty(logger, REPEAT_INTERVAL, { value: options.repeatIntervalMs });
+  }
+  return logger;
 }

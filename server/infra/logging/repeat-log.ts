@@ -1,4 +1,4 @@
-import type { Logger } from "./logger.js";
+import { type Logger, repeatIntervalOf } from "./logger.js";
 
 type Level = "error" | "warn";
 
@@ -35,8 +35,11 @@ export interface RepeatLog {
   close(): void;
 }
 
+/** LOG_REPEAT_INTERVAL_MS' default. */
+export const DEFAULT_REPEAT_INTERVAL_MS = 10_000;
+
 export function createRepeatLog(logger: Logger, options: { intervalMs?: number } = {}): RepeatLog {
-  const intervalMs = options.intervalMs ?? 10_000;
+  const intervalMs = options.intervalMs ?? repeatIntervalOf(logger) ?? DEFAULT_REPEAT_INTERVAL_MS;
   const episodes = new Map<string, Episode>();
 
   const finish = (key: string, episode: Episode, fields: Record<string, unknown> = {}) => {

@@ -1,7 +1,9 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import nodemailer from "nodemailer";
+import type { Transporter } from "nodemailer";
+import type SMTPTransport from "nodemailer/lib/smtp-transport/index.js";
+import type StreamTransport from "nodemailer/lib/stream-transport/index.js";
 import type { Config } from "../../config/config.js";
 import type { Logger } from "../logging/logger.js";
 import type { Mail, Mailer } from "./types.js";
@@ -46,6 +48,23 @@ const OUTBOX_TRANSIENT: Record<string, string> = {
   EIO: "the outbox's disk failed to write",
 };
 
+/**
+ * A transport made on the first message, not at start-up: nodemailer is loaded only by a process that sends
+ * mail (the web processes of a deployment with a mail worker never do).
+ */
+function lazyTransport<T>(make: (nodemailer: typeof import("nodemailer").default) => Transporter<T>) {
+  let transport: Promise<Transporter<T>> | undefined;
+  return {
+    get: () => {
+      transport ??= import("nodemailer").then((m) => make(m.default));
+      return transport;
+    },
+    close: async () => {
+      if (transport) (await transport).close();
+    },
+  };
+}
+
 /** SMTP when SMTP_URL is set, else the outbox folder. */
 export function createMailer(config: Config, logger: Logger): Mailer {
   return config.mail.smtp
@@ -66,26 +85,28 @@ export function createSmtpMailer(
 ): Mailer {
   const url = new URL(options.url);
   const loopback = ["localhost", "127.0.0.1", "[::1]"].includes(url.hostname);
-  const transport = nodemailer.createTransport({
-    host: url.hostname,
-    port: url.port ? Number(url.port) : url.protocol === "smtps:" ? 465 : 587,
-    secure: url.protocol === "smtps:",
-    // Credentials must not cross the network in clear: STARTTLS is required except on loopback.
-    requireTLS: url.protocol === "smtp:" && !loopback,
-    auth: url.username
-      ? { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) }
-      : undefined,
-    tls: { rejectUnauthorized: options.rejectUnauthorized, servername: url.hostname },
-    connectionTimeout: SMTP_TIMEOUT_MS,
-    greetingTimeout: SMTP_TIMEOUT_MS,
-    socketTimeout: SMTP_TIMEOUT_MS,
-    logger: false,
-  });
+  const transport = lazyTransport<SMTPTransport.SentMessageInfo>((nodemailer) =>
+    nodemailer.createTransport({
+      host: url.hostname,
+      port: url.port ? Number(url.port) : url.protocol === "smtps:" ? 465 : 587,
+      secure: url.protocol === "smtps:",
+      // Credentials must not cross the network in clear: STARTTLS is required except on loopback.
+      requireTLS: url.protocol === "smtp:" && !loopback,
+      auth: url.username
+        ? { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) }
+        : undefined,
+      tls: { rejectUnauthorized: options.rejectUnauthorized, servername: url.hostname },
+      connectionTimeout: SMTP_TIMEOUT_MS,
+      greetingTimeout: SMTP_TIMEOUT_MS,
+      socketTimeout: SMTP_TIMEOUT_MS,
+      logger: false,
+    }),
+  );
   return {
     kind: "smtp",
     async send(mail: Mail) {
       try {
-        await transport.sendMail({ from: options.from, ...mail });
+        await (await transport.get()).sendMail({ from: options.from, ...mail });
       } catch (err) {
         const e = err as { code?: string; responseCode?: number; message?: string };
         const transient =
@@ -98,9 +119,7 @@ export function createSmtpMailer(
         throw new Error(message);
       }
     },
-    async close() {
-      transport.close();
-    },
+    close: () => transport.close(),
   };
 }
 
@@ -116,12 +135,14 @@ export function createOutboxMailer(options: {
   publicUrl: string;
   logger: Logger;
 }): Mailer {
-  const transport = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: "unix" });
+  const transport = lazyTransport<StreamTransport.SentMessageInfo>((nodemailer) =>
+    nodemailer.createTransport({ streamTransport: true, buffer: true, newline: "unix" }),
+  );
   let made = false;
   return {
     kind: "outbox",
     async send(mail: Mail) {
-      const info = await transport.sendMail({ from: options.from, ...mail });
+      const info = await (await transport.get()).sendMail({ from: options.from, ...mail });
       const name = `${new Date().toISOString().replace(/[:.]/g, "-")}-${randomBytes(4).toString("hex")}.eml`;
       const file = join(options.dir, name);
       const partial = join(options.dir, `.${name}.partial`); // no .eml suffix: readers skip it

@@ -1,10 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { createAccountTokens } from "../../../server/domain/auth/account-tokens.js";
 import { createUserRepository } from "../../../server/domain/auth/user-repository.js";
-import { createPgliteDatabase } from "../../../server/infra/db/database.js";
 import { migrate } from "../../../server/infra/db/migrate.js";
 import { MIGRATIONS } from "../../../server/infra/db/migrations.js";
-import { testDatabase } from "../../helpers/fixtures.js";
+import { emptyDatabase, testDatabase } from "../../helpers/fixtures.js";
 import { silentLogger } from "../../helpers/logger.js";
 import { uniqueEmail } from "../../helpers/session.js";
 
@@ -73,28 +72,24 @@ describe("single-use account tokens", () => {
 
 describe("migration 5", () => {
   it("counts accounts that existed before it as verified, and new ones as not yet", async () => {
-    const pglite = await createPgliteDatabase({});
-    try {
+    // PostgreSQL (or PGlite without it) as release 4 left it: the migrations before 5, then one account.
+    const { db, schema } = await emptyDatabase();
+    {
       const before = MIGRATIONS.filter((m) => m.version < 5);
-      for (const m of before) await pglite.exec(m.sql);
-      await pglite.exec(
+      for (const m of before) await db.exec(m.sql);
+      await db.exec(
         "CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())",
       );
       for (const m of before) {
-        await pglite.query("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", [
-          m.version,
-          m.name,
-        ]);
+        await db.query("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", [m.version, m.name]);
       }
-      await pglite.query("INSERT INTO users (email, password_hash) VALUES ('old@example.com', 'x')");
-      expect(await migrate(pglite, silentLogger())).toEqual(
+      await db.query("INSERT INTO users (email, password_hash) VALUES ('old@example.com', 'x')");
+      expect(await migrate(db, silentLogger(), schema)).toEqual(
         MIGRATIONS.filter((m) => m.version >= 5).map((m) => m.version),
       );
-      const repo = createUserRepository(pglite);
+      const repo = createUserRepository(db);
       expect((await repo.findByEmail("old@example.com"))?.emailVerifiedAt).toBeInstanceOf(Date);
       expect((await repo.create("new@example.com", "x")).emailVerifiedAt).toBeNull();
-    } finally {
-      await pglite.close();
     }
   });
 });

@@ -8,6 +8,7 @@ import { isMigrationRetryable, MigrationError, migrate } from "../../../server/i
 import { MIGRATIONS } from "../../../server/infra/db/migrations.js";
 import { createRuntime } from "../../../server/process/runtime.js";
 import { testEnv } from "../../helpers/app.js";
+import { emptyDatabase, isolatedDatabase } from "../../helpers/fixtures.js";
 import { capturingLogger, silentLogger } from "../../helpers/logger.js";
 import { freePort } from "../../helpers/ports.js";
 
@@ -66,14 +67,23 @@ describe("migration failures", () => {
   });
 
   it("a migration whose SQL fails stops the boot at once, naming the migration and the database's message", async () => {
-    // A table already there makes migration 1 fail the same way on every attempt.
-    const dataDir = tempDir();
-    const setup = await createPgliteDatabase({ dataDir });
-    await setup.exec("CREATE TABLE users (id integer)");
-    await setup.close();
+    // A table already there makes migration 1 fail the same way on every attempt: in a schema of the run's
+    // PostgreSQL, or without one in an embedded PGlite's data directory.
+    let target: Record<string, string>;
+    if (process.env.TEST_DATABASE_URL) {
+      const empty = await emptyDatabase();
+      await empty.db.exec("CREATE TABLE users (id integer)");
+      target = empty.env;
+    } else {
+      const dataDir = tempDir();
+      const setup = await createPgliteDatabase({ dataDir });
+      await setup.exec("CREATE TABLE users (id integer)");
+      await setup.close();
+      target = { DATA_DIR: dataDir };
+    }
 
     const log = capturingLogger("warn");
-    const config = loadConfig(testEnv({ DATA_DIR: dataDir }));
+    const config = loadConfig(testEnv(target));
     const started = Date.now();
     const err = await createRuntime(config, log.logger).then(
       () => new Error("the runtime started"),
@@ -92,9 +102,10 @@ describe("migration failures", () => {
 
 describe("migration 6: one normal form for stored emails", () => {
   it("normalises what it safely can, flags collisions and refused addresses, merges nothing", async () => {
-    const db = await createPgliteDatabase({ dataDir: tempDir() });
-    try {
-      await migrate(db, silentLogger());
+    // A migrated database of the file's own (PostgreSQL, or PGlite without TEST_DATABASE_URL).
+    const { db, env } = await isolatedDatabase();
+    const schema = env.DATABASE_SCHEMA;
+    {
       // Rows as earlier versions stored them (only trimmed and lower-cased), then migration 6 again.
       const insert = (email: string) =>
         db.query<{ id: string }>("INSERT INTO users (email, password_hash) VALUES ($1, 'x') RETURNING id", [
@@ -116,7 +127,7 @@ describe("migration 6: one normal form for stored emails", () => {
         "DELETE FROM schema_migrations WHERE version = 6; ALTER TABLE users DROP COLUMN email_review",
       );
 
-      expect(await migrate(db, silentLogger())).toEqual([6]);
+      expect(await migrate(db, silentLogger(), schema)).toEqual([6]);
       const { rows } = await db.query<{ id: string; email: string; email_review: string | null }>(
         "SELECT id, email, email_review FROM users",
       );
@@ -131,8 +142,6 @@ describe("migration 6: one normal form for stored emails", () => {
       expect(row("zeroWidth")).toMatchObject({ email: legacy.zeroWidth, email_review: "refused" });
       expect(row("fullwidth")).toMatchObject({ email: legacy.fullwidth, email_review: "refused" });
       expect(rows).toHaveLength(Object.keys(legacy).length);
-    } finally {
-      await db.close();
     }
   });
 });

@@ -1,9 +1,10 @@
 import request from "supertest";
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../../server/config/config.js";
+import { createRepeatLog } from "../../../server/infra/logging/repeat-log.js";
 import { connectRedis, createRedisClient } from "../../../server/infra/redis/redis-client.js";
 import type { TestApp } from "../../helpers/app.js";
-import { privateRedisServer, testApp } from "../../helpers/fixtures.js";
+import { privateRedisServer, testApp, waitUntil } from "../../helpers/fixtures.js";
 import { capturingLogger } from "../../helpers/logger.js";
 import type { RedisServer } from "../../helpers/redis-server.js";
 import { sessionCookie, uniqueEmail } from "../../helpers/session.js";
@@ -53,5 +54,20 @@ describe("logs", () => {
     }
     expect(text).not.toContain(cookie.split("=")[1]!);
     expect(text).not.toContain(decodeURIComponent(cookie.split("=")[1]!));
+  });
+
+  it("a failure that keeps repeating: one line when it starts, a count per LOG_REPEAT_INTERVAL_MS, one when it stops", async () => {
+    const captured = capturingLogger("debug", { repeatIntervalMs: 150 });
+    // The interval rides on the logger: a component's child logger keeps it.
+    const episodes = createRepeatLog(captured.logger.child({ component: "test" }));
+    const parsed = () =>
+      captured.lines.map((l) => JSON.parse(l) as { msg: string; episode: string; count?: number });
+    for (let i = 0; i < 5; i++) episodes.report("down", "error", { cause: "refused" }, "dependency down");
+    expect(parsed().map((l) => l.episode)).toEqual(["start"]);
+    await waitUntil(() => parsed().some((l) => l.episode === "repeating"), 5000);
+    // Nothing more for one interval: the episode ends with its total.
+    await waitUntil(() => parsed().some((l) => l.episode === "end"), 5000);
+    expect(parsed().at(-1)).toMatchObject({ msg: "dependency down: ended", episode: "end", count: 5 });
+    episodes.close();
   });
 });
