@@ -284,3 +284,45 @@ describe("MFA_TRUSTED_DEVICE_DAYS=0", () => {
     expect(again.body.mfaRequired).toBe(true);
   });
 });
+
+describe("MFA=required", () => {
+  it("lets a trusted device's session through the set-up gate: its owner has a factor", async () => {
+    const req = await testApp({ env: { RATE_LIMIT_LOGIN_LIMIT: "1000", MFA: "required" } });
+    const user = await registerUser(req, { password: PASSWORD });
+    const setup = await request(req.app).post("/auth/mfa/totp/setup").set("Cookie", user.cookie);
+    const secret: string = setup.body.secret;
+    await request(req.app)
+      .post("/auth/mfa/totp/confirm")
+      .set("Cookie", user.cookie)
+      .send({ code: await generate({ secret }) })
+      .expect(200);
+    await req.services.db.query(
+      "UPDATE user_totp SET last_step = NULL WHERE user_id = (SELECT id FROM users WHERE email = $1)",
+      [user.email],
+    );
+    const first = await request(req.app).post("/auth/login").send({ email: user.email, password: PASSWORD });
+    const pending = sessionCookie(first, req.config.session.cookieName) as string;
+    const done = await request(req.app)
+      .post("/auth/mfa/verify")
+      .set("Cookie", pending)
+      .send({ code: await generate({ secret }), trustDevice: true });
+    expect(done.status).toBe(200);
+    const device = ([] as string[])
+      .concat(done.headers["set-cookie"] ?? [])
+      .find((c) => c.startsWith(`${req.config.session.deviceCookieName}=`))
+      ?.split(";")[0] as string;
+
+    const again = await request(req.app)
+      .post("/auth/login")
+      .set("Cookie", device)
+      .send({ email: user.email, password: PASSWORD });
+    expect(again.body.user.email).toBe(user.email);
+    const session = sessionCookie(again, req.config.session.cookieName) as string;
+    const profile = await request(req.app).get("/api/echo-profile").set("Cookie", session);
+    expect(profile.status).not.toBe(403);
+    // The same request from a password-only session is held at the gate (policy.test.ts shows it too).
+    const bare = await registerUser(req, { password: PASSWORD });
+    const held = await request(req.app).get("/api/echo-profile").set("Cookie", bare.cookie);
+    expect(held.body.error.code).toBe("mfa_setup_required");
+  });
+});
