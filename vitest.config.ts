@@ -4,12 +4,14 @@ import { defineConfig } from "vitest/config";
 // Three tiers, chosen by what a test starts (docs/internals/testing.md#tiers). A new file joins a tier by its
 // folder; the lists below name only the exceptions.
 
-type Tier = "unit" | "integration" | "system";
+type Tier = "unit" | "integration" | "system" | "faults";
 
 /** Folders whose files start nothing: no Redis, no database, no server process. */
 const UNIT_FOLDERS = ["tests/lib/", "tests/config/", "tests/docs/"];
-/** Real processes (the built dist/), proxies, Chromium, Redis broken on purpose. */
-const SYSTEM_FOLDERS = ["tests/system/", "tests/faults/", "tests/process/"];
+/** Real processes (the built dist/), proxies, Chromium. */
+const SYSTEM_FOLDERS = ["tests/system/", "tests/process/"];
+/** Redis (or SMTP, a disk, a worker) broken on purpose under clients that time what they notice. */
+const FAULT_FOLDERS = ["tests/faults/"];
 /** Files outside the unit folders that start nothing either. */
 const UNIT_FILES = [
   "tests/domain/auth/device-cookie.test.ts",
@@ -32,6 +34,7 @@ function tierOf(file: string): Tier {
   if (INTEGRATION_FILES.includes(file)) return "integration";
   if (UNIT_FOLDERS.some((folder) => file.startsWith(folder))) return "unit";
   if (SYSTEM_FOLDERS.some((folder) => file.startsWith(folder))) return "system";
+  if (FAULT_FOLDERS.some((folder) => file.startsWith(folder))) return "faults";
   return "integration";
 }
 
@@ -81,10 +84,24 @@ export default defineConfig({
           include: filesOf("system"),
           // Spawned servers run the built dist/, as `npm start` does: built first when a source is newer.
           globalSetup: ["tests/helpers/build-dist.ts", "tests/helpers/global-setup.ts"],
-          // Its files stop, freeze and fill Redis and time what clients notice: one file at a time.
-          fileParallelism: false,
+          // Two files at a time: most of a system file is waiting on processes it started. Each file
+          // starts its own servers, ports and Redis databases; none times anything tighter than seconds.
+          maxWorkers: 2,
           isolate: false,
           sequence: { groupOrder: 2 },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: "faults",
+          include: filesOf("faults"),
+          globalSetup: ["tests/helpers/build-dist.ts", "tests/helpers/global-setup.ts"],
+          // They stop, freeze and fill Redis and time what clients notice: one file at a time, alone on
+          // the machine, after every other tier.
+          fileParallelism: false,
+          isolate: false,
+          sequence: { groupOrder: 3 },
         },
       },
     ],

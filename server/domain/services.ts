@@ -31,6 +31,7 @@ import type { OpenAIClient } from "./models/openai-client.js";
 import type { ProviderSignIn } from "./oidc/provider-sign-in.js";
 import type { ProductRateLimits } from "./ratelimit/policies.js";
 import type { SecurityEvents } from "./security/events.js";
+import type { LockedAccounts } from "./security/locked-accounts.js";
 import type { SignInStats } from "./security/sign-in-stats.js";
 import type { UserSessions } from "./session/user-sessions.js";
 
@@ -101,6 +102,7 @@ export interface Services extends Infrastructure {
     /** Users' second factors: what they have, and the reset. */
     factors: FactorReset;
     signInStats: SignInStats;
+    lockedAccounts: LockedAccounts;
     /** Sessions stored now (an estimate on Redis); undefined when it cannot be read in time. */
     sessionCount(): Promise<number | undefined>;
   };

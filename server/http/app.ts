@@ -14,6 +14,7 @@ import { createReturnTo } from "./forward-auth/safe-next.js";
 import { warnOnUntrustedForwarding } from "./forwarded-warning.js";
 import { createHttpMetrics } from "./http-metrics.js";
 import { requireSecondFactorSetup } from "./mfa-gate.js";
+import { createOpenApiRouter } from "./openapi/routes.js";
 import { createAssetsRouter } from "./pages/assets.js";
 import { createDevicePages } from "./pages/device-pages.js";
 import { renderHtmlError } from "./pages/html-errors.js";
@@ -75,6 +76,7 @@ export function createApp(config: Config, services: Services): Express {
   app.use(createHttpMetrics(app, metrics));
 
   app.use(createAssetsRouter());
+  app.use(createOpenApiRouter({ config }));
   // Admin keys are guessed at most RATE_LIMIT_ADMIN_KEY_LIMIT times per address, on every route that takes one.
   const adminAuth = createAdminAuth(config.adminApiKey, limits.adminKey);
   app.use(

@@ -78,6 +78,10 @@ export const ERROR_CATALOG = {
     message: "This account has a second factor: send code (or recoveryCode) with the password",
   },
   wrong_password: { status: 403, message: "The current password is incorrect" },
+  account_disabled: {
+    status: 403,
+    message: "This account has been disabled by an administrator: contact them to have it enabled again",
+  },
   email_not_verified: {
     status: 403,
     message: "Confirm your email address first: open the link we mailed you, or ask for a new one",

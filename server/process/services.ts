@@ -34,6 +34,7 @@ import { createOpenAIClient } from "../domain/models/openai-client.js";
 import { createProductRateLimits, createRateLimitStore } from "../domain/ratelimit/policies.js";
 import { createMemoryActivityStore, createRedisActivityStore } from "../domain/security/activity-store.js";
 import { createSecurityEvents, type SecurityEvents } from "../domain/security/events.js";
+import { createMemoryLockedAccounts, createRedisLockedAccounts } from "../domain/security/locked-accounts.js";
 import {
   createMemorySignInStats,
   createRedisSignInStats,
@@ -147,9 +148,13 @@ export function createServices(
     ? createRedisSignInStats({ redis, keyPrefix: config.keyPrefix })
     : createMemorySignInStats();
   const events = createEvents(config, { redis, logger, metrics, users, signInStats });
+  const lockedAccounts = redis
+    ? createRedisLockedAccounts({ redis, keyPrefix: config.keyPrefix })
+    : createMemoryLockedAccounts();
   const limits = createProductRateLimits({
     config,
     logger,
+    locked: lockedAccounts,
     store: createRateLimitStore({ config, redis, logger }),
     metrics: {
       rateLimitRejected(policy) {
@@ -288,6 +293,7 @@ export function createServices(
       actions,
       factors,
       signInStats,
+      lockedAccounts,
       sessionCount: () => within(countSessions(store, redis, config), config.health.checkTimeoutMs),
     },
     users,
@@ -321,6 +327,7 @@ export function createServices(
       records: createPersonalTokenRecords(db),
       cache,
       logger,
+      events,
     }),
   };
 }

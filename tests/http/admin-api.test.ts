@@ -356,10 +356,31 @@ describe("what an admin does", () => {
     const again = await login(t, user.email, { password: user.password });
     await request(t.app).post(`/admin/api/users/${id}/disable`).set("Cookie", admin.cookie).expect(200);
     await request(other.app).get("/auth/me").set("Cookie", again.cookie).expect(401);
+    // Told only with the right password: a wrong one gets the answer an unknown email gets.
     const refused = await request(t.app)
       .post("/auth/login")
       .send({ email: user.email, password: user.password });
-    expect(refused.status).toBe(401);
+    expect(refused.status).toBe(403);
+    expect(refused.body.error.code).toBe("account_disabled");
+    const token = await request(t.app)
+      .post("/auth/token")
+      .send({ email: user.email, password: user.password });
+    expect(token.status).toBe(403);
+    expect(token.body.error.code).toBe("account_disabled");
+    const guessed = await request(t.app)
+      .post("/auth/login")
+      .send({ email: user.email, password: "not the password" });
+    const unknown = await request(t.app)
+      .post("/auth/login")
+      .send({ email: `nobody-${id}@example.com`, password: "not the password" });
+    expect(guessed.status).toBe(401);
+    expect(guessed.body).toEqual(unknown.body);
+    const page = await request(t.app)
+      .post("/login")
+      .type("form")
+      .send({ email: user.email, password: user.password });
+    expect(page.status).toBe(403);
+    expect(page.text).toContain("This account has been disabled by an administrator");
     await request(t.app).post(`/admin/api/users/${id}/enable`).set("Cookie", admin.cookie).expect(204);
     await login(t, user.email, { password: user.password });
 

@@ -92,6 +92,43 @@ describe("the admin console", () => {
     expect(overview.text).not.toMatch(/<script|style=/);
   });
 
+  it("counts the accounts locked now: locked by wrong passwords, unlocked by a login or an operator", async () => {
+    const strict = await testApp({
+      db: database.db,
+      env: { MFA: "off", RATE_LIMIT_LOGIN_ACCOUNT_LIMIT: "2", RATE_LIMIT_LOGIN_LIMIT: "1000" },
+    });
+    const adminSession = await login(strict, admin.email, { password: admin.password });
+    const lockedNow = async () => {
+      const page = await request(strict.app).get("/admin").set("Cookie", adminSession.cookie).expect(200);
+      const found = /Accounts locked now \(too many wrong passwords\): <strong>(\d+)<\/strong>/.exec(
+        page.text,
+      );
+      return Number(found?.[1]);
+    };
+    const attempt = (email: string, password: string) =>
+      request(strict.app).post("/auth/login").send({ email, password });
+    expect(await lockedNow()).toBe(0);
+
+    // Two wrong passwords use up the account's limit: locked, and still one account on a refused attempt.
+    const victim = await registerUser(strict);
+    expect((await attempt(victim.email, "wrong password 1")).status).toBe(401);
+    expect(await lockedNow()).toBe(0);
+    expect((await attempt(victim.email, "wrong password 2")).status).toBe(401);
+    expect(await lockedNow()).toBe(1);
+    expect((await attempt(victim.email, victim.password)).status).toBe(429);
+    expect(await lockedNow()).toBe(1);
+
+    // The right password on the last attempt left is no lockout.
+    const owner = await registerUser(strict);
+    expect((await attempt(owner.email, "wrong password 1")).status).toBe(401);
+    expect((await attempt(owner.email, owner.password)).status).toBe(200);
+    expect(await lockedNow()).toBe(1);
+
+    // An operator clears the lockout (npm run ops -- lockout clear).
+    await strict.services.limits.loginAccount.clear(victim.email);
+    expect(await lockedNow()).toBe(0);
+  });
+
   it("asks before a destructive action, then does it; the last admin stays", async () => {
     const phone = await login(t, target.email, { password: target.password });
     const ask = await page(["post", `/admin/users/${target.id}/revoke-sessions`], admin.cookie).expect(200);

@@ -129,6 +129,10 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)("the admin console in Chromium",
     await userPage.reload();
     expect(new URL(userPage.url()).pathname).toBe("/login");
 
+    // Signed in again, then disabled.
+    await userPage.fill("#f-email", userEmail);
+    await userPage.fill("#f-password", PASSWORD);
+    await Promise.all([userPage.waitForURL(/\/account$/), userPage.click("button[type=submit]")]);
     await press(adminPage, "button:text('Disable the account')");
     await press(adminPage, "main form button.danger");
     expect(await adminPage.locator("main").textContent()).toContain("Disabled.");
@@ -136,10 +140,16 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)("the admin console in Chromium",
       mkdirSync(dirname(SCREENSHOT), { recursive: true });
       await adminPage.screenshot({ path: SCREENSHOT, fullPage: true });
     }
+    // The user's page ends its session; their next login, with the right password, says why.
+    await userPage.reload();
+    expect(new URL(userPage.url()).pathname).toBe("/login");
     await userPage.fill("#f-email", userEmail);
     await userPage.fill("#f-password", PASSWORD);
     await press(userPage, "button[type=submit]");
     expect(new URL(userPage.url()).pathname).toBe("/login");
+    expect(await userPage.locator("[role=alert]").textContent()).toContain(
+      "This account has been disabled by an administrator",
+    );
 
     expect(cspViolations).toEqual([]);
   });

@@ -241,6 +241,7 @@ describe("in Chromium", () => {
       "/account?done=others",
       "/account/nope",
       "/account/confirm",
+      "/docs/api",
     ];
     for (const path of pages) {
       const response = await page.goto(`${server.url}${path}`);

@@ -59,10 +59,16 @@ export function createLogin(deps: {
             ? hasher.verify(password, record.passwordHash, client)
             : hasher.verifyDummy(password, client),
         );
-        if (!record || !ok || record.disabledAt) {
+        if (!record || !ok) {
           metrics?.loginFailuresTotal.inc();
           events.record("login_failed", { email });
           throw new HttpError("invalid_credentials");
+        }
+        // Only after the password verified: without it the answer is the generic one above, so only the
+        // owner learns that an admin disabled the account.
+        if (record.disabledAt) {
+          events.record("login_refused_disabled", { userId: record.id });
+          throw new HttpError("account_disabled");
         }
         await lockout.clear();
         // Only after the password verified: the answer never tells whether an address has an account.

@@ -4,6 +4,7 @@ import type { TokensConfig } from "../../config/tokens.js";
 import type { Logger } from "../../infra/logging/logger.js";
 import { HttpError } from "../../lib/errors.js";
 import type { Cache } from "../cache/cache.js";
+import type { SecurityEvents } from "../security/events.js";
 import type { PersonalTokenRecord, PersonalTokenRecords } from "./personal-token-records.js";
 
 /**
@@ -79,9 +80,10 @@ export function createPersonalTokens(deps: {
   records: PersonalTokenRecords;
   cache: Cache;
   logger: Logger;
+  events: Pick<SecurityEvents, "record">;
   now?: () => number;
 }): PersonalTokens {
-  const { config, records, cache, logger } = deps;
+  const { config, records, cache, logger, events } = deps;
   const now = deps.now ?? Date.now;
   const lastWritten = new LRUCache<string, number>({ max: USED_MAX });
 
@@ -113,6 +115,7 @@ export function createPersonalTokens(deps: {
         hashOf(token),
       );
       logger.info({ userId: user.id, tokenId: record.id }, "personal access token created");
+      events.record("personal_token_created", { userId: user.id, tokenId: record.id });
       return { token, view: view(record) };
     },
 
@@ -126,6 +129,7 @@ export function createPersonalTokens(deps: {
       // Every instance drops its copy through the cache's invalidation bus.
       await cache.delete(TOKENS_CATEGORY, hash);
       logger.info({ userId: user.id, tokenId: id }, "personal access token revoked");
+      events.record("personal_token_revoked", { userId: user.id, tokenId: id });
       return true;
     },
 

@@ -6,12 +6,13 @@ import type { Logger } from "../../infra/logging/logger.js";
 import type { Redis } from "../../infra/redis/redis-client.js";
 import { readCookie } from "../../lib/cookies.js";
 import type { Metrics } from "../metrics/metrics.js";
+import type { LockedAccounts } from "../security/locked-accounts.js";
 import { addressKey, clientAddressKey } from "./client-key.js";
 import { FailoverRateLimitStore } from "./failover-store.js";
 import { MemoryRateLimitStore } from "./memory-store.js";
 import { createRateLimiter } from "./rate-limit.js";
 import { RedisRateLimitStore } from "./redis-store.js";
-import type { RateLimitStore } from "./store.js";
+import type { RateLimitDecision, RateLimitStore } from "./store.js";
 
 export interface ProductRateLimits {
   /** Every request but /health*, /metrics, the stylesheet and the forward-auth check, per client address. */
@@ -92,6 +93,19 @@ export function createRateLimitStore(deps: {
   });
 }
 
+const US_PER_S = 1_000_000;
+
+/** µs until the subject's next attempt fits (0: it fits now), from the decision on its last one (GCRA). */
+export function nextAttemptInUs(decision: RateLimitDecision, windowUs: number): number {
+  if (!decision.allowed) return decision.retryAfterUs;
+  if (decision.remaining > 0) return 0;
+  const interval = Math.ceil(windowUs / decision.limit);
+  return Math.max(0, decision.resetUs - (decision.limit - 1) * interval);
+}
+
+/** The overview's count of locked accounts is a convenience: its failure never fails a login. */
+const noted = (done: Promise<void>) => done.catch(() => undefined);
+
 /** One new sign-in notice per account, device and address a day (a product rule, not a setting). */
 const SIGN_IN_NOTICE = { limit: 1, windowSeconds: 86_400 };
 
@@ -106,8 +120,10 @@ export function createProductRateLimits(deps: {
   logger: Logger;
   store: RateLimitStore;
   metrics?: Pick<Metrics, "rateLimitRejected">;
+  /** Told when an account's `login-account` limit is used up and when it is cleared (the admin overview). */
+  locked?: LockedAccounts;
 }): ProductRateLimits {
-  const { config, logger, store, metrics } = deps;
+  const { config, logger, store, metrics, locked } = deps;
   const settings = config.rateLimit;
   const limiter = createRateLimiter({
     store,
@@ -182,9 +198,25 @@ export function createProductRateLimits(deps: {
       refund: (req) => adminKey.refund(byAddress(req)),
     },
     loginAccount: {
-      enforce: (email) => account.enforce(accountSubject(email)),
-      clear: (email) => account.reset(accountSubject(email)),
-      refund: (email) => account.refund(accountSubject(email)),
+      enforce: (email) => {
+        const subject = accountSubject(email);
+        if (!locked || settings.dryRun) return account.enforce(subject);
+        return account.enforce(subject, async (decision) => {
+          const waitUs = nextAttemptInUs(decision, account.windowSeconds * US_PER_S);
+          if (waitUs > 0) await noted(locked.lock(subject, Date.now() + Math.ceil(waitUs / 1000)));
+        });
+      },
+      clear: async (email) => {
+        const subject = accountSubject(email);
+        await account.reset(subject);
+        if (locked) await noted(locked.unlock(subject));
+      },
+      // An allowed attempt given back leaves at least one attempt open: not locked.
+      refund: async (email) => {
+        const subject = accountSubject(email);
+        await account.refund(subject);
+        if (locked) await noted(locked.unlock(subject));
+      },
     },
     loginDevice: {
       enforce: (deviceId) => device.enforce(deviceId),

@@ -68,8 +68,11 @@ export interface RateLimitPolicy {
   readonly windowSeconds: number;
   /** Counts `cost` units for `subject`; the decision says whether they fitted. */
   consume(subject: string, cost?: number): Promise<RateLimitDecision>;
-  /** Counts one unit and throws the 429 (carrying its Retry-After) when it does not fit, unless dry run. */
-  enforce(subject: string): Promise<void>;
+  /**
+   * Counts one unit and throws the 429 (carrying its Retry-After) when it does not fit, unless dry run;
+   * `observe` sees the decision first.
+   */
+  enforce(subject: string, observe?: (decision: RateLimitDecision) => Promise<void>): Promise<void>;
   reset(subject: string): Promise<void>;
   /** Gives back `cost` units an allowed `consume`/`enforce` took (an attempt a dependency failure spoiled). */
   refund(subject: string, cost?: number): Promise<void>;
@@ -184,8 +187,9 @@ export function createRateLimiter(deps: {
       limit,
       windowSeconds,
       consume,
-      async enforce(subject) {
+      async enforce(subject, observe) {
         const decision = await consume(subject);
+        await observe?.(decision);
         if (!rejects(decision, subject)) return;
         throw rateLimited(retryAfterSeconds(decision));
       },

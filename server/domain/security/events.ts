@@ -14,6 +14,7 @@ export const SECURITY_EVENTS = [
   "login_succeeded",
   "login_failed",
   "login_locked",
+  "login_refused_disabled",
   "lockout_cleared",
   "password_changed",
   "reauthenticated",
@@ -36,6 +37,8 @@ export const SECURITY_EVENTS = [
   "account_exported",
   "identity_linked",
   "identity_unlinked",
+  "personal_token_created",
+  "personal_token_revoked",
 ] as const;
 
 export type SecurityEventName = (typeof SECURITY_EVENTS)[number];
@@ -59,6 +62,8 @@ export interface SecurityEventInput {
   group?: string;
   /** The sign-in provider (a provider sign-in, a linked identity). */
   provider?: string;
+  /** A personal access token's id (as in `GET /auth/tokens`), never the token. */
+  tokenId?: string;
 }
 
 /** One recorded event: what the log line holds and what a user's activity list keeps. */
@@ -79,6 +84,7 @@ export interface SecurityEvent {
   actor?: string;
   group?: string;
   provider?: string;
+  tokenId?: string;
 }
 
 export interface SecurityEvents {
@@ -216,6 +222,7 @@ export function createSecurityEvents(deps: {
         actor: input.actor,
         group: input.group,
         provider: input.provider,
+        tokenId: input.tokenId,
       };
       const done = finish(event, input.userId ? undefined : input.email).catch((err: unknown) =>
         log.warn({ err: err instanceof Error ? { message: err.message } : undefined }, "security event lost"),

@@ -26,11 +26,11 @@ export const searchSchema = z.object({
     .default(50),
 });
 
-const groupSchema = z.object(
+export const groupSchema = z.object(
   { name: z.string().regex(GROUP_NAME, "name is lower case letters, digits, '.', '_', '-'") },
   { error: "The body must be a JSON object with name" },
 );
-const deleteSchema = z.object(
+export const deleteSchema = z.object(
   { confirm: z.string({ error: "confirm is the account's email address" }).max(320) },
   { error: "The body must be a JSON object with confirm (the account's email address)" },
 );

@@ -18,7 +18,7 @@ export function signInChart(hours: HourCounts[]): SafeHtml {
     const bad = scale(h.failed + h.locked);
     const x = Math.round(i * BAR) + 1;
     const w = Math.floor(BAR) - 2;
-    return html`<g><title>${h.hour.slice(11, 16)} UTC: ${h.succeeded} sign-ins, ${h.failed} failures, ${h.locked} lockouts</title>
+    return html`<g><title>${h.hour.slice(11, 16)} UTC: ${h.succeeded} sign-ins, ${h.failed} failures, ${h.locked} refused while locked</title>
 <rect class="ok" x="${x}" y="${HEIGHT - ok}" width="${w}" height="${ok}"></rect>
 <rect class="bad" x="${x}" y="${HEIGHT - ok - bad}" width="${w}" height="${bad}"></rect></g>`;
   });

@@ -61,8 +61,9 @@ export function createConsolePages(deps: Deps & { guard: RequestHandler }): Rout
 
   router.get("/", async (_req, res) => {
     const timeout = deps.config.health.checkTimeoutMs;
-    const [hours, users, count, queue] = await Promise.all([
+    const [hours, locked, users, count, queue] = await Promise.all([
       admin.signInStats.lastDay(),
+      admin.lockedAccounts.count().catch(() => undefined),
       admin.directory.count(),
       admin.sessionCount().catch(() => undefined),
       within(deps.mailQueue.depths(), timeout).catch(() => undefined),
@@ -72,7 +73,11 @@ export function createConsolePages(deps: Deps & { guard: RequestHandler }): Rout
       policy: audit.maxmemory_policy,
       warnings: audit.findings.map((f) => f.message),
     };
-    send(res, 200, overviewPage({ hours, users, sessions: count, queue: queue && { ...queue }, redis }));
+    send(
+      res,
+      200,
+      overviewPage({ hours, locked, users, sessions: count, queue: queue && { ...queue }, redis }),
+    );
   });
 
   router.get("/users", async (req, res) => {

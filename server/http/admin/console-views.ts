@@ -33,6 +33,8 @@ function notice(message: string | undefined) {
 
 export function overviewPage(o: {
   hours: HourCounts[];
+  /** Accounts whose password attempts are refused right now; undefined: unknown. */
+  locked?: number;
   users: number;
   sessions?: number;
   queue?: Record<string, number>;
@@ -50,6 +52,7 @@ export function overviewPage(o: {
 <ul class="stats">
 <li>Accounts: <strong>${o.users}</strong></li>
 <li>Active sessions: <strong>${o.sessions ?? "unknown"}</strong></li>
+<li>Accounts locked now (too many wrong passwords): <strong>${o.locked ?? "unknown"}</strong></li>
 <li>Mail queue: <strong>${queue}</strong></li>
 </ul>
 <section aria-labelledby="redis-title"><h2 id="redis-title">Redis audit</h2>

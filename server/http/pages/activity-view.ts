@@ -12,6 +12,7 @@ const LABELS: Record<string, string> = {
   login_succeeded: "Signed in",
   login_failed: "Failed sign-in attempt",
   login_locked: "Sign-in refused: too many attempts",
+  login_refused_disabled: "Sign-in refused: the account is disabled",
   lockout_cleared: "Failed attempts cleared by a sign-in",
   password_changed: "Password changed",
   password_reset: "Password reset by email link; every device signed out",
@@ -22,6 +23,8 @@ const LABELS: Record<string, string> = {
   rate_limited: "Too many requests refused",
   identity_linked: "A sign-in provider was linked to this account",
   identity_unlinked: "A sign-in provider was unlinked from this account",
+  personal_token_created: "Personal access token created",
+  personal_token_revoked: "Personal access token revoked",
 };
 
 /** The account page's "Recent security activity"; `undefined` rows: the list could not be read. */

@@ -58,6 +58,8 @@ export function createSignInPages(deps: {
       if (isRateLimited(err)) return renderRateLimited(req, res, err, returnTo);
       if (err.status === 401)
         return send(res, 401, loginPage({ email, alert: err.message, next, providers, passkeys }));
+      if (err.code === "account_disabled")
+        return send(res, 403, loginPage({ email, alert: err.message, next, providers, passkeys }));
       if (err.code === "email_not_verified") {
         return send(res, 403, loginPage({ email, alert: err.message, next, unverified: true, passkeys }));
       }

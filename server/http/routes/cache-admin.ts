@@ -1,8 +1,16 @@
 import { type Request, type Response, Router } from "express";
+import { z } from "zod";
 import type { Cache } from "../../domain/cache/cache.js";
 import { HttpError } from "../../lib/errors.js";
 import type { AdminAuth } from "../admin-auth.js";
 import { jsonBody } from "../body.js";
+import { parseBody } from "../validate.js";
+
+/** `POST /api/cache/invalidate`; the category is then checked against the configured ones. */
+export const invalidateSchema = z.object(
+  { category: z.string({ error: 'category must be "all" or a configured cache category' }).max(64) },
+  { error: "The body must be a JSON object with category" },
+);
 
 /** The admin view of the cache: Redis key count (from the maintained index) plus this process's counters. */
 export async function cacheMetrics(cache: Cache) {
@@ -48,8 +56,13 @@ export function createCacheAdminRouter(deps: { cache: Cache; adminAuth: AdminAut
   });
 
   router.post("/invalidate", jsonBody(), async (req, res) => {
-    const category = (req.body as { category?: unknown } | undefined)?.category;
-    if (typeof category !== "string" || (category !== "all" && !cache.categories.includes(category))) {
+    // A body that is no object at all is reported against `category` too: it is the one field.
+    const body: unknown = req.body;
+    const { category } = parseBody(
+      invalidateSchema,
+      body && typeof body === "object" && !Array.isArray(body) ? body : {},
+    );
+    if (category !== "all" && !cache.categories.includes(category)) {
       throw new HttpError("invalid_request", {
         message: `category must be "all" or one of: ${cache.categories.join(", ")}`,
         details: { field: "category" },

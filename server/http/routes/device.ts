@@ -13,11 +13,11 @@ import { ownOrigin } from "../csrf.js";
 import { accountContext } from "../request-context.js";
 import { parseBody } from "../validate.js";
 
-const codeRequestSchema = z.object(
+export const codeRequestSchema = z.object(
   { client_name: z.string({ error: "client_name must be a string" }).max(200).optional() },
   { error: "The body must be a JSON object" },
 );
-const tokenRequestSchema = z.object(
+export const tokenRequestSchema = z.object(
   {
     device_code: z.string({ error: "device_code is required" }).min(1).max(128),
     grant_type: z.string().optional(),

@@ -9,6 +9,7 @@ import { createMfaRepository } from "../../domain/mfa/mfa-repository.js";
 import { createPasskeyRepository } from "../../domain/mfa/passkey-repository.js";
 import { createProductRateLimits } from "../../domain/ratelimit/policies.js";
 import { RedisRateLimitStore } from "../../domain/ratelimit/redis-store.js";
+import { createRedisLockedAccounts } from "../../domain/security/locked-accounts.js";
 import type { UserSessions } from "../../domain/session/user-sessions.js";
 import type { Database } from "../../infra/db/database.js";
 import type { Logger } from "../../infra/logging/logger.js";
@@ -106,10 +107,12 @@ async function run(
     }
     case "lockout clear": {
       const email = single(args);
+      const redis = await ctx.redis();
       const limits = createProductRateLimits({
         config: ctx.config,
         logger: ctx.logger,
-        store: new RedisRateLimitStore(await ctx.redis()),
+        store: new RedisRateLimitStore(redis),
+        locked: createRedisLockedAccounts({ redis, keyPrefix: ctx.config.keyPrefix }),
       });
       await limits.loginAccount.clear(email);
       return { email, lockout: "cleared" };

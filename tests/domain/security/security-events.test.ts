@@ -32,6 +32,7 @@ interface EventLine {
   reqId?: string;
   policy?: string;
   count?: number;
+  tokenId?: string;
   time: string;
 }
 
@@ -155,16 +156,42 @@ describe("security event log", () => {
       .set(headers)
       .set("Authorization", `Bearer ${ADMIN_KEY}`)
       .expect(200);
+    // A personal access token made and revoked: its id in the line and the owner's list, never the token.
+    const tokenOwner = await registerUser(t, { headers });
+    const made = await agent("post", "/auth/tokens", tokenOwner.cookie)
+      .send({ name: "CI", scopes: [], expiresInDays: 1 })
+      .expect(201);
+    await agent("delete", `/auth/tokens/${made.body.id}`, tokenOwner.cookie).expect(204);
+    await events.settled();
+    const tokenActivity = await request(t.app).get("/auth/activity").set("Cookie", tokenOwner.cookie);
+    expect((tokenActivity.body.events as Array<{ event: string }>).map((e) => e.event)).toEqual([
+      "personal_token_revoked",
+      "personal_token_created",
+    ]);
+    const accountPage = await request(t.app).get("/account").set("Cookie", tokenOwner.cookie).expect(200);
+    expect(accountPage.text).toContain("Personal access token revoked");
+    expect(accountPage.text).toContain("Personal access token created");
+    const metrics = await t.services.metrics.render();
+    expect(metrics).toMatch(/security_events_total\{event="personal_token_created"\} 1/);
+    expect(metrics).toMatch(/security_events_total\{event="personal_token_revoked"\} 1/);
     // Leaving: the data downloaded, an admin's action on the account, the account deleted.
     const leaver = await registerUser(t, { headers });
     const leaverId = (leaver.res.body as { user: { id: string } }).user.id;
     await request(t.app).get("/auth/account/export").set("Cookie", leaver.cookie).expect(200);
+    const admin = (action: "disable" | "enable") =>
+      request(t.app)
+        .post(`/admin/api/users/${leaverId}/${action}`)
+        .set(headers)
+        .set("Authorization", `Bearer ${ADMIN_KEY}`);
+    await admin("disable").expect(200);
     await request(t.app)
-      .post(`/admin/api/users/${leaverId}/enable`)
+      .post("/auth/login")
       .set(headers)
-      .set("Authorization", `Bearer ${ADMIN_KEY}`)
-      .expect(204);
-    await request(t.app).delete("/auth/account").set("Cookie", leaver.cookie).expect(200);
+      .send({ email: leaver.email, password: TEST_PASSWORD })
+      .expect(403);
+    await admin("enable").expect(204);
+    const back = await login(t, leaver.email, { headers });
+    await request(t.app).delete("/auth/account").set("Cookie", back.cookie).expect(200);
     await events.settled();
 
     const lines = securityLines(capture.lines);
@@ -178,6 +205,9 @@ describe("security event log", () => {
     expect(names.filter((n) => n === "password_changed")).toHaveLength(1);
     expect(names.filter((n) => n === "password_reset")).toHaveLength(1);
     expect(capture.text()).not.toContain(token);
+    expect(capture.text()).not.toContain(made.body.token);
+    for (const name of ["personal_token_created", "personal_token_revoked"])
+      expect(lines.find((l) => l.event === name)).toMatchObject({ tokenId: made.body.id });
     expect(names.filter((n) => n === "other_sessions_revoked")).toHaveLength(1);
     expect(names.filter((n) => n === "session_revoked")).toHaveLength(1);
     expect(lines.find((l) => l.event === "rate_limited")?.policy).toBe("api");

@@ -87,8 +87,10 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)("operator commands", () => {
     expect(disabled.code).toBe(0);
     expect(JSON.parse(disabled.stdout)).toEqual({ user: email, disabled: true, sessions_revoked: 2 });
     expect((await browser.get("/auth/me")).status).toBe(401);
+    // The owner (with the right password) is told; a wrong password stays 401 (tests/http/admin-api.test.ts).
     const refused = await request(t.app).post("/auth/login").send({ email, password: PASSWORD });
-    expect(refused.status).toBe(401);
+    expect(refused.status).toBe(403);
+    expect(refused.body.error.code).toBe("account_disabled");
 
     const enabled = await ops("users", "enable", email);
     expect(JSON.parse(enabled.stdout)).toEqual({ user: email, disabled: false, sessions_revoked: 0 });

@@ -1,0 +1,151 @@
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { TEST_SECRET, uniquePrefix } from "../helpers/app.js";
+import { launchChromium } from "../helpers/chromium.js";
+import { sharedRedis, testDatabase } from "../helpers/fixtures.js";
+import { type ServerProcess, startServerProcess, type TestProcess, watch } from "../helpers/processes.js";
+
+// The device sign-in end to end: examples/cli/device-login.mjs as its own process against the built
+// server, its owner approving (or denying) on /device in Chromium.
+const PASSWORD = "correct horse battery";
+const CLI = "examples/cli/device-login.mjs";
+
+let dataDir: string | undefined;
+let server: ServerProcess;
+let browser: Browser;
+const contexts: BrowserContext[] = [];
+const clis: TestProcess[] = [];
+
+beforeAll(async () => {
+  const database = { env: process.env.TEST_DATABASE_URL ? (await testDatabase()).env : {} };
+  if (!database.env.DATABASE_URL) dataDir = mkdtempSync(join(tmpdir(), "device-browser-"));
+  const env = {
+    NODE_ENV: "test",
+    LOG_LEVEL: "warn",
+    REDIS_URL: (await sharedRedis()).url,
+    SESSION_SECRET: TEST_SECRET,
+    KEY_PREFIX: uniquePrefix(),
+    PASSWORD_SCRYPT_LOG_N: "10",
+    MFA: "off",
+    // The CLI waits this long between polls, seconds.
+    DEVICE_POLL_INTERVAL_SECONDS: "1",
+    ...database.env,
+    ...(dataDir ? { DATA_DIR: dataDir } : {}),
+  };
+  [server, browser] = await Promise.all([startServerProcess(env), launchChromium()]);
+});
+
+afterAll(async () => {
+  for (const cli of clis) await cli.stop("SIGKILL");
+  for (const c of contexts) await c.close().catch(() => undefined);
+  await browser?.close();
+  await server?.stop();
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+});
+
+type CliLine = {
+  msg: string;
+  user_code?: string;
+  verification_uri?: string;
+  verification_uri_complete?: string;
+  status?: number;
+  email?: string;
+  error?: string;
+};
+
+/** The example CLI, started against the server; resolves once it printed its code. */
+async function startCli(): Promise<{ cli: TestProcess; prompt: CliLine; lines: () => CliLine[] }> {
+  const cli = watch(spawn(process.execPath, [CLI, server.url], { stdio: ["ignore", "pipe", "pipe"] }));
+  clis.push(cli);
+  await cli.waitForLog("\n");
+  const lines = () =>
+    cli
+      .stdout()
+      .split("\n")
+      .filter((line) => line.startsWith("{"))
+      .map((line) => JSON.parse(line) as CliLine);
+  const prompt = lines()[0] as CliLine;
+  return { cli, prompt, lines };
+}
+
+async function newPage(): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width: 1024, height: 800 } });
+  contexts.push(context);
+  return context.newPage();
+}
+
+/** Clicks a button whose answer is a new document, and waits for it. */
+async function press(page: Page, selector: string) {
+  await Promise.all([page.waitForEvent("load"), page.click(selector)]);
+}
+
+async function register(page: Page, email: string) {
+  await page.goto(`${server.url}/register`);
+  await page.fill("#f-email", email);
+  await page.fill("#f-password", PASSWORD);
+  await Promise.all([page.waitForURL(/\/account$/), page.click("button[type=submit]")]);
+}
+
+/** Follows the CLI's link in a signed-out browser: the login page, then back to the approval. */
+async function openApproval(page: Page, email: string, prompt: CliLine) {
+  await page.goto(prompt.verification_uri_complete as string);
+  expect(new URL(page.url()).pathname).toBe("/login");
+  await page.fill("#f-email", email);
+  await page.fill("#f-password", PASSWORD);
+  await press(page, "button[type=submit]");
+  expect(new URL(page.url()).pathname).toBe("/device");
+  expect(await page.locator("h1").textContent()).toBe("Sign in a device?");
+  const main = await page.locator("main").textContent();
+  expect(main).toContain("example CLI");
+  expect(main).toContain(prompt.user_code);
+  expect(main).toContain(email);
+}
+
+describe("device sign-in with the example CLI and Chromium", () => {
+  it("the CLI prints a code; its owner signs in and approves on /device; the CLI prints /auth/me", async () => {
+    const email = `device-approve-${Date.now()}@example.com`;
+    await register(await newPage(), email);
+    const { cli, prompt, lines } = await startCli();
+    expect(prompt.msg).toBe("open the link and approve");
+    expect(prompt.user_code).toMatch(/^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$/);
+    expect(prompt.verification_uri).toBe(`${server.url}/device`);
+
+    const page = await newPage();
+    await openApproval(page, email, prompt);
+    await press(page, "form input[value=approve] ~ button");
+    // A session older than REAUTH_MAX_AGE_SECONDS is asked for its password first, then comes back.
+    if (new URL(page.url()).pathname === "/account/confirm") {
+      await page.fill("#f-password", PASSWORD);
+      await press(page, "button[type=submit]");
+      await press(page, "form input[value=approve] ~ button");
+    }
+    expect(await page.locator("h1").textContent()).toBe("Device signed in");
+
+    expect(await cli.exited).toBe(0);
+    expect(lines().at(-1)).toEqual({ msg: "signed in", status: 200, email });
+
+    // The device is one of the account's sessions, marked as an app.
+    await page.goto(`${server.url}/account`);
+    expect(await page.locator("section[aria-labelledby=sessions-title] tbody tr").count()).toBe(3);
+  });
+
+  it("a denial in Chromium ends the CLI with access_denied", async () => {
+    const email = `device-deny-${Date.now()}@example.com`;
+    await register(await newPage(), email);
+    const { cli, prompt, lines } = await startCli();
+    const page = await newPage();
+    await openApproval(page, email, prompt);
+    await press(page, "form input[value=deny] ~ button");
+    expect(await page.locator("h1").textContent()).toBe("Sign-in denied");
+
+    expect(await cli.exited).toBe(1);
+    expect(lines().at(-1)).toEqual({ msg: "sign-in failed", error: "access_denied" });
+    // The code is spent: its link now says so.
+    await page.goto(prompt.verification_uri_complete as string);
+    expect(await page.locator("[role=alert]").textContent()).toContain("already used or has expired");
+  });
+});
