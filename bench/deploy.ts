@@ -73,6 +73,8 @@ export async function startServer(
     REDIS_URL: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
     SESSION_SECRET: randomBytes(48).toString("base64"),
     MFA_ENCRYPTION_KEY: randomBytes(48).toString("base64"),
+    // The origin production needs named (mails, passkeys): the one it used to fall back to.
+    PUBLIC_URL: `http://localhost:${port}`,
     COOKIE_SECURE: "false",
     TRUST_PROXY: "0",
     KEY_PREFIX: `deploy-${randomBytes(3).toString("hex")}`,

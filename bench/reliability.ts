@@ -127,6 +127,8 @@ async function startApp(redisUrl: string, dir: string, extraEnv: Record<string, 
     REDIS_URL: redisUrl,
     SESSION_SECRET: randomBytes(48).toString("base64"),
     MFA_ENCRYPTION_KEY: randomBytes(48).toString("base64"),
+    // The origin production needs named (mails, passkeys): the one it used to fall back to.
+    PUBLIC_URL: `http://localhost:${port}`,
     COOKIE_SECURE: "false", // plain HTTP on loopback
     SESSION_COOKIE_NAME: COOKIE,
     TRUST_PROXY: "0",

@@ -717,8 +717,17 @@ export interface Operations {
     query: Record<string, never>;
     body: {
       code: string;
+      trustDevice?: boolean;
     } | {
       recoveryCode: string;
+      trustDevice?: boolean;
+    } | {
+      passkey: {
+        id: string;
+        type: "public-key";
+        [key: string]: unknown;
+      };
+      trustDevice?: boolean;
     };
     responses: {
       200: {

@@ -149,19 +149,6 @@ export const tokenLoginSchema = z.object(
   { error: "The body must be a JSON object with email and password" },
 );
 
-/** The second step of a sign-in: a code from the app, or one of the recovery codes. */
-export const secondFactorSchema = z.union(
-  [
-    z.object({ code: totpCode }),
-    z.object({
-      recoveryCode: z.string().min(1).max(40, "recoveryCode is a code like abcde-23456"),
-    }),
-  ],
-  { error: "The body must be a JSON object with code or recoveryCode" },
-);
-
-export type SecondFactorInput = z.infer<typeof secondFactorSchema>;
-
 /** A passkey's name as its owner calls it ("Work laptop"). */
 const passkeyName = z
   .string({ error: "name must be a text of 1 to 64 characters" })
@@ -186,3 +173,24 @@ export const passkeyLoginSchema = z.object(
   { response: webauthnResponse },
   { error: "The body must be a JSON object with response" },
 );
+
+/** Asks that this browser skip the second factor at later password logins (MFA_TRUSTED_DEVICE_DAYS). */
+const trustDevice = z.boolean({ error: "trustDevice must be true or false" }).optional();
+
+/**
+ * The second step of a sign-in: a code from the app, one of the recovery codes, or a passkey's assertion
+ * (for options from `POST /auth/passkeys/login/options`).
+ */
+export const secondFactorSchema = z.union(
+  [
+    z.object({ code: totpCode, trustDevice }),
+    z.object({
+      recoveryCode: z.string().min(1).max(40, "recoveryCode is a code like abcde-23456"),
+      trustDevice,
+    }),
+    z.object({ passkey: webauthnResponse, trustDevice }),
+  ],
+  { error: "The body must be a JSON object with code, recoveryCode or passkey" },
+);
+
+export type SecondFactorInput = z.infer<typeof secondFactorSchema>;

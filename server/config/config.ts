@@ -136,6 +136,18 @@ export function loadConfig(env: Env): Config {
     report,
   );
   const oidc = oidcConfig(v, cleaned, { isProduction, publicUrl: mail.mail.publicUrl }, report);
+  // Passkeys are bound to the site's origin (their relying party): never to a guessed one.
+  if (
+    isProduction &&
+    mfa.mfa.mode !== "off" &&
+    !v.PUBLIC_URL &&
+    http.appOrigins.length === 0 &&
+    !v.RAILWAY_PUBLIC_DOMAIN
+  ) {
+    report.problems.push(
+      "PUBLIC_URL: required in production unless MFA=off (passkeys are bound to the site's origin, e.g. https://auth.example.com; APP_ORIGIN's first origin also serves)",
+    );
+  }
   if (report.problems.length > 0) throw new ConfigError(report.problems);
 
   return {

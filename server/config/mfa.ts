@@ -5,6 +5,7 @@ import { int, nonEmpty, type Report, secret, type Values } from "./variables.js"
 export const MFA_VARIABLES = {
   MFA: z.enum(["off", "optional", "required"]).default("optional"), // second factors: off, offered, or required of every user
   MFA_ENCRYPTION_KEY: secret(nonEmpty.optional()), // encrypts TOTP secrets at rest; comma-separated to rotate: the first encrypts, all decrypt
+  MFA_TRUSTED_DEVICE_DAYS: int(0, 365).default(30), // days a browser the person chose to trust skips the second factor at a password login; 0 turns the choice off
   RATE_LIMIT_MFA_ACCOUNT_LIMIT: int(1).default(5), // wrong second-factor codes per account from unknown devices
   RATE_LIMIT_MFA_ACCOUNT_WINDOW_SECONDS: int(1).default(900), // the mfa-account window
   RATE_LIMIT_MFA_DEVICE_LIMIT: int(1).default(10), // wrong second-factor codes per known device (valid device cookie)
@@ -26,6 +27,8 @@ export function mfaConfig(
       mode: v.MFA as MfaMode,
       /** Newest first: the first encrypts, every one decrypts. */
       encryptionKeys: encryptionKeys(v, deps, report),
+      /** How long a trusted device skips the second factor (seconds); 0: no device can be trusted. */
+      trustedDeviceSeconds: v.MFA_TRUSTED_DEVICE_DAYS * 86_400,
       account: {
         limit: v.RATE_LIMIT_MFA_ACCOUNT_LIMIT,
         windowSeconds: v.RATE_LIMIT_MFA_ACCOUNT_WINDOW_SECONDS,

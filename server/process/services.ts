@@ -29,6 +29,7 @@ import { createPasskeyRepository } from "../domain/mfa/passkey-repository.js";
 import { createPasskeys } from "../domain/mfa/passkeys.js";
 import { createSecondFactors } from "../domain/mfa/second-factors.js";
 import { createSecretBox } from "../domain/mfa/secret-box.js";
+import { createTrustedDevices } from "../domain/mfa/trusted-devices.js";
 import { createOpenAIClient } from "../domain/models/openai-client.js";
 import { createProductRateLimits, createRateLimitStore } from "../domain/ratelimit/policies.js";
 import { createMemoryActivityStore, createRedisActivityStore } from "../domain/security/activity-store.js";
@@ -174,11 +175,19 @@ export function createServices(
   // The factors' service needs step-up from the account service, which needs the factors' list: a
   // late-bound lookup breaks the cycle.
   let secondFactors: Services["secondFactors"] | undefined;
+  const mfaRepository = createMfaRepository(db);
+  const trustedDevices = createTrustedDevices({
+    devices,
+    repository: mfaRepository,
+    maxAgeSeconds: config.mfa.trustedDeviceSeconds,
+    logger,
+  });
   const beginSignIn = createBeginSignIn({
     config,
     signIn,
     logger,
     methodsOf: (userId) => secondFactors?.methodsOf(userId) ?? Promise.resolve([]),
+    isTrustedDevice: (device, record) => trustedDevices.isTrusted(device, record),
   });
   const accounts = createAccountService({
     config,
@@ -197,7 +206,6 @@ export function createServices(
   });
   const publicUrl = new URL(config.mail.publicUrl);
   const passkeyRepository = createPasskeyRepository(db);
-  const mfaRepository = createMfaRepository(db);
   const passkeys = createPasskeys({
     repository: passkeyRepository,
     challenges: createChallengeStore({ redis, keyPrefix: config.keyPrefix }),
@@ -228,6 +236,8 @@ export function createServices(
     logger,
     issuer: publicUrl.host,
     passkeyCount: (userId) => passkeys.countFor(userId),
+    verifyPasskey: (userId, response) => passkeys.verifyFactor(userId, response),
+    trustedDevices,
     mail,
   });
   const recovery = createAccountRecovery({

@@ -17,6 +17,24 @@ describe("configuration", () => {
     );
   });
 
+  it("production refuses to start without an origin for passkeys unless MFA=off, naming PUBLIC_URL", () => {
+    const base = productionEnv({ PUBLIC_URL: undefined });
+    expect(configMessage(base)).toMatch(/PUBLIC_URL: required in production unless MFA=off/);
+    expect(configMessage({ ...base, MFA: "required" })).toMatch(/PUBLIC_URL: required in production/);
+    expect(loadConfig({ ...base, MFA: "off" }).mail.publicUrl).toMatch(/^http:\/\/localhost:/);
+    expect(loadConfig({ ...base, PUBLIC_URL: "https://auth.example.com" }).mail.publicUrl).toBe(
+      "https://auth.example.com",
+    );
+    expect(loadConfig({ ...base, APP_ORIGIN: "https://app.example.com" }).mail.publicUrl).toBe(
+      "https://app.example.com",
+    );
+    expect(loadConfig({ ...base, RAILWAY_PUBLIC_DOMAIN: "app.up.railway.app" }).mail.publicUrl).toBe(
+      "https://app.up.railway.app",
+    );
+    // Outside production the development origin serves (http://localhost is a secure context).
+    expect(loadConfig({}).mail.publicUrl).toMatch(/^http:\/\/localhost:/);
+  });
+
   it("development generates a random secret and warns", () => {
     const a = loadConfig({});
     const b = loadConfig({});

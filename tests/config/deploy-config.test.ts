@@ -19,6 +19,7 @@ describe("a deployed instance never gets development defaults", () => {
     );
     const config = loadConfig({
       RAILWAY_ENVIRONMENT: "production",
+      RAILWAY_PUBLIC_DOMAIN: "app.up.railway.app",
       SESSION_SECRET: SECRET,
       MFA_ENCRYPTION_KEY: SECRET,
     });
@@ -37,14 +38,20 @@ describe("a deployed instance never gets development defaults", () => {
 
   it("other platforms are recognised by their own variables", () => {
     expect(
-      loadConfig({ RENDER: "true", SESSION_SECRET: SECRET, MFA_ENCRYPTION_KEY: SECRET, TRUST_PROXY: "1" })
-        .platform,
+      loadConfig({
+        RENDER: "true",
+        SESSION_SECRET: SECRET,
+        MFA_ENCRYPTION_KEY: SECRET,
+        PUBLIC_URL: "https://auth.example.com",
+        TRUST_PROXY: "1",
+      }).platform,
     ).toBe("Render");
     expect(
       loadConfig({
         FLY_APP_NAME: "app",
         SESSION_SECRET: SECRET,
         MFA_ENCRYPTION_KEY: SECRET,
+        PUBLIC_URL: "https://auth.example.com",
         TRUST_PROXY: "1",
       }).isProduction,
     ).toBe(true);

@@ -13,6 +13,7 @@ export function productionEnv(overrides: Env = {}): Env {
     NODE_ENV: "production",
     SESSION_SECRET: STRONG_SECRET,
     MFA_ENCRYPTION_KEY: STRONG_SECRET,
+    PUBLIC_URL: "https://auth.example.com",
     TRUST_PROXY: "1",
     ...overrides,
   };

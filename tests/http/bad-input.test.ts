@@ -13,7 +13,12 @@ beforeAll(async () => {
   database = await isolatedDatabase();
   t = await testApp({
     db: database.db,
-    env: { NODE_ENV: "production", COOKIE_SECURE: "false", TRUST_PROXY: "false" },
+    env: {
+      NODE_ENV: "production",
+      PUBLIC_URL: "https://auth.example.com",
+      COOKIE_SECURE: "false",
+      TRUST_PROXY: "false",
+    },
   });
 });
 

@@ -58,6 +58,7 @@ describe("a client cannot choose the address it is limited by", () => {
       SESSION_SECRET: TEST_SECRET,
       COOKIE_SECURE: "false",
       RAILWAY_ENVIRONMENT: "production",
+      PUBLIC_URL: "https://auth.example.com",
     });
     await get(t, "203.0.113.1, 198.51.100.7").expect(401);
     await get(t, "203.0.113.2, 198.51.100.7").expect(401);

@@ -12,6 +12,8 @@ let server: ServerProcess;
 let browser: Browser;
 let context: BrowserContext;
 let page: Page;
+/** Turns the virtual authenticator's answers on or off (off: every request waits, as for a person away). */
+let presence: (on: boolean) => Promise<void>;
 /** `http://localhost:<port>`: a secure context, and `localhost` is a valid RP ID (an IP address is not). */
 let origin: string;
 const cspViolations: string[] = [];
@@ -46,7 +48,7 @@ beforeAll(async () => {
   // The DevTools protocol's virtual authenticator: navigator.credentials runs the real ceremony.
   const cdp = await context.newCDPSession(page);
   await cdp.send("WebAuthn.enable");
-  await cdp.send("WebAuthn.addVirtualAuthenticator", {
+  const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
     options: {
       protocol: "ctap2",
       transport: "internal",
@@ -55,6 +57,8 @@ beforeAll(async () => {
       isUserVerified: true,
     },
   });
+  presence = async (enabled) =>
+    void (await cdp.send("WebAuthn.setAutomaticPresenceSimulation", { authenticatorId, enabled }));
 });
 
 afterAll(async () => {
@@ -83,17 +87,40 @@ describe("passkeys in Chromium", () => {
     await clickTo("#passkey-add", /\/account\?done=passkey-added$/);
     expect(await page.locator("#passkeys").textContent()).toContain("Virtual key");
 
+    // The login page's autofill request waits: the authenticator answers nothing until the button.
+    await presence(false);
     await clickTo("text=Log out", /\/login$/);
+    expect(await page.getAttribute("#f-email", "autocomplete")).toBe("username webauthn");
+    await presence(true);
     await clickTo("#passkey-sign-in", /\/account$/);
     expect(await page.locator("main").textContent()).toContain(`Signed in as ${email}`);
   });
 
-  it("uses the passkey as the second step after the password", async () => {
+  it("offers the passkey in the email field's autofill (conditional UI), which signs in", async () => {
+    await presence(true);
+    // The virtual authenticator answers a conditional request as a person picking the suggestion would.
+    await clickTo("text=Log out", /\/account$|\/login$/);
+    await page.waitForURL(/\/account$/);
+    expect(await page.locator("main").textContent()).toContain(`Signed in as ${email}`);
+  });
+
+  it("uses the passkey as the second step after the password, and trusts the browser when asked", async () => {
+    await presence(false);
     await clickTo("text=Log out", /\/login$/);
     await page.fill("#f-email", email);
     await page.fill("#f-password", PASSWORD);
     await clickTo("button[type=submit]", /\/login\/mfa/);
+    await page.check("#f-trust");
+    await presence(true);
     await clickTo("#passkey-sign-in", /\/account$/);
+    expect(await page.locator("main").textContent()).toContain(`Signed in as ${email}`);
+
+    // The password alone now signs in from this browser: no second step.
+    await presence(false);
+    await clickTo("text=Log out", /\/login$/);
+    await page.fill("#f-email", email);
+    await page.fill("#f-password", PASSWORD);
+    await clickTo("button[type=submit]", /\/account$/);
     expect(await page.locator("main").textContent()).toContain(`Signed in as ${email}`);
   });
 

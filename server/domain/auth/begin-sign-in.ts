@@ -1,7 +1,7 @@
 import type { Config } from "../../config/config.js";
 import type { Logger } from "../../infra/logging/logger.js";
 import { HttpError } from "../../lib/errors.js";
-import type { AccountContext } from "./account-context.js";
+import type { AccountContext, DevicePort } from "./account-context.js";
 import { type AuthMethod, isMultiFactor } from "./session-auth.js";
 import type { SignIn, SignInMethod } from "./sign-in.js";
 import type { UserRecord } from "./user-repository.js";
@@ -23,7 +23,8 @@ export interface BeginSignIn {
    * token's or a device code's exchange alike) instead of `signIn` itself: it decides whether the person
    * needs a second factor now. When MFA is off, `method.amr` already holds two kinds of factor (a
    * passkey with user verification), or the user has no second factor, it signs in (`signIn`, new
-   * session id) and resolves `{ user }`. Otherwise nobody is signed in: a pending sign-in for `record`
+   * session id) and resolves `{ user }`; so does a password alone from a browser the user trusted at a
+   * second step, with `amr` `["pwd", "trusted_device"]`. Otherwise nobody is signed in: a pending sign-in for `record`
    * (its credential epoch, `method.amr`, 5 minutes) is kept on this browser's session and it resolves
    * `{ mfaRequired: true, methods }`, which `POST /auth/mfa/verify` completes with `amr` plus the
    * factor's. A way in without a browser session (no `pendingSignIn` port) gets the same answer and
@@ -38,12 +39,16 @@ export interface BeginSignIn {
   missingFactors(record: UserRecord, amr: readonly AuthMethod[]): Promise<SecondFactorMethod[]>;
 }
 
+const isPasswordOnly = (amr: readonly AuthMethod[]) => amr.length === 1 && amr[0] === "pwd";
+
 /** The one decision "does this verified person need a second factor now?", made next to sign-in. */
 export function createBeginSignIn(deps: {
   config: Config;
   signIn: Pick<SignIn, "signIn">;
   /** The user's second factors (empty: none). */
   methodsOf(userId: string): Promise<SecondFactorMethod[]>;
+  /** Whether this browser is one `record`'s owner chose to trust (trusted-devices.ts); none when absent. */
+  isTrustedDevice?(device: DevicePort | undefined, record: UserRecord): Promise<boolean>;
   logger: Logger;
   now?: () => number;
 }): BeginSignIn {
@@ -58,6 +63,13 @@ export function createBeginSignIn(deps: {
       if (record.disabledAt) throw new HttpError("invalid_credentials");
       const methods = await missingFactors(record, method.amr);
       if (methods.length === 0) return { user: await signIn.signIn(record, context, method) };
+      // Only a password, from a browser its owner trusted at a second step: the session says so in its
+      // `amr`, which stays single-factor for forward auth and the admin console.
+      if (isPasswordOnly(method.amr) && (await deps.isTrustedDevice?.(context.session.device, record))) {
+        const amr: [AuthMethod, ...AuthMethod[]] = [...method.amr, "trusted_device"];
+        logger.info({ userId: record.id }, "second factor skipped: trusted device");
+        return { user: await signIn.signIn(record, context, { ...method, amr }) };
+      }
       context.session.pendingSignIn?.set({
         userId: record.id,
         epoch: record.credentialEpoch,

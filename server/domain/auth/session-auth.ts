@@ -1,6 +1,7 @@
 /**
  * How a person proved who they are: the values of RFC 8176 section 2, plus `fed` (a provider's assertion,
- * as Microsoft Entra ID reports a federated sign-in; not in the IANA registry).
+ * as Microsoft Entra ID reports a federated sign-in) and `trusted_device` (a browser the person trusted
+ * after giving a second factor there stood in for it; neither kind of factor), neither in the IANA registry.
  */
 export type AuthMethod =
   | "face"
@@ -21,6 +22,7 @@ export type AuthMethod =
   | "sms"
   | "swk"
   | "tel"
+  | "trusted_device"
   | "user"
   | "vbm"
   | "wia";

@@ -65,7 +65,8 @@ export function createSignIn(deps: {
 
   const trustDevice = (device: DevicePort | undefined, owner: DeviceOwner) => {
     if (!device) return;
-    device.set(devices.issue(owner, devices.verify(device.value, owner)));
+    // A device already trusted stays trusted, from when the person chose it, not from this login.
+    device.set(devices.issue(owner, devices.verify(device.value, owner), device.value));
   };
 
   const warnIfCookieDropped = (client: ClientInfo) => {

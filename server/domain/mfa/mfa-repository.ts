@@ -25,6 +25,8 @@ export interface MfaRepository {
   /** Marks the code used if it is the user's and unused; false otherwise. */
   useRecoveryCode(userId: string, codeHash: string): Promise<boolean>;
   recoveryCodesLeft(userId: string): Promise<number>;
+  /** A counter every change to the user's second factors moves (migration 15); 0 for an unknown user. */
+  factorEpochOf(userId: string): Promise<number>;
 }
 
 export function createMfaRepository(db: Database): MfaRepository {
@@ -108,6 +110,13 @@ export function createMfaRepository(db: Database): MfaRepository {
         [userId],
       );
       return Number(rows[0]?.n ?? 0);
+    },
+    async factorEpochOf(userId) {
+      const { rows } = await db.query<{ factor_epoch: number }>(
+        "SELECT factor_epoch FROM users WHERE id = $1",
+        [userId],
+      );
+      return Number(rows[0]?.factor_epoch ?? 0);
     },
   };
 }

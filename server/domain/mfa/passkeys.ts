@@ -69,6 +69,11 @@ export interface Passkeys {
    * verified the person, which needs no other factor) through `beginSignIn`.
    */
   login(response: AuthenticationResponseJSON, context: AccountContext): Promise<SignInOutcome>;
+  /**
+   * Whether `response` is a valid assertion of one of `userId`'s passkeys, for a challenge issued by
+   * `loginOptions` (the second factor of `POST /auth/mfa/verify`). Records the use like a sign-in.
+   */
+  verifyFactor(userId: string, response: AuthenticationResponseJSON): Promise<boolean>;
   countFor(userId: string): Promise<number>;
 }
 
@@ -112,6 +117,55 @@ export function createPasskeys(deps: {
   const pendingOf = (context: AccountContext) => {
     const pending = context.session.pendingSignIn?.value;
     return pending && pending.expiresAt > now() ? pending : undefined;
+  };
+
+  /**
+   * Verifies an assertion against the stored passkey it names and a challenge this server issued for a
+   * sign-in, and records the use (the signature counter); refused (`passkey_refused`) otherwise.
+   */
+  const assert = async (response: AuthenticationResponseJSON, owner?: string) => {
+    const passkey =
+      typeof response?.id === "string" ? await repository.byCredentialId(response.id) : undefined;
+    if (!passkey || (owner !== undefined && passkey.userId !== owner)) throw refused();
+    let issuedTo: string | undefined;
+    const verification = await (await webauthn())
+      .verifyAuthenticationResponse({
+        response,
+        expectedChallenge: async (challenge) => {
+          const state = await challenges.take(challenge);
+          issuedTo = state?.userId;
+          return (
+            state?.purpose === "login" && (state.userId === undefined || state.userId === passkey.userId)
+          );
+        },
+        expectedOrigin: rp.origins,
+        expectedRPID: rp.id,
+        credential: {
+          id: passkey.credentialId,
+          publicKey: Buffer.from(passkey.publicKey, "base64url"),
+          counter: passkey.counter,
+          transports: passkey.transports as AuthenticatorTransportFuture[],
+        },
+        requireUserVerification: false,
+      })
+      .catch((err: unknown) => {
+        // A counter that did not move forward: a copy of the authenticator is signing.
+        if (err instanceof Error && /counter/i.test(err.message)) {
+          logger.warn(
+            { userId: passkey.userId },
+            "passkey refused: its signature counter went backwards (a cloned authenticator?)",
+          );
+        }
+        return undefined;
+      });
+    if (!verification?.verified) throw refused();
+    const info = verification.authenticationInfo;
+    if (
+      !(await repository.recordUse(passkey.id, passkey.counter, info.newCounter, info.credentialBackedUp))
+    ) {
+      throw refused();
+    }
+    return { passkey, issuedTo, userVerified: info.userVerified };
   };
 
   return {
@@ -212,47 +266,7 @@ export function createPasskeys(deps: {
     },
 
     async login(response, context) {
-      const passkey =
-        typeof response?.id === "string" ? await repository.byCredentialId(response.id) : undefined;
-      if (!passkey) throw refused();
-      let issuedTo: string | undefined;
-      const verification = await (await webauthn())
-        .verifyAuthenticationResponse({
-          response,
-          expectedChallenge: async (challenge) => {
-            const state = await challenges.take(challenge);
-            issuedTo = state?.userId;
-            return (
-              state?.purpose === "login" && (state.userId === undefined || state.userId === passkey.userId)
-            );
-          },
-          expectedOrigin: rp.origins,
-          expectedRPID: rp.id,
-          credential: {
-            id: passkey.credentialId,
-            publicKey: Buffer.from(passkey.publicKey, "base64url"),
-            counter: passkey.counter,
-            transports: passkey.transports as AuthenticatorTransportFuture[],
-          },
-          requireUserVerification: false,
-        })
-        .catch((err: unknown) => {
-          // A counter that did not move forward: a copy of the authenticator is signing.
-          if (err instanceof Error && /counter/i.test(err.message)) {
-            logger.warn(
-              { userId: passkey.userId },
-              "passkey refused: its signature counter went backwards (a cloned authenticator?)",
-            );
-          }
-          return undefined;
-        });
-      if (!verification?.verified) throw refused();
-      const info = verification.authenticationInfo;
-      if (
-        !(await repository.recordUse(passkey.id, passkey.counter, info.newCounter, info.credentialBackedUp))
-      ) {
-        throw refused();
-      }
+      const { passkey, issuedTo, userVerified } = await assert(response);
       const record = await users.findById(passkey.userId);
       if (!record || record.disabledAt) throw refused();
       const pending = pendingOf(context);
@@ -264,8 +278,17 @@ export function createPasskeys(deps: {
       }
       // A challenge issued for someone's second step cannot sign in anybody else.
       if (issuedTo !== undefined && issuedTo !== passkey.userId) throw refused();
-      const amr: [AuthMethod, ...AuthMethod[]] = info.userVerified ? ["hwk", "user"] : ["hwk"];
+      const amr: [AuthMethod, ...AuthMethod[]] = userVerified ? ["hwk", "user"] : ["hwk"];
       return beginSignIn.beginSignIn(record, context, { amr });
+    },
+
+    async verifyFactor(userId, response) {
+      // Only a passkey of this very user, for a challenge issued to nobody in particular or to this user.
+      const checked = await assert(response, userId).catch((err: unknown) => {
+        if (err instanceof HttpError && err.code === "passkey_refused") return undefined;
+        throw err;
+      });
+      return checked !== undefined;
     },
 
     countFor: (userId) => repository.countFor(userId),

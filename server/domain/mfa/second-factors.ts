@@ -1,3 +1,4 @@
+import type { AuthenticationResponseJSON } from "@simplewebauthn/server";
 import type { Logger } from "../../infra/logging/logger.js";
 import type { SecondFactorChange } from "../../infra/mail/types.js";
 import { HttpError } from "../../lib/errors.js";
@@ -16,6 +17,7 @@ import type { MfaRepository } from "./mfa-repository.js";
 import { newRecoveryCodes, recoveryCodeHash } from "./recovery-codes.js";
 import type { SecretBox } from "./secret-box.js";
 import { totp } from "./totp.js";
+import type { TrustedDevices } from "./trusted-devices.js";
 
 /** What the account page and `GET /auth/mfa` show. */
 export interface SecondFactorStatus {
@@ -23,8 +25,11 @@ export interface SecondFactorStatus {
   recoveryCodesLeft: number;
 }
 
-/** A second factor as given: a TOTP code or a recovery code. */
-export type FactorInput = { code: string } | { recoveryCode: string };
+/** A second factor as given: a TOTP code, a recovery code, or a passkey's assertion (WebAuthn JSON). */
+export type FactorInput =
+  | { code: string }
+  | { recoveryCode: string }
+  | { passkey: AuthenticationResponseJSON };
 
 export interface SecondFactors {
   /** The factors a pending sign-in of `userId` can be completed with; empty when the user has none. */
@@ -44,11 +49,16 @@ export interface SecondFactors {
   /** Ten new recovery codes in place of the old ones (step-up). */
   regenerateRecoveryCodes(session: SessionPort): Promise<{ recoveryCodes: string[] }>;
   /**
-   * Completes this browser's pending sign-in with a factor (a new session, `amr` plus `otp`); or, on a
-   * signed-in session without one, counts as a recent authentication (step-up). Wrong factors count
+   * Completes this browser's pending sign-in with a factor (a new session, `amr` plus `otp`, or `hwk`
+   * for a passkey), marking the browser trusted when `trustDevice` asks it (trusted-devices.ts); or, on a
+   * signed-in session, counts as a recent authentication with that factor (step-up). Wrong factors count
    * against `mfa-device` from a known device of the account, else `mfa-account`.
    */
-  verify(input: FactorInput, context: AccountContext): Promise<Express.User>;
+  verify(
+    input: FactorInput,
+    context: AccountContext,
+    options?: { trustDevice?: boolean },
+  ): Promise<Express.User>;
 }
 
 /** TOTP (RFC 6238) and recovery codes, and the second step of a sign-in. */
@@ -67,6 +77,9 @@ export function createSecondFactors(deps: {
   issuer: string;
   /** The user's passkeys, each a second factor too. */
   passkeyCount?: (userId: string) => Promise<number>;
+  /** Checks a passkey assertion of `userId` (passkeys.ts); a passkey is refused when absent. */
+  verifyPasskey?: (userId: string, response: AuthenticationResponseJSON) => Promise<boolean>;
+  trustedDevices?: Pick<TrustedDevices, "trust">;
   now?: () => number;
 }): SecondFactors {
   const { repository, users, box, signIn, stepUp, devices, limits, events, logger, issuer } = deps;
@@ -100,6 +113,9 @@ export function createSecondFactors(deps: {
 
   /** Checks the factor for `owner`; the method it proved, or undefined when wrong or already used. */
   const check = async (owner: UserRecord, input: FactorInput): Promise<AuthMethod | undefined> => {
+    if ("passkey" in input) {
+      return deps.verifyPasskey && (await deps.verifyPasskey(owner.id, input.passkey)) ? "hwk" : undefined;
+    }
     if ("recoveryCode" in input) {
       const hash = recoveryCodeHash(input.recoveryCode);
       if (!hash || !(await repository.useRecoveryCode(owner.id, hash))) return undefined;
@@ -204,7 +220,7 @@ export function createSecondFactors(deps: {
       return { recoveryCodes };
     },
 
-    async verify(input, context) {
+    async verify(input, context, options = {}) {
       const pending = pendingOf(context);
       const userId = pending?.userId ?? context.session.user?.id;
       if (!userId) {
@@ -225,7 +241,7 @@ export function createSecondFactors(deps: {
       const method = await check(record, input);
       if (!method) {
         events.record("mfa_failed", { userId: record.id });
-        throw new HttpError("invalid_mfa_code");
+        throw new HttpError("passkey" in input ? "passkey_refused" : "invalid_mfa_code");
       }
       await limit.clear();
       if (!pending) {
@@ -234,10 +250,12 @@ export function createSecondFactors(deps: {
         return requireUser(context.session);
       }
       context.session.pendingSignIn?.set(undefined);
-      return signIn.signIn(record, context, {
+      const user = await signIn.signIn(record, context, {
         amr: [...new Set<AuthMethod>([...pending.amr, method])] as [AuthMethod, ...AuthMethod[]],
         ...(pending.provider ? { provider: pending.provider } : {}),
       });
+      if (options.trustDevice) await deps.trustedDevices?.trust(context.session.device, record);
+      return user;
     },
   };
 }

@@ -1,7 +1,7 @@
 import { Router } from "express";
 import { secondFactorSchema } from "../../../shared/validation.js";
 import type { Config } from "../../config/config.js";
-import type { SecondFactors } from "../../domain/mfa/second-factors.js";
+import type { FactorInput, SecondFactors } from "../../domain/mfa/second-factors.js";
 import type { ProductRateLimits } from "../../domain/ratelimit/policies.js";
 import { HttpError } from "../../lib/errors.js";
 import { accountContext } from "../request-context.js";
@@ -22,36 +22,40 @@ export function createMfaPages(deps: {
 }): Router {
   const { config, secondFactors, limits, returnTo } = deps;
   const router = Router();
+  const trustDays = config.mfa.trustedDeviceSeconds / 86_400;
 
   router.get(SECOND_FACTOR_PATH, (req, res) => {
     const next = returnTo(req, req.query.next);
     if (req.user) return res.redirect(303, next ?? "/account");
     if (!req.session?.pendingSignIn) return res.redirect(303, "/login");
-    send(res, 200, secondFactorPage({ next }));
+    send(res, 200, secondFactorPage({ next, trustDays }));
   });
 
   router.post(SECOND_FACTOR_PATH, formBody(), limits.login, async (req, res) => {
     const next = returnTo(req, req.body?.next);
     const body = { ...(req.body ?? {}) };
-    // Each form posts one of the two fields; an empty one is not given.
+    // Each form posts one of the two fields; an empty one is not given. A ticked box posts "true".
     if (!text(body.recoveryCode)) delete body.recoveryCode;
+    const trustDevice = body.trustDevice === "true";
+    delete body.trustDevice;
+    delete body.passkey; // a passkey comes from the page's script, as JSON to /auth/mfa/verify
+    const page = (o: Parameters<typeof secondFactorPage>[0]) =>
+      secondFactorPage({ ...o, trustDays, trustDevice });
     const input = check(secondFactorSchema, body);
     if (!input.ok)
-      return send(
-        res,
-        400,
-        secondFactorPage({ next, errors: { code: input.problems.code ?? input.problems.body } }),
-      );
+      return send(res, 400, page({ next, errors: { code: input.problems.code ?? input.problems.body } }));
     try {
-      await secondFactors.verify(input.value, accountContext(req, res, config));
+      await secondFactors.verify(input.value as FactorInput, accountContext(req, res, config), {
+        trustDevice,
+      });
     } catch (err) {
       if (isRateLimited(err)) {
         if (err.retryAfter !== undefined) res.setHeader("Retry-After", String(err.retryAfter));
-        return send(res, 429, secondFactorPage({ next, alert: rateLimitMessage(err, "codes") }));
+        return send(res, 429, page({ next, alert: rateLimitMessage(err, "codes") }));
       }
       if (err instanceof HttpError && err.code === "unauthenticated") return res.redirect(303, "/login");
       if (err instanceof HttpError && err.code === "invalid_mfa_code") {
-        return send(res, 401, secondFactorPage({ next, alert: err.message }));
+        return send(res, 401, page({ next, alert: err.message }));
       }
       throw err;
     }

@@ -46,7 +46,16 @@ export const PASSKEY_SCRIPT = `(() => {
     return field && field.value ? field.value : "/account";
   };
 
+  const finish = async (response) => {
+    const done = await post("/auth/passkeys/login", { response });
+    if (done.status === 200 && done.body.mfaRequired) return location.assign("/login/mfa");
+    if (done.status === 200) return location.assign(next());
+    failed(done);
+  };
+
   const signIn = document.getElementById("passkey-sign-in");
+  // On the second step the passkey is the factor, sent with the "trust this device" choice.
+  const secondStep = signIn && signIn.dataset.step === "second";
   if (signIn) signIn.addEventListener("click", async () => {
     const options = await post("/auth/passkeys/login/options");
     if (options.status !== 200) return failed(options);
@@ -56,11 +65,36 @@ export const PASSKEY_SCRIPT = `(() => {
     } catch {
       return status("No passkey was used.");
     }
-    const done = await post("/auth/passkeys/login", { response });
-    if (done.status === 200 && done.body.mfaRequired) return location.assign("/login/mfa");
+    if (!secondStep) return finish(response);
+    const trust = document.getElementById("f-trust");
+    const done = await post("/auth/mfa/verify", { passkey: response, trustDevice: !!(trust && trust.checked) });
     if (done.status === 200) return location.assign(next());
     failed(done);
   });
+
+  // Conditional UI: the browser offers its passkeys in the email field's autofill. Started once, when
+  // the field has focus (each start asks for a challenge, counted like a login); the button's own request
+  // cancels it.
+  const username = document.querySelector("input[autocomplete~=webauthn]");
+  const autofill = lib.browserSupportsWebAuthnAutofill ? lib.browserSupportsWebAuthnAutofill() : Promise.resolve(false);
+  let conditional = false;
+  const startConditional = async () => {
+    if (conditional || !(await autofill.catch(() => false))) return;
+    conditional = true;
+    const options = await post("/auth/passkeys/login/options");
+    if (options.status !== 200) return;
+    let response;
+    try {
+      response = await lib.startAuthentication({ optionsJSON: options.body, useBrowserAutofill: true });
+    } catch {
+      return; // cancelled by the button, or no passkey chosen
+    }
+    finish(response);
+  };
+  if (username) {
+    username.addEventListener("focus", startConditional);
+    if (document.activeElement === username) startConditional();
+  }
 
   const add = document.getElementById("passkey-add");
   if (add) add.addEventListener("click", async () => {

@@ -128,7 +128,7 @@ ${
 }
 <form class="card" method="post" action="/login" novalidate>
 ${o.next ? html`<input type="hidden" name="next" value="${o.next}">` : ""}
-${field({ name: "email", label: "Email", type: "email", autocomplete: "username", value: o.email, error: errors.email, autofocus: focus === "email" })}
+${field({ name: "email", label: "Email", type: "email", autocomplete: o.passkeys ? "username webauthn" : "username", value: o.email, error: errors.email, autofocus: focus === "email" })}
 ${field({ name: "password", label: "Password", type: "password", autocomplete: "current-password", error: errors.password, autofocus: focus === "password" })}
 <button type="submit">Log in</button>
 </form>

@@ -2,7 +2,7 @@ import { type Request, Router } from "express";
 import { secondFactorSchema, totpConfirmSchema } from "../../../shared/validation.js";
 import type { Config } from "../../config/config.js";
 import { toPublicUser } from "../../domain/auth/user-repository.js";
-import type { SecondFactors } from "../../domain/mfa/second-factors.js";
+import type { FactorInput, SecondFactors } from "../../domain/mfa/second-factors.js";
 import type { ProductRateLimits } from "../../domain/ratelimit/policies.js";
 import { HttpError } from "../../lib/errors.js";
 import { jsonBody } from "../body.js";
@@ -11,7 +11,7 @@ import { parseBody } from "../validate.js";
 
 /**
  * `/auth/mfa/*`: TOTP setup, confirmation and removal, recovery codes, and the second step of a sign-in
- * (`POST /auth/mfa/verify`). Mounted unless MFA=off.
+ * (`POST /auth/mfa/verify`: a code, a recovery code or a passkey, and `trustDevice`). Mounted unless MFA=off.
  */
 export function createMfaRouter(deps: {
   config: Config;
@@ -50,8 +50,10 @@ export function createMfaRouter(deps: {
 
   // Per address like a login, before the per-account and per-device limits the check itself counts.
   router.post("/mfa/verify", limits.login, jsonBody(), async (req, res) => {
-    const input = parseBody(secondFactorSchema, req.body);
-    const user = await secondFactors.verify(input, accountContext(req, res, config));
+    const { trustDevice, ...factor } = parseBody(secondFactorSchema, req.body);
+    const user = await secondFactors.verify(factor as FactorInput, accountContext(req, res, config), {
+      trustDevice,
+    });
     const next = deps.returnTo?.(req, req.body?.next);
     res.json({ user: toPublicUser(user), ...(next ? { next } : {}) });
   });

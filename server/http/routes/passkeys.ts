@@ -58,7 +58,9 @@ export function createPasskeysRouter(deps: {
     res.status(204).end();
   });
 
-  router.post("/passkeys/login/options", limits.login, async (req, res) => {
+  // Only the global limit: the login page's autofill asks for options at every visit, and a challenge
+  // proves nothing by itself (it costs one Redis key for 5 minutes; the answer is counted as a login).
+  router.post("/passkeys/login/options", async (req, res) => {
     res.json(await passkeys.loginOptions(accountContext(req, res, config)));
   });
 

@@ -228,6 +228,28 @@ export const MIGRATIONS: ReadonlyArray<{
     name: "session_records_provider",
     sql: "ALTER TABLE session_records ADD COLUMN provider text;",
   },
+  {
+    // A counter every change to a user's second factors moves (TOTP confirmed or removed, recovery codes
+    // replaced, a passkey added or removed; an admin's reset is removals): a trusted device is bound to it,
+    // so no change can forget to end the trust.
+    version: 15,
+    name: "users_factor_epoch",
+    sql: `
+      ALTER TABLE users ADD COLUMN factor_epoch integer NOT NULL DEFAULT 0;
+      CREATE FUNCTION bump_factor_epoch() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        EXECUTE format('UPDATE %I.users SET factor_epoch = factor_epoch + 1 WHERE id = $1', TG_TABLE_SCHEMA)
+          USING (CASE WHEN TG_OP = 'DELETE' THEN OLD.user_id ELSE NEW.user_id END);
+        RETURN NULL;
+      END $$;
+      CREATE TRIGGER user_totp_factor_epoch AFTER DELETE OR UPDATE OF confirmed_at ON user_totp
+        FOR EACH ROW EXECUTE FUNCTION bump_factor_epoch();
+      CREATE TRIGGER recovery_codes_factor_epoch AFTER INSERT ON recovery_codes
+        FOR EACH ROW EXECUTE FUNCTION bump_factor_epoch();
+      CREATE TRIGGER passkeys_factor_epoch AFTER INSERT OR DELETE ON passkeys
+        FOR EACH ROW EXECUTE FUNCTION bump_factor_epoch();
+    `,
+  },
 ];
 
 /** Migration 6's data step: normalise the addresses that can be, flag the rest. */

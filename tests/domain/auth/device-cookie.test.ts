@@ -41,4 +41,30 @@ describe("device cookies", () => {
     expect(rotated.verify(before, owner)).toBeDefined();
     expect(createDeviceCookies({ secrets: [NEW], ttlSeconds: 3600 }).verify(before, owner)).toBeUndefined();
   });
+
+  it("carry a trust bound to the factor epoch, kept by a renewal of the same device, never extended", () => {
+    vi.useFakeTimers({ now: new Date("2026-11-28T10:00:00Z") });
+    const devices = createDeviceCookies({ secrets: [NEW], ttlSeconds: 90 * 86_400 });
+    const DAY = 86_400; // seconds
+    const plain = devices.issue(owner);
+    expect(devices.isTrusted(plain, owner, 0, 30 * DAY)).toBe(false);
+    const trusted = devices.trust(plain, owner, 4);
+    expect(devices.verify(trusted, owner)).toBe(devices.verify(plain, owner)); // the same device
+    expect(devices.isTrusted(trusted, owner, 4, 30 * DAY)).toBe(true);
+    expect(devices.isTrusted(trusted, owner, 5, 30 * DAY)).toBe(false); // a factor changed
+    expect(devices.isTrusted(trusted, { ...owner, credentialEpoch: 3 }, 4, 30 * DAY)).toBe(false);
+    expect(devices.isTrusted(trusted, { ...owner, deviceEpoch: 1 }, 4, 30 * DAY)).toBe(false);
+    expect(devices.isTrusted(trusted, owner, 4, 0)).toBe(false);
+
+    vi.setSystemTime(new Date("2026-12-20T10:00:00Z"));
+    const id = devices.verify(trusted, owner);
+    const renewed = devices.issue(owner, id, trusted);
+    expect(devices.isTrusted(renewed, owner, 4, 30 * DAY)).toBe(true);
+    expect(devices.isTrusted(devices.issue(owner, undefined, trusted), owner, 4, 30 * DAY)).toBe(false);
+    expect(devices.isTrusted(devices.issue(owner, id), owner, 4, 30 * DAY)).toBe(false);
+    // Thirty days after the choice, whatever the renewals.
+    vi.setSystemTime(new Date("2026-12-28T10:00:01Z"));
+    expect(devices.verify(renewed, owner)).toBe(id);
+    expect(devices.isTrusted(renewed, owner, 4, 30 * DAY)).toBe(false);
+  });
 });

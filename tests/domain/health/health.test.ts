@@ -385,6 +385,7 @@ describe("configuration", () => {
       NODE_ENV: "production",
       SESSION_SECRET: "x".repeat(40),
       MFA_ENCRYPTION_KEY: "x".repeat(40),
+      PUBLIC_URL: "https://auth.example.com",
       TRUST_PROXY: "false",
     });
     expect(prod.shutdownDelayMs).toBe(5000);

@@ -99,6 +99,49 @@ describe("passkeys", () => {
     expect((await stored(session)).auth.amr).toEqual(["pwd", "hwk"]);
   });
 
+  it("is a second factor through POST /auth/mfa/verify, which can trust the browser; only the pending user's passkey", async () => {
+    const { email, password, authenticator } = await userWithPasskey();
+    const stranger = await userWithPasskey();
+    const first = await request(t.app).post("/auth/login").send({ email, password });
+    expect(first.body).toEqual({ mfaRequired: true, methods: ["passkey"] });
+    const pending = sessionCookie(first, t.config.session.cookieName) as string;
+    const verify = (body: object) =>
+      request(t.app).post("/auth/mfa/verify").set("Cookie", pending).send(body);
+
+    // Another account's passkey, on a challenge issued to nobody in particular: refused, still pending.
+    const strangers = (await assertion(stranger.authenticator)).response;
+    const refused = await verify({ passkey: strangers });
+    expect(refused.status).toBe(401);
+    expect(refused.body.error.code).toBe("passkey_refused");
+    expect((await stored(pending)).pendingSignIn).toBeDefined();
+    expect((await verify({ passkey: { id: "x" } })).body.error.code).toBe("invalid_request");
+
+    const { response } = await assertion(authenticator, pending);
+    const done = await verify({ passkey: response, trustDevice: true });
+    expect(done.status).toBe(200);
+    expect(done.body.user.email).toBe(email);
+    const session = sessionCookie(done, t.config.session.cookieName) as string;
+    expect(sessionIdOf(session)).not.toBe(sessionIdOf(pending));
+    expect((await stored(session)).auth.amr).toEqual(["pwd", "hwk"]);
+    // The same assertion again: its challenge was used.
+    expect((await verify({ passkey: response })).status).toBe(401);
+
+    const device = ([] as string[])
+      .concat(done.headers["set-cookie"] ?? [])
+      .find((c) => c.startsWith(`${t.config.session.deviceCookieName}=`))
+      ?.split(";")[0] as string;
+    const again = await request(t.app).post("/auth/login").set("Cookie", device).send({ email, password });
+    expect(again.body.user.email).toBe(email);
+
+    // On a signed-in session it is a step-up, like a code.
+    const stepUp = await request(t.app)
+      .post("/auth/mfa/verify")
+      .set("Cookie", stranger.cookie)
+      .send({ passkey: (await assertion(stranger.authenticator, stranger.cookie)).response });
+    expect(stepUp.status).toBe(200);
+    expect((await stored(stranger.cookie)).auth.amr).toEqual(["pwd", "hwk"]);
+  });
+
   it("asks for a recent authentication before adding or removing a passkey; a stranger's id is not found", async () => {
     const { cookie, passkeyId } = await userWithPasskey();
     const other = await userWithPasskey();
