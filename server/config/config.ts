@@ -81,7 +81,11 @@ export type Config = PlatformConfig &
   };
 
 /** Parses and validates the environment once; throws a ConfigError naming every bad variable. */
-export function loadConfig(env: Env): Config {
+/**
+ * `serves: false` for a process that answers no browser (the mail worker, the CLIs): checks that only
+ * matter to the web process, such as the passkeys' origin, are not made.
+ */
+export function loadConfig(env: Env, options: { serves?: boolean } = {}): Config {
   const cleaned = cleanEnv(env);
   const report: Report = { problems: [], warnings: [] };
   const v = parseVariables(VARIABLES, cleaned, report.problems);
@@ -139,6 +143,7 @@ export function loadConfig(env: Env): Config {
   // Passkeys are bound to the site's origin (their relying party): never to a guessed one.
   if (
     isProduction &&
+    options.serves !== false &&
     mfa.mfa.mode !== "off" &&
     !v.PUBLIC_URL &&
     http.appOrigins.length === 0 &&

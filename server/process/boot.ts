@@ -38,12 +38,14 @@ export function boot(options: {
   /** The CLIs log to stderr so stdout stays pure JSON for scripts, and only warnings unless LOG_LEVEL asks. */
   destination?: DestinationStream;
   quiet?: boolean;
+  /** False for a process that answers no browser (mail worker, CLIs): see `loadConfig`. */
+  serves?: boolean;
 }): Booted {
   const fromEnvFile = loadEnvFile();
   const provisional = typeof options.role === "string" ? options.role : undefined;
   let config: Config;
   try {
-    config = loadConfig(process.env);
+    config = loadConfig(process.env, { serves: options.serves });
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     const logger = createLogger({ level: "info", destination: options.destination }).child({

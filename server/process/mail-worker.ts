@@ -52,7 +52,7 @@ export async function runMailWorker(deps: {
  * SIGTERM/SIGINT no new job is taken, the running one finishes (bounded by SHUTDOWN_TIMEOUT_MS), exit 0.
  */
 export async function runMailWorkerProcess(options: { composer?: ComposerFactory } = {}): Promise<void> {
-  const { config, logger } = boot({ role: "mail worker" });
+  const { config, logger } = boot({ role: "mail worker", serves: false });
   for (const warning of config.warnings) logger.warn(warning);
   if (!config.queue.redis) {
     fatal(

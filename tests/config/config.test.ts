@@ -22,6 +22,8 @@ describe("configuration", () => {
     expect(configMessage(base)).toMatch(/PUBLIC_URL: required in production unless MFA=off/);
     expect(configMessage({ ...base, MFA: "required" })).toMatch(/PUBLIC_URL: required in production/);
     expect(loadConfig({ ...base, MFA: "off" }).mail.publicUrl).toMatch(/^http:\/\/localhost:/);
+    // The mail worker and the CLIs answer no browser: on Railway the worker has no public domain.
+    expect(loadConfig(base, { serves: false }).mfa.mode).toBe("optional");
     expect(loadConfig({ ...base, PUBLIC_URL: "https://auth.example.com" }).mail.publicUrl).toBe(
       "https://auth.example.com",
     );

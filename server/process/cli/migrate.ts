@@ -7,7 +7,7 @@ import { migrateDatabase } from "../runtime.js";
  * takes the same advisory lock as the web process.
  */
 async function run() {
-  const { config, logger } = boot({ role: "cli migrate" });
+  const { config, logger } = boot({ role: "cli migrate", serves: false });
   if (!config.database.url) {
     logger.warn(
       { dataDir: config.database.dataDir },
