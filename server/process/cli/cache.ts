@@ -15,7 +15,12 @@ async function main(argv: string[]): Promise<number> {
     return command ? 0 : 2;
   }
   // Logs go to stderr so stdout stays pure JSON for scripts.
-  const { config, logger } = boot({ role: "cli cache", destination: process.stderr, quiet: true, serves: false });
+  const { config, logger } = boot({
+    role: "cli cache",
+    destination: process.stderr,
+    quiet: true,
+    serves: false,
+  });
   if (!config.redis) {
     process.stderr.write(
       "No Redis configured (REDIS_URL): each server keeps its cache in its own memory; use the admin API (/api/cache/*) instead\n",

@@ -57,7 +57,12 @@ async function main(argv: string[]): Promise<number> {
     return group ? 0 : 2;
   }
   // Logs go to stderr so stdout stays pure JSON for scripts.
-  const { config, logger } = boot({ role: "cli ops", destination: process.stderr, quiet: true, serves: false });
+  const { config, logger } = boot({
+    role: "cli ops",
+    destination: process.stderr,
+    quiet: true,
+    serves: false,
+  });
   // The web process (or `npm run db:migrate`) migrates; an operator command only checks the schema.
   const runtime = createRuntimeContext(config, logger, "check");
   const ctx = context(runtime);
