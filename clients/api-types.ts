@@ -879,7 +879,7 @@ export interface Operations {
       };
       400: ApiError<"invalid_path" | "invalid_request" | "token_in_query" | "credentials_conflict" | "invalid_json" | "invalid_encoding" | "invalid_body" | "request_aborted">;
       401: ApiError<"passkey_refused" | "invalid_authorization">;
-      403: ApiError<"token_not_allowed" | "email_not_verified" | "mfa_setup_required" | "csrf_rejected">;
+      403: ApiError<"token_not_allowed" | "email_not_verified" | "account_disabled" | "mfa_setup_required" | "csrf_rejected">;
       413: ApiError<"payload_too_large">;
       415: ApiError<"unsupported_media_type">;
       429: ApiError<"rate_limited">;

@@ -60,7 +60,9 @@ export function createBeginSignIn(deps: {
     missingFactors,
 
     async beginSignIn(record, context, method) {
-      if (record.disabledAt) throw new HttpError("invalid_credentials");
+      // Every way in calls this once it has proved who is signing in (a password, a passkey, a provider's
+      // verified identity): only that person learns that an admin disabled the account.
+      if (record.disabledAt) throw new HttpError("account_disabled");
       const methods = await missingFactors(record, method.amr);
       if (methods.length === 0) return { user: await signIn.signIn(record, context, method) };
       // Only a password, from a browser its owner trusted at a second step: the session says so in its

@@ -268,7 +268,9 @@ export function createPasskeys(deps: {
     async login(response, context) {
       const { passkey, issuedTo, userVerified } = await assert(response);
       const record = await users.findById(passkey.userId);
-      if (!record || record.disabledAt) throw refused();
+      if (!record) throw refused();
+      // The assertion proved the passkey's owner: the same answer as their right password would get.
+      if (record.disabledAt) throw new HttpError("account_disabled");
       const pending = pendingOf(context);
       if (pending && pending.userId === passkey.userId && record.credentialEpoch === pending.epoch) {
         context.session.pendingSignIn?.set(undefined);

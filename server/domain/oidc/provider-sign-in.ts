@@ -57,7 +57,7 @@ const OUTCOME_OF: Record<string, string> = {
   oauth_email_unverified: "email_unverified",
   oauth_link_required: "link_required",
   identity_taken: "identity_taken",
-  invalid_credentials: "account_disabled",
+  account_disabled: "account_disabled",
 };
 
 /** Sign-in at a provider, from the redirect to the session: flows, checks, and the linking rules. */

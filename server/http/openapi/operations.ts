@@ -438,7 +438,7 @@ export const OPERATIONS: readonly Operation[] = [
     auth: "none",
     body: passkeyLoginSchema,
     responses: { 200: answers.signedIn.or(answers.mfaRequired) },
-    errors: ["invalid_request", "passkey_refused", "email_not_verified"],
+    errors: ["invalid_request", "passkey_refused", "email_not_verified", "account_disabled"],
   }),
 
   op("GET /auth/account/export", {

@@ -84,6 +84,19 @@ describe("passkeys", () => {
     expect((await passkeyLogin((await assertion(authenticator)).response)).status).toBe(200);
   });
 
+  it("tells a disabled account's owner so once their passkey answered, and nobody else", async () => {
+    const { email, authenticator } = await userWithPasskey();
+    const record = (await t.services.users.findByEmail(email))!;
+    await t.services.users.setDisabled(record.id, true);
+    const refused = await passkeyLogin((await assertion(authenticator)).response);
+    expect(refused.status).toBe(403);
+    expect(refused.body.error.code).toBe("account_disabled");
+    expect(sessionCookie(refused, t.config.session.cookieName)).toBeUndefined();
+    // Someone else's authenticator, not registered here: the generic refusal, nothing about the account.
+    const stranger = await passkeyLogin((await assertion(newAuthenticator())).response);
+    expect(stranger.body.error.code).toBe("passkey_refused");
+  });
+
   it("is a second factor after a password", async () => {
     const { email, password, authenticator } = await userWithPasskey();
     const first = await request(t.app).post("/auth/login").send({ email, password });
