@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { type Browser, chromium } from "playwright-core";
+import { type Browser, chromium, type Page } from "playwright-core";
 
 /** Debian's chromium package; playwright's own browser download cannot work here. */
 export const CHROMIUM = "/usr/bin/chromium";
@@ -25,4 +25,32 @@ export function launchChromium(): Promise<Browser> {
     );
   }
   return chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
+}
+
+/** Clicks what answers with a new document (a form's button, a link) and waits for that document's load. */
+export async function press(page: Page, selector: string): Promise<void> {
+  await Promise.all([page.waitForEvent("load"), page.click(selector)]);
+}
+
+/**
+ * Fills the email and password of the form the page shows (login, registration) and submits it; resolves
+ * once the answer has loaded, wherever it landed (a failed login stays on /login).
+ */
+export async function submitCredentials(page: Page, email: string, password: string): Promise<void> {
+  await page.fill("#f-email", email);
+  await page.fill("#f-password", password);
+  await press(page, "button[type=submit]");
+}
+
+/** Registers `email` on the registration page at `baseUrl`; resolves on the account page it lands on. */
+export async function registerInBrowser(
+  page: Page,
+  baseUrl: string,
+  email: string,
+  password: string,
+): Promise<void> {
+  await page.goto(`${baseUrl}/register`);
+  await page.fill("#f-email", email);
+  await page.fill("#f-password", password);
+  await Promise.all([page.waitForURL(/\/account$/), page.click("button[type=submit]")]);
 }

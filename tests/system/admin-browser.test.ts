@@ -4,7 +4,7 @@ import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPostgresDatabase, type Database } from "../../server/infra/db/database.js";
 import { TEST_SECRET, uniquePrefix } from "../helpers/app.js";
-import { launchChromium } from "../helpers/chromium.js";
+import { launchChromium, press, registerInBrowser, submitCredentials } from "../helpers/chromium.js";
 import { sharedRedis, testDatabase } from "../helpers/fixtures.js";
 import { silentLogger } from "../helpers/logger.js";
 import { type ServerProcess, startServerProcess } from "../helpers/processes.js";
@@ -73,17 +73,7 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)("the admin console in Chromium",
     return context.newPage();
   }
 
-  async function register(page: Page, email: string) {
-    await page.goto(`${server.url}/register`);
-    await page.fill("#f-email", email);
-    await page.fill("#f-password", PASSWORD);
-    await Promise.all([page.waitForURL(/\/account$/), page.click("button[type=submit]")]);
-  }
-
-  /** Clicks a button whose answer is a new document, and waits for it. */
-  async function press(page: Page, selector: string) {
-    await Promise.all([page.waitForEvent("load"), page.click(selector)]);
-  }
+  const register = (page: Page, email: string) => registerInBrowser(page, server.url, email, PASSWORD);
 
   it("an admin finds a user, ends their sessions, disables them; a non-admin gets 403; no page breaks the CSP", async () => {
     const stamp = Date.now();
@@ -130,9 +120,8 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)("the admin console in Chromium",
     expect(new URL(userPage.url()).pathname).toBe("/login");
 
     // Signed in again, then disabled.
-    await userPage.fill("#f-email", userEmail);
-    await userPage.fill("#f-password", PASSWORD);
-    await Promise.all([userPage.waitForURL(/\/account$/), userPage.click("button[type=submit]")]);
+    await submitCredentials(userPage, userEmail, PASSWORD);
+    expect(new URL(userPage.url()).pathname).toBe("/account");
     await press(adminPage, "button:text('Disable the account')");
     await press(adminPage, "main form button.danger");
     expect(await adminPage.locator("main").textContent()).toContain("Disabled.");
@@ -143,9 +132,7 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)("the admin console in Chromium",
     // The user's page ends its session; their next login, with the right password, says why.
     await userPage.reload();
     expect(new URL(userPage.url()).pathname).toBe("/login");
-    await userPage.fill("#f-email", userEmail);
-    await userPage.fill("#f-password", PASSWORD);
-    await press(userPage, "button[type=submit]");
+    await submitCredentials(userPage, userEmail, PASSWORD);
     expect(new URL(userPage.url()).pathname).toBe("/login");
     expect(await userPage.locator("[role=alert]").textContent()).toContain(
       "This account has been disabled by an administrator",

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TEST_SECRET, uniquePrefix } from "../helpers/app.js";
-import { CHROMIUM, launchChromium } from "../helpers/chromium.js";
+import { CHROMIUM, launchChromium, submitCredentials } from "../helpers/chromium.js";
 import { sharedRedis, testDatabase } from "../helpers/fixtures.js";
 import { type ServerProcess, startServerProcess } from "../helpers/processes.js";
 
@@ -97,10 +97,8 @@ async function submit(page: Page, button: string, url: RegExp) {
 
 async function logIn(page: Page, email: string, password: string) {
   await page.goto(`${server.url}/login`);
-  await page.fill("#f-email", email);
-  await page.fill("#f-password", password);
-  // The answer is a new document (same URL on failure): wait for its load, not the old one's.
-  await Promise.all([page.waitForEvent("load"), page.click("button[type=submit]")]);
+  // The answer is a new document (same URL on failure): its load is waited for, not the old one's.
+  await submitCredentials(page, email, password);
 }
 
 const email = `browser-${Date.now()}@example.com`;

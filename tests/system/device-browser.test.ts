@@ -5,7 +5,7 @@ import { join } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TEST_SECRET, uniquePrefix } from "../helpers/app.js";
-import { launchChromium } from "../helpers/chromium.js";
+import { launchChromium, press, registerInBrowser, submitCredentials } from "../helpers/chromium.js";
 import { sharedRedis, testDatabase } from "../helpers/fixtures.js";
 import { type ServerProcess, startServerProcess, type TestProcess, watch } from "../helpers/processes.js";
 
@@ -78,25 +78,13 @@ async function newPage(): Promise<Page> {
   return context.newPage();
 }
 
-/** Clicks a button whose answer is a new document, and waits for it. */
-async function press(page: Page, selector: string) {
-  await Promise.all([page.waitForEvent("load"), page.click(selector)]);
-}
-
-async function register(page: Page, email: string) {
-  await page.goto(`${server.url}/register`);
-  await page.fill("#f-email", email);
-  await page.fill("#f-password", PASSWORD);
-  await Promise.all([page.waitForURL(/\/account$/), page.click("button[type=submit]")]);
-}
+const register = (page: Page, email: string) => registerInBrowser(page, server.url, email, PASSWORD);
 
 /** Follows the CLI's link in a signed-out browser: the login page, then back to the approval. */
 async function openApproval(page: Page, email: string, prompt: CliLine) {
   await page.goto(prompt.verification_uri_complete as string);
   expect(new URL(page.url()).pathname).toBe("/login");
-  await page.fill("#f-email", email);
-  await page.fill("#f-password", PASSWORD);
-  await press(page, "button[type=submit]");
+  await submitCredentials(page, email, PASSWORD);
   expect(new URL(page.url()).pathname).toBe("/device");
   expect(await page.locator("h1").textContent()).toBe("Sign in a device?");
   const main = await page.locator("main").textContent();
