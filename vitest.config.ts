@@ -22,6 +22,16 @@ const UNIT_FILES = [
   "tests/process/railway-iac.test.ts",
   "tests/process/signals.test.ts",
 ];
+/**
+ * Fault files that time nothing a client notices (what was restored, logged, evicted or retried): they
+ * run with the other system files, two at a time, not alone at the end.
+ */
+const UNTIMED_FAULT_FILES = [
+  "tests/faults/mail-outbox-disk.test.ts",
+  "tests/faults/redis-boot.test.ts",
+  "tests/faults/redis-memory.test.ts",
+  "tests/faults/session-durable.test.ts",
+];
 /** Files in the unit folders that build the app on the shared Redis and database. */
 const INTEGRATION_FILES = [
   "tests/config/config-sections.test.ts",
@@ -32,6 +42,7 @@ const INTEGRATION_FILES = [
 function tierOf(file: string): Tier {
   if (UNIT_FILES.includes(file)) return "unit";
   if (INTEGRATION_FILES.includes(file)) return "integration";
+  if (UNTIMED_FAULT_FILES.includes(file)) return "system";
   if (UNIT_FOLDERS.some((folder) => file.startsWith(folder))) return "unit";
   if (SYSTEM_FOLDERS.some((folder) => file.startsWith(folder))) return "system";
   if (FAULT_FOLDERS.some((folder) => file.startsWith(folder))) return "faults";
@@ -63,7 +74,8 @@ export default defineConfig({
           // A worker imports the server once for all its files, not once per file (file-setup.ts undoes
           // what a file leaves behind).
           isolate: false,
-          sequence: { groupOrder: 0 },
+          // Beside the integration files (unit files start nothing they could notice): one pool for both.
+          sequence: { groupOrder: 1 },
         },
       },
       {
