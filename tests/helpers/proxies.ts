@@ -18,6 +18,10 @@ export function findBinary(...candidates: string[]): string | undefined {
   return candidates.find((path) => existsSync(path));
 }
 
+/** The proxies the system tier drives (scripts/install-system-deps.sh installs them); undefined if missing. */
+export const CADDY = findBinary("/usr/bin/caddy", "/usr/local/bin/caddy");
+export const NGINX = findBinary("/usr/sbin/nginx", "/usr/bin/nginx", "/usr/local/sbin/nginx");
+
 /** The proxy's version line (`caddy version`, `nginx -v`), for the test's report. */
 export function versionOf(binary: string, args: string[]): string {
   const result = spawnSync(binary, args, { encoding: "utf8", timeout: 5000 });

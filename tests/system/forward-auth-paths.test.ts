@@ -6,13 +6,11 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { closeAfterFile, registerUser, testApp } from "../helpers/fixtures.js";
 import { HOSTILE_HOSTS, HOSTILE_PATHS } from "../helpers/hostile-urls.js";
-import { findBinary, type RunningProcess, startCaddy, startNginx } from "../helpers/proxies.js";
+import { CADDY, NGINX, type RunningProcess, startCaddy, startNginx } from "../helpers/proxies.js";
 
 // The shipped examples/ nginx and Caddy configurations in front of a static backend that holds a
 // protected file, with the rule `app.example.com/admin=@corp.example.com`: every hostile path and host
 // of the corpus, sent as raw request lines, must never bring the file to a user the rule refuses.
-const CADDY = findBinary("/usr/bin/caddy", "/usr/local/bin/caddy");
-const NGINX = findBinary("/usr/sbin/nginx", "/usr/bin/nginx", "/usr/local/sbin/nginx");
 
 const SECRET = "TOP-SECRET-admin-file";
 const HOST = "app.example.com";

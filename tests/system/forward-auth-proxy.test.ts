@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { CHROMIUM, HAS_CHROMIUM, launchChromium } from "../helpers/chromium.js";
 import { closeAfterFile, privateRedisServer, registerUser, testApp } from "../helpers/fixtures.js";
 import {
-  findBinary,
+  CADDY,
+  NGINX,
   type RunningProcess,
   startBackend,
   startCaddy,
@@ -15,8 +16,6 @@ import {
 import { uniqueEmail } from "../helpers/session.js";
 
 // Real Caddy and nginx, configured by the files in examples/, in front of examples/backend and the app.
-const CADDY = findBinary("/usr/bin/caddy", "/usr/local/bin/caddy");
-const NGINX = findBinary("/usr/sbin/nginx", "/usr/bin/nginx", "/usr/local/sbin/nginx");
 if (!CADDY)
   console.warn("forward-auth proxy tests: caddy is missing (apt-get install caddy); its tests are skipped");
 if (!NGINX)

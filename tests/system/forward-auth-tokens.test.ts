@@ -3,7 +3,8 @@ import type { AddressInfo } from "node:net";
 import { beforeAll, describe, expect, it } from "vitest";
 import { closeAfterFile, registerUser, testApp } from "../helpers/fixtures.js";
 import {
-  findBinary,
+  CADDY,
+  NGINX,
   type RunningProcess,
   startBackend,
   startCaddy,
@@ -14,8 +15,6 @@ import { uniqueEmail } from "../helpers/session.js";
 
 // Personal access tokens through the examples/ Caddy and nginx configurations: a rule asks for a scope;
 // the backend learns which token called and with which scopes, and never a client's own claim of them.
-const CADDY = findBinary("/usr/bin/caddy", "/usr/local/bin/caddy");
-const NGINX = findBinary("/usr/sbin/nginx", "/usr/bin/nginx", "/usr/local/sbin/nginx");
 if (!CADDY) console.warn("forward-auth token tests: caddy is missing (apt-get install caddy); skipped");
 if (!NGINX) console.warn("forward-auth token tests: nginx is missing (apt-get install nginx); skipped");
 

@@ -6,11 +6,10 @@ import type { TestApp } from "../helpers/app.js";
 import { CHROMIUM, HAS_CHROMIUM, launchChromium } from "../helpers/chromium.js";
 import { closeAfterFile, testApp } from "../helpers/fixtures.js";
 import { startIssuer, type TestIssuer } from "../helpers/oidc-issuer.js";
-import { findBinary, type RunningProcess, startBackend, startCaddy } from "../helpers/proxies.js";
+import { CADDY, type RunningProcess, startBackend, startCaddy } from "../helpers/proxies.js";
 
 // The whole social sign-in in a real Chromium: our login page, the provider's own login form (oidc-provider
 // on loopback), the callback, then the protected backend behind the Caddy example.
-const CADDY = findBinary("/usr/bin/caddy", "/usr/local/bin/caddy");
 if (!CADDY) console.warn("social sign-in browser test: caddy is missing (apt-get install caddy); skipped");
 if (!HAS_CHROMIUM) console.warn(`social sign-in browser test: ${CHROMIUM} is missing; skipped`);
 const RUNS = Boolean(CADDY) && HAS_CHROMIUM;

@@ -206,16 +206,15 @@ export function createProductRateLimits(deps: {
           if (waitUs > 0) await noted(locked.lock(subject, Date.now() + Math.ceil(waitUs / 1000)));
         });
       },
+      // Both at once: a successful login waits for one Redis round trip, not two.
       clear: async (email) => {
         const subject = accountSubject(email);
-        await account.reset(subject);
-        if (locked) await noted(locked.unlock(subject));
+        await Promise.all([account.reset(subject), locked && noted(locked.unlock(subject))]);
       },
       // An allowed attempt given back leaves at least one attempt open: not locked.
       refund: async (email) => {
         const subject = accountSubject(email);
-        await account.refund(subject);
-        if (locked) await noted(locked.unlock(subject));
+        await Promise.all([account.refund(subject), locked && noted(locked.unlock(subject))]);
       },
     },
     loginDevice: {
