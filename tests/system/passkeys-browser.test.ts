@@ -40,6 +40,18 @@ beforeAll(async () => {
     content: `document.addEventListener("securitypolicyviolation", (e) =>
       console.error("securitypolicyviolation: " + e.violatedDirective + " blocked " + e.blockedURI));`,
   });
+  // Marks the moment the page has asked the browser for its autofill (conditional) passkey request, so a
+  // test can wait for it to be pending before the authenticator starts answering.
+  await context.addInitScript({
+    content: `if (navigator.credentials) {
+      const get = navigator.credentials.get.bind(navigator.credentials);
+      navigator.credentials.get = (options) => {
+        const pending = get(options);
+        if (options && options.mediation === "conditional") document.documentElement.dataset.autofillAsked = "1";
+        return pending;
+      };
+    }`,
+  });
   context.on("console", (message) => {
     if (/securitypolicyviolation|Content Security Policy/i.test(message.text()))
       cspViolations.push(message.text());
@@ -87,10 +99,12 @@ describe("passkeys in Chromium", () => {
     await clickTo("#passkey-add", /\/account\?done=passkey-added$/);
     expect(await page.locator("#passkeys").textContent()).toContain("Virtual key");
 
-    // The login page's autofill request waits: the authenticator answers nothing until the button.
+    // The login page's autofill request waits: the authenticator answers nothing until the button, whose
+    // request replaces it. Turned on before the page had asked, it would answer the autofill request.
     await presence(false);
     await clickTo("text=Log out", /\/login$/);
     expect(await page.getAttribute("#f-email", "autocomplete")).toBe("username webauthn");
+    await page.waitForSelector("html[data-autofill-asked]", { state: "attached" });
     await presence(true);
     await clickTo("#passkey-sign-in", /\/account$/);
     expect(await page.locator("main").textContent()).toContain(`Signed in as ${email}`);

@@ -139,10 +139,10 @@ describe("Redis cost of an authenticated request", () => {
     const quietFrom = await reads();
     await sleep(Date.now() - started);
     const background = (await reads()) - quietFrom;
-    // One read event per request (its commands arrive in one write), plus this test's two INFO calls and a
-    // few background reads that fell in the measured stretch but not in the quiet one (seen: one). Two
-    // round trips per request would be 40.
-    expect(during - background).toBeLessThanOrEqual(requests + 5);
+    // One read event per request (its commands arrive in one write), plus this test's two INFO calls and
+    // the background reads that fell in the measured stretch but not in the quiet one (seen: up to six on
+    // a loaded machine). Two round trips per request would be 40: the line is drawn halfway.
+    expect(during - background).toBeLessThan(requests * 1.5);
   });
 });
 
