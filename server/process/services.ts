@@ -66,7 +66,7 @@ export interface ServiceOptions {
   restoreHold?: (stage: RestoreStage, sid: string) => Promise<void>;
   /** prom-client's process and Node.js metrics in the registry (default true). */
   processMetrics?: boolean;
-  /** Tests only: the clock provider sign-ins check ID tokens and flows against. */
+  /** Tests only: the clock provider sign-ins check ID tokens and flows against, and TOTP codes. */
   now?: () => number;
 }
 
@@ -239,6 +239,7 @@ export function createServices(
     verifyPasskey: (userId, response) => passkeys.verifyFactor(userId, response),
     trustedDevices,
     mail,
+    now: options.now,
   });
   const recovery = createAccountRecovery({
     config,

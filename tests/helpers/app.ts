@@ -63,7 +63,7 @@ export async function buildTestApp(options: {
   processMetrics?: boolean;
   /** Awaited at each stage of a session restore, to race it with a revocation. */
   restoreHold?: (stage: RestoreStage, sid: string) => Promise<void>;
-  /** The clock provider sign-ins check ID tokens and flows against. */
+  /** The clock provider sign-ins check ID tokens and flows against, and TOTP codes. */
   now?: () => number;
   /** Replaces more of the runtime's factories (e.g. the cache). */
   factories?: Partial<RuntimeFactories>;

@@ -1,18 +1,24 @@
 import { generate } from "otplib";
 import request from "supertest";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import type { TestApp } from "../../helpers/app.js";
 import { registerUser, testApp } from "../../helpers/fixtures.js";
 import { sessionCookie, sessionIdOf } from "../../helpers/session.js";
 
 let t: TestApp;
+/** The server's TOTP clock: the real one unless a test holds it still across a step boundary. */
+let pinned: number | undefined;
+const clock = () => pinned ?? Date.now();
 beforeAll(async () => {
-  t = await testApp({ env: { RATE_LIMIT_LOGIN_LIMIT: "1000", RATE_LIMIT_MFA_ACCOUNT_LIMIT: "3" } });
+  t = await testApp({
+    env: { RATE_LIMIT_LOGIN_LIMIT: "1000", RATE_LIMIT_MFA_ACCOUNT_LIMIT: "3" },
+    now: clock,
+  });
 });
 
 const STEP = 30; // seconds
 const code = (secret: string, offsetSteps = 0) =>
-  generate({ secret, epoch: Math.floor(Date.now() / 1000) + offsetSteps * STEP });
+  generate({ secret, epoch: Math.floor(clock() / 1000) + offsetSteps * STEP });
 const key = (cookie: string) => `${t.config.keyPrefix}:sess:${sessionIdOf(cookie)}`;
 const stored = async (cookie: string) => JSON.parse((await t.redis!.get(key(cookie)))!);
 
@@ -72,6 +78,11 @@ describe("TOTP sign-in", () => {
       "UPDATE user_totp SET last_step = last_step - 10 WHERE user_id = (SELECT id FROM users WHERE email = $1)",
       [email],
     );
+    // "One step old" must not become "two steps old" halfway through: the clock holds still for this test.
+    pinned = Date.now();
+    onTestFinished(() => {
+      pinned = undefined;
+    });
     const pending = await firstStep(email, password);
     expect((await verify(pending, { code: "000000" })).body.error.code).toBe("invalid_mfa_code");
 
