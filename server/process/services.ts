@@ -188,6 +188,7 @@ export function createServices(
     logger,
     methodsOf: (userId) => secondFactors?.methodsOf(userId) ?? Promise.resolve([]),
     isTrustedDevice: (device, record) => trustedDevices.isTrusted(device, record),
+    events,
   });
   const accounts = createAccountService({
     config,

@@ -156,6 +156,24 @@ describe("sign-in at an OpenID Connect provider", () => {
     expect(replayed.body.error.code).toBe("oauth_flow_expired");
   });
 
+  it("tells a disabled account's owner so after the provider proved who they are, and records it", async () => {
+    const email = uniqueEmail();
+    const subject = person(a, email, true);
+    const first = request.agent(t.app);
+    expect((await callback(first, await atProvider(first, "a", subject))).status).toBe(302);
+    const id = (await me(first))?.id as string;
+    await t.services.users.setDisabled(id, true);
+
+    const again = request.agent(t.app);
+    const refused = await callback(again, await atProvider(again, "a", subject));
+    expect(refused.status).toBe(403);
+    expect(refused.body.error.code).toBe("account_disabled");
+    expect(await me(again)).toBeUndefined();
+    await t.services.events.settled();
+    const events = await t.services.events.recent(id);
+    expect(events.find((e) => e.event === "login_refused_disabled")).toMatchObject({ provider: "a" });
+  });
+
   it("refuses an expired flow, a cancelled sign-in, an unknown provider and a provider that is down", async () => {
     const email = uniqueEmail();
     const subject = person(a, email, true);

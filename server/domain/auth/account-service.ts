@@ -77,7 +77,7 @@ export function createAccountService(deps: {
   const signIn = deps.signIn ?? createSignIn({ ...deps, devices, events });
   const lockouts = createLockouts({ limits, devices, logger });
   const beginSignIn =
-    deps.beginSignIn ?? createBeginSignIn({ config, signIn, logger, methodsOf: async () => [] });
+    deps.beginSignIn ?? createBeginSignIn({ config, signIn, events, logger, methodsOf: async () => [] });
   const parts = { ...deps, devices, events, signIn, beginSignIn, lockouts };
   return {
     ...createRegistration(parts),

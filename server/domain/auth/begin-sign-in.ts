@@ -1,6 +1,7 @@
 import type { Config } from "../../config/config.js";
 import type { Logger } from "../../infra/logging/logger.js";
 import { HttpError } from "../../lib/errors.js";
+import type { SecurityEvents } from "../security/events.js";
 import type { AccountContext, DevicePort } from "./account-context.js";
 import { type AuthMethod, isMultiFactor } from "./session-auth.js";
 import type { SignIn, SignInMethod } from "./sign-in.js";
@@ -49,6 +50,7 @@ export function createBeginSignIn(deps: {
   methodsOf(userId: string): Promise<SecondFactorMethod[]>;
   /** Whether this browser is one `record`'s owner chose to trust (trusted-devices.ts); none when absent. */
   isTrustedDevice?(device: DevicePort | undefined, record: UserRecord): Promise<boolean>;
+  events: Pick<SecurityEvents, "record">;
   logger: Logger;
   now?: () => number;
 }): BeginSignIn {
@@ -62,7 +64,11 @@ export function createBeginSignIn(deps: {
     async beginSignIn(record, context, method) {
       // Every way in calls this once it has proved who is signing in (a password, a passkey, a provider's
       // verified identity): only that person learns that an admin disabled the account.
-      if (record.disabledAt) throw new HttpError("account_disabled");
+      if (record.disabledAt) {
+        const provider = method.provider ? { provider: method.provider } : {};
+        deps.events.record("login_refused_disabled", { userId: record.id, ...provider });
+        throw new HttpError("account_disabled");
+      }
       const methods = await missingFactors(record, method.amr);
       if (methods.length === 0) return { user: await signIn.signIn(record, context, method) };
       // Only a password, from a browser its owner trusted at a second step: the session says so in its

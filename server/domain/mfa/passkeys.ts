@@ -270,7 +270,10 @@ export function createPasskeys(deps: {
       const record = await users.findById(passkey.userId);
       if (!record) throw refused();
       // The assertion proved the passkey's owner: the same answer as their right password would get.
-      if (record.disabledAt) throw new HttpError("account_disabled");
+      if (record.disabledAt) {
+        events.record("login_refused_disabled", { userId: record.id });
+        throw new HttpError("account_disabled");
+      }
       const pending = pendingOf(context);
       if (pending && pending.userId === passkey.userId && record.credentialEpoch === pending.epoch) {
         context.session.pendingSignIn?.set(undefined);

@@ -92,6 +92,9 @@ describe("passkeys", () => {
     expect(refused.status).toBe(403);
     expect(refused.body.error.code).toBe("account_disabled");
     expect(sessionCookie(refused, t.config.session.cookieName)).toBeUndefined();
+    await t.services.events.settled();
+    const events = (await t.services.events.recent(record.id)).map((e) => e.event);
+    expect(events).toContain("login_refused_disabled");
     // Someone else's authenticator, not registered here: the generic refusal, nothing about the account.
     const stranger = await passkeyLogin((await assertion(newAuthenticator())).response);
     expect(stranger.body.error.code).toBe("passkey_refused");
