@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { Store } from "express-session";
 import { Redis as IORedis } from "ioredis";
 import request from "supertest";
@@ -7,7 +10,7 @@ import { createPostgresDatabase, type Database } from "../../server/infra/db/dat
 import type { Logger } from "../../server/infra/logging/logger.js";
 import { connectRedis, createRedisClient, type Redis } from "../../server/infra/redis/redis-client.js";
 import type { RuntimeFactories } from "../../server/process/runtime.js";
-import { buildTestApp, type TestApp } from "./app.js";
+import { buildTestApp, TEST_SECRET, type TestApp, uniquePrefix } from "./app.js";
 import { createEmptyDatabase, createTestDatabase, type TestDatabase } from "./database.js";
 import { SHARED_REDIS_DATABASES } from "./global-setup.js";
 import { buildHealthApp, type HealthTestApp } from "./health-app.js";
@@ -300,4 +303,30 @@ export function waitUntil(
     },
     { timeout: timeoutMs, interval: intervalMs },
   );
+}
+
+/**
+ * The environment of a spawned server (`startServerProcess`) under a browser: the run's Redis and
+ * database (without `TEST_DATABASE_URL`, an embedded one in a directory of its own, kept across a restart
+ * and removed after the file), a key prefix of its own and a cheap password hash; `extra` last.
+ */
+export async function spawnedServerEnv(extra: Record<string, string> = {}): Promise<Record<string, string>> {
+  const database = process.env.TEST_DATABASE_URL ? (await testDatabase()).env : {};
+  const storage: Record<string, string> = {};
+  if (!database.DATABASE_URL) {
+    const dir = mkdtempSync(join(tmpdir(), "spawned-server-"));
+    closeAfterFile(() => rmSync(dir, { recursive: true, force: true }));
+    storage.DATA_DIR = dir;
+  }
+  return {
+    NODE_ENV: "test",
+    LOG_LEVEL: "warn",
+    REDIS_URL: (await sharedRedis()).url,
+    SESSION_SECRET: TEST_SECRET,
+    KEY_PREFIX: uniquePrefix(),
+    PASSWORD_SCRYPT_LOG_N: "10",
+    ...database,
+    ...storage,
+    ...extra,
+  };
 }

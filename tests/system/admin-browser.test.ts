@@ -3,9 +3,8 @@ import { dirname } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPostgresDatabase, type Database } from "../../server/infra/db/database.js";
-import { TEST_SECRET, uniquePrefix } from "../helpers/app.js";
 import { launchChromium, press, registerInBrowser, submitCredentials } from "../helpers/chromium.js";
-import { sharedRedis, testDatabase } from "../helpers/fixtures.js";
+import { spawnedServerEnv, testDatabase } from "../helpers/fixtures.js";
 import { silentLogger } from "../helpers/logger.js";
 import { type ServerProcess, startServerProcess } from "../helpers/processes.js";
 
@@ -34,16 +33,7 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)("the admin console in Chromium",
       },
       silentLogger(),
     );
-    const env = {
-      NODE_ENV: "test",
-      LOG_LEVEL: "warn",
-      REDIS_URL: (await sharedRedis()).url,
-      SESSION_SECRET: TEST_SECRET,
-      KEY_PREFIX: uniquePrefix(),
-      PASSWORD_SCRYPT_LOG_N: "10",
-      MFA: "off",
-      ...database.env,
-    };
+    const env = await spawnedServerEnv({ MFA: "off" });
     [server, browser] = await Promise.all([startServerProcess(env), launchChromium()]);
   });
 

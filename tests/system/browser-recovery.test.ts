@@ -1,8 +1,7 @@
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { TEST_SECRET, uniquePrefix } from "../helpers/app.js";
 import { HAS_CHROMIUM, launchChromium } from "../helpers/chromium.js";
-import { sharedRedis, testDatabase } from "../helpers/fixtures.js";
+import { spawnedServerEnv } from "../helpers/fixtures.js";
 import { freePort } from "../helpers/ports.js";
 import { type ServerProcess, startServerProcess } from "../helpers/processes.js";
 import { uniqueEmail } from "../helpers/session.js";
@@ -18,25 +17,12 @@ let smtp: TestSmtpServer;
 beforeAll(async () => {
   smtp = await startSmtpServer();
   const port = await freePort();
-  const database = process.env.TEST_DATABASE_URL ? (await testDatabase()).env : {};
-  [server, browser] = await Promise.all([
-    startServerProcess(
-      {
-        NODE_ENV: "test",
-        LOG_LEVEL: "warn",
-        REDIS_URL: (await sharedRedis()).url,
-        SESSION_SECRET: TEST_SECRET,
-        KEY_PREFIX: uniquePrefix(),
-        PASSWORD_SCRYPT_LOG_N: "10",
-        SMTP_URL: smtp.url,
-        PUBLIC_URL: `http://127.0.0.1:${port}`,
-        EMAIL_VERIFICATION: "off",
-        ...database,
-      },
-      port,
-    ),
-    launchChromium(),
-  ]);
+  const env = await spawnedServerEnv({
+    SMTP_URL: smtp.url,
+    PUBLIC_URL: `http://127.0.0.1:${port}`,
+    EMAIL_VERIFICATION: "off",
+  });
+  [server, browser] = await Promise.all([startServerProcess(env, port), launchChromium()]);
 }, 90_000);
 
 afterAll(async () => {

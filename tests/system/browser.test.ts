@@ -1,19 +1,16 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { TEST_SECRET, uniquePrefix } from "../helpers/app.js";
 import { CHROMIUM, launchChromium, submitCredentials } from "../helpers/chromium.js";
-import { sharedRedis, testDatabase } from "../helpers/fixtures.js";
+import { spawnedServerEnv } from "../helpers/fixtures.js";
 import { type ServerProcess, startServerProcess } from "../helpers/processes.js";
 
 const ARTIFACTS = "test-results";
 const PASSWORD = "correct horse battery";
 
-let dataDir: string | undefined;
 let server: ServerProcess;
 let serverEnv: Record<string, string>;
 let browser: Browser;
@@ -41,20 +38,8 @@ beforeAll(async () => {
     throw new Error(`${CHROMIUM} is missing: install Debian's chromium package (.ci/run does it)`);
   }
   mkdirSync(ARTIFACTS, { recursive: true });
-  const redisServer = await sharedRedis();
-  const database = { env: process.env.TEST_DATABASE_URL ? (await testDatabase()).env : {} };
   // Without TEST_DATABASE_URL the server keeps its embedded database on disk, so it survives a restart.
-  if (!database.env.DATABASE_URL) dataDir = mkdtempSync(join(tmpdir(), "browser-test-"));
-  serverEnv = {
-    NODE_ENV: "test",
-    LOG_LEVEL: "warn",
-    REDIS_URL: redisServer.url,
-    SESSION_SECRET: TEST_SECRET,
-    KEY_PREFIX: uniquePrefix(),
-    PASSWORD_SCRYPT_LOG_N: "10",
-    ...database.env,
-    ...(dataDir ? { DATA_DIR: dataDir } : {}),
-  };
+  serverEnv = await spawnedServerEnv();
   const [app, launched] = await Promise.all([startServerProcess(serverEnv), launchChromium()]);
   server = app;
   browser = launched;
@@ -71,7 +56,6 @@ afterAll(async () => {
   await browser?.close();
   await new Promise((resolve) => (attacker ? attacker.close(resolve) : resolve(undefined)));
   await server?.stop();
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   console.log(`browser tests took ${((Date.now() - startedAt) / 1000).toFixed(1)} s (launch included)`);
 });
 

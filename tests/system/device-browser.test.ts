@@ -1,12 +1,8 @@
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { TEST_SECRET, uniquePrefix } from "../helpers/app.js";
 import { launchChromium, press, registerInBrowser, submitCredentials } from "../helpers/chromium.js";
-import { sharedRedis, testDatabase } from "../helpers/fixtures.js";
+import { spawnedServerEnv } from "../helpers/fixtures.js";
 import { type ServerProcess, startServerProcess, type TestProcess, watch } from "../helpers/processes.js";
 
 // The device sign-in end to end: examples/cli/device-login.mjs as its own process against the built
@@ -14,28 +10,14 @@ import { type ServerProcess, startServerProcess, type TestProcess, watch } from 
 const PASSWORD = "correct horse battery";
 const CLI = "examples/cli/device-login.mjs";
 
-let dataDir: string | undefined;
 let server: ServerProcess;
 let browser: Browser;
 const contexts: BrowserContext[] = [];
 const clis: TestProcess[] = [];
 
 beforeAll(async () => {
-  const database = { env: process.env.TEST_DATABASE_URL ? (await testDatabase()).env : {} };
-  if (!database.env.DATABASE_URL) dataDir = mkdtempSync(join(tmpdir(), "device-browser-"));
-  const env = {
-    NODE_ENV: "test",
-    LOG_LEVEL: "warn",
-    REDIS_URL: (await sharedRedis()).url,
-    SESSION_SECRET: TEST_SECRET,
-    KEY_PREFIX: uniquePrefix(),
-    PASSWORD_SCRYPT_LOG_N: "10",
-    MFA: "off",
-    // The CLI waits this long between polls, seconds.
-    DEVICE_POLL_INTERVAL_SECONDS: "1",
-    ...database.env,
-    ...(dataDir ? { DATA_DIR: dataDir } : {}),
-  };
+  // The CLI waits DEVICE_POLL_INTERVAL_SECONDS between polls.
+  const env = await spawnedServerEnv({ MFA: "off", DEVICE_POLL_INTERVAL_SECONDS: "1" });
   [server, browser] = await Promise.all([startServerProcess(env), launchChromium()]);
 });
 
@@ -44,7 +26,6 @@ afterAll(async () => {
   for (const c of contexts) await c.close().catch(() => undefined);
   await browser?.close();
   await server?.stop();
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 
 type CliLine = {

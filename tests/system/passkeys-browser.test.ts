@@ -1,8 +1,7 @@
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { TEST_SECRET, uniquePrefix } from "../helpers/app.js";
 import { launchChromium } from "../helpers/chromium.js";
-import { sharedRedis, testDatabase } from "../helpers/fixtures.js";
+import { spawnedServerEnv } from "../helpers/fixtures.js";
 import { freePort } from "../helpers/ports.js";
 import { type ServerProcess, startServerProcess } from "../helpers/processes.js";
 
@@ -22,18 +21,7 @@ const startedAt = Date.now();
 beforeAll(async () => {
   const port = await freePort();
   origin = `http://localhost:${port}`;
-  const redis = await sharedRedis();
-  const database = process.env.TEST_DATABASE_URL ? (await testDatabase()).env : {};
-  const env = {
-    NODE_ENV: "test",
-    LOG_LEVEL: "warn",
-    REDIS_URL: redis.url,
-    SESSION_SECRET: TEST_SECRET,
-    KEY_PREFIX: uniquePrefix(),
-    PASSWORD_SCRYPT_LOG_N: "10",
-    PUBLIC_URL: origin,
-    ...database,
-  };
+  const env = await spawnedServerEnv({ PUBLIC_URL: origin });
   [server, browser] = await Promise.all([startServerProcess(env, port), launchChromium()]);
   context = await browser.newContext();
   await context.addInitScript({
