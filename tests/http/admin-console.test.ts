@@ -1,6 +1,7 @@
 import request from "supertest";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ADMIN_GROUP } from "../../server/domain/auth/groups.js";
+import { ACTIONS } from "../../server/http/admin/console-views.js";
 import type { TestApp } from "../helpers/app.js";
 import type { TestDatabase } from "../helpers/database.js";
 import { type Credentials, isolatedDatabase, login, registerUser, testApp } from "../helpers/fixtures.js";
@@ -29,19 +30,15 @@ const PAGES = (id: string) =>
     ["get", "/admin"],
     ["get", "/admin/users"],
     ["get", `/admin/users/${id}`],
-    ["post", `/admin/users/${id}/disable`],
-    ["post", `/admin/users/${id}/enable`],
-    ["post", `/admin/users/${id}/revoke-sessions`],
-    ["post", `/admin/users/${id}/password-reset`],
-    ["post", `/admin/users/${id}/verification`],
-    ["post", `/admin/users/${id}/delete`],
+    // Every action button (disable, enable, end sessions, reset mails, second factors, delete).
+    ...Object.keys(ACTIONS).map((action) => ["post", `/admin/users/${id}/${action}`] as const),
     ["post", `/admin/users/${id}/groups`],
     ["post", `/admin/users/${id}/groups/ops/remove`],
     ["post", `/admin/users/${id}/sessions/abc/revoke`],
   ] as const;
 
-const page = (route: ReturnType<typeof PAGES>[number], cookie: string) =>
-  request(t.app)[route[0]](route[1]).set("Cookie", cookie).set("Accept", "text/html").type("form");
+const page = (route: ReturnType<typeof PAGES>[number], cookie: string, app = t) =>
+  request(app.app)[route[0]](route[1]).set("Cookie", cookie).set("Accept", "text/html").type("form");
 
 describe("the admin console", () => {
   it("sends a browser without a session to the login page, and answers 403 to a non-admin on every page and form", async () => {
@@ -50,6 +47,30 @@ describe("the admin console", () => {
     expect(anonymous.headers.location).toBe("/login?next=%2Fadmin%2Fusers");
     for (const route of PAGES(target.id)) {
       const res = await page(route, target.cookie);
+      expect(res.status, `${route[0]} ${route[1]}`).toBe(403);
+      expect(res.text).not.toContain(target.email);
+    }
+    expect((await t.services.users.findById(target.id))?.disabledAt).toBeNull();
+  });
+
+  it("answers 403 on every page and form to a non-admin whose cached user claims the admin group", async () => {
+    const forger = await registerUser(t);
+    const id = await idOf(forger.email);
+    await request(t.app).get("/auth/me").set("Cookie", forger.cookie).expect(200);
+    const key = t.cache.keys.value("users", 0, id);
+    const stored = (await t.redis!.get(key)) as string;
+    const at = stored.indexOf(":");
+    const forged = { ...JSON.parse(stored.slice(at + 1)), groups: [ADMIN_GROUP] };
+    await t.redis!.set(key, `${stored.slice(0, at)}:${JSON.stringify(forged)}`, "KEEPTTL");
+    // Another instance, with no copy of the user in its memory, reads the forged entry.
+    const other = await testApp({
+      db: database.db,
+      env: { REAUTH_MAX_AGE_SECONDS: "300", MFA: "off", KEY_PREFIX: t.config.keyPrefix },
+    });
+    const verify = await request(other.app).get("/auth/verify").set("Cookie", forger.cookie);
+    expect(verify.headers["x-auth-groups"]).toBe(ADMIN_GROUP); // the forgery is in place
+    for (const route of PAGES(target.id)) {
+      const res = await page(route, forger.cookie, other);
       expect(res.status, `${route[0]} ${route[1]}`).toBe(403);
       expect(res.text).not.toContain(target.email);
     }
