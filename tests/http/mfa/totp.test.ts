@@ -11,7 +11,11 @@ let pinned: number | undefined;
 const clock = () => pinned ?? Date.now();
 beforeAll(async () => {
   t = await testApp({
-    env: { RATE_LIMIT_LOGIN_LIMIT: "1000", RATE_LIMIT_MFA_ACCOUNT_LIMIT: "3" },
+    env: {
+      RATE_LIMIT_LOGIN_LIMIT: "1000",
+      RATE_LIMIT_MFA_ACCOUNT_LIMIT: "3",
+      RATE_LIMIT_MFA_DEVICE_LIMIT: "4",
+    },
     now: clock,
   });
 });
@@ -154,6 +158,31 @@ describe("TOTP sign-in", () => {
     );
     const ok = await verify(`${ownerAgain}; ${deviceCookie}`, { code: await code(secret) });
     expect(ok.status).toBe(200);
+  });
+
+  it("limits a known device's own guesses too, and counts recovery codes like codes", async () => {
+    const { email, password, secret, recoveryCodes } = await userWithTotp();
+    const owner = await verify(await firstStep(email, password), { code: await code(secret, 1) });
+    expect(owner.status).toBe(200);
+    const deviceCookie = ([] as string[])
+      .concat(owner.headers["set-cookie"] ?? [])
+      .find((c) => c.startsWith(`${t.config.session.deviceCookieName}=`))
+      ?.split(";")[0] as string;
+
+    // A thief of the owner's browser (its device cookie) gets RATE_LIMIT_MFA_DEVICE_LIMIT guesses, then none.
+    const stolen = `${await firstStep(email, password, { Cookie: deviceCookie })}; ${deviceCookie}`;
+    for (let i = 0; i < 4; i++) expect((await verify(stolen, { code: "333333" })).status).toBe(401);
+    expect((await verify(stolen, { recoveryCode: recoveryCodes[0] })).status).toBe(429);
+
+    // Elsewhere, recovery codes are guesses against the account's limit like codes: the right one is
+    // refused once it is spent, and stays unused.
+    const elsewhere = await firstStep(email, password);
+    for (let i = 0; i < 3; i++) {
+      expect((await verify(elsewhere, { recoveryCode: `wrong-guess-${i}` })).status).toBe(401);
+    }
+    expect((await verify(elsewhere, { recoveryCode: recoveryCodes[0] })).status).toBe(429);
+    const signedIn = sessionCookie(owner, t.config.session.cookieName) as string;
+    expect((await request(t.app).get("/auth/mfa").set("Cookie", signedIn)).body.recoveryCodesLeft).toBe(10);
   });
 
   it("asks for a recent authentication before turning TOTP off or regenerating codes", async () => {
