@@ -1,3 +1,4 @@
+import { generate } from "otplib";
 import request from "supertest";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ADMIN_GROUP } from "../../server/domain/auth/groups.js";
@@ -94,6 +95,41 @@ describe("delete my account", () => {
     const id = await idOf(user.email);
     const phone = await login(other, user.email, { password: user.password });
     await t.services.userCache.groups.add(id, "ops");
+    // Everything else an account can own: a second factor with recovery codes, a browser trusted at the
+    // second step, a personal access token and an app's bearer session (on an instance with MFA on).
+    const withMfa = await testApp({ db: database.db, env: { KEY_PREFIX: t.config.keyPrefix } });
+    const setup = await request(withMfa.app)
+      .post("/auth/mfa/totp/setup")
+      .set("Cookie", user.cookie)
+      .expect(200);
+    const code = (step: number) =>
+      generate({ secret: setup.body.secret, epoch: Date.now() / 1000 + step * 30 });
+    const confirmed = await request(withMfa.app)
+      .post("/auth/mfa/totp/confirm")
+      .set("Cookie", user.cookie)
+      .send({ code: await code(0) })
+      .expect(200);
+    const pending = await request(withMfa.app)
+      .post("/auth/login")
+      .send({ email: user.email, password: user.password });
+    expect(pending.body.mfaRequired).toBe(true);
+    const trusted = await request(withMfa.app)
+      .post("/auth/mfa/verify")
+      .set("Cookie", String(pending.headers["set-cookie"]).split(";")[0] as string)
+      .send({ code: await code(1), trustDevice: true })
+      .expect(200);
+    const pat = await request(t.app)
+      .post("/auth/tokens")
+      .set("Cookie", user.cookie)
+      .send({ name: "deploy script", scopes: [], expiresInDays: 30 })
+      .expect(201);
+    const app = await request(withMfa.app)
+      .post("/auth/token")
+      .send({ email: user.email, password: user.password, recoveryCode: confirmed.body.recoveryCodes[0] })
+      .expect(200);
+    const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
+    await request(other.app).get("/auth/me").set(bearer(pat.body.token)).expect(200);
+    await request(other.app).get("/auth/me").set(bearer(app.body.token)).expect(200);
     await t.services.events.settled();
     expect(await rowsNaming(id, user.email)).not.toEqual([]);
 
@@ -110,13 +146,17 @@ describe("delete my account", () => {
       .expect(204);
 
     const gone = await request(t.app).delete("/auth/account").set("Cookie", user.cookie).expect(200);
-    expect(gone.body).toEqual({ sessionsEnded: 2 });
+    // Both browsers, the browser that passed the second step and the app's bearer session.
+    expect(gone.body).toEqual({ sessionsEnded: 4 });
     expect(String(gone.headers["set-cookie"])).toMatch(new RegExp(`${t.config.session.cookieName}=;`));
     await t.services.events.settled();
 
     expect(await rowsNaming(id, user.email)).toEqual([]);
     await request(other.app).get("/auth/me").set("Cookie", phone.cookie).expect(401);
     await request(t.app).get("/auth/me").set("Cookie", user.cookie).expect(401);
+    await request(other.app).get("/auth/me").set(bearer(pat.body.token)).expect(401);
+    await request(other.app).get("/auth/me").set(bearer(app.body.token)).expect(401);
+    expect(trusted.status).toBe(200);
     const keys = await t.redis!.keys(`${t.config.keyPrefix}:*`);
     expect(keys.filter((k) => k.includes(id))).toEqual([]);
     const left = await Promise.all([user.cookie, phone.cookie].map((c) => t.redis!.exists(sessionKey(c))));
