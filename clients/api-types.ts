@@ -905,6 +905,23 @@ export interface Operations {
         identities: Array<{
           [key: string]: unknown;
         }>;
+        secondFactors: {
+          totp: boolean;
+          recoveryCodesLeft: number;
+          passkeys: Array<{
+            name: string;
+            createdAt: string;
+            backedUp: boolean;
+            [key: string]: unknown;
+          }>;
+          [key: string]: unknown;
+        };
+        personalTokens: Array<{
+          id: string;
+          name: string;
+          scopes: Array<string>;
+          [key: string]: unknown;
+        }>;
         events: Array<{
           [key: string]: unknown;
         }>;

@@ -267,6 +267,13 @@ export function createServices(
   const groups = userCache.groups;
   const deletion = createAccountDeletion({ users, groups, sessions, events, mail, logger });
   const directory = createUserDirectory(db);
+  const personalTokens = createPersonalTokens({
+    config: config.tokens,
+    records: createPersonalTokenRecords(db),
+    cache,
+    logger,
+    events,
+  });
   const factors = createFactorReset({
     repository: mfaRepository,
     passkeys: passkeyRepository,
@@ -289,7 +296,16 @@ export function createServices(
     config,
     oauth,
     deletion,
-    exports: createAccountExport({ users, groups, sessions, events, identities: oauth }),
+    exports: createAccountExport({
+      users,
+      groups,
+      sessions,
+      events,
+      identities: oauth,
+      factors: mfaRepository,
+      passkeys: passkeyRepository,
+      personalTokens,
+    }),
     admin: {
       directory,
       actions,
@@ -324,13 +340,7 @@ export function createServices(
       beginSignIn,
       logger,
     }),
-    personalTokens: createPersonalTokens({
-      config: config.tokens,
-      records: createPersonalTokenRecords(db),
-      cache,
-      logger,
-      events,
-    }),
+    personalTokens,
   };
 }
 

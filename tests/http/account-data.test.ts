@@ -7,6 +7,7 @@ import type { TestApp } from "../helpers/app.js";
 import type { TestDatabase } from "../helpers/database.js";
 import { isolatedDatabase, login, registerUser, testApp, waitUntil } from "../helpers/fixtures.js";
 import { sessionIdOf } from "../helpers/session.js";
+import { softAuthenticator } from "../helpers/soft-authenticator.js";
 import { startSmtpServer, type TestSmtpServer } from "../helpers/smtp.js";
 
 // Its own schema, so "every table" is this file's and the last-admin rule counts only its admins.
@@ -67,6 +68,30 @@ describe("download my data", () => {
       .set("Cookie", admin.cookie)
       .expect(200);
     const again = await login(t, user.email, { password: user.password });
+    // Its ways in beside the password: an authenticator app, a passkey (on an instance with MFA on) and a
+    // personal access token.
+    const withMfa = await testApp({ db: database.db, env: { KEY_PREFIX: t.config.keyPrefix } });
+    const setup = await request(withMfa.app).post("/auth/mfa/totp/setup").set("Cookie", again.cookie);
+    await request(withMfa.app)
+      .post("/auth/mfa/totp/confirm")
+      .set("Cookie", again.cookie)
+      .send({ code: await generate({ secret: setup.body.secret }) })
+      .expect(200);
+    const url = new URL(withMfa.config.mail.publicUrl);
+    const authenticator = softAuthenticator({ origin: url.origin, rpId: url.hostname });
+    const options = await request(withMfa.app)
+      .post("/auth/passkeys/register/options")
+      .set("Cookie", again.cookie);
+    await request(withMfa.app)
+      .post("/auth/passkeys/register")
+      .set("Cookie", again.cookie)
+      .send({ response: authenticator.create(options.body), name: "Work laptop" })
+      .expect(201);
+    const pat = await request(t.app)
+      .post("/auth/tokens")
+      .set("Cookie", again.cookie)
+      .send({ name: "deploy script", scopes: [], expiresInDays: 30 })
+      .expect(201);
     await t.services.events.settled();
 
     await request(t.app).get("/auth/account/export").expect(401);
@@ -81,8 +106,19 @@ describe("download my data", () => {
     });
     expect(res.body.sessions).toEqual([expect.objectContaining({ current: true })]);
     expect(res.body.identities).toEqual([]);
+    expect(res.body.secondFactors).toEqual({
+      totp: true,
+      recoveryCodesLeft: 10,
+      passkeys: [{ name: "Work laptop", createdAt: expect.any(String), lastUsedAt: null, backedUp: false }],
+    });
+    expect(res.body.personalTokens).toEqual([
+      expect.objectContaining({ id: pat.body.id, name: "deploy script", scopes: [], lastUsedAt: null }),
+    ]);
     expect(res.body.events.map((e: { event: string }) => e.event)).toContain("login_succeeded");
     const text = JSON.stringify(res.body);
+    // Never a secret: not the token, not the authenticator's secret.
+    expect(text).not.toContain(pat.body.token);
+    expect(text).not.toContain(setup.body.secret);
     for (const foreign of [adminId, admin.email, sessionIdOf(laptop.cookie), sessionIdOf(again.cookie)]) {
       expect(text).not.toContain(foreign);
     }

@@ -1,10 +1,16 @@
+import type { TotpRow } from "../mfa/mfa-repository.js";
+import type { PasskeyRecord } from "../mfa/passkey-repository.js";
 import type { Identity } from "../oidc/identities.js";
 import type { SecurityEvents } from "../security/events.js";
 import type { SessionView, UserSessions } from "../session/user-sessions.js";
 import type { GroupRepository } from "./groups.js";
+import type { PersonalTokenView } from "./personal-tokens.js";
 import type { UserRepository } from "./user-repository.js";
 
-/** What "download my data" gives: the account, its sessions and its recorded activity. */
+/**
+ * What "download my data" gives: the account, its sessions, its ways in (providers, second factors,
+ * personal access tokens: what the account page shows, never a secret, hash or key) and its activity.
+ */
 export interface AccountExport {
   exportedAt: string;
   account: {
@@ -23,6 +29,14 @@ export interface AccountExport {
     linkedAt: string;
     lastUsedAt: string;
   }>;
+  secondFactors: {
+    /** An authenticator app (TOTP) is on. */
+    totp: boolean;
+    recoveryCodesLeft: number;
+    passkeys: Array<{ name: string; createdAt: string; lastUsedAt: string | null; backedUp: boolean }>;
+  };
+  /** Personal access tokens: their names, scopes and use, never the token or its hash. */
+  personalTokens: PersonalTokenView[];
   events: Array<{
     at: string;
     event: string;
@@ -43,6 +57,12 @@ export function createAccountExport(deps: {
   sessions: Pick<UserSessions, "list">;
   events: Pick<SecurityEvents, "recent" | "record">;
   identities: { linked(userId: string): Promise<Identity[]> };
+  factors: {
+    totpOf(userId: string): Promise<TotpRow | undefined>;
+    recoveryCodesLeft(userId: string): Promise<number>;
+  };
+  passkeys: { listFor(userId: string): Promise<PasskeyRecord[]> };
+  personalTokens: { listFor(userId: string): Promise<PersonalTokenView[]> };
   now?: () => number;
 }): { exportAccount(userId: string, currentSid: string): Promise<AccountExport | undefined> } {
   const { users, groups, sessions, events } = deps;
@@ -51,12 +71,17 @@ export function createAccountExport(deps: {
     async exportAccount(userId, currentSid) {
       const user = await users.findById(userId);
       if (!user) return undefined;
-      const [names, list, recent, linked] = await Promise.all([
+      const [names, list, recent, linked, totp, codesLeft, keys, tokens] = await Promise.all([
         groups.groupsOf(userId),
         sessions.list(userId, currentSid),
         events.recent(userId),
         deps.identities.linked(userId),
+        deps.factors.totpOf(userId),
+        deps.factors.recoveryCodesLeft(userId),
+        deps.passkeys.listFor(userId),
+        deps.personalTokens.listFor(userId),
       ]);
+      const totpOn = Boolean(totp?.confirmedAt);
       events.record("account_exported", { userId });
       return {
         exportedAt: new Date(now()).toISOString(),
@@ -75,6 +100,17 @@ export function createAccountExport(deps: {
           linkedAt: i.createdAt.toISOString(),
           lastUsedAt: i.lastUsedAt.toISOString(),
         })),
+        secondFactors: {
+          totp: totpOn,
+          recoveryCodesLeft: totpOn ? codesLeft : 0,
+          passkeys: keys.map((k) => ({
+            name: k.name,
+            createdAt: k.createdAt.toISOString(),
+            lastUsedAt: k.lastUsedAt?.toISOString() ?? null,
+            backedUp: k.backedUp,
+          })),
+        },
+        personalTokens: tokens,
         events: recent
           .filter((e) => e.userId === userId && e.target === undefined)
           .map(({ at, event, ip, device, userAgent, count }) => ({

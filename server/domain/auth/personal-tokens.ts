@@ -54,6 +54,8 @@ export interface PersonalTokens {
   /** Creates a token for `user`; the token is in the answer only, never stored. */
   create(user: Express.User, request: TokenRequest): Promise<{ token: string; view: PersonalTokenView }>;
   list(user: Express.User): Promise<PersonalTokenView[]>;
+  /** The same list by user id (the account export). */
+  listFor(userId: string): Promise<PersonalTokenView[]>;
   /** Deletes one of the user's tokens and drops it from every instance's cache; false: no such token. */
   revoke(user: Express.User, id: string): Promise<boolean>;
   /** The token's grant, or undefined when it is unknown, revoked or expired. */
@@ -121,6 +123,10 @@ export function createPersonalTokens(deps: {
 
     async list(user) {
       return (await records.list(user.id)).map(view);
+    },
+
+    async listFor(userId) {
+      return (await records.list(userId)).map(view);
     },
 
     async revoke(user, id) {

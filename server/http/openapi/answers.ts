@@ -120,6 +120,12 @@ export const accountExport = z.looseObject({
   account: z.looseObject({ id: z.string(), email: z.string() }),
   sessions: z.array(z.looseObject({})),
   identities: z.array(z.looseObject({})),
+  secondFactors: z.looseObject({
+    totp: z.boolean(),
+    recoveryCodesLeft: z.number().int(),
+    passkeys: z.array(z.looseObject({ name: z.string(), createdAt: isoDate, backedUp: z.boolean() })),
+  }),
+  personalTokens: z.array(z.looseObject({ id: z.string(), name: z.string(), scopes: z.array(z.string()) })),
   events: z.array(z.looseObject({})),
 });
 export const sessionsEnded = z.looseObject({ sessionsEnded: z.number().int() });
