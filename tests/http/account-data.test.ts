@@ -7,8 +7,8 @@ import type { TestApp } from "../helpers/app.js";
 import type { TestDatabase } from "../helpers/database.js";
 import { isolatedDatabase, login, registerUser, testApp, waitUntil } from "../helpers/fixtures.js";
 import { sessionIdOf } from "../helpers/session.js";
-import { softAuthenticator } from "../helpers/soft-authenticator.js";
 import { startSmtpServer, type TestSmtpServer } from "../helpers/smtp.js";
+import { softAuthenticator } from "../helpers/soft-authenticator.js";
 
 // Its own schema, so "every table" is this file's and the last-admin rule counts only its admins.
 let database: TestDatabase;

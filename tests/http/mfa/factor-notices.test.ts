@@ -5,8 +5,8 @@ import { startMailWorker } from "../../../server/process/runtime.js";
 import type { TestApp } from "../../helpers/app.js";
 import { registerUser, testApp } from "../../helpers/fixtures.js";
 import { sessionCookie } from "../../helpers/session.js";
-import { softAuthenticator } from "../../helpers/soft-authenticator.js";
 import { startSmtpServer, type TestSmtpServer } from "../../helpers/smtp.js";
+import { softAuthenticator } from "../../helpers/soft-authenticator.js";
 
 let t: TestApp;
 let smtp: TestSmtpServer;
