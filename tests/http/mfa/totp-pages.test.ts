@@ -77,6 +77,35 @@ describe("the authenticator app on the account page", () => {
     expect((await post("/account/mfa/totp/setup", cookie)).headers.location).toBe("/account");
   });
 
+  it("serves every sign-in-method page under the strict CSP, with no inline script, style or handler", async () => {
+    const { cookie, email, password } = await registerUser(t);
+    const setup = await startSetup(cookie);
+    const strict = (res: request.Response, what: string) => {
+      expect(res.status, what).toBe(200);
+      const csp = String(res.headers["content-security-policy"]);
+      expect(csp, what).toMatch(/default-src 'none'/);
+      expect(csp, what).toMatch(/script-src 'self'(;|$)/);
+      expect(csp, what).not.toMatch(/unsafe-inline|unsafe-eval/);
+      const html = res.text.replace(/<script src="\/assets\/[a-z]+\.[0-9a-f]{12}\.js" defer><\/script>/g, "");
+      expect(html, what).not.toMatch(/<script|<style|\sstyle=|\son[a-z]+=/i);
+    };
+    strict(await page("/account/mfa/totp", cookie), "setup");
+    strict(
+      await post("/account/mfa/totp/confirm", cookie, { code: await code(setup.secret) }),
+      "recovery codes",
+    );
+    strict(await page("/account", cookie), "account with sign-in methods");
+    strict(await post("/account/mfa/recovery-codes", cookie), "regenerated recovery codes");
+    strict(await page("/account/mfa/totp/off", cookie), "turn off");
+    strict(await page("/account/delete", cookie), "delete my account");
+    strict(await page("/account/confirm?next=%2Faccount", cookie), "confirm it is you");
+    const pending = await request(t.app).post("/auth/login").send({ email, password });
+    strict(
+      await page("/login/mfa", String(pending.headers["set-cookie"]).split(";")[0] as string),
+      "second step",
+    );
+  });
+
   it("regenerates the recovery codes (the old ones stop working) and turns off after asking", async () => {
     const { cookie } = await registerUser(t);
     const { secret } = await startSetup(cookie);
