@@ -165,6 +165,7 @@ export function createApp(config: Config, services: Services): Express {
       config,
       accounts,
       recovery: services.recovery,
+      emailChange: services.emailChange,
       limits,
       returnTo,
       events,
