@@ -123,7 +123,10 @@ describe("changing the email address", () => {
     expect(changed.subject).toBe("Your email address was changed");
     expect(changed.text).toContain(target);
 
-    await request(t.app).post("/auth/login").send({ email: owner.email, password: TEST_PASSWORD }).expect(401);
+    await request(t.app)
+      .post("/auth/login")
+      .send({ email: owner.email, password: TEST_PASSWORD })
+      .expect(401);
     await login(t, target);
 
     const again = await useToken(t, token);
@@ -145,7 +148,10 @@ describe("changing the email address", () => {
     const bad = await askChange(t, owner.cookie, "not an address");
     expect(bad.status).toBe(400);
     expect(bad.body.error).toMatchObject({ code: "invalid_request", field: "email" });
-    await request(t.app).post("/auth/email").send({ email: uniqueEmail("x") }).expect(401);
+    await request(t.app)
+      .post("/auth/email")
+      .send({ email: uniqueEmail("x") })
+      .expect(401);
   });
 
   it("answers a taken address exactly like a free one: no link, its owner gets a notice, nothing changes", async () => {
