@@ -292,6 +292,47 @@ export interface Operations {
       503: ApiError<"service_unavailable">;
     };
   };
+  "POST /auth/email": {
+    params: Record<string, never>;
+    query: Record<string, never>;
+    body: {
+      email: string;
+    };
+    responses: {
+      202: {
+        status: string;
+        message?: string;
+        [key: string]: unknown;
+      };
+      400: ApiError<"invalid_path" | "invalid_request" | "email_refused" | "token_in_query" | "credentials_conflict" | "invalid_json" | "invalid_encoding" | "invalid_body" | "request_aborted">;
+      401: ApiError<"unauthenticated" | "invalid_authorization">;
+      403: ApiError<"token_not_allowed" | "reauthentication_required" | "mfa_setup_required" | "csrf_rejected">;
+      413: ApiError<"payload_too_large">;
+      415: ApiError<"unsupported_media_type">;
+      429: ApiError<"rate_limited">;
+      500: ApiError<"internal_error">;
+      503: ApiError<"service_unavailable">;
+    };
+  };
+  "POST /auth/email/change": {
+    params: Record<string, never>;
+    query: Record<string, never>;
+    body: {
+      token: string;
+    };
+    responses: {
+      204: undefined;
+      400: ApiError<"invalid_path" | "invalid_request" | "invalid_token" | "token_in_query" | "credentials_conflict" | "invalid_json" | "invalid_encoding" | "invalid_body" | "request_aborted">;
+      401: ApiError<"invalid_authorization">;
+      403: ApiError<"token_not_allowed" | "mfa_setup_required" | "csrf_rejected">;
+      409: ApiError<"email_taken">;
+      413: ApiError<"payload_too_large">;
+      415: ApiError<"unsupported_media_type">;
+      429: ApiError<"rate_limited">;
+      500: ApiError<"internal_error">;
+      503: ApiError<"service_unavailable">;
+    };
+  };
   "GET /auth/verify": {
     params: Record<string, never>;
     query: Record<string, never>;

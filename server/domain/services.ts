@@ -14,6 +14,7 @@ import type { AccountRecovery } from "./auth/account-recovery.js";
 import type { AccountService } from "./auth/account-service.js";
 import type { BeginSignIn } from "./auth/begin-sign-in.js";
 import type { DeviceSignIn } from "./auth/device-sign-in.js";
+import type { EmailChange } from "./auth/email-change.js";
 import type { createPassport } from "./auth/passport.js";
 import type { PasswordHasher } from "./auth/password.js";
 import type { PersonalTokens } from "./auth/personal-tokens.js";
@@ -82,6 +83,8 @@ export interface Services extends Infrastructure {
   accounts: AccountService;
   /** Forgot password, reset, email verification. */
   recovery: AccountRecovery;
+  /** A signed-in user moves the account to another address, confirmed by a link mailed there. */
+  emailChange: EmailChange;
   metrics: Metrics;
   /** Started by the runtime; until then each audit runs on demand when its last result is too old. */
   audits: RedisAudits;

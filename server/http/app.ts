@@ -25,6 +25,7 @@ import { createActivityRouter } from "./routes/activity.js";
 import { createAuthRouter } from "./routes/auth.js";
 import { createCacheAdminRouter } from "./routes/cache-admin.js";
 import { createDeviceRouter } from "./routes/device.js";
+import { createEmailChangeRouter } from "./routes/email-change.js";
 import { createHealthRouter } from "./routes/health.js";
 import { createMetricsRouter } from "./routes/metrics.js";
 import { createMfaRouter } from "./routes/mfa.js";
@@ -121,6 +122,7 @@ export function createApp(config: Config, services: Services): Express {
   );
   app.use("/auth", createDeviceRouter({ config, device: services.deviceSignIn, limits }));
   app.use("/auth", createPersonalTokensRouter({ config, accounts, tokens: services.personalTokens }));
+  app.use("/auth", createEmailChangeRouter({ config, accounts, emailChange: services.emailChange, limits }));
   app.use(
     "/auth",
     createAccountDataRouter({
@@ -163,6 +165,7 @@ export function createApp(config: Config, services: Services): Express {
       config,
       accounts,
       recovery: services.recovery,
+      emailChange: services.emailChange,
       limits,
       returnTo,
       events,

@@ -11,6 +11,7 @@ import { createBeginSignIn } from "../domain/auth/begin-sign-in.js";
 import { createDeviceCookies } from "../domain/auth/device-cookie.js";
 import { createMemoryDeviceGrants, createRedisDeviceGrants } from "../domain/auth/device-grants.js";
 import { createDeviceSignIn } from "../domain/auth/device-sign-in.js";
+import { createEmailChange } from "../domain/auth/email-change.js";
 import { createGroupRepository } from "../domain/auth/groups.js";
 import { createPassport } from "../domain/auth/passport.js";
 import { createPersonalTokenRecords } from "../domain/auth/personal-token-records.js";
@@ -242,10 +243,11 @@ export function createServices(
     mail,
     now: options.now,
   });
+  const accountTokens = createAccountTokens(db);
   const recovery = createAccountRecovery({
     config,
     users,
-    tokens: createAccountTokens(db),
+    tokens: accountTokens,
     hasher,
     sessions,
     mail,
@@ -328,6 +330,7 @@ export function createServices(
     passkeys,
     accounts,
     recovery,
+    emailChange: createEmailChange({ users, tokens: accountTokens, mail, limits, logger, events }),
     metrics,
     audits,
     events,

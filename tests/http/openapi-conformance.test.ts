@@ -236,6 +236,13 @@ describe("sign-in and account", () => {
     expect((await at("POST /auth/email/verify/resend", { as: cookie(user) })).status).toBe(202);
     expect((await at("POST /auth/email/verify/resend", { body: { email: user.email } })).status).toBe(202);
     expect((await at("POST /auth/email/verify/resend", { body: { email: 3 } })).status).toBe(400);
+    const changer = await registerUser(t);
+    const newAddress = { email: `moved-${Date.now()}@example.com` };
+    expect((await at("POST /auth/email", { as: cookie(changer), body: newAddress })).status).toBe(202);
+    expect((await at("POST /auth/email", { as: cookie(changer), body: { email: 3 } })).status).toBe(400);
+    expect((await at("POST /auth/email", { body: newAddress })).status).toBe(401);
+    expect((await at("POST /auth/email/change", { body: { token: "not-a-token" } })).status).toBe(400);
+    expect((await at("POST /auth/email/change", { body: [] })).status).toBe(400);
     const text = await at("POST /auth/email/verify", {
       headers: { "Content-Type": "text/plain" },
       body: "x",

@@ -1,13 +1,13 @@
 import { createHash, randomBytes } from "node:crypto";
 import type { Database } from "../../infra/db/database.js";
 
-export type TokenPurpose = "password_reset" | "email_verification";
+export type TokenPurpose = "password_reset" | "email_verification" | "email_change";
 
 /** What a token was bound to when it was issued; a use checks it still holds. */
 export interface TokenBinding {
-  /** The user's credential epoch (password reset): a password change since voids the token. */
+  /** The user's credential epoch (password reset, email change): a password change since voids the token. */
   credentialEpoch?: number;
-  /** The address the link was mailed to (verification). */
+  /** The address the link was mailed to (verification, email change). */
   email?: string;
 }
 

@@ -99,6 +99,8 @@ export function createUserCache(deps: {
       thenInvalidate(id, users.rehashPassword(id, passwordHash, previousHash)),
     revokeDevices: (id) => thenInvalidate(id, users.revokeDevices(id)),
     markEmailVerified: (id, email) => thenInvalidate(id, users.markEmailVerified(id, email)),
+    changeEmail: (id, email, expectedEpoch) =>
+      thenInvalidate(id, users.changeEmail(id, email, expectedEpoch)),
     setDisabled: (id, disabled) => thenInvalidate(id, users.setDisabled(id, disabled)),
   };
 

@@ -69,6 +69,12 @@ export interface UserRepository {
   revokeDevices(id: string): Promise<number | undefined>;
   /** Marks `email` as verified if it is still the user's address; false when it is not (or no such user). */
   markEmailVerified(id: string, email: string): Promise<boolean>;
+  /**
+   * Moves the account to `email` and marks it verified (the owner proved they read mail there), if the
+   * credential epoch is still `expectedEpoch`; false when it is not (or no such user). `email_taken` when
+   * another account has the address.
+   */
+  changeEmail(id: string, email: string, expectedEpoch: number): Promise<boolean>;
   /** Disables (login refused, sessions no longer accepted) or re-enables the account. */
   setDisabled(id: string, disabled: boolean): Promise<void>;
 }
@@ -132,6 +138,19 @@ export function createUserRepository(db: Database): UserRepository {
         [id, email],
       );
       return rows.length > 0;
+    },
+    async changeEmail(id, email, expectedEpoch) {
+      try {
+        const { rows } = await db.query(
+          `UPDATE users SET email = $2, email_verified_at = now(), updated_at = now()
+           WHERE id = $1 AND credential_epoch = $3 RETURNING id`,
+          [id, email, expectedEpoch],
+        );
+        return rows.length > 0;
+      } catch (err) {
+        if ((err as { code?: string }).code === "23505") throw new HttpError("email_taken");
+        throw err;
+      }
     },
     async setDisabled(id, disabled) {
       await db.query(

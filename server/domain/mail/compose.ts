@@ -111,6 +111,25 @@ export function createMailComposer(deps: {
     });
   };
 
+  const emailChangeMail = async (user: UserRecord, email: string): Promise<Mail> => {
+    const ttl = config.mail.emailVerificationTtlSeconds;
+    const token = await tokens.issue(
+      user.id,
+      "email_change",
+      { email, credentialEpoch: user.credentialEpoch },
+      ttl,
+    );
+    return render(email, {
+      subject: "Confirm your new email address",
+      paragraphs: [
+        `Someone, hopefully you, asked to move the account ${user.email} to this address, ${email}.`,
+        `The link below works once, for ${describeDuration(ttl)}. Until it is used, the account keeps its current address.`,
+      ],
+      link: { url: `${origin}/account/email/confirm?token=${token}`, label: "Use this address" },
+      after: ["If you did not ask for this, ignore this mail: nothing changes."],
+    });
+  };
+
   const compose = async (job: MailJob): Promise<Mail | undefined> => {
     switch (job.kind) {
       case "password-reset": {
@@ -176,6 +195,43 @@ export function createMailComposer(deps: {
           link: { url: `${origin}/account`, label: "Set up a second factor" },
         });
       }
+      case "email-change": {
+        const user = active(await users.findById(job.userId));
+        // A password change since the request voids it: no link bound to the new epoch goes out.
+        if (!user || user.credentialEpoch !== job.credentialEpoch) return undefined;
+        const holder = await users.findByEmail(job.email);
+        if (!holder) return emailChangeMail(user, job.email);
+        if (holder.id === user.id || holder.disabledAt) return undefined;
+        return render(holder.email, {
+          subject: "Someone tried to move an account to your address",
+          paragraphs: [
+            `Someone tried to move another account to ${holder.email}, which already has an account. Nothing changed: your account stays as it is, and no other account can take this address.`,
+            "If it was you: this address already has an account of its own. Log in to it, or reset its password if you forgot it.",
+          ],
+          link: { url: `${origin}/password/forgot`, label: "Reset my password" },
+          after: ["If it was not you, you can ignore this mail."],
+        });
+      }
+      case "email-change-requested": {
+        const user = active(await users.findById(job.userId));
+        if (!user || user.email.toLowerCase() === job.email.toLowerCase()) return undefined;
+        return render(user.email, {
+          subject: "A change of your email address was requested",
+          paragraphs: [
+            `Someone signed in to the account ${user.email} asked to move it to ${job.email}. The change happens only once the link mailed to the new address is used.`,
+            "If this was you, there is nothing to do here. If not, change your password (that voids the link) and sign out the devices you do not know:",
+          ],
+          link: { url: `${origin}/account`, label: "Review your account" },
+        });
+      }
+      case "email-changed":
+        return render(job.email, {
+          subject: "Your email address was changed",
+          paragraphs: [
+            `The account that used ${job.email} now uses ${job.newEmail}. Mails about it go there from now on, and this address no longer signs in.`,
+            "If you did not ask for this, reply to this mail or contact the site's operators.",
+          ],
+        });
       case "account-deleted":
         return render(job.email, {
           subject: "Your account was deleted",

@@ -19,6 +19,8 @@ export const SECURITY_EVENTS = [
   "password_changed",
   "reauthenticated",
   "password_reset",
+  "email_change_requested",
+  "email_changed",
   "session_revoked",
   "other_sessions_revoked",
   "logged_out",

@@ -188,6 +188,23 @@ export const OPERATIONS: readonly Operation[] = [
     responses: { 202: answers.accepted },
     errors: ["invalid_request", "email_refused"],
   }),
+  op("POST /auth/email", {
+    tag: AUTH,
+    summary:
+      "Move the account to another address (needs a recent authentication): a link goes to the new address, the same answer whether or not it has an account",
+    auth: "session",
+    body: emailOnlySchema,
+    responses: { 202: answers.accepted },
+    errors: ["unauthenticated", "invalid_request", "email_refused", "reauthentication_required"],
+  }),
+  op("POST /auth/email/change", {
+    tag: AUTH,
+    summary: "Use the mailed token: the account takes the new address, verified",
+    auth: "none",
+    body: emailTokenSchema,
+    responses: { 204: NO_BODY },
+    errors: ["invalid_request", "invalid_token", "email_taken"],
+  }),
   op("GET /auth/verify", {
     tag: AUTH,
     summary: "Forward auth: 200 with identity headers for a reverse proxy",

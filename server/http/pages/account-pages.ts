@@ -1,28 +1,32 @@
-import { type Request, type Response, Router } from "express";
-import { passwordChangeSchema, personalTokenSchema } from "../../../shared/validation.js";
+import { type Request, type RequestHandler, type Response, Router } from "express";
+import { emailOnlySchema, passwordChangeSchema, personalTokenSchema } from "../../../shared/validation.js";
 import type { Config } from "../../config/config.js";
 import type { AccountService } from "../../domain/auth/account-service.js";
+import type { EmailChange } from "../../domain/auth/email-change.js";
 import type { PersonalTokens } from "../../domain/auth/personal-tokens.js";
 import type { Passkeys } from "../../domain/mfa/passkeys.js";
 import type { SecondFactors } from "../../domain/mfa/second-factors.js";
 import type { ProviderSignIn } from "../../domain/oidc/provider-sign-in.js";
+import type { ProductRateLimits } from "../../domain/ratelimit/policies.js";
 import type { SecurityEvents } from "../../domain/security/events.js";
 import { HttpError } from "../../lib/errors.js";
 import { accountContext, sessionPort } from "../request-context.js";
 import { publicActivity } from "../routes/activity.js";
 import { askAgain } from "../step-up.js";
 import { check } from "../validate.js";
-import { fieldOf, formBody, isRateLimited, rateLimitMessage, send } from "./forms.js";
+import { fieldOf, formBody, isRateLimited, rateLimitMessage, send, text } from "./forms.js";
 import { tokensSection } from "./token-views.js";
 import { accountPage, type Errors, NOTICES } from "./views.js";
 
 /**
- * `/account`: the user's sessions and activity, the password form, signing devices out, and personal
- * access tokens.
+ * `/account`: the user's sessions and activity, the email and password forms, signing devices out, and
+ * personal access tokens.
  */
 export function createAccountPages(deps: {
   config: Config;
   accounts: AccountService;
+  emailChange: EmailChange;
+  limits: Pick<ProductRateLimits, "recovery">;
   events?: Pick<SecurityEvents, "recent">;
   personalTokens: PersonalTokens;
   /** Both absent with MFA=off: no "Sign-in methods" section. */
@@ -30,7 +34,8 @@ export function createAccountPages(deps: {
   passkeys?: Pick<Passkeys, "list" | "remove">;
   oauth?: Pick<ProviderSignIn, "providers" | "linked" | "unlink">;
 }): Router {
-  const { config, accounts, events, personalTokens, secondFactors, passkeys, oauth } = deps;
+  const { config, accounts, emailChange, limits, events, personalTokens, secondFactors, passkeys, oauth } =
+    deps;
   const router = Router();
   const form = formBody();
 
@@ -45,6 +50,7 @@ export function createAccountPages(deps: {
       identityAlert?: string;
       tokenCreated?: { name: string; token: string };
       tokenError?: string;
+      newEmail?: string;
     } = {},
   ) => {
     const user = req.user as Express.User;
@@ -112,6 +118,33 @@ export function createAccountPages(deps: {
       return renderAccount(req, res, err.status, { errors: { [field]: err.message } });
     }
     res.redirect(303, "/account?done=password");
+  });
+
+  // Step-up first: a refused request costs no rate-limit budget and goes to "confirm it is you".
+  const recentlyAuthenticated: RequestHandler = (req, res, next) => {
+    if (!req.user) return res.redirect(303, "/login");
+    try {
+      accounts.requireRecentAuthentication(sessionPort(req, res, config));
+    } catch (err) {
+      if (askAgain(err, res, "/account")) return;
+      throw err;
+    }
+    next();
+  };
+
+  router.post("/account/email", form, recentlyAuthenticated, limits.recovery, async (req, res) => {
+    const user = req.user as Express.User;
+    const newEmail = text(req.body?.email);
+    const input = check(emailOnlySchema, req.body ?? {});
+    if (!input.ok) return renderAccount(req, res, 400, { errors: input.problems, newEmail });
+    try {
+      await emailChange.request(user, input.value.email);
+    } catch (err) {
+      const field = err instanceof HttpError ? fieldOf(err) : undefined;
+      if (!(err instanceof HttpError) || !field || err.status >= 500) throw err;
+      return renderAccount(req, res, err.status, { errors: { [field]: err.message }, newEmail });
+    }
+    res.redirect(303, "/account?done=email-link-sent");
   });
 
   router.post("/account/tokens", form, async (req, res) => {

@@ -16,6 +16,8 @@ const LABELS: Record<string, string> = {
   lockout_cleared: "Failed attempts cleared by a sign-in",
   password_changed: "Password changed",
   password_reset: "Password reset by email link; every device signed out",
+  email_change_requested: "Email change requested; a link was mailed to the new address",
+  email_changed: "Email address changed",
   session_revoked: "A session was signed out",
   other_sessions_revoked: "All other devices signed out",
   logged_out: "Logged out",

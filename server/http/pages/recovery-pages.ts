@@ -2,12 +2,19 @@ import { Router } from "express";
 import { emailOnlySchema, emailTokenSchema, passwordResetSchema } from "../../../shared/validation.js";
 import type { Config } from "../../config/config.js";
 import type { AccountRecovery } from "../../domain/auth/account-recovery.js";
+import type { EmailChange } from "../../domain/auth/email-change.js";
 import type { ProductRateLimits } from "../../domain/ratelimit/policies.js";
 import { HttpError } from "../../lib/errors.js";
 import { accountContext } from "../request-context.js";
 import { check } from "../validate.js";
 import { formBody, send, sendWithToken, text } from "./forms.js";
-import { forgotPasswordPage, invalidLinkPage, resetPasswordPage, verifyEmailPage } from "./views.js";
+import {
+  confirmEmailChangePage,
+  forgotPasswordPage,
+  invalidLinkPage,
+  resetPasswordPage,
+  verifyEmailPage,
+} from "./views.js";
 
 const isInvalidToken = (err: unknown) => err instanceof HttpError && err.code === "invalid_token";
 
@@ -23,13 +30,24 @@ const VERIFY_LINK_INVALID = {
   retry: { href: "/login", label: "Log in to ask for a new link" },
 };
 
-/** `/password/forgot`, `/password/reset` and `/email/verify`: the pages behind the mailed links. */
+const EMAIL_CHANGE_LINK_INVALID = {
+  title: "This link does not work",
+  message:
+    "This link to change your email address is invalid, was already used or has expired, or your password changed since it was sent.",
+  retry: { href: "/account", label: "Ask for a new link from your account" },
+};
+
+/**
+ * `/password/forgot`, `/password/reset`, `/email/verify` and `/account/email/confirm`: the pages behind the
+ * mailed links.
+ */
 export function createRecoveryPages(deps: {
   config: Config;
   recovery: AccountRecovery;
+  emailChange: EmailChange;
   limits: Pick<ProductRateLimits, "login" | "recovery">;
 }): Router {
-  const { config, recovery, limits } = deps;
+  const { config, recovery, emailChange, limits } = deps;
   const router = Router();
   const form = formBody();
 
@@ -86,6 +104,36 @@ export function createRecoveryPages(deps: {
       throw err;
     }
     res.redirect(303, req.user ? "/account?done=verified" : "/login?done=verified");
+  });
+
+  // No sign-in needed: the link may open in another browser. The GET only shows the button.
+  router.get("/account/email/confirm", (req, res) => {
+    const token = typeof req.query.token === "string" ? req.query.token : "";
+    if (!token) return sendWithToken(res, 400, invalidLinkPage(EMAIL_CHANGE_LINK_INVALID));
+    sendWithToken(res, 200, confirmEmailChangePage({ token }));
+  });
+
+  router.post("/account/email/confirm", form, limits.login, async (req, res) => {
+    const input = check(emailTokenSchema, req.body ?? {});
+    try {
+      if (!input.ok) throw new HttpError("invalid_token");
+      await emailChange.confirm(input.value.token);
+    } catch (err) {
+      if (isInvalidToken(err)) return sendWithToken(res, 400, invalidLinkPage(EMAIL_CHANGE_LINK_INVALID));
+      if (err instanceof HttpError && err.code === "email_taken") {
+        return sendWithToken(
+          res,
+          409,
+          invalidLinkPage({
+            title: "This address is taken",
+            message: "Another account uses this address now, so your account keeps its address.",
+            retry: { href: "/account", label: "Back to your account" },
+          }),
+        );
+      }
+      throw err;
+    }
+    res.redirect(303, req.user ? "/account?done=email-changed" : "/login?done=email-changed");
   });
 
   router.post("/email/verify/resend", form, limits.recovery, async (req, res) => {

@@ -3,6 +3,7 @@ import type { Config } from "../../config/config.js";
 import type { AccountDeletion } from "../../domain/auth/account-deletion.js";
 import type { AccountRecovery } from "../../domain/auth/account-recovery.js";
 import type { AccountService } from "../../domain/auth/account-service.js";
+import type { EmailChange } from "../../domain/auth/email-change.js";
 import type { PersonalTokens } from "../../domain/auth/personal-tokens.js";
 import type { Passkeys } from "../../domain/mfa/passkeys.js";
 import type { SecondFactors } from "../../domain/mfa/second-factors.js";
@@ -21,13 +22,14 @@ import { createTotpPages } from "./totp-pages.js";
 /**
  * The browser pages: `/`, `/login`, `/register` (sign-in-pages.ts), `/account` (account-pages.ts,
  * confirm-pages.ts "confirm it is you", leave-pages.ts "delete my account"), the
- * recovery pages behind mailed links (recovery-pages.ts), and the forms they post (URL-encoded, answered
+ * recovery and email-change pages behind mailed links (recovery-pages.ts), and the forms they post (URL-encoded, answered
  * with a 303 redirect on success). They call the same account service as the JSON API.
  */
 export function createPagesRouter(deps: {
   config: Config;
   accounts: AccountService;
   recovery: AccountRecovery;
+  emailChange: EmailChange;
   limits: Pick<ProductRateLimits, "login" | "signIn" | "recovery">;
   /** Where `next` may send the browser after login (undefined: nowhere, go to /account). */
   returnTo?: ReturnTo;

@@ -90,6 +90,7 @@ function notice(message: string | undefined): HtmlValue {
 export const LOGIN_NOTICES: ReadonlyMap<string, string> = new Map([
   ["reset", "Your password was changed and every device signed out. Log in with the new password."],
   ["verified", "Your email address is confirmed. You can log in."],
+  ["email-changed", "Your email address was changed. Log in with the new address."],
   ["check-inbox", "Check your inbox: open the link we sent to confirm your address, then log in."],
   ["link-sent", "If this address has an account that is not confirmed yet, a new link is on its way."],
   [
@@ -197,6 +198,11 @@ export const NOTICES: ReadonlyMap<string, string> = new Map([
   ["token-gone", "That token had already been revoked or expired."],
   ["verified", "Your email address is confirmed."],
   ["link-sent", "A new confirmation link is on its way. Check your inbox."],
+  [
+    "email-link-sent",
+    "A link to confirm the new address is on its way to it. Your address stays as it is until the link is used.",
+  ],
+  ["email-changed", "Your email address was changed."],
   ["passkey-added", "Your passkey was added. You can sign in with it."],
   ["passkey-removed", "The passkey was removed."],
   ["totp-off", "The authenticator app was turned off."],
@@ -223,9 +229,11 @@ export function accountPage(o: {
   providers?: string[];
   /** A refusal about the providers (unlinking the last way in). */
   identityAlert?: string;
+  /** The new address typed into "Change email" (kept after an error). */
+  newEmail?: string;
 }): string {
   const errors = o.errors ?? {};
-  const focus = firstError(errors, ["currentPassword", "newPassword"]);
+  const focus = firstError(errors, ["email", "currentPassword", "newPassword"]);
   const others = o.sessions.filter((s) => !s.current).length;
   return layout(
     "Your account",
@@ -254,6 +262,14 @@ ${o.sessions.map(sessionRow)}
 <button type="submit" class="secondary"${others === 0 ? html` disabled` : ""}>Sign out all other devices</button>
 </form>
 </div>
+</section>
+
+<section aria-labelledby="email-title">
+<h2 id="email-title">Change email</h2>
+<form method="post" action="/account/email" novalidate>
+${field({ name: "email", label: "New email address", type: "email", autocomplete: "email", value: o.newEmail, error: errors.email, hint: "We mail a link to the new address; the change happens once it is used.", autofocus: focus === "email" })}
+<button type="submit">Change email</button>
+</form>
 </section>
 
 <section aria-labelledby="password-title">
@@ -370,6 +386,19 @@ export function verifyEmailPage(o: { token: string }): string {
 <input type="hidden" name="token" value="${o.token}">
 <p>Press the button to confirm that this address is yours.</p>
 <button type="submit">Confirm my address</button>
+</form>`,
+  );
+}
+
+/** The email-change link lands here; only the button's POST changes the address (mail scanners open links). */
+export function confirmEmailChangePage(o: { token: string }): string {
+  return layout(
+    "Use your new email address",
+    html`<h1>Use your new email address</h1>
+<form class="card" method="post" action="/account/email/confirm">
+<input type="hidden" name="token" value="${o.token}">
+<p>Press the button to move your account to this address. You stay signed in on your devices.</p>
+<button type="submit">Use this address</button>
 </form>`,
   );
 }

@@ -19,7 +19,16 @@ export type MailJob =
   /** An operator removed every second factor of the account (an admin action or the command line). */
   | { kind: "second-factors-reset"; userId: string }
   /** The account was deleted: the address is carried, since no row is left to look it up in. */
-  | { kind: "account-deleted"; email: string };
+  | { kind: "account-deleted"; email: string }
+  /**
+   * The owner asked to move the account to `email`: a confirmation link to that address, bound to
+   * `credentialEpoch`, or, when another account has it, a notice to that account's owner.
+   */
+  | { kind: "email-change"; userId: string; email: string; credentialEpoch: number }
+  /** The same request, told to the account's current address. */
+  | { kind: "email-change-requested"; userId: string; email: string }
+  /** The account moved from `email` to `newEmail`: told to the old address, carried since no row has it. */
+  | { kind: "email-changed"; email: string; newEmail: string };
 
 /** What happened to a second factor, for the notice mailed to its owner. */
 export type SecondFactorChange =

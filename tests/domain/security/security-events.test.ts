@@ -49,6 +49,7 @@ describe("security event log", () => {
       env: {
         LOG_LEVEL: "info",
         RATE_LIMIT_LOGIN_ACCOUNT_LIMIT: "2",
+        RATE_LIMIT_LOGIN_LIMIT: "40", // the per-address budget of this file's many sign-ins
         RATE_LIMIT_API_LIMIT: "1",
         SMTP_URL: smtp.url,
         PUBLIC_URL: "https://auth.example.test",
@@ -174,6 +175,13 @@ describe("security event log", () => {
     const metrics = await t.services.metrics.render();
     expect(metrics).toMatch(/security_events_total\{event="personal_token_created"\} 1/);
     expect(metrics).toMatch(/security_events_total\{event="personal_token_revoked"\} 1/);
+    // An email change: asked for (step-up: a fresh sign-in), then the link mailed to the new address used.
+    const mover = await registerUser(t, { headers });
+    const moved = uniqueEmail("moved");
+    await agent("post", "/auth/email", mover.cookie).send({ email: moved }).expect(202);
+    const moveLink = (await smtp.waitFor(moved)).links[0] as string;
+    const moveToken = new URL(moveLink).searchParams.get("token") as string;
+    await request(t.app).post("/auth/email/change").set(headers).send({ token: moveToken }).expect(204);
     // Leaving: the data downloaded, an admin's action on the account, the account deleted.
     const leaver = await registerUser(t, { headers });
     const leaverId = (leaver.res.body as { user: { id: string } }).user.id;
@@ -204,8 +212,11 @@ describe("security event log", () => {
     expect(names.filter((n) => n === "csrf_refused")).toHaveLength(1);
     expect(names.filter((n) => n === "password_changed")).toHaveLength(1);
     expect(names.filter((n) => n === "password_reset")).toHaveLength(1);
+    expect(names.filter((n) => n === "email_change_requested")).toHaveLength(1);
+    expect(names.filter((n) => n === "email_changed")).toHaveLength(1);
     expect(capture.text()).not.toContain(token);
     expect(capture.text()).not.toContain(made.body.token);
+    expect(capture.text()).not.toContain(moveToken);
     for (const name of ["personal_token_created", "personal_token_revoked"])
       expect(lines.find((l) => l.event === name)).toMatchObject({ tokenId: made.body.id });
     expect(names.filter((n) => n === "other_sessions_revoked")).toHaveLength(1);
