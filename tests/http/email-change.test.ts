@@ -139,6 +139,27 @@ describe("changing the email address", () => {
     expect(events).toContain("email_changed");
   });
 
+  it("voids a password-reset link mailed to the old address once the account has moved", async () => {
+    const t = await mailApp();
+    const owner = await registerUser(t);
+    await request(t.app).post("/auth/password/forgot").send({ email: owner.email }).expect(202);
+    const resetMail = await smtp.waitFor(owner.email);
+    const resetLink = resetMail.links.find((l) => l.includes("/password/reset?token="));
+    const resetToken = new URL(resetLink as string).searchParams.get("token") as string;
+    expect(resetToken).toBeTruthy();
+
+    const target = uniqueEmail("moved");
+    await askChange(t, owner.cookie, target).expect(202);
+    await useToken(t, tokenOf(await smtp.waitFor(target))).expect(204);
+
+    const reset = await request(t.app)
+      .post("/auth/password/reset")
+      .send({ token: resetToken, newPassword: "a brand new password 42" });
+    expect(reset.status).toBe(400);
+    expect(reset.body.error.code).toBe("invalid_token");
+    await login(t, target);
+  });
+
   it("refuses the account's own address and an invalid one with 400", async () => {
     const t = await mailApp();
     const owner = await registerUser(t);

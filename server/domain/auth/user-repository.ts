@@ -71,8 +71,8 @@ export interface UserRepository {
   markEmailVerified(id: string, email: string): Promise<boolean>;
   /**
    * Moves the account to `email` and marks it verified (the owner proved they read mail there), if the
-   * credential epoch is still `expectedEpoch`; false when it is not (or no such user). `email_taken` when
-   * another account has the address.
+   * credential epoch is still `expectedEpoch`, and voids its password-reset links (mailed to the old
+   * address); false when it is not (or no such user). `email_taken` when another account has the address.
    */
   changeEmail(id: string, email: string, expectedEpoch: number): Promise<boolean>;
   /** Disables (login refused, sessions no longer accepted) or re-enables the account. */
@@ -141,9 +141,15 @@ export function createUserRepository(db: Database): UserRepository {
     },
     async changeEmail(id, email, expectedEpoch) {
       try {
+        // Password-reset links went to the old address: they stop working with it.
         const { rows } = await db.query(
-          `UPDATE users SET email = $2, email_verified_at = now(), updated_at = now()
-           WHERE id = $1 AND credential_epoch = $3 RETURNING id`,
+          `WITH changed AS (
+             UPDATE users SET email = $2, email_verified_at = now(), updated_at = now()
+             WHERE id = $1 AND credential_epoch = $3 RETURNING id
+           ), dropped AS (
+             DELETE FROM account_tokens WHERE purpose = 'password_reset' AND user_id IN (SELECT id FROM changed)
+           )
+           SELECT id FROM changed`,
           [id, email, expectedEpoch],
         );
         return rows.length > 0;
