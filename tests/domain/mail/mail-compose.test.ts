@@ -46,6 +46,54 @@ describe("mail composer", () => {
     });
   });
 
+  it("moves an address: a link bound to the new address and the epoch, or a notice to an address that is taken", async () => {
+    const user = await users.create(uniqueEmail("mover"), "hash");
+    const target = markupEmail();
+    const link = await compose({ kind: "email-change", userId: user.id, email: target, credentialEpoch: 0 });
+    expect(link?.to).toBe(target);
+    expect(link?.subject).toBe("Confirm your new email address");
+    const token = /https:\/\/auth\.example\.test\/account\/email\/confirm\?token=([A-Za-z0-9_-]{43})/.exec(
+      link?.text ?? "",
+    )?.[1];
+    expect(link?.html).not.toContain(target);
+    expect(await tokens.consume(token as string, "email_change")).toEqual({
+      userId: user.id,
+      credentialEpoch: 0,
+      email: target,
+    });
+
+    // The address has an account: its owner hears of the attempt, and no link exists anywhere.
+    const holder = await users.create(uniqueEmail("holder"), "hash");
+    const notice = await compose({
+      kind: "email-change",
+      userId: user.id,
+      email: holder.email,
+      credentialEpoch: 0,
+    });
+    expect(notice?.to).toBe(holder.email);
+    expect(notice?.subject).toBe("Someone tried to move an account to your address");
+    expect(notice?.text).not.toMatch(/\/account\/email\/confirm/);
+    // A password change since the request: nothing goes out.
+    await users.updatePassword(user.id, "another hash");
+    expect(
+      await compose({
+        kind: "email-change",
+        userId: user.id,
+        email: uniqueEmail("late"),
+        credentialEpoch: 0,
+      }),
+    ).toBeUndefined();
+
+    const requested = await compose({ kind: "email-change-requested", userId: user.id, email: target });
+    expect(requested?.to).toBe(user.email);
+    expect(requested?.text).toContain(target);
+    expect(requested?.text).not.toMatch(/token=/);
+    const changed = await compose({ kind: "email-changed", email: user.email, newEmail: target });
+    expect(changed?.to).toBe(user.email);
+    expect(changed?.subject).toBe("Your email address was changed");
+    expect(changed?.html).not.toContain(target);
+  });
+
   it("sends nothing for an unknown or disabled account, or a verification to a confirmed one", async () => {
     expect(await compose({ kind: "password-reset", email: uniqueEmail("nobody") })).toBeUndefined();
     const disabled = await users.create(uniqueEmail("disabled"), "hash");
