@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import request from "supertest";
 import { beforeAll, describe, expect, it } from "vitest";
 import { buildTestApp, type TestApp, uniquePrefix } from "../helpers/app.js";
@@ -97,6 +98,28 @@ describe("a bearer session through its whole life", () => {
     const { token } = await tokenFor(email);
     await request(a.app).delete("/auth/token").set(bearer(token)).expect(204);
     expect((await request(b.app).get("/auth/me").set(bearer(token))).status).toBe(401);
+    expect(await a.redis!.exists(sessionKey(token))).toBe(0);
+  });
+
+  it("is extended by its use like a cookie session, and ends once left idle past its lifetime", async () => {
+    const { email } = await registerUser(a);
+    const { token } = await tokenFor(email);
+    const ttlMs = a.config.session.ttlSeconds * 1000;
+    // Most of its idle lifetime used up: a request extends it to the full lifetime again.
+    await a.redis!.pexpire(sessionKey(token), Math.round(ttlMs * 0.3));
+    await request(b.app).get("/auth/me").set(bearer(token)).expect(200);
+    expect(await a.redis!.pttl(sessionKey(token))).toBeGreaterThan(ttlMs * 0.9);
+
+    // Left idle: Redis let it expire, and its durable record's idle deadline has passed too.
+    await a.redis!.del(sessionKey(token));
+    const { db } = await testDatabase();
+    const sid = sidOf(token);
+    await db.query(
+      "UPDATE session_records SET idle_expires_at = now() - interval '1 second' WHERE key_hash = $1",
+      [createHash("sha256").update(sid).digest("hex")],
+    );
+    for (const t of [a, b])
+      expect((await request(t.app).get("/auth/me").set(bearer(token))).status).toBe(401);
     expect(await a.redis!.exists(sessionKey(token))).toBe(0);
   });
 
