@@ -111,5 +111,34 @@ describe("device sign-in (RFC 8628)", () => {
     await expect
       .poll(async () => (await poll(grant.device_code)).status, { interval: 1100, timeout: 5000 })
       .toBe(200);
+    // Single use: the approved code is no longer one to look up or decide on.
+    expect(
+      (await request(t.app).get(`/device?user_code=${grant.user_code}`).set("Cookie", cookie)).status,
+    ).toBe(400);
+    expect((await decide(cookie, grant.user_code, "deny")).status).toBe(400);
+  });
+
+  it("limits user-code guesses like logins (RATE_LIMIT_LOGIN_*): past the limit even the right code waits", async () => {
+    const strict = await testApp({ env: { RATE_LIMIT_LOGIN_LIMIT: "6", REAUTH_MAX_AGE_SECONDS: "300" } });
+    const { cookie } = await registerUser(strict); // 1
+    const grant = (await request(strict.app).post("/auth/device/code").send({ client_name: "guesser" })).body; // 2
+    const lookup = (code: string) =>
+      request(strict.app).get(`/device?user_code=${code}`).set("Cookie", cookie);
+    for (const guess of ["BCDF-GHJK", "LMNP-QRST", "VWXZ-BCDF", "GHJK-LMNP"]) {
+      expect((await lookup(guess)).status).toBe(400); // 3 to 6
+    }
+    const limited = await lookup(grant.user_code);
+    expect(limited.status).toBe(429);
+    expect(limited.headers["retry-after"]).toBeDefined();
+    const approve = await request(strict.app)
+      .post("/device")
+      .set("Cookie", cookie)
+      .type("form")
+      .send({ user_code: grant.user_code, decision: "approve" });
+    expect(approve.status).toBe(429);
+    const pending = await request(strict.app)
+      .post("/auth/device/token")
+      .send({ device_code: grant.device_code });
+    expect(pending.body.error).toBe("authorization_pending");
   });
 });
