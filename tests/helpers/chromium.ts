@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { type Browser, chromium, type Page } from "playwright-core";
+import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 
 /** Debian's chromium package; playwright's own browser download cannot work here. */
 export const CHROMIUM = "/usr/bin/chromium";
@@ -16,6 +16,29 @@ const FLAGS = [
   "--no-first-run",
   "--disable-quic",
 ];
+
+/**
+ * Collects into `violations` every Content-Security-Policy violation of `context`'s pages (of `origin`'s
+ * pages only, when given: a provider's pages are not ours). An init script runs outside the page's CSP, so
+ * it sees what the policy blocks and reports it on the console.
+ */
+export async function watchCsp(
+  context: BrowserContext,
+  violations: string[],
+  origin?: string,
+): Promise<void> {
+  await context.addInitScript({
+    content: `document.addEventListener("securitypolicyviolation", (e) =>
+      console.error("securitypolicyviolation: " + e.violatedDirective + " blocked " + e.blockedURI));`,
+  });
+  context.on("console", (message) => {
+    const url = message.page()?.url();
+    const ours = origin === undefined || (url?.startsWith(origin) ?? true);
+    if (ours && /securitypolicyviolation|Content Security Policy/i.test(message.text())) {
+      violations.push(`${url ?? ""}: ${message.text()}`);
+    }
+  });
+}
 
 /** A headless Chromium driven by playwright-core; the caller closes it. */
 export function launchChromium(): Promise<Browser> {

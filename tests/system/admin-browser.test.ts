@@ -3,7 +3,13 @@ import { dirname } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPostgresDatabase, type Database } from "../../server/infra/db/database.js";
-import { launchChromium, press, registerInBrowser, submitCredentials } from "../helpers/chromium.js";
+import {
+  launchChromium,
+  press,
+  registerInBrowser,
+  submitCredentials,
+  watchCsp,
+} from "../helpers/chromium.js";
 import { spawnedServerEnv, testDatabase } from "../helpers/fixtures.js";
 import { silentLogger } from "../helpers/logger.js";
 import { type ServerProcess, startServerProcess } from "../helpers/processes.js";
@@ -50,16 +56,7 @@ describe.skipIf(!process.env.TEST_DATABASE_URL)("the admin console in Chromium",
   async function newPage(): Promise<Page> {
     const context = await browser.newContext({ viewport: { width: 1024, height: 800 } });
     contexts.push(context);
-    // Init scripts run outside the page's CSP, so the listener sees what the policy blocks.
-    await context.addInitScript({
-      content: `document.addEventListener("securitypolicyviolation", (e) =>
-        console.error("securitypolicyviolation: " + e.violatedDirective + " blocked " + e.blockedURI));`,
-    });
-    context.on("console", (message) => {
-      if (/securitypolicyviolation|Content Security Policy/i.test(message.text())) {
-        cspViolations.push(message.text());
-      }
-    });
+    await watchCsp(context, cspViolations);
     return context.newPage();
   }
 

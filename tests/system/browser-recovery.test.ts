@@ -1,6 +1,6 @@
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { HAS_CHROMIUM, launchChromium } from "../helpers/chromium.js";
+import { HAS_CHROMIUM, launchChromium, watchCsp } from "../helpers/chromium.js";
 import { spawnedServerEnv } from "../helpers/fixtures.js";
 import { freePort } from "../helpers/ports.js";
 import { type ServerProcess, startServerProcess } from "../helpers/processes.js";
@@ -42,9 +42,7 @@ describe.skipIf(!HAS_CHROMIUM)("in Chromium", () => {
 
     const context = await browser.newContext();
     const violations: string[] = [];
-    context.on("console", (m) => {
-      if (/Content Security Policy|securitypolicyviolation/i.test(m.text())) violations.push(m.text());
-    });
+    await watchCsp(context, violations);
     const page = await context.newPage();
     await page.goto(`${server.url}/login`);
     await Promise.all([

@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CHROMIUM, launchChromium, submitCredentials } from "../helpers/chromium.js";
+import { CHROMIUM, launchChromium, submitCredentials, watchCsp } from "../helpers/chromium.js";
 import { spawnedServerEnv } from "../helpers/fixtures.js";
 import { type ServerProcess, startServerProcess } from "../helpers/processes.js";
 
@@ -62,16 +62,7 @@ afterAll(async () => {
 async function newContext(): Promise<BrowserContext> {
   const context = await browser.newContext({ viewport: { width: 1024, height: 800 } });
   contexts.push(context);
-  // Init scripts run outside the page's CSP, so the listener sees what the policy blocks.
-  await context.addInitScript({
-    content: `document.addEventListener("securitypolicyviolation", (e) =>
-      console.error("securitypolicyviolation: " + e.violatedDirective + " blocked " + e.blockedURI));`,
-  });
-  context.on("console", (message) => {
-    const text = message.text();
-    const fromApp = message.page()?.url().startsWith(server.url) ?? true;
-    if (fromApp && /securitypolicyviolation|Content Security Policy/i.test(text)) cspViolations.push(text);
-  });
+  await watchCsp(context, cspViolations, server.url);
   return context;
 }
 

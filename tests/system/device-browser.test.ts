@@ -1,7 +1,13 @@
 import { spawn } from "node:child_process";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launchChromium, press, registerInBrowser, submitCredentials } from "../helpers/chromium.js";
+import {
+  launchChromium,
+  press,
+  registerInBrowser,
+  submitCredentials,
+  watchCsp,
+} from "../helpers/chromium.js";
 import { spawnedServerEnv, testRedisClient } from "../helpers/fixtures.js";
 import { type ServerProcess, startServerProcess, type TestProcess, watch } from "../helpers/processes.js";
 import { sessionIdOf } from "../helpers/session.js";
@@ -60,15 +66,7 @@ async function startCli(): Promise<{ cli: TestProcess; prompt: CliLine; lines: (
 async function newPage(): Promise<Page> {
   const context = await browser.newContext({ viewport: { width: 1024, height: 800 } });
   contexts.push(context);
-  // Init scripts run outside the page's CSP, so the listener sees what the policy blocks.
-  await context.addInitScript({
-    content: `document.addEventListener("securitypolicyviolation", (e) =>
-      console.error("securitypolicyviolation: " + e.violatedDirective + " blocked " + e.blockedURI));`,
-  });
-  context.on("console", (message) => {
-    if (/securitypolicyviolation|Content Security Policy/i.test(message.text()))
-      cspViolations.push(message.text());
-  });
+  await watchCsp(context, cspViolations);
   return context.newPage();
 }
 

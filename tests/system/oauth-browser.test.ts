@@ -3,7 +3,7 @@ import { createServer, type RequestListener } from "node:http";
 import type { AddressInfo } from "node:net";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { TestApp } from "../helpers/app.js";
-import { CHROMIUM, HAS_CHROMIUM, launchChromium } from "../helpers/chromium.js";
+import { CHROMIUM, HAS_CHROMIUM, launchChromium, watchCsp } from "../helpers/chromium.js";
 import { closeAfterFile, testApp } from "../helpers/fixtures.js";
 import { startIssuer, type TestIssuer } from "../helpers/oidc-issuer.js";
 import { CADDY, type RunningProcess, startBackend, startCaddy } from "../helpers/proxies.js";
@@ -63,18 +63,9 @@ describe("social sign-in in Chromium", () => {
       // Every Content-Security-Policy violation on our origin (the provider's pages are not ours).
       const violations: string[] = [];
       const context = await browser.newContext();
-      await context.addInitScript({
-        content: `document.addEventListener("securitypolicyviolation", (e) =>
-          console.error("securitypolicyviolation: " + e.violatedDirective + " blocked " + e.blockedURI));`,
-      });
+      await watchCsp(context, violations, proxy.url);
       let callbackUrl: string | undefined;
       const page = await context.newPage();
-      page.on("console", (message) => {
-        const ours = page.url().startsWith(proxy.url);
-        if (ours && /securitypolicyviolation|Content Security Policy/i.test(message.text())) {
-          violations.push(`${page.url()}: ${message.text()}`);
-        }
-      });
       page.on("request", (r) => {
         if (r.isNavigationRequest() && r.url().startsWith(`${proxy.url}/auth/oauth/acme/callback`)) {
           callbackUrl = r.url();

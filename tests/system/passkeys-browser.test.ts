@@ -1,6 +1,6 @@
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launchChromium } from "../helpers/chromium.js";
+import { launchChromium, watchCsp } from "../helpers/chromium.js";
 import { spawnedServerEnv } from "../helpers/fixtures.js";
 import { freePort } from "../helpers/ports.js";
 import { type ServerProcess, startServerProcess } from "../helpers/processes.js";
@@ -24,10 +24,7 @@ beforeAll(async () => {
   const env = await spawnedServerEnv({ PUBLIC_URL: origin });
   [server, browser] = await Promise.all([startServerProcess(env, port), launchChromium()]);
   context = await browser.newContext();
-  await context.addInitScript({
-    content: `document.addEventListener("securitypolicyviolation", (e) =>
-      console.error("securitypolicyviolation: " + e.violatedDirective + " blocked " + e.blockedURI));`,
-  });
+  await watchCsp(context, cspViolations);
   // Marks the moment the page has asked the browser for its autofill (conditional) passkey request, so a
   // test can wait for it to be pending before the authenticator starts answering.
   await context.addInitScript({
@@ -39,10 +36,6 @@ beforeAll(async () => {
         return pending;
       };
     }`,
-  });
-  context.on("console", (message) => {
-    if (/securitypolicyviolation|Content Security Policy/i.test(message.text()))
-      cspViolations.push(message.text());
   });
   page = await context.newPage();
   // The DevTools protocol's virtual authenticator: navigator.credentials runs the real ceremony.
