@@ -20,6 +20,27 @@ export function requireRecentAuthentication(deps: {
   };
 }
 
+/**
+ * The pages' guard for a sensitive form: the login page without a session, "confirm it is you" (then
+ * `back`) without a recent authentication. Put before any rate limit: a refused request costs no budget.
+ */
+export function recentAuthenticationPage(
+  deps: { config: Config; accounts: Pick<StepUp, "requireRecentAuthentication"> },
+  back: string,
+): RequestHandler {
+  const { config, accounts } = deps;
+  return (req, res, next) => {
+    if (!req.user) return res.redirect(303, "/login");
+    try {
+      accounts.requireRecentAuthentication(sessionPort(req, res, config));
+    } catch (err) {
+      if (askAgain(err, res, back)) return;
+      throw err;
+    }
+    next();
+  };
+}
+
 /** Where a page sends the browser to confirm it is the owner before `back` (a path on this site). */
 export const CONFIRM_PATH = "/account/confirm";
 

@@ -9,7 +9,7 @@ import type { Env } from "../../server/config/config.js";
 import { createPostgresDatabase, type Database } from "../../server/infra/db/database.js";
 import type { Logger } from "../../server/infra/logging/logger.js";
 import { connectRedis, createRedisClient, type Redis } from "../../server/infra/redis/redis-client.js";
-import type { RuntimeFactories } from "../../server/process/runtime.js";
+import { type RuntimeFactories, startMailWorker } from "../../server/process/runtime.js";
 import { buildTestApp, TEST_SECRET, type TestApp, uniquePrefix } from "./app.js";
 import { createEmptyDatabase, createTestDatabase, type TestDatabase } from "./database.js";
 import { SHARED_REDIS_DATABASES } from "./global-setup.js";
@@ -17,7 +17,7 @@ import { buildHealthApp, type HealthTestApp } from "./health-app.js";
 import { listen } from "./listen.js";
 import { silentLogger } from "./logger.js";
 import { type RedisServer, startRedisServer } from "./redis-server.js";
-import { sessionCookie, uniqueEmail } from "./session.js";
+import { sessionCookie, sessionIdOf, uniqueEmail } from "./session.js";
 
 // Everything the fixtures below open for a test file is closed once its tests are done, newest first,
 // even when a test failed: tests/helpers/file-setup.ts (a setup file, run for every test file, also when
@@ -329,4 +329,18 @@ export async function spawnedServerEnv(extra: Record<string, string> = {}): Prom
     ...storage,
     ...extra,
   };
+}
+
+/** The mail worker running inside the test app, as `WORKER_MODE=inline` runs it (with `SMTP_URL` set). */
+export const inlineMailWorker: Partial<RuntimeFactories> = {
+  start: async (ctx, services) => startMailWorker(ctx, services),
+};
+
+/** Moves the session's last authentication an hour back, as if it had been signed in for a while; the new time. */
+export async function ageAuthentication(t: TestApp, cookie: string): Promise<number> {
+  const key = `${t.config.keyPrefix}:sess:${sessionIdOf(cookie)}`;
+  const stored = JSON.parse((await t.redis?.get(key)) as string);
+  stored.auth.authAt = Date.now() - 3_600_000;
+  await t.redis?.set(key, JSON.stringify(stored), "KEEPTTL");
+  return stored.auth.authAt;
 }

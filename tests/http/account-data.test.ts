@@ -2,10 +2,17 @@ import { generate } from "otplib";
 import request from "supertest";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ADMIN_GROUP } from "../../server/domain/auth/groups.js";
-import { startMailWorker } from "../../server/process/runtime.js";
 import type { TestApp } from "../helpers/app.js";
 import type { TestDatabase } from "../helpers/database.js";
-import { isolatedDatabase, login, registerUser, testApp, waitUntil } from "../helpers/fixtures.js";
+import {
+  ageAuthentication,
+  inlineMailWorker,
+  isolatedDatabase,
+  login,
+  registerUser,
+  testApp,
+  waitUntil,
+} from "../helpers/fixtures.js";
 import { sessionIdOf } from "../helpers/session.js";
 import { startSmtpServer, type TestSmtpServer } from "../helpers/smtp.js";
 import { softAuthenticator } from "../helpers/soft-authenticator.js";
@@ -22,7 +29,7 @@ beforeAll(async () => {
   t = await testApp({
     db: database.db,
     env: { REAUTH_MAX_AGE_SECONDS: "300", SMTP_URL: smtp.url, MFA: "off" },
-    factories: { start: async (ctx, services) => startMailWorker(ctx, services) },
+    factories: inlineMailWorker,
   });
   other = await testApp({ db: database.db, env: { KEY_PREFIX: t.config.keyPrefix, MFA: "off" } });
 });
@@ -170,9 +177,7 @@ describe("delete my account", () => {
     expect(await rowsNaming(id, user.email)).not.toEqual([]);
 
     // An old authentication is not enough.
-    const stored = JSON.parse((await t.redis!.get(sessionKey(user.cookie)))!);
-    stored.auth.authAt = Date.now() - 3_600_000;
-    await t.redis!.set(sessionKey(user.cookie), JSON.stringify(stored), "KEEPTTL");
+    await ageAuthentication(t, user.cookie);
     const stale = await request(t.app).delete("/auth/account").set("Cookie", user.cookie);
     expect([stale.status, stale.body.error.code]).toEqual([403, "reauthentication_required"]);
     await request(t.app)
@@ -210,9 +215,7 @@ describe("delete my account, as pages", () => {
   it("asks to confirm it is you when the authentication is old, asks once more, then deletes and says so", async () => {
     const user = await registerUser(t);
     const id = await idOf(user.email);
-    const stored = JSON.parse((await t.redis!.get(sessionKey(user.cookie)))!);
-    stored.auth.authAt = Date.now() - 3_600_000;
-    await t.redis!.set(sessionKey(user.cookie), JSON.stringify(stored), "KEEPTTL");
+    await ageAuthentication(t, user.cookie);
     const stale = await request(t.app).get("/account/delete").set("Cookie", user.cookie);
     expect(stale.status).toBe(303);
     expect(stale.headers.location).toBe("/account/confirm?next=%2Faccount%2Fdelete");

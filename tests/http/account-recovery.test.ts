@@ -1,8 +1,7 @@
 import request from "supertest";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Env } from "../../server/config/config.js";
-import { startMailWorker } from "../../server/process/runtime.js";
-import { login, registerUser, TEST_PASSWORD, testApp } from "../helpers/fixtures.js";
+import { inlineMailWorker, login, registerUser, TEST_PASSWORD, testApp } from "../helpers/fixtures.js";
 import { capturingLogger } from "../helpers/logger.js";
 import { sessionCookie, uniqueEmail } from "../helpers/session.js";
 import { type ReceivedMail, startSmtpServer, type TestSmtpServer } from "../helpers/smtp.js";
@@ -31,7 +30,7 @@ function mailApp(env: Env = {}, logger = capturingLogger("info").logger) {
       ...env,
     },
     logger,
-    factories: { start: async (ctx, services) => startMailWorker(ctx, services) },
+    factories: inlineMailWorker,
   });
 }
 

@@ -2,11 +2,12 @@ import { generate } from "otplib";
 import request from "supertest";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ADMIN_GROUP } from "../../server/domain/auth/groups.js";
-import { startMailWorker } from "../../server/process/runtime.js";
 import type { TestApp } from "../helpers/app.js";
 import type { TestDatabase } from "../helpers/database.js";
 import {
+  ageAuthentication,
   type Credentials,
+  inlineMailWorker,
   isolatedDatabase,
   login,
   registerUser,
@@ -34,13 +35,6 @@ async function makeAdmin(): Promise<Credentials & { id: string }> {
 }
 
 const sessionKey = (cookie: string) => `${t.config.keyPrefix}:sess:${sessionIdOf(cookie)}`;
-
-/** Moves the session's last authentication an hour back. */
-async function ageAuthentication(cookie: string): Promise<void> {
-  const stored = JSON.parse((await t.redis!.get(sessionKey(cookie)))!);
-  stored.auth.authAt = Date.now() - 3_600_000;
-  await t.redis!.set(sessionKey(cookie), JSON.stringify(stored), "KEEPTTL");
-}
 
 beforeAll(async () => {
   database = await isolatedDatabase();
@@ -113,7 +107,7 @@ describe("who may use the admin API", () => {
 
   it("asks an admin to authenticate again when the last authentication is old, and takes the API key", async () => {
     const late = await makeAdmin();
-    await ageAuthentication(late.cookie);
+    await ageAuthentication(t, late.cookie);
     const res = await request(t.app).get("/admin/api/users").set("Cookie", late.cookie);
     expect(res.status).toBe(403);
     expect(res.body.error.code).toBe("reauthentication_required");
@@ -153,7 +147,7 @@ describe("a second factor and admin tokens, when MFA is on", () => {
         TOKEN_SCOPES: "admin,reports",
         SMTP_URL: smtp.url,
       },
-      factories: { start: async (ctx, services) => startMailWorker(ctx, services) },
+      factories: inlineMailWorker,
     });
   });
 

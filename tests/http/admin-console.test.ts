@@ -4,7 +4,14 @@ import { ADMIN_GROUP } from "../../server/domain/auth/groups.js";
 import { ACTIONS } from "../../server/http/admin/console-views.js";
 import type { TestApp } from "../helpers/app.js";
 import type { TestDatabase } from "../helpers/database.js";
-import { type Credentials, isolatedDatabase, login, registerUser, testApp } from "../helpers/fixtures.js";
+import {
+  ageAuthentication,
+  type Credentials,
+  isolatedDatabase,
+  login,
+  registerUser,
+  testApp,
+} from "../helpers/fixtures.js";
 import { sessionIdOf } from "../helpers/session.js";
 
 let database: TestDatabase;
@@ -88,10 +95,7 @@ describe("the admin console", () => {
   it("asks an admin whose authentication is old to confirm it is them", async () => {
     const late = await registerUser(t);
     await t.services.userCache.groups.add(await idOf(late.email), ADMIN_GROUP);
-    const key = `${t.config.keyPrefix}:sess:${sessionIdOf(late.cookie)}`;
-    const stored = JSON.parse((await t.redis!.get(key))!);
-    stored.auth.authAt = Date.now() - 3_600_000;
-    await t.redis!.set(key, JSON.stringify(stored), "KEEPTTL");
+    await ageAuthentication(t, late.cookie);
     const res = await request(t.app).get("/admin/users").set("Cookie", late.cookie);
     expect(res.status).toBe(303);
     expect(res.headers.location).toBe("/account/confirm?next=%2Fadmin%2Fusers");

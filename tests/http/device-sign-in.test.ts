@@ -3,7 +3,13 @@ import { createInterface } from "node:readline";
 import request from "supertest";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { TestApp } from "../helpers/app.js";
-import { closeAfterFile, registerUser, TEST_PASSWORD, testApp } from "../helpers/fixtures.js";
+import {
+  ageAuthentication,
+  closeAfterFile,
+  registerUser,
+  TEST_PASSWORD,
+  testApp,
+} from "../helpers/fixtures.js";
 import { listen } from "../helpers/listen.js";
 import { sessionIdOf } from "../helpers/session.js";
 
@@ -93,10 +99,7 @@ describe("device sign-in (RFC 8628)", () => {
 
   it("asks for a recent authentication before approving", async () => {
     const { cookie } = await registerUser(t);
-    const key = `${t.config.keyPrefix}:sess:${sessionIdOf(cookie)}`;
-    const stored = JSON.parse((await t.redis!.get(key))!);
-    stored.auth.authAt = Date.now() - 3_600_000;
-    await t.redis!.set(key, JSON.stringify(stored), "KEEPTTL");
+    await ageAuthentication(t, cookie);
     const grant = await start();
     const asked = await decide(cookie, grant.user_code, "approve");
     expect(asked.status).toBe(303);

@@ -1,7 +1,13 @@
 import request from "supertest";
 import { beforeAll, describe, expect, it } from "vitest";
-import { startMailWorker } from "../../server/process/runtime.js";
-import { login, registerUser, TEST_PASSWORD, testApp } from "../helpers/fixtures.js";
+import {
+  ageAuthentication,
+  inlineMailWorker,
+  login,
+  registerUser,
+  TEST_PASSWORD,
+  testApp,
+} from "../helpers/fixtures.js";
 import { capturingLogger } from "../helpers/logger.js";
 import { sessionCookie, sessionIdOf, uniqueEmail } from "../helpers/session.js";
 import { type ReceivedMail, startSmtpServer, type TestSmtpServer } from "../helpers/smtp.js";
@@ -30,7 +36,7 @@ function mailApp() {
       REAUTH_MAX_AGE_SECONDS: "300",
     },
     logger: capturingLogger("info").logger,
-    factories: { start: async (ctx, services) => startMailWorker(ctx, services) },
+    factories: inlineMailWorker,
   });
 }
 type App = Awaited<ReturnType<typeof mailApp>>;
@@ -51,14 +57,6 @@ async function drain(t: App) {
   const marker = await registerUser(t);
   await request(t.app).post("/auth/password/forgot").send({ email: marker.email }).expect(202);
   await smtp.waitFor(marker.email);
-}
-
-/** Moves the session's last authentication an hour back, as if it had been signed in for a while. */
-async function ageAuthentication(t: App, cookie: string): Promise<void> {
-  const key = `${t.config.keyPrefix}:sess:${sessionIdOf(cookie)}`;
-  const stored = JSON.parse((await t.redis?.get(key)) as string);
-  stored.auth.authAt = Date.now() - 3_600_000;
-  await t.redis?.set(key, JSON.stringify(stored), "KEEPTTL");
 }
 
 const me = async (t: App, cookie: string) =>

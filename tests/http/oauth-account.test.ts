@@ -1,9 +1,8 @@
 import { randomUUID } from "node:crypto";
 import request from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startMailWorker } from "../../server/process/runtime.js";
 import type { TestApp } from "../helpers/app.js";
-import { login, testApp } from "../helpers/fixtures.js";
+import { inlineMailWorker, login, testApp } from "../helpers/fixtures.js";
 import { authorize, startIssuer, type TestIssuer } from "../helpers/oidc-issuer.js";
 import { startSmtpServer, type TestSmtpServer } from "../helpers/smtp.js";
 
@@ -31,7 +30,7 @@ beforeAll(async () => {
       OIDC_ACME_CLIENT_SECRET: issuer.clientSecret,
       RATE_LIMIT_LOGIN_LIMIT: "1000",
     },
-    factories: { start: async (ctx, services) => startMailWorker(ctx, services) },
+    factories: inlineMailWorker,
   });
 });
 afterAll(async () => {

@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import type { Database } from "../../server/infra/db/database.js";
 import { buildTestApp, type TestApp, uniquePrefix } from "../helpers/app.js";
 import {
+  ageAuthentication,
   closeAfterFile,
   registerUser,
   sharedRedis,
@@ -55,10 +56,7 @@ async function createToken(cookie: string, body: Record<string, unknown>) {
 describe("personal access tokens", () => {
   it("are created only after a recent authentication, shown once, stored as a hash and listed with their last use", async () => {
     const { cookie } = await registerUser(a);
-    const key = `${a.config.keyPrefix}:sess:${decodeURIComponent(cookie.split("=")[1]!).slice(2).split(".")[0]}`;
-    const stored = JSON.parse((await a.redis!.get(key))!);
-    stored.auth.authAt = Date.now() - 3_600_000;
-    await a.redis!.set(key, JSON.stringify(stored), "KEEPTTL");
+    await ageAuthentication(a, cookie);
     const body = { name: "CI deploys", scopes: ["deploy"], expiresInDays: 30 };
     const stale = await request(a.app).post("/auth/tokens").set("Cookie", cookie).send(body);
     expect(stale.status).toBe(403);

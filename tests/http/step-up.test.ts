@@ -1,7 +1,7 @@
 import request from "supertest";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { TestApp } from "../helpers/app.js";
-import { registerUser, testApp } from "../helpers/fixtures.js";
+import { ageAuthentication, registerUser, testApp } from "../helpers/fixtures.js";
 import { sessionIdOf } from "../helpers/session.js";
 
 let t: TestApp;
@@ -12,18 +12,10 @@ beforeAll(async () => {
 const key = (cookie: string) => `${t.config.keyPrefix}:sess:${sessionIdOf(cookie)}`;
 const storedAuth = async (cookie: string) => JSON.parse((await t.redis!.get(key(cookie)))!).auth;
 
-/** Moves the session's last authentication an hour back, as if it had been signed in for a while. */
-async function ageAuthentication(cookie: string): Promise<number> {
-  const stored = JSON.parse((await t.redis!.get(key(cookie)))!);
-  stored.auth.authAt = Date.now() - 3_600_000;
-  await t.redis!.set(key(cookie), JSON.stringify(stored), "KEEPTTL");
-  return stored.auth.authAt;
-}
-
 describe("POST /auth/reauthenticate: the password again on this session", () => {
   it("makes the session's authentication recent without a new session id; a wrong password changes nothing", async () => {
     const { cookie, password } = await registerUser(t);
-    const aged = await ageAuthentication(cookie);
+    const aged = await ageAuthentication(t, cookie);
 
     const wrong = await request(t.app)
       .post("/auth/reauthenticate")
@@ -63,7 +55,7 @@ describe("the confirmation page", () => {
     expect(page.text).toContain('name="password"');
     expect(page.text).toContain('name="next" value="/account"');
 
-    const aged = await ageAuthentication(cookie);
+    const aged = await ageAuthentication(t, cookie);
     const wrong = await form(cookie, { password: "not my password", next: "/account" });
     expect(wrong.status).toBe(403);
     expect(wrong.text).toContain("The current password is incorrect");

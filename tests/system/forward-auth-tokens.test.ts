@@ -1,7 +1,6 @@
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { beforeAll, describe, expect, it } from "vitest";
-import { closeAfterFile, registerUser, testApp } from "../helpers/fixtures.js";
+import type { TestApp } from "../helpers/app.js";
+import { closeAfterFile, registerUser, servedApp } from "../helpers/fixtures.js";
 import {
   CADDY,
   NGINX,
@@ -18,12 +17,12 @@ import { uniqueEmail } from "../helpers/session.js";
 if (!CADDY) console.warn("forward-auth token tests: caddy is missing (apt-get install caddy); skipped");
 if (!NGINX) console.warn("forward-auth token tests: nginx is missing (apt-get install nginx); skipped");
 
-let auth: Awaited<ReturnType<typeof testApp>>;
+let auth: TestApp;
 let authUpstream: string;
 let backend: RunningProcess;
 
 beforeAll(async () => {
-  auth = await testApp({
+  const served = await servedApp({
     env: {
       TRUST_PROXY: "127.0.0.1",
       RATE_LIMIT_LOGIN_LIMIT: "1000",
@@ -32,10 +31,8 @@ beforeAll(async () => {
       FORWARD_AUTH_RULES: "*/deploy=scope:deploy,*/",
     },
   });
-  const server: Server = createServer(auth.app);
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  closeAfterFile(() => new Promise<void>((resolve) => server.close(() => resolve())));
-  authUpstream = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  auth = served.t;
+  authUpstream = new URL(served.url).host;
   backend = await startBackend();
   closeAfterFile(() => backend.stop());
 });

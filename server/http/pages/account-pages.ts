@@ -12,7 +12,7 @@ import type { SecurityEvents } from "../../domain/security/events.js";
 import { HttpError } from "../../lib/errors.js";
 import { accountContext, sessionPort } from "../request-context.js";
 import { publicActivity } from "../routes/activity.js";
-import { askAgain } from "../step-up.js";
+import { askAgain, recentAuthenticationPage } from "../step-up.js";
 import { check } from "../validate.js";
 import { fieldOf, formBody, isRateLimited, rateLimitMessage, send, text } from "./forms.js";
 import { tokensSection } from "./token-views.js";
@@ -120,17 +120,7 @@ export function createAccountPages(deps: {
     res.redirect(303, "/account?done=password");
   });
 
-  // Step-up first: a refused request costs no rate-limit budget and goes to "confirm it is you".
-  const recentlyAuthenticated: RequestHandler = (req, res, next) => {
-    if (!req.user) return res.redirect(303, "/login");
-    try {
-      accounts.requireRecentAuthentication(sessionPort(req, res, config));
-    } catch (err) {
-      if (askAgain(err, res, "/account")) return;
-      throw err;
-    }
-    next();
-  };
+  const recentlyAuthenticated = recentAuthenticationPage({ config, accounts }, "/account");
 
   router.post("/account/email", form, recentlyAuthenticated, limits.recovery, async (req, res) => {
     const user = req.user as Express.User;
@@ -147,14 +137,7 @@ export function createAccountPages(deps: {
     res.redirect(303, "/account?done=email-link-sent");
   });
 
-  router.post("/account/tokens", form, async (req, res) => {
-    if (!req.user) return res.redirect(303, "/login");
-    try {
-      accounts.requireRecentAuthentication(sessionPort(req, res, config));
-    } catch (err) {
-      if (askAgain(err, res, "/account")) return;
-      throw err;
-    }
+  router.post("/account/tokens", form, recentlyAuthenticated, async (req, res) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
     const input = check(personalTokenSchema, {
       name: body.name,
@@ -164,7 +147,7 @@ export function createAccountPages(deps: {
     });
     if (!input.ok) return renderAccount(req, res, 400, { tokenError: Object.values(input.problems)[0] });
     try {
-      const { token, view } = await personalTokens.create(req.user, input.value);
+      const { token, view } = await personalTokens.create(req.user as Express.User, input.value);
       await renderAccount(req, res, 201, { tokenCreated: { name: view.name, token } });
     } catch (err) {
       if (!(err instanceof HttpError) || err.status >= 500) throw err;

@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { startMailWorker } from "../../../server/process/runtime.js";
-import { closeAfterFile, registerUser, testApp } from "../../helpers/fixtures.js";
+import { closeAfterFile, inlineMailWorker, registerUser, testApp } from "../../helpers/fixtures.js";
 import { listen } from "../../helpers/listen.js";
 import { uniqueEmail } from "../../helpers/session.js";
 import { startSmtpServer } from "../../helpers/smtp.js";
@@ -31,7 +30,7 @@ describe.skipIf(process.env.SKIP_SLOW === "1")("forgot password timing", () => {
         RATE_LIMIT_RECOVERY_LIMIT: "10000",
         RATE_LIMIT_RECOVERY_EMAIL_LIMIT: "10000",
       },
-      factories: { start: async (ctx, services) => startMailWorker(ctx, services) },
+      factories: inlineMailWorker,
     });
     const known: string[] = [];
     for (let i = 0; i < ROUNDS + WARM_UP; i++) known.push((await registerUser(t)).email);

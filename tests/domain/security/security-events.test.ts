@@ -3,8 +3,8 @@ import request from "supertest";
 import { describe, expect, it } from "vitest";
 import { addressKey } from "../../../server/domain/ratelimit/client-key.js";
 import { SECURITY_EVENTS } from "../../../server/domain/security/events.js";
-import { startMailWorker } from "../../../server/process/runtime.js";
 import {
+  inlineMailWorker,
   login,
   privateRedisServer,
   registerUser,
@@ -56,7 +56,7 @@ describe("security event log", () => {
         EMAIL_VERIFICATION: "off",
         ADMIN_API_KEY: ADMIN_KEY,
       },
-      factories: { start: async (ctx, services) => startMailWorker(ctx, services) },
+      factories: inlineMailWorker,
     });
     const events = t.services.events;
     const headers = { "user-agent": UA };

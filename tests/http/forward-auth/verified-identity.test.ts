@@ -1,9 +1,8 @@
 import request from "supertest";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Env } from "../../../server/config/config.js";
-import { startMailWorker } from "../../../server/process/runtime.js";
 import { uniquePrefix } from "../../helpers/app.js";
-import { registerUser, testApp, waitUntil } from "../../helpers/fixtures.js";
+import { inlineMailWorker, registerUser, testApp, waitUntil } from "../../helpers/fixtures.js";
 import { type ReceivedMail, startSmtpServer, type TestSmtpServer } from "../../helpers/smtp.js";
 
 const PUBLIC_URL = "https://auth.example.test";
@@ -20,7 +19,7 @@ beforeAll(async () => {
 function ruleApp(env: Env) {
   return testApp({
     env: { SMTP_URL: smtp.url, PUBLIC_URL, FORWARD_AUTH_RULES: RULES, ...env },
-    factories: { start: async (ctx, services) => startMailWorker(ctx, services) },
+    factories: inlineMailWorker,
   });
 }
 

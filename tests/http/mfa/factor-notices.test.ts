@@ -1,9 +1,8 @@
 import { generate } from "otplib";
 import request from "supertest";
 import { beforeAll, describe, expect, it } from "vitest";
-import { startMailWorker } from "../../../server/process/runtime.js";
 import type { TestApp } from "../../helpers/app.js";
-import { registerUser, testApp } from "../../helpers/fixtures.js";
+import { inlineMailWorker, registerUser, testApp } from "../../helpers/fixtures.js";
 import { sessionCookie } from "../../helpers/session.js";
 import { startSmtpServer, type TestSmtpServer } from "../../helpers/smtp.js";
 import { softAuthenticator } from "../../helpers/soft-authenticator.js";
@@ -15,7 +14,7 @@ beforeAll(async () => {
   smtp = await startSmtpServer();
   t = await testApp({
     env: { SMTP_URL: smtp.url, RATE_LIMIT_LOGIN_LIMIT: "1000" },
-    factories: { start: async (ctx, services) => startMailWorker(ctx, services) },
+    factories: inlineMailWorker,
   });
 });
 

@@ -1,7 +1,7 @@
 import request from "supertest";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { TestApp } from "../../helpers/app.js";
-import { registerUser, testApp } from "../../helpers/fixtures.js";
+import { ageAuthentication, registerUser, testApp } from "../../helpers/fixtures.js";
 import { sessionCookie, sessionIdOf } from "../../helpers/session.js";
 import { softAuthenticator } from "../../helpers/soft-authenticator.js";
 
@@ -162,9 +162,7 @@ describe("passkeys", () => {
     const { cookie, passkeyId } = await userWithPasskey();
     const other = await userWithPasskey();
     await request(t.app).delete(`/auth/passkeys/${other.passkeyId}`).set("Cookie", cookie).expect(404);
-    const session = await stored(cookie);
-    session.auth.authAt = Date.now() - 3_600_000;
-    await t.redis!.set(key(cookie), JSON.stringify(session), "KEEPTTL");
+    await ageAuthentication(t, cookie);
     const refused = await request(t.app).delete(`/auth/passkeys/${passkeyId}`).set("Cookie", cookie);
     expect(refused.body.error.code).toBe("reauthentication_required");
     expect((await request(t.app).post("/auth/passkeys/register/options").set("Cookie", cookie)).status).toBe(

@@ -2,7 +2,7 @@ import { generate } from "otplib";
 import request from "supertest";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { TestApp } from "../../helpers/app.js";
-import { registerUser, testApp } from "../../helpers/fixtures.js";
+import { ageAuthentication, registerUser, testApp } from "../../helpers/fixtures.js";
 import { sessionIdOf } from "../../helpers/session.js";
 
 let t: TestApp;
@@ -21,14 +21,6 @@ const page = (path: string, cookie: string) => request(t.app).get(path).set("Coo
 const status = async (cookie: string) => (await page("/auth/mfa", cookie)).body;
 const codesOn = (html: string) => [...html.matchAll(/<li><code>([^<]+)<\/code><\/li>/g)].map((m) => m[1]);
 const secretOn = (html: string) => /id="totp-secret">([^<]+)</.exec(html)?.[1]?.replace(/\s/g, "") ?? "";
-
-/** Moves the session's last authentication an hour back, as if it had been signed in for a while. */
-async function ageAuthentication(cookie: string) {
-  const key = `${t.config.keyPrefix}:sess:${sessionIdOf(cookie)}`;
-  const stored = JSON.parse((await t.redis!.get(key))!);
-  stored.auth.authAt = Date.now() - 3_600_000;
-  await t.redis!.set(key, JSON.stringify(stored), "KEEPTTL");
-}
 
 /** From the account page's button to the setup page: its HTML and the secret it shows. */
 async function startSetup(cookie: string) {
@@ -140,7 +132,7 @@ describe("the authenticator app on the account page", () => {
 
   it("asks 'confirm it is you' first when the last authentication is old, then comes back", async () => {
     const { cookie, password } = await registerUser(t);
-    await ageAuthentication(cookie);
+    await ageAuthentication(t, cookie);
     const start = await post("/account/mfa/totp/setup", cookie);
     expect(start.status).toBe(303);
     expect(start.headers.location).toBe("/account/confirm?next=%2Faccount");
@@ -154,7 +146,7 @@ describe("the authenticator app on the account page", () => {
     const { secret } = await startSetup(cookie);
     await post("/account/mfa/totp/confirm", cookie, { code: await code(secret) });
 
-    await ageAuthentication(cookie);
+    await ageAuthentication(t, cookie);
     expect((await post("/account/mfa/recovery-codes", cookie)).headers.location).toBe(
       "/account/confirm?next=%2Faccount",
     );

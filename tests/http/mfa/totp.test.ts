@@ -2,7 +2,7 @@ import { generate } from "otplib";
 import request from "supertest";
 import { beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import type { TestApp } from "../../helpers/app.js";
-import { registerUser, testApp } from "../../helpers/fixtures.js";
+import { ageAuthentication, registerUser, testApp } from "../../helpers/fixtures.js";
 import { sessionCookie, sessionIdOf } from "../../helpers/session.js";
 
 let t: TestApp;
@@ -187,9 +187,7 @@ describe("TOTP sign-in", () => {
 
   it("asks for a recent authentication before turning TOTP off or regenerating codes", async () => {
     const { cookie, secret } = await userWithTotp();
-    const session = await stored(cookie);
-    session.auth.authAt = Date.now() - 3_600_000;
-    await t.redis!.set(key(cookie), JSON.stringify(session), "KEEPTTL");
+    await ageAuthentication(t, cookie);
     const off = await request(t.app).delete("/auth/mfa/totp").set("Cookie", cookie);
     expect(off.status).toBe(403);
     expect(off.body.error.code).toBe("reauthentication_required");

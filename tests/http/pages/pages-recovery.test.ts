@@ -1,8 +1,7 @@
 import request from "supertest";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Env } from "../../../server/config/config.js";
-import { startMailWorker } from "../../../server/process/runtime.js";
-import { login, registerUser, TEST_PASSWORD, testApp } from "../../helpers/fixtures.js";
+import { inlineMailWorker, login, registerUser, TEST_PASSWORD, testApp } from "../../helpers/fixtures.js";
 import { sessionCookie, uniqueEmail } from "../../helpers/session.js";
 import { sleep } from "../../helpers/sleep.js";
 import { type ReceivedMail, startSmtpServer, type TestSmtpServer } from "../../helpers/smtp.js";
@@ -19,7 +18,7 @@ beforeAll(async () => {
 function mailApp(env: Env = {}) {
   return testApp({
     env: { SMTP_URL: smtp.url, PUBLIC_URL, EMAIL_VERIFICATION: "off", ...env },
-    factories: { start: async (ctx, services) => startMailWorker(ctx, services) },
+    factories: inlineMailWorker,
   });
 }
 
