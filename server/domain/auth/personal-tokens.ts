@@ -89,6 +89,7 @@ export function createPersonalTokens(deps: {
   const now = deps.now ?? Date.now;
   const lastWritten = new LRUCache<string, number>({ max: USED_MAX });
 
+  const listFor = async (userId: string) => (await records.list(userId)).map(view);
   return {
     async create(user, request) {
       const unknown = request.scopes.filter((s) => !config.scopes.includes(s));
@@ -121,13 +122,8 @@ export function createPersonalTokens(deps: {
       return { token, view: view(record) };
     },
 
-    async list(user) {
-      return (await records.list(user.id)).map(view);
-    },
-
-    async listFor(userId) {
-      return (await records.list(userId)).map(view);
-    },
+    list: (user) => listFor(user.id),
+    listFor,
 
     async revoke(user, id) {
       const hash = await records.remove(user.id, id);
